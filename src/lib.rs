@@ -1,0 +1,3 @@
+//! nostrp2p: a peer-to-peer Nostr microblog server (skeleton; filled in by the following commits).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! `nostrp2p` binary entry point (skeleton).
+fn main() {}
