@@ -1,0 +1,80 @@
+#!/bin/bash
+# scripts/install-deps.sh — installs what the aarch64 builds and packaging need, on a Debian
+# bookworm x86_64 host, as root (or with sudo). Idempotent: re-running is cheap.
+#
+# Usage: scripts/install-deps.sh [aarch64|termux|pi|apk|all]...   (default: aarch64)
+#   aarch64  rustup targets (musl, gnu, android), aarch64 cross gcc, qemu-user-static, file
+#   termux   aarch64 + dpkg-deb (already part of Debian)
+#   pi       aarch64 + mmdebstrap, binfmt, mtools/dosfstools/fdisk/e2fsprogs/xz,
+#            qemu-system-aarch64 (10.x from bookworm-backports: 7.2 conflicts with qemu-utils 10)
+#   apk      aapt, apksigner, zipalign, framework-res, smali, dexdump, a JDK (javac, keytool)
+set -euo pipefail
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+APT="$SUDO apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends"
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "${p%%/*}" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  if [ -z "$apt_updated" ]; then $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q; apt_updated=1; fi
+  echo "install-deps: apt-get install ${missing[*]}" >&2
+  $APT install "${missing[@]}"
+}
+
+deps_aarch64() {
+  apt_install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static file
+  if command -v rustup >/dev/null; then
+    local have
+    have=$(rustup target list --installed)
+    for t in aarch64-unknown-linux-musl aarch64-unknown-linux-gnu aarch64-linux-android; do
+      grep -qx "$t" <<<"$have" || rustup target add "$t"
+    done
+  else
+    echo "install-deps: rustup not found; install rustup, or see shared platforms notes for Debian's rustc-web route" >&2
+    exit 1
+  fi
+}
+
+deps_pi() {
+  deps_aarch64
+  apt_install mmdebstrap arch-test binfmt-support mtools dosfstools fdisk e2fsprogs xz-utils zstd
+  # qemu-system-aarch64: bookworm's 7.2 conflicts with a preinstalled qemu-utils 10.x, so take
+  # the backports build when qemu-utils is already from backports (or nothing is installed).
+  if ! command -v qemu-system-aarch64 >/dev/null; then
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "install-deps: adding bookworm-backports to apt sources" >&2
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+      $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q; apt_updated=1
+    fi
+    $APT install -t bookworm-backports qemu-system-arm
+  fi
+  # binfmt_misc: run arm64 maintainer scripts in the chroot through qemu-aarch64-static.
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    mountpoint -q /proc/sys/fs/binfmt_misc || $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    $SUDO update-binfmts --enable qemu-aarch64
+  fi
+}
+
+deps_apk() {
+  apt_install aapt apksigner zipalign android-framework-res libsmali-java dexdump python3
+  command -v javac >/dev/null && command -v keytool >/dev/null || apt_install default-jdk-headless
+}
+
+[ $# = 0 ] && set -- aarch64
+for what in "$@"; do
+  case $what in
+    aarch64) deps_aarch64 ;;
+    termux) deps_aarch64; apt_install dpkg ;;
+    pi) deps_pi ;;
+    apk) deps_aarch64; deps_apk ;;
+    all) deps_pi; deps_apk ;;
+    *) echo "install-deps: unknown group '$what' (aarch64|termux|pi|apk|all)" >&2; exit 2 ;;
+  esac
+done
+echo "install-deps: ok ($*)" >&2
