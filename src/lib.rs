@@ -19,4 +19,5 @@ pub mod event;
 pub mod hex;
 pub mod keys;
 pub mod limits;
+pub mod query;
 pub mod time;
