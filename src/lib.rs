@@ -15,9 +15,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod event;
 pub mod hex;
 pub mod keys;
 pub mod limits;
+pub mod logger;
 pub mod query;
 pub mod time;
