@@ -151,6 +151,30 @@ impl Event {
         Ok(VerifiedEvent(self))
     }
 
+    /// A new event signed by `key` (id computed from the fields, BIP-340 with `aux_rand`).
+    /// Used by `genkey`-style tools, tests, benchmarks and the node's own records.
+    pub fn new_signed(
+        key: &keys::SecretKey,
+        created_at: UnixTime,
+        kind: u16,
+        tags: Vec<Vec<String>>,
+        content: String,
+        aux_rand: &[u8; 32],
+    ) -> Event {
+        let mut e = Event {
+            id: EventId([0; 32]),
+            pubkey: key.public_key(),
+            created_at,
+            kind,
+            tags,
+            content,
+            sig: Sig([0; 64]),
+        };
+        e.id = e.compute_id();
+        e.sig = Sig(key.sign(&e.id.0, aux_rand));
+        e
+    }
+
     /// Values of the tags named `name` (their second element), in order; tags of that name
     /// with no value are skipped.
     pub fn tag_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
