@@ -3,8 +3,8 @@
 //! `cfg(target_os = ...)`; the rest of the crate calls these three functions:
 //!
 //! - [`init_logging`]: `log` records to logcat (`android_logger`) on a bionic Android build,
-//!   to stderr everywhere else (svlogd under termux-services, journald under systemd, the
-//!   APK's log file). Level from `RUST_LOG` (`info` by default, `debug` with `-d`).
+//!   to stderr ([`crate::logger`]) everywhere else: svlogd under termux-services, journald
+//!   under systemd, the APK's log file. Level from `RUST_LOG` (`info` by default, `debug` with `-d`).
 //! - [`default_data_dir`]: where the store lives when `--data-dir` is not given.
 //! - [`resolve`]: `host:port` → addresses for `-b`, bounded by a timeout, working without
 //!   `/etc/resolv.conf` (Android: Termux keeps it at `$PREFIX/etc/resolv.conf`, an APK has none,
@@ -17,7 +17,7 @@
 pub mod dns;
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -30,8 +30,6 @@ pub const FALLBACK_NAMESERVERS: [IpAddr; 2] =
     [IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)), IpAddr::V4(Ipv4Addr::new(8, 8, 4, 4))];
 /// Longest `host:port` string accepted by [`resolve`] (a 253-byte name, `:`, 5 digits, brackets).
 pub const MAX_HOST_PORT_LEN: usize = 262;
-/// `RUST_LOG` directives honoured (`target=level` pairs plus a default); the rest are ignored.
-pub const MAX_LOG_DIRECTIVES: usize = 8;
 /// The system `resolv.conf`; if it exists, the system resolver (libc, nsswitch, /etc/hosts) is used.
 const SYSTEM_RESOLV_CONF: &str = "/etc/resolv.conf";
 
@@ -40,121 +38,26 @@ const SYSTEM_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// Installs the process-wide logger. Call once, first thing in `main`; later calls do nothing.
 ///
-/// Level: `RUST_LOG` if set (`info`, `debug`, `nostrp2p::overlay=trace,info`, ...), else `debug`
-/// when `debug` is true (the `-d` flag), else `info`.
+/// Level: `RUST_LOG` if set (`error`..`trace`, `off`), else `debug` when `debug` is true (the
+/// `-d` flag), else `info` (see [`crate::logger::level_from`]).
 pub fn init_logging(debug: bool) {
-    let default = if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info };
-    let filter = LogFilter::parse(std::env::var("RUST_LOG").ok().as_deref(), default);
-    install_logger(filter);
+    let level = crate::logger::level_from(std::env::var("RUST_LOG").ok().as_deref(), debug);
+    install_logger(level);
 }
 
+/// Bionic Android build (cross-rs / NDK, or built inside Termux): logcat, `adb logcat -s nostrp2p`.
+/// logcat stamps and tags every line itself.
 #[cfg(target_os = "android")]
-fn install_logger(filter: LogFilter) {
-    // logcat timestamps and tags every line itself: `adb logcat -s nostrp2p`.
-    android_logger::init_once(android_logger::Config::default().with_max_level(filter.max()).with_tag("nostrp2p"));
+fn install_logger(level: log::LevelFilter) {
+    android_logger::init_once(android_logger::Config::default().with_max_level(level).with_tag("nostrp2p"));
+    log::set_max_level(level);
 }
 
+/// Everywhere else, including the static musl binary in Termux and in the APK: stderr, which
+/// svlogd (termux-services), journald (systemd) and the APK's log file keep.
 #[cfg(not(target_os = "android"))]
-fn install_logger(filter: LogFilter) {
-    use std::io::IsTerminal as _;
-    // svlogd (`-tt`) and journald stamp each line; a person at a terminal gets our own stamp.
-    let stamp = io::stderr().is_terminal();
-    let max = filter.max();
-    if log::set_boxed_logger(Box::new(StderrLogger { filter, stamp })).is_ok() {
-        log::set_max_level(max);
-    }
-}
-
-/// A parsed `RUST_LOG`: a default level plus up to [`MAX_LOG_DIRECTIVES`] `target=level` pairs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogFilter {
-    default: log::LevelFilter,
-    /// (target prefix, level); the longest matching prefix wins.
-    directives: Vec<(String, log::LevelFilter)>,
-}
-
-impl LogFilter {
-    /// Parses `RUST_LOG`-style text (`warn`, `nostrp2p=debug,warn`); `None` or junk gives `default`.
-    pub fn parse(spec: Option<&str>, default: log::LevelFilter) -> LogFilter {
-        let mut filter = LogFilter { default, directives: Vec::new() };
-        for part in spec.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.split_once('=') {
-                None => {
-                    if let Ok(level) = part.parse() {
-                        filter.default = level;
-                    }
-                }
-                Some((target, level)) => {
-                    if let (Ok(level), true) = (level.trim().parse(), filter.directives.len() < MAX_LOG_DIRECTIVES) {
-                        filter.directives.push((target.trim().to_owned(), level));
-                    }
-                }
-            }
-        }
-        filter
-    }
-
-    /// The level that applies to records from `target`.
-    pub fn level_for(&self, target: &str) -> log::LevelFilter {
-        self.directives
-            .iter()
-            .filter(|(prefix, _)| target.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-            .map_or(self.default, |(_, level)| *level)
-    }
-
-    /// The most verbose level any target may log at (for `log::set_max_level`).
-    pub fn max(&self) -> log::LevelFilter {
-        self.directives.iter().map(|(_, l)| *l).fold(self.default, std::cmp::max)
-    }
-}
-
-#[cfg_attr(target_os = "android", allow(dead_code))]
-struct StderrLogger {
-    filter: LogFilter,
-    stamp: bool,
-}
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
-        meta.level() <= self.filter.level_for(meta.target())
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let mut line = String::new();
-        if self.stamp {
-            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            line.push_str(&format_utc(secs));
-            line.push(' ');
-        }
-        line.push_str(&format!("{:<5} {}: {}\n", record.level(), record.target(), record.args()));
-        // One write per line so concurrent threads do not interleave; a failing stderr is ignored.
-        let _ = io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {
-        let _ = io::stderr().flush();
-    }
-}
-
-/// `secs` since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days_from_civil inverse ("civil_from_days").
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+fn install_logger(level: log::LevelFilter) {
+    crate::logger::init(level);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,29 +13,6 @@ fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 }
 
 #[test]
-fn log_filter_parses_levels_and_targets() {
-    use log::LevelFilter::*;
-    assert_eq!(LogFilter::parse(None, Info).level_for("x"), Info);
-    assert_eq!(LogFilter::parse(Some("warn"), Info).level_for("x"), Warn);
-    assert_eq!(LogFilter::parse(Some("bogus"), Debug).level_for("x"), Debug);
-    let f = LogFilter::parse(Some("nostrp2p=debug, nostrp2p::overlay=trace ,error"), Info);
-    assert_eq!(f.level_for("nostrp2p::overlay::peers"), Trace);
-    assert_eq!(f.level_for("nostrp2p::store"), Debug);
-    assert_eq!(f.level_for("tiny_http"), Error);
-    assert_eq!(f.max(), Trace);
-    let many = vec!["a=debug"; MAX_LOG_DIRECTIVES + 5].join(",");
-    assert_eq!(LogFilter::parse(Some(&many), Info).directives.len(), MAX_LOG_DIRECTIVES);
-}
-
-#[test]
-fn utc_formatting() {
-    assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-    assert_eq!(format_utc(1_717_000_000), "2024-05-29T16:26:40Z");
-    assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z"); // leap day
-    assert_eq!(format_utc(4_102_444_799), "2099-12-31T23:59:59Z");
-}
-
-#[test]
 fn host_detection() {
     assert_eq!(
         detect_host(&env(&[("PREFIX", "/data/data/com.termux/files/usr"), ("ANDROID_ROOT", "/system")])),
