@@ -4,7 +4,7 @@
 #
 # Usage: scripts/install-deps.sh [aarch64|termux|pi|apk|all]...   (default: aarch64)
 #   aarch64  rustup targets (musl, gnu, android), aarch64 cross gcc, qemu-user-static, file
-#   termux   aarch64 + dpkg-deb (already part of Debian)
+#   termux   aarch64 + binfmt_misc for qemu-aarch64 (the package test runs the packaged binary)
 #   pi       aarch64 + mmdebstrap, binfmt, mtools/dosfstools/fdisk/e2fsprogs/xz,
 #            qemu-system-aarch64 (10.x from bookworm-backports: 7.2 conflicts with qemu-utils 10)
 #   apk      aapt, apksigner, zipalign, framework-res, smali, dexdump, a JDK (javac, keytool)
@@ -54,8 +54,14 @@ deps_pi() {
     fi
     $APT install -t bookworm-backports qemu-system-arm
   fi
-  # binfmt_misc: run arm64 maintainer scripts in the chroot through qemu-aarch64-static.
-  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  deps_binfmt
+}
+
+# binfmt_misc: the kernel runs aarch64 ELF files through qemu-aarch64-static (flag F: also
+# inside chroots). Needed for the image's maintainer scripts and the Termux package test.
+deps_binfmt() {
+  apt_install binfmt-support qemu-user-static
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || ! grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
     mountpoint -q /proc/sys/fs/binfmt_misc || $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     $SUDO update-binfmts --enable qemu-aarch64
   fi
@@ -70,7 +76,7 @@ deps_apk() {
 for what in "$@"; do
   case $what in
     aarch64) deps_aarch64 ;;
-    termux) deps_aarch64; apt_install dpkg ;;
+    termux) deps_aarch64; deps_binfmt ;;
     pi) deps_pi ;;
     apk) deps_aarch64; deps_apk ;;
     all) deps_pi; deps_apk ;;
