@@ -1,0 +1,109 @@
+#!/bin/bash
+# pi-image/boot-test.sh — boots the Raspberry Pi image under qemu-system-aarch64 (software
+# emulation, `-M virt`) and checks that it comes up and the server answers HTTP:
+#   - a copy of the image gets test settings in nostrp2p.txt on its FAT partition (the fixture
+#     owner, listen 0.0.0.0:20000) and 512 MiB more space (so first-boot growing has work to do);
+#   - kernel and initrd are taken from the FAT partition, as the Pi firmware would;
+#   - the guest network is qemu's user-mode net with restrict=on: the guest reaches nothing
+#     outside; only the forwarded 127.0.0.1:<port> -> guest :20001 exists;
+#   - checks: serial console reaches multi-user, firstboot applied the settings, the root
+#     partition grew, nostrp2p.service started, and GET /status, POST /publish, POST /req work
+#     from the host (scripts/smoke_http.py).
+# `-M virt` does not exercise the Pi firmware, config.txt or the Pi device trees; that part is
+# only testable on a real board.
+#
+# Usage: pi-image/boot-test.sh [IMG]    (default: target/pi-image/nostrp2p-<version>-raspi-arm64.img)
+# Env: BOOT_TIMEOUT (s, default 900). Last line: 'N passed, N failed'.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
+IMG=${1:-$ROOT/target/pi-image/nostrp2p-$VERSION-raspi-arm64.img}
+NPUB_A=npub1lycg5qvjtrp3qjf5f7zl382j9x6nrjz9sdhenvyxq8c3808qxmus6gq266
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
+ALIGN_MIB=4   # the FAT partition's offset (pi-image/build-image.sh)
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+[ -f "$IMG" ] || { echo "boot-test: no image $IMG (pi-image/build-image.sh first)" >&2; exit 1; }
+command -v qemu-system-aarch64 >/dev/null || { echo "boot-test: qemu-system-aarch64 missing (scripts/install-deps.sh pi)" >&2; exit 1; }
+
+T=$(mktemp -d /tmp/nostrp2p-boot-test.XXXXXX)
+QPID=
+cleanup() {
+  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
+  [ "${KEEP_TEST_DIR:-0}" = 1 ] && echo "info kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+
+cp --sparse=always "$IMG" "$T/disk.img"
+truncate -s +512M "$T/disk.img"
+FAT="$T/disk.img@@${ALIGN_MIB}M"
+export MTOOLS_SKIP_CHECK=1
+kernel=$(mdir -b -i "$FAT" :: | sed -n 's|^::/||p' | grep '^vmlinuz-' | sort -V | tail -1)
+initrd=${kernel/vmlinuz/initrd.img}
+mcopy -i "$FAT" "::$kernel" "$T/vmlinuz" && mcopy -i "$FAT" "::$initrd" "$T/initrd.img" \
+  || { echo "boot-test: no kernel/initrd on the FAT partition" >&2; exit 1; }
+mcopy -i "$FAT" ::nostrp2p.txt "$T/nostrp2p.txt"
+# Test settings, CRLF as a Windows editor would save them.
+sed -i "s|^owner=.*|owner=$NPUB_A|; s|^hostname=.*|hostname=np2p-test|" "$T/nostrp2p.txt"
+sed -i 's/$/\r/' "$T/nostrp2p.txt"
+mcopy -o -i "$FAT" "$T/nostrp2p.txt" ::nostrp2p.txt
+
+port=$(python3 -c 'import random,socket
+for _ in range(200):
+    p=random.randrange(30000,60000)
+    try:
+        socket.socket().bind(("127.0.0.1",p)); print(p); break
+    except OSError: pass')
+echo "info booting $(basename "$IMG") ($kernel) under qemu-system-aarch64 -M virt; HTTP forwarded to 127.0.0.1:$port"
+start=$(date +%s)
+timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
+  -accel tcg,thread=multi -nographic -no-reboot \
+  -kernel "$T/vmlinuz" -initrd "$T/initrd.img" \
+  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10" \
+  -drive file="$T/disk.img",format=raw,if=none,id=hd0 -device virtio-blk-pci,drive=hd0 \
+  -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001 -device virtio-net-pci,netdev=n0 \
+  </dev/null >"$T/serial.log" 2>&1 &
+QPID=$!
+
+# Wait for the service's start line on the serial console (bounded), then talk HTTP.
+while kill -0 "$QPID" 2>/dev/null && [ $(( $(date +%s) - start )) -lt "$BOOT_TIMEOUT" ]; do
+  grep -q 'Started nostrp2p.service\|Reached target multi-user' "$T/serial.log" && break
+  sleep 5
+done
+boot_s=$(( $(date +%s) - start ))
+remaining=$(( BOOT_TIMEOUT - boot_s ))
+[ "$remaining" -lt 60 ] && remaining=60
+timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
+  --ready-timeout "$remaining" >"$T/http.log" 2>&1
+http_rc=$?
+http_s=$(( $(date +%s) - start ))
+sleep 5   # let the console catch up with late unit messages
+
+s=$T/serial.log
+grep -q 'Reached target multi-user\|Reached target.*Multi-User' "$s" \
+  && ok "reached multi-user (serial console) after ~${boot_s}s" || fail "never reached multi-user within ${BOOT_TIMEOUT}s"
+grep -q 'nostrp2p-firstboot: hostname set to np2p-test' "$s" \
+  && ok "firstboot applied nostrp2p.txt (CRLF): hostname np2p-test" || fail "firstboot did not apply the settings"
+if grep -q 'nostrp2p-growroot: root partition .* -> ' "$s"; then
+  line=$(grep -o 'nostrp2p-growroot: root partition .*' "$s" | head -1 | tr -d '\r')
+  b=$(sed 's/.*: \([0-9]*\) MiB -> .*/\1/' <<<"$line"); a=$(sed 's/.*-> \([0-9]*\) MiB.*/\1/' <<<"$line")
+  [ "$a" -gt "$b" ] && ok "first boot grew the root partition ($line)" || fail "root partition did not grow ($line)"
+else
+  fail "growroot did not run"
+fi
+grep -q 'Started nostrp2p.service' "$s" && ok "nostrp2p.service started" || fail "nostrp2p.service did not start"
+if [ "$http_rc" = 0 ]; then
+  ok "server in the booted image answers /status, /publish, /req (after ~${http_s}s)"
+else
+  fail "HTTP checks against the booted image:"; sed 's/^/     /' "$T/http.log"
+fi
+grep -q 'ssh.*Started\|Started.*OpenBSD Secure Shell' "$s" && fail "sshd started without a key" || ok "SSH stays off without a key"
+if [ "$failed" != 0 ]; then
+  echo "info last 40 lines of the serial console:"; tail -40 "$s" | sed 's/^/     /'
+fi
+echo "info boot test took $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
