@@ -17,6 +17,7 @@
 
 pub mod event;
 pub mod hex;
+pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod query;
