@@ -213,3 +213,16 @@ fn wrong_types_are_swallowed_like_the_original() {
     // `limit` a string counts as 0 → -1 → window; `until` a bool counts as 0 → +∞.
     assert_eq!(times(&ask(&store, r#"{"kinds":[40000],"since":1050,"until":true,"limit":"x"}"#)), range(1050, 1090));
 }
+
+#[test]
+fn big_answers_keep_the_newest_events_that_fit_the_byte_cap() {
+    let content = "x".repeat(100 * 1024);
+    let mut store = timeline_store(100);
+    for e in &mut store.events {
+        e.content = content.clone();
+    }
+    let answer = ask(&store, r#"{"kinds":[40000],"since":-1,"until":-1,"limit":300}"#);
+    let fits = crate::limits::MAX_REQ_ANSWER_BYTES / (content.len() + 200);
+    assert_eq!(answer.len(), fits);
+    assert_eq!(times(&answer), range(1000 + 10 * (100 - fits as u64), 1990));
+}
