@@ -42,6 +42,10 @@ const ALLOWED_METHODS: [&str; 3] = ["GET", "POST", "OPTIONS"];
 /// How long a browser may cache a preflight answer, in seconds (the original's value).
 const PREFLIGHT_MAX_AGE_S: u32 = 3600;
 
+/// The request's `Origin` cannot be echoed into a header (not visible ASCII).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InvalidOrigin;
+
 /// Whether a request is cross-origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Cors {
@@ -55,14 +59,14 @@ impl Cors {
     /// Classifies `req`.
     ///
     /// # Errors
-    /// `Err(())` when the `Origin` is not visible ASCII (the caller answers 403).
-    pub fn of(req: &Request) -> Result<Cors, ()> {
+    /// [`InvalidOrigin`] when the `Origin` is not visible ASCII (the caller answers 403).
+    pub fn of(req: &Request) -> Result<Cors, InvalidOrigin> {
         let Some(origin) = req.header("origin") else { return Ok(Cors::SameOrigin) };
         if origin.is_empty() {
             return Ok(Cors::SameOrigin);
         }
         if !origin.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(());
+            return Err(InvalidOrigin);
         }
         let own = req.header("host").is_some_and(|host| {
             ["http://", "https://"].iter().any(|scheme| {

@@ -56,6 +56,8 @@ pub(crate) struct ReplyCtx {
 impl ReplyCtx {
     /// `{"Error": msg}` with `status`.
     pub fn error(&self, status: u16, msg: &str) -> Response {
+        // A rejection of client input: debug level (STYLE.md), never the event's content.
+        log::debug!("http {status}: {msg}");
         self.render(status, CONTENT_TYPE_JSON, json_object("Error", msg).into_bytes(), Vec::new())
     }
 
