@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod event;
 pub mod hex;
+pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod logger;

@@ -65,8 +65,15 @@ pub const MAX_REQ_EVENTS: usize = 10_000;
 /// period (`since == 0`); kept for compatibility.
 pub const UNPERIODED_REQ_MAX: usize = 50;
 
+/// Largest MessagePack body of one `/req` answer before gzip; the newest events that fit
+/// are kept. ≈ 16,000 typical posts, so the client's 300-event first poll never hits it,
+/// while a store of big events cannot make one answer huge. Memory: at most this much
+/// plus its gzip (smaller) per answer in flight, i.e. ≤ [`HTTP_THREADS`] × 2 × 8 MiB.
+pub const MAX_REQ_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
+const _: () = assert!(MAX_REQ_ANSWER_BYTES > 2 * MAX_EVENT_BYTES);
 const _: () = assert!(MIN_STORE_MIB <= DEFAULT_STORE_MIB && DEFAULT_STORE_MIB <= MAX_STORE_MIB);
