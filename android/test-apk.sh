@@ -1,0 +1,60 @@
+#!/bin/bash
+# android/test-apk.sh — checks the APK as far as this machine can (no device, no emulator):
+# signature (apksigner verify), alignment (zipalign -c), manifest (aapt dump badging/xmltree:
+# package, versions, SDK levels, permissions, launcher, native code, specialUse FGS type), the
+# native library is the server binary byte for byte (and runs under qemu: --version), and the
+# dex declares every method of the Java source with the same signature (javap vs dexdump).
+# Usage: android/test-apk.sh [APK]   (default: builds dist/nostrp2p-<version>.apk)
+# Last line: 'N passed, N failed'.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
+APK=${1:-}
+[ -n "$APK" ] || APK=$("$ROOT/android/build-apk.sh" | tail -1)
+APK=$(readlink -f "$APK")
+BIN=${BIN:-$ROOT/dist/nostrp2p-aarch64-linux-musl}
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+expect() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else fail "$what"; fi; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+
+expect "apksigner verify (v2/v3 signatures)" bash -c "apksigner verify --verbose '$APK' | grep -q 'Verified using v2 scheme (APK Signature Scheme v2): true'"
+expect "zipalign -c -p 4" zipalign -c -p 4 "$APK"
+aapt dump badging "$APK" >"$T/badging" 2>&1
+b() { grep -q -- "$1" "$T/badging"; }
+expect "package org.nostrp2p.server, versionName $VERSION" b "package: name='org.nostrp2p.server' versionCode='[0-9]*' versionName='$VERSION'"
+expect "minSdk 26" b "sdkVersion:'26'"
+expect "targetSdk 34" b "targetSdkVersion:'34'"
+expect "launcher activity" b "launchable-activity: name='org.nostrp2p.server.MainActivity'"
+expect "native code arm64-v8a" b "native-code: 'arm64-v8a'"
+for p in INTERNET WAKE_LOCK FOREGROUND_SERVICE FOREGROUND_SERVICE_SPECIAL_USE RECEIVE_BOOT_COMPLETED POST_NOTIFICATIONS; do
+  expect "permission $p" b "uses-permission: name='android.permission.$p'"
+done
+aapt dump xmltree "$APK" AndroidManifest.xml >"$T/xml" 2>&1
+expect "foregroundServiceType = specialUse (0x40000000)" grep -q 'foregroundServiceType(0x01010599)=(type 0x11)0x40000000' "$T/xml"
+expect "extractNativeLibs=true (the exe is copied to nativeLibraryDir with exec permission)" grep -q 'extractNativeLibs(0x010104ea)=(type 0x12)0xffffffff' "$T/xml"
+expect "BOOT_COMPLETED receiver" grep -q 'android.intent.action.BOOT_COMPLETED' "$T/xml"
+(cd "$T" && unzip -q -o "$APK" lib/arm64-v8a/libnostrp2p.so classes.dex)
+expect "lib/arm64-v8a/libnostrp2p.so is the server binary" cmp "$T/lib/arm64-v8a/libnostrp2p.so" "$BIN"
+out=$(timeout 60 qemu-aarch64-static "$T/lib/arm64-v8a/libnostrp2p.so" --version 2>&1)
+expect "packaged library runs under qemu: '$out'" test "$out" = "nostrp2p $VERSION"
+
+# Java source vs dex: every method (name + descriptor) of the javac output is in classes.dex.
+mkdir -p "$T/stubs" "$T/classes"
+javac --release 8 -nowarn -d "$T/stubs" $(find "$ROOT/android/apk/stubs" -name '*.java') >/dev/null 2>&1
+javac --release 8 -Xlint:-options -cp "$T/stubs" -d "$T/classes" $(find "$ROOT/android/apk/java" -name '*.java')
+dexdump "$T/classes.dex" >"$T/dexdump"
+missing=
+for cls in MainActivity NostrService BootReceiver; do
+  while read -r sig; do
+    name=${sig%%:*}; desc=${sig#*:}
+    grep -B1 -A1 "name          : '$name'" "$T/dexdump" | grep -qF "type          : '$desc'" || missing="$missing $cls.$name$desc"
+  done < <(javap -s -p "$T/classes/org/nostrp2p/server/$cls.class" | awk '
+    /^  [a-z].*\(.*\)/ { n=$0; sub(/\(.*/, "", n); k=split(n, w, " "); name=w[k]; if (name ~ /\./) name="<init>"; getline; d=$0; sub(/.*descriptor: /, "", d); print name ":" d }')
+done
+expect "dex has every Java method with the same descriptor${missing:+ (missing:$missing)}" test -z "$missing"
+expect "baksmali disassembles the dex" baksmali d -o "$T/bak" "$T/classes.dex"
+echo "info APK size $(stat -c %s "$APK") bytes; not installed or run on any device (none here)"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
