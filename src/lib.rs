@@ -20,4 +20,5 @@ pub mod hex;
 pub mod keys;
 pub mod limits;
 pub mod query;
+pub mod store;
 pub mod time;

@@ -1,0 +1,257 @@
+//! Store tests: memory semantics (ring), persistence and recovery (log), retention.
+//! Real signed events only: the original's fixtures and freshly signed ones.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::*;
+use crate::event::json::parse_event;
+use crate::event::{Sig, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REACTION};
+use crate::keys::SecretKey;
+
+pub(super) const NOW: UnixTime = UnixTime(1_800_000_000);
+const FIXTURES: &str = include_str!("../../tests/vectors/fixtures.tsv");
+const BIG: u64 = 64 * 1024 * 1024;
+
+/// A directory under the system temp dir, unique per test, removed on drop.
+pub(super) struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub(super) fn new(name: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("nostrp2p-store-{name}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The secret key numbered `n` (n ≥ 1).
+pub(super) fn key(n: u32) -> SecretKey {
+    let mut bytes = [0u8; 32];
+    bytes[28..].copy_from_slice(&n.to_be_bytes());
+    SecretKey::from_bytes(bytes).expect("small non-zero scalars are valid keys")
+}
+
+/// A freshly signed, verified event.
+pub(super) fn signed(secret: &SecretKey, created_at: u64, kind: u16, tags: &[&[&str]], content: &str) -> VerifiedEvent {
+    let mut ev = Event {
+        id: EventId([0; 32]),
+        pubkey: secret.public_key(),
+        created_at: UnixTime(created_at),
+        kind,
+        tags: tags.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect(),
+        content: content.to_string(),
+        sig: Sig([0; 64]),
+    };
+    ev.id = ev.compute_id();
+    ev.sig = Sig(secret.sign(&ev.id.0, &[0; 32]));
+    ev.verify(NOW).expect("freshly signed events verify")
+}
+
+pub(super) fn post(secret: &SecretKey, created_at: u64, content: &str) -> VerifiedEvent {
+    signed(secret, created_at, KIND_POST, &[], content)
+}
+
+/// Fixture `E<n>` verified.
+fn fixture(n: u32) -> VerifiedEvent {
+    let name = format!("E{n}");
+    let json = FIXTURES
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            (f.next() == Some(name.as_str())).then(|| f.nth(1).expect("fixture JSON"))
+        })
+        .expect("fixture exists");
+    parse_event(json.as_bytes()).expect("fixture parses").event.verify(NOW).expect("fixture verifies")
+}
+
+/// All valid fixtures (E9 has a bad signature).
+fn fixtures() -> Vec<VerifiedEvent> {
+    (1..=16).filter(|n| *n != 9).map(fixture).collect()
+}
+
+pub(super) fn cfg(budget_bytes: u64, owner: &SecretKey) -> StoreConfig {
+    StoreConfig { budget_bytes, owner: owner.public_key() }
+}
+
+pub(super) fn open(dir: &Path, cfg: StoreConfig) -> (Store, Recovery) {
+    let (store, recovery) = Store::open(dir, cfg).expect("store opens");
+    store.ring.check();
+    (store, recovery)
+}
+
+pub(super) fn ids(events: &[&Event]) -> Vec<EventId> {
+    events.iter().map(|e| e.id).collect()
+}
+
+fn keys_of(events: &[&Event]) -> Vec<(UnixTime, EventId)> {
+    events.iter().map(|e| (e.created_at, e.id)).collect()
+}
+
+fn is_ascending(events: &[&Event]) -> bool {
+    keys_of(events).windows(2).all(|w| w[0] < w[1])
+}
+
+#[test]
+fn insert_get_and_duplicates_are_stored_once() {
+    let dir = TempDir::new("dup");
+    let (mut store, recovery) = open(&dir.0, cfg(BIG, &key(1)));
+    assert_eq!(recovery, Recovery { segments: 0, ..Recovery::default() });
+    let all = fixtures();
+    for ev in &all {
+        assert_eq!(store.insert(ev.clone()).expect("insert"), Inserted::New { evicted: 0 });
+    }
+    let disk = store.stats().disk_bytes;
+    for ev in &all {
+        assert_eq!(store.insert(ev.clone()).expect("insert"), Inserted::Duplicate);
+        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+    }
+    assert_eq!(store.stats().disk_bytes, disk, "duplicates are not written");
+    assert_eq!(store.len(), all.len());
+    assert_eq!(store.get(&EventId([7; 32])), None);
+    store.ring.check();
+}
+
+#[test]
+fn get_returns_exactly_that_id_when_timestamps_collide() {
+    // The original looked ids up by created_at and could answer another event (§5.6).
+    let dir = TempDir::new("collide");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    let same: Vec<VerifiedEvent> = (1..=5).map(|i| post(&key(i), 1_700_000_000, &format!("same second {i}"))).collect();
+    for ev in &same {
+        store.insert(ev.clone()).expect("insert");
+    }
+    for ev in &same {
+        assert_eq!(store.get(&ev.id).map(|e| e.id), Some(ev.id));
+    }
+}
+
+#[test]
+fn last_n_and_window_are_ascending_with_ties_by_id_and_bounded() {
+    let dir = TempDir::new("order");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    // Inserted out of order, three per second for seconds 100..110.
+    let mut all = Vec::new();
+    for t in (100..110).rev() {
+        for k in 1..=3 {
+            let ev = post(&key(k), t, &format!("{t}/{k}"));
+            store.insert(ev.clone()).expect("insert");
+            all.push(ev);
+        }
+    }
+    let mut sorted: Vec<(UnixTime, EventId)> = all.iter().map(|e| (e.created_at, e.id)).collect();
+    sorted.sort();
+
+    assert!(store.last_n(0).is_empty());
+    assert_eq!(keys_of(&store.last_n(1000)), sorted);
+    assert_eq!(keys_of(&store.last_n(4)), sorted[sorted.len() - 4..]);
+    assert!(is_ascending(&store.last_n(7)));
+
+    let w = store.window(UnixTime(102), UnixTime(104), 100);
+    assert_eq!(keys_of(&w), sorted[6..15], "both ends inclusive, ties by id");
+    let w = store.window(UnixTime(102), UnixTime(104), 4);
+    assert_eq!(keys_of(&w), sorted[11..15], "the newest `max` when there are more");
+    assert!(store.window(UnixTime(105), UnixTime(104), 100).is_empty(), "since > until");
+    assert!(store.window(UnixTime(0), UnixTime(99), 100).is_empty());
+    assert!(store.window(UnixTime(0), UnixTime(u64::MAX), 0).is_empty());
+    assert_eq!(store.window(UnixTime(109), UnixTime(109), 100).len(), 3);
+    assert_eq!(keys_of(&store.window(UnixTime(0), UnixTime(u64::MAX), 1000)), sorted);
+}
+
+#[test]
+fn replaceable_events_supersede_by_created_at_and_older_arrivals_do_not() {
+    let dir = TempDir::new("replace");
+    let owner = key(1);
+    let (mut store, _) = open(&dir.0, cfg(BIG, &owner));
+    let b = key(2);
+    let p1 = signed(&b, 1000, KIND_PROFILE, &[], r#"{"name":"b1"}"#);
+    let p2 = signed(&b, 2000, KIND_PROFILE, &[], r#"{"name":"b2"}"#);
+    let p0 = signed(&b, 500, KIND_PROFILE, &[], r#"{"name":"b0"}"#);
+    store.insert(p1.clone()).expect("insert");
+    assert_eq!(store.latest_replaceable(&b.public_key(), KIND_PROFILE).map(|e| e.id), Some(p1.id));
+    store.insert(p2.clone()).expect("insert");
+    assert_eq!(store.latest_replaceable(&b.public_key(), KIND_PROFILE).map(|e| e.id), Some(p2.id));
+    store.insert(p0.clone()).expect("insert");
+    assert_eq!(store.latest_replaceable(&b.public_key(), KIND_PROFILE).map(|e| e.id), Some(p2.id), "older arrival");
+    assert_eq!(store.latest_replaceable(&b.public_key(), KIND_FOLLOW_LIST), None);
+    // Equal created_at: the lower id wins (NIP-01), whatever the arrival order.
+    let t1 = signed(&b, 3000, KIND_FOLLOW_LIST, &[], "x");
+    let t2 = signed(&b, 3000, KIND_FOLLOW_LIST, &[], "y");
+    let (low, high) = if t1.id < t2.id { (t1, t2) } else { (t2, t1) };
+    store.insert(low.clone()).expect("insert");
+    store.insert(high.clone()).expect("insert");
+    assert_eq!(store.latest_replaceable(&b.public_key(), KIND_FOLLOW_LIST).map(|e| e.id), Some(low.id));
+    // Fixture profiles and follow list.
+    let (e4, e8, e14) = (fixture(4), fixture(8), fixture(14));
+    for ev in [&e4, &e8, &e14] {
+        store.insert(ev.clone()).expect("insert");
+    }
+    assert_eq!(store.latest_replaceable(&e4.pubkey, KIND_PROFILE).map(|e| e.id), Some(e4.id));
+    assert_eq!(store.latest_replaceable(&e14.pubkey, KIND_PROFILE).map(|e| e.id), Some(e14.id));
+    assert_eq!(store.latest_replaceable(&e8.pubkey, KIND_FOLLOW_LIST).map(|e| e.id), Some(e8.id));
+    store.ring.check();
+}
+
+#[test]
+fn likes_of_lists_live_reactions_oldest_first() {
+    let dir = TempDir::new("likes");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    for ev in fixtures() {
+        store.insert(ev).expect("insert");
+    }
+    let (e1, e3, e13) = (fixture(1), fixture(3), fixture(13));
+    assert_eq!(ids(&store.likes_of(&e1.id)), vec![e3.id, e13.id]);
+    let later = signed(
+        &key(5),
+        1_717_999_999,
+        KIND_REACTION,
+        &[&["e", &e1.id.0.iter().map(|b| format!("{b:02x}")).collect::<String>()]],
+        "+",
+    );
+    let dislike = signed(&key(6), 1_717_999_999, KIND_REACTION, &[&["e", &crate::hex::encode(&e1.id.0)]], "-");
+    store.insert(later.clone()).expect("insert");
+    store.insert(dislike).expect("insert");
+    assert_eq!(ids(&store.likes_of(&e1.id)), vec![e3.id, e13.id, later.id]);
+    assert!(store.likes_of(&e3.id).is_empty());
+    store.ring.check();
+}
+
+#[test]
+fn reopen_restores_events_and_indexes() {
+    let dir = TempDir::new("reopen");
+    let owner = key(1);
+    let mut events = fixtures();
+    events.extend((0..50).map(|i| post(&key(2 + i % 3), 1_600_000_000 + u64::from(i), &format!("post {i}"))));
+    let (before_last, before_stats) = {
+        let (mut store, _) = open(&dir.0, cfg(BIG, &owner));
+        for ev in &events {
+            store.insert(ev.clone()).expect("insert");
+        }
+        store.sync().expect("sync");
+        (ids(&store.last_n(1000)), store.stats())
+    };
+    let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
+    assert_eq!(recovery.records, events.len() as u64);
+    assert_eq!(recovery.events, events.len() as u64);
+    assert!(recovery.truncated.is_empty());
+    assert_eq!(ids(&store.last_n(1000)), before_last);
+    assert_eq!(store.stats().bytes, before_stats.bytes);
+    assert_eq!(store.stats().pinned, before_stats.pinned);
+    for ev in &events {
+        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+    }
+    let (e1, e3, e4, e16) = (fixture(1), fixture(3), fixture(4), fixture(16));
+    assert_eq!(store.latest_replaceable(&e4.pubkey, KIND_PROFILE).map(|e| e.id), Some(e4.id));
+    // E16 is a later follow list of the same author as E8.
+    assert_eq!(store.latest_replaceable(&e16.pubkey, KIND_FOLLOW_LIST).map(|e| e.id), Some(e16.id));
+    assert!(ids(&store.likes_of(&e1.id)).contains(&e3.id));
+}
