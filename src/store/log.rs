@@ -214,6 +214,8 @@ pub struct Log {
     dir_dirty: bool,
     /// A failed write could not be undone: the next append starts a new segment.
     rotate_next: bool,
+    /// Highest segment number named in the directory (even by a non-file), never reused.
+    highest_name: u32,
 }
 
 impl Log {
@@ -231,10 +233,14 @@ impl Log {
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         let mut recovery = Recovery::default();
         let mut segments = BTreeMap::new();
+        // Highest segment-like name, even of something that is not a file: never reused.
+        let mut highest_name = 0;
         for entry in fs::read_dir(dir).map_err(io_err("list directory", dir))? {
             let entry = entry.map_err(io_err("list directory", dir))?;
             let name = entry.file_name();
-            match name.to_str().and_then(parse_segment_name) {
+            let parsed = name.to_str().and_then(parse_segment_name);
+            highest_name = highest_name.max(parsed.unwrap_or(0));
+            match parsed {
                 Some(no) if entry.file_type().is_ok_and(|t| t.is_file()) => {
                     segments.insert(no, 0u64);
                 }
@@ -289,7 +295,7 @@ impl Log {
                 (no, file, false)
             }
             _ => {
-                let no = last.map_or(Ok(1), |(no, _)| next_segment_no(no))?;
+                let no = next_segment_no(highest_name)?;
                 let file = create_segment(dir, no)?;
                 segments.insert(no, MAGIC.len() as u64);
                 (no, file, true)
@@ -305,6 +311,7 @@ impl Log {
             dirty: false,
             dir_dirty,
             rotate_next: false,
+            highest_name: highest_name.max(active_no),
         };
         log.sync()?;
         Ok((log, recovery))
@@ -351,9 +358,10 @@ impl Log {
             self.active.sync_data().map_err(io_err("sync", &self.active_path()))?;
             self.dirty = false;
         }
-        let no = next_segment_no(self.active_no)?;
+        let no = next_segment_no(self.highest_name)?;
         self.active = create_segment(&self.dir, no)?;
         self.active_no = no;
+        self.highest_name = no;
         self.segments.insert(no, MAGIC.len() as u64);
         self.dir_dirty = true;
         self.rotate_next = false;

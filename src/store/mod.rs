@@ -30,6 +30,8 @@ use crate::limits::{DISK_BUDGET_FACTOR, SEGMENT_MAX_BYTES, SEGMENT_MIN_BYTES};
 use crate::query::{EventQuery, StoreStats};
 use crate::time::UnixTime;
 
+#[cfg(test)]
+mod disk_tests;
 pub mod log;
 pub mod ring;
 #[cfg(test)]
@@ -131,6 +133,12 @@ pub struct RetentionPlan {
 
 /// Decides retention from the segment files (`number → length`), the live figures per
 /// segment, the active segment and the disk limit. Pure.
+///
+/// Compaction picks the old segment with the smallest live share, and only one that is at
+/// most half live: moving it frees at least as many bytes as it writes, so each byte the
+/// log writes is rewritten at most about once more (SD cards wear). While the segment files
+/// exceed the limit, the live records (≤ the budget) fill at most half of them on average,
+/// so such a segment exists except when the few always-kept events outweigh a tiny budget.
 pub fn plan_retention(
     files: &BTreeMap<u32, u64>,
     live: &BTreeMap<u32, SegmentLive>,
@@ -140,13 +148,20 @@ pub fn plan_retention(
     let live_of = |no: &u32| live.get(no).copied().unwrap_or_default();
     let delete: Vec<u32> = files.keys().copied().filter(|no| *no != active && live_of(no).events == 0).collect();
     let kept_disk: u64 = files.iter().filter(|(no, _)| !delete.contains(no)).map(|(_, len)| len).sum();
-    let compact = (kept_disk > disk_limit)
-        .then(|| {
-            files.keys().filter(|no| **no != active && !delete.contains(no)).min_by_key(|no| (live_of(no).bytes, **no))
-        })
-        .flatten()
-        .copied();
-    RetentionPlan { delete, compact }
+    let mut compact: Option<(u32, u64, u64)> = None;
+    if kept_disk > disk_limit {
+        for (&no, &len) in files.iter().filter(|(no, _)| **no != active && !delete.contains(no)) {
+            let bytes = live_of(&no).bytes;
+            let at_most_half_live = bytes.saturating_mul(2) <= len;
+            // bytes / len < best_bytes / best_len, in integers.
+            let better =
+                compact.is_none_or(|(_, b, l)| u128::from(bytes) * u128::from(l) < u128::from(b) * u128::from(len));
+            if at_most_half_live && better {
+                compact = Some((no, bytes, len));
+            }
+        }
+    }
+    RetentionPlan { delete, compact: compact.map(|(no, _, _)| no) }
 }
 
 /// Segment size for a budget: `budget / 8` within [`SEGMENT_MIN_BYTES`]..=[`SEGMENT_MAX_BYTES`].
@@ -166,6 +181,8 @@ pub struct Store {
     live: BTreeMap<u32, SegmentLive>,
     disk_limit: u64,
     poisoned: bool,
+    /// Segments compacted and records re-appended since open (the write amplification).
+    compacted: (u64, u64),
 }
 
 impl Store {
@@ -198,8 +215,14 @@ impl Store {
         for loc in ring.locations() {
             add_live(&mut live, loc);
         }
-        let mut store =
-            Store { ring, log, live, disk_limit: disk_limit(cfg.budget_bytes, segment_bytes), poisoned: false };
+        let mut store = Store {
+            ring,
+            log,
+            live,
+            disk_limit: disk_limit(cfg.budget_bytes, segment_bytes),
+            poisoned: false,
+            compacted: (0, 0),
+        };
         store.sync()?;
         ::log::info!(
             "store: {} events ({} of {} bytes) from {} segments, {} truncated",
@@ -272,6 +295,8 @@ impl Store {
     fn reappend(&mut self, seg: u32) -> Result<(), StoreError> {
         let moving = self.ring.live_in_segment(seg);
         ::log::debug!("store: retention re-appends {} live events of segment {seg}", moving.len());
+        self.compacted.0 += 1;
+        self.compacted.1 += moving.len() as u64;
         for (id, old) in moving {
             let ev = self.ring.get(&id).expect("live_in_segment names live events");
             let loc = self.log.append(ev)?;

@@ -387,6 +387,12 @@ impl Ring {
         debug_assert!(self.latest.len() <= self.events.len());
     }
 
+    /// Bytes of pinned events. For tests.
+    #[cfg(test)]
+    pub fn pinned_bytes_for_test(&self) -> u64 {
+        self.pinned_bytes
+    }
+
     /// Every invariant of the module doc, in O(n). For tests.
     #[cfg(test)]
     pub fn check(&self) {

@@ -9,6 +9,7 @@ use super::*;
 use crate::event::json::parse_event;
 use crate::event::{Sig, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REACTION};
 use crate::keys::SecretKey;
+use crate::limits::PINNED_SHARE_PERCENT;
 
 pub(super) const NOW: UnixTime = UnixTime(1_800_000_000);
 const FIXTURES: &str = include_str!("../../tests/vectors/fixtures.tsv");
@@ -254,4 +255,117 @@ fn reopen_restores_events_and_indexes() {
     // E16 is a later follow list of the same author as E8.
     assert_eq!(store.latest_replaceable(&e16.pubkey, KIND_FOLLOW_LIST).map(|e| e.id), Some(e16.id));
     assert!(ids(&store.likes_of(&e1.id)).contains(&e3.id));
+}
+
+/// Cost of a post like those `post()` makes with `content`.
+fn cost(ev: &VerifiedEvent) -> u64 {
+    ring::cost_of(ev)
+}
+
+#[test]
+fn eviction_keeps_the_newest_and_the_pinned_within_the_budget() {
+    let dir = TempDir::new("evict");
+    let owner = key(1);
+    let typical = cost(&post(&key(2), 0, "post 000"));
+    let budget = 20 * typical;
+    let (mut store, _) = open(&dir.0, cfg(budget, &owner));
+    let own_old = post(&owner, 10, "my oldest post");
+    let profile_old = signed(&key(3), 11, KIND_PROFILE, &[], "{}");
+    store.insert(own_old.clone()).expect("insert");
+    store.insert(profile_old.clone()).expect("insert");
+    let mut evicted = 0;
+    let others: Vec<VerifiedEvent> = (0..60).map(|i| post(&key(2), 1000 + i, &format!("post {i:03}"))).collect();
+    for ev in &others {
+        match store.insert(ev.clone()).expect("insert") {
+            Inserted::New { evicted: n } => evicted += n,
+            other => panic!("a newer event is always kept, got {other:?}"),
+        }
+        assert!(store.stats().bytes <= budget);
+        store.ring.check();
+    }
+    assert_eq!(store.stats().evicted, evicted as u64);
+    assert!(evicted > 0);
+    assert_eq!(store.get(&own_old.id).map(|e| e.id), Some(own_old.id), "owner's events are pinned");
+    assert_eq!(store.latest_replaceable(&key(3).public_key(), KIND_PROFILE).map(|e| e.id), Some(profile_old.id));
+    assert_eq!(store.stats().pinned, 2);
+    // Survivors are exactly the newest unpinned events.
+    let live: Vec<EventId> = others.iter().filter(|e| store.get(&e.id).is_some()).map(|e| e.id).collect();
+    let newest: Vec<EventId> = others[others.len() - live.len()..].iter().map(|e| e.id).collect();
+    assert_eq!(live, newest);
+    // An event older than everything evictable in a full store is not kept, nor written.
+    let disk = store.stats().disk_bytes;
+    assert_eq!(store.insert(post(&key(4), 500, "late and old")).expect("insert"), Inserted::Dropped);
+    assert_eq!(store.stats().disk_bytes, disk);
+    // The superseded profile of another author loses its pin and ages out.
+    let profile_new = signed(&key(3), 2000, KIND_PROFILE, &[], r#"{"name":"new"}"#);
+    store.insert(profile_new.clone()).expect("insert");
+    store.insert(post(&key(2), 3000, "push")).expect("insert");
+    assert_eq!(store.get(&profile_old.id), None);
+    assert_eq!(store.latest_replaceable(&key(3).public_key(), KIND_PROFILE).map(|e| e.id), Some(profile_new.id));
+    store.ring.check();
+}
+
+#[test]
+fn pinned_events_are_capped_but_the_owners_latest_profile_and_follow_list_stay() {
+    let dir = TempDir::new("pincap");
+    let owner = key(1);
+    let budget = 20 * cost(&post(&owner, 0, "own 000"));
+    let (mut store, _) = open(&dir.0, cfg(budget, &owner));
+    let profile = signed(&owner, 1, KIND_PROFILE, &[], r#"{"name":"me"}"#);
+    let follows = signed(&owner, 2, KIND_FOLLOW_LIST, &[&["p", &key(2).public_key().to_hex()]], "");
+    store.insert(profile.clone()).expect("insert");
+    store.insert(follows.clone()).expect("insert");
+    let own: Vec<VerifiedEvent> = (0..40).map(|i| post(&owner, 100 + i, &format!("own {i:03}"))).collect();
+    for ev in &own {
+        store.insert(ev.clone()).expect("insert");
+        let stats = store.stats();
+        assert!(stats.bytes <= budget);
+        assert!(store.ring.pinned_bytes_for_test() <= budget * PINNED_SHARE_PERCENT / 100);
+        store.ring.check();
+    }
+    assert_eq!(store.get(&profile.id).map(|e| e.id), Some(profile.id));
+    assert_eq!(store.get(&follows.id).map(|e| e.id), Some(follows.id));
+    assert!(store.get(&own[0].id).is_none(), "the oldest own posts went past the cap");
+    assert!(store.get(&own[39].id).is_some());
+    // Others' posts still find room: pinned events take at most their share.
+    for i in 0..10 {
+        assert!(matches!(store.insert(post(&key(2), 1000 + i, "other")).expect("insert"), Inserted::New { .. }));
+    }
+    assert!(store.get(&own[39].id).is_some());
+}
+
+#[test]
+fn a_budget_smaller_than_one_event_keeps_only_the_owners_latest_replaceables() {
+    let dir = TempDir::new("tiny");
+    let owner = key(1);
+    let (mut store, _) = open(&dir.0, cfg(100, &owner));
+    let disk = store.stats().disk_bytes;
+    assert_eq!(store.insert(post(&key(2), 10, "too big")).expect("insert"), Inserted::Dropped);
+    assert_eq!(store.stats().disk_bytes, disk, "a dropped event is not written");
+    assert_eq!(store.insert(post(&owner, 11, "mine, too big")).expect("insert"), Inserted::Dropped);
+    let profile = signed(&owner, 12, KIND_PROFILE, &[], "{}");
+    assert_eq!(store.insert(profile.clone()).expect("insert"), Inserted::New { evicted: 0 });
+    assert_eq!(store.len(), 1);
+    store.sync().expect("sync");
+    drop(store);
+    let (store, _) = open(&dir.0, cfg(100, &owner));
+    assert_eq!(ids(&store.last_n(10)), vec![profile.id]);
+}
+
+#[test]
+fn a_lower_budget_at_reopen_evicts_the_oldest() {
+    let dir = TempDir::new("shrink");
+    let owner = key(1);
+    let events: Vec<VerifiedEvent> = (0..30).map(|i| post(&key(2), 100 + i, &format!("p{i:02}"))).collect();
+    {
+        let (mut store, _) = open(&dir.0, cfg(BIG, &owner));
+        for ev in &events {
+            store.insert(ev.clone()).expect("insert");
+        }
+        store.sync().expect("sync");
+    }
+    let (store, recovery) = open(&dir.0, cfg(10 * cost(&events[0]), &owner));
+    assert_eq!(recovery.records, 30);
+    assert_eq!(store.len(), 10);
+    assert_eq!(ids(&store.last_n(100)), events[20..].iter().map(|e| e.id).collect::<Vec<_>>());
 }
