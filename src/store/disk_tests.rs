@@ -9,6 +9,7 @@ use super::log::{encode_record, scan, segment_name, MAGIC};
 use super::tests::{cfg, ids, key, open, post, signed, TempDir};
 use super::*;
 use crate::event::KIND_PROFILE;
+use crate::limits::SEGMENT_MAX_BYTES;
 
 const BIG: u64 = 64 * 1024 * 1024;
 
@@ -345,4 +346,26 @@ fn kill_9_at_any_moment_keeps_every_synced_event() {
             assert!(store.get(id).is_some(), "round {round}: synced event {id} lost; {recovery:?}");
         }
     }
+}
+
+#[test]
+fn a_segment_file_longer_than_any_segment_is_read_only_up_to_the_bound() {
+    let dir = TempDir::new("long");
+    fs::create_dir_all(&dir.0).expect("mkdir");
+    let ev = post(&key(2), 100, &"z".repeat(1000));
+    let mut record = Vec::new();
+    encode_record(&ev, &mut record).expect("encode");
+    let mut bytes = MAGIC.to_vec();
+    let bound = SEGMENT_MAX_BYTES as usize + MAGIC.len() + log::RECORD_HEADER_BYTES + crate::limits::MAX_RECORD_BYTES;
+    while bytes.len() <= bound + 10 * record.len() {
+        bytes.extend_from_slice(&record);
+    }
+    fs::write(seg_path(&dir.0, 1), &bytes).expect("write");
+    let (store, recovery) = open(&dir.0, cfg(BIG, &key(1)));
+    assert_eq!(ids(&store.last_n(10)), vec![ev.id]);
+    assert_eq!(recovery.truncated.len(), 1);
+    let cut = &recovery.truncated[0];
+    assert!(cut.offset <= bound as u64 && cut.offset > (bound - record.len()) as u64, "{cut:?}");
+    assert_eq!(cut.offset + cut.dropped_bytes, bytes.len() as u64);
+    assert_eq!(fs::metadata(seg_path(&dir.0, 1)).expect("stat").len(), cut.offset);
 }

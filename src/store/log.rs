@@ -25,7 +25,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::Event;
-use crate::limits::{MAX_RECORD_BYTES, MAX_TAGS, MAX_TAG_ELEMS};
+use crate::limits::{MAX_RECORD_BYTES, MAX_TAGS, MAX_TAG_ELEMS, SEGMENT_MAX_BYTES};
 
 use super::ring::Loc;
 use super::StoreError;
@@ -35,6 +35,10 @@ pub const MAGIC: [u8; 8] = *b"np2plog\x01";
 
 /// Bytes before a record's payload: length and checksum.
 pub const RECORD_HEADER_BYTES: usize = 8;
+
+/// Largest size a segment file can reach: a full segment, or a header and one record
+/// larger than a segment. Recovery reads no more than this of a file.
+const MAX_SEGMENT_FILE_BYTES: u64 = SEGMENT_MAX_BYTES + (MAGIC.len() + RECORD_HEADER_BYTES + MAX_RECORD_BYTES) as u64;
 
 /// Largest segment number (the file name has 8 digits).
 const MAX_SEGMENT_NO: u32 = 99_999_999;
@@ -62,6 +66,8 @@ pub enum BadRecord {
     Decode,
     /// The payload decodes but breaks a limit or its id is not the hash of its fields.
     Invalid,
+    /// The file goes on past the largest size a segment can reach.
+    SegmentTooLong,
 }
 
 impl fmt::Display for BadRecord {
@@ -74,6 +80,7 @@ impl fmt::Display for BadRecord {
             BadRecord::Checksum => write!(f, "checksum mismatch"),
             BadRecord::Decode => write!(f, "payload is not an encoded event"),
             BadRecord::Invalid => write!(f, "event breaks a limit or its id does not match its hash"),
+            BadRecord::SegmentTooLong => write!(f, "file longer than any segment can be"),
         }
     }
 }
@@ -216,6 +223,9 @@ pub struct Log {
     rotate_next: bool,
     /// Highest segment number named in the directory (even by a non-file), never reused.
     highest_name: u32,
+    /// An `fdatasync` failed: what reached the disk is unknown, so nothing more is written
+    /// (after a failed fsync Linux may drop the dirty pages and report success next time).
+    poisoned: bool,
 }
 
 impl Log {
@@ -255,27 +265,27 @@ impl Log {
             let path = dir.join(segment_name(no));
             bytes.clear();
             let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err("open", &path))?;
-            file.read_to_end(&mut bytes).map_err(io_err("read", &path))?;
+            let file_len = file.metadata().map_err(io_err("read", &path))?.len();
+            // A segment never grows past this; reading more could exhaust memory.
+            (&mut file).take(MAX_SEGMENT_FILE_BYTES).read_to_end(&mut bytes).map_err(io_err("read", &path))?;
             recovery.segments += 1;
-            let stop = scan(&bytes, |_offset, rec_len, event| {
+            let mut stop = scan(&bytes, |_offset, rec_len, event| {
                 recovery.records += 1;
                 on_event(event, Loc { seg: no, len: rec_len });
             });
-            *len = bytes.len() as u64;
+            if stop.is_none() && file_len > bytes.len() as u64 {
+                stop = Some((bytes.len() as u64, BadRecord::SegmentTooLong));
+            }
+            let bytes_len = file_len.max(bytes.len() as u64);
+            *len = bytes_len;
             if let Some((offset, reason)) = stop {
                 log::warn!(
-                    "store: truncating {} at byte {offset} of {} ({reason}); earlier records kept",
-                    path.display(),
-                    bytes.len()
+                    "store: truncating {} at byte {offset} of {bytes_len} ({reason}); earlier records kept",
+                    path.display()
                 );
                 file.set_len(offset).map_err(io_err("truncate", &path))?;
                 file.sync_all().map_err(io_err("sync", &path))?;
-                recovery.truncated.push(TruncatedAt {
-                    file: path,
-                    offset,
-                    dropped_bytes: bytes.len() as u64 - offset,
-                    reason,
-                });
+                recovery.truncated.push(TruncatedAt { file: path, offset, dropped_bytes: bytes_len - offset, reason });
                 *len = offset;
             }
         }
@@ -312,6 +322,7 @@ impl Log {
             dir_dirty,
             rotate_next: false,
             highest_name: highest_name.max(active_no),
+            poisoned: false,
         };
         log.sync()?;
         Ok((log, recovery))
@@ -324,6 +335,9 @@ impl Log {
     /// [`StoreError::Io`] when writing fails; the partial record is cut off again so later
     /// records stay readable (if even that fails, the next append starts a new segment).
     pub fn append(&mut self, ev: &Event) -> Result<Loc, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let encoded = encode_record(ev, &mut buf);
@@ -354,10 +368,7 @@ impl Log {
 
     /// Syncs the segment being left, then creates the next one.
     fn rotate(&mut self) -> Result<(), StoreError> {
-        if self.dirty {
-            self.active.sync_data().map_err(io_err("sync", &self.active_path()))?;
-            self.dirty = false;
-        }
+        self.sync_active()?;
         let no = next_segment_no(self.highest_name)?;
         self.active = create_segment(&self.dir, no)?;
         self.active_no = no;
@@ -373,13 +384,27 @@ impl Log {
     /// # Errors
     /// [`StoreError::Io`] when `fdatasync` fails; what reached the disk is then unknown.
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        if self.dirty {
-            self.active.sync_data().map_err(io_err("sync", &self.active_path()))?;
-            self.dirty = false;
-        }
+        self.sync_active()?;
         if self.dir_dirty {
             sync_dir(&self.dir)?;
             self.dir_dirty = false;
+        }
+        Ok(())
+    }
+
+    /// `fdatasync` of the active segment if anything was appended; poisons the log on failure.
+    fn sync_active(&mut self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        if self.dirty {
+            if let Err(e) = self.active.sync_data() {
+                self.poisoned = true;
+                let e = io_err("sync", &self.active_path())(e);
+                log::error!("store: {e}; refusing further writes until restart");
+                return Err(e);
+            }
+            self.dirty = false;
         }
         Ok(())
     }

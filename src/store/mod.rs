@@ -180,7 +180,6 @@ pub struct Store {
     log: Log,
     live: BTreeMap<u32, SegmentLive>,
     disk_limit: u64,
-    poisoned: bool,
     /// Segments compacted and records re-appended since open (the write amplification).
     compacted: (u64, u64),
 }
@@ -215,14 +214,8 @@ impl Store {
         for loc in ring.locations() {
             add_live(&mut live, loc);
         }
-        let mut store = Store {
-            ring,
-            log,
-            live,
-            disk_limit: disk_limit(cfg.budget_bytes, segment_bytes),
-            poisoned: false,
-            compacted: (0, 0),
-        };
+        let mut store =
+            Store { ring, log, live, disk_limit: disk_limit(cfg.budget_bytes, segment_bytes), compacted: (0, 0) };
         store.sync()?;
         ::log::info!(
             "store: {} events ({} of {} bytes) from {} segments, {} truncated",
@@ -242,9 +235,6 @@ impl Store {
     /// [`StoreError::Io`] when the append fails (memory is then unchanged), or
     /// [`StoreError::Poisoned`] after a failed sync.
     pub fn insert(&mut self, ev: VerifiedEvent) -> Result<Inserted, StoreError> {
-        if self.poisoned {
-            return Err(StoreError::Poisoned);
-        }
         match self.ring.admit(&ev) {
             Admission::Duplicate => return Ok(Inserted::Duplicate),
             Admission::Drop => return Ok(Inserted::Dropped),
@@ -266,18 +256,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`]; a failed `fdatasync` also poisons the store (see the module doc).
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        if self.poisoned {
-            return Err(StoreError::Poisoned);
-        }
         let plan = plan_retention(self.log.segments(), &self.live, self.log.active_no(), self.disk_limit);
         if let Some(seg) = plan.compact {
             self.reappend(seg)?;
         }
-        if let Err(e) = self.log.sync() {
-            self.poisoned = true;
-            ::log::error!("store: {e}; refusing further writes until restart");
-            return Err(e);
-        }
+        self.log.sync()?;
         // Only now, with the re-appended copies durable, may old segments go.
         let plan = plan_retention(self.log.segments(), &self.live, self.log.active_no(), u64::MAX);
         if !plan.delete.is_empty() {
