@@ -240,7 +240,13 @@ impl Log {
         segment_limit: u64,
         mut on_event: impl FnMut(Event, Loc),
     ) -> Result<(Log, Recovery), StoreError> {
-        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+            // The new directory's own entry must survive a power loss too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         let mut recovery = Recovery::default();
         let mut segments = BTreeMap::new();
         // Highest segment-like name, even of something that is not a file: never reused.

@@ -11,8 +11,15 @@
 //! Retention (in `sync`, decided by the pure [`plan_retention`]): a segment other than the
 //! active one is deleted once none of its records is live. Pinned events can keep an old
 //! segment alive forever, so when the segment files exceed [`DISK_BUDGET_FACTOR`] × budget,
-//! the live events of the emptiest old segment are re-appended to the active segment
-//! (synced first) and that segment is deleted: write amplification stays ≤ 1.
+//! the live events of the old segment with the smallest live share (at most half) are
+//! re-appended to the active segment, synced, and only then is that segment deleted: no live
+//! event is ever without a durable record, and each byte is rewritten about once at most.
+//!
+//! Recovery replays the log through the same `admit`/`insert` rules as at run time, so
+//! indexes, pins and evictions are rebuilt, never stored. Eviction writes nothing (no
+//! tombstones: SD cards wear), so records of evicted events stay until their segment goes;
+//! replaying them can, at the oldest edge of a full store, exchange events of nearly the
+//! same age with what was live before. Events newer than that edge come back exactly.
 //!
 //! After a failed `fdatasync` the state of the disk is unknown (Linux may have dropped the
 //! dirty pages), so the store refuses further writes ([`StoreError::Poisoned`]); queries
