@@ -19,6 +19,12 @@
 //! (and become ordinary events, evicted oldest first), except the owner's latest profile and
 //! follow list, which always stay, even past the whole budget.
 //!
+//! Allocation: the budget is in bytes and events vary from ≈ 450 B to over 128 KiB, so a
+//! slot array allocated once (STYLE's `Box<[Option<_>]>`) would have to be sized for the
+//! smallest event and cost ≈ 200 B × budget / 450 B up front, about half the budget, even
+//! when nearly empty. Instead each event is one `Box` and the maps grow with use; the
+//! budget, which counts their share ([`cost_of`]), bounds them all.
+//!
 //! Invariants (checked by `debug_assert!` after each mutation, fully by `check` in tests):
 //! every live event is in `events`, `by_id` and exactly one of `pinned` / `evictable`;
 //! `bytes` and `pinned_bytes` are the sums of the entries' costs; `latest` and `likes` only
