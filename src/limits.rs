@@ -58,16 +58,6 @@ pub const MIN_STORE_MIB: u64 = 1;
 /// stored event, so this is also the ring's RAM ceiling).
 pub const MAX_STORE_MIB: u64 = 4096;
 
-/// Events answered by one timeline request at most (the client asks for 300 on start).
-pub const MAX_REQ_EVENTS: usize = 10_000;
-
-/// The original answers at most this many events to a timeline request that gives no
-/// period (`since == 0`); kept for compatibility.
-pub const UNPERIODED_REQ_MAX: usize = 50;
-
-/// Interval between the periodic statistics lines at info level.
-pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
-
 /// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
 /// box, its entries in the `(created_at, id)` map, the id map and the pinned/evictable set,
 /// at the fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
@@ -103,7 +93,18 @@ pub const MAX_RECORD_BYTES: usize = MAX_EVENT_BYTES + 1024;
 /// at most half live). Disk only, no memory.
 pub const DISK_BUDGET_FACTOR: u64 = 2;
 
-const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
 const _: () = assert!(PINNED_SHARE_PERCENT <= 100);
 const _: () = assert!(SEGMENT_MIN_BYTES <= SEGMENT_MAX_BYTES);
+
+/// Events answered by one timeline request at most (the client asks for 300 on start).
+pub const MAX_REQ_EVENTS: usize = 10_000;
+
+/// The original answers at most this many events to a timeline request that gives no
+/// period (`since == 0`); kept for compatibility.
+pub const UNPERIODED_REQ_MAX: usize = 50;
+
+/// Interval between the periodic statistics lines at info level.
+pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
 const _: () = assert!(MIN_STORE_MIB <= DEFAULT_STORE_MIB && DEFAULT_STORE_MIB <= MAX_STORE_MIB);
