@@ -23,4 +23,5 @@ pub mod keys;
 pub mod limits;
 pub mod logger;
 pub mod query;
+pub mod store;
 pub mod time;
