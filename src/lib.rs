@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod driver;
 pub mod event;
 pub mod hex;
 pub mod http;

@@ -98,6 +98,20 @@ pub struct TruncatedAt {
     pub reason: BadRecord,
 }
 
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} events from {} records in {} segment files", self.events, self.records, self.segments)?;
+        if !self.truncated.is_empty() {
+            let bytes: u64 = self.truncated.iter().map(|t| t.dropped_bytes).sum();
+            write!(f, "; {} damaged tails cut off ({bytes} bytes)", self.truncated.len())?;
+        }
+        if self.ignored_files > 0 {
+            write!(f, "; {} unrelated files ignored", self.ignored_files)?;
+        }
+        Ok(())
+    }
+}
+
 /// What recovery found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {

@@ -110,6 +110,14 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl StoreError {
+    /// The disk (or the user's quota) is full: the user must free space.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if matches!(source.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded))
+    }
+}
+
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
