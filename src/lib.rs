@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod driver;
 pub mod event;
 pub mod hex;
 pub mod http;
@@ -24,4 +25,5 @@ pub mod limits;
 pub mod logger;
 pub mod platform;
 pub mod query;
+pub mod store;
 pub mod time;

@@ -58,6 +58,44 @@ pub const MIN_STORE_MIB: u64 = 1;
 /// stored event, so this is also the ring's RAM ceiling).
 pub const MAX_STORE_MIB: u64 = 4096;
 
+/// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
+/// box, its entries in the `(created_at, id)` map, the id map and the pinned/evictable set,
+/// at the fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
+/// allocator) at 651 B per typical event against 649 B accounted. Memory: part of the store
+/// budget, not extra.
+pub const STORE_EVENT_OVERHEAD_BYTES: usize = 256;
+
+/// Share of the store budget that pinned events (the owner's own, each author's latest
+/// profile, the owner's follow list) may take. Past it the oldest pinned events become
+/// ordinary ones (evicted oldest first), except the owner's latest profile and follow list.
+/// Half of the 32 MiB default keeps ≈ 15,000 own posts or ≈ 20,000 profiles. No extra memory.
+pub const PINNED_SHARE_PERCENT: u64 = 50;
+
+/// Largest size of one log segment file before the log moves on to a new one. Retention
+/// deletes whole segments, so this is the granularity of disk reclamation; 4 MiB keeps the
+/// file count small (≈ 16 for the default budget). Recovery reads one segment at a time,
+/// so this is also the recovery read buffer (4 MiB, freed after start-up).
+pub const SEGMENT_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Smallest segment size used for small budgets (a segment is `budget / 8` clamped to
+/// [`SEGMENT_MIN_BYTES`]..=[`SEGMENT_MAX_BYTES`]), so that retention can still free space
+/// in steps smaller than the budget. A record larger than a segment gets a segment alone.
+pub const SEGMENT_MIN_BYTES: u64 = 256 * 1024;
+
+/// Largest log record payload (postcard of an event) accepted when reading the log back:
+/// postcard is never larger than the canonical JSON plus the binary id and signature, so
+/// anything longer is corruption. One record buffer of this size is reused for writing.
+pub const MAX_RECORD_BYTES: usize = MAX_EVENT_BYTES + 1024;
+
+/// Segment files may take this many times the store budget on disk (plus two segments)
+/// before retention re-appends the few live events of the emptiest old segment and deletes
+/// it. 2× bounds disk use while keeping write amplification ≤ 1 (the segment compacted is
+/// at most half live). Disk only, no memory.
+pub const DISK_BUDGET_FACTOR: u64 = 2;
+
+const _: () = assert!(PINNED_SHARE_PERCENT <= 100);
+const _: () = assert!(SEGMENT_MIN_BYTES <= SEGMENT_MAX_BYTES);
+
 /// Events answered by one timeline request at most (the client asks for 300 on start).
 pub const MAX_REQ_EVENTS: usize = 10_000;
 

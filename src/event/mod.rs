@@ -210,7 +210,6 @@ impl VerifiedEvent {
     /// Marks an event read back from this node's own checksummed log as verified without
     /// re-checking the signature (it was verified before it was written). Only the store's
     /// recovery may call this.
-    #[allow(dead_code)] // used by store recovery (next commit)
     pub(crate) fn from_own_log(event: Event) -> VerifiedEvent {
         VerifiedEvent(event)
     }

@@ -174,7 +174,8 @@ fn decoder_rejects_garbage_without_panicking() {
 
 #[test]
 fn new_signed_reproduces_fixture_e1() {
-    let key = crate::keys::SecretKey::parse("0000000000000000000000000000000000000000000000000000000000000003").expect("key");
+    let key =
+        crate::keys::SecretKey::parse("0000000000000000000000000000000000000000000000000000000000000003").expect("key");
     let e = Event::new_signed(&key, UnixTime(1_717_000_000), KIND_POST, vec![], "hello nostrp2p".into(), &[0; 32]);
     assert_eq!(e, parse_event(fixture("E1").as_bytes()).expect("E1").event);
     assert!(e.verify(NOW).is_ok());

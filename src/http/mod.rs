@@ -28,6 +28,7 @@ use crate::keys::PublicKey;
 use crate::query::EventQuery;
 use crate::time::UnixTime;
 
+pub mod bridge;
 mod cors;
 mod publish;
 mod req;
