@@ -35,7 +35,7 @@ aapt dump xmltree "$APK" AndroidManifest.xml >"$T/xml" 2>&1
 expect "foregroundServiceType = specialUse (0x40000000)" grep -q 'foregroundServiceType(0x01010599)=(type 0x11)0x40000000' "$T/xml"
 expect "extractNativeLibs=true (the exe is copied to nativeLibraryDir with exec permission)" grep -q 'extractNativeLibs(0x010104ea)=(type 0x12)0xffffffff' "$T/xml"
 expect "BOOT_COMPLETED receiver" grep -q 'android.intent.action.BOOT_COMPLETED' "$T/xml"
-(cd "$T" && unzip -q -o "$APK" lib/arm64-v8a/libnostrp2p.so classes.dex)
+(cd "$T" && unzip -q -o "$APK" lib/arm64-v8a/libnostrp2p.so classes.dex && chmod 0755 lib/arm64-v8a/libnostrp2p.so)  # the installer sets the exec bit
 expect "lib/arm64-v8a/libnostrp2p.so is the server binary" cmp "$T/lib/arm64-v8a/libnostrp2p.so" "$BIN"
 out=$(timeout 60 qemu-aarch64-static "$T/lib/arm64-v8a/libnostrp2p.so" --version 2>&1)
 expect "packaged library runs under qemu: '$out'" test "$out" = "nostrp2p $VERSION"
