@@ -35,14 +35,6 @@ PACKAGES=(
 PKG_LIST=$(printf '%s,' "${PACKAGES[@]}")
 PKG_LIST=${PKG_LIST%,}
 
-HASH=$(sha256sum "$0" | cut -c1-12)
-TARBALL=$OUT_DIR/rootfs-$SUITE-arm64-$HASH.tar
-if [ -s "$TARBALL" ]; then
-  echo "build-rootfs: reusing $TARBALL" >&2
-  echo "$TARBALL"
-  exit 0
-fi
-
 need() { command -v "$1" >/dev/null || { echo "build-rootfs: missing $1 (run scripts/install-deps.sh pi)" >&2; exit 1; }; }
 need mmdebstrap
 need qemu-aarch64-static
@@ -83,6 +75,15 @@ done
 ls -la "$R/boot/firmware" >&2
 EOF
 )
+
+# The cache key covers everything that shapes the tarball (not comments or this script's layout).
+HASH=$(printf '%s\n' "$SUITE" "$MIRROR" "$PKG_LIST" "$ESSENTIAL_HOOK" "$CUSTOMIZE_HOOK" | sha256sum | cut -c1-12)
+TARBALL=$OUT_DIR/rootfs-$SUITE-arm64-$HASH.tar
+if [ -s "$TARBALL" ]; then
+  echo "build-rootfs: reusing $TARBALL" >&2
+  echo "$TARBALL"
+  exit 0
+fi
 
 echo "build-rootfs: mmdebstrap $SUITE arm64 -> $TARBALL (timeout ${MMDEBSTRAP_TIMEOUT}s)" >&2
 start=$(date +%s)
