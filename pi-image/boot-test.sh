@@ -62,27 +62,32 @@ start=$(date +%s)
 timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
   -accel tcg,thread=multi -nographic -no-reboot \
   -kernel "$T/vmlinuz" -initrd "$T/initrd.img" \
-  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10" \
+  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10 systemd.log_color=0" \
   -drive file="$T/disk.img",format=raw,if=none,id=hd0 -device virtio-blk-pci,drive=hd0 \
-  -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001 -device virtio-net-pci,netdev=n0 \
+  -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001 -device virtio-net-pci,netdev=n0,romfile= \
   </dev/null >"$T/serial.log" 2>&1 &
 QPID=$!
 
 # Wait for the service's start line on the serial console (bounded), then talk HTTP.
 while kill -0 "$QPID" 2>/dev/null && [ $(( $(date +%s) - start )) -lt "$BOOT_TIMEOUT" ]; do
-  grep -q 'Started nostrp2p.service\|Reached target multi-user' "$T/serial.log" && break
+  sed 's/\x1b\[[0-9;]*m//g' "$T/serial.log" | grep -q 'Started nostrp2p.service\|Reached target multi-user' && break
   sleep 5
 done
 boot_s=$(( $(date +%s) - start ))
 remaining=$(( BOOT_TIMEOUT - boot_s ))
 [ "$remaining" -lt 60 ] && remaining=60
-timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
-  --ready-timeout "$remaining" >"$T/http.log" 2>&1
-http_rc=$?
+if kill -0 "$QPID" 2>/dev/null; then
+  timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
+    --ready-timeout "$remaining" >"$T/http.log" 2>&1
+  http_rc=$?
+else
+  echo "qemu exited early" >"$T/http.log"; http_rc=1
+fi
 http_s=$(( $(date +%s) - start ))
 sleep 5   # let the console catch up with late unit messages
 
-s=$T/serial.log
+sed 's/\x1b\[[0-9;]*m//g' "$T/serial.log" >"$T/serial.txt"   # without colour codes
+s=$T/serial.txt
 grep -q 'Reached target multi-user\|Reached target.*Multi-User' "$s" \
   && ok "reached multi-user (serial console) after ~${boot_s}s" || fail "never reached multi-user within ${BOOT_TIMEOUT}s"
 grep -q 'nostrp2p-firstboot: hostname set to np2p-test' "$s" \
