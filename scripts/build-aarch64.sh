@@ -7,8 +7,10 @@
 # It installs what it needs first (scripts/install-deps.sh aarch64: rustup targets, the aarch64
 # cross gcc for secp256k1's C code and the gnu link, qemu-user-static for the smoke test).
 #
-# Usage: scripts/build-aarch64.sh [musl|gnu|android-check]... [-- extra cargo args]
+# Usage: scripts/build-aarch64.sh [musl|gnu|android-check|test-platform]... [-- extra cargo args]
 #   default: musl gnu
+#   test-platform: runs src/platform.rs's unit tests (DNS client against a fake nameserver on
+#                  127.0.0.1, resolver choice, data dirs) as an aarch64 musl binary under qemu
 #   android-check: `cargo check --target aarch64-linux-android` (compiles the cfg(android) code;
 #                  linking needs the NDK, which is not available here: use Cross.toml for that)
 # Env: CARGO_TARGET_DIR (default target/), NOSTRP2P_FEATURES (--features; default
@@ -23,8 +25,8 @@ extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --) shift; extra=("$@"); break ;;
-    musl|gnu|android-check) variants+=("$1") ;;
-    *) echo "build-aarch64: unknown variant '$1' (musl|gnu|android-check)" >&2; exit 2 ;;
+    musl|gnu|android-check|test-platform) variants+=("$1") ;;
+    *) echo "build-aarch64: unknown variant '$1' (musl|gnu|android-check|test-platform)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -64,6 +66,11 @@ for v in "${variants[@]}"; do
     android-check)
       echo "build-aarch64: cargo check --target aarch64-linux-android" >&2
       cargo check --locked --release --target aarch64-linux-android --bin nostrp2p "${features[@]}" "${extra[@]}"
+      continue ;;
+    test-platform)
+      echo "build-aarch64: cargo test --lib platform, aarch64 musl under qemu-aarch64-static" >&2
+      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUNNER=qemu-aarch64-static \
+        cargo test --locked --target aarch64-unknown-linux-musl --lib "${features[@]}" "${extra[@]}" platform
       continue ;;
   esac
   echo "build-aarch64: cargo build --release --target $triple" >&2
