@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod requests;
+mod snapshot;
+
 use log::{debug, info, warn};
-use serde::{Deserialize, Serialize};
 
 use super::answer::{answer_fetch, answer_sync, answers, FetchTable};
 use super::classify::{accepts_unicast, classify, is_broadcast_class, Route};
@@ -16,17 +18,13 @@ use super::msg::{self, AppMsg, Bytes, FetchTarget};
 use super::resend::{ResendKey, ResendQueue};
 use super::ring::support_servers;
 use super::seal::{self, SealRandom};
-use super::{AppConfig, Context, Entropy, Input, Output, SnapshotError};
+use super::{AppConfig, Context, Entropy, Input, Output};
 use crate::event::{Event, VerifiedEvent};
 use crate::keys::{NodeId, PublicKey, SecretKey};
-use crate::limits::{
-    APP_INFLIGHT_CAP, APP_INFLIGHT_TIMEOUT, APP_OUTBOX_CAP, MAX_APP_MSG_BYTES, SYNC_CURSOR_STEP, SYNC_MARGIN,
-    SYNC_MAX_LOOKBACK, SYNC_MAX_PAGES, SYNC_PAGE_EVENTS, SYNC_PEERS, SYNC_TIMEOUT,
-};
+use crate::limits::{APP_INFLIGHT_CAP, APP_INFLIGHT_TIMEOUT, APP_OUTBOX_CAP, MAX_APP_MSG_BYTES, SYNC_CURSOR_STEP};
 use crate::query::EventQuery;
 use crate::time::UnixTime;
 
-const OUTBOX_SNAPSHOT_VERSION: u16 = 1;
 /// A broadcast created this recently tells that its author's node is online.
 const FRESH_BROADCAST_SECS: u64 = 600;
 
@@ -81,13 +79,6 @@ struct SyncSession {
     started: UnixTime,
     pages: u32,
     deadline: UnixTime,
-}
-
-#[derive(Serialize, Deserialize)]
-struct OutboxSnap {
-    v: u16,
-    resend: Bytes,
-    last_heard: u64,
 }
 
 /// The application state machine. See the module doc of `app`.
@@ -469,90 +460,6 @@ impl App {
         None
     }
 
-    fn on_joined(&mut self, now: UnixTime, ctx: &dyn Context) {
-        self.resend.all_due(now);
-        let me = ctx.me();
-        for s in support_servers(ctx, me) {
-            self.send(s, &AppMsg::MailReq, None, now);
-        }
-        let floor = UnixTime(now.0.saturating_sub(SYNC_MAX_LOOKBACK.as_secs()));
-        let since = UnixTime(self.last_heard.0.saturating_sub(SYNC_MARGIN.as_secs())).max(floor);
-        let peers = ctx.neighbours();
-        if peers.is_empty() {
-            return;
-        }
-        let start = (self.rng.next_u64() % peers.len() as u64) as usize;
-        let chosen: Vec<NodeId> =
-            (0..peers.len()).map(|i| peers[(start + i) % peers.len()]).filter(|p| *p != me).take(SYNC_PEERS).collect();
-        for peer in chosen {
-            let req = AppMsg::SyncReq { since: since.0, until: now.0, limit: SYNC_PAGE_EVENTS as u32 };
-            if self.send(peer, &req, Some(Pending::Sync { peer }), now) {
-                let deadline = now.saturating_add(SYNC_TIMEOUT);
-                self.syncs.insert(peer, SyncSession { since, until: now, started: now, pages: 1, deadline });
-            }
-        }
-    }
-
-    fn on_sync_resp(&mut self, src: NodeId, events: Vec<Event>, more: Option<UnixTime>, now: UnixTime) {
-        let Some(mut s) = self.syncs.remove(&src) else {
-            self.stats.refused_events += events.len() as u64;
-            return;
-        };
-        for ev in events {
-            match ev.verify(now) {
-                Ok(v) if is_broadcast_class(&v) && v.created_at >= s.since && v.created_at <= s.until => self.store(v),
-                Ok(_) => self.stats.refused_events += 1,
-                Err(_) => self.stats.invalid_events += 1,
-            }
-        }
-        // The window up to the session's start is now covered.
-        self.note_heard(s.started);
-        if let Some(next) = more.filter(|t| *t < s.until && *t >= s.since && s.pages < SYNC_MAX_PAGES) {
-            let req = AppMsg::SyncReq { since: s.since.0, until: next.0, limit: SYNC_PAGE_EVENTS as u32 };
-            if self.send(src, &req, Some(Pending::Sync { peer: src }), now) {
-                s.until = next;
-                s.pages += 1;
-                s.deadline = now.saturating_add(SYNC_TIMEOUT);
-                self.syncs.insert(src, s);
-            }
-        }
-    }
-
-    fn on_local_miss(&mut self, target: FetchTarget, author: Option<PublicKey>, now: UnixTime, ctx: &dyn Context) {
-        let author = match target {
-            FetchTarget::Profile(pk) | FetchTarget::FollowList(pk) => Some(pk),
-            FetchTarget::Post(_) => author,
-        };
-        let me = ctx.me();
-        if author.is_some_and(|pk| pk.node_id() == me) {
-            return;
-        }
-        if !self.fetches.try_ask(target, now) {
-            self.stats.fetch_limited += 1;
-            return;
-        }
-        let req = AppMsg::FetchReq(target);
-        let Some(pk) = author else {
-            for peer in ctx.neighbours().into_iter().filter(|p| *p != me).take(SYNC_PEERS) {
-                self.send(peer, &req, Some(Pending::Fetch { fallback: Vec::new(), target }), now);
-            }
-            return;
-        };
-        let node = pk.node_id();
-        // Only the owner's server has a follow list; anyone may have a profile or a post.
-        let fallback = match target {
-            FetchTarget::FollowList(_) => Vec::new(),
-            _ => support_servers(ctx, node).into_iter().filter(|s| *s != me).collect(),
-        };
-        if ctx.is_reachable(node) || fallback.is_empty() {
-            self.send(node, &req, Some(Pending::Fetch { fallback, target }), now);
-        } else {
-            for s in fallback {
-                self.send(s, &req, Some(Pending::Fetch { fallback: Vec::new(), target }), now);
-            }
-        }
-    }
-
     /// Sends what is due while fewer than [`APP_INFLIGHT_CAP`] unicasts are in flight.
     fn pump(&mut self, now: UnixTime, _ctx: &dyn Context, store: &dyn EventQuery) {
         let room = APP_INFLIGHT_CAP.saturating_sub(self.inflight.len());
@@ -581,66 +488,6 @@ impl App {
             }
             self.mailbox.pushed(dst, now);
         }
-    }
-
-    /// True when the resend queue or the catch-up cursor changed since the last save.
-    pub fn outbox_dirty(&self) -> bool {
-        self.outbox_dirty
-    }
-
-    /// Bytes of the resend queue and catch-up cursor, for [`super::persist::write_atomic`].
-    pub fn snapshot_outbox(&self) -> Vec<u8> {
-        let snap = OutboxSnap {
-            v: OUTBOX_SNAPSHOT_VERSION,
-            resend: Bytes(self.resend.snapshot()),
-            last_heard: self.last_heard.0,
-        };
-        rmp_serde::to_vec(&snap).unwrap_or_default()
-    }
-
-    /// The snapshot taken last was written durably.
-    pub fn mark_outbox_saved(&mut self) {
-        self.outbox_dirty = false;
-        self.saved_heard = self.last_heard;
-    }
-
-    /// Restores the resend queue and cursor saved by [`App::snapshot_outbox`].
-    ///
-    /// # Errors
-    /// [`SnapshotError`] if the bytes are not such a snapshot; the state is then unchanged.
-    pub fn restore_outbox(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
-        let snap: OutboxSnap = rmp_serde::from_slice(bytes).map_err(SnapshotError::Malformed)?;
-        if snap.v != OUTBOX_SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version(snap.v));
-        }
-        self.resend = ResendQueue::from_snapshot(&snap.resend.0)?;
-        self.last_heard = UnixTime(snap.last_heard);
-        self.saved_heard = self.last_heard;
-        Ok(())
-    }
-
-    /// True when the mailbox changed since the last save.
-    pub fn mailbox_dirty(&self) -> bool {
-        self.mailbox_dirty
-    }
-
-    /// Bytes of the mailbox.
-    pub fn snapshot_mailbox(&self) -> Vec<u8> {
-        self.mailbox.snapshot()
-    }
-
-    /// The snapshot taken last was written durably.
-    pub fn mark_mailbox_saved(&mut self) {
-        self.mailbox_dirty = false;
-    }
-
-    /// Restores the mailbox saved by [`App::snapshot_mailbox`]; hand-overs are due at `now`.
-    ///
-    /// # Errors
-    /// [`SnapshotError`] if the bytes are not such a snapshot; the state is then unchanged.
-    pub fn restore_mailbox(&mut self, bytes: &[u8], now: UnixTime) -> Result<(), SnapshotError> {
-        self.mailbox = Mailbox::from_snapshot(bytes, now)?;
-        Ok(())
     }
 }
 
