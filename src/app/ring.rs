@@ -53,3 +53,28 @@ pub fn support_servers(ctx: &dyn Context, x: NodeId) -> Vec<NodeId> {
     }
     out
 }
+
+/// How many successors of each third point may hold mail for a node: the support servers
+/// themselves plus one more per point, so a depositor whose directory is a little out of date
+/// (a node joined or left near the point) is still accepted.
+pub const SUPPORT_SLACK: usize = 2;
+
+/// True if `me` may keep sealed mail for `dst`: it is among the first [`SUPPORT_SLACK`]
+/// successors (excluding `dst`) of one of `dst`'s two points. Refusing other deposits keeps
+/// a hostile node from filling this mailbox with mail for arbitrary nodes.
+pub fn may_support(ctx: &dyn Context, me: NodeId, dst: NodeId) -> bool {
+    if me == dst {
+        return false;
+    }
+    for point in [dst.0.wrapping_add(RING_THIRD), dst.0.wrapping_add(2 * RING_THIRD)] {
+        let mut seen = vec![dst];
+        for _ in 0..SUPPORT_SLACK {
+            match successor(ctx, point, &seen) {
+                Some(n) if n == me => return true,
+                Some(n) => seen.push(n),
+                None => break,
+            }
+        }
+    }
+    false
+}

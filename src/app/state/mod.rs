@@ -16,7 +16,7 @@ use super::classify::{accepts_unicast, classify, is_broadcast_class, Route};
 use super::mailbox::{Deposited, Mailbox};
 use super::msg::{self, AppMsg, Bytes, FetchTarget};
 use super::resend::{ResendKey, ResendQueue};
-use super::ring::support_servers;
+use super::ring::{may_support, support_servers};
 use super::seal::{self, SealRandom};
 use super::{AppConfig, Context, Entropy, Input, Output};
 use crate::event::{Event, VerifiedEvent};
@@ -374,9 +374,9 @@ impl App {
             // Someone holds this node for a support server of itself: it is simply our mail.
             return self.open_mail(&sealed, now);
         }
-        if ctx.node_key(dst).is_none() {
+        if ctx.node_key(dst).is_none() || !may_support(ctx, ctx.me(), dst) {
             self.stats.deposits_refused += 1;
-            debug!("app: deposit from {src} for unknown node {dst} refused");
+            debug!("app: deposit from {src} for node {dst} refused (unknown, or not one of its support servers)");
             return;
         }
         match self.mailbox.deposit(dst, sealed, now) {

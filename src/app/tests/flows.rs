@@ -255,3 +255,47 @@ fn an_idle_app_wants_no_timeout() {
     let net = abc();
     assert_eq!(net.node(&pk_a()).app.poll_timeout(), None);
 }
+
+#[test]
+fn a_deposit_for_a_node_this_one_does_not_support_is_refused() {
+    let mut net = abcde();
+    let a = pk_a().node_id();
+    let ctx_dir = net.dir.clone();
+    let supporters = support_servers(&Ctx { me: a, dir: &ctx_dir }, a);
+    let outsider = *net.nodes.keys().find(|n| **n != a && !supporters.contains(n)).expect("a non-supporter");
+    let m = encode(&AppMsg::Deposit { dst: a.0, sealed: crate::app::msg::Bytes(vec![7; 200]) });
+    net.input(outsider, Input::Unicast { src: pk_b().node_id(), payload: m.clone() });
+    assert_eq!(net.nodes[&outsider].app.mailbox().len(), 0);
+    assert_eq!(net.nodes[&outsider].app.stats().deposits_refused, 1);
+    net.set_online(&pk_a(), false);
+    net.input(supporters[0], Input::Unicast { src: pk_b().node_id(), payload: m });
+    assert_eq!(net.nodes[&supporters[0]].app.mailbox().len(), 1);
+    assert!(net.nodes[&supporters[0]].app.mailbox_dirty());
+}
+
+#[test]
+fn mail_is_pushed_when_the_node_is_seen_and_bad_envelopes_are_counted_and_acked() {
+    let mut net = abcde();
+    let a = pk_a().node_id();
+    let supporters = support_servers(&Ctx { me: a, dir: &net.dir.clone() }, a);
+    net.set_online(&pk_a(), false);
+    let junk = encode(&AppMsg::Deposit { dst: a.0, sealed: crate::app::msg::Bytes(vec![7; 200]) });
+    net.input(supporters[0], Input::Unicast { src: pk_b().node_id(), payload: junk });
+    net.set_online(&pk_a(), true);
+    net.input(supporters[0], Input::NodeUp(a));
+    assert_eq!(net.node(&pk_a()).app.stats().mail_bad, 1);
+    assert_eq!(net.nodes[&supporters[0]].app.mailbox().len(), 0, "acked even though it did not open");
+}
+
+#[test]
+fn a_support_server_keeps_retrying_the_hand_over_by_itself() {
+    let mut net = abcde();
+    net.set_online(&pk_a(), false);
+    net.publish(&pk_b(), verified("E2"));
+    net.set_online(&pk_b(), false);
+    net.advance_to(UnixTime(NOW.0 + 600));
+    net.set_online(&pk_a(), true);
+    // No Joined, no MailReq: the support servers' backoff timer finds A.
+    net.advance_to(UnixTime(NOW.0 + 6 * 3600));
+    assert!(net.node(&pk_a()).store.has(&fixture("E2").id));
+}

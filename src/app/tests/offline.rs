@@ -224,3 +224,20 @@ fn mailbox_snapshot_round_trips_and_is_due_after_restart() {
     assert_eq!(back.due(later), vec![NodeId(1), NodeId(2)]);
     assert!(Mailbox::from_snapshot(b"\xc1", later).is_err());
 }
+
+#[test]
+fn only_nodes_near_the_thirds_may_hold_mail() {
+    let x = 1000u64;
+    let s1 = x + RING_THIRD + 5;
+    let s1b = x + RING_THIRD + 9;
+    let s1c = x + RING_THIRD + 20;
+    let s2 = x.wrapping_add(2 * RING_THIRD) + 1;
+    let far = x + RING_THIRD + RING_THIRD / 2;
+    let dir = ring_dir(&[x, far, s1, s1b, s1c, s2]);
+    let ctx = Ctx { me: NodeId(x), dir: &dir };
+    let may = |n: u64| crate::app::ring::may_support(&ctx, NodeId(n), NodeId(x));
+    assert!(may(s1) && may(s2), "the support servers");
+    assert!(may(s1b), "the next one, for directory skew");
+    assert!(!may(s1c) && !may(far), "not the others");
+    assert!(!may(x), "never the node itself");
+}
