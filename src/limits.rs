@@ -210,9 +210,13 @@ pub const APP_INFLIGHT_CAP: usize = 128;
 /// A unicast whose `UnicastDone` never came is treated as failed after this long.
 pub const APP_INFLIGHT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Outputs waiting for the driver; past it they are counted and dropped (a resend will
-/// retry). Memory ≤ 256 × one message.
-pub const APP_OUTBOX_CAP: usize = 256;
+/// Outputs waiting for the driver; past it they are counted and dropped. The driver drains
+/// after every call, and one call emits at most a sync page ([`SYNC_PAGE_EVENTS`] stores), a
+/// mail batch (≤ [`MAIL_BATCH_BYTES`] / ~300 B per sealed event ≈ 400 stores) or one pump
+/// ([`APP_INFLIGHT_CAP`] sends), so this is a safety net, never a working limit. Memory is
+/// that of the messages behind the outputs (≤ [`APP_INFLIGHT_CAP`] × one event when a pump
+/// resends).
+pub const APP_OUTBOX_CAP: usize = 2048;
 
 /// The driver writes a dirty application snapshot at most this often (and at shutdown), so
 /// a burst of deposits costs one write. Losing the last minute on a crash loses nothing for
@@ -225,3 +229,4 @@ pub const MAX_SNAPSHOT_BYTES: usize = MAILBOX_TOTAL_BYTES + 4 * 1024 * 1024;
 const _: () = assert!(MAX_SEALED_BYTES + 1024 <= MAIL_BATCH_BYTES + 8 * 1024);
 const _: () = assert!(MAILBOX_PER_DEST_BYTES <= MAILBOX_TOTAL_BYTES);
 const _: () = assert!(SYNC_PAGE_EVENTS <= SYNC_SCAN_EVENTS);
+const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);

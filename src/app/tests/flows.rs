@@ -299,3 +299,28 @@ fn a_support_server_keeps_retrying_the_hand_over_by_itself() {
     net.advance_to(UnixTime(NOW.0 + 6 * 3600));
     assert!(net.node(&pk_a()).store.has(&fixture("E2").id));
 }
+
+#[test]
+fn a_long_absence_is_caught_up_page_by_page_without_dropping_events() {
+    let mut net = abc();
+    let b = user(B_SECRET);
+    let t0 = NOW.0 - 3 * 3600;
+    net.now = UnixTime(t0);
+    net.publish(&pk_b(), signed(&b, t0, 1, &[], "heard"));
+    net.set_online(&pk_c(), false);
+    let mut ids = Vec::new();
+    for i in 0..1200u64 {
+        net.now = UnixTime(t0 + 1 + i * 5);
+        let post = signed(&b, net.now.0, 1, &[], &format!("post number {i} with some words in it"));
+        ids.push(post.id);
+        net.publish(&pk_b(), post);
+    }
+    net.now = UnixTime(t0 + 7000);
+    net.set_online(&pk_c(), true);
+    net.input(pk_c().node_id(), Input::Joined);
+    let c = net.node(&pk_c());
+    let missing = ids.iter().filter(|id| !c.store.has(id)).count();
+    assert_eq!(missing, 0, "every post of the absence arrived");
+    assert_eq!(c.app.stats().dropped_sends, 0);
+    assert!(c.received.len() >= 3, "more than one page was needed");
+}
