@@ -241,3 +241,55 @@ fn only_nodes_near_the_thirds_may_hold_mail() {
     assert!(!may(s1c) && !may(far), "not the others");
     assert!(!may(x), "never the node itself");
 }
+
+#[test]
+fn the_fetch_table_is_bounded_and_refuses_while_full_of_recent_requests() {
+    use crate::app::answer::FetchTable;
+    use crate::limits::{FETCH_INTERVAL, FETCH_TABLE_CAP};
+    let mut t = FetchTable::default();
+    let target = |i: usize| {
+        FetchTarget::Post(EventId([
+            (i % 256) as u8,
+            (i / 256) as u8,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]))
+    };
+    for i in 0..FETCH_TABLE_CAP {
+        assert!(t.try_ask(target(i), NOW));
+    }
+    assert!(!t.try_ask(target(FETCH_TABLE_CAP), NOW), "full of recent requests");
+    assert!(!t.try_ask(target(0), UnixTime(NOW.0 + 10)), "rate-limited");
+    let later = NOW.saturating_add(FETCH_INTERVAL);
+    assert!(t.try_ask(target(FETCH_TABLE_CAP), later), "an old entry made room");
+    assert_eq!(t.len(), FETCH_TABLE_CAP);
+    assert!(t.expects(&target(FETCH_TABLE_CAP), later) && !t.expects(&target(FETCH_TABLE_CAP + 1), later));
+}
