@@ -51,6 +51,14 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(15 * 60);
 /// with room to spare; ≈ 40,000 typical posts.
 pub const DEFAULT_STORE_MIB: u64 = 32;
 
+/// An event stored more than this after its `created_at` is a "late arrival": the timeline
+/// window also answers it by arrival time, so the client's next poll shows it.
+pub const LATE_AFTER: Duration = Duration::from_secs(1);
+
+/// Late arrivals remembered (memory only): 4,096 × 40 B ≈ 160 KiB. Far more than arrive
+/// between two of the client's 10-second polls, even after a day offline.
+pub const LATE_ARRIVALS_CAP: usize = 4096;
+
 /// Smallest store budget accepted on the command line.
 pub const MIN_STORE_MIB: u64 = 1;
 
