@@ -55,6 +55,12 @@ pub const DEFAULT_STORE_MIB: u64 = 32;
 /// window also answers it by arrival time, so the client's next poll shows it.
 pub const LATE_AFTER: Duration = Duration::from_secs(1);
 
+/// The late-arrival part of a timeline window starts this much before the client's `since`:
+/// a phone whose clock runs ahead of the server asks for a window the server has not fully
+/// lived yet, and arrivals at its edge would otherwise fall between two polls. Answering an
+/// event twice is harmless (the client dedups by id).
+pub const LATE_WINDOW_SLACK: Duration = Duration::from_secs(60);
+
 /// Late arrivals remembered (memory only): 4,096 × 40 B ≈ 160 KiB. Far more than arrive
 /// between two of the client's 10-second polls, even after a day offline.
 pub const LATE_ARRIVALS_CAP: usize = 4096;
