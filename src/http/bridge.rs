@@ -59,7 +59,15 @@ impl std::error::Error for BindError {}
 /// # Errors
 /// [`BindError`] when the address cannot be bound or a thread cannot be started.
 pub fn start(addr: SocketAddr, jobs: async_channel::Sender<HttpJob>) -> Result<HttpFront, BindError> {
-    let server = tiny_http::Server::http(addr).map_err(|e| BindError { addr, cause: e.to_string() })?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| BindError { addr, cause: e.to_string() })?;
+    // Accepted sockets inherit TCP_NODELAY on Linux. tiny-http writes the head and a body
+    // larger than its 1 KiB buffer separately; with Nagle on, the body then waits for the
+    // client's delayed ACK (40 ms on Linux) on every `/req` answer.
+    if let Err(e) = rustix::net::sockopt::set_tcp_nodelay(&listener, true) {
+        log::warn!("cannot set TCP_NODELAY on the HTTP listener ({e}): answers may be delayed by ~40 ms");
+    }
+    let server =
+        tiny_http::Server::from_listener(listener, None).map_err(|e| BindError { addr, cause: e.to_string() })?;
     let bound = server.server_addr().to_ip().unwrap_or(addr);
     let server = Arc::new(server);
     let stop = Arc::new(AtomicBool::new(false));
