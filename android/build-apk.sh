@@ -43,8 +43,9 @@ javac --release 8 -Xlint:-options -cp "$B/stubs" -d "$B/classes" $(find "$A/java
 echo "build-apk: smali -> classes.dex" >&2
 smali assemble --api 26 -o "$B/root/classes.dex" "$A/smali"
 # Every class and method of the Java source must exist in the dex.
+dexdump "$B/root/classes.dex" >"$B/classes.dexdump"
 for cls in MainActivity NostrService BootReceiver; do
-  dexdump "$B/root/classes.dex" | grep -q "Class descriptor  : 'Lorg/nostrp2p/server/$cls;'" \
+  grep -q "Class descriptor  : 'Lorg/nostrp2p/server/$cls;'" "$B/classes.dexdump" \
     || { echo "build-apk: $cls missing from classes.dex" >&2; exit 1; }
 done
 

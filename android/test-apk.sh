@@ -28,7 +28,7 @@ expect "minSdk 26" b "sdkVersion:'26'"
 expect "targetSdk 34" b "targetSdkVersion:'34'"
 expect "launcher activity" b "launchable-activity: name='org.nostrp2p.server.MainActivity'"
 expect "native code arm64-v8a" b "native-code: 'arm64-v8a'"
-for p in INTERNET WAKE_LOCK FOREGROUND_SERVICE FOREGROUND_SERVICE_SPECIAL_USE RECEIVE_BOOT_COMPLETED POST_NOTIFICATIONS; do
+for p in INTERNET ACCESS_NETWORK_STATE WAKE_LOCK FOREGROUND_SERVICE FOREGROUND_SERVICE_SPECIAL_USE RECEIVE_BOOT_COMPLETED POST_NOTIFICATIONS; do
   expect "permission $p" b "uses-permission: name='android.permission.$p'"
 done
 aapt dump xmltree "$APK" AndroidManifest.xml >"$T/xml" 2>&1

@@ -14,12 +14,15 @@ import android.app.Service;
 import android.content.Context;
 import android.content.Intent;
 import android.content.SharedPreferences;
+import android.net.ConnectivityManager;
+import android.net.LinkProperties;
 import android.net.wifi.WifiManager;
 import android.os.IBinder;
 import android.os.PowerManager;
 import android.util.Log;
 import java.io.File;
 import java.io.RandomAccessFile;
+import java.net.InetAddress;
 import java.util.ArrayList;
 
 public class NostrService extends Service implements Runnable {
@@ -110,6 +113,12 @@ public class NostrService extends Service implements Runnable {
                 pb.redirectErrorStream(true);
                 pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log));
                 pb.environment().put("HOME", dir.getPath());
+                // An app process has no resolv.conf: hand the network's DNS servers to the
+                // server (src/platform.rs reads NOSTRP2P_DNS) for `-b host:port`.
+                String dns = dnsServers();
+                if (dns.length() > 0) {
+                    pb.environment().put("NOSTRP2P_DNS", dns);
+                }
                 Log.i(TAG, "starting " + cmd);
                 proc = pb.start();
                 int rc = proc.waitFor();
@@ -140,6 +149,24 @@ public class NostrService extends Service implements Runnable {
             wakeLock.release();
             wifiLock.release();
         }
+    }
+
+    /** The active network's DNS servers, comma-separated ("" when there is no network). */
+    private String dnsServers() {
+        StringBuilder sb = new StringBuilder();
+        try {
+            ConnectivityManager cm = (ConnectivityManager) getSystemService("connectivity");
+            LinkProperties lp = cm.getLinkProperties(cm.getActiveNetwork());
+            for (InetAddress a : lp.getDnsServers()) {
+                if (sb.length() > 0) {
+                    sb.append(',');
+                }
+                sb.append(a.getHostAddress());
+            }
+        } catch (Exception e) {
+            // no network yet: the server falls back to public resolvers
+        }
+        return sb.toString();
     }
 
     static String readLogTail(Context c) {

@@ -229,6 +229,15 @@
     move-result-object v8
     const-string v0, "HOME"
     invoke-interface {v7, v0, v8}, Ljava/util/Map;->put(Ljava/lang/Object;Ljava/lang/Object;)Ljava/lang/Object;
+    # NOSTRP2P_DNS = the active network's DNS servers (an app process has no resolv.conf)
+    invoke-direct {p0}, Lorg/nostrp2p/server/NostrService;->dnsServers()Ljava/lang/String;
+    move-result-object v8
+    invoke-virtual {v8}, Ljava/lang/String;->length()I
+    move-result v0
+    if-lez v0, :no_dns
+    const-string v0, "NOSTRP2P_DNS"
+    invoke-interface {v7, v0, v8}, Ljava/util/Map;->put(Ljava/lang/Object;Ljava/lang/Object;)Ljava/lang/Object;
+    :no_dns
 
     new-instance v7, Ljava/lang/StringBuilder;
     invoke-direct {v7}, Ljava/lang/StringBuilder;-><init>()V
@@ -298,6 +307,53 @@
     :no_locks
     invoke-super {p0}, Landroid/app/Service;->onDestroy()V
     return-void
+.end method
+
+.method private dnsServers()Ljava/lang/String;
+    .registers 6
+    # locals v0..v4; p0 this. "" when there is no network (any exception).
+    new-instance v0, Ljava/lang/StringBuilder;
+    invoke-direct {v0}, Ljava/lang/StringBuilder;-><init>()V
+    :try_start
+    const-string v1, "connectivity"
+    invoke-virtual {p0, v1}, Lorg/nostrp2p/server/NostrService;->getSystemService(Ljava/lang/String;)Ljava/lang/Object;
+    move-result-object v1
+    check-cast v1, Landroid/net/ConnectivityManager;
+    invoke-virtual {v1}, Landroid/net/ConnectivityManager;->getActiveNetwork()Landroid/net/Network;
+    move-result-object v2
+    invoke-virtual {v1, v2}, Landroid/net/ConnectivityManager;->getLinkProperties(Landroid/net/Network;)Landroid/net/LinkProperties;
+    move-result-object v1
+    invoke-virtual {v1}, Landroid/net/LinkProperties;->getDnsServers()Ljava/util/List;
+    move-result-object v1
+    invoke-interface {v1}, Ljava/util/List;->iterator()Ljava/util/Iterator;
+    move-result-object v1
+    :next
+    invoke-interface {v1}, Ljava/util/Iterator;->hasNext()Z
+    move-result v2
+    if-eqz v2, :try_end
+    invoke-interface {v1}, Ljava/util/Iterator;->next()Ljava/lang/Object;
+    move-result-object v2
+    check-cast v2, Ljava/net/InetAddress;
+    invoke-virtual {v0}, Ljava/lang/StringBuilder;->length()I
+    move-result v3
+    if-lez v3, :first
+    const/16 v3, 0x2c
+    invoke-virtual {v0, v3}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    :first
+    invoke-virtual {v2}, Ljava/net/InetAddress;->getHostAddress()Ljava/lang/String;
+    move-result-object v2
+    invoke-virtual {v0, v2}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    goto :next
+    :try_end
+    .catch Ljava/lang/Exception; {:try_start .. :try_end} :failed
+    :done
+    invoke-virtual {v0}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+
+    :failed
+    move-exception v1
+    goto :done
 .end method
 
 .method static readLogTail(Landroid/content/Context;)Ljava/lang/String;
