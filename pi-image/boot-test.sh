@@ -6,9 +6,12 @@
 #   - kernel and initrd are taken from the FAT partition, as the Pi firmware would;
 #   - the guest network is qemu's user-mode net with restrict=on: the guest reaches nothing
 #     outside; only the forwarded 127.0.0.1:<port> -> guest :20001 exists;
-#   - checks: serial console reaches multi-user, firstboot applied the settings, the root
-#     partition grew, nostrp2p.service started, and GET /status, POST /publish, POST /req work
-#     from the host (scripts/smoke_http.py).
+#   - first boot: serial console reaches multi-user, firstboot applied the settings, the root
+#     partition grew, nostrp2p.service started, GET /status, POST /publish, POST /req work from
+#     the host (scripts/smoke_http.py), SSH is off;
+#   - then the power is cut (qemu killed), nostrp2p.txt gets an SSH key and Wi-Fi settings, and
+#     a second boot checks: E1 is still served, SSH answers, Wi-Fi was configured with a hashed
+#     PSK and the password erased from nostrp2p.txt, growroot did not run again.
 # `-M virt` does not exercise the Pi firmware, config.txt or the Pi device trees; that part is
 # only testable on a real board.
 #
@@ -32,7 +35,7 @@ command -v qemu-system-aarch64 >/dev/null || { echo "boot-test: qemu-system-aarc
 T=$(mktemp -d /tmp/nostrp2p-boot-test.XXXXXX)
 QPID=
 cleanup() {
-  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
+  [ -n "${QPID:-}" ] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
   [ "${KEEP_TEST_DIR:-0}" = 1 ] && echo "info kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,45 +54,61 @@ sed -i "s|^owner=.*|owner=$NPUB_A|; s|^hostname=.*|hostname=np2p-test|" "$T/nost
 sed -i 's/$/\r/' "$T/nostrp2p.txt"
 mcopy -o -i "$FAT" "$T/nostrp2p.txt" ::nostrp2p.txt
 
-port=$(python3 -c 'import random,socket
-for _ in range(200):
+ports=$(python3 -c 'import random,socket
+out=[]
+while len(out) < 2:
     p=random.randrange(30000,60000)
     try:
-        socket.socket().bind(("127.0.0.1",p)); print(p); break
-    except OSError: pass')
-echo "info booting $(basename "$IMG") ($kernel) under qemu-system-aarch64 -M virt; HTTP forwarded to 127.0.0.1:$port"
-start=$(date +%s)
-timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
-  -accel tcg,thread=multi -nographic -no-reboot \
-  -kernel "$T/vmlinuz" -initrd "$T/initrd.img" \
-  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10 systemd.log_color=0" \
-  -drive file="$T/disk.img",format=raw,if=none,id=hd0 -device virtio-blk-pci,drive=hd0 \
-  -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001 -device virtio-net-pci,netdev=n0,romfile= \
-  </dev/null >"$T/serial.log" 2>&1 &
-QPID=$!
+        socket.socket().bind(("127.0.0.1",p)); out.append(str(p))
+    except OSError: pass
+print(" ".join(out))')
+read -r port sshport <<<"$ports"
+test_start=$(date +%s)
 
-# Wait for the service's start line on the serial console (bounded), then talk HTTP.
-while kill -0 "$QPID" 2>/dev/null && [ $(( $(date +%s) - start )) -lt "$BOOT_TIMEOUT" ]; do
-  sed 's/\x1b\[[0-9;]*m//g' "$T/serial.log" | grep -q 'Started nostrp2p.service\|Reached target multi-user' && break
-  sleep 5
-done
-boot_s=$(( $(date +%s) - start ))
-remaining=$(( BOOT_TIMEOUT - boot_s ))
-[ "$remaining" -lt 60 ] && remaining=60
-if kill -0 "$QPID" 2>/dev/null; then
-  timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
-    --ready-timeout "$remaining" >"$T/http.log" 2>&1
-  http_rc=$?
-else
-  echo "qemu exited early" >"$T/http.log"; http_rc=1
-fi
-http_s=$(( $(date +%s) - start ))
-sleep 5   # let the console catch up with late unit messages
+# boot NAME [smoke_http args...]: boots the disk, waits for the service (bounded), runs the HTTP
+# checks, then cuts the power (kills qemu) as a Pi's power supply would. Leaves
+# $T/NAME.serial.txt (console without colour codes), $T/NAME.http.log, boot_s, http_s, http_rc.
+boot() {
+  local name=$1; shift
+  echo "info boot '$name': $(basename "$IMG") ($kernel) under qemu-system-aarch64 -M virt; HTTP on 127.0.0.1:$port, SSH on 127.0.0.1:$sshport"
+  local start; start=$(date +%s)
+  timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
+    -accel tcg,thread=multi -nographic -no-reboot \
+    -kernel "$T/vmlinuz" -initrd "$T/initrd.img" \
+    -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10 systemd.log_color=0" \
+    -drive file="$T/disk.img",format=raw,if=none,id=hd0 -device virtio-blk-pci,drive=hd0 \
+    -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001,hostfwd=tcp:127.0.0.1:$sshport-:22 \
+    -device virtio-net-pci,netdev=n0,romfile= \
+    </dev/null >"$T/$name.serial.log" 2>&1 &
+  QPID=$!
+  while kill -0 "$QPID" 2>/dev/null && [ $(( $(date +%s) - start )) -lt "$BOOT_TIMEOUT" ]; do
+    sed 's/\x1b\[[0-9;]*m//g' "$T/$name.serial.log" | grep -q 'Started nostrp2p.service\|Reached target multi-user' && break
+    sleep 5
+  done
+  boot_s=$(( $(date +%s) - start ))
+  local remaining=$(( BOOT_TIMEOUT - boot_s ))
+  [ "$remaining" -lt 60 ] && remaining=60
+  if kill -0 "$QPID" 2>/dev/null; then
+    timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
+      --ready-timeout "$remaining" "$@" >"$T/$name.http.log" 2>&1
+    http_rc=$?
+  else
+    echo "qemu exited early" >"$T/$name.http.log"; http_rc=1
+  fi
+  http_s=$(( $(date +%s) - start ))
+  # SSH banner (only a banner: no login attempt), bounded.
+  ssh_banner=$(timeout 10 python3 -c 'import socket,sys
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); s.settimeout(5); print(s.recv(64).decode(errors="replace").strip())' "$sshport" 2>/dev/null)
+  sleep 5   # let the console catch up with late unit messages
+  kill "$QPID" 2>/dev/null; wait "$QPID" 2>/dev/null; QPID=
+  sed 's/\x1b\[[0-9;]*m//g' "$T/$name.serial.log" >"$T/$name.serial.txt"
+}
 
-sed 's/\x1b\[[0-9;]*m//g' "$T/serial.log" >"$T/serial.txt"   # without colour codes
-s=$T/serial.txt
+# --- boot 1: first boot with only the owner set (and hostname) --------------------------------
+boot first
+s=$T/first.serial.txt
 grep -q 'Reached target multi-user\|Reached target.*Multi-User' "$s" \
-  && ok "reached multi-user (serial console) after ~${boot_s}s" || fail "never reached multi-user within ${BOOT_TIMEOUT}s"
+  && ok "first boot reached multi-user (serial console) after ~${boot_s}s" || fail "first boot never reached multi-user within ${BOOT_TIMEOUT}s"
 grep -q 'nostrp2p-firstboot: hostname set to np2p-test' "$s" \
   && ok "firstboot applied nostrp2p.txt (CRLF): hostname np2p-test" || fail "firstboot did not apply the settings"
 if grep -q 'nostrp2p-growroot: root partition .* -> ' "$s"; then
@@ -103,12 +122,50 @@ grep -q 'Started nostrp2p.service' "$s" && ok "nostrp2p.service started" || fail
 if [ "$http_rc" = 0 ]; then
   ok "server in the booted image answers /status, /publish, /req (after ~${http_s}s)"
 else
-  fail "HTTP checks against the booted image:"; sed 's/^/     /' "$T/http.log"
+  fail "HTTP checks against the booted image:"; sed 's/^/     /' "$T/first.http.log"
 fi
-grep -q 'ssh.*Started\|Started.*OpenBSD Secure Shell' "$s" && fail "sshd started without a key" || ok "SSH stays off without a key"
-if [ "$failed" != 0 ]; then
-  echo "info last 40 lines of the serial console:"; tail -40 "$s" | sed 's/^/     /'
+if [ -z "$ssh_banner" ] && ! grep -q 'Started ssh.service\|Started.*OpenBSD Secure Shell' "$s"; then
+  ok "SSH stays off without a key"
+else
+  fail "sshd runs without a key ($ssh_banner)"
 fi
-echo "info boot test took $(( $(date +%s) - start )) s"
+first_failed=$failed
+[ "$first_failed" != 0 ] && { echo "info last 40 console lines (first boot):"; tail -40 "$s" | sed 's/^/     /'; }
+
+# --- the user edits nostrp2p.txt again (SSH key, Wi-Fi); power was cut after the publish -------
+mcopy -o -i "$FAT" ::nostrp2p.txt "$T/nostrp2p.txt"
+sed -i "s|^ssh_authorized_key=.*|ssh_authorized_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBOOTTESTONLYNOTAREALKEYxxxxxxxxxxxxxxxxxxxxxx boot-test\r|; s|^wifi_ssid=.*|wifi_ssid=TestNet\r|; s|^wifi_password=.*|wifi_password=not-a-real-passphrase\r|; s|^wifi_country=.*|wifi_country=DE\r|" "$T/nostrp2p.txt"
+mcopy -o -i "$FAT" "$T/nostrp2p.txt" ::nostrp2p.txt
+
+# --- boot 2: settings changed; the store must still hold E1 after the power cut ----------------
+boot second --no-publish
+s=$T/second.serial.txt
+if [ "$http_rc" = 0 ]; then
+  ok "after a power cut and reboot the server still has E1 (/req) (~${http_s}s)"
+else
+  fail "E1 not served after the power cut + reboot:"; sed 's/^/     /' "$T/second.http.log"
+fi
+[[ $ssh_banner == SSH-2.0-OpenSSH* ]] && ok "SSH on with a key: banner '$ssh_banner'" || fail "no SSH banner with a key set ('$ssh_banner')"
+grep -q 'nostrp2p-firstboot: Wi-Fi configured for .TestNet.' "$s" && ok "firstboot configured Wi-Fi" || fail "firstboot did not configure Wi-Fi"
+grep -q 'nostrp2p-growroot' "$s" && fail "growroot ran again" || ok "growroot ran only on the first boot"
+mcopy -o -i "$FAT" ::nostrp2p.txt "$T/after.txt"
+if grep -q '^wifi_password=.\?$' "$T/after.txt" && ! grep -q 'not-a-real-passphrase' "$T/after.txt"; then
+  ok "Wi-Fi password erased from nostrp2p.txt once applied"
+else
+  fail "Wi-Fi password still in nostrp2p.txt: $(grep wifi_password "$T/after.txt")"
+fi
+# Read the root file system (partition 2) without mounting: debugfs on a copy of the partition.
+part2=$(sfdisk -d "$T/disk.img" | sed -n 's/.*img2 : start= *\([0-9]*\).*/\1/p')
+dd if="$T/disk.img" of="$T/root.ext4" bs=512 skip="$part2" conv=sparse status=none
+wpa=$(debugfs -R 'cat /etc/wpa_supplicant/wpa_supplicant-wlan0.conf' "$T/root.ext4" 2>/dev/null)
+if grep -q 'ssid="TestNet"' <<<"$wpa" && grep -q '^[[:space:]]*psk=[0-9a-f]\{64\}$' <<<"$wpa" && ! grep -q 'not-a-real' <<<"$wpa"; then
+  ok "wpa_supplicant-wlan0.conf has the SSID and a hashed PSK (no plain passphrase)"
+else
+  fail "wpa_supplicant config wrong: $wpa"
+fi
+if [ "$failed" != "$first_failed" ]; then
+  echo "info last 40 console lines (second boot):"; tail -40 "$s" | sed 's/^/     /'
+fi
+echo "info boot test took $(( $(date +%s) - test_start )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

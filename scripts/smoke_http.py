@@ -8,6 +8,7 @@ packaged run script under a Termux-like prefix) and the Pi image boot test (--no
 forwarded port). Talks only to the given 127.0.0.1 address. Every wait is bounded.
 
 Usage: smoke_http.py --http 127.0.0.1:PORT [--start 'shell command'] [--log FILE] [--ready-timeout S]
+                     [--no-publish]   (only check that E1 is already stored, e.g. after a reboot)
 Prints 'N passed, N failed' as its last line; exit status 0 only when nothing failed.
 """
 import argparse
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--start", help="shell command that starts the server (killed at the end)")
     ap.add_argument("--log", help="file for the started command's stdout+stderr")
     ap.add_argument("--ready-timeout", type=float, default=90.0)
+    ap.add_argument("--no-publish", action="store_true", help="do not publish E1; expect it stored already")
     args = ap.parse_args()
     host = args.http.rsplit(":", 1)[0]
     if host not in ("127.0.0.1", "localhost", "[::1]"):
@@ -94,9 +96,10 @@ def main():
         print(f"info ready after {ready_after:.1f}s; /status: {status[2][:300]!r}", flush=True)
 
         # 2. publish E1 (NIP-01 JSON, as the Flutter client sends it)
-        code, _, body = http("POST", base + "/publish", json.dumps(E1).encode(),
-                             {"Content-Type": "application/json", "Accept": "application/json"})
-        check("POST /publish E1 -> 200", code == 200, f"got {code} {body[:200]!r}")
+        if not args.no_publish:
+            code, _, body = http("POST", base + "/publish", json.dumps(E1).encode(),
+                                 {"Content-Type": "application/json", "Accept": "application/json"})
+            check("POST /publish E1 -> 200", code == 200, f"got {code} {body[:200]!r}")
 
         # 3. /req returns MessagePack containing E1's id bytes (gzip'd either as body or encoding)
         code, headers, body = http("POST", base + "/req", json.dumps(REQ_BODY).encode(),
