@@ -42,7 +42,8 @@ deps_aarch64() {
 
 deps_pi() {
   deps_aarch64
-  apt_install mmdebstrap arch-test binfmt-support mtools dosfstools fdisk e2fsprogs xz-utils zstd
+  apt_install mmdebstrap arch-test binfmt-support mtools dosfstools fdisk e2fsprogs xz-utils zstd python3
+  command -v systemctl >/dev/null || apt_install systemd   # `systemctl --root` enables units offline
   # qemu-system-aarch64: bookworm's 7.2 conflicts with a preinstalled qemu-utils 10.x, so take
   # the backports build when qemu-utils is already from backports (or nothing is installed).
   if ! command -v qemu-system-aarch64 >/dev/null; then
