@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// Public resolvers used when a host has no resolver configuration at all (an APK process):
 /// the same defaults Termux writes into `$PREFIX/etc/resolv.conf`. Override with
-/// `NOSTRP2P_DNS=ip[,ip]` (the APK's settings file sets it).
+/// `NOSTRP2P_DNS=ip[,ip]` (the APK's service sets it to the active network's DNS servers).
 pub const FALLBACK_NAMESERVERS: [IpAddr; 2] =
     [IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)), IpAddr::V4(Ipv4Addr::new(8, 8, 4, 4))];
 /// Longest `host:port` string accepted by [`resolve`] (a 253-byte name, `:`, 5 digits, brackets).
@@ -274,6 +274,9 @@ pub fn choose_resolver(get: &dyn Fn(&str) -> Option<String>, read: &dyn Fn(&Path
 /// Resolves `host:port` (an IP literal, `localhost`, or a DNS name) within `timeout`.
 /// IP literals never touch the network. Names go to the system resolver when
 /// `/etc/resolv.conf` exists, else to our own DNS client (see [`choose_resolver`]).
+///
+/// Blocks the calling thread for up to `timeout`: from async code, call it through
+/// `smol::unblock(move || platform::resolve(&peer, timeout))`.
 ///
 /// # Errors
 /// See [`ResolveError`]; each variant says what failed and why.
