@@ -115,6 +115,8 @@ pub struct Routed {
     pub ttl: u8,
     /// Hops taken so far.
     pub hops: u8,
+    /// Origin's attempt number (a retry picks another home of a leaf destination).
+    pub attempt: u8,
     /// Application payload (≤ `MAX_BODY_BYTES`).
     pub payload: Body,
 }

@@ -42,7 +42,7 @@ fn samples() -> Vec<Msg> {
         Msg::Prune,
         Msg::DirDigest(vec![0; 256]),
         Msg::DirRecords(vec![Body::from_slice(b"abc")]),
-        Msg::Routed(Routed { src: NodeId(1), dst: NodeId(2), msg_id: 9, ttl: 3, hops: 0, payload: Body::from_slice(b"x") }),
+        Msg::Routed(Routed { src: NodeId(1), dst: NodeId(2), msg_id: 9, ttl: 3, hops: 0, attempt: 1, payload: Body::from_slice(b"x") }),
         Msg::RoutedAck { src: NodeId(2), dst: NodeId(1), msg_id: 9, hops: 2 },
         Msg::Undeliverable { src: NodeId(3), dst: NodeId(1), msg_id: 9, reason: UndeliverableReason::NotAttached },
     ]
