@@ -33,6 +33,14 @@ impl Overlay {
         self.record = rec;
     }
 
+    /// Note that our record changed; it is re-published after `RECORD_DEBOUNCE_MS`, so a leaf
+    /// that gains two homes in a row (or a node that changes role) publishes once.
+    pub(super) fn mark_record_dirty(&mut self) {
+        if self.record_dirty.is_none() {
+            self.record_dirty = Some(self.now);
+        }
+    }
+
     /// Sign a fresh record and broadcast it (core: to the core tree; leaf: to its homes).
     pub(super) fn publish_record(&mut self) {
         if self.reach_deadline.is_some() || (self.role == Role::Leaf && self.homes.is_empty()) {
@@ -42,7 +50,7 @@ impl Overlay {
             return;
         }
         self.sign_record();
-        self.record_dirty = false;
+        self.record_dirty = None;
         self.record_published = self.now;
         let Ok(bytes) = rmp_serde::to_vec(&self.record) else { return };
         let body = Body::from_slice(&bytes);

@@ -84,7 +84,7 @@ impl Overlay {
         self.reach_deadline = None;
         self.role = if reachable { Role::Core } else { Role::Leaf };
         self.advertised = if reachable { addr.or(self.cfg.listen) } else { None };
-        self.record_dirty = true;
+        self.mark_record_dirty();
         self.sign_record();
         log::info!("role decided: {:?} (advertised {:?})", self.role, self.advertised);
         let boots: Vec<(ConnId, NodeId)> = self
@@ -276,6 +276,15 @@ impl Overlay {
         }
         if now >= self.next_shuffle {
             self.next_shuffle = now.plus_ms(SHUFFLE_INTERVAL_MS);
+            // Active-view refresh: now and then link to a random core from the directory, even
+            // with a full view. HyParView alone never replaces healthy links, so two halves of a
+            // healed partition would stay apart; this merges them within minutes.
+            if self.active.len() >= ACTIVE_VIEW && self.rng.below(ACTIVE_REFRESH_ONE_IN) == 0 {
+                let sample = self.dir.sample_cores(1, |n| self.rng.below(n as u64) as usize);
+                if let Some(p) = sample.into_iter().find(|p| p.node != self.me && !self.active.contains(&p.node)) {
+                    self.request_neighbor(p, true);
+                }
+            }
             let targets = self.active.clone();
             if let (Some(i), Some(origin)) = (self.rng.pick(targets.len()), self.me_ref()) {
                 let peers = self.sample_views();
@@ -333,7 +342,7 @@ impl Overlay {
             self.homes.push(from);
             self.lazy.remove(&from);
             self.eager.insert(from);
-            self.record_dirty = true;
+            self.mark_record_dirty();
             if let Some(p) = self.peer_ref(from) {
                 if !self.candidates.contains(&p) && self.candidates.len() < MAX_CANDIDATES {
                     self.candidates.push(p);
@@ -390,7 +399,7 @@ impl Overlay {
         self.lazy.remove(&node);
         if was_home {
             self.candidates.retain(|p| p.node != node);
-            self.record_dirty = true;
+            self.mark_record_dirty();
             self.maintain_leaf();
         }
         if was_active && self.role == Role::Core {

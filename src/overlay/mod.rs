@@ -247,7 +247,7 @@ pub struct Overlay {
     reach_deadline: Option<Instant>,
     advertised: Option<Addr>,
     record: NodeRecord,
-    record_dirty: bool,
+    record_dirty: Option<Instant>,
     record_published: Instant,
     conns: BTreeMap<ConnId, Conn>,
     by_node: BTreeMap<NodeId, ConnId>,
@@ -309,7 +309,7 @@ impl Overlay {
             reach_deadline: deciding.then(|| now.plus_ms(REACH_TIMEOUT_MS)),
             advertised,
             record,
-            record_dirty: true,
+            record_dirty: Some(now),
             record_published: now,
             conns: BTreeMap::new(),
             by_node: BTreeMap::new(),
@@ -489,7 +489,8 @@ impl Overlay {
             let unix = self.unix_now();
             self.dir.expire(unix);
         }
-        if self.record_dirty || self.now.since(self.record_published) >= RECORD_REFRESH_MS {
+        let debounced = self.record_dirty.is_some_and(|t| self.now.since(t) >= RECORD_DEBOUNCE_MS);
+        if debounced || self.now.since(self.record_published) >= RECORD_REFRESH_MS {
             self.publish_record();
         }
     }

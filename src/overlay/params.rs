@@ -23,6 +23,9 @@ pub const SHUFFLE_ACTIVE: usize = 3;
 pub const SHUFFLE_PASSIVE: usize = 4;
 /// Shuffle period (iroh: 60 s).
 pub const SHUFFLE_INTERVAL_MS: u64 = 60_000;
+/// Each shuffle period a core with a full active view replaces one link with a random directory
+/// core with probability 1/this (heals partitions; costs one link change per 4 min per core).
+pub const ACTIVE_REFRESH_ONE_IN: u64 = 4;
 /// A Neighbor request unanswered this long is given up (WAN/phones; iroh's 500 ms is LAN-tuned).
 pub const NEIGHBOR_TIMEOUT_MS: u64 = 5_000;
 
@@ -73,6 +76,9 @@ pub const DIR_RECORDS_PER_FRAME: usize = 200;
 pub const RECORD_TTL_S: u64 = 36 * 3_600;
 /// A node re-publishes its record this often (spec: 12 h).
 pub const RECORD_REFRESH_MS: u64 = 12 * 3_600 * 1_000;
+
+/// A changed record waits this long before it is published (coalesces bursts of changes).
+pub const RECORD_DEBOUNCE_MS: u64 = 3_000;
 
 // ---- unicast ----
 /// Hop limit of a unicast: leaf → home → destination's home → leaf.

@@ -96,11 +96,13 @@ pub struct SimConfig {
     pub join_window_ms: u64,
     /// Meter every frame's encoded size (costs an encode per frame).
     pub meter: bool,
+    /// Check the stepped node's invariants every this many steps (1 = always).
+    pub check_every: u64,
 }
 
 impl Default for SimConfig {
     fn default() -> SimConfig {
-        SimConfig { seed: 1, cores: 100, leaves: 0, latency_ms: (20, 150), leaf_extra_ms: 0, loss_permille: 0, join_window_ms: 10_000, meter: false }
+        SimConfig { seed: 1, cores: 100, leaves: 0, latency_ms: (20, 150), leaf_extra_ms: 0, loss_permille: 0, join_window_ms: 10_000, meter: false, check_every: 1 }
     }
 }
 
@@ -189,6 +191,10 @@ pub struct Sim {
     pub nodes: Vec<SimNode>,
     /// Global counter of event-payload Gossip frames sent (for RMR).
     pub event_gossip_frames: u64,
+    /// Frames delivered per message type, and their bytes when metering.
+    pub msg_counts: BTreeMap<&'static str, (u64, u64)>,
+    /// Events processed.
+    pub steps: u64,
     cfg: SimConfig,
     seq: u64,
     rng: SplitMix64,
@@ -212,6 +218,8 @@ impl Sim {
             now: Instant(0),
             nodes: Vec::new(),
             event_gossip_frames: 0,
+            msg_counts: BTreeMap::new(),
+            steps: 0,
             seq: 0,
             queue: BinaryHeap::new(),
             links: BTreeMap::new(),
@@ -289,6 +297,7 @@ impl Sim {
     pub fn step(&mut self) -> bool {
         let Some(Reverse(ev)) = self.queue.pop() else { return false };
         self.now = ev.at;
+        self.steps += 1;
         let i = ev.node;
         if !self.nodes[i].alive {
             return true;
@@ -312,7 +321,7 @@ impl Sim {
         if let Some(at) = self.nodes[i].overlay.poll_timeout() {
             self.set_timeout(i, at.max(self.now));
         }
-        if cfg!(debug_assertions) {
+        if self.steps % self.cfg.check_every.max(1) == 0 {
             self.nodes[i].overlay.check_invariants();
         }
         true
@@ -360,10 +369,13 @@ impl Sim {
         if let Msg::Gossip(Gossip { kind: GossipKind::Event, .. }) = msg {
             self.event_gossip_frames += 1;
         }
+        let len = if self.cfg.meter { frame_len(msg) as u64 } else { 0 };
+        let c = self.msg_counts.entry(msg.name()).or_default();
+        c.0 += 1;
+        c.1 += len;
         if !self.cfg.meter {
             return;
         }
-        let len = frame_len(msg) as u64;
         for n in [from, to] {
             let t = &mut self.nodes[n].traffic;
             t.frames += 1;

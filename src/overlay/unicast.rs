@@ -103,7 +103,8 @@ impl Overlay {
         if r.dst == self.me {
             let ack = Msg::RoutedAck { src: self.me, dst: r.src, msg_id: r.msg_id, hops: r.hops };
             self.emit(Output::Deliver(Delivery::Unicast { src: r.src, msg_id: r.msg_id, payload: r.payload }));
-            self.route_control(r.src, ack, from);
+            // The ack is a new message from here (not a relay): route it as an origin would.
+            self.route_control(r.src, ack, None);
             return Ok(());
         }
         if r.ttl == 0 {

@@ -248,6 +248,36 @@ pub enum Msg {
 }
 
 impl Msg {
+    /// The variant's name (for counters and logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Hello(_) => "Hello",
+            Msg::Auth(_) => "Auth",
+            Msg::Ping(_) => "Ping",
+            Msg::Pong(_) => "Pong",
+            Msg::ReachCheck(_) => "ReachCheck",
+            Msg::ReachResult { .. } => "ReachResult",
+            Msg::Join => "Join",
+            Msg::FwdJoin { .. } => "FwdJoin",
+            Msg::Neighbor { .. } => "Neighbor",
+            Msg::NeighborReply { .. } => "NeighborReply",
+            Msg::Disconnect { .. } => "Disconnect",
+            Msg::Shuffle { .. } => "Shuffle",
+            Msg::ShuffleReply(_) => "ShuffleReply",
+            Msg::Attach => "Attach",
+            Msg::AttachAck { .. } => "AttachAck",
+            Msg::Gossip(g) if g.kind == GossipKind::Event => "Gossip(event)",
+            Msg::Gossip(_) => "Gossip(record)",
+            Msg::IHave(_) => "IHave",
+            Msg::Graft { .. } => "Graft",
+            Msg::Prune => "Prune",
+            Msg::DirDigest(_) => "DirDigest",
+            Msg::DirRecords(_) => "DirRecords",
+            Msg::Routed(_) => "Routed",
+            Msg::RoutedAck { .. } => "RoutedAck",
+            Msg::Undeliverable { .. } => "Undeliverable",
+        }
+    }
     /// True for messages that carry application payload (counted as payload bytes, not control).
     pub fn is_payload(&self) -> bool {
         matches!(self, Msg::Gossip(g) if g.kind == GossipKind::Event) || matches!(self, Msg::Routed(_))
