@@ -16,7 +16,14 @@ fn seeds(default: &[u64]) -> Vec<u64> {
 }
 
 fn settle(sim: &mut Sim) {
-    assert!(sim.run_until_cond(1_000, 300_000, |s| s.settled()), "network did not settle:\n{}", sim.describe());
+    if !sim.run_until_cond(1_000, 300_000, |s| s.settled()) {
+        let d = sim.describe();
+        let bad: Vec<&str> = d
+            .lines()
+            .filter(|l| l.contains("alive=true") && (l.contains("deciding=true") || l.contains("active=[] ") && l.contains("Core") || l.contains("homes=[] ") && l.contains("Leaf")))
+            .collect();
+        panic!("network did not settle at t={}:\n{}", sim.now.0, bad.join("\n"));
+    }
 }
 
 fn core_nodes(sim: &Sim) -> Vec<usize> {
@@ -54,6 +61,15 @@ fn thousand_nodes_with_leaves_deliver_everything() {
     }
     let ok = sim.run_until_cond(1_000, 60_000, |s| ids.iter().all(|id| s.missing(id).is_empty()));
     let missing: Vec<usize> = ids.iter().map(|id| sim.missing(id).len()).collect();
+    if !ok {
+        let d = sim.describe();
+        for i in sim.missing(&ids[0]) {
+            eprintln!("{}", d.lines().nth(i).unwrap_or(""));
+        }
+        for l in d.lines().filter(|l| l.contains("daa17301 alive")) {
+            eprintln!("{l}");
+        }
+    }
     assert!(ok, "missing per post: {missing:?}");
     for n in &sim.nodes {
         assert_eq!(n.overlay.stats().invalid, 0);

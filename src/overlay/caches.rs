@@ -68,7 +68,7 @@ impl Seen {
 /// Recent messages kept to answer GRAFTs; bounded by count and age like [`Seen`].
 #[derive(Debug)]
 pub struct MsgCache {
-    map: BTreeMap<MsgId, Gossip>,
+    map: BTreeMap<MsgId, (Gossip, Option<NodeId>)>,
     order: VecDeque<(Instant, MsgId)>,
     cap: usize,
     max_age_ms: u64,
@@ -79,8 +79,8 @@ impl MsgCache {
     pub fn new(cap: usize, max_age_ms: u64) -> MsgCache {
         MsgCache { map: BTreeMap::new(), order: VecDeque::new(), cap, max_age_ms }
     }
-    /// Keep `msg` (its body is shared, not copied).
-    pub fn insert(&mut self, msg: Gossip, now: Instant) {
+    /// Keep `msg`, received from `from` (`None`: our own); its body is shared, not copied.
+    pub fn insert(&mut self, msg: Gossip, from: Option<NodeId>, now: Instant) {
         if self.map.contains_key(&msg.id) {
             return;
         }
@@ -90,11 +90,15 @@ impl MsgCache {
             }
         }
         self.order.push_back((now, msg.id));
-        self.map.insert(msg.id, msg);
+        self.map.insert(msg.id, (msg, from));
     }
     /// The cached message.
     pub fn get(&self, id: &MsgId) -> Option<&Gossip> {
-        self.map.get(id)
+        self.map.get(id).map(|(g, _)| g)
+    }
+    /// The round a message arrived with and who sent it.
+    pub fn arrival(&self, id: &MsgId) -> Option<(u16, Option<NodeId>)> {
+        self.map.get(id).map(|(g, from)| (g.round, *from))
     }
     /// Drop old messages.
     pub fn expire(&mut self, now: Instant) {

@@ -19,8 +19,12 @@ impl Overlay {
 
     /// The address of a connected (or known) core node.
     pub(super) fn peer_ref(&self, node: NodeId) -> Option<PeerRef> {
-        let from_conn = self.by_node.get(&node).and_then(|c| self.conns.get(c)).and_then(|c| c.peer_addr);
-        let addr = from_conn.or_else(|| self.dir.get(node).and_then(|e| e.addr))?;
+        let conn = self.by_node.get(&node).and_then(|c| self.conns.get(c));
+        let from_conn = conn.and_then(|c| c.peer_addr);
+        // An outbound connection's dialled address works too (a contact whose Hello predates
+        // its own reachability result advertises no address yet).
+        let dialled = conn.filter(|c| c.outbound && c.peer_role == Role::Core).and_then(|c| c.remote);
+        let addr = from_conn.or_else(|| self.dir.get(node).and_then(|e| e.addr)).or(dialled)?;
         Some(PeerRef { node, addr })
     }
 
@@ -30,6 +34,10 @@ impl Overlay {
         if self.reach_deadline.is_some() {
             if let Some(listen) = self.cfg.listen {
                 self.send(conn, Msg::ReachCheck(listen));
+                // The check fails only if sent and unanswered: a dead bootstrap does not make a
+                // reachable node a leaf.
+                let deadline = self.now.plus_ms(REACH_TIMEOUT_MS);
+                self.reach_deadline = self.reach_deadline.map(|d| d.min(deadline));
             }
             return;
         }
@@ -40,9 +48,11 @@ impl Overlay {
                 if let Ok(bytes) = rmp_serde::to_vec(&self.record) {
                     self.send(conn, Msg::DirRecords(vec![crate::wire::Body::from_slice(&bytes)]));
                 }
+                // The contact answers with NeighborReply; we add it to the active view only
+                // then, so a contact that is not ready (still checking its own reachability)
+                // cannot leave us with a one-sided link.
+                self.pending_neighbor.insert(node, self.now.plus_ms(NEIGHBOR_TIMEOUT_MS));
                 self.send(conn, Msg::Join);
-                // The contact adds us on Join; the link is symmetric (HyParView §4.1).
-                self.add_active(node);
             }
             Role::Leaf => {
                 if !self.homes.contains(&node) && !self.pending_homes.contains(&node) {
@@ -100,12 +110,13 @@ impl Overlay {
 
     // ---------------- HyParView (core) ----------------
 
-    pub(super) fn on_join(&mut self, _conn: ConnId, from: NodeId) {
-        if self.role != Role::Core || self.reach_deadline.is_some() {
-            return;
-        }
-        let Some(joiner) = self.peer_ref(from) else { return };
+    pub(super) fn on_join(&mut self, conn: ConnId, from: NodeId) {
+        let joiner = self.peer_ref(from);
+        let (true, Some(joiner)) = (self.role == Role::Core && self.reach_deadline.is_none(), joiner) else {
+            return self.send(conn, Msg::NeighborReply { ok: false });
+        };
         self.add_active(from);
+        self.send(conn, Msg::NeighborReply { ok: true });
         let others: Vec<NodeId> = self.active.iter().copied().filter(|n| *n != from).collect();
         for n in others {
             self.send_node(n, Msg::FwdJoin { peer: joiner, ttl: ARWL });
@@ -256,8 +267,9 @@ impl Overlay {
     /// Core upkeep: neighbour timeouts, refill the active view, shuffle, fall back to bootstrap.
     pub(super) fn maintain_core(&mut self) {
         let now = self.now;
+        self.keep_eager_floor();
         self.pending_neighbor.retain(|_, deadline| *deadline > now);
-        if self.passive.is_empty() && self.active.len() < ACTIVE_VIEW {
+        if self.passive.len() < SHUFFLE_PASSIVE && self.active.len() < ACTIVE_VIEW {
             let sample = self.dir.sample_cores(PASSIVE_VIEW / 2, |n| self.rng.below(n as u64) as usize);
             for p in sample {
                 self.add_passive(p);
@@ -364,6 +376,7 @@ impl Overlay {
         if self.role != Role::Leaf || self.reach_deadline.is_some() {
             return;
         }
+        self.keep_eager_floor();
         if self.homes.len() + self.pending_homes.len() >= HOMES {
             return;
         }

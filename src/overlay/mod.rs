@@ -306,7 +306,8 @@ impl Overlay {
             rng: SplitMix64::new(cfg.seed),
             now,
             role,
-            reach_deadline: deciding.then(|| now.plus_ms(REACH_TIMEOUT_MS)),
+            // Deciding, check not sent yet: no deadline until a `ReachCheck` is out.
+            reach_deadline: deciding.then_some(Instant(u64::MAX)),
             advertised,
             record,
             record_dirty: Some(now),
