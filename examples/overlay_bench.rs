@@ -65,7 +65,12 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     let settled = sim.run_until_cond(5_000, 3_600_000, |s| s.settled());
     sim.run_for(120_000);
     let roles = sim.alive().iter().filter(|i| sim.nodes[**i].overlay.role() == Role::Core).count();
-    println!("joined: settled={settled} at t={:.0} s, {roles} core / {} leaf (wall {:.0} s)", sim.now.0 as f64 / 1e3, nodes - roles, wall.elapsed().as_secs_f64());
+    println!(
+        "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf (wall {:.0} s)",
+        sim.now.0 as f64 / 1e3,
+        nodes - roles,
+        wall.elapsed().as_secs_f64()
+    );
 
     // --- idle: control traffic per node per minute ---
     let idle_min = 10;
@@ -142,7 +147,10 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     let idle_control = (core_rate * n_core as f64 + leaf_rate * n_leaf as f64) * elapsed_min;
     let extra_control = ((c1 - c0) as f64 - idle_control).max(0.0);
     let per_post_node = ((p1 - p0) as f64 + extra_control) / posts as f64 / nodes as f64 / 2.0;
-    println!("delivery: {delivered}/{expected} = {:.4} %   [target 100 %]", 100.0 * delivered as f64 / expected.max(1) as f64);
+    println!(
+        "delivery: {delivered}/{expected} = {:.4} %   [target 100 %]",
+        100.0 * delivered as f64 / expected.max(1) as f64
+    );
     println!(
         "delivery time: p50 {} ms, p99 {} ms, max {} ms; per-post 'all delivered' p50 {} ms, max {} ms   [target: all <= 5,000 ms]",
         percentile(&times, 0.5),
@@ -197,9 +205,15 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         hops[3],
         hops[4]
     );
-    let counts: Vec<String> = sim.msg_counts.iter().map(|(k, (n, b))| format!("{k}={n}/{:.1}MB", *b as f64 / 1e6)).collect();
+    let counts: Vec<String> =
+        sim.msg_counts.iter().map(|(k, (n, b))| format!("{k}={n}/{:.1}MB", *b as f64 / 1e6)).collect();
     println!("frames by type (whole run): {}", counts.join(" "));
-    println!("simulated {:.0} s in {:.0} s wall, {} events\n", sim.now.0 as f64 / 1e3, wall.elapsed().as_secs_f64(), sim.steps);
+    println!(
+        "simulated {:.0} s in {:.0} s wall, {} events\n",
+        sim.now.0 as f64 / 1e3,
+        wall.elapsed().as_secs_f64(),
+        sim.steps
+    );
 }
 
 /// The original's numbers (measured on its mesh transport, 3 nodes): ≈283 B per peer message,
@@ -240,7 +254,9 @@ fn three_nodes(seed: u64) {
         kind: nostrp2p::wire::GossipKind::Event,
         body: nostrp2p::wire::Body::from_slice(&[0u8; POST_BYTES]),
     }));
-    println!("one peer message carrying a {POST_BYTES} B post: {gossip_frame} B frame   [original: ≈283 B per peer message]");
+    println!(
+        "one peer message carrying a {POST_BYTES} B post: {gossip_frame} B frame   [original: ≈283 B per peer message]"
+    );
     println!(
         "per post across 3 nodes: {per_post_app:.0} B of frames, ≈{per_post_ip:.0} B of IP traffic ({:.1} frames)   [original: ≈815–866 B IP]",
         frames / posts as f64
@@ -256,7 +272,7 @@ fn diag(sim: &Sim) {
     let idx: BTreeMap<_, usize> = sim.nodes.iter().enumerate().map(|(i, n)| (n.overlay.node_id(), i)).collect();
     let n = sim.nodes.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut Vec<usize>, x: usize) -> usize {
+    fn find(p: &mut [usize], x: usize) -> usize {
         let mut r = x;
         while p[r] != r {
             r = p[r];

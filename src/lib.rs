@@ -1,6 +1,31 @@
-//! nostrp2p: a peer-to-peer Nostr microblog server (skeleton; filled in by the following commits).
+//! nostrp2p: a peer-to-peer Nostr microblog server for spare phones and single-board computers.
+//!
+//! Architecture (see README "Design notes"): decide in pure code, move bytes in thin code.
+//! ```text
+//! main.rs   args → Config, logger, platform init, LocalExecutor → driver::run
+//! driver    the only place that touches sockets, files, clocks, randomness and signals
+//!  ├─ http/     pure route(request, &Store, now) → reply; bridge to tiny-http threads
+//!  ├─ store/    fixed-capacity event ring + indexes + crash-safe segment log
+//!  └─ event/    NIP-01 events, canonical form, client MessagePack layout
+//! keys, hex, time, limits   values and bounds shared by everything above
+//! ```
+//! Invariants: nothing below the driver reads a clock or a random source; every queue,
+//! cache and buffer is bounded by a constant in [`limits`]; bad input is rejected with an
+//! error value, never a panic.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod driver;
+pub mod event;
+pub mod hex;
+pub mod http;
+pub mod keys;
+pub mod limits;
+pub mod logger;
+pub mod net;
 pub mod overlay;
+pub mod query;
+pub mod store;
+pub mod time;
 pub mod wire;

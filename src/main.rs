@@ -1,2 +1,83 @@
-//! `nostrp2p` binary entry point (skeleton).
-fn main() {}
+//! `nostrp2p`: parse arguments, set up logging, run the driver on one `LocalExecutor`.
+//!
+//! Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 for a fault while running (the
+//! message says what failed), 2 for a bad command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use nostrp2p::cli::{self, Command, ServerConfig};
+use nostrp2p::driver::{self, VERSION};
+use nostrp2p::keys::SecretKey;
+use nostrp2p::logger;
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Err(e) => {
+            eprintln!("nostrp2p: {e}");
+            ExitCode::from(2)
+        }
+        Ok(Command::Version) => {
+            println!("nostrp2p {VERSION}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::GenKey) => genkey(),
+        Ok(Command::Server(cfg)) => server(cfg),
+    }
+}
+
+/// Prints a new key pair in the original's exact layout (original spec §1.2).
+fn genkey() -> ExitCode {
+    let key = loop {
+        let mut bytes = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            eprintln!("nostrp2p: the system random source failed: {e}");
+            return ExitCode::FAILURE;
+        }
+        // Fails only for zero or ≥ the curve order (probability ≈ 2^-128): draw again.
+        if let Ok(k) = SecretKey::from_bytes(bytes) {
+            break k;
+        }
+    };
+    let pk = key.public_key();
+    print!(
+        "Secret Key:\n{}\nSecret Key (In Hex Representation): \n{}\nPublic Key:\n{}\nPublic key (In Hex Representation): \n{}\n\nPlease keep the secret key secret.\nThe key is used only at NostrP2P client as your identity.\n",
+        key.to_nsec(),
+        key.to_hex(),
+        pk.to_npub(),
+        pk.to_hex()
+    );
+    ExitCode::SUCCESS
+}
+
+fn server(cfg: ServerConfig) -> ExitCode {
+    logger::init(logger::level_from(std::env::var("RUST_LOG").ok().as_deref(), cfg.debug));
+    let data_dir = cfg.data_dir.clone().unwrap_or_else(|| default_data_dir(&cfg.owner.node_id().to_dir_name()));
+    let ex = smol::LocalExecutor::new();
+    match smol::block_on(ex.run(driver::run(&ex, cfg, data_dir))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("nostrp2p: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One folder per owner, like the original's `./<hex node id>`, but under the user's data
+/// directory so a service and a shell agree: `$XDG_DATA_HOME/nostrp2p/<id>`, else
+/// `~/.local/share/nostrp2p/<id>`, else `./nostrp2p-<id>`.
+fn default_data_dir(id: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/share")));
+    match base {
+        Some(b) => b.join("nostrp2p").join(id),
+        None => PathBuf::from(format!("nostrp2p-{id}")),
+    }
+}

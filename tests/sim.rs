@@ -4,9 +4,8 @@
 //! Replay one seed with `SIM_SEED=n`; print a node's inputs/outputs with `SIM_TRACE=index`.
 
 use nostrp2p::overlay::sim::{fake_event, Sim, SimConfig};
-use nostrp2p::wire::{Gossip, GossipKind, Msg};
 use nostrp2p::wire::Role;
-
+use nostrp2p::wire::{Gossip, GossipKind, Msg};
 
 fn seeds(default: &[u64]) -> Vec<u64> {
     match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
@@ -20,7 +19,12 @@ fn settle(sim: &mut Sim) {
         let d = sim.describe();
         let bad: Vec<&str> = d
             .lines()
-            .filter(|l| l.contains("alive=true") && (l.contains("deciding=true") || l.contains("active=[] ") && l.contains("Core") || l.contains("homes=[] ") && l.contains("Leaf")))
+            .filter(|l| {
+                l.contains("alive=true")
+                    && (l.contains("deciding=true")
+                        || l.contains("active=[] ") && l.contains("Core")
+                        || l.contains("homes=[] ") && l.contains("Leaf"))
+            })
             .collect();
         panic!("network did not settle at t={}:\n{}", sim.now.0, bad.join("\n"));
     }
@@ -50,7 +54,14 @@ fn small_networks_deliver_every_post() {
 
 #[test]
 fn thousand_nodes_with_leaves_deliver_everything() {
-    let mut sim = Sim::new(SimConfig { seed: 42, cores: 300, leaves: 700, join_window_ms: 60_000, check_every: 97, ..SimConfig::default() });
+    let mut sim = Sim::new(SimConfig {
+        seed: 42,
+        cores: 300,
+        leaves: 700,
+        join_window_ms: 60_000,
+        check_every: 97,
+        ..SimConfig::default()
+    });
     settle(&mut sim);
     assert!(leaf_nodes(&sim).len() >= 690, "leaves: {}", leaf_nodes(&sim).len());
     let mut ids = Vec::new();
@@ -141,7 +152,8 @@ fn churn_keeps_delivering() {
     // restarted misses them until the catch-up of the Sync issue; the target is ≥ 99.9 %).
     let (mut got_all, mut want_all) = (0, 0);
     for (id, at, from) in &during {
-        let stayed: Vec<usize> = sim.alive().into_iter().filter(|i| disturbed[*i] + 1_000 < *at || *i == *from).collect();
+        let stayed: Vec<usize> =
+            sim.alive().into_iter().filter(|i| disturbed[*i] + 1_000 < *at || *i == *from).collect();
         let got = stayed.iter().filter(|i| sim.nodes[**i].delivered.contains_key(id)).count();
         got_all += got;
         want_all += stayed.len();
@@ -170,7 +182,10 @@ fn invalid_signature_gets_its_sender_banned_and_is_never_relayed() {
     assert!(sim.inject(bad, victim, Msg::Gossip(Gossip { id, round: 0, kind: GossipKind::Event, body })));
     sim.run_for(5_000);
     assert_eq!(sim.nodes[victim].overlay.stats().invalid, 1);
-    assert!(!sim.nodes[victim].overlay.connected_nodes().contains(&sim.nodes[bad].overlay.node_id()), "not disconnected");
+    assert!(
+        !sim.nodes[victim].overlay.connected_nodes().contains(&sim.nodes[bad].overlay.node_id()),
+        "not disconnected"
+    );
     assert!(sim.alive().iter().all(|i| !sim.nodes[*i].delivered.contains_key(&id)), "invalid event delivered");
     // The banned node stays out of the victim's connections even as it keeps trying.
     sim.run_for(120_000);
@@ -204,11 +219,18 @@ fn flooding_peer_is_contained() {
     let honest = sim.publish(20, 300);
     sim.run_for(60_000);
     let far: Vec<usize> = sim.alive().into_iter().filter(|i| *i != flooder && !neighbours.contains(i)).collect();
-    let worst = far.iter().map(|i| flood_ids.iter().filter(|id| sim.nodes[*i].delivered.contains_key(id)).count()).max().unwrap_or(0);
+    let worst = far
+        .iter()
+        .map(|i| flood_ids.iter().filter(|id| sim.nodes[*i].delivered.contains_key(id)).count())
+        .max()
+        .unwrap_or(0);
     // Per-author limit: burst 60 + 30/min; every node enforces it, so nothing more propagates.
     assert!(worst <= 100, "a far node got {worst} flood events");
     assert!(sim.missing(&honest).is_empty(), "honest post lost during the flood: {:?}", sim.missing(&honest));
-    let dropped: u64 = neighbours.iter().map(|i| sim.nodes[*i].overlay.stats().rate_dropped + sim.nodes[*i].overlay.stats().author_dropped).sum();
+    let dropped: u64 = neighbours
+        .iter()
+        .map(|i| sim.nodes[*i].overlay.stats().rate_dropped + sim.nodes[*i].overlay.stats().author_dropped)
+        .sum();
     assert!(dropped > 0, "limits never engaged");
 }
 
@@ -219,7 +241,13 @@ fn unicast_reaches_leaves_through_homes_and_is_acked() {
     sim.run_for(20_000); // records spread
     let cores = core_nodes(&sim);
     let leaves = leaf_nodes(&sim);
-    let pairs = [(leaves[0], leaves[1]), (leaves[2], cores[3]), (cores[4], leaves[5]), (cores[6], cores[7]), (leaves[8], leaves[8 + 20])];
+    let pairs = [
+        (leaves[0], leaves[1]),
+        (leaves[2], cores[3]),
+        (cores[4], leaves[5]),
+        (cores[6], cores[7]),
+        (leaves[8], leaves[8 + 20]),
+    ];
     for (k, (a, b)) in pairs.iter().enumerate() {
         sim.unicast(*a, *b, 100 + k as u64);
     }
@@ -233,7 +261,14 @@ fn unicast_reaches_leaves_through_homes_and_is_acked() {
         assert!(sim.nodes[*b].unicasts_in.contains(&(src, msg_id)), "#{b} did not get it");
     }
     // A unicast to a node id nobody knows fails cleanly.
-    sim.input(cores[0], nostrp2p::overlay::Input::Unicast { dst: nostrp2p::wire::NodeId(12345), msg_id: 1, payload: nostrp2p::wire::Body::from_slice(b"x") });
+    sim.input(
+        cores[0],
+        nostrp2p::overlay::Input::Unicast {
+            dst: nostrp2p::wire::NodeId(12345),
+            msg_id: 1,
+            payload: nostrp2p::wire::Body::from_slice(b"x"),
+        },
+    );
     sim.run_for(40_000);
     assert!(matches!(sim.nodes[cores[0]].unicast_done.get(&1), Some(Err(_))));
 }

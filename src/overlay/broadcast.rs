@@ -71,6 +71,7 @@ impl Overlay {
         if body.len() > MAX_BODY_BYTES || !self.seen.insert(id, self.now) {
             return;
         }
+        log::debug!("publishing event {id} to {} eager, {} lazy peers", self.eager.len(), self.lazy.len());
         let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
         self.cache.insert(g.clone(), None, self.now);
         self.push(g, None);
@@ -181,6 +182,7 @@ impl Overlay {
             self.stats_mut().author_dropped += 1;
             return;
         }
+        log::debug!("event {} from {from} (round {})", g.id, g.round);
         self.seen.insert(g.id, self.now);
         self.missing.remove(&g.id);
         self.cache.insert(g.clone(), Some(from), self.now);
@@ -198,7 +200,10 @@ impl Overlay {
         if self.dir.has_record_id(&g.id) {
             // The same record again is a duplicate (prune that link); an older one is not: it is
             // a different message that lost a race, and pruning for it could cut the tree.
-            let same = self.dir.get(NodeId(u64::from_be_bytes(id_prefix(&g.id)))).is_some_and(|e| record_msg_id_matches(e, &g.id));
+            let same = self
+                .dir
+                .get(NodeId(u64::from_be_bytes(id_prefix(&g.id))))
+                .is_some_and(|e| record_msg_id_matches(e, &g.id));
             if same {
                 self.duplicate_from(from);
             }
@@ -236,11 +241,10 @@ impl Overlay {
             }
             let room = self.missing.len() < MISSING_CAP;
             match self.missing.get_mut(&id) {
-                Some(m) => {
-                    if m.announcers.len() < MAX_ANNOUNCERS && !m.announcers.iter().any(|(n, _)| *n == from) {
-                        m.announcers.push((from, round));
-                    }
+                Some(m) if m.announcers.len() < MAX_ANNOUNCERS && !m.announcers.iter().any(|(n, _)| *n == from) => {
+                    m.announcers.push((from, round));
                 }
+                Some(_) => {}
                 None if room => {
                     self.missing.insert(id, Missing { announcers: vec![(from, round)] });
                     self.schedule(self.now.plus_ms(GRAFT_TIMEOUT_1_MS), Timer::Graft(id));

@@ -128,7 +128,8 @@ impl Overlay {
             return true;
         }
         // A connection to that address still opening?
-        let opening = self.conns.iter().find(|(_, c)| !c.is_up() && c.outbound && c.remote == Some(addr)).map(|(k, _)| *k);
+        let opening =
+            self.conns.iter().find(|(_, c)| !c.is_up() && c.outbound && c.remote == Some(addr)).map(|(k, _)| *k);
         let conn = match opening {
             Some(c) => Some(c),
             None => {
@@ -263,6 +264,7 @@ impl Overlay {
         // A second connection to a node we already reach (a dial race, or a dial-back probe) is
         // kept as a spare: `by_node` keeps pointing at the first, the spare closes when idle, and
         // takes over if the first dies. No tie-break messages, and both sides stay consistent.
+        log::debug!("{conn:?} up: node {node} ({:?})", purpose);
         self.by_node.entry(node).or_insert(conn);
         for m in queued {
             self.send(conn, m);
@@ -344,7 +346,8 @@ impl Overlay {
             Purpose::Neighbor { .. } => {
                 if let Some(addr) = remote {
                     self.passive.retain(|p| p.addr != addr);
-                    let failed: Vec<_> = self.pending_neighbor.keys().copied().filter(|n| !self.by_node.contains_key(n)).collect();
+                    let failed: Vec<_> =
+                        self.pending_neighbor.keys().copied().filter(|n| !self.by_node.contains_key(n)).collect();
                     for n in failed {
                         self.pending_neighbor.remove(&n);
                     }

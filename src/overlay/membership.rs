@@ -148,7 +148,9 @@ impl Overlay {
             return;
         }
         self.pending_neighbor.insert(peer.node, self.now.plus_ms(NEIGHBOR_TIMEOUT_MS));
-        if !self.send_node(peer.node, Msg::Neighbor { high }) && self.dial(peer.addr, Purpose::Neighbor { high }).is_none() {
+        if !self.send_node(peer.node, Msg::Neighbor { high })
+            && self.dial(peer.addr, Purpose::Neighbor { high }).is_none()
+        {
             self.pending_neighbor.remove(&peer.node);
         }
     }
@@ -188,6 +190,7 @@ impl Overlay {
                 }
             }
         }
+        log::debug!("active view + {node}");
         self.active.push(node);
         self.passive.retain(|p| p.node != node);
         self.lazy.remove(&node);

@@ -32,8 +32,8 @@ use directory::Directory;
 use params::*;
 pub use types::{Instant, SplitMix64};
 
-use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
 pub use crate::wire::ConnId;
+use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
 
 /// How a node decides its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BinaryHeap};
 use sha2::{Digest, Sha256};
 
 use super::{Config, Crypto, Delivery, Input, Instant, Output, Overlay, Rejected, RoleChoice, SplitMix64};
-use crate::wire::{frame_len, Addr, Body, ConnId, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, Sig, UndeliverableReason};
+use crate::wire::{
+    frame_len, Addr, Body, ConnId, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, Sig, UndeliverableReason,
+};
 
 /// Cheap stand-in for Schnorr: a signature is `hash XOR key` (unforgeable only by convention).
 #[derive(Debug, Clone)]
@@ -102,7 +104,17 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> SimConfig {
-        SimConfig { seed: 1, cores: 100, leaves: 0, latency_ms: (20, 150), leaf_extra_ms: 0, loss_permille: 0, join_window_ms: 10_000, meter: false, check_every: 1 }
+        SimConfig {
+            seed: 1,
+            cores: 100,
+            leaves: 0,
+            latency_ms: (20, 150),
+            leaf_extra_ms: 0,
+            loss_permille: 0,
+            join_window_ms: 10_000,
+            meter: false,
+            check_every: 1,
+        }
     }
 }
 
@@ -236,7 +248,11 @@ impl Sim {
             owner[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
             owner[24..32].copy_from_slice(&rng.next_u64().to_be_bytes());
             let ip = (i as u32).to_be_bytes();
-            let addr = if core { Addr::v4([10, ip[1], ip[2], ip[3]], 7000) } else { Addr::v4([192, ip[1], ip[2], ip[3]], 7000) };
+            let addr = if core {
+                Addr::v4([10, ip[1], ip[2], ip[3]], 7000)
+            } else {
+                Addr::v4([192, ip[1], ip[2], ip[3]], 7000)
+            };
             let bootstrap = if i == 0 {
                 vec![]
             } else {
@@ -478,11 +494,7 @@ impl Sim {
     /// Inject a raw message from node `i` to connected node `j` (adversarial tests).
     pub fn inject(&mut self, i: usize, j: usize, msg: Msg) -> bool {
         let target = self.nodes[j].overlay.node_id();
-        let conn = self
-            .links
-            .iter()
-            .find(|((n, _), e)| *n == i && e.node == j)
-            .map(|((_, c), _)| *c);
+        let conn = self.links.iter().find(|((n, _), e)| *n == i && e.node == j).map(|((_, c), _)| *c);
         let _ = target;
         match conn {
             Some(c) => {
@@ -496,7 +508,8 @@ impl Sim {
     /// Stop node `i` abruptly (its peers see their connections close).
     pub fn kill(&mut self, i: usize) {
         self.nodes[i].alive = false;
-        let ends: Vec<(ConnId, End)> = self.links.iter().filter(|((n, _), _)| *n == i).map(|((_, c), e)| (*c, *e)).collect();
+        let ends: Vec<(ConnId, End)> =
+            self.links.iter().filter(|((n, _), _)| *n == i).map(|((_, c), e)| (*c, *e)).collect();
         for (c, end) in ends {
             self.links.remove(&(i, c));
             self.links.remove(&(end.node, end.conn));

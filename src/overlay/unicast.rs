@@ -26,7 +26,15 @@ impl Overlay {
     fn attempt_unicast(&mut self, msg_id: u64) {
         let Some(p) = self.pending_unicast.get(&msg_id).cloned() else { return };
         self.schedule(self.now.plus_ms(UNICAST_TIMEOUT_MS), Timer::UnicastTimeout(msg_id));
-        let r = Routed { src: self.me, dst: p.dst, msg_id, ttl: UNICAST_TTL, hops: 0, attempt: p.attempt, payload: p.payload };
+        let r = Routed {
+            src: self.me,
+            dst: p.dst,
+            msg_id,
+            ttl: UNICAST_TTL,
+            hops: 0,
+            attempt: p.attempt,
+            payload: p.payload,
+        };
         if let Err(reason) = self.forward_routed(r, None) {
             self.unicast_failed(msg_id, reason);
         }
@@ -52,7 +60,12 @@ impl Overlay {
     }
 
     /// Next hop toward `dst`: (node, address to dial if not connected).
-    fn next_hop(&self, dst: NodeId, attempt: u8, from: Option<NodeId>) -> Result<(NodeId, Option<Addr>), UndeliverableReason> {
+    fn next_hop(
+        &self,
+        dst: NodeId,
+        attempt: u8,
+        from: Option<NodeId>,
+    ) -> Result<(NodeId, Option<Addr>), UndeliverableReason> {
         if self.by_node.contains_key(&dst) {
             return Ok((dst, None));
         }
@@ -149,7 +162,14 @@ impl Overlay {
         self.route_control(dst, Msg::RoutedAck { src, dst, msg_id, hops }, Some(from));
     }
 
-    pub(super) fn on_undeliverable(&mut self, from: NodeId, src: NodeId, dst: NodeId, msg_id: u64, reason: UndeliverableReason) {
+    pub(super) fn on_undeliverable(
+        &mut self,
+        from: NodeId,
+        src: NodeId,
+        dst: NodeId,
+        msg_id: u64,
+        reason: UndeliverableReason,
+    ) {
         if dst == self.me {
             return self.unicast_failed(msg_id, reason);
         }

@@ -23,13 +23,14 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// (`MAX_BODY_BYTES`); the rest is room for batched directory records and IHAVE lists.
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 
-/// Largest broadcast or unicast payload (an event or a node record): 64 KiB (spec §2.7).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest broadcast or unicast payload: an event (`limits::MAX_EVENT_BYTES` canonical bytes,
+/// whose MessagePack form is at most a little larger) or a node record.
+pub const MAX_BODY_BYTES: usize = crate::limits::MAX_EVENT_BYTES + 4 * 1024;
 
 /// Length of the frame header (the u32 length prefix).
 pub const HEADER_BYTES: usize = 4;
 
-const _: () = assert!(MAX_FRAME_BYTES > 2 * MAX_BODY_BYTES);
+const _: () = assert!(MAX_FRAME_BYTES >= MAX_BODY_BYTES + 16 * 1024);
 
 /// Why bytes from a peer are not a frame. The connection that sent them is dropped.
 #[derive(Debug)]

@@ -253,4 +253,3 @@ pub mod fixed_bytes {
         d.deserialize_bytes(V::<N>)
     }
 }
-

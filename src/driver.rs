@@ -1,0 +1,307 @@
+//! The single-threaded driver: the only code that reads clocks, touches files and sockets,
+//! and handles signals. It owns the store; HTTP threads reach it through one bounded channel.
+//!
+//! Loop: wait for an HTTP job, a signal or the stats timer; answer reads at once; for writes,
+//! insert every queued publish, fsync once (group commit), then answer them all. So an owner's
+//! event is on disk before its `200`, and a burst of publishes costs one fsync.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_io::Timer;
+use futures_lite::{future, StreamExt};
+use smol::LocalExecutor;
+
+use crate::cli::ServerConfig;
+use crate::http::bridge::{self, BindError, HttpFront, HttpJob};
+use crate::http::{self, HttpConfig, NodeInfo, Routed};
+use crate::limits::{HTTP_QUEUE_CAP, STATS_LOG_INTERVAL};
+use crate::net::runtime::{OverlayError, OverlayRuntime, OverlayWake};
+use crate::query::EventQuery;
+use crate::store::{Store, StoreConfig, StoreError};
+use crate::time::{Instant, UnixTime};
+
+/// The version printed by `--version` and shown by `GET /status`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The process's clocks. The only place that reads them.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemClock {
+    origin: std::time::Instant,
+}
+
+impl SystemClock {
+    /// A clock whose [`Instant`] 0 is now.
+    pub fn start() -> SystemClock {
+        SystemClock { origin: std::time::Instant::now() }
+    }
+
+    /// Monotonic time since start.
+    pub fn now(&self) -> Instant {
+        Instant(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Wall-clock time (Nostr's `created_at` scale).
+    pub fn unix_now(&self) -> UnixTime {
+        UnixTime(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    }
+}
+
+/// A fault that stops the server (non-zero exit): a human must act.
+#[derive(Debug)]
+pub enum Fatal {
+    /// The event store cannot be opened or written.
+    Store(StoreError),
+    /// The HTTP address cannot be bound.
+    Bind(BindError),
+    /// Signal handlers cannot be installed.
+    Signals(std::io::Error),
+    /// The overlay cannot start (address in use, node key unwritable).
+    Overlay(OverlayError),
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::Store(e) => write!(f, "event store: {e}"),
+            Fatal::Bind(e) => write!(f, "{e}"),
+            Fatal::Signals(e) => write!(f, "cannot install SIGINT/SIGTERM handlers: {e}"),
+            Fatal::Overlay(e) => write!(f, "overlay: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Fatal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Fatal::Store(e) => Some(e),
+            Fatal::Bind(e) => Some(e),
+            Fatal::Signals(e) => Some(e),
+            Fatal::Overlay(e) => Some(e),
+        }
+    }
+}
+
+/// Why the loop woke up.
+enum Wake {
+    Job(HttpJob),
+    Signal(i32),
+    Stats,
+    Overlay(OverlayWake),
+}
+
+/// Everything the loop owns.
+struct Node {
+    store: Store,
+    http_cfg: HttpConfig,
+    clock: SystemClock,
+    listen: String,
+    http_addr: String,
+    data_dir: String,
+    /// Publishes inserted but not yet fsynced, with their pending answers.
+    pending: Vec<(http::PublishCtx, std::sync::mpsc::SyncSender<http::Response>)>,
+    /// Owner events newly stored by this batch: sent into the overlay once durable.
+    published: Vec<crate::event::Event>,
+    /// Connected overlay peers (for `/status`).
+    peers: u64,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+///
+/// # Errors
+/// [`Fatal`] when the store, the HTTP address or the signal handlers cannot be set up, or
+/// the store fails while running.
+pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathBuf) -> Result<(), Fatal> {
+    let clock = SystemClock::start();
+    let budget_bytes = cfg.store_mib * 1024 * 1024;
+    let (store, recovery) =
+        Store::open(&data_dir, StoreConfig { budget_bytes, owner: cfg.owner }).map_err(Fatal::Store)?;
+    log::info!("event store {}: {recovery}", data_dir.display());
+
+    let mut signals =
+        async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term]).map_err(Fatal::Signals)?;
+    let (jobs_tx, jobs) = async_channel::bounded::<HttpJob>(HTTP_QUEUE_CAP);
+    let front: HttpFront = bridge::start(cfg.http, jobs_tx).map_err(Fatal::Bind)?;
+    let http_addr = front.local_addr();
+    log::info!(
+        "nostrp2p {VERSION}: owner {} (node id {}), {} ({} MiB store{})",
+        cfg.owner.to_npub(),
+        cfg.owner.node_id(),
+        if cfg.writable { "writable" } else { "read-only" },
+        cfg.store_mib,
+        if cfg.accept_any_author { ", accepts any author" } else { "" }
+    );
+    let mut overlay = OverlayRuntime::start(
+        ex,
+        cfg.owner,
+        cfg.listen,
+        cfg.boot_peer.as_deref(),
+        &data_dir,
+        clock.now(),
+        clock.unix_now(),
+    )
+    .map_err(Fatal::Overlay)?;
+    log::info!("HTTP API listening on http://{http_addr} (point your client here)");
+
+    let mut node = Node {
+        store,
+        http_cfg: HttpConfig {
+            owner: cfg.owner,
+            writable: cfg.writable,
+            accept_any_author: cfg.accept_any_author,
+            version: VERSION,
+        },
+        clock,
+        listen: cfg.listen.to_string(),
+        http_addr: http_addr.to_string(),
+        data_dir: data_dir.display().to_string(),
+        pending: Vec::new(),
+        published: Vec::new(),
+        peers: 0,
+    };
+
+    let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
+    let result = loop {
+        let stats_at = clock.origin + Duration::from_millis(next_stats.0);
+        let overlay_at = overlay.poll_timeout().map(|t| clock.origin + Duration::from_millis(t.0));
+        let wake = future::or(
+            future::or(
+                future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
+                    signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
+                }),
+                async {
+                    Timer::at(stats_at).await;
+                    Wake::Stats
+                },
+            ),
+            async { Wake::Overlay(overlay.wait(overlay_at).await) },
+        )
+        .await;
+        match wake {
+            Wake::Job(job) => {
+                node.handle_job(job);
+                // Group commit: take whatever else is already queued, then one fsync for all.
+                while let Ok(job) = jobs.try_recv() {
+                    node.handle_job(job);
+                }
+                if let Err(e) = node.commit() {
+                    break Err(e);
+                }
+                // Durable now: send the owner's new events into the overlay.
+                let now = clock.now();
+                for ev in node.published.drain(..) {
+                    overlay.publish(&ev, now);
+                }
+                overlay.flush(now, clock.unix_now(), &mut node.store);
+            }
+            Wake::Overlay(w) => {
+                let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
+                node.peers = overlay.peers();
+                if stored > 0 {
+                    if let Err(e) = node.store.sync() {
+                        log::error!("fsync of the event log failed: {e}");
+                        break Err(Fatal::Store(e));
+                    }
+                }
+            }
+            Wake::Signal(sig) => {
+                log::info!("signal {sig} received: stopping");
+                break Ok(());
+            }
+            Wake::Stats => {
+                let s = node.store.stats();
+                log::info!(
+                    "store: {} events, {} of {} bytes, {} evicted, {} segments ({} bytes on disk)",
+                    s.events,
+                    s.bytes,
+                    s.budget_bytes,
+                    s.evicted,
+                    s.segments,
+                    s.disk_bytes
+                );
+                next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
+            }
+        }
+    };
+    front.stop();
+    // Answer anything still queued as busy, then make the store durable.
+    while let Ok(job) = jobs.try_recv() {
+        let _ = job.reply.try_send(http::too_busy(&job.req));
+    }
+    let synced = node.store.sync().map_err(Fatal::Store);
+    if synced.is_ok() {
+        log::info!("store synced; bye");
+    }
+    result.and(synced)
+}
+
+impl Node {
+    fn info(&self) -> NodeInfo {
+        NodeInfo {
+            uptime: Duration::from_millis(self.clock.now().0),
+            listen: Some(self.listen.clone()),
+            http_listen: Some(self.http_addr.clone()),
+            data_dir: Some(self.data_dir.clone()),
+            peers: Some(self.peers),
+        }
+    }
+
+    fn handle_job(&mut self, job: HttpJob) {
+        let now = self.clock.unix_now();
+        let info = self.info();
+        match http::route(&job.req, &self.store, &self.http_cfg, &info, now) {
+            Routed::Reply(resp) => {
+                let _ = job.reply.try_send(resp);
+            }
+            Routed::Publish { event, done } => {
+                let id = event.id;
+                let copy = event.as_event().clone();
+                match self.store.insert(event) {
+                    Ok(outcome) => {
+                        if matches!(outcome, crate::store::Inserted::New { .. }) {
+                            self.published.push(copy);
+                        }
+                        log::debug!("publish {id}: {outcome:?}");
+                        self.pending.push((done, job.reply));
+                    }
+                    Err(e) => {
+                        log::error!("could not store published event {id}: {e}");
+                        let _ = job.reply.try_send(http::publish_done(done, Err(store_failure(&e))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fsyncs once for every pending publish, then answers them all.
+    ///
+    /// # Errors
+    /// A failed fsync: what reached the disk is unknown (the store refuses further writes),
+    /// so the pending publishes are answered with an error (the client did not get a 200, so
+    /// nothing it believes stored is lost) and the server stops; its service manager
+    /// restarts it and recovery reads back what the disk really holds.
+    fn commit(&mut self) -> Result<(), Fatal> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let synced = self.store.sync();
+        let outcome = synced.as_ref().map(|_| ()).map_err(store_failure);
+        for (done, reply) in self.pending.drain(..) {
+            let _ = reply.try_send(http::publish_done(done, outcome.clone()));
+        }
+        synced.map_err(|e| {
+            log::error!("fsync of the event log failed: {e}");
+            Fatal::Store(e)
+        })
+    }
+}
+
+/// How a storage error is told to the client: 507 when the disk is full, else 503.
+fn store_failure(e: &StoreError) -> http::StoreFailure {
+    if e.is_no_space() {
+        http::StoreFailure::NoSpace(e.to_string())
+    } else {
+        http::StoreFailure::Io(e.to_string())
+    }
+}

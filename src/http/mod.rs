@@ -1,0 +1,221 @@
+//! The client HTTP API as pure functions: [`route`] turns a [`Request`] into a [`Routed`]
+//! decision; nothing here touches a socket, a file or a clock (`now` is a parameter).
+//!
+//! Endpoints (original spec §4, §10; `docs/http-api.md` lists the differences):
+//! - `POST /publish` — one signed NIP-01 event (JSON). Accepted events come back as
+//!   [`Routed::Publish`]: the driver stores them (on disk) and then renders the answer with
+//!   [`publish_done`], so a 200 means "durably stored" (design §7).
+//! - `POST /req` — a filter (JSON) → MessagePack `{"Evts":[…]}`, gzip'd when accepted.
+//! - `GET /status` — JSON figures for humans and monitors.
+//! - `OPTIONS` preflights for the web build (CORS, Private Network Access).
+//!
+//! Order of the generic checks, before any endpoint logic: `Origin` sanity (403) → path
+//! (404 `Resource not found`) → preflight → method (405 `Method not allowed`) → body over
+//! [`crate::limits::MAX_HTTP_BODY_BYTES`] (413) → `Content-Type` of a non-empty body (415,
+//! the original's message). Every error is `{"Error": "…"}` with a 4xx (or 503/507 for a
+//! storage problem); there is no 500 and no stack trace.
+//!
+//! The transport (tiny-http bridge) must: read at most `MAX_HTTP_BODY_BYTES + 1` bytes and
+//! set [`Request::body_too_large`] instead of keeping a longer body; copy the headers; send
+//! [`Response::headers`] as given (it adds `Content-Length` and owns `Connection`).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::event::msgpack::encode_events;
+use crate::event::VerifiedEvent;
+use crate::keys::PublicKey;
+use crate::query::EventQuery;
+use crate::time::UnixTime;
+
+pub mod bridge;
+mod cors;
+mod publish;
+mod req;
+mod request;
+mod response;
+mod status;
+
+#[cfg(test)]
+mod tests;
+
+pub use request::Request;
+pub use response::{Response, CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK};
+
+use cors::Cors;
+use response::ReplyCtx;
+
+/// What the API needs to know about this server (fixed at start-up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// The user this server belongs to: by default only their events are accepted.
+    pub owner: PublicKey,
+    /// `false` answers every `/publish` with 406 `Write is denied` (the original's `-w false`).
+    pub writable: bool,
+    /// Accept events signed by any key, as the original did for kinds 1, 6 and 7 (off by
+    /// default: anyone who reaches the port could otherwise post through this server).
+    pub accept_any_author: bool,
+    /// Shown by `/status` (e.g. `env!("CARGO_PKG_VERSION")`).
+    pub version: &'static str,
+}
+
+/// Live figures shown by `GET /status`, gathered by the driver per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Time since the process started.
+    pub uptime: Duration,
+    /// The overlay's listen address, if any.
+    pub listen: Option<String>,
+    /// The HTTP listen address.
+    pub http_listen: Option<String>,
+    /// The data directory.
+    pub data_dir: Option<String>,
+    /// Connected overlay peers, once the overlay reports it.
+    pub peers: Option<u64>,
+}
+
+/// What the driver must do with a request.
+#[derive(Debug)]
+pub enum Routed {
+    /// Send this answer.
+    Reply(Response),
+    /// Store `event` (durably), then send [`publish_done`]`(done, outcome)`; also hand the
+    /// event to the overlay (broadcast or unicast by kind) once stored.
+    Publish {
+        /// The accepted event (id, signature, time, owner and kind checks passed).
+        event: VerifiedEvent,
+        /// How to render the answer once the outcome is known.
+        done: PublishCtx,
+    },
+}
+
+/// Carries the request's CORS/gzip decisions from [`route`] to [`publish_done`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishCtx(ReplyCtx);
+
+/// Why an accepted event could not be stored (the driver maps its store error to one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// The disk is full (`ENOSPC`): 507 Insufficient Storage.
+    NoSpace(String),
+    /// Any other storage error: 503, the client may retry later.
+    Io(String),
+}
+
+impl fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreFailure::NoSpace(why) => write!(f, "storage failed, disk full: {why}"),
+            StoreFailure::Io(why) => write!(f, "storage failed: {why}"),
+        }
+    }
+}
+
+/// An answer to refuse with: a 4xx status and the `{"Error": …}` message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reject {
+    /// HTTP status.
+    pub status: u16,
+    /// Human-readable reason (the original's wording where it had one).
+    pub msg: String,
+}
+
+impl Reject {
+    pub(crate) fn new(status: u16, msg: impl Into<String>) -> Reject {
+        Reject { status, msg: msg.into() }
+    }
+}
+
+/// The endpoints and the one method each accepts (besides CORS preflights).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    Publish,
+    Req,
+    Status,
+}
+
+impl Endpoint {
+    fn of(path: &str) -> Option<Endpoint> {
+        match path {
+            "/publish" => Some(Endpoint::Publish),
+            "/req" => Some(Endpoint::Req),
+            "/status" => Some(Endpoint::Status),
+            _ => None,
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Endpoint::Publish | Endpoint::Req => "POST",
+            Endpoint::Status => "GET",
+        }
+    }
+}
+
+/// Decides what to answer to `req` (module doc for the order of checks).
+pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &NodeInfo, now: UnixTime) -> Routed {
+    let gzip = req.accepts_gzip();
+    let Ok(cors) = Cors::of(req) else {
+        return Routed::Reply(ReplyCtx { cors: Cors::SameOrigin, gzip }.error(403, "Invalid Origin"));
+    };
+    let ctx = ReplyCtx { cors, gzip };
+    let Some(endpoint) = Endpoint::of(req.route_path()) else {
+        return Routed::Reply(ctx.error(404, "Resource not found"));
+    };
+    if cors::is_preflight(req, &ctx.cors) {
+        return Routed::Reply(cors::preflight(req, &ctx));
+    }
+    if req.method != endpoint.method() {
+        let mut resp = ctx.error(405, "Method not allowed");
+        resp.headers.push(("Allow", format!("{}, OPTIONS", endpoint.method())));
+        return Routed::Reply(resp);
+    }
+    if req.body_too_large {
+        let msg = format!("request body is larger than {} bytes", crate::limits::MAX_HTTP_BODY_BYTES);
+        return Routed::Reply(ctx.error(413, &msg));
+    }
+    if !req.body.is_empty() && !req.has_json_content_type() {
+        return Routed::Reply(ctx.error(415, "Bad Content-Type or charset, expected 'application/json'"));
+    }
+    match endpoint {
+        Endpoint::Publish => match publish::check(req, cfg, now) {
+            Ok(event) => Routed::Publish { event, done: PublishCtx(ctx) },
+            Err(r) => Routed::Reply(ctx.error(r.status, &r.msg)),
+        },
+        Endpoint::Req => Routed::Reply(answer_req(req, store, &ctx)),
+        Endpoint::Status => {
+            let body = status::render(cfg, info, store.stats(), now);
+            Routed::Reply(ctx.render(200, CONTENT_TYPE_JSON, body, Vec::new()))
+        }
+    }
+}
+
+fn answer_req(req: &Request, store: &impl EventQuery, ctx: &ReplyCtx) -> Response {
+    let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
+    match selected {
+        Ok((events, sig)) => ctx.render(200, CONTENT_TYPE_MSGPACK, encode_events(events.into_iter(), sig), Vec::new()),
+        Err(r) => ctx.error(r.status, &r.msg),
+    }
+}
+
+/// The answer to a `/publish` once the driver tried to store the event: 200 with the
+/// original's `{"Status": "SUCCESS"}` (also for an event already stored: publishing is
+/// idempotent), 507 when the disk is full, 503 for other storage errors.
+pub fn publish_done(ctx: PublishCtx, outcome: Result<(), StoreFailure>) -> Response {
+    let PublishCtx(ctx) = ctx;
+    match outcome {
+        Ok(()) => ctx.success(),
+        Err(f @ StoreFailure::NoSpace(_)) => ctx.error(507, &f.to_string()),
+        Err(f @ StoreFailure::Io(_)) => ctx.error(503, &f.to_string()),
+    }
+}
+
+/// 503 for a request the core could not take (its queue is full, or it did not answer in
+/// [`crate::limits::HTTP_CORE_TIMEOUT`]), with the request's CORS/gzip headers and
+/// `Retry-After: 1`.
+pub fn too_busy(req: &Request) -> Response {
+    let ctx = ReplyCtx { cors: Cors::of(req).unwrap_or(Cors::SameOrigin), gzip: req.accepts_gzip() };
+    let mut resp = ctx.error(503, "server busy, try again");
+    resp.headers.push(("Retry-After", "1".to_string()));
+    resp
+}

@@ -1,0 +1,43 @@
+//! `GET /status`: a small JSON page for humans and monitors (not in the original).
+//!
+//! Shows what the node is, who it serves and how full its store is; never secrets or event
+//! content. Keys are sorted (serde_json's map order); new fields may be added, none removed.
+
+use serde_json::{json, Value};
+
+use super::{HttpConfig, NodeInfo};
+use crate::query::StoreStats;
+use crate::time::UnixTime;
+
+/// The `/status` body, pretty-printed like every JSON answer (two-space indent).
+pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: UnixTime) -> Vec<u8> {
+    let value = json!({
+        "version": cfg.version,
+        "owner_npub": cfg.owner.to_npub(),
+        "owner_hex": cfg.owner.to_hex(),
+        "node_id": cfg.owner.node_id().to_string(),
+        "uptime_s": info.uptime.as_secs(),
+        "now": now.0,
+        "writable": cfg.writable,
+        "accept_any_author": cfg.accept_any_author,
+        "listen": info.listen,
+        "http_listen": info.http_listen,
+        "data_dir": info.data_dir,
+        "peers": info.peers,
+        "store": {
+            "events": stats.events,
+            "bytes": stats.bytes,
+            "budget_bytes": stats.budget_bytes,
+            "evicted": stats.evicted,
+            "pinned": stats.pinned,
+            "segments": stats.segments,
+            "disk_bytes": stats.disk_bytes,
+        },
+    });
+    pretty(&value).into_bytes()
+}
+
+/// `Value`'s alternate Display is serde_json's pretty printer (two spaces) and cannot fail.
+fn pretty(v: &Value) -> String {
+    format!("{v:#}")
+}

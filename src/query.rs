@@ -1,0 +1,47 @@
+//! What the HTTP API (and later the overlay's catch-up) asks of the event store.
+//!
+//! A trait so that `http::route` stays a pure function testable against a tiny in-memory
+//! fake, and the real [`crate::store::Store`] implements it. Every answer is ascending by
+//! `created_at` (ties broken by id), which is the order the Flutter client relies on.
+
+use crate::event::{Event, EventId};
+use crate::keys::PublicKey;
+use crate::time::UnixTime;
+
+/// Read access to stored events.
+pub trait EventQuery {
+    /// The `n` most recent events by `created_at`, returned oldest first.
+    fn last_n(&self, n: usize) -> Vec<&Event>;
+
+    /// Events with `since <= created_at <= until`, oldest first; at most `max` of them (the
+    /// most recent `max` when there are more). Empty when `since > until`.
+    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event>;
+
+    /// The event with exactly this id.
+    fn get(&self, id: &EventId) -> Option<&Event>;
+
+    /// The latest event of a replaceable `kind` (0 profile, 3 follow list) by `author`.
+    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event>;
+
+    /// Figures for `GET /status`.
+    fn stats(&self) -> StoreStats;
+}
+
+/// Store figures shown by `GET /status` and in periodic log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Events held.
+    pub events: u64,
+    /// Bytes the held events account for against the budget.
+    pub bytes: u64,
+    /// The byte budget.
+    pub budget_bytes: u64,
+    /// Events evicted since start.
+    pub evicted: u64,
+    /// Events kept beyond eviction (owner's events, latest profiles and follow list).
+    pub pinned: u64,
+    /// Segment files on disk.
+    pub segments: u64,
+    /// Bytes of all segment files on disk.
+    pub disk_bytes: u64,
+}

@@ -1,0 +1,428 @@
+//! The in-memory half of the store: every live event under a byte budget, with its indexes.
+//!
+//! Pure state, no IO, no clock: [`Ring::admit`] decides whether an event would be kept,
+//! [`Ring::insert`] applies it and evicts, the query methods answer from memory. The log
+//! (`log.rs`) is driven by `mod.rs`; the ring only remembers, per event, where its record
+//! lives ([`Loc`]) so that retention can tell which segments still hold live events.
+//!
+//! Order and eviction: events are kept in a `BTreeMap` keyed by `(created_at, id)`, the order
+//! every query answers in (ties broken by id, so answers are deterministic). "Oldest" for
+//! eviction means the smallest `(created_at, id)`, not insertion order: the store then always
+//! holds the newest events by the clock the timeline is read by, so a time window is never
+//! missing a newer event while holding an older one, and a burst of old-dated events (a
+//! catch-up sync, a backfill) cannot flush the recent timeline: such events are the first to
+//! go, and when the store is full they are not kept at all ([`Admission::Drop`]).
+//!
+//! Pinned events (kept beyond eviction): the owner's own events, each author's latest kind 0
+//! and, as an owner's event, the owner's latest kind 3. Pinned bytes are capped at
+//! [`PINNED_SHARE_PERCENT`] of the budget; past the cap the oldest pinned events lose their pin
+//! (and become ordinary events, evicted oldest first), except the owner's latest profile and
+//! follow list, which always stay, even past the whole budget.
+//!
+//! Allocation: the budget is in bytes and events vary from ≈ 450 B to over 128 KiB, so a
+//! slot array allocated once (STYLE's `Box<[Option<_>]>`) would have to be sized for the
+//! smallest event and cost ≈ 200 B × budget / 450 B up front, about half the budget, even
+//! when nearly empty. Instead each event is one `Box` and the maps grow with use; the
+//! budget, which counts their share ([`cost_of`]), bounds them all.
+//!
+//! Invariants (checked by `debug_assert!` after each mutation, fully by `check` in tests):
+//! every live event is in `events`, `by_id` and exactly one of `pinned` / `evictable`;
+//! `bytes` and `pinned_bytes` are the sums of the entries' costs; `latest` and `likes` only
+//! name live events; `bytes <= budget` unless only pinned events are left.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::event::{Event, EventId, VerifiedEvent, KIND_FOLLOW_LIST, KIND_PROFILE, KIND_REACTION};
+use crate::keys::PublicKey;
+use crate::limits::{PINNED_SHARE_PERCENT, STORE_EVENT_OVERHEAD_BYTES};
+use crate::time::UnixTime;
+
+/// Position in the query order: `(created_at, id)`.
+pub type Key = (UnixTime, EventId);
+
+/// Where an event's record lives in the log: segment number and record length in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    /// Segment number (the `N` of `seg-N.log`).
+    pub seg: u32,
+    /// Length of the whole record (header included).
+    pub len: u32,
+}
+
+/// What [`Ring::insert`] would do with an event, decided without changing anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// An event with this id is already stored.
+    Duplicate,
+    /// Valid but not kept: the store is full of newer events (or the event is larger than the
+    /// budget), so it would be the first one evicted. Nothing needs to be written.
+    Drop,
+    /// Will be stored.
+    Keep,
+}
+
+/// An event removed by eviction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evicted {
+    /// Its id.
+    pub id: EventId,
+    /// Where its record was.
+    pub loc: Loc,
+}
+
+/// The outcome of [`Ring::insert`].
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Whether the inserted event is still live (false only in the rare case where the
+    /// pinned cap unpinned it and it was then evicted at once).
+    pub kept: bool,
+    /// Events evicted to stay within the budget (may include the inserted one).
+    pub evicted: Vec<Evicted>,
+}
+
+struct Entry {
+    event: VerifiedEvent,
+    cost: u32,
+    pinned: bool,
+    loc: Loc,
+}
+
+/// Live events and their indexes. See the module doc for order, eviction and pinning.
+pub struct Ring {
+    budget: u64,
+    owner: PublicKey,
+    /// Boxed so that B-tree nodes move 8-byte pointers, not ~200-byte events.
+    events: BTreeMap<Key, Box<Entry>>,
+    by_id: HashMap<EventId, UnixTime>,
+    pinned: BTreeSet<Key>,
+    evictable: BTreeSet<Key>,
+    /// Latest replaceable event (NIP-01: kinds 0, 3, 10000–19999) per author and kind.
+    latest: HashMap<(PublicKey, u16), Key>,
+    /// Reactions (kind 7, not "-") per reacted event id, ascending.
+    likes: HashMap<EventId, Vec<Key>>,
+    bytes: u64,
+    pinned_bytes: u64,
+    evicted_total: u64,
+}
+
+/// Bytes an event accounts for against the budget: its own size plus a fixed share for the
+/// map entries and indexes that point at it (measured, see [`STORE_EVENT_OVERHEAD_BYTES`]).
+pub fn cost_of(ev: &Event) -> u64 {
+    (ev.approx_size() + STORE_EVENT_OVERHEAD_BYTES) as u64
+}
+
+/// NIP-01 replaceable kinds: only the latest per author counts.
+pub fn is_replaceable(kind: u16) -> bool {
+    kind == KIND_PROFILE || kind == KIND_FOLLOW_LIST || (10_000..20_000).contains(&kind)
+}
+
+/// Whether `a` replaces `b` as an author's latest replaceable event: newer `created_at` wins,
+/// and on equal time the lower id wins (NIP-01).
+fn supersedes(a: &Key, b: &Key) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+/// The event a reaction reacts to: the last `e` tag (NIP-25). Dislikes (`-`) are not likes.
+fn liked_post(ev: &Event) -> Option<EventId> {
+    if ev.kind != KIND_REACTION || ev.content == "-" {
+        return None;
+    }
+    let hex = ev.tag_values("e").last()?;
+    crate::hex::decode_array::<32>(hex).ok().map(EventId)
+}
+
+impl Ring {
+    /// An empty ring holding at most `budget` bytes (as measured by [`cost_of`]).
+    pub fn new(budget: u64, owner: PublicKey) -> Ring {
+        Ring {
+            budget,
+            owner,
+            events: BTreeMap::new(),
+            by_id: HashMap::new(),
+            pinned: BTreeSet::new(),
+            evictable: BTreeSet::new(),
+            latest: HashMap::new(),
+            likes: HashMap::new(),
+            bytes: 0,
+            pinned_bytes: 0,
+            evicted_total: 0,
+        }
+    }
+
+    fn pinned_cap(&self) -> u64 {
+        self.budget / 100 * PINNED_SHARE_PERCENT
+    }
+
+    /// Whether `ev` would be pinned on arrival: the owner's, or a newer latest profile.
+    fn would_pin(&self, ev: &Event) -> bool {
+        if ev.pubkey == self.owner {
+            return true;
+        }
+        ev.kind == KIND_PROFILE && self.would_be_latest(ev)
+    }
+
+    fn would_be_latest(&self, ev: &Event) -> bool {
+        match self.latest.get(&(ev.pubkey, ev.kind)) {
+            None => true,
+            Some(cur) => supersedes(&(ev.created_at, ev.id), cur),
+        }
+    }
+
+    /// Decides what inserting `ev` would do, without changing anything. Exact for events
+    /// that are not pinned on arrival; pinned ones are always admitted.
+    pub fn admit(&self, ev: &Event) -> Admission {
+        if self.by_id.contains_key(&ev.id) {
+            return Admission::Duplicate;
+        }
+        if self.would_pin(ev) {
+            return Admission::Keep;
+        }
+        let over = (self.bytes + cost_of(ev)).saturating_sub(self.budget);
+        if over == 0 {
+            return Admission::Keep;
+        }
+        // Eviction takes the smallest keys first, so the event survives only if the
+        // evictable events older than it free enough room.
+        let key = (ev.created_at, ev.id);
+        let mut freed = 0u64;
+        for k in self.evictable.iter().take_while(|k| **k < key) {
+            freed += u64::from(self.entry(k).cost);
+            if freed >= over {
+                return Admission::Keep;
+            }
+        }
+        Admission::Drop
+    }
+
+    /// Stores `ev` (whose record is at `loc`), updates the indexes, applies the pinned cap
+    /// and evicts the oldest unpinned events until the budget holds. A duplicate id is
+    /// ignored (`kept: false`, nothing evicted); callers normally ask [`Ring::admit`] first.
+    pub fn insert(&mut self, ev: VerifiedEvent, loc: Loc) -> Outcome {
+        if self.by_id.contains_key(&ev.id) {
+            return Outcome::default();
+        }
+        let key = (ev.created_at, ev.id);
+        let cost = cost_of(&ev);
+        let mut pinned = ev.pubkey == self.owner;
+        if is_replaceable(ev.kind) {
+            let slot = (ev.pubkey, ev.kind);
+            let previous = self.latest.get(&slot).copied();
+            if previous.is_none_or(|cur| supersedes(&key, &cur)) {
+                self.latest.insert(slot, key);
+                if ev.kind == KIND_PROFILE {
+                    pinned = true;
+                }
+                // The superseded profile of another author is no longer worth a pin.
+                if let Some(old) = previous.filter(|_| ev.kind == KIND_PROFILE && ev.pubkey != self.owner) {
+                    self.unpin(&old);
+                }
+            }
+        }
+        if let Some(post) = liked_post(&ev) {
+            let list = self.likes.entry(post).or_default();
+            let at = list.partition_point(|k| *k < key);
+            list.insert(at, key);
+        }
+        self.by_id.insert(ev.id, ev.created_at);
+        let cost32 = u32::try_from(cost).expect("an event's cost is bounded by MAX_EVENT_BYTES");
+        self.events.insert(key, Box::new(Entry { event: ev, cost: cost32, pinned, loc }));
+        self.bytes += cost;
+        if pinned {
+            self.pinned.insert(key);
+            self.pinned_bytes += cost;
+        } else {
+            self.evictable.insert(key);
+        }
+        self.enforce_pinned_cap();
+        let evicted = self.evict_to_budget();
+        let kept = self.events.contains_key(&key);
+        self.debug_check();
+        Outcome { kept, evicted }
+    }
+
+    /// Unpins the oldest pinned events while pinned bytes exceed the cap, sparing the
+    /// owner's latest profile and follow list.
+    fn enforce_pinned_cap(&mut self) {
+        let cap = self.pinned_cap();
+        let spare = [KIND_PROFILE, KIND_FOLLOW_LIST].map(|kind| self.latest.get(&(self.owner, kind)).copied());
+        while self.pinned_bytes > cap {
+            let Some(oldest) = self.pinned.iter().find(|k| !spare.contains(&Some(**k))).copied() else {
+                break;
+            };
+            self.unpin(&oldest);
+        }
+    }
+
+    fn unpin(&mut self, key: &Key) {
+        let Some(entry) = self.events.get_mut(key) else { return };
+        if !entry.pinned {
+            return;
+        }
+        entry.pinned = false;
+        self.pinned_bytes -= u64::from(entry.cost);
+        self.pinned.remove(key);
+        self.evictable.insert(*key);
+    }
+
+    fn evict_to_budget(&mut self) -> Vec<Evicted> {
+        let mut evicted = Vec::new();
+        while self.bytes > self.budget {
+            let Some(key) = self.evictable.pop_first() else { break };
+            let entry = self.remove(&key);
+            evicted.push(Evicted { id: key.1, loc: entry.loc });
+        }
+        self.evicted_total += evicted.len() as u64;
+        evicted
+    }
+
+    /// Removes an unpinned (already taken out of `evictable`) entry and its index entries.
+    fn remove(&mut self, key: &Key) -> Box<Entry> {
+        let entry = self.events.remove(key).expect("evictable keys name live events");
+        debug_assert!(!entry.pinned);
+        self.bytes -= u64::from(entry.cost);
+        self.by_id.remove(&key.1);
+        let slot = (entry.event.pubkey, entry.event.kind);
+        if self.latest.get(&slot) == Some(key) {
+            self.latest.remove(&slot);
+        }
+        if let Some(post) = liked_post(&entry.event) {
+            if let Some(list) = self.likes.get_mut(&post) {
+                list.retain(|k| k != key);
+                if list.is_empty() {
+                    self.likes.remove(&post);
+                }
+            }
+        }
+        entry
+    }
+
+    /// Moves an event's record location (after retention re-appended it).
+    pub fn relocate(&mut self, id: &EventId, loc: Loc) {
+        if let Some(t) = self.by_id.get(id) {
+            if let Some(entry) = self.events.get_mut(&(*t, *id)) {
+                entry.loc = loc;
+            }
+        }
+    }
+
+    /// Ids and locations of the live events whose record is in segment `seg`, in query order.
+    pub fn live_in_segment(&self, seg: u32) -> Vec<(EventId, Loc)> {
+        self.events.values().filter(|e| e.loc.seg == seg).map(|e| (e.event.id, e.loc)).collect()
+    }
+
+    /// Every live event's record location (to rebuild per-segment figures).
+    pub fn locations(&self) -> impl Iterator<Item = Loc> + '_ {
+        self.events.values().map(|e| e.loc)
+    }
+
+    fn entry(&self, key: &Key) -> &Entry {
+        self.events.get(key).expect("index keys name live events")
+    }
+
+    /// The event with exactly this id.
+    pub fn get(&self, id: &EventId) -> Option<&Event> {
+        let t = self.by_id.get(id)?;
+        self.events.get(&(*t, *id)).map(|e| e.event.as_event())
+    }
+
+    /// The `n` newest events, oldest first.
+    pub fn last_n(&self, n: usize) -> Vec<&Event> {
+        let mut out: Vec<&Event> = self.events.values().rev().take(n).map(|e| e.event.as_event()).collect();
+        out.reverse();
+        out
+    }
+
+    /// Events with `since <= created_at <= until`, oldest first, the newest `max` of them.
+    pub fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        if since > until {
+            return Vec::new();
+        }
+        let range = (since, EventId([0; 32]))..=(until, EventId([0xff; 32]));
+        let mut out: Vec<&Event> = self.events.range(range).rev().take(max).map(|(_, e)| e.event.as_event()).collect();
+        out.reverse();
+        out
+    }
+
+    /// The latest replaceable event of `kind` by `author`.
+    pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
+        let key = self.latest.get(&(*author, kind))?;
+        self.events.get(key).map(|e| e.event.as_event())
+    }
+
+    /// Live reactions to `post`, oldest first.
+    pub fn likes_of(&self, post: &EventId) -> Vec<&Event> {
+        self.likes.get(post).map_or_else(Vec::new, |keys| keys.iter().map(|k| self.entry(k).event.as_event()).collect())
+    }
+
+    /// Live events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Bytes accounted against the budget.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The byte budget.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Pinned events.
+    pub fn pinned_len(&self) -> usize {
+        self.pinned.len()
+    }
+
+    /// Events evicted since this ring was made.
+    pub fn evicted_total(&self) -> u64 {
+        self.evicted_total
+    }
+
+    /// Cheap invariants, after every mutation in debug builds.
+    fn debug_check(&self) {
+        debug_assert_eq!(self.events.len(), self.by_id.len());
+        debug_assert_eq!(self.events.len(), self.pinned.len() + self.evictable.len());
+        debug_assert!(self.pinned_bytes <= self.bytes);
+        debug_assert!(self.bytes <= self.budget || self.evictable.is_empty());
+        debug_assert!(self.latest.len() <= self.events.len());
+    }
+
+    /// Bytes of pinned events. For tests.
+    #[cfg(test)]
+    pub fn pinned_bytes_for_test(&self) -> u64 {
+        self.pinned_bytes
+    }
+
+    /// Every invariant of the module doc, in O(n). For tests.
+    #[cfg(test)]
+    pub fn check(&self) {
+        self.debug_check();
+        let (mut bytes, mut pinned_bytes) = (0u64, 0u64);
+        for (key, e) in &self.events {
+            assert_eq!(*key, (e.event.created_at, e.event.id));
+            assert_eq!(self.by_id.get(&key.1), Some(&key.0));
+            assert_eq!(self.pinned.contains(key), e.pinned);
+            assert_eq!(self.evictable.contains(key), !e.pinned);
+            assert_eq!(u64::from(e.cost), cost_of(&e.event));
+            bytes += u64::from(e.cost);
+            if e.pinned {
+                pinned_bytes += u64::from(e.cost);
+            }
+        }
+        assert_eq!((bytes, pinned_bytes), (self.bytes, self.pinned_bytes));
+        for (slot, key) in &self.latest {
+            let e = self.entry(key);
+            assert_eq!((e.event.pubkey, e.event.kind), *slot);
+        }
+        for (post, keys) in &self.likes {
+            assert!(!keys.is_empty() && keys.windows(2).all(|w| w[0] < w[1]));
+            assert!(keys.iter().all(|k| liked_post(&self.entry(k).event) == Some(*post)));
+        }
+    }
+}
