@@ -132,3 +132,31 @@ fn five_processes_broadcast_unicast_and_heal() {
         has_event(&nodes[4], &after_id) && nodes.iter().all(|n| has_event(n, &back_id))
     });
 }
+
+#[test]
+fn owner_authorised_node_key_is_accepted() {
+    let dir = TempDir::new("overlay-auth");
+    let node_secret = [0x5a; 32];
+    std::fs::write(dir.path().join("node.key"), hex::encode(&node_secret)).expect("write node key");
+    let node_pub = nostrp2p::overlay::crypto::public_of(node_secret).expect("valid");
+    let owner = user(9);
+    let (code, json, err) = run_cli(&["authorize-node", &owner.to_hex(), &hex::encode(&node_pub.0), "30"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(dir.path().join("node-auth.json"), json.trim()).expect("write auth");
+    let node = Node::start(NodeOpts::new(&owner.public_key().to_hex(), dir.path()));
+    let deadline = Instant::now() + WAIT;
+    while !node.log_text().contains("node key authorised by the owner") {
+        assert!(Instant::now() < deadline, "authorisation not accepted:\n{}", node.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Someone else's authorisation is refused (and the node still starts, unauthorised).
+    let other = TempDir::new("overlay-auth-other");
+    std::fs::write(other.path().join("node.key"), hex::encode(&node_secret)).expect("write node key");
+    std::fs::write(other.path().join("node-auth.json"), json.trim()).expect("write auth");
+    let stranger = Node::start(NodeOpts::new(&user(8).public_key().to_hex(), other.path()));
+    let deadline = Instant::now() + WAIT;
+    while !stranger.log_text().contains("not a valid, unexpired authorisation") {
+        assert!(Instant::now() < deadline, "foreign authorisation accepted:\n{}", stranger.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

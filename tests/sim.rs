@@ -272,3 +272,23 @@ fn unicast_reaches_leaves_through_homes_and_is_acked() {
     sim.run_for(40_000);
     assert!(matches!(sim.nodes[cores[0]].unicast_done.get(&1), Some(Err(_))));
 }
+
+#[test]
+fn impostor_cannot_take_over_a_node_id() {
+    let mut sim = Sim::new(SimConfig { seed: 13, cores: 30, leaves: 10, ..SimConfig::default() });
+    settle(&mut sim);
+    sim.run_for(20_000); // records spread
+    let victim = 12;
+    let id = sim.nodes[victim].overlay.node_id();
+    let bad = sim.add_impostor(victim);
+    sim.run_for(60_000);
+    let conflicts: u64 = sim.nodes.iter().map(|n| n.overlay.stats().id_conflicts).sum();
+    assert!(conflicts > 0, "nobody noticed the second key for {id}");
+    assert!(sim.nodes[bad].overlay.connected_nodes().is_empty(), "the impostor got connected");
+    // Unicasts to the id still reach the real node.
+    sim.unicast(3, victim, 77);
+    sim.run_for(20_000);
+    assert!(matches!(sim.nodes[3].unicast_done.get(&77), Some(Ok(_))));
+    assert!(sim.nodes[victim].unicasts_in.iter().any(|(_, m)| *m == 77));
+    assert!(sim.nodes[bad].unicasts_in.is_empty());
+}

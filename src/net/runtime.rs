@@ -169,7 +169,14 @@ impl<'a> OverlayRuntime<'a> {
                 }
             }
             Err(_) => {
-                log::info!("no {NODE_AUTH_FILE}: node key unauthorised (first-come node id; see docs/overlay.md)");
+                let node_pub =
+                    crate::overlay::crypto::public_of(secret).map(|k| crate::hex::encode(&k.0)).unwrap_or_default();
+                log::info!(
+                    "no {NODE_AUTH_FILE}: node key {node_pub} is unauthorised (first-come node id). To authorise it, run \
+                     `nostrp2p authorize-node <your nsec> {node_pub}` where your secret key lives and save the output as \
+                     {} (docs/overlay.md)",
+                    data_dir.join(NODE_AUTH_FILE).display()
+                );
                 None
             }
         };

@@ -565,6 +565,40 @@ impl Sim {
 }
 
 impl Sim {
+    /// Add a node claiming the owner (so the node id) of node `victim`, with its own node key,
+    /// bootstrapping to core node 0; returns its index. Models an impostor without the
+    /// victim's node key (the original had no authentication at all).
+    pub fn add_impostor(&mut self, victim: usize) -> usize {
+        let i = self.nodes.len();
+        let mut cfg = self.nodes[victim].cfg.clone();
+        let ip = (i as u32).to_be_bytes();
+        let addr = Addr::v4([10, ip[1], ip[2], ip[3]], 7000);
+        cfg.listen = Some(addr);
+        cfg.bootstrap = vec![self.nodes[0].addr];
+        cfg.seed ^= 0xBAD;
+        let key = [0xEE; 32];
+        let overlay = Overlay::new(cfg.clone(), Box::new(FakeCrypto::new(key)), self.now);
+        self.by_addr.insert(addr, i);
+        self.nodes.push(SimNode {
+            overlay,
+            addr,
+            reachable: true,
+            alive: true,
+            delivered: BTreeMap::new(),
+            unicasts_in: Vec::new(),
+            unicast_done: BTreeMap::new(),
+            traffic: Traffic::default(),
+            group: 0,
+            cfg,
+            key,
+            next_inbound: 0,
+            next_timeout: None,
+        });
+        let now = self.now;
+        self.set_timeout(i, now);
+        i
+    }
+
     /// One line per node: role, views, homes, directory size (debugging aid).
     pub fn describe(&self) -> String {
         let mut s = String::new();
