@@ -57,7 +57,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         leaves: nodes - cores,
         latency_ms: (20, 150),
         join_window_ms: (nodes as u64 * 20).max(10_000),
-        meter: true,
+        meter: false,
         check_every: 1_009,
         ..SimConfig::default()
     };
@@ -72,7 +72,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         wall.elapsed().as_secs_f64()
     );
 
-    // --- idle: control traffic per node per minute ---
+    // --- idle: control traffic per node per minute (metering from here on) ---
+    sim.set_meter(true);
     let idle_min = 10;
     let (_, c0_core, _, n_core) = totals(&sim, Some(Role::Core));
     let (_, c0_leaf, _, n_leaf) = totals(&sim, Some(Role::Leaf));

@@ -122,12 +122,21 @@ impl Overlay {
         self.eager.iter().filter(|n| self.active.contains(n) || self.homes.contains(n)).count()
     }
 
+    /// The eager floor: `MIN_EAGER_CORE`, but below the active view size (keeping every link
+    /// eager would be flooding: in a 3-node network RMR 1 instead of 0); 1 for a leaf.
+    fn eager_floor(&self) -> usize {
+        match self.role {
+            Role::Core => MIN_EAGER_CORE.min(self.active.len().saturating_sub(1)).max(1),
+            Role::Leaf => 1,
+        }
+    }
+
     /// Keep a core node's eager core links ≥ `MIN_EAGER_CORE` (a leaf's eager homes ≥ 1).
     /// Concurrent broadcasts from many senders prune different edges of the same cycles, which
     /// leaves plain Plumtree's eager graph as a forest repaired only by GRAFTs (seconds each);
     /// this floor keeps it connected at a small RMR cost (measured in the benchmark).
     pub(super) fn keep_eager_floor(&mut self) {
-        let floor = if self.role == Role::Core { MIN_EAGER_CORE } else { 1 };
+        let floor = self.eager_floor();
         while self.eager_upstream() < floor {
             let lazy_up: Vec<NodeId> =
                 self.lazy.iter().copied().filter(|n| self.active.contains(n) || self.homes.contains(n)).collect();
@@ -142,7 +151,7 @@ impl Overlay {
     fn duplicate_from(&mut self, from: NodeId) {
         self.stats_mut().duplicates += 1;
         let upstream = self.active.contains(&from) || self.homes.contains(&from);
-        let floor = if self.role == Role::Core { MIN_EAGER_CORE } else { 1 };
+        let floor = self.eager_floor();
         if upstream && self.eager.contains(&from) && self.eager_upstream() <= floor {
             return;
         }

@@ -558,6 +558,12 @@ impl Sim {
         })
     }
 
+    /// Turn frame metering on or off (encoding every frame costs time; benchmarks meter only
+    /// the phases they report).
+    pub fn set_meter(&mut self, on: bool) {
+        self.cfg.meter = on;
+    }
+
     /// The RNG (for tests that pick random nodes reproducibly).
     pub fn rng(&mut self) -> &mut SplitMix64 {
         &mut self.rng
