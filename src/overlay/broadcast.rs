@@ -74,7 +74,26 @@ impl Overlay {
         log::debug!("publishing event {id} to {} eager, {} lazy peers", self.eager.len(), self.lazy.len());
         let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
         self.cache.insert(g.clone(), None, self.now);
+        if self.eager.is_empty() && self.lazy.is_empty() {
+            // Not connected yet (still joining, or all links lost): send it once we are.
+            if self.unsent_own.len() >= UNSENT_OWN_CAP {
+                self.unsent_own.remove(0);
+            }
+            self.unsent_own.push(id);
+        }
         self.push(g, None);
+    }
+
+    /// Push our own messages published while we had no peers (called on housekeeping).
+    pub(super) fn flush_unsent_own(&mut self) {
+        if self.unsent_own.is_empty() || self.eager.is_empty() {
+            return;
+        }
+        for id in std::mem::take(&mut self.unsent_own) {
+            if let Some(g) = self.cache.get(&id).cloned() {
+                self.push(g, None);
+            }
+        }
     }
 
     /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to leaves).

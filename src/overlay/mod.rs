@@ -268,6 +268,7 @@ pub struct Overlay {
     missing: BTreeMap<MsgId, Missing>,
     ihave_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
+    unsent_own: Vec<MsgId>,
     dir: Directory,
     authors: caches::AuthorLimiter,
     bans: Bans,
@@ -331,6 +332,7 @@ impl Overlay {
             missing: BTreeMap::new(),
             ihave_pending: Vec::new(),
             ihave_scheduled: false,
+            unsent_own: Vec::new(),
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             bans: Bans::default(),
@@ -483,6 +485,7 @@ impl Overlay {
             Role::Leaf if self.reach_deadline.is_none() => self.maintain_leaf(),
             _ => {}
         }
+        self.flush_unsent_own();
         self.seen.expire(self.now);
         self.cache.expire(self.now);
         self.bans.expire(self.now, BAN_MAX_MS);

@@ -65,6 +65,9 @@ pub const MAX_ANNOUNCERS: usize = 4;
 pub const MSG_CACHE_CAP: usize = 2_048;
 /// How long a message stays in the GRAFT cache (spec: 10 min).
 pub const MSG_CACHE_MS: u64 = 10 * 60_000;
+/// Own messages published while unconnected, sent once a peer is up (ids only; bodies stay in
+/// the message cache).
+pub const UNSENT_OWN_CAP: usize = 64;
 /// Ids remembered as seen (count bound; ~80 B each ⇒ ≈ 5 MiB).
 pub const SEEN_CAP: usize = 65_536;
 /// How long an id stays seen (age bound; the event store dedups older ones).
