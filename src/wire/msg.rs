@@ -80,13 +80,34 @@ impl Hello {
     }
 }
 
-/// What a broadcast carries.
+/// What a broadcast carries (one byte on the wire: 0 = event, 1 = record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
 pub enum GossipKind {
     /// A Nostr event (post, repost, profile); id = event id; checked by the `Verifier`.
     Event,
     /// A MessagePack `NodeRecord`; id = SHA-256 of the body.
     Record,
+}
+
+impl From<GossipKind> for u8 {
+    fn from(k: GossipKind) -> u8 {
+        match k {
+            GossipKind::Event => 0,
+            GossipKind::Record => 1,
+        }
+    }
+}
+
+impl TryFrom<u8> for GossipKind {
+    type Error = String;
+    fn try_from(b: u8) -> Result<GossipKind, String> {
+        match b {
+            0 => Ok(GossipKind::Event),
+            1 => Ok(GossipKind::Record),
+            other => Err(format!("unknown gossip kind {other}")),
+        }
+    }
 }
 
 /// A broadcast payload on its way down the Plumtree (eager push).
@@ -134,7 +155,8 @@ pub enum UndeliverableReason {
     NoRoute,
 }
 
-/// One overlay message. See spec §2.9 for the protocol each group belongs to.
+/// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
+/// the variant name: the most frequent ones (gossip, IHAVE, ping/pong) have one-letter wire names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Msg {
     // --- session ---
@@ -143,8 +165,10 @@ pub enum Msg {
     /// Signature by the node key over `Hello::auth_hash(peer_nonce, my_id)`.
     Auth(Sig),
     /// Liveness probe (sent only by the dialling side of an idle link).
+    #[serde(rename = "P")]
     Ping(u32),
     /// Answer to `Ping`.
+    #[serde(rename = "Q")]
     Pong(u32),
     /// "Dial me back at this address" (reachability check, spec §2.1).
     ReachCheck(Addr),
@@ -203,8 +227,10 @@ pub enum Msg {
     },
     // --- broadcast (Plumtree) ---
     /// Eager push of a payload.
+    #[serde(rename = "G")]
     Gossip(Gossip),
     /// Lazy push: ids (and rounds) the sender has.
+    #[serde(rename = "I")]
     IHave(Vec<(MsgId, u16)>),
     /// Make the link eager again, and send this message if given.
     Graft {
