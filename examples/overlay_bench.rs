@@ -16,6 +16,11 @@ use nostrp2p::wire::Role;
 /// kind-1 note: id 34 + pubkey 34 + created_at 9 + kind 3 + tags 1 + sig 66 + ~20 B content +
 /// ~50 B of map keys).
 const POST_BYTES: usize = 220;
+
+/// Post size for the big-network phase (`BENCH_POST_BYTES`, default [`POST_BYTES`]).
+fn post_bytes() -> usize {
+    std::env::var("BENCH_POST_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(POST_BYTES)
+}
 /// Per-frame IPv4 + TCP header estimate (20 + 20 + 12 B of timestamps).
 const TCPIP_HEADER: u64 = 52;
 /// The same plus one pure ACK per frame (upper estimate; delayed ACKs often piggyback).
@@ -115,7 +120,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
             None => sim.rng().below(nodes as u64) as usize,
         };
         let at = sim.now;
-        published.push((sim.publish(from, POST_BYTES), at, from));
+        published.push((sim.publish(from, post_bytes()), at, from));
         sim.run_for(100); // 10 posts/s network-wide
         let _ = k;
     }
@@ -164,8 +169,9 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     );
     println!("duplicates: RMR = {rmr:.3} ({gossip} payload frames for {delivered} deliveries, {posts} senders)   [target <= 0.5]");
     println!(
-        "bytes per post per node: {:.0} B received (post body {POST_BYTES} B; payload {:.0} B + broadcast control {:.0} B)",
+        "bytes per post per node: {:.0} B received (post body {} B; payload {:.0} B + broadcast control {:.0} B)",
         per_post_node,
+        post_bytes(),
         (p1 - p0) as f64 / posts as f64 / nodes as f64 / 2.0,
         extra_control / posts as f64 / nodes as f64 / 2.0
     );
