@@ -292,3 +292,22 @@ fn impostor_cannot_take_over_a_node_id() {
     assert!(sim.nodes[victim].unicasts_in.iter().any(|(_, m)| *m == 77));
     assert!(sim.nodes[bad].unicasts_in.is_empty());
 }
+
+#[test]
+fn leaf_replaces_a_lost_home_at_once() {
+    let mut sim = Sim::new(SimConfig { seed: 17, cores: 20, leaves: 20, ..SimConfig::default() });
+    settle(&mut sim);
+    let leaf = leaf_nodes(&sim)[0];
+    let homes = sim.nodes[leaf].overlay.homes().to_vec();
+    assert_eq!(homes.len(), 2, "a leaf keeps two homes");
+    let lost = (0..sim.nodes.len()).find(|i| sim.nodes[*i].overlay.node_id() == homes[0]).expect("home exists");
+    sim.kill(lost);
+    // The replacement is dialled as soon as the loss is seen (bounded simulated wait).
+    let replaced = sim.run_until_cond(100, 20_000, |s| {
+        let h = s.nodes[leaf].overlay.homes();
+        h.len() == 2 && !h.contains(&homes[0])
+    });
+    assert!(replaced, "homes after the loss: {:?}", sim.nodes[leaf].overlay.homes());
+    let id = sim.publish(if lost == 1 { 2 } else { 1 }, 300);
+    assert!(sim.run_until_cond(500, 30_000, |s| s.nodes[leaf].delivered.contains_key(&id)));
+}

@@ -20,6 +20,8 @@ mod membership;
 pub mod params;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+#[cfg(test)]
+mod tests;
 pub mod types;
 mod unicast;
 

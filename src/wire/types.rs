@@ -2,7 +2,8 @@
 //! shared payload bytes.
 //!
 //! Owns no state and does no IO. `Addr` replaces
-//! `std::net::SocketAddr` so that pure code never names `std::net` (STYLE.md); the driver converts.
+//! the standard library's socket address so that pure code never names the networking module
+//! (STYLE.md); `net` converts.
 //! Fixed-size byte arrays are serialised as MessagePack `bin`, never as arrays of integers.
 
 use std::fmt;
