@@ -167,6 +167,9 @@ impl Overlay {
     pub(super) fn on_connected(&mut self, conn: ConnId) {
         if self.conns.contains_key(&conn) {
             self.start_hello(conn);
+        } else {
+            // A dial we gave up on (handshake timeout, table full) completed late: close it.
+            self.emit(super::Output::Close { conn });
         }
     }
 
@@ -414,7 +417,11 @@ impl Overlay {
     }
 
     pub(super) fn on_frame(&mut self, conn: ConnId, msg: Msg) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            // A connection we no longer track (closed by us, frames still in flight): make sure
+            // the transport drops it too.
+            return self.emit(super::Output::Close { conn });
+        };
         if !c.is_up() {
             if let Some(cm) = self.conns.get_mut(&conn) {
                 cm.last_rx = self.now;
