@@ -21,6 +21,16 @@ pub enum Command {
     Server(ServerConfig),
     /// `nostrp2p genkey`
     GenKey,
+    /// `nostrp2p authorize-node <nsec-or-hex> <node-key-hex> [days]`: print the owner's signed
+    /// authorisation of a server's node key (run where the secret key lives, not on the server).
+    AuthorizeNode {
+        /// The owner's secret key as given (parsed by `main`, never stored).
+        owner_secret: String,
+        /// The server's node key (64 hex characters, printed in its log at start).
+        node_key: String,
+        /// Validity in days.
+        days: u64,
+    },
     /// `--help` (of the whole program or of a subcommand): print this text.
     Help(&'static str),
     /// `--version`, or no subcommand at all (the original printed its version then).
@@ -80,6 +90,16 @@ Usage:
 Run `nostrp2p server --help` for the server's options.
 ";
 
+/// Help for `nostrp2p authorize-node`.
+pub const AUTHORIZE_HELP: &str = "\
+Usage: nostrp2p authorize-node <nsec-or-hex> <node-key-hex> [days]
+
+Prints the owner's signed authorisation (a Nostr event) of a server's node key. Run it where
+your secret key lives (not on the server) and copy the output to <data dir>/node-auth.json on
+the server. The node key is printed in the server's log at start. Without it the server still
+works: its node id is then held first-come by its node key (see docs/overlay.md).
+";
+
 /// Help for `nostrp2p server`.
 pub const SERVER_HELP: &str = "\
 Usage: nostrp2p server -p <npub-or-hex> [options]
@@ -119,6 +139,28 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             )),
             Some(other) => Err(other.unexpected().into()),
         },
+        Some(Value(v)) if v == "authorize-node" => {
+            let usage = "usage: nostrp2p authorize-node <nsec-or-hex> <node-key-hex> [days, default 365]";
+            let mut free = Vec::new();
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Value(v) => free.push(string(v, "authorize-node")?),
+                    Long("help") | Short('h') => return Ok(Command::Help(AUTHORIZE_HELP)),
+                    other => return Err(CliError(format!("{} ({usage})", other.unexpected()))),
+                }
+            }
+            match free.as_slice() {
+                [secret, key] => {
+                    Ok(Command::AuthorizeNode { owner_secret: secret.clone(), node_key: key.clone(), days: 365 })
+                }
+                [secret, key, days] => Ok(Command::AuthorizeNode {
+                    owner_secret: secret.clone(),
+                    node_key: key.clone(),
+                    days: days.parse().map_err(|_| CliError(format!("days {days:?} is not a number ({usage})")))?,
+                }),
+                _ => Err(CliError(usage.into())),
+            }
+        }
         Some(Value(v)) if v == "help" => Ok(Command::Help(HELP)),
         Some(Value(v)) => Err(CliError(format!(
             "unknown command {:?}; expected `server` or `genkey` (see `nostrp2p --help`)",

@@ -17,6 +17,7 @@ use crate::cli::ServerConfig;
 use crate::http::bridge::{self, BindError, HttpFront, HttpJob};
 use crate::http::{self, HttpConfig, NodeInfo, Routed};
 use crate::limits::{HTTP_QUEUE_CAP, STATS_LOG_INTERVAL};
+use crate::net::runtime::{OverlayError, OverlayRuntime, OverlayWake};
 use crate::query::EventQuery;
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::time::{Instant, UnixTime};
@@ -56,6 +57,8 @@ pub enum Fatal {
     Bind(BindError),
     /// Signal handlers cannot be installed.
     Signals(std::io::Error),
+    /// The overlay cannot start (address in use, node key unwritable).
+    Overlay(OverlayError),
 }
 
 impl fmt::Display for Fatal {
@@ -64,6 +67,7 @@ impl fmt::Display for Fatal {
             Fatal::Store(e) => write!(f, "event store: {e}"),
             Fatal::Bind(e) => write!(f, "{e}"),
             Fatal::Signals(e) => write!(f, "cannot install SIGINT/SIGTERM handlers: {e}"),
+            Fatal::Overlay(e) => write!(f, "overlay: {e}"),
         }
     }
 }
@@ -74,6 +78,7 @@ impl std::error::Error for Fatal {
             Fatal::Store(e) => Some(e),
             Fatal::Bind(e) => Some(e),
             Fatal::Signals(e) => Some(e),
+            Fatal::Overlay(e) => Some(e),
         }
     }
 }
@@ -83,6 +88,7 @@ enum Wake {
     Job(HttpJob),
     Signal(i32),
     Stats,
+    Overlay(OverlayWake),
 }
 
 /// Everything the loop owns.
@@ -95,6 +101,10 @@ struct Node {
     data_dir: String,
     /// Publishes inserted but not yet fsynced, with their pending answers.
     pending: Vec<(http::PublishCtx, std::sync::mpsc::SyncSender<http::Response>)>,
+    /// Owner events newly stored by this batch: sent into the overlay once durable.
+    published: Vec<crate::event::Event>,
+    /// Connected overlay peers (for `/status`).
+    peers: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -102,7 +112,7 @@ struct Node {
 /// # Errors
 /// [`Fatal`] when the store, the HTTP address or the signal handlers cannot be set up, or
 /// the store fails while running.
-pub async fn run(_ex: &LocalExecutor<'_>, cfg: ServerConfig, data_dir: PathBuf) -> Result<(), Fatal> {
+pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathBuf) -> Result<(), Fatal> {
     let clock = SystemClock::start();
     let budget_bytes = cfg.store_mib * 1024 * 1024;
     let (store, recovery) =
@@ -122,9 +132,16 @@ pub async fn run(_ex: &LocalExecutor<'_>, cfg: ServerConfig, data_dir: PathBuf) 
         cfg.store_mib,
         if cfg.accept_any_author { ", accepts any author" } else { "" }
     );
-    if let Some(peer) = &cfg.boot_peer {
-        log::info!("bootstrap peer {peer} noted; this version runs as a single node (no overlay yet)");
-    }
+    let mut overlay = OverlayRuntime::start(
+        ex,
+        cfg.owner,
+        cfg.listen,
+        cfg.boot_peer.as_deref(),
+        &data_dir,
+        clock.now(),
+        clock.unix_now(),
+    )
+    .map_err(Fatal::Overlay)?;
     log::info!("HTTP API listening on http://{http_addr} (point your client here)");
 
     let mut node = Node {
@@ -140,19 +157,25 @@ pub async fn run(_ex: &LocalExecutor<'_>, cfg: ServerConfig, data_dir: PathBuf) 
         http_addr: http_addr.to_string(),
         data_dir: data_dir.display().to_string(),
         pending: Vec::new(),
+        published: Vec::new(),
+        peers: 0,
     };
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
     let result = loop {
         let stats_at = clock.origin + Duration::from_millis(next_stats.0);
+        let overlay_at = overlay.poll_timeout().map(|t| clock.origin + Duration::from_millis(t.0));
         let wake = future::or(
-            future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
-                signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
-            }),
-            async {
-                Timer::at(stats_at).await;
-                Wake::Stats
-            },
+            future::or(
+                future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
+                    signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
+                }),
+                async {
+                    Timer::at(stats_at).await;
+                    Wake::Stats
+                },
+            ),
+            async { Wake::Overlay(overlay.wait(overlay_at).await) },
         )
         .await;
         match wake {
@@ -164,6 +187,22 @@ pub async fn run(_ex: &LocalExecutor<'_>, cfg: ServerConfig, data_dir: PathBuf) 
                 }
                 if let Err(e) = node.commit() {
                     break Err(e);
+                }
+                // Durable now: send the owner's new events into the overlay.
+                let now = clock.now();
+                for ev in node.published.drain(..) {
+                    overlay.publish(&ev, now);
+                }
+                overlay.flush(now, clock.unix_now(), &mut node.store);
+            }
+            Wake::Overlay(w) => {
+                let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
+                node.peers = overlay.peers();
+                if stored > 0 {
+                    if let Err(e) = node.store.sync() {
+                        log::error!("fsync of the event log failed: {e}");
+                        break Err(Fatal::Store(e));
+                    }
                 }
             }
             Wake::Signal(sig) => {
@@ -204,7 +243,7 @@ impl Node {
             listen: Some(self.listen.clone()),
             http_listen: Some(self.http_addr.clone()),
             data_dir: Some(self.data_dir.clone()),
-            peers: None,
+            peers: Some(self.peers),
         }
     }
 
@@ -217,8 +256,12 @@ impl Node {
             }
             Routed::Publish { event, done } => {
                 let id = event.id;
+                let copy = event.as_event().clone();
                 match self.store.insert(event) {
                     Ok(outcome) => {
+                        if matches!(outcome, crate::store::Inserted::New { .. }) {
+                            self.published.push(copy);
+                        }
                         log::debug!("publish {id}: {outcome:?}");
                         self.pending.push((done, job.reply));
                     }

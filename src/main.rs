@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::GenKey) => genkey(),
+        Ok(Command::AuthorizeNode { owner_secret, node_key, days }) => authorize_node(&owner_secret, &node_key, days),
         Ok(Command::Server(cfg)) => server(cfg),
     }
 }
@@ -52,6 +53,26 @@ fn genkey() -> ExitCode {
         pk.to_hex()
     );
     ExitCode::SUCCESS
+}
+
+/// Prints the owner's authorisation of a node key (docs/overlay.md "Identity").
+fn authorize_node(secret: &str, node_key: &str, days: u64) -> ExitCode {
+    let (Ok(key), Ok(node)) = (SecretKey::parse(secret), nostrp2p::hex::decode_array::<32>(node_key.trim())) else {
+        eprintln!("nostrp2p: expected an nsec (or 64 hex) secret key and a 64-hex node key");
+        return ExitCode::from(2);
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let node = nostrp2p::wire::Key32(node);
+    match nostrp2p::overlay::crypto::make_delegation(key.to_bytes(), &node, now, now + days * 86_400) {
+        Some(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("nostrp2p: invalid secret key");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn server(cfg: ServerConfig) -> ExitCode {

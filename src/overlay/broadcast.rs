@@ -1,0 +1,382 @@
+//! Broadcast: Plumtree (Epidemic Broadcast Trees, Leitão et al., SRDS 2007) over the core active
+//! views plus home→leaf links, carrying events and signed directory records; directory
+//! anti-entropy on new core links.
+//!
+//! Validate before forward (spec §2.4): size → seen? → id + signature (`Crypto`) → per-author
+//! rate → deliver + forward. An invalid payload bans its sender; nothing invalid is relayed.
+//! Leaves are sinks: they forward only their own messages, and never receive directory records.
+//! Invariant: `eager ∩ lazy = ∅`; both ⊆ connected peers.
+
+use super::directory::{record_msg_id, Merge};
+use super::params::*;
+use super::{Delivery, Missing, Output, Overlay, Timer};
+use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
+
+impl Overlay {
+    /// Rebuild and sign our own record from the current role, address and homes.
+    pub(super) fn sign_record(&mut self) {
+        let unix_ms = self.cfg.unix_at_origin * 1000 + self.now.0;
+        let seq = unix_ms.max(self.record.seq + 1);
+        let mut rec = NodeRecord {
+            node: self.me,
+            owner: self.cfg.owner,
+            node_key: self.crypto.node_key(),
+            delegation: self.cfg.delegation.clone(),
+            role: self.role,
+            addr: if self.role == Role::Core { self.advertised } else { None },
+            homes: if self.role == Role::Leaf { self.homes.clone() } else { Vec::new() },
+            seq,
+            expires: self.unix_now() + RECORD_TTL_S,
+            sig: Sig([0; 64]),
+        };
+        rec.sig = self.crypto.sign(&rec.signing_hash());
+        self.record = rec;
+    }
+
+    /// Note that our record changed; it is re-published after `RECORD_DEBOUNCE_MS`, so a leaf
+    /// that gains two homes in a row (or a node that changes role) publishes once.
+    pub(super) fn mark_record_dirty(&mut self) {
+        if self.record_dirty.is_none() {
+            self.record_dirty = Some(self.now);
+        }
+    }
+
+    /// Sign a fresh record and broadcast it (core: to the core tree; leaf: to its homes).
+    pub(super) fn publish_record(&mut self) {
+        if self.reach_deadline.is_some() || (self.role == Role::Leaf && self.homes.is_empty()) {
+            return;
+        }
+        if self.role == Role::Core && self.advertised.is_none() {
+            return;
+        }
+        self.sign_record();
+        self.record_dirty = None;
+        self.record_published = self.now;
+        let Ok(bytes) = rmp_serde::to_vec(&self.record) else { return };
+        let body = Body::from_slice(&bytes);
+        let id = record_msg_id(&self.record, &bytes);
+        if self.role == Role::Core {
+            let rec = self.record.clone();
+            let authorised = rec.delegation.is_some();
+            let unix = self.unix_now();
+            self.dir.merge(&rec, body.clone(), authorised, unix);
+        }
+        let g = Gossip { id, round: 0, kind: GossipKind::Record, body };
+        self.cache.insert(g.clone(), None, self.now);
+        self.push(g, None);
+    }
+
+    /// Broadcast our own event.
+    pub(super) fn publish_event(&mut self, id: MsgId, body: Body) {
+        if body.len() > MAX_BODY_BYTES || !self.seen.insert(id, self.now) {
+            return;
+        }
+        log::debug!("publishing event {id} to {} eager, {} lazy peers", self.eager.len(), self.lazy.len());
+        let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
+        self.cache.insert(g.clone(), None, self.now);
+        if self.eager.is_empty() && self.lazy.is_empty() {
+            // Not connected yet (still joining, or all links lost): send it once we are.
+            if self.unsent_own.len() >= UNSENT_OWN_CAP {
+                self.unsent_own.remove(0);
+            }
+            self.unsent_own.push(id);
+        }
+        self.push(g, None);
+    }
+
+    /// Push our own messages published while we had no peers (called on housekeeping).
+    pub(super) fn flush_unsent_own(&mut self) {
+        if self.unsent_own.is_empty() || self.eager.is_empty() {
+            return;
+        }
+        for id in std::mem::take(&mut self.unsent_own) {
+            if let Some(g) = self.cache.get(&id).cloned() {
+                self.push(g, None);
+            }
+        }
+    }
+
+    /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to leaves).
+    fn push(&mut self, mut g: Gossip, from: Option<NodeId>) {
+        g.round = g.round.saturating_add(1);
+        let skip = |o: &Overlay, n: &NodeId| Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n));
+        let eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
+        let lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
+        for n in eager {
+            self.send_node(n, Msg::Gossip(g.clone()));
+        }
+        for n in lazy {
+            self.queue_ihave(n, g.id, g.round);
+        }
+    }
+
+    fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
+        if self.ihave_pending.len() >= IHAVE_PENDING_CAP {
+            self.ihave_pending.remove(0);
+            self.stats_mut().outbox_dropped += 1;
+        }
+        self.ihave_pending.push((peer, id, round));
+        if !self.ihave_scheduled {
+            self.ihave_scheduled = true;
+            self.schedule(self.now.plus_ms(IHAVE_FLUSH_MS), Timer::IHaveFlush);
+        }
+    }
+
+    /// Send the batched IHAVEs, one frame per peer (chunked).
+    pub(super) fn flush_ihaves(&mut self) {
+        self.ihave_scheduled = false;
+        let mut by_peer: std::collections::BTreeMap<NodeId, Vec<(MsgId, u16)>> = Default::default();
+        for (peer, id, round) in std::mem::take(&mut self.ihave_pending) {
+            by_peer.entry(peer).or_default().push((id, round));
+        }
+        for (peer, ids) in by_peer {
+            for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+                self.send_node(peer, Msg::IHave(chunk.to_vec()));
+            }
+        }
+    }
+
+    /// Eager links to core peers (active view) or homes.
+    fn eager_upstream(&self) -> usize {
+        self.eager.iter().filter(|n| self.active.contains(n) || self.homes.contains(n)).count()
+    }
+
+    /// The eager floor: `MIN_EAGER_CORE`, but below the active view size (keeping every link
+    /// eager would be flooding: in a 3-node network RMR 1 instead of 0); 1 for a leaf.
+    fn eager_floor(&self) -> usize {
+        match self.role {
+            Role::Core => MIN_EAGER_CORE.min(self.active.len().saturating_sub(1)).max(1),
+            Role::Leaf => 1,
+        }
+    }
+
+    /// Keep a core node's eager core links ≥ `MIN_EAGER_CORE` (a leaf's eager homes ≥ 1).
+    /// Concurrent broadcasts from many senders prune different edges of the same cycles, which
+    /// leaves plain Plumtree's eager graph as a forest repaired only by GRAFTs (seconds each);
+    /// this floor keeps it connected at a small RMR cost (measured in the benchmark).
+    pub(super) fn keep_eager_floor(&mut self) {
+        let floor = self.eager_floor();
+        while self.eager_upstream() < floor {
+            let lazy_up: Vec<NodeId> =
+                self.lazy.iter().copied().filter(|n| self.active.contains(n) || self.homes.contains(n)).collect();
+            let Some(i) = self.rng.pick(lazy_up.len()) else { return };
+            let n = lazy_up[i];
+            self.lazy.remove(&n);
+            self.eager.insert(n);
+            self.send_node(n, Msg::Graft { id: None, round: 0 });
+        }
+    }
+
+    fn duplicate_from(&mut self, from: NodeId) {
+        self.stats_mut().duplicates += 1;
+        let upstream = self.active.contains(&from) || self.homes.contains(&from);
+        let floor = self.eager_floor();
+        if upstream && self.eager.contains(&from) && self.eager_upstream() <= floor {
+            return;
+        }
+        if self.eager.remove(&from) {
+            self.lazy.insert(from);
+            self.send_node(from, Msg::Prune);
+        }
+    }
+
+    fn have(&self, id: &MsgId) -> bool {
+        self.seen.contains(id) || self.dir.has_record_id(id)
+    }
+
+    pub(super) fn on_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
+        if g.body.len() > MAX_BODY_BYTES {
+            return self.ban_conn(conn);
+        }
+        match g.kind {
+            GossipKind::Event => self.on_event(conn, from, g),
+            GossipKind::Record => self.on_record_gossip(conn, from, g),
+        }
+    }
+
+    fn on_event(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
+        if self.seen.contains(&g.id) {
+            return self.duplicate_from(from);
+        }
+        let unix = self.unix_now();
+        let author = match self.crypto.verify_event(&g.id, g.body.as_slice(), unix) {
+            Ok(a) => a,
+            Err(e) => {
+                log::debug!("invalid event {} from {from}: {e}", g.id);
+                return self.ban_conn(conn);
+            }
+        };
+        if !self.authors.allow(author, self.now) {
+            self.stats_mut().author_dropped += 1;
+            return;
+        }
+        log::debug!("event {} from {from} (round {})", g.id, g.round);
+        self.seen.insert(g.id, self.now);
+        self.missing.remove(&g.id);
+        self.cache.insert(g.clone(), Some(from), self.now);
+        self.stats_mut().delivered += 1;
+        self.emit(Output::Deliver(Delivery::Broadcast { id: g.id, author, body: g.body.clone() }));
+        if self.role == Role::Core {
+            self.push(g, Some(from));
+        }
+    }
+
+    fn on_record_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
+        if self.role != Role::Core {
+            return;
+        }
+        if self.dir.has_record_id(&g.id) {
+            // The same record again is a duplicate (prune that link); an older one is not: it is
+            // a different message that lost a race, and pruning for it could cut the tree.
+            let same = self
+                .dir
+                .get(NodeId(u64::from_be_bytes(id_prefix(&g.id))))
+                .is_some_and(|e| record_msg_id_matches(e, &g.id));
+            if same {
+                self.duplicate_from(from);
+            }
+            return;
+        }
+        let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(g.body.as_slice()) else { return self.ban_conn(conn) };
+        if record_msg_id(&rec, g.body.as_slice()) != g.id {
+            return self.ban_conn(conn);
+        }
+        let Some(authorised) = self.check_record(&rec) else { return self.ban_conn(conn) };
+        let unix = self.unix_now();
+        if rec.expires < unix {
+            return;
+        }
+        match self.dir.merge(&rec, g.body.clone(), authorised, unix) {
+            Merge::Conflict => {
+                self.stats_mut().id_conflicts += 1;
+                log::warn!("record for node {} signed by another key; not relayed", rec.node);
+            }
+            Merge::Full => {}
+            Merge::Stale => {}
+            Merge::New | Merge::Updated => {
+                self.missing.remove(&g.id);
+                self.cache.insert(g.clone(), Some(from), self.now);
+                self.push(g, Some(from));
+            }
+        }
+    }
+
+    pub(super) fn on_ihave(&mut self, from: NodeId, ids: Vec<(MsgId, u16)>) {
+        for (id, round) in ids.into_iter().take(MAX_IHAVE_BATCH) {
+            if self.have(&id) {
+                self.maybe_optimize(from, &id, round);
+                continue;
+            }
+            let room = self.missing.len() < MISSING_CAP;
+            match self.missing.get_mut(&id) {
+                Some(m) if m.announcers.len() < MAX_ANNOUNCERS && !m.announcers.iter().any(|(n, _)| *n == from) => {
+                    m.announcers.push((from, round));
+                }
+                Some(_) => {}
+                None if room => {
+                    self.missing.insert(id, Missing { announcers: vec![(from, round)] });
+                    self.schedule(self.now.plus_ms(GRAFT_TIMEOUT_1_MS), Timer::Graft(id));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Plumtree's tree optimisation (§3.8 of the paper): if `from` announced a message we got
+    /// over a path ≥ `OPTIMIZATION_THRESHOLD` hops longer, make `from` eager and prune the
+    /// sender of the slow copy. Threshold 3 measured better than the paper's 7 (spec §1.5).
+    fn maybe_optimize(&mut self, from: NodeId, id: &MsgId, round: u16) {
+        let Some((got_round, Some(via))) = self.cache.arrival(id) else { return };
+        if via == from || round.saturating_add(OPTIMIZATION_THRESHOLD) >= got_round || !self.lazy.contains(&from) {
+            return;
+        }
+        self.lazy.remove(&from);
+        self.eager.insert(from);
+        self.send_node(from, Msg::Graft { id: None, round });
+        if self.eager.remove(&via) {
+            self.lazy.insert(via);
+            self.send_node(via, Msg::Prune);
+        }
+    }
+
+    pub(super) fn on_graft_timer(&mut self, id: MsgId) {
+        if self.have(&id) {
+            self.missing.remove(&id);
+            return;
+        }
+        loop {
+            let Some(m) = self.missing.get_mut(&id) else { return };
+            if m.announcers.is_empty() {
+                self.missing.remove(&id);
+                return;
+            }
+            let (peer, round) = m.announcers.remove(0);
+            if self.by_node.contains_key(&peer) {
+                if self.lazy.remove(&peer) {
+                    self.eager.insert(peer);
+                }
+                self.stats_mut().grafts += 1;
+                self.send_node(peer, Msg::Graft { id: Some(id), round });
+                self.schedule(self.now.plus_ms(GRAFT_TIMEOUT_2_MS), Timer::Graft(id));
+                return;
+            }
+        }
+    }
+
+    pub(super) fn on_graft(&mut self, from: NodeId, id: Option<MsgId>, _round: u16) {
+        if self.lazy.remove(&from) {
+            self.eager.insert(from);
+        }
+        if let Some(g) = id.and_then(|id| self.cache.get(&id)).cloned() {
+            if g.kind == GossipKind::Record && self.leaves.contains(&from) {
+                return;
+            }
+            let mut g = g;
+            g.round = g.round.saturating_add(1);
+            self.send_node(from, Msg::Gossip(g));
+        }
+    }
+
+    pub(super) fn on_prune(&mut self, from: NodeId) {
+        if self.eager.remove(&from) {
+            self.lazy.insert(from);
+        }
+    }
+
+    pub(super) fn on_dir_digest(&mut self, from: NodeId, digest: Vec<u32>) {
+        if self.role != Role::Core || self.leaves.contains(&from) {
+            return;
+        }
+        let records = self.dir.records_differing(&digest);
+        for chunk in records.chunks(DIR_RECORDS_PER_FRAME) {
+            self.send_node(from, Msg::DirRecords(chunk.to_vec()));
+        }
+    }
+
+    pub(super) fn on_dir_records(&mut self, conn: ConnId, records: Vec<Body>) {
+        if self.role != Role::Core {
+            return;
+        }
+        let unix = self.unix_now();
+        for body in records.into_iter().take(DIR_RECORDS_PER_FRAME) {
+            let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
+                continue;
+            }
+            let Some(authorised) = self.check_record(&rec) else { return self.ban_conn(conn) };
+            if self.dir.merge(&rec, body, authorised, unix) == Merge::Conflict {
+                self.stats_mut().id_conflicts += 1;
+            }
+        }
+    }
+}
+
+fn id_prefix(id: &MsgId) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id.0[..8]);
+    b
+}
+
+fn record_msg_id_matches(e: &super::directory::Entry, id: &MsgId) -> bool {
+    e.seq.to_be_bytes() == id.0[8..16]
+}

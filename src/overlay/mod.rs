@@ -1,0 +1,519 @@
+//! The gossip overlay as a sans-IO state machine (spec overlay.md §2; STYLE.md "Overlay").
+//!
+//! `handle_input(input, now)` and `handle_timeout(now)` take everything that happens (frames,
+//! connections, commands, time); `poll_output()` yields what to do (send, dial, close, deliver);
+//! `poll_timeout()` says when to call back. No IO, no clock, no global RNG: randomness is a
+//! seeded field, timers are data, and everything whose order reaches an output lives in a `Vec`
+//! or `BTreeMap`. Bad peer input is counted in [`Stats`] and dropped, never a panic.
+//!
+//! Parts: `conn` (handshake, liveness, limits), `membership` (HyParView core views, reachability,
+//! leaf homes), `broadcast` (Plumtree + directory records), `unicast` (directory routing + acks).
+//! Invariants: `by_node[n] = c` ⇒ `conns[c]` is `Up` with peer `n`; every id in `active`,
+//! `leaves`, `homes`, `eager`, `lazy` has an `Up` connection (checked by `check_invariants`).
+
+mod broadcast;
+mod caches;
+mod conn;
+pub mod crypto;
+pub mod directory;
+mod membership;
+pub mod params;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
+#[cfg(test)]
+mod tests;
+pub mod types;
+mod unicast;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use caches::{Bans, Bucket, MsgCache, Seen};
+use conn::{Conn, Purpose};
+pub use crypto::{Crypto, Rejected, SchnorrCrypto};
+use directory::Directory;
+use params::*;
+pub use types::{Instant, SplitMix64};
+
+pub use crate::wire::ConnId;
+use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
+
+/// How a node decides its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChoice {
+    /// Dial-back check decides (no listen address ⇒ leaf; no bootstrap ⇒ core).
+    Auto,
+    /// Always core (e.g. a VPS with a known public address).
+    Core,
+    /// Always leaf (a phone on mobile data).
+    Leaf,
+}
+
+/// Static configuration of one node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The owner's Nostr pubkey; the node id is its low 64 bits.
+    pub owner: Key32,
+    /// The owner's authorisation of this node key (a signed Nostr event), if configured.
+    pub delegation: Option<Body>,
+    /// Address this node listens on (a wildcard IP is replaced by the one peers observe).
+    pub listen: Option<Addr>,
+    /// Nodes to contact first (`-b`).
+    pub bootstrap: Vec<Addr>,
+    /// Role policy.
+    pub role: RoleChoice,
+    /// Unix seconds at `Instant(0)` (wall time is derived from it, never read).
+    pub unix_at_origin: u64,
+    /// Leaf slots offered (≤ `LEAF_SLOTS`).
+    pub leaf_slots: usize,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A peer connected to us.
+    Accepted {
+        /// Driver-allocated id (top bit clear).
+        conn: ConnId,
+        /// Peer's address as observed.
+        remote: Addr,
+    },
+    /// A dial asked for by `Output::Dial` succeeded.
+    Connected {
+        /// The id from the `Dial`.
+        conn: ConnId,
+    },
+    /// A connection ended, or a dial failed.
+    Closed {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A decoded frame.
+    Frame {
+        /// From.
+        conn: ConnId,
+        /// The message.
+        msg: Msg,
+    },
+    /// Undecodable bytes arrived (the driver closes the connection too).
+    Malformed {
+        /// From.
+        conn: ConnId,
+    },
+    /// Broadcast our own (already validated) event.
+    Publish {
+        /// Event id.
+        id: MsgId,
+        /// Event bytes.
+        body: Body,
+    },
+    /// Send a payload to one node, with acknowledgement.
+    Unicast {
+        /// Destination node id.
+        dst: NodeId,
+        /// Caller-chosen id, reported back in `UnicastDone`.
+        msg_id: u64,
+        /// Payload.
+        payload: Body,
+    },
+}
+
+/// Something to do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Send a message on a connection (`try_send`; a full queue is the driver's to count).
+    Send {
+        /// Where.
+        conn: ConnId,
+        /// What.
+        msg: Msg,
+    },
+    /// Open a connection; report `Connected` or `Closed` with this id.
+    Dial {
+        /// Overlay-allocated id (top bit set).
+        conn: ConnId,
+        /// Where.
+        addr: Addr,
+    },
+    /// Close a connection (no `Closed` input follows).
+    Close {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A validated payload for the application.
+    Deliver(Delivery),
+    /// Outcome of an `Input::Unicast`.
+    UnicastDone {
+        /// The caller's id.
+        msg_id: u64,
+        /// Destination.
+        dst: NodeId,
+        /// Acked (with hop count) or failed.
+        result: Result<u8, UndeliverableReason>,
+    },
+}
+
+/// A validated payload.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// A broadcast event (id and signature verified).
+    Broadcast {
+        /// Event id.
+        id: MsgId,
+        /// Its author.
+        author: Key32,
+        /// Event bytes.
+        body: Body,
+    },
+    /// A unicast payload addressed to this node.
+    Unicast {
+        /// Origin node.
+        src: NodeId,
+        /// Origin's id.
+        msg_id: u64,
+        /// Payload.
+        payload: Body,
+    },
+}
+
+/// Counters (monotonic) for logs, `/status` and the simulator.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Frames that did not decode.
+    pub malformed: u64,
+    /// Payloads with a bad id or signature (each bans its sender).
+    pub invalid: u64,
+    /// Connections refused because the peer is banned.
+    pub banned_rejects: u64,
+    /// Frames dropped by per-connection rate limits.
+    pub rate_dropped: u64,
+    /// Events dropped by the per-author limit.
+    pub author_dropped: u64,
+    /// Duplicate payloads received.
+    pub duplicates: u64,
+    /// Records refused because another key holds the node id.
+    pub id_conflicts: u64,
+    /// Outputs dropped because the outbox was full.
+    pub outbox_dropped: u64,
+    /// Messages dropped from a not-yet-up connection's queue.
+    pub queue_dropped: u64,
+    /// Handshakes that failed (bad record, bad auth, timeout).
+    pub handshake_failed: u64,
+    /// Broadcasts delivered to the application.
+    pub delivered: u64,
+    /// GRAFTs sent.
+    pub grafts: u64,
+    /// Links declared dead by silence.
+    pub dead_links: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Graft(MsgId),
+    IHaveFlush,
+    UnicastTimeout(u64),
+}
+
+/// A connection to redial after a backoff.
+#[derive(Debug, Clone)]
+struct Redial {
+    addr: Addr,
+    purpose: Purpose,
+    attempt: u32,
+    at: Instant,
+}
+
+/// A missing broadcast announced by IHAVEs.
+#[derive(Debug, Clone)]
+struct Missing {
+    announcers: Vec<(NodeId, u16)>,
+}
+
+/// A unicast awaiting its ack.
+#[derive(Debug, Clone)]
+struct PendingUnicast {
+    dst: NodeId,
+    payload: Body,
+    attempt: u8,
+}
+
+/// One node's overlay state. See the module doc.
+pub struct Overlay {
+    cfg: Config,
+    me: NodeId,
+    crypto: Box<dyn Crypto>,
+    rng: SplitMix64,
+    now: Instant,
+    role: Role,
+    reach_deadline: Option<Instant>,
+    advertised: Option<Addr>,
+    record: NodeRecord,
+    record_dirty: Option<Instant>,
+    record_published: Instant,
+    conns: BTreeMap<ConnId, Conn>,
+    by_node: BTreeMap<NodeId, ConnId>,
+    next_conn: u64,
+    active: Vec<NodeId>,
+    passive: Vec<PeerRef>,
+    pending_neighbor: BTreeMap<NodeId, Instant>,
+    leaves: Vec<NodeId>,
+    homes: Vec<NodeId>,
+    pending_homes: Vec<NodeId>,
+    candidates: Vec<PeerRef>,
+    next_shuffle: Instant,
+    redials: Vec<Redial>,
+    eager: BTreeSet<NodeId>,
+    lazy: BTreeSet<NodeId>,
+    seen: Seen,
+    cache: MsgCache,
+    missing: BTreeMap<MsgId, Missing>,
+    ihave_pending: Vec<(NodeId, MsgId, u16)>,
+    ihave_scheduled: bool,
+    unsent_own: Vec<MsgId>,
+    dir: Directory,
+    authors: caches::AuthorLimiter,
+    bans: Bans,
+    pending_unicast: BTreeMap<u64, PendingUnicast>,
+    timers: BTreeMap<(Instant, u64), Timer>,
+    timer_seq: u64,
+    next_tick: Instant,
+    outbox: VecDeque<Output>,
+    stats: Stats,
+}
+
+impl Overlay {
+    /// A node that starts at `now`: it dials its bootstrap nodes on the first `handle_timeout`.
+    pub fn new(cfg: Config, crypto: Box<dyn Crypto>, now: Instant) -> Overlay {
+        let me = NodeId::of_pubkey(&cfg.owner.0);
+        let role = match (cfg.role, cfg.listen, cfg.bootstrap.is_empty()) {
+            (RoleChoice::Leaf, _, _) | (RoleChoice::Auto, None, _) => Role::Leaf,
+            _ => Role::Core,
+        };
+        let deciding = cfg.role == RoleChoice::Auto && cfg.listen.is_some() && !cfg.bootstrap.is_empty();
+        let advertised = if role == Role::Core && !deciding { cfg.listen } else { None };
+        let record = NodeRecord {
+            node: me,
+            owner: cfg.owner,
+            node_key: crypto.node_key(),
+            delegation: cfg.delegation.clone(),
+            role,
+            addr: advertised,
+            homes: Vec::new(),
+            seq: 0,
+            expires: 0,
+            sig: crate::wire::Sig([0; 64]),
+        };
+        let mut o = Overlay {
+            me,
+            rng: SplitMix64::new(cfg.seed),
+            now,
+            role,
+            // Deciding, check not sent yet: no deadline until a `ReachCheck` is out.
+            reach_deadline: deciding.then_some(Instant(u64::MAX)),
+            advertised,
+            record,
+            record_dirty: Some(now),
+            record_published: now,
+            conns: BTreeMap::new(),
+            by_node: BTreeMap::new(),
+            next_conn: 0,
+            active: Vec::new(),
+            passive: Vec::new(),
+            pending_neighbor: BTreeMap::new(),
+            leaves: Vec::new(),
+            homes: Vec::new(),
+            pending_homes: Vec::new(),
+            candidates: Vec::new(),
+            next_shuffle: now.plus_ms(SHUFFLE_INTERVAL_MS),
+            redials: Vec::new(),
+            eager: BTreeSet::new(),
+            lazy: BTreeSet::new(),
+            seen: Seen::new(SEEN_CAP, SEEN_MS),
+            cache: MsgCache::new(MSG_CACHE_CAP, MSG_CACHE_MS),
+            missing: BTreeMap::new(),
+            ihave_pending: Vec::new(),
+            ihave_scheduled: false,
+            unsent_own: Vec::new(),
+            dir: Directory::new(DIR_CAP),
+            authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
+            bans: Bans::default(),
+            pending_unicast: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            next_tick: now,
+            outbox: VecDeque::new(),
+            stats: Stats::default(),
+            crypto,
+            cfg,
+        };
+        for addr in o.cfg.bootstrap.clone() {
+            o.redials.push(Redial { addr, purpose: Purpose::Bootstrap, attempt: 0, at: now });
+        }
+        o.sign_record();
+        o
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.me
+    }
+    /// Current role (a node checking its reachability reports `Leaf` until it passes).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// True while the dial-back check is pending.
+    pub fn is_deciding(&self) -> bool {
+        self.reach_deadline.is_some()
+    }
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// True if broadcast `id` was received (or published) here and is still remembered.
+    pub fn has_seen(&self, id: &MsgId) -> bool {
+        self.seen.contains(id)
+    }
+    /// Active view (core).
+    pub fn active_view(&self) -> &[NodeId] {
+        &self.active
+    }
+    /// Passive view size (core).
+    pub fn passive_len(&self) -> usize {
+        self.passive.len()
+    }
+    /// Attached leaves (core).
+    pub fn leaves(&self) -> &[NodeId] {
+        &self.leaves
+    }
+    /// Homes (leaf).
+    pub fn homes(&self) -> &[NodeId] {
+        &self.homes
+    }
+    /// Plumtree eager and lazy peers (debugging, tests).
+    pub fn tree_peers(&self) -> (Vec<NodeId>, Vec<NodeId>) {
+        (self.eager.iter().copied().collect(), self.lazy.iter().copied().collect())
+    }
+    /// Directory size.
+    pub fn directory_len(&self) -> usize {
+        self.dir.len()
+    }
+    /// Number of open or opening connections.
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+    /// Nodes with an established connection.
+    pub fn connected_nodes(&self) -> Vec<NodeId> {
+        self.by_node.keys().copied().collect()
+    }
+
+    fn unix_now(&self) -> u64 {
+        self.cfg.unix_at_origin + self.now.0 / 1000
+    }
+
+    /// Feed one input. Never blocks, never fails: bad input is counted and dropped.
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        self.now = self.now.max(now);
+        match input {
+            Input::Accepted { conn, remote } => self.on_accepted(conn, remote),
+            Input::Connected { conn } => self.on_connected(conn),
+            Input::Closed { conn } => self.on_closed(conn),
+            Input::Frame { conn, msg } => self.on_frame(conn, msg),
+            Input::Malformed { conn } => {
+                self.stats.malformed += 1;
+                self.drop_conn(conn);
+            }
+            Input::Publish { id, body } => self.publish_event(id, body),
+            Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
+        }
+    }
+
+    /// Run due timers. Harmless if called early.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        while let Some((&(at, seq), _)) = self.timers.first_key_value() {
+            if at > self.now {
+                break;
+            }
+            let Some(timer) = self.timers.remove(&(at, seq)) else { break };
+            match timer {
+                Timer::Graft(id) => self.on_graft_timer(id),
+                Timer::IHaveFlush => self.flush_ihaves(),
+                Timer::UnicastTimeout(msg_id) => self.on_unicast_timeout(msg_id),
+            }
+        }
+        if self.now >= self.next_tick {
+            self.housekeeping();
+            let tick = if self.role == Role::Core { TICK_CORE_MS } else { TICK_LEAF_MS };
+            self.next_tick = self.now.plus_ms(tick);
+        }
+    }
+
+    /// Next output, if any. Drain after every `handle_*`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
+    }
+
+    /// When `handle_timeout` should run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.timers.keys().next().map(|(t, _)| *t);
+        Some(t.map_or(self.next_tick, |t| t.min(self.next_tick)))
+    }
+
+    fn schedule(&mut self, at: Instant, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.insert((at, self.timer_seq), timer);
+    }
+
+    fn emit(&mut self, out: Output) {
+        if self.outbox.len() >= OUTBOX_CAP {
+            self.stats.outbox_dropped += 1;
+            return;
+        }
+        self.outbox.push_back(out);
+    }
+
+    /// Periodic work: dials, liveness, repairs, shuffles, expiry, record refresh.
+    fn housekeeping(&mut self) {
+        self.run_redials();
+        self.check_liveness();
+        if let Some(deadline) = self.reach_deadline {
+            if self.now >= deadline {
+                self.decide_role(false, None);
+            }
+        }
+        match self.role {
+            Role::Core if self.reach_deadline.is_none() => self.maintain_core(),
+            Role::Leaf if self.reach_deadline.is_none() => self.maintain_leaf(),
+            _ => {}
+        }
+        self.flush_unsent_own();
+        self.seen.expire(self.now);
+        self.cache.expire(self.now);
+        self.bans.expire(self.now, BAN_MAX_MS);
+        if self.role == Role::Core {
+            let unix = self.unix_now();
+            self.dir.expire(unix);
+        }
+        let debounced = self.record_dirty.is_some_and(|t| self.now.since(t) >= RECORD_DEBOUNCE_MS);
+        if debounced || self.now.since(self.record_published) >= RECORD_REFRESH_MS {
+            self.publish_record();
+        }
+    }
+
+    /// Assert the module invariants (simulator and tests call this after every step).
+    pub fn check_invariants(&self) {
+        for (node, c) in &self.by_node {
+            let conn = self.conns.get(c).expect("by_node points at a live connection");
+            assert!(conn.is_up() && conn.peer == Some(*node), "by_node/conns disagree for {node}");
+        }
+        for n in self.active.iter().chain(&self.leaves).chain(&self.homes).chain(&self.eager).chain(&self.lazy) {
+            assert!(self.by_node.contains_key(n), "{} lists {n} without a connection", self.me);
+        }
+        assert!(self.active.len() <= ACTIVE_VIEW);
+        assert!(self.passive.len() <= PASSIVE_VIEW);
+        assert!(self.homes.len() <= MAX_HOMES);
+        assert!(self.eager.is_disjoint(&self.lazy));
+        assert!(self.conns.len() <= MAX_CONNS + 8);
+    }
+}

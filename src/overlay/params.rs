@@ -1,0 +1,159 @@
+//! Every bound and timer of the overlay: one named constant each, with its rationale and memory
+//! cost (spec overlay.md §2.7, §2.10). Runtime config may lower a capacity, never raise it.
+//!
+//! Worst-case overlay heap on a core node ≈ directory (`DIR_CAP` × ~600 B ≈ 12 MiB at 20,000
+//! records) + message cache (`MSG_CACHE_CAP` × `MAX_BODY_BYTES` ≈ 128 MiB only if every cached
+//! message were maximal; posts are ~1 KB ⇒ ≈ 2 MiB) + seen ids (`SEEN_CAP` × ~80 B ≈ 5 MiB) +
+//! connection queues (`MAX_CONNS` × `CONN_QUEUE_CAP` messages).
+
+// ---- HyParView (core membership), paper / iroh-gossip defaults ----
+/// Active view size (fanout + 1). HyParView paper p.9; iroh default.
+pub const ACTIVE_VIEW: usize = 5;
+/// Passive view size. ~30 × 40 B.
+pub const PASSIVE_VIEW: usize = 30;
+/// Active random walk length (ForwardJoin ttl).
+pub const ARWL: u8 = 6;
+/// Passive random walk length: at this ttl the joiner is put in the passive view.
+pub const PRWL: u8 = 3;
+/// Shuffle random walk length.
+pub const SHUFFLE_TTL: u8 = 6;
+/// Active peers in a shuffle sample.
+pub const SHUFFLE_ACTIVE: usize = 3;
+/// Passive peers in a shuffle sample.
+pub const SHUFFLE_PASSIVE: usize = 4;
+/// Shuffle period (iroh: 60 s).
+pub const SHUFFLE_INTERVAL_MS: u64 = 60_000;
+/// Each shuffle period a core with a full active view replaces one link with a random directory
+/// core with probability 1/this (heals partitions; costs one link change per 4 min per core).
+pub const ACTIVE_REFRESH_ONE_IN: u64 = 4;
+/// A Neighbor request unanswered this long is given up (WAN/phones; iroh's 500 ms is LAN-tuned).
+pub const NEIGHBOR_TIMEOUT_MS: u64 = 5_000;
+
+// ---- leaves and homes ----
+/// Homes a leaf keeps (one eager, one lazy).
+pub const HOMES: usize = 2;
+/// Most homes a record may list.
+pub const MAX_HOMES: usize = 3;
+/// Leaf slots per core node (Pi-sized; raise via config on a VPS — never above this).
+pub const LEAF_SLOTS: usize = 64;
+/// Core nodes a leaf remembers as home candidates (~30 × 40 B).
+pub const MAX_CANDIDATES: usize = 30;
+/// Core nodes offered in an `AttachAck`.
+pub const MAX_ALTERNATIVES: usize = 8;
+
+// ---- Plumtree (broadcast) ----
+/// IHAVE batching period (spec §2.10: 200 ms; iroh: 5 ms).
+pub const IHAVE_FLUSH_MS: u64 = 100;
+/// First GRAFT after an IHAVE for a missing message (spec §1.5: 1.5 s on 20–150 ms links).
+pub const GRAFT_TIMEOUT_1_MS: u64 = 1_500;
+/// Retry GRAFT to the next announcer (≈ 1 RTT on slow links).
+pub const GRAFT_TIMEOUT_2_MS: u64 = 750;
+/// A core node never prunes its eager core links below this many (and re-grafts up to it).
+pub const MIN_EAGER_CORE: usize = 3;
+/// Tree optimisation: re-parent when an IHAVE shows a path this many hops shorter (paper: 7;
+/// spec §1.5 measured 3 as faster at the same RMR).
+pub const OPTIMIZATION_THRESHOLD: u16 = 3;
+/// Most ids in one IHAVE frame (≈ 40 B each ⇒ ≤ 40 KiB frame).
+pub const MAX_IHAVE_BATCH: usize = 1_000;
+/// Most (peer, id) IHAVE entries waiting for the next flush (~50 B each ⇒ ≈ 400 KiB).
+pub const IHAVE_PENDING_CAP: usize = 8_192;
+/// Most missing messages tracked for GRAFT (~300 B each with announcers ⇒ ≈ 1.2 MiB).
+pub const MISSING_CAP: usize = 4_096;
+/// Announcers remembered per missing message.
+pub const MAX_ANNOUNCERS: usize = 4;
+/// Messages kept to answer GRAFTs (bodies are shared `Arc`s; ~1 KB per post ⇒ ≈ 2 MiB).
+pub const MSG_CACHE_CAP: usize = 2_048;
+/// How long a message stays in the GRAFT cache (spec: 10 min).
+pub const MSG_CACHE_MS: u64 = 10 * 60_000;
+/// Own messages published while unconnected, sent once a peer is up (ids only; bodies stay in
+/// the message cache).
+pub const UNSENT_OWN_CAP: usize = 64;
+/// Ids remembered as seen (count bound; ~80 B each ⇒ ≈ 5 MiB).
+pub const SEEN_CAP: usize = 65_536;
+/// How long an id stays seen (age bound; the event store dedups older ones).
+pub const SEEN_MS: u64 = 60 * 60_000;
+
+// ---- directory ----
+/// Most directory records (≈ 600 B each incl. delegation ⇒ ≈ 12 MiB).
+pub const DIR_CAP: usize = 20_000;
+/// Buckets of the anti-entropy digest (256 × u32 ≈ 1.3 KB per digest frame).
+pub const DIR_BUCKETS: usize = 256;
+/// Records per `DirRecords` frame (≈ 300–600 B each ⇒ ≤ 120 KiB frame).
+pub const DIR_RECORDS_PER_FRAME: usize = 200;
+/// A record is valid this long after it was made (spec: 36 h).
+pub const RECORD_TTL_S: u64 = 36 * 3_600;
+/// A node re-publishes its record this often (spec: 12 h).
+pub const RECORD_REFRESH_MS: u64 = 12 * 3_600 * 1_000;
+
+/// A changed record waits this long before it is published (coalesces bursts of changes).
+pub const RECORD_DEBOUNCE_MS: u64 = 3_000;
+
+// ---- unicast ----
+/// Hop limit of a unicast: leaf → home → destination's home → leaf.
+pub const UNICAST_TTL: u8 = 3;
+/// Wait for an ack this long before the next attempt.
+pub const UNICAST_TIMEOUT_MS: u64 = 10_000;
+/// Attempts (through different homes) before reporting failure to the app, whose resend queue
+/// takes over (original: 5 min × 2^n).
+pub const UNICAST_ATTEMPTS: u8 = 3;
+/// Unicasts awaiting an ack (each holds its payload: ≈ 256 × 1 KB).
+pub const PENDING_UNICAST_CAP: usize = 256;
+
+// ---- connections, liveness ----
+/// Most connections (active 5 + leaves 64 + on-demand 16 + handshakes/probes).
+pub const MAX_CONNS: usize = 128;
+/// On-demand connections (unicast targets, shuffle replies) kept beyond the views.
+pub const ONDEMAND_CAP: usize = 16;
+/// An on-demand connection idle this long is closed.
+pub const ONDEMAND_IDLE_MS: u64 = 5 * 60_000;
+/// A spare (second) connection to an already connected node closes after this much idle.
+pub const SPARE_IDLE_MS: u64 = 10_000;
+/// Messages queued on a connection before its handshake completes.
+pub const CONN_QUEUE_CAP: usize = 64;
+/// A handshake not finished within this is abandoned (mesh: 10 s).
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// A core node's dialling side pings after this much silence.
+pub const PING_IDLE_CORE_MS: u64 = 30_000;
+/// A leaf pings its homes after this much silence: coarse, to let a phone's radio sleep; NAT
+/// mappings of idle TCP usually outlive 2 minutes.
+pub const PING_IDLE_LEAF_MS: u64 = 60_000;
+/// A link silent this long is dead (> 3 leaf ping periods).
+pub const DEAD_MS: u64 = 190_000;
+/// Housekeeping period of a core node (pings, repairs, expiry).
+pub const TICK_CORE_MS: u64 = 1_000;
+/// Housekeeping period of a leaf (its GRAFT/IHAVE timers still fire on time).
+pub const TICK_LEAF_MS: u64 = 5_000;
+/// The dial-back check must answer within this, or the node becomes a leaf.
+pub const REACH_TIMEOUT_MS: u64 = 15_000;
+/// Reconnect backoff base (mesh: 2 s × 1.5^n, ±50 %, cap 6 min).
+pub const BACKOFF_BASE_MS: u64 = 2_000;
+/// Reconnect backoff cap.
+pub const BACKOFF_MAX_MS: u64 = 6 * 60_000;
+/// Outputs buffered between two `poll_output` drains; beyond it sends are dropped and counted.
+pub const OUTBOX_CAP: usize = 16_384;
+
+// ---- abuse resistance (spec §2.7) ----
+/// Frames per second per connection (sustained).
+pub const CONN_MSGS_PER_S: u64 = 200;
+/// Frames burst per connection (directory catch-up on a new link is bursty).
+pub const CONN_MSGS_BURST: u64 = 2_000;
+/// Payload messages (events, unicasts) per second per connection.
+pub const CONN_PAYLOAD_PER_S: u64 = 20;
+/// Payload burst per connection.
+pub const CONN_PAYLOAD_BURST: u64 = 100;
+/// Rate violations on one connection before it is closed and its node banned for a while.
+pub const RATE_VIOLATIONS_MAX: u32 = 200;
+/// Broadcast events per author per minute, enforced by every node (excess never propagates).
+pub const AUTHOR_PER_MIN: u64 = 30;
+/// Per-author burst.
+pub const AUTHOR_BURST: u64 = 60;
+/// Authors tracked by the limiter (~64 B each ⇒ ≈ 256 KiB); the fullest buckets are evicted.
+pub const AUTHOR_CAP: usize = 4_096;
+/// First ban for an invalid signature (doubles per repeat).
+pub const BAN_INVALID_MS: u64 = 60 * 60_000;
+/// Longest ban.
+pub const BAN_MAX_MS: u64 = 7 * 24 * 3_600 * 1_000;
+/// Ban after rate violations.
+pub const BAN_FLOOD_MS: u64 = 10 * 60_000;
+/// Banned nodes remembered (~40 B each).
+pub const BANS_CAP: usize = 1_024;

@@ -1,0 +1,77 @@
+//! Hand-fed unit tests of the state machine: exact outputs for malformed input and a bad
+//! handshake (the simulator covers the protocols end to end).
+
+use super::sim::FakeCrypto;
+use super::*;
+use crate::wire::{Hello, Sig};
+
+fn node(seed: u64) -> Overlay {
+    let mut owner = [0u8; 32];
+    owner[31] = seed as u8;
+    let cfg = Config {
+        owner: Key32(owner),
+        delegation: None,
+        listen: Some(Addr::v4([10, 0, 0, seed as u8], 7000)),
+        bootstrap: vec![],
+        role: RoleChoice::Core,
+        unix_at_origin: 1_750_000_000,
+        leaf_slots: params::LEAF_SLOTS,
+        seed,
+    };
+    Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), Instant(0))
+}
+
+fn drain(o: &mut Overlay) -> Vec<Output> {
+    std::iter::from_fn(|| o.poll_output()).collect()
+}
+
+#[test]
+fn malformed_input_is_counted_and_the_connection_closed() {
+    let mut o = node(1);
+    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, Instant(5));
+    let out = drain(&mut o);
+    assert!(matches!(out.as_slice(), [Output::Send { conn: ConnId(1), msg: Msg::Hello(_) }]), "{out:?}");
+    o.handle_input(Input::Malformed { conn: ConnId(1) }, Instant(6));
+    let out = drain(&mut o);
+    assert!(matches!(out.as_slice(), [Output::Close { conn: ConnId(1) }]), "{out:?}");
+    assert_eq!(o.stats().malformed, 1);
+    assert_eq!(o.conn_count(), 0);
+}
+
+#[test]
+fn a_protocol_message_before_the_handshake_or_a_bad_auth_closes() {
+    let mut o = node(1);
+    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, Instant(5));
+    drain(&mut o);
+    o.handle_input(Input::Frame { conn: ConnId(1), msg: Msg::Join }, Instant(6));
+    assert!(matches!(drain(&mut o).as_slice(), [Output::Close { .. }]));
+    assert_eq!(o.stats().handshake_failed, 1);
+
+    // A correct Hello from node 2, then an Auth signed for the wrong nonce.
+    let peer = node(2);
+    o.handle_input(Input::Accepted { conn: ConnId(2), remote: Addr::v4([10, 0, 0, 2], 1) }, Instant(7));
+    drain(&mut o);
+    let hello = Hello { record: peer.record.clone(), nonce: 99 };
+    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Hello(Box::new(hello)) }, Instant(8));
+    let out = drain(&mut o);
+    assert!(matches!(out.as_slice(), [Output::Send { msg: Msg::Auth(_), .. }]), "{out:?}");
+    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Auth(Sig([0; 64])) }, Instant(9));
+    assert!(matches!(drain(&mut o).as_slice(), [Output::Close { conn: ConnId(2) }]));
+    assert!(o.connected_nodes().is_empty());
+}
+
+#[test]
+fn a_record_for_another_node_id_is_refused() {
+    // The record says node id X but the owner key's low 64 bits are another id.
+    let mut o = node(1);
+    let mut forged = node(2).record.clone();
+    forged.node = NodeId(12345);
+    o.handle_input(Input::Accepted { conn: ConnId(3), remote: Addr::v4([10, 0, 0, 2], 1) }, Instant(1));
+    drain(&mut o);
+    o.handle_input(
+        Input::Frame { conn: ConnId(3), msg: Msg::Hello(Box::new(Hello { record: forged, nonce: 1 })) },
+        Instant(2),
+    );
+    assert!(matches!(drain(&mut o).as_slice(), [Output::Close { conn: ConnId(3) }]));
+    assert_eq!(o.stats().handshake_failed, 1);
+}

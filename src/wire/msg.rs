@@ -1,0 +1,311 @@
+//! The message set of the overlay protocol (spec overlay.md §2.9), as plain serde types.
+//!
+//! Holds no logic beyond the canonical bytes a node record is signed over. Every `Vec` here is
+//! bounded only by the frame size on the wire; the overlay clamps lengths when it reads them.
+//! Variant names are short because `rmp_serde` writes them on the wire.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::types::{Addr, Body, Key32, MsgId, NodeId, PeerRef, Role, Sig};
+
+/// A signed statement "node `node` (owner `owner`) is reachable like this", spread to every core
+/// node (spec §2.3 "Directory"). Newer `seq` wins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Low 64 bits of `owner` (checked by every receiver).
+    pub node: NodeId,
+    /// The owner's Nostr pubkey (the user's identity; its secret key is not on the server).
+    pub owner: Key32,
+    /// The server's own key; signs this record and the connection handshake.
+    pub node_key: Key32,
+    /// The owner's authorisation of `node_key` (a signed Nostr event, opaque here), or `None` for
+    /// a zero-configuration node (trust on first use; see docs/overlay.md "Identity").
+    pub delegation: Option<Body>,
+    /// Core (reachable at `addr`) or leaf (reachable through `homes`).
+    pub role: Role,
+    /// Listen address of a core node.
+    pub addr: Option<Addr>,
+    /// Core nodes a leaf is attached to (≤ `MAX_HOMES`).
+    pub homes: Vec<NodeId>,
+    /// Version; strictly increasing per node (derived from wall time at creation).
+    pub seq: u64,
+    /// Unix seconds after which the record is dropped.
+    pub expires: u64,
+    /// BIP-340 signature by `node_key` over [`NodeRecord::signing_hash`].
+    pub sig: Sig,
+}
+
+impl NodeRecord {
+    /// SHA-256 over a domain tag and every field but `sig` (MessagePack, compact form).
+    pub fn signing_hash(&self) -> [u8; 32] {
+        let fields = (
+            self.node,
+            self.owner,
+            self.node_key,
+            &self.delegation,
+            self.role,
+            self.addr,
+            &self.homes,
+            self.seq,
+            self.expires,
+        );
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/node-record/v1");
+        // Encoding plain values into a Vec cannot fail; an error would only make the hash differ.
+        if let Ok(bytes) = rmp_serde::to_vec(&fields) {
+            h.update(&bytes);
+        }
+        h.finalize().into()
+    }
+}
+
+/// First message on every connection, both directions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The sender's current signed record (identity, key, role, address).
+    pub record: NodeRecord,
+    /// Fresh random challenge the peer must sign in its `Auth`.
+    pub nonce: u64,
+}
+
+impl Hello {
+    /// What `Auth` signs: SHA-256(tag ‖ peer's nonce ‖ signer's node id).
+    pub fn auth_hash(peer_nonce: u64, signer: NodeId) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/auth/v1");
+        h.update(peer_nonce.to_be_bytes());
+        h.update(signer.0.to_be_bytes());
+        h.finalize().into()
+    }
+}
+
+/// What a broadcast carries (one byte on the wire: 0 = event, 1 = record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum GossipKind {
+    /// A Nostr event (post, repost, profile); id = event id; checked by the `Verifier`.
+    Event,
+    /// A MessagePack `NodeRecord`; id = SHA-256 of the body.
+    Record,
+}
+
+impl From<GossipKind> for u8 {
+    fn from(k: GossipKind) -> u8 {
+        match k {
+            GossipKind::Event => 0,
+            GossipKind::Record => 1,
+        }
+    }
+}
+
+impl TryFrom<u8> for GossipKind {
+    type Error = String;
+    fn try_from(b: u8) -> Result<GossipKind, String> {
+        match b {
+            0 => Ok(GossipKind::Event),
+            1 => Ok(GossipKind::Record),
+            other => Err(format!("unknown gossip kind {other}")),
+        }
+    }
+}
+
+/// A broadcast payload on its way down the Plumtree (eager push).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gossip {
+    /// Message id.
+    pub id: MsgId,
+    /// Hops from the origin.
+    pub round: u16,
+    /// Payload type.
+    pub kind: GossipKind,
+    /// Payload bytes (≤ `MAX_BODY_BYTES`).
+    pub body: Body,
+}
+
+/// A unicast payload routed by directory lookup (spec §2.5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routed {
+    /// Origin node.
+    pub src: NodeId,
+    /// Destination node.
+    pub dst: NodeId,
+    /// Origin-chosen id, echoed in the ack.
+    pub msg_id: u64,
+    /// Remaining hops; dropped at 0.
+    pub ttl: u8,
+    /// Hops taken so far.
+    pub hops: u8,
+    /// Origin's attempt number (a retry picks another home of a leaf destination).
+    pub attempt: u8,
+    /// Application payload (≤ `MAX_BODY_BYTES`).
+    pub payload: Body,
+}
+
+/// Why a unicast did not arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UndeliverableReason {
+    /// No directory record for the destination.
+    Unknown,
+    /// The hop limit ran out.
+    TtlExpired,
+    /// The destination is a leaf that is no longer attached here and has no other reachable home.
+    NotAttached,
+    /// A next hop could not be reached.
+    NoRoute,
+}
+
+/// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
+/// the variant name: the most frequent ones (gossip, IHAVE, ping/pong) have one-letter wire names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    // --- session ---
+    /// Handshake, both directions.
+    Hello(Box<Hello>),
+    /// Signature by the node key over `Hello::auth_hash(peer_nonce, my_id)`.
+    Auth(Sig),
+    /// Liveness probe (sent only by the dialling side of an idle link).
+    #[serde(rename = "P")]
+    Ping(u32),
+    /// Answer to `Ping`.
+    #[serde(rename = "Q")]
+    Pong(u32),
+    /// "Dial me back at this address" (reachability check, spec §2.1).
+    ReachCheck(Addr),
+    /// Result of a `ReachCheck`, with the address the checker used.
+    ReachResult {
+        /// Dial-back succeeded.
+        ok: bool,
+        /// Address dialled (observed IP when the claimed one was a wildcard).
+        addr: Addr,
+    },
+    // --- core membership (HyParView) ---
+    /// A new core node asks its contact to join the active views.
+    Join,
+    /// Random walk carrying a joiner.
+    FwdJoin {
+        /// The joiner.
+        peer: PeerRef,
+        /// Remaining walk length.
+        ttl: u8,
+    },
+    /// Ask to become an active neighbour.
+    Neighbor {
+        /// Sender has no active peers: may not be refused.
+        high: bool,
+    },
+    /// Answer to `Neighbor`.
+    NeighborReply {
+        /// Accepted.
+        ok: bool,
+    },
+    /// Leave the receiver's active view.
+    Disconnect {
+        /// Sender stays up (receiver keeps it in the passive view).
+        alive: bool,
+    },
+    /// Passive-view exchange (random walk).
+    Shuffle {
+        /// Who started it (gets the reply).
+        origin: PeerRef,
+        /// Sample of the origin's views.
+        peers: Vec<PeerRef>,
+        /// Remaining walk length.
+        ttl: u8,
+    },
+    /// Answer to `Shuffle`.
+    ShuffleReply(Vec<PeerRef>),
+    // --- leaf attachment ---
+    /// A leaf asks a core node to be its home.
+    Attach,
+    /// Answer to `Attach`, with other core nodes to try.
+    AttachAck {
+        /// Accepted.
+        ok: bool,
+        /// Other core nodes (≤ `MAX_ALTERNATIVES`).
+        alternatives: Vec<PeerRef>,
+    },
+    // --- broadcast (Plumtree) ---
+    /// Eager push of a payload.
+    #[serde(rename = "G")]
+    Gossip(Gossip),
+    /// Lazy push: ids (and rounds) the sender has.
+    #[serde(rename = "I")]
+    IHave(Vec<(MsgId, u16)>),
+    /// Make the link eager again, and send this message if given.
+    Graft {
+        /// Missing message.
+        id: Option<MsgId>,
+        /// Round of the IHAVE that announced it.
+        round: u16,
+    },
+    /// Make the link lazy.
+    Prune,
+    // --- directory anti-entropy ---
+    /// XOR-of-hash per id bucket (`DIR_BUCKETS` entries).
+    DirDigest(Vec<u32>),
+    /// Encoded `NodeRecord`s the peer may lack.
+    DirRecords(Vec<Body>),
+    // --- unicast ---
+    /// Payload for one node.
+    Routed(Routed),
+    /// Delivery confirmation, routed back to the origin.
+    RoutedAck {
+        /// The destination that confirms (sender of the ack).
+        src: NodeId,
+        /// The origin of the unicast.
+        dst: NodeId,
+        /// The unicast's id.
+        msg_id: u64,
+        /// Hops the unicast took.
+        hops: u8,
+    },
+    /// Delivery failed, routed back to the origin.
+    Undeliverable {
+        /// Node that gave up.
+        src: NodeId,
+        /// The origin of the unicast.
+        dst: NodeId,
+        /// The unicast's id.
+        msg_id: u64,
+        /// Why.
+        reason: UndeliverableReason,
+    },
+}
+
+impl Msg {
+    /// The variant's name (for counters and logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Hello(_) => "Hello",
+            Msg::Auth(_) => "Auth",
+            Msg::Ping(_) => "Ping",
+            Msg::Pong(_) => "Pong",
+            Msg::ReachCheck(_) => "ReachCheck",
+            Msg::ReachResult { .. } => "ReachResult",
+            Msg::Join => "Join",
+            Msg::FwdJoin { .. } => "FwdJoin",
+            Msg::Neighbor { .. } => "Neighbor",
+            Msg::NeighborReply { .. } => "NeighborReply",
+            Msg::Disconnect { .. } => "Disconnect",
+            Msg::Shuffle { .. } => "Shuffle",
+            Msg::ShuffleReply(_) => "ShuffleReply",
+            Msg::Attach => "Attach",
+            Msg::AttachAck { .. } => "AttachAck",
+            Msg::Gossip(g) if g.kind == GossipKind::Event => "Gossip(event)",
+            Msg::Gossip(_) => "Gossip(record)",
+            Msg::IHave(_) => "IHave",
+            Msg::Graft { .. } => "Graft",
+            Msg::Prune => "Prune",
+            Msg::DirDigest(_) => "DirDigest",
+            Msg::DirRecords(_) => "DirRecords",
+            Msg::Routed(_) => "Routed",
+            Msg::RoutedAck { .. } => "RoutedAck",
+            Msg::Undeliverable { .. } => "Undeliverable",
+        }
+    }
+    /// True for messages that carry application payload (counted as payload bytes, not control).
+    pub fn is_payload(&self) -> bool {
+        matches!(self, Msg::Gossip(g) if g.kind == GossipKind::Event) || matches!(self, Msg::Routed(_))
+    }
+}
