@@ -51,9 +51,9 @@ export AR_aarch64_linux_android=aarch64-linux-gnu-ar
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 # secp256k1's `lowmemory` (smaller precomputed tables) is on by default for these builds:
-# measured (scripts/measure-lowmemory.sh) 2,015,008 -> 881,056 stripped bytes for the musl
-# binary, for ~1.22x slower BIP-340 verification (~160 -> ~196 us under qemu-aarch64: still
-# ~5,000 verifies/s emulated). NOSTRP2P_FEATURES="" builds without it.
+# measured (scripts/measure-lowmemory.sh) 2,620,064 -> 1,485,984 stripped bytes for the musl
+# binary (with the overlay), for ~1.2x slower BIP-340 verification (~160 -> ~196 us under
+# qemu-aarch64: still ~5,000 verifies/s emulated). NOSTRP2P_FEATURES="" builds without it.
 NOSTRP2P_FEATURES=${NOSTRP2P_FEATURES-secp256k1/lowmemory}
 features=()
 [ -n "$NOSTRP2P_FEATURES" ] && features=(--features "$NOSTRP2P_FEATURES")
