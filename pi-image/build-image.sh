@@ -72,6 +72,13 @@ rm -f "$R"/etc/ssh/ssh_host_*
 # Each card gets its own machine id on first boot.
 : >"$R/etc/machine-id"
 rm -f "$R/var/lib/dbus/machine-id"
+# fstab (replaces stage 1's): the default 5 s journal commit, so a power cut loses at most
+# seconds of metadata; the server fsyncs its own store anyway.
+cat >"$R/etc/fstab" <<'FSTAB'
+# Created by nostrp2p pi-image/build-image.sh
+LABEL=RASPIROOT  /               ext4  rw,noatime  0 1
+LABEL=RASPIFIRM  /boot/firmware  vfat  rw,nofail,noatime,umask=0077  0 2
+FSTAB
 echo nostrp2p >"$R/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tnostrp2p\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 ln -sf /run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
