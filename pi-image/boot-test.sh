@@ -88,6 +88,15 @@ boot() {
   boot_s=$(( $(date +%s) - start ))
   local remaining=$(( BOOT_TIMEOUT - boot_s ))
   [ "$remaining" -lt 60 ] && remaining=60
+  # SSH banner (only a banner: no login attempt), a few tries over ~30 s, before the HTTP checks.
+  ssh_banner=$(timeout 40 python3 -c 'import socket,sys,time
+for _ in range(6):
+    try:
+        s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); s.settimeout(5)
+        b=s.recv(64).decode(errors="replace").strip()
+        if b: print(b); break
+    except OSError: pass
+    time.sleep(5)' "$sshport" 2>/dev/null)
   if kill -0 "$QPID" 2>/dev/null; then
     timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
       --ready-timeout "$remaining" "$@" >"$T/$name.http.log" 2>&1
@@ -96,9 +105,6 @@ boot() {
     echo "qemu exited early" >"$T/$name.http.log"; http_rc=1
   fi
   http_s=$(( $(date +%s) - start ))
-  # SSH banner (only a banner: no login attempt), bounded.
-  ssh_banner=$(timeout 10 python3 -c 'import socket,sys
-s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); s.settimeout(5); print(s.recv(64).decode(errors="replace").strip())' "$sshport" 2>/dev/null)
   sleep 5   # let the console catch up with late unit messages
   kill "$QPID" 2>/dev/null; wait "$QPID" 2>/dev/null; QPID=
   sed 's/\x1b\[[0-9;]*m//g' "$T/$name.serial.log" >"$T/$name.serial.txt"
@@ -144,6 +150,11 @@ if [ "$http_rc" = 0 ]; then
   ok "after a power cut and reboot the server still has E1 (/req) (~${http_s}s)"
 else
   fail "E1 not served after the power cut + reboot:"; sed 's/^/     /' "$T/second.http.log"
+  # What the server left on the card (read without mounting; the service's state directory).
+  part2=$(sfdisk -d "$T/disk.img" | sed -n 's/.*img2 : start= *\([0-9]*\).*/\1/p')
+  dd if="$T/disk.img" of="$T/root.ext4" bs=512 skip="$part2" conv=sparse status=none
+  echo "info /var/lib/private/nostrp2p/data after the power cut:"
+  debugfs -c -R 'ls -l /var/lib/private/nostrp2p/data' "$T/root.ext4" 2>/dev/null | sed 's/^/     /'
 fi
 [[ $ssh_banner == SSH-2.0-OpenSSH* ]] && ok "SSH on with a key: banner '$ssh_banner'" || fail "no SSH banner with a key set ('$ssh_banner')"
 grep -q 'nostrp2p-firstboot: Wi-Fi configured for .TestNet.' "$s" && ok "firstboot configured Wi-Fi" || fail "firstboot did not configure Wi-Fi"
@@ -156,8 +167,8 @@ else
 fi
 # Read the root file system (partition 2) without mounting: debugfs on a copy of the partition.
 part2=$(sfdisk -d "$T/disk.img" | sed -n 's/.*img2 : start= *\([0-9]*\).*/\1/p')
-dd if="$T/disk.img" of="$T/root.ext4" bs=512 skip="$part2" conv=sparse status=none
-wpa=$(debugfs -R 'cat /etc/wpa_supplicant/wpa_supplicant-wlan0.conf' "$T/root.ext4" 2>/dev/null)
+[ -f "$T/root.ext4" ] || dd if="$T/disk.img" of="$T/root.ext4" bs=512 skip="$part2" conv=sparse status=none
+wpa=$(debugfs -c -R 'cat /etc/wpa_supplicant/wpa_supplicant-wlan0.conf' "$T/root.ext4" 2>/dev/null)
 if grep -q 'ssid="TestNet"' <<<"$wpa" && grep -q '^[[:space:]]*psk=[0-9a-f]\{64\}$' <<<"$wpa" && ! grep -q 'not-a-real' <<<"$wpa"; then
   ok "wpa_supplicant-wlan0.conf has the SSID and a hashed PSK (no plain passphrase)"
 else
