@@ -65,7 +65,7 @@ print(" ".join(out))')
 read -r port sshport <<<"$ports"
 test_start=$(date +%s)
 
-# boot NAME [smoke_http args...]: boots the disk, waits for the service (bounded), runs the HTTP
+# [ssh_tries=N] boot NAME [smoke_http args...]: boots the disk, waits for the service (bounded), runs the HTTP
 # checks, then cuts the power (kills qemu) as a Pi's power supply would. Leaves
 # $T/NAME.serial.txt (console without colour codes), $T/NAME.http.log, boot_s, http_s, http_rc.
 boot() {
@@ -88,15 +88,16 @@ boot() {
   boot_s=$(( $(date +%s) - start ))
   local remaining=$(( BOOT_TIMEOUT - boot_s ))
   [ "$remaining" -lt 60 ] && remaining=60
-  # SSH banner (only a banner: no login attempt), a few tries over ~30 s, before the HTTP checks.
+  # SSH banner (only a banner: no login attempt), $ssh_tries tries 5 s apart, before the HTTP
+  # checks (the first boot tries once, so the power cut still comes seconds after the publish).
   ssh_banner=$(timeout 40 python3 -c 'import socket,sys,time
-for _ in range(6):
+for _ in range(int(sys.argv[2])):
     try:
         s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); s.settimeout(5)
         b=s.recv(64).decode(errors="replace").strip()
         if b: print(b); break
     except OSError: pass
-    time.sleep(5)' "$sshport" 2>/dev/null)
+    time.sleep(5)' "$sshport" "$ssh_tries" 2>/dev/null)
   if kill -0 "$QPID" 2>/dev/null; then
     timeout $((remaining + 60)) python3 "$ROOT/scripts/smoke_http.py" --http "127.0.0.1:$port" \
       --ready-timeout "$remaining" "$@" >"$T/$name.http.log" 2>&1
@@ -111,7 +112,7 @@ for _ in range(6):
 }
 
 # --- boot 1: first boot with only the owner set (and hostname) --------------------------------
-boot first
+ssh_tries=1 boot first
 s=$T/first.serial.txt
 grep -q 'Reached target multi-user\|Reached target.*Multi-User' "$s" \
   && ok "first boot reached multi-user (serial console) after ~${boot_s}s" || fail "first boot never reached multi-user within ${BOOT_TIMEOUT}s"
@@ -144,7 +145,7 @@ sed -i "s|^ssh_authorized_key=.*|ssh_authorized_key=ssh-ed25519 AAAAC3NzaC1lZDI1
 mcopy -o -i "$FAT" "$T/nostrp2p.txt" ::nostrp2p.txt
 
 # --- boot 2: settings changed; the store must still hold E1 after the power cut ----------------
-boot second --no-publish
+ssh_tries=6 boot second --no-publish
 s=$T/second.serial.txt
 if [ "$http_rc" = 0 ]; then
   ok "after a power cut and reboot the server still has E1 (/req) (~${http_s}s)"
