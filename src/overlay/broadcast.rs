@@ -100,8 +100,17 @@ impl Overlay {
     fn push(&mut self, mut g: Gossip, from: Option<NodeId>) {
         g.round = g.round.saturating_add(1);
         let skip = |o: &Overlay, n: &NodeId| Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n));
-        let eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
-        let lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
+        let mut eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
+        let mut lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
+        if self.role == Role::Leaf && eager.len() > 1 {
+            // A leaf's own message goes in full to one home and as IHAVE to the others
+            // (spec §2.4): both homes are in the core tree, so a second full copy would only
+            // be a duplicate there. The other home can GRAFT it if the first one failed.
+            let keep = self.rng.pick(eager.len()).unwrap_or(0);
+            let chosen = eager.swap_remove(keep);
+            lazy.append(&mut eager);
+            eager.push(chosen);
+        }
         for n in eager {
             self.send_node(n, Msg::Gossip(g.clone()));
         }
