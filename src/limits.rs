@@ -51,6 +51,20 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(15 * 60);
 /// with room to spare; ≈ 40,000 typical posts.
 pub const DEFAULT_STORE_MIB: u64 = 32;
 
+/// An event stored more than this after its `created_at` is a "late arrival": the timeline
+/// window also answers it by arrival time, so the client's next poll shows it.
+pub const LATE_AFTER: Duration = Duration::from_secs(1);
+
+/// The late-arrival part of a timeline window starts this much before the client's `since`:
+/// a phone whose clock runs ahead of the server asks for a window the server has not fully
+/// lived yet, and arrivals at its edge would otherwise fall between two polls. Answering an
+/// event twice is harmless (the client dedups by id).
+pub const LATE_WINDOW_SLACK: Duration = Duration::from_secs(60);
+
+/// Late arrivals remembered (memory only): 4,096 × 40 B ≈ 160 KiB. Far more than arrive
+/// between two of the client's 10-second polls, even after a day offline.
+pub const LATE_ARRIVALS_CAP: usize = 4096;
+
 /// Smallest store budget accepted on the command line.
 pub const MIN_STORE_MIB: u64 = 1;
 
@@ -115,3 +129,118 @@ pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
 const _: () = assert!(MAX_REQ_ANSWER_BYTES > 2 * MAX_EVENT_BYTES);
 const _: () = assert!(MIN_STORE_MIB <= DEFAULT_STORE_MIB && DEFAULT_STORE_MIB <= MAX_STORE_MIB);
+
+// ---- Microblog application layer (`src/app`): routing, offline delivery, requests. ----
+
+/// Largest encoded application message (one overlay unicast payload). Must not exceed the
+/// overlay's own unicast body limit (`wire::MAX_BODY_BYTES` = event limit + 4 KiB), so the
+/// same figure is used: one maximal event plus room for the envelope. Checked before any
+/// decoding, so a hostile length prefix never allocates. Memory: one message at a time.
+pub const MAX_APP_MSG_BYTES: usize = MAX_EVENT_BYTES + 4 * 1024;
+
+/// Entries (destination node, event) in the resend queue. A reply to a thread of 20 people
+/// makes 19 entries; 4,096 is a week of heavy use towards offline peers. Full ⇒ the oldest
+/// entry is dropped (logged). Memory ≈ 4,096 × ~120 B ≈ 0.5 MiB; snapshot ≈ 60 B per entry.
+pub const RESEND_CAP: usize = 4096;
+
+/// First retry delay after a failed delivery; it doubles per failure (fixes the original's
+/// XOR schedule, spec §5.3). No memory.
+pub const RESEND_BASE_DELAY: Duration = Duration::from_secs(60);
+
+/// Longest delay between two retries: a phone that is on for a few hours a day is still
+/// reached the same day. No memory.
+pub const RESEND_MAX_DELAY: Duration = Duration::from_secs(6 * 3600);
+
+/// How long an undelivered event is retried (and how long support servers keep sealed mail):
+/// a week covers a phone left off over a long holiday weekend. No memory beyond the caps.
+pub const OFFLINE_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Sealed envelopes a support server keeps for one destination node. Full ⇒ that node's
+/// oldest envelope goes. Bounds a single chatty sender's share too.
+pub const MAILBOX_PER_DEST_COUNT: usize = 1024;
+
+/// Bytes of sealed envelopes kept for one destination node (≈ 1,000 replies or likes).
+pub const MAILBOX_PER_DEST_BYTES: usize = 1024 * 1024;
+
+/// Bytes of sealed envelopes kept for all destinations together. Full ⇒ the oldest envelope
+/// of the destination holding the most bytes goes. Memory ≤ 16 MiB + ~100 B per envelope;
+/// the mailbox snapshot on disk is about the same size.
+pub const MAILBOX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bytes of envelopes handed over in one `Mail` message; the rest follows after the `MailAck`.
+/// Leaves 8 KiB of [`MAX_APP_MSG_BYTES`] for the framing.
+pub const MAIL_BATCH_BYTES: usize = MAX_APP_MSG_BYTES - 8 * 1024;
+
+/// Largest sealed envelope accepted: one maximal event plus the seal's 60 bytes must fit one
+/// `Mail` message.
+pub const MAX_SEALED_BYTES: usize = MAIL_BATCH_BYTES;
+
+/// Neighbours asked for a catch-up sync after (re)joining (spec overlay.md §2.6).
+pub const SYNC_PEERS: usize = 2;
+
+/// Events per catch-up page at most (requester's `limit`; answers are clamped to it).
+pub const SYNC_PAGE_EVENTS: usize = 500;
+
+/// Bytes of events in one catch-up page (the page must fit one unicast message).
+pub const SYNC_PAGE_BYTES: usize = MAX_APP_MSG_BYTES - 8 * 1024;
+
+/// Stored events a sync answer scans at most (replies and likes in the window are skipped,
+/// never sent). Bounds the work of one answer; the resume point says where to go on.
+pub const SYNC_SCAN_EVENTS: usize = 2000;
+
+/// Pages one catch-up session asks for at most (≈ 10,000 events): an hour offline is one or
+/// two pages; this bounds a week-long absence.
+pub const SYNC_MAX_PAGES: u32 = 20;
+
+/// The catch-up window starts this long before the last broadcast this node heard, to cover
+/// propagation delay and authors' clocks running slow. Duplicates are dropped by the store.
+pub const SYNC_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+/// The catch-up window never reaches back further than this (a fresh node, or one off for a
+/// month, gets the last three days, like the original's share request, spec §3 kind 40000).
+pub const SYNC_MAX_LOOKBACK: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// A catch-up session with no answer for this long is abandoned.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The persisted catch-up cursor is rewritten only when it moved this much (SD cards wear).
+pub const SYNC_CURSOR_STEP: Duration = Duration::from_secs(5 * 60);
+
+/// One request per (kind, target) to other nodes per this interval (the original intended
+/// 1 h: `NoResendReqSendIntervalSec`, spec §5.2).
+pub const FETCH_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// An answer to a fetch is accepted this long after the request.
+pub const FETCH_ANSWER_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Remembered fetch targets (rate-limit table). Full of targets asked within
+/// [`FETCH_INTERVAL`] ⇒ new fetches are refused until one ages out. Memory ≈ 1,024 × 80 B.
+pub const FETCH_TABLE_CAP: usize = 1024;
+
+/// Application unicasts awaiting `UnicastDone` at once (the overlay holds 256 pending
+/// unicasts; half is left for answers and acks). Memory ≈ 128 × 64 B.
+pub const APP_INFLIGHT_CAP: usize = 128;
+
+/// A unicast whose `UnicastDone` never came is treated as failed after this long.
+pub const APP_INFLIGHT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Outputs waiting for the driver; past it they are counted and dropped. The driver drains
+/// after every call, and one call emits at most a sync page ([`SYNC_PAGE_EVENTS`] stores), a
+/// mail batch (≤ [`MAIL_BATCH_BYTES`] / ~300 B per sealed event ≈ 400 stores) or one pump
+/// ([`APP_INFLIGHT_CAP`] sends), so this is a safety net, never a working limit. Memory is
+/// that of the messages behind the outputs (≤ [`APP_INFLIGHT_CAP`] × one event when a pump
+/// resends).
+pub const APP_OUTBOX_CAP: usize = 2048;
+
+/// The driver writes a dirty application snapshot at most this often (and at shutdown), so
+/// a burst of deposits costs one write. Losing the last minute on a crash loses nothing for
+/// good: senders keep their own resend queue.
+pub const APP_PERSIST_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Largest snapshot file read back at start-up (the mailbox at its cap plus overhead).
+pub const MAX_SNAPSHOT_BYTES: usize = MAILBOX_TOTAL_BYTES + 4 * 1024 * 1024;
+
+const _: () = assert!(MAX_SEALED_BYTES + 1024 <= MAIL_BATCH_BYTES + 8 * 1024);
+const _: () = assert!(MAILBOX_PER_DEST_BYTES <= MAILBOX_TOTAL_BYTES);
+const _: () = assert!(SYNC_PAGE_EVENTS <= SYNC_SCAN_EVENTS);
+const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);

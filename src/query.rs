@@ -17,6 +17,14 @@ pub trait EventQuery {
     /// most recent `max` when there are more). Empty when `since > until`.
     fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event>;
 
+    /// Events stored late (well after their `created_at`) that *arrived* in `[since, until]`
+    /// by this server's clock, in arrival order, at most `max`. Stores that do not track
+    /// arrivals answer none.
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        let _ = (since, until, max);
+        Vec::new()
+    }
+
     /// The event with exactly this id.
     fn get(&self, id: &EventId) -> Option<&Event>;
 

@@ -36,7 +36,7 @@ use crate::event::msgpack::SigMode;
 use crate::event::{Event, EventId, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REQ_TIMELINE};
 use crate::hex;
 use crate::keys::PublicKey;
-use crate::limits::{MAX_REQ_ANSWER_BYTES, MAX_REQ_EVENTS, UNPERIODED_REQ_MAX};
+use crate::limits::{LATE_WINDOW_SLACK, MAX_REQ_ANSWER_BYTES, MAX_REQ_EVENTS, UNPERIODED_REQ_MAX};
 use crate::query::EventQuery;
 use crate::time::UnixTime;
 
@@ -138,7 +138,9 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
         let (plan, cap) = timeline_plan(filter.since, filter.until, filter.limit);
         let events = match plan {
             Plan::LastN(n) => store.last_n(n),
-            Plan::Window { since, until } => store.window(since, until, cap),
+            Plan::Window { since, until } => {
+                with_late_arrivals(store.window(since, until, cap), store, since, until, cap)
+            }
             Plan::Nothing => Vec::new(),
         };
         return Ok((cap_answer(events, cap), SigMode::Keep));
@@ -163,6 +165,26 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
         }
     }
     Ok((Vec::new(), SigMode::Nil))
+}
+
+/// The window's events (ascending `created_at`), then the events that arrived late in the
+/// same window by this server's clock and are not already in it. The client prepends each
+/// event it receives, so a late arrival shows at the top of the timeline, as new, instead of
+/// never (original spec §7.4: it only asks `[previous poll, now]` by `created_at`). The
+/// arrival window starts [`LATE_WINDOW_SLACK`] early to forgive a phone clock running ahead.
+fn with_late_arrivals<'s>(
+    mut events: Vec<&'s Event>,
+    store: &'s impl EventQuery,
+    since: UnixTime,
+    until: UnixTime,
+    cap: usize,
+) -> Vec<&'s Event> {
+    for late in store.arrived_late(since.saturating_sub(LATE_WINDOW_SLACK), until, cap) {
+        if !(since..=until).contains(&late.created_at) {
+            events.push(late);
+        }
+    }
+    events
 }
 
 fn hex_arg(what: &str, s: &str) -> Result<[u8; 32], Reject> {

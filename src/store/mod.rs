@@ -39,11 +39,13 @@ use crate::time::UnixTime;
 
 #[cfg(test)]
 mod disk_tests;
+pub mod late;
 pub mod log;
 pub mod ring;
 #[cfg(test)]
 mod tests;
 
+use self::late::LateArrivals;
 use self::log::Log;
 pub use self::log::{BadRecord, Recovery, TruncatedAt};
 use self::ring::{Admission, Loc, Ring};
@@ -197,6 +199,8 @@ pub struct Store {
     disk_limit: u64,
     /// Segments compacted and records re-appended since open (the write amplification).
     compacted: (u64, u64),
+    /// Events that arrived long after their `created_at` (memory only).
+    late: LateArrivals,
 }
 
 impl Store {
@@ -229,8 +233,14 @@ impl Store {
         for loc in ring.locations() {
             add_live(&mut live, loc);
         }
-        let mut store =
-            Store { ring, log, live, disk_limit: disk_limit(cfg.budget_bytes, segment_bytes), compacted: (0, 0) };
+        let mut store = Store {
+            ring,
+            log,
+            live,
+            disk_limit: disk_limit(cfg.budget_bytes, segment_bytes),
+            compacted: (0, 0),
+            late: LateArrivals::default(),
+        };
         store.sync()?;
         ::log::info!(
             "store: {} events ({} of {} bytes) from {} segments, {} truncated",
@@ -241,6 +251,14 @@ impl Store {
             recovery.truncated.len()
         );
         Ok((store, recovery))
+    }
+
+    /// Notes when a just-stored event arrived, so a late one is still shown by the client's
+    /// next timeline poll (see [`late`]). Unknown ids are ignored.
+    pub fn note_arrival(&mut self, id: &EventId, arrived: UnixTime) {
+        if let Some(created_at) = self.ring.get(id).map(|e| e.created_at) {
+            self.late.note(*id, created_at, arrived);
+        }
     }
 
     /// Stores a verified event: appends its record (handed to the OS before returning),
@@ -345,6 +363,10 @@ impl EventQuery for Store {
 
     fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
         self.ring.window(since, until, max)
+    }
+
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        self.late.between(since, until).filter_map(|id| self.ring.get(id)).take(max).collect()
     }
 
     fn get(&self, id: &EventId) -> Option<&Event> {

@@ -468,3 +468,20 @@ fn a_full_store_under_random_inserts_keeps_its_invariants_and_reopens_the_same()
     let exact = before.len().min(after.len()) * 3 / 4;
     assert_eq!(before[before.len() - exact..], after[after.len() - exact..]);
 }
+
+#[test]
+fn late_arrivals_are_answered_by_arrival_time_and_skip_evicted_or_unknown_ids() {
+    let dir = TempDir::new("late");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    let all = fixtures();
+    let (on_time, late) = (&all[0], &all[1]);
+    store.insert(on_time.clone()).expect("insert");
+    store.insert(late.clone()).expect("insert");
+    store.note_arrival(&on_time.id, on_time.created_at);
+    store.note_arrival(&late.id, UnixTime(late.created_at.0 + 3600));
+    store.note_arrival(&EventId([9; 32]), UnixTime(late.created_at.0 + 3600)); // never stored
+    let at = UnixTime(late.created_at.0 + 3600);
+    let got: Vec<EventId> = store.arrived_late(at, at, 10).iter().map(|e| e.id).collect();
+    assert_eq!(got, vec![late.id]);
+    assert!(store.arrived_late(UnixTime(0), UnixTime(late.created_at.0 + 3599), 10).is_empty());
+}

@@ -39,11 +39,13 @@ const FAKE_STATS: StoreStats = StoreStats {
 #[derive(Default)]
 struct FakeStore {
     events: Vec<Event>,
+    /// Indexes into `events` of late arrivals, with their arrival times (ascending).
+    late: Vec<(UnixTime, usize)>,
 }
 
 impl FakeStore {
     fn with(events: impl IntoIterator<Item = Event>) -> FakeStore {
-        let mut store = FakeStore { events: events.into_iter().collect() };
+        let mut store = FakeStore { events: events.into_iter().collect(), late: Vec::new() };
         store.events.sort_by_key(|e| (e.created_at, e.id));
         store
     }
@@ -52,6 +54,15 @@ impl FakeStore {
 impl EventQuery for FakeStore {
     fn last_n(&self, n: usize) -> Vec<&Event> {
         self.events[self.events.len().saturating_sub(n)..].iter().collect()
+    }
+
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        self.late
+            .iter()
+            .filter(|(at, _)| since <= *at && *at <= until)
+            .map(|(_, i)| &self.events[*i])
+            .take(max)
+            .collect()
     }
 
     fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {

@@ -226,3 +226,24 @@ fn big_answers_keep_the_newest_events_that_fit_the_byte_cap() {
     assert_eq!(answer.len(), fits);
     assert_eq!(times(&answer), range(1000 + 10 * (100 - fits as u64), 1990));
 }
+
+#[test]
+fn late_arrivals_come_after_the_window_and_only_once() {
+    // Events at 1000..1990; #5 (created 1050) and #95 (created 1950) arrived late, at 3000.
+    let mut store = timeline_store(100);
+    store.late = vec![(UnixTime(3000), 5), (UnixTime(3000), 95)];
+    // A later poll [2995, 3005]: nothing was created then, but two events arrived.
+    let answer = ask(&store, r#"{"kinds":[40000],"since":2995,"until":3005,"limit":-1}"#);
+    assert_eq!(times(&answer), vec![1050, 1950]);
+    // A window that already holds #95 by created_at answers it once, late #5 after it.
+    let answer = ask(&store, r#"{"kinds":[40000],"since":1940,"until":3005,"limit":-1}"#);
+    assert_eq!(times(&answer), vec![1940, 1950, 1960, 1970, 1980, 1990, 1050]);
+    // A phone clock running ahead: the arrival window starts LATE_WINDOW_SLACK early.
+    let answer = ask(&store, r#"{"kinds":[40000],"since":3030,"until":3040,"limit":-1}"#);
+    assert_eq!(times(&answer), vec![1050, 1950]);
+    let answer = ask(&store, r#"{"kinds":[40000],"since":3061,"until":3070,"limit":-1}"#);
+    assert!(answer.is_empty());
+    // Last-N polls are by created_at only.
+    let answer = ask(&store, r#"{"kinds":[40000],"since":-1,"until":-1,"limit":2}"#);
+    assert_eq!(times(&answer), vec![1980, 1990]);
+}

@@ -1,0 +1,91 @@
+//! Where an event goes (spec original-nostrp2p.md §5.1, bugs fixed) and whether a node keeps
+//! an event that reached it. Pure functions of the event (and the owner's key).
+//!
+//! | event | route |
+//! |---|---|
+//! | kind 1 with a `q` tag (quote repost) | broadcast |
+//! | kind 1 with no `p` tag naming someone other than the author | broadcast (a reply to one's own post included: the original's quirk, kept so threads look the same) |
+//! | kind 1 with `p` tags of others (reply, mention) | unicast to each distinct p-tagged user's node |
+//! | kind 6 (repost), kind 0 (profile) | broadcast |
+//! | kind 7 (like) | unicast to the node of the **first** `p` tag (none, or the author: local) |
+//! | kind 3 (follow list), anything else | local only |
+//!
+//! Privacy rule for malformed tags: a kind-1 event with a `p` tag that is not a 64-hex key
+//! is treated as addressed (never broadcast); its valid keys still get it.
+//!
+//! Receiving: a broadcast is kept only if it is broadcast-class by these same rules (a reply
+//! that arrives by broadcast is neither stored nor re-served); an event that arrives by unicast
+//! (directly or as sealed mail) is kept only if this node's owner is one of its recipients.
+
+use crate::event::{Event, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REACTION, KIND_REPOST};
+use crate::hex;
+use crate::keys::PublicKey;
+
+/// The route of an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// To every node.
+    Broadcast,
+    /// Only to the servers of these users (distinct, in tag order, never the author).
+    Unicast(Vec<PublicKey>),
+    /// Stays on the author's server.
+    Local,
+}
+
+/// The route of `ev` per the table in the module doc.
+pub fn classify(ev: &Event) -> Route {
+    match ev.kind {
+        KIND_PROFILE | KIND_REPOST => Route::Broadcast,
+        KIND_POST => classify_post(ev),
+        KIND_REACTION => match ev.tag_values("p").next().map(parse_key) {
+            Some(Some(pk)) if pk != ev.pubkey => Route::Unicast(vec![pk]),
+            _ => Route::Local,
+        },
+        KIND_FOLLOW_LIST => Route::Local,
+        _ => Route::Local,
+    }
+}
+
+fn classify_post(ev: &Event) -> Route {
+    if ev.has_tag("q") {
+        return Route::Broadcast;
+    }
+    let mut others: Vec<PublicKey> = Vec::new();
+    let mut addressed = false;
+    for value in ev.tag_values("p") {
+        match parse_key(value) {
+            Some(pk) if pk == ev.pubkey => {}
+            Some(pk) => {
+                addressed = true;
+                if !others.contains(&pk) {
+                    others.push(pk);
+                }
+            }
+            None => addressed = true,
+        }
+    }
+    match (addressed, others.is_empty()) {
+        (false, _) => Route::Broadcast,
+        (true, false) => Route::Unicast(others),
+        (true, true) => Route::Local,
+    }
+}
+
+fn parse_key(value: &str) -> Option<PublicKey> {
+    hex::decode_array::<32>(value).ok().map(PublicKey)
+}
+
+/// True if `ev` travels by broadcast: what a node keeps from a broadcast, serves to a catch-up
+/// sync and answers to a request for a post by id.
+pub fn is_broadcast_class(ev: &Event) -> bool {
+    classify(ev) == Route::Broadcast
+}
+
+/// True if a node whose owner is `owner` keeps `ev` received by unicast or sealed mail: the
+/// owner is one of the event's recipients (the original stored anything, spec §5.1).
+pub fn accepts_unicast(ev: &Event, owner: &PublicKey) -> bool {
+    match classify(ev) {
+        Route::Unicast(to) => to.contains(owner),
+        Route::Broadcast | Route::Local => false,
+    }
+}
