@@ -107,6 +107,8 @@ struct Node {
     misses: Vec<http::Miss>,
     /// Connected overlay peers (for `/status`).
     peers: u64,
+    /// Network figures (for `/status`), refreshed after each overlay wake.
+    network: Option<http::NetworkInfo>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -162,6 +164,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         published: Vec::new(),
         misses: Vec::new(),
         peers: 0,
+        network: None,
     };
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
@@ -208,6 +211,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
             Wake::Overlay(w) => {
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
+                node.network = Some(overlay.network_info());
                 if let Err(e) = node.sync_network_events(stored) {
                     break Err(e);
                 }
@@ -252,6 +256,7 @@ impl Node {
             http_listen: Some(self.http_addr.clone()),
             data_dir: Some(self.data_dir.clone()),
             peers: Some(self.peers),
+            network: self.network,
         }
     }
 

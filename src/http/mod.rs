@@ -72,6 +72,26 @@ pub struct NodeInfo {
     pub data_dir: Option<String>,
     /// Connected overlay peers, once the overlay reports it.
     pub peers: Option<u64>,
+    /// Overlay and offline-delivery figures, once the overlay runs.
+    pub network: Option<NetworkInfo>,
+}
+
+/// What `/status` shows of the network side: how connected this node is and what it holds
+/// for others or waits to deliver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkInfo {
+    /// `core` (reachable, relays for others) or `leaf` (behind NAT, attached to homes).
+    pub role: &'static str,
+    /// Nodes in the directory (this one included).
+    pub nodes_known: u64,
+    /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
+    pub resend_waiting: u64,
+    /// Sealed envelopes held for offline nodes this node supports.
+    pub mailbox_envelopes: u64,
+    /// Envelopes for this node opened since start.
+    pub mail_opened: u64,
+    /// Events from other nodes stored since start.
+    pub events_received: u64,
 }
 
 /// What the driver must do with a request.

@@ -492,9 +492,19 @@ impl<'a> OverlayRuntime<'a> {
         }
     }
 
-    /// Application counters for `/status` and logs.
-    pub fn app_stats(&self) -> &app::AppStats {
-        self.app.stats()
+    /// Figures for `/status`.
+    pub fn network_info(&self) -> crate::http::NetworkInfo {
+        crate::http::NetworkInfo {
+            role: match self.overlay.role() {
+                crate::wire::Role::Core => "core",
+                crate::wire::Role::Leaf => "leaf",
+            },
+            nodes_known: self.overlay.directory_len() as u64,
+            resend_waiting: self.app.resend().len() as u64,
+            mailbox_envelopes: self.app.mailbox().len() as u64,
+            mail_opened: self.app.stats().mail_opened,
+            events_received: self.app.stats().stored,
+        }
     }
 }
 
