@@ -93,6 +93,12 @@ impl Directory {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// The smallest known node id ≥ `at` (support servers are successors on the id ring).
+    pub fn node_at_or_after(&self, at: u64) -> Option<NodeId> {
+        self.entries.range(NodeId(at)..).next().map(|(n, _)| *n)
+    }
+
     /// The record of `node`.
     pub fn get(&self, node: NodeId) -> Option<&Entry> {
         self.entries.get(&node)

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
 pub use crypto::{Crypto, Rejected, SchnorrCrypto};
-use directory::Directory;
+pub use directory::Directory;
 use params::*;
 pub use types::{Instant, SplitMix64};
 
@@ -397,6 +397,11 @@ impl Overlay {
     /// Directory size.
     pub fn directory_len(&self) -> usize {
         self.dir.len()
+    }
+
+    /// The node directory (read-only: records arrive only through the protocol).
+    pub fn directory(&self) -> &Directory {
+        &self.dir
     }
     /// Number of open or opening connections.
     pub fn conn_count(&self) -> usize {

@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod client;
+pub mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -152,7 +152,7 @@ fn route_with(req: &Request, store: &FakeStore, cfg: &HttpConfig) -> Routed {
 /// The answer, or a panic if the request was accepted for storing.
 fn reply(routed: Routed) -> Response {
     match routed {
-        Routed::Reply(resp) => resp,
+        Routed::Reply(resp) | Routed::ReplyAndFetch { reply: resp, .. } => resp,
         Routed::Publish { event, .. } => panic!("expected a reply, got an accepted event {:?}", event.id),
     }
 }

@@ -247,3 +247,25 @@ fn late_arrivals_come_after_the_window_and_only_once() {
     let answer = ask(&store, r#"{"kinds":[40000],"since":-1,"until":-1,"limit":2}"#);
     assert_eq!(times(&answer), vec![1980, 1990]);
 }
+
+#[test]
+fn lookups_that_find_nothing_ask_the_network_and_hits_do_not() {
+    let a = event("E1").pubkey;
+    let store = FakeStore::with([event("E4")]);
+    let miss = |body: &str| match route_with(&post("/req", body), &store, &cfg()) {
+        Routed::ReplyAndFetch { reply, miss } => {
+            assert_eq!(reply.status, 200);
+            Some(miss)
+        }
+        Routed::Reply(_) => None,
+        Routed::Publish { .. } => panic!("a /req is never a publish"),
+    };
+    let b = PublicKey::parse("d70653b0973aa1ec9b9525c147952fdb161f52482f38915c6db671e529443f01").expect("B");
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[0]}}"#, a.to_hex())), None);
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[0]}}"#, b.to_hex())), Some(Miss::Profile(b)));
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[3]}}"#, a.to_hex())), Some(Miss::FollowList(a)));
+    let id = event("E1").id;
+    let body = format!(r#"{{"ids":["{}"],"authors":["{}"],"kinds":[1]}}"#, crate::hex::encode(&id.0), a.to_hex());
+    assert_eq!(miss(&body), Some(Miss::Post { id, author: a }));
+    assert_eq!(miss(r#"{"kinds":[40000],"limit":5}"#), None);
+}

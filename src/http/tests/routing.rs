@@ -190,7 +190,7 @@ fn no_input_produces_a_server_error() {
                     let mut req = post(path, body);
                     req.method = method.into();
                     let status = match route_with(&req, &store, c) {
-                        Routed::Reply(resp) => resp.status,
+                        Routed::Reply(resp) | Routed::ReplyAndFetch { reply: resp, .. } => resp.status,
                         Routed::Publish { .. } => 200,
                     };
                     assert!(status < 500, "{method} {path} {body:?} → {status}");
