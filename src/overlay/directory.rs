@@ -189,7 +189,7 @@ impl Directory {
             .entries
             .iter()
             .filter_map(|(k, e)| match (e.role, e.addr) {
-                (Role::Core, Some(addr)) => Some(PeerRef { node: *k, addr }),
+                (Role::Core, Some(addr)) if !addr.is_unspecified() => Some(PeerRef { node: *k, addr }),
                 _ => None,
             })
             .collect();
