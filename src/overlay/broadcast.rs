@@ -26,7 +26,7 @@ impl Overlay {
             // A wildcard address (`-l 0.0.0.0:…` on the first node) is never advertised: peers
             // would dial themselves. Such a node is reached through the links others open to it.
             addr: if self.role == Role::Core { self.advertised.filter(|a| !a.is_unspecified()) } else { None },
-            homes: if self.role == Role::Leaf { self.homes.clone() } else { Vec::new() },
+            homes: if self.role == Role::Leaf { self.homes.to_vec() } else { Vec::new() },
             seq,
             expires: self.unix_now() + RECORD_TTL_S,
             sig: Sig([0; 64]),

@@ -361,8 +361,8 @@ impl Overlay {
         if self.role != Role::Leaf {
             return;
         }
-        if ok && !self.homes.contains(&from) && self.homes.len() < MAX_HOMES {
-            self.homes.push(from);
+        // `push` fails only when MAX_HOMES homes are held: then this attachment is not needed.
+        if ok && !self.homes.contains(&from) && self.homes.push(from).is_ok() {
             self.lazy.remove(&from);
             self.eager.insert(from);
             self.mark_record_dirty();

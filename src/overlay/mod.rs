@@ -258,7 +258,8 @@ pub struct Overlay {
     passive: Vec<PeerRef>,
     pending_neighbor: BTreeMap<NodeId, Instant>,
     leaves: Vec<NodeId>,
-    homes: Vec<NodeId>,
+    /// A leaf's homes: a structural bound, so a fixed-capacity vector (no heap, no growth).
+    homes: heapless::Vec<NodeId, MAX_HOMES>,
     pending_homes: Vec<NodeId>,
     candidates: Vec<PeerRef>,
     next_shuffle: Instant,
@@ -322,7 +323,7 @@ impl Overlay {
             passive: Vec::new(),
             pending_neighbor: BTreeMap::new(),
             leaves: Vec::new(),
-            homes: Vec::new(),
+            homes: heapless::Vec::new(),
             pending_homes: Vec::new(),
             candidates: Vec::new(),
             next_shuffle: now.plus_ms(SHUFFLE_INTERVAL_MS),
