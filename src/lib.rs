@@ -28,5 +28,7 @@ pub mod net;
 pub mod overlay;
 pub mod query;
 pub mod store;
+#[cfg(test)]
+mod testkit;
 pub mod time;
 pub mod wire;
