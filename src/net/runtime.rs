@@ -124,22 +124,34 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], OverlayError> {
 }
 
 /// Load the node key, or create and store a new one (zero configuration).
+///
+/// The new key is written atomically (temporary file, fsync, rename, directory fsync), so a
+/// power cut never leaves a half-written key. An empty file (left by older versions after a
+/// power cut during the first start) counts as missing; any other unreadable content is an
+/// error for a human to look at, because a new key would change the node's identity.
 fn node_key(data_dir: &Path) -> Result<[u8; 32], OverlayError> {
     let path = data_dir.join(NODE_KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => crate::hex::decode_array::<32>(s.trim()).map_err(|e| {
-            OverlayError::NodeKey(path.clone(), std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: [u8; 32] = random_bytes()?;
-            std::fs::create_dir_all(data_dir).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
-            std::fs::write(&path, crate::hex::encode(&key)).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
-            restrict(&path);
-            log::info!("created node key {}", path.display());
-            Ok(key)
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().is_empty() => {
+            log::warn!("{} is empty (interrupted first start?): making a new node key", path.display());
+            None
         }
-        Err(e) => Err(OverlayError::NodeKey(path, e)),
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(OverlayError::NodeKey(path, e)),
+    };
+    if let Some(s) = existing {
+        return crate::hex::decode_array::<32>(s.trim()).map_err(|e| {
+            OverlayError::NodeKey(path.clone(), std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+        });
     }
+    let key: [u8; 32] = random_bytes()?;
+    std::fs::create_dir_all(data_dir).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
+    persist::write_atomic(&path, crate::hex::encode(&key).as_bytes())
+        .map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
+    restrict(&path);
+    log::info!("created node key {}", path.display());
+    Ok(key)
 }
 
 #[cfg(unix)]
@@ -543,5 +555,32 @@ fn decode_verified(body: &Body, unix: UnixTime) -> Option<VerifiedEvent> {
             log::debug!("delivered event failed verification: {e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("nostrp2p-nodekey-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn node_key_is_created_once_and_survives_an_empty_file_but_not_garbage() {
+        let dir = temp("a");
+        let first = node_key(&dir).expect("created");
+        assert_eq!(node_key(&dir).expect("read back"), first, "the same key on the next start");
+        // An empty file (power cut during an old version's first start) is replaced.
+        std::fs::write(dir.join(NODE_KEY_FILE), b"").expect("truncate");
+        let second = node_key(&dir).expect("re-created");
+        assert_ne!(second, first);
+        assert_eq!(node_key(&dir).expect("read back"), second);
+        // Garbage is a fault for a human: a new key would silently change the node's identity.
+        std::fs::write(dir.join(NODE_KEY_FILE), b"not hex").expect("garbage");
+        assert!(matches!(node_key(&dir), Err(OverlayError::NodeKey(..))));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
