@@ -49,24 +49,8 @@ fn main() {
         })
         .collect();
 
-    let mut child = Command::new(bin)
-        .args(["server", "-p", &key.public_key().to_npub(), "-l", "127.0.0.1:39400", "--data-dir"])
-        .arg(&dir)
-        .env("RUST_LOG", "warn,nostrp2p::driver=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start server");
+    let mut child = start_server(bin, &key.public_key().to_npub(), &dir);
     let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("HTTP API listening on") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("server did not start"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines.by_ref() {});
     let addr = "127.0.0.1:39401".parse().expect("addr");
     let mut c = HttpClient::connect(addr);
     std::thread::sleep(Duration::from_secs(2));
@@ -130,16 +114,7 @@ fn main() {
     // RSS after 1,000 events, from a fresh process (apples to apples with the Go figure).
     let rss_1000 = {
         let _ = std::fs::remove_dir_all(&dir);
-        let mut child = Command::new(bin)
-            .args(["server", "-p", &key.public_key().to_npub(), "-l", "127.0.0.1:39400", "--data-dir"])
-            .arg(&dir)
-            .env("RUST_LOG", "warn,nostrp2p::driver=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start server");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        while !lines.next().and_then(Result::ok).is_some_and(|l| l.contains("HTTP API listening on")) {}
+        let mut child = start_server(bin, &key.public_key().to_npub(), &dir);
         let mut c = HttpClient::connect(addr);
         for body in &bodies[..1000] {
             assert_eq!(c.post("/publish", body.as_bytes()).status, 200);
@@ -184,6 +159,29 @@ fn main() {
         1000.0 / fsync
     );
     println!("(ratio = how many times better than the original; idle CPU measured over {idle_secs} s; an idle CPU below the 10 ms tick shows as 0)");
+}
+
+/// Starts the server for `owner` on 127.0.0.1:39400 (HTTP :39401) and returns once its
+/// HTTP API listens; its further output is drained in the background.
+fn start_server(bin: &str, owner: &str, dir: &std::path::Path) -> std::process::Child {
+    let mut child = Command::new(bin)
+        .args(["server", "-p", owner, "-l", "127.0.0.1:39400", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn,nostrp2p::driver=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("HTTP API listening on") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("server did not start"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    child
 }
 
 fn row(name: &str, ours: f64, theirs: f64, ratio: f64) {

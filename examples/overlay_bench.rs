@@ -111,6 +111,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     // --- posts from many senders ---
     let posts = 100;
     let gossip0 = sim.event_gossip_frames;
+    let core_in0: u64 =
+        sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.traffic.event_frames_in).sum();
     let (p0, c0, _, _) = totals(&sim, None);
     let t0 = sim.now;
     let mut published = Vec::new();
@@ -151,6 +153,20 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     last.sort_unstable();
     let gossip = sim.event_gossip_frames - gossip0;
     let rmr = gossip as f64 / delivered.max(1) as f64 - 1.0;
+    let core_in: u64 =
+        sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.traffic.event_frames_in).sum::<u64>()
+            - core_in0;
+    let core_delivered: u64 = published
+        .iter()
+        .map(|(id, _, from)| {
+            sim.nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, n)| i != from && n.overlay.role() == Role::Core && n.delivered.contains_key(id))
+                .count() as u64
+        })
+        .sum();
+    let core_rmr = core_in as f64 / core_delivered.max(1) as f64 - 1.0;
     // Broadcast cost per post per node: payload bytes plus the control bytes above the idle rate.
     let idle_control = (core_rate * n_core as f64 + leaf_rate * n_leaf as f64) * elapsed_min;
     let extra_control = ((c1 - c0) as f64 - idle_control).max(0.0);
@@ -167,7 +183,10 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         percentile(&last, 0.5),
         last.last().copied().unwrap_or(0)
     );
-    println!("duplicates: RMR = {rmr:.3} ({gossip} payload frames for {delivered} deliveries, {posts} senders)   [target <= 0.5]");
+    println!(
+        "duplicates: RMR = {rmr:.3} ({gossip} payload frames for {delivered} deliveries, {posts} senders); core nodes alone {core_rmr:.3}, leaves {:.3}   [target <= 0.5]",
+        (gossip - core_in) as f64 / (delivered - core_delivered).max(1) as f64 - 1.0
+    );
     println!(
         "bytes per post per node: {:.0} B received (post body {} B; payload {:.0} B + broadcast control {:.0} B)",
         per_post_node,

@@ -85,6 +85,9 @@ nostrp2p: a peer-to-peer Nostr microblog server for a spare phone or a Raspberry
 Usage:
   nostrp2p server -p <npub-or-hex> [options]   run your server
   nostrp2p genkey                              make a new key pair (keep the secret in your client)
+  nostrp2p authorize-node <nsec> <node-key-hex> [days]
+                                               authorise your server's node key (run it where
+                                               your secret key lives, not on the server)
   nostrp2p --version | --help
 
 Run `nostrp2p server --help` for the server's options.

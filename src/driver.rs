@@ -101,10 +101,14 @@ struct Node {
     data_dir: String,
     /// Publishes inserted but not yet fsynced, with their pending answers.
     pending: Vec<(http::PublishCtx, std::sync::mpsc::SyncSender<http::Response>)>,
-    /// Owner events newly stored by this batch: sent into the overlay once durable.
-    published: Vec<crate::event::Event>,
+    /// Owner events newly stored by this batch: handed to the application once durable.
+    published: Vec<crate::event::VerifiedEvent>,
+    /// Lookups of this batch that found nothing: the application asks the network.
+    misses: Vec<http::Miss>,
     /// Connected overlay peers (for `/status`).
     peers: u64,
+    /// Network figures (for `/status`), refreshed after each overlay wake.
+    network: Option<http::NetworkInfo>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -158,7 +162,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         data_dir: data_dir.display().to_string(),
         pending: Vec::new(),
         published: Vec::new(),
+        misses: Vec::new(),
         peers: 0,
+        network: None,
     };
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
@@ -188,21 +194,26 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 if let Err(e) = node.commit() {
                     break Err(e);
                 }
-                // Durable now: send the owner's new events into the overlay.
-                let now = clock.now();
-                for ev in node.published.drain(..) {
-                    overlay.publish(&ev, now);
+                // Durable now: the application sends the owner's new events where they belong,
+                // and asks the network for what the client missed.
+                let (now, unix) = (clock.now(), clock.unix_now());
+                let mut stored = 0;
+                for ev in std::mem::take(&mut node.published) {
+                    stored += overlay.publish(ev, now, unix, &mut node.store);
                 }
-                overlay.flush(now, clock.unix_now(), &mut node.store);
+                for miss in std::mem::take(&mut node.misses) {
+                    stored += overlay.local_miss(miss, now, unix, &mut node.store);
+                }
+                if let Err(e) = node.sync_network_events(stored) {
+                    break Err(e);
+                }
             }
             Wake::Overlay(w) => {
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
-                if stored > 0 {
-                    if let Err(e) = node.store.sync() {
-                        log::error!("fsync of the event log failed: {e}");
-                        break Err(Fatal::Store(e));
-                    }
+                node.network = Some(overlay.network_info());
+                if let Err(e) = node.sync_network_events(stored) {
+                    break Err(e);
                 }
             }
             Wake::Signal(sig) => {
@@ -225,6 +236,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         }
     };
     front.stop();
+    overlay.persist(clock.unix_now(), true);
     // Answer anything still queued as busy, then make the store durable.
     while let Ok(job) = jobs.try_recv() {
         let _ = job.reply.try_send(http::too_busy(&job.req));
@@ -244,6 +256,7 @@ impl Node {
             http_listen: Some(self.http_addr.clone()),
             data_dir: Some(self.data_dir.clone()),
             peers: Some(self.peers),
+            network: self.network,
         }
     }
 
@@ -254,9 +267,13 @@ impl Node {
             Routed::Reply(resp) => {
                 let _ = job.reply.try_send(resp);
             }
+            Routed::ReplyAndFetch { reply, miss } => {
+                let _ = job.reply.try_send(reply);
+                self.misses.push(miss);
+            }
             Routed::Publish { event, done } => {
                 let id = event.id;
-                let copy = event.as_event().clone();
+                let copy = event.clone();
                 match self.store.insert(event) {
                     Ok(outcome) => {
                         if matches!(outcome, crate::store::Inserted::New { .. }) {
@@ -272,6 +289,21 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Events from the network are synced once per wake (not acknowledged to anyone, so a
+    /// crash loses at most what this wake received; senders retry).
+    ///
+    /// # Errors
+    /// A failed fsync, as in [`Node::commit`].
+    fn sync_network_events(&mut self, stored: usize) -> Result<(), Fatal> {
+        if stored == 0 {
+            return Ok(());
+        }
+        self.store.sync().map_err(|e| {
+            log::error!("fsync of the event log failed: {e}");
+            Fatal::Store(e)
+        })
     }
 
     /// Fsyncs once for every pending publish, then answers them all.

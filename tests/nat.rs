@@ -9,13 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command};
+
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{spawn_logged, Log, TempDir};
 use nostrp2p::event::json::to_client_json;
 use nostrp2p::event::msgpack::decode_events;
 use nostrp2p::event::Event;
@@ -76,7 +75,7 @@ struct NsNode {
     child: Child,
     ns: String,
     http: String,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Log,
 }
 
 impl NsNode {
@@ -89,29 +88,7 @@ impl NsNode {
         if let Some(b) = boot {
             cmd.args(["-b", b]);
         }
-        let mut child = cmd
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nostrp2p in a namespace");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr piped");
-        let log2 = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut ready = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("HTTP API listening on") {
-                    if let Some(tx) = ready.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                log2.lock().expect("log lock").push(line);
-            }
-        });
+        let (child, log, rx) = spawn_logged(cmd);
         let (ip, port) = listen.rsplit_once(':').expect("host:port");
         let http = format!("{ip}:{}", port.parse::<u16>().expect("port") + 1);
         let node = NsNode { child, ns: ns.into(), http, log };

@@ -7,16 +7,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::cluster::{ids, peers, publish, wait_until, WAIT};
 use common::*;
-use nostrp2p::event::json::to_client_json;
-use nostrp2p::event::msgpack::decode_events;
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
 use nostrp2p::time::UnixTime;
-
-/// Bounded wait for overlay effects (generous: CI shares 2 cores with other tests).
-const WAIT: Duration = Duration::from_secs(90);
 
 fn user(i: u8) -> SecretKey {
     SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
@@ -30,41 +26,16 @@ fn event(key: &SecretKey, kind: u16, tags: Vec<Vec<String>>, content: &str) -> E
     Event::new_signed(key, UnixTime(now()), kind, tags, content.into(), &[7; 32])
 }
 
+fn has_event(node: &Node, id: &str) -> bool {
+    ids(node).contains(id)
+}
+
 fn start(i: u8, dir: &TempDir, boot: Option<&Node>) -> Node {
     let mut opts = NodeOpts::new(&user(i).public_key().to_hex(), dir.path());
     if let Some(b) = boot {
         opts = opts.arg("-b").arg(&std::net::SocketAddr::new(b.opts.ip, b.opts.port).to_string());
     }
     Node::start(opts)
-}
-
-fn has_event(node: &Node, id: &str) -> bool {
-    // The client's timeline query (kind 40000): the newest events of every kind.
-    let r = node.client().post("/req", br#"{"kinds":[40000],"limit":1000}"#);
-    r.status == 200
-        && decode_events(&r.decoded_body()).is_ok_and(|evs| evs.iter().any(|w| hex::encode(&w.event.id.0) == id))
-}
-
-fn peers(node: &Node) -> u64 {
-    let r = node.client().get("/status");
-    let v: serde_json::Value = serde_json::from_slice(&r.decoded_body()).unwrap_or_default();
-    v.get("peers").and_then(|p| p.as_u64()).unwrap_or(0)
-}
-
-fn wait_until(what: &str, nodes: &[&Node], mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        if Instant::now() > deadline {
-            let logs: Vec<String> = nodes.iter().map(|n| n.log_text()).collect();
-            panic!("timed out waiting for {what}; logs:\n{}", logs.join("\n-----\n"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn publish(node: &Node, ev: &Event) {
-    let r = node.client().post("/publish", to_client_json(ev).as_bytes());
-    assert_eq!(r.status, 200, "publish: {}", r.text());
 }
 
 #[test]

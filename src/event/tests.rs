@@ -4,24 +4,9 @@
 use super::json::{canonical_bytes, parse_event, to_client_json, JsonError};
 use super::msgpack::{decode_events, encode_events, SigMode};
 use super::*;
+use crate::testkit::{fixture_json as fixture, unhex};
 
-const FIXTURES: &str = include_str!("../../tests/vectors/fixtures.tsv");
 const NOW: UnixTime = UnixTime(1_800_000_000);
-
-fn fixture(name: &str) -> &'static str {
-    FIXTURES
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            (f.next() == Some(name)).then(|| f.nth(1).expect("fixture JSON"))
-        })
-        .expect("fixture exists")
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
-}
 
 #[test]
 fn every_valid_fixture_verifies_and_e9_does_not() {

@@ -72,6 +72,26 @@ pub struct NodeInfo {
     pub data_dir: Option<String>,
     /// Connected overlay peers, once the overlay reports it.
     pub peers: Option<u64>,
+    /// Overlay and offline-delivery figures, once the overlay runs.
+    pub network: Option<NetworkInfo>,
+}
+
+/// What `/status` shows of the network side: how connected this node is and what it holds
+/// for others or waits to deliver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkInfo {
+    /// `core` (reachable, relays for others) or `leaf` (behind NAT, attached to homes).
+    pub role: &'static str,
+    /// Nodes in the directory (this one included).
+    pub nodes_known: u64,
+    /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
+    pub resend_waiting: u64,
+    /// Sealed envelopes held for offline nodes this node supports.
+    pub mailbox_envelopes: u64,
+    /// Envelopes for this node opened since start.
+    pub mail_opened: u64,
+    /// Events from other nodes stored since start.
+    pub events_received: u64,
 }
 
 /// What the driver must do with a request.
@@ -79,6 +99,14 @@ pub struct NodeInfo {
 pub enum Routed {
     /// Send this answer.
     Reply(Response),
+    /// Send this (empty) answer, and ask the network for what was missing: the client asks
+    /// again later (it polls), and by then the answer may be stored.
+    ReplyAndFetch {
+        /// The answer to send now.
+        reply: Response,
+        /// What the store did not have.
+        miss: Miss,
+    },
     /// Store `event` (durably), then send [`publish_done`]`(done, outcome)`; also hand the
     /// event to the overlay (broadcast or unicast by kind) once stored.
     Publish {
@@ -86,6 +114,22 @@ pub enum Routed {
         event: VerifiedEvent,
         /// How to render the answer once the outcome is known.
         done: PublishCtx,
+    },
+}
+
+/// A `/req` lookup that found nothing locally (original spec §4.3 b–d, §5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No kind 0 of this author.
+    Profile(PublicKey),
+    /// No kind 3 of this author.
+    FollowList(PublicKey),
+    /// No post with this id by this author.
+    Post {
+        /// The post's id.
+        id: crate::event::EventId,
+        /// Its author, as the request said.
+        author: PublicKey,
     },
 }
 
@@ -182,7 +226,10 @@ pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &No
             Ok(event) => Routed::Publish { event, done: PublishCtx(ctx) },
             Err(r) => Routed::Reply(ctx.error(r.status, &r.msg)),
         },
-        Endpoint::Req => Routed::Reply(answer_req(req, store, &ctx)),
+        Endpoint::Req => match answer_req(req, store, &ctx) {
+            (reply, None) => Routed::Reply(reply),
+            (reply, Some(miss)) => Routed::ReplyAndFetch { reply, miss },
+        },
         Endpoint::Status => {
             let body = status::render(cfg, info, store.stats(), now);
             Routed::Reply(ctx.render(200, CONTENT_TYPE_JSON, body, Vec::new()))
@@ -190,11 +237,13 @@ pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &No
     }
 }
 
-fn answer_req(req: &Request, store: &impl EventQuery, ctx: &ReplyCtx) -> Response {
+fn answer_req(req: &Request, store: &impl EventQuery, ctx: &ReplyCtx) -> (Response, Option<Miss>) {
     let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
     match selected {
-        Ok((events, sig)) => ctx.render(200, CONTENT_TYPE_MSGPACK, encode_events(events.into_iter(), sig), Vec::new()),
-        Err(r) => ctx.error(r.status, &r.msg),
+        Ok((events, sig, miss)) => {
+            (ctx.render(200, CONTENT_TYPE_MSGPACK, encode_events(events.into_iter(), sig), Vec::new()), miss)
+        }
+        Err(r) => (ctx.error(r.status, &r.msg), None),
     }
 }
 

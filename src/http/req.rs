@@ -31,7 +31,7 @@
 
 use serde_json::Value;
 
-use super::Reject;
+use super::{Miss, Reject};
 use crate::event::msgpack::SigMode;
 use crate::event::{Event, EventId, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REQ_TIMELINE};
 use crate::hex;
@@ -128,11 +128,15 @@ pub(crate) fn timeline_plan(since: i64, until: i64, limit: i64) -> (Plan, usize)
     (Plan::Window { since, until }, cap)
 }
 
-/// The events answering `filter`, oldest first, and whether they carry `Sig`.
+/// An answer: events oldest first, whether they carry `Sig`, and what a lookup missed.
+pub(crate) type Selected<'s> = (Vec<&'s Event>, SigMode, Option<Miss>);
+
+/// The events answering `filter`, oldest first, whether they carry `Sig`, and for a lookup
+/// that found nothing, what to ask the network for.
 ///
 /// # Errors
 /// 400 when a lookup lacks `ids[0]`/`authors[0]` or they are not 64 hex characters.
-pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<(Vec<&'s Event>, SigMode), Reject> {
+pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<Selected<'s>, Reject> {
     let has = |k: i64| filter.kinds.contains(&k);
     if has(i64::from(KIND_REQ_TIMELINE)) {
         let (plan, cap) = timeline_plan(filter.since, filter.until, filter.limit);
@@ -143,7 +147,7 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
             }
             Plan::Nothing => Vec::new(),
         };
-        return Ok((cap_answer(events, cap), SigMode::Keep));
+        return Ok((cap_answer(events, cap), SigMode::Keep, None));
     }
     if has(i64::from(KIND_POST)) {
         let (Some(id), Some(author)) = (&filter.first_id, &filter.first_author) else {
@@ -152,7 +156,8 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
         let id = EventId(hex_arg("ids[0]", id)?);
         let author = PublicKey(hex_arg("authors[0]", author)?);
         let found = store.get(&id).filter(|e| e.pubkey == author);
-        return Ok((found.into_iter().collect(), SigMode::Nil));
+        let miss = found.is_none().then_some(Miss::Post { id, author });
+        return Ok((found.into_iter().collect(), SigMode::Nil, miss));
     }
     for kind in [KIND_PROFILE, KIND_FOLLOW_LIST] {
         if has(i64::from(kind)) {
@@ -161,10 +166,15 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
             };
             let author = PublicKey(hex_arg("authors[0]", author)?);
             let found = store.latest_replaceable(&author, kind);
-            return Ok((found.into_iter().collect(), SigMode::Nil));
+            let miss = found.is_none().then_some(if kind == KIND_PROFILE {
+                Miss::Profile(author)
+            } else {
+                Miss::FollowList(author)
+            });
+            return Ok((found.into_iter().collect(), SigMode::Nil, miss));
         }
     }
-    Ok((Vec::new(), SigMode::Nil))
+    Ok((Vec::new(), SigMode::Nil, None))
 }
 
 /// The window's events (ascending `created_at`), then the events that arrived late in the

@@ -24,6 +24,14 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
         "http_listen": info.http_listen,
         "data_dir": info.data_dir,
         "peers": info.peers,
+        "network": info.network.map(|n| json!({
+            "role": n.role,
+            "nodes_known": n.nodes_known,
+            "resend_waiting": n.resend_waiting,
+            "mailbox_envelopes": n.mailbox_envelopes,
+            "mail_opened": n.mail_opened,
+            "events_received": n.events_received,
+        })),
         "store": {
             "events": stats.events,
             "bytes": stats.bytes,

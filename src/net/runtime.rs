@@ -6,11 +6,13 @@
 //! start: zero configuration) and, if present, the owner's authorisation of it in
 //! `<data dir>/node-auth.json` (docs/overlay.md "Identity").
 //!
-//! Which events travel how is the original's rule (original spec §5.1), kept minimal here: a
-//! reply/mention (kind 1 with `p` tags of others and no `q` tag) and a like (kind 7) are unicast
-//! to the server of each tagged user; a follow list (kind 3) stays local; everything else is
-//! broadcast. Resend queues and profile requests belong to the microblog-rules issue.
+//! Which events travel how, offline delivery, catch-up and fetches are the application layer's
+//! decisions (`crate::app`, a pure state machine owned here): overlay deliveries become app
+//! inputs, app outputs become overlay publishes/unicasts or store inserts, connection changes
+//! become `NodeUp`/`Joined`. The app's resend queue and mailbox are persisted in the data dir
+//! (atomic snapshot files) at most every `APP_PERSIST_INTERVAL` and at shutdown.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -20,8 +22,11 @@ use futures_lite::future;
 use smol::LocalExecutor;
 
 use super::{to_addr, to_socket, Net, NetEvent, SendOutcome};
-use crate::event::{Event, KIND_FOLLOW_LIST, KIND_POST, KIND_REACTION};
-use crate::keys::PublicKey;
+use crate::app::{self, persist, App, AppConfig, FetchTarget};
+use crate::event::{Event, VerifiedEvent};
+use crate::http::Miss;
+use crate::keys::{self, PublicKey, SecretKey};
+use crate::limits::APP_PERSIST_INTERVAL;
 use crate::overlay::crypto::{Rejected, SchnorrCrypto};
 use crate::overlay::{self, params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
@@ -72,13 +77,44 @@ pub enum OverlayWake {
     Timer,
 }
 
-/// The running overlay of one server.
+/// The running overlay of one server, with the microblog application on top.
 pub struct OverlayRuntime<'a> {
     overlay: Overlay,
     net: Net<'a>,
-    owner: PublicKey,
-    next_msg_id: u64,
+    app: App,
     local: SocketAddr,
+    data_dir: PathBuf,
+    /// Nodes connected after the last drain (to tell `NodeUp` and `Joined`).
+    connected: BTreeSet<NodeId>,
+    /// Unix seconds at `Instant(0)`, to turn the app's wall-clock deadlines into `Instant`s.
+    unix_at_origin: u64,
+    /// When the app's state was last written to disk.
+    last_persist: UnixTime,
+}
+
+/// What the application layer sees of the overlay (`app::Context`).
+struct Ctx<'o>(&'o Overlay);
+
+impl app::Context for Ctx<'_> {
+    fn me(&self) -> keys::NodeId {
+        keys::NodeId(self.0.node_id().0)
+    }
+
+    fn node_at_or_after(&self, at: u64) -> Option<keys::NodeId> {
+        self.0.directory().node_at_or_after(at).map(|n| keys::NodeId(n.0))
+    }
+
+    fn node_key(&self, node: keys::NodeId) -> Option<PublicKey> {
+        self.0.directory().get(NodeId(node.0)).map(|e| PublicKey(e.node_key.0))
+    }
+
+    fn is_reachable(&self, node: keys::NodeId) -> bool {
+        self.0.directory().get(NodeId(node.0)).is_some()
+    }
+
+    fn neighbours(&self) -> Vec<keys::NodeId> {
+        self.0.connected_nodes().into_iter().map(|n| keys::NodeId(n.0)).collect()
+    }
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], OverlayError> {
@@ -88,22 +124,34 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], OverlayError> {
 }
 
 /// Load the node key, or create and store a new one (zero configuration).
+///
+/// The new key is written atomically (temporary file, fsync, rename, directory fsync), so a
+/// power cut never leaves a half-written key. An empty file (left by older versions after a
+/// power cut during the first start) counts as missing; any other unreadable content is an
+/// error for a human to look at, because a new key would change the node's identity.
 fn node_key(data_dir: &Path) -> Result<[u8; 32], OverlayError> {
     let path = data_dir.join(NODE_KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => crate::hex::decode_array::<32>(s.trim()).map_err(|e| {
-            OverlayError::NodeKey(path.clone(), std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: [u8; 32] = random_bytes()?;
-            std::fs::create_dir_all(data_dir).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
-            std::fs::write(&path, crate::hex::encode(&key)).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
-            restrict(&path);
-            log::info!("created node key {}", path.display());
-            Ok(key)
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().is_empty() => {
+            log::warn!("{} is empty (interrupted first start?): making a new node key", path.display());
+            None
         }
-        Err(e) => Err(OverlayError::NodeKey(path, e)),
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(OverlayError::NodeKey(path, e)),
+    };
+    if let Some(s) = existing {
+        return crate::hex::decode_array::<32>(s.trim()).map_err(|e| {
+            OverlayError::NodeKey(path.clone(), std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+        });
     }
+    let key: [u8; 32] = random_bytes()?;
+    std::fs::create_dir_all(data_dir).map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
+    persist::write_atomic(&path, crate::hex::encode(&key).as_bytes())
+        .map_err(|e| OverlayError::NodeKey(path.clone(), e))?;
+    restrict(&path);
+    log::info!("created node key {}", path.display());
+    Ok(key)
 }
 
 #[cfg(unix)]
@@ -183,6 +231,10 @@ impl<'a> OverlayRuntime<'a> {
         let crypto = SchnorrCrypto::new(secret, verify_event).ok_or_else(|| {
             OverlayError::NodeKey(data_dir.join(NODE_KEY_FILE), std::io::ErrorKind::InvalidData.into())
         })?;
+        let node_secret = SecretKey::from_bytes(secret)
+            .map_err(|_| OverlayError::NodeKey(data_dir.join(NODE_KEY_FILE), std::io::ErrorKind::InvalidData.into()))?;
+        let mut app = App::new(AppConfig { owner, node_secret, seed: random_bytes()? });
+        restore_app(&mut app, data_dir, unix);
         let bootstrap: Vec<_> = boot_peer
             .and_then(|b| match b.to_socket_addrs() {
                 Ok(addrs) => Some(addrs.map(to_addr).collect::<Vec<_>>()),
@@ -193,6 +245,7 @@ impl<'a> OverlayRuntime<'a> {
             })
             .unwrap_or_default();
         let seed = u64::from_be_bytes(random_bytes()?);
+        let unix_at_origin = unix.0.saturating_sub(now.0 / 1000);
         let cfg = Config {
             owner: Key32(owner.0),
             delegation,
@@ -203,7 +256,7 @@ impl<'a> OverlayRuntime<'a> {
                 Ok("leaf") => RoleChoice::Leaf,
                 _ => RoleChoice::Auto,
             },
-            unix_at_origin: unix.0.saturating_sub(now.0 / 1000),
+            unix_at_origin,
             leaf_slots: LEAF_SLOTS,
             seed,
         };
@@ -211,7 +264,16 @@ impl<'a> OverlayRuntime<'a> {
         let net = Net::new(ex);
         net.listen(listener);
         log::info!("overlay listening on {local}, node id {}", owner.node_id());
-        Ok(OverlayRuntime { overlay, net, owner, next_msg_id: u64::from_be_bytes(random_bytes()?), local })
+        Ok(OverlayRuntime {
+            overlay,
+            net,
+            app,
+            local,
+            data_dir: data_dir.to_path_buf(),
+            connected: BTreeSet::new(),
+            unix_at_origin,
+            last_persist: unix,
+        })
     }
 
     /// The bound overlay address.
@@ -224,9 +286,15 @@ impl<'a> OverlayRuntime<'a> {
         self.overlay.connected_nodes().len() as u64
     }
 
-    /// When the overlay wants its timer, as a monotonic `Instant`.
+    /// When the overlay or the application wants its timer, as a monotonic `Instant`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.overlay.poll_timeout().map(|t| Instant(t.0))
+        let to_instant = |t: UnixTime| Instant(t.0.saturating_sub(self.unix_at_origin).saturating_mul(1000));
+        let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
+            .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
+        [self.overlay.poll_timeout().map(|t| Instant(t.0)), self.app.poll_timeout().map(to_instant), persist]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Wait for a transport event or until `deadline` (a `std::time::Instant`).
@@ -256,7 +324,12 @@ impl<'a> OverlayRuntime<'a> {
     pub fn handle(&mut self, wake: OverlayWake, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         let mut stored = 0;
         match wake {
-            OverlayWake::Timer => self.overlay.handle_timeout(ov(now)),
+            OverlayWake::Timer => {
+                // Both machines treat an early call as harmless.
+                self.overlay.handle_timeout(ov(now));
+                self.app.handle_timeout(unix, &Ctx(&self.overlay), &*store);
+                self.persist(unix, false);
+            }
             OverlayWake::Net(ev) => self.on_net(ev, now),
         }
         stored += self.drain(now, unix, store);
@@ -296,90 +369,218 @@ impl<'a> OverlayRuntime<'a> {
         self.overlay.handle_input(input, ov(now));
     }
 
+    /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         let mut stored = 0;
-        while let Some(out) = self.overlay.poll_output() {
-            match out {
-                Output::Send { conn, msg } => {
-                    if self.net.send(conn, &msg) == SendOutcome::Disconnected {
-                        self.overlay.handle_input(Input::Closed { conn }, ov(now));
-                    }
-                }
-                Output::Dial { conn, addr } => self.net.dial(conn, to_socket(addr)),
-                Output::Close { conn } => self.net.close(conn),
-                Output::Deliver(Delivery::Broadcast { body, .. }) => stored += store_body(&body, unix, store),
-                Output::Deliver(Delivery::Unicast { src, payload, .. }) => {
-                    log::debug!("unicast from {src}");
-                    stored += store_body(&payload, unix, store);
-                }
-                Output::UnicastDone { msg_id, dst, result } => match result {
-                    Ok(hops) => log::debug!("unicast {msg_id:x} to {dst} acked after {hops} hops"),
-                    Err(reason) => log::info!("unicast {msg_id:x} to {dst} failed: {reason:?}"),
-                },
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.overlay.poll_output() {
+                progressed = true;
+                self.on_overlay_output(out, now, unix, store);
+            }
+            self.notice_membership(unix, store);
+            while let Some(out) = self.app.poll_output() {
+                progressed = true;
+                stored += self.on_app_output(out, now, unix, store);
+            }
+            if !progressed {
+                return stored;
             }
         }
-        stored
     }
 
-    /// Send our owner's freshly stored event into the network (broadcast or unicast).
-    pub fn publish(&mut self, ev: &Event, now: Instant) {
-        let Ok(bytes) = rmp_serde::to_vec(ev) else { return };
-        let body = Body::from_slice(&bytes);
-        let targets = unicast_targets(ev, &self.owner);
-        match targets {
-            None => self.overlay.handle_input(Input::Publish { id: MsgId(ev.id.0), body }, ov(now)),
-            Some(dsts) => {
-                for dst in dsts {
-                    self.next_msg_id = self.next_msg_id.wrapping_add(1);
-                    let input = Input::Unicast {
-                        dst: NodeId(dst.node_id().0),
-                        msg_id: self.next_msg_id,
-                        payload: body.clone(),
-                    };
+    fn on_overlay_output(&mut self, out: Output, now: Instant, unix: UnixTime, store: &Store) {
+        let input = match out {
+            Output::Send { conn, msg } => {
+                if self.net.send(conn, &msg) == SendOutcome::Disconnected {
+                    self.overlay.handle_input(Input::Closed { conn }, ov(now));
+                }
+                return;
+            }
+            Output::Dial { conn, addr } => return self.net.dial(conn, to_socket(addr)),
+            Output::Close { conn } => return self.net.close(conn),
+            Output::Deliver(Delivery::Broadcast { body, .. }) => match decode_verified(&body, unix) {
+                Some(ev) => app::Input::Broadcast(ev),
+                None => return,
+            },
+            Output::Deliver(Delivery::Unicast { src, payload, .. }) => {
+                app::Input::Unicast { src: keys::NodeId(src.0), payload: payload.as_slice().to_vec() }
+            }
+            Output::UnicastDone { msg_id, dst, result } => {
+                match &result {
+                    Ok(hops) => log::debug!("unicast {msg_id:x} to {dst} acked after {hops} hops"),
+                    Err(reason) => log::debug!("unicast {msg_id:x} to {dst} failed: {reason:?}"),
+                }
+                app::Input::UnicastDone { msg_id, dst: keys::NodeId(dst.0), ok: result.is_ok() }
+            }
+        };
+        self.app.handle_input(input, unix, &Ctx(&self.overlay), store);
+    }
+
+    fn on_app_output(&mut self, out: app::Output, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        match out {
+            app::Output::Broadcast(ev) => {
+                if let Ok(bytes) = rmp_serde::to_vec(ev.as_event()) {
+                    let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
                     self.overlay.handle_input(input, ov(now));
                 }
-            }
-        }
-    }
-
-    /// Run the outputs produced by `publish` (no store access needed: nothing is delivered).
-    pub fn flush(&mut self, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
-        self.drain(now, unix, store)
-    }
-}
-
-/// `None` ⇒ broadcast; `Some(users)` ⇒ unicast to each user's server (empty ⇒ keep local).
-fn unicast_targets(ev: &Event, owner: &PublicKey) -> Option<Vec<PublicKey>> {
-    let others = || -> Vec<PublicKey> {
-        let mut v: Vec<PublicKey> =
-            ev.tag_values("p").filter_map(|p| PublicKey::parse(p).ok()).filter(|p| p != owner).collect();
-        v.dedup();
-        v
-    };
-    match ev.kind {
-        KIND_FOLLOW_LIST => Some(Vec::new()),
-        KIND_REACTION => Some(others().into_iter().take(1).collect()),
-        KIND_POST if !ev.has_tag("q") && !others().is_empty() => Some(others()),
-        _ => None,
-    }
-}
-
-fn store_body(body: &Body, unix: UnixTime, store: &mut Store) -> usize {
-    let Ok(ev) = rmp_serde::from_slice::<Event>(body.as_slice()) else { return 0 };
-    // Checked once more here: the overlay's check is behind a trait and this is the value
-    // the store accepts (a VerifiedEvent can only come from `verify`).
-    match ev.verify(unix) {
-        Ok(v) => match store.insert(v) {
-            Ok(crate::store::Inserted::New { .. }) => 1,
-            Ok(_) => 0,
-            Err(e) => {
-                log::error!("cannot store an event from the overlay: {e}");
                 0
             }
-        },
+            app::Output::Unicast { dst, msg_id, payload } => {
+                let input = Input::Unicast { dst: NodeId(dst.0), msg_id, payload: Body::from_slice(&payload) };
+                self.overlay.handle_input(input, ov(now));
+                0
+            }
+            app::Output::Store(ev) => {
+                let id = ev.id;
+                match store.insert(ev) {
+                    Ok(crate::store::Inserted::New { .. }) => {
+                        store.note_arrival(&id, unix);
+                        1
+                    }
+                    Ok(_) => 0,
+                    Err(e) => {
+                        log::error!("cannot store event {id} from the network: {e}");
+                        0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells the app about links that came up (`NodeUp`) and about (re)joining (`Joined`).
+    fn notice_membership(&mut self, unix: UnixTime, store: &Store) {
+        let now_connected: BTreeSet<NodeId> = self.overlay.connected_nodes().into_iter().collect();
+        if now_connected == self.connected {
+            return;
+        }
+        let joined = self.connected.is_empty() && !now_connected.is_empty();
+        let ups: Vec<NodeId> = now_connected.difference(&self.connected).copied().collect();
+        self.connected = now_connected;
+        for n in ups {
+            self.app.handle_input(app::Input::NodeUp(keys::NodeId(n.0)), unix, &Ctx(&self.overlay), store);
+        }
+        if joined {
+            log::info!("joined the overlay: catching up");
+            self.app.handle_input(app::Input::Joined, unix, &Ctx(&self.overlay), store);
+        }
+    }
+
+    /// The owner's freshly stored (durable) event: the app decides where it goes.
+    pub fn publish(&mut self, ev: VerifiedEvent, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        self.app.handle_input(app::Input::Published(ev), unix, &Ctx(&self.overlay), &*store);
+        self.drain(now, unix, store)
+    }
+
+    /// The owner's client asked for something the store does not have: ask the network.
+    pub fn local_miss(&mut self, miss: Miss, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        let (target, author) = match miss {
+            Miss::Profile(pk) => (FetchTarget::Profile(pk), Some(pk)),
+            Miss::FollowList(pk) => (FetchTarget::FollowList(pk), Some(pk)),
+            Miss::Post { id, author } => (FetchTarget::Post(id), Some(author)),
+        };
+        self.app.handle_input(app::Input::LocalMiss { target, author }, unix, &Ctx(&self.overlay), &*store);
+        self.drain(now, unix, store)
+    }
+
+    /// Writes the app's resend queue and mailbox if they changed, at most every
+    /// `APP_PERSIST_INTERVAL` unless `force` (shutdown).
+    pub fn persist(&mut self, unix: UnixTime, force: bool) {
+        if !force && unix < self.last_persist.saturating_add(APP_PERSIST_INTERVAL) {
+            return;
+        }
+        self.last_persist = unix;
+        if self.app.outbox_dirty() {
+            match persist::write_atomic(&self.data_dir.join(persist::OUTBOX_FILE), &self.app.snapshot_outbox()) {
+                Ok(()) => self.app.mark_outbox_saved(),
+                Err(e) => log::error!("cannot save the resend queue in {}: {e}", self.data_dir.display()),
+            }
+        }
+        if self.app.mailbox_dirty() {
+            match persist::write_atomic(&self.data_dir.join(persist::MAILBOX_FILE), &self.app.snapshot_mailbox()) {
+                Ok(()) => self.app.mark_mailbox_saved(),
+                Err(e) => log::error!("cannot save the support-server mailbox in {}: {e}", self.data_dir.display()),
+            }
+        }
+    }
+
+    /// Figures for `/status`.
+    pub fn network_info(&self) -> crate::http::NetworkInfo {
+        crate::http::NetworkInfo {
+            role: match self.overlay.role() {
+                crate::wire::Role::Core => "core",
+                crate::wire::Role::Leaf => "leaf",
+            },
+            nodes_known: self.overlay.directory_len() as u64,
+            resend_waiting: self.app.resend().len() as u64,
+            mailbox_envelopes: self.app.mailbox().len() as u64,
+            mail_opened: self.app.stats().mail_opened,
+            events_received: self.app.stats().stored,
+        }
+    }
+}
+
+/// Reads the app's persisted resend queue and mailbox; a damaged file is logged and ignored
+/// (senders retry, so nothing is lost for good).
+fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
+    let outbox = data_dir.join(persist::OUTBOX_FILE);
+    match persist::read_snapshot(&outbox) {
+        Ok(Some(bytes)) => {
+            if let Err(e) = app.restore_outbox(&bytes) {
+                log::warn!("{}: {e}; starting with an empty resend queue", outbox.display());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log::warn!("cannot read {}: {e}; starting with an empty resend queue", outbox.display()),
+    }
+    let mailbox = data_dir.join(persist::MAILBOX_FILE);
+    match persist::read_snapshot(&mailbox) {
+        Ok(Some(bytes)) => {
+            if let Err(e) = app.restore_mailbox(&bytes, unix) {
+                log::warn!("{}: {e}; starting with an empty mailbox", mailbox.display());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log::warn!("cannot read {}: {e}; starting with an empty mailbox", mailbox.display()),
+    }
+}
+
+/// A broadcast body as a verified event (the overlay already checked it through
+/// `verify_event`; a `VerifiedEvent` can only come from `verify`, so it is checked again).
+fn decode_verified(body: &Body, unix: UnixTime) -> Option<VerifiedEvent> {
+    let ev: Event = rmp_serde::from_slice(body.as_slice()).ok()?;
+    match ev.verify(unix) {
+        Ok(v) => Some(v),
         Err(e) => {
             log::debug!("delivered event failed verification: {e}");
-            0
+            None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("nostrp2p-nodekey-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn node_key_is_created_once_and_survives_an_empty_file_but_not_garbage() {
+        let dir = temp("a");
+        let first = node_key(&dir).expect("created");
+        assert_eq!(node_key(&dir).expect("read back"), first, "the same key on the next start");
+        // An empty file (power cut during an old version's first start) is replaced.
+        std::fs::write(dir.join(NODE_KEY_FILE), b"").expect("truncate");
+        let second = node_key(&dir).expect("re-created");
+        assert_ne!(second, first);
+        assert_eq!(node_key(&dir).expect("read back"), second);
+        // Garbage is a fault for a human: a new key would silently change the node's identity.
+        std::fs::write(dir.join(NODE_KEY_FILE), b"not hex").expect("garbage");
+        assert!(matches!(node_key(&dir), Err(OverlayError::NodeKey(..))));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -23,8 +23,10 @@ impl Overlay {
             node_key: self.crypto.node_key(),
             delegation: self.cfg.delegation.clone(),
             role: self.role,
-            addr: if self.role == Role::Core { self.advertised } else { None },
-            homes: if self.role == Role::Leaf { self.homes.clone() } else { Vec::new() },
+            // A wildcard address (`-l 0.0.0.0:…` on the first node) is never advertised: peers
+            // would dial themselves. Such a node is reached through the links others open to it.
+            addr: if self.role == Role::Core { self.advertised.filter(|a| !a.is_unspecified()) } else { None },
+            homes: if self.role == Role::Leaf { self.homes.to_vec() } else { Vec::new() },
             seq,
             expires: self.unix_now() + RECORD_TTL_S,
             sig: Sig([0; 64]),
@@ -100,8 +102,17 @@ impl Overlay {
     fn push(&mut self, mut g: Gossip, from: Option<NodeId>) {
         g.round = g.round.saturating_add(1);
         let skip = |o: &Overlay, n: &NodeId| Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n));
-        let eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
-        let lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
+        let mut eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
+        let mut lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
+        if self.role == Role::Leaf && eager.len() > 1 {
+            // A leaf's own message goes in full to one home and as IHAVE to the others
+            // (spec §2.4): both homes are in the core tree, so a second full copy would only
+            // be a duplicate there. The other home can GRAFT it if the first one failed.
+            let keep = self.rng.pick(eager.len()).unwrap_or(0);
+            let chosen = eager.swap_remove(keep);
+            lazy.append(&mut eager);
+            eager.push(chosen);
+        }
         for n in eager {
             self.send_node(n, Msg::Gossip(g.clone()));
         }

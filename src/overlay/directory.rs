@@ -93,6 +93,14 @@ impl Directory {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// The smallest known *core* node id ≥ `at` (support servers are successors on the id
+    /// ring). Leaves are skipped: they are often offline, never accept connections, and hold
+    /// no directory, so they could not check or open a deposit.
+    pub fn node_at_or_after(&self, at: u64) -> Option<NodeId> {
+        self.entries.range(NodeId(at)..).find(|(_, e)| e.role == Role::Core).map(|(n, _)| *n)
+    }
+
     /// The record of `node`.
     pub fn get(&self, node: NodeId) -> Option<&Entry> {
         self.entries.get(&node)
@@ -181,7 +189,7 @@ impl Directory {
             .entries
             .iter()
             .filter_map(|(k, e)| match (e.role, e.addr) {
-                (Role::Core, Some(addr)) => Some(PeerRef { node: *k, addr }),
+                (Role::Core, Some(addr)) if !addr.is_unspecified() => Some(PeerRef { node: *k, addr }),
                 _ => None,
             })
             .collect();
@@ -232,6 +240,21 @@ mod tests {
         assert_eq!(d.merge(&rec(1, 3, 11), b.clone(), false, 200), Merge::Conflict, "authorised beats expiry");
         let id = record_msg_id(&rec(1, 2, 9), b"x");
         assert!(d.has_record_id(&id));
+    }
+
+    #[test]
+    fn ring_successor_skips_leaves() {
+        let mut d = Directory::new(10);
+        let b = Body::from_slice(b"x");
+        let mut leaf = rec(20, 2, 1);
+        leaf.role = Role::Leaf;
+        leaf.addr = None;
+        d.merge(&rec(10, 1, 1), b.clone(), false, 0);
+        d.merge(&leaf, b.clone(), false, 0);
+        d.merge(&rec(30, 3, 1), b.clone(), false, 0);
+        assert_eq!(d.node_at_or_after(11), Some(NodeId(30)));
+        assert_eq!(d.node_at_or_after(10), Some(NodeId(10)));
+        assert_eq!(d.node_at_or_after(31), None);
     }
 
     #[test]

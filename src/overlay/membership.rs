@@ -24,7 +24,11 @@ impl Overlay {
         // An outbound connection's dialled address works too (a contact whose Hello predates
         // its own reachability result advertises no address yet).
         let dialled = conn.filter(|c| c.outbound && c.peer_role == Role::Core).and_then(|c| c.remote);
-        let addr = from_conn.or_else(|| self.dir.get(node).and_then(|e| e.addr)).or(dialled)?;
+        let usable = |a: &Addr| !a.is_unspecified();
+        let addr = from_conn
+            .filter(usable)
+            .or_else(|| self.dir.get(node).and_then(|e| e.addr).filter(usable))
+            .or(dialled.filter(usable))?;
         Some(PeerRef { node, addr })
     }
 
@@ -209,7 +213,11 @@ impl Overlay {
     }
 
     pub(super) fn add_passive(&mut self, p: PeerRef) {
-        if p.node == self.me || self.active.contains(&p.node) || self.passive.iter().any(|q| q.node == p.node) {
+        if p.addr.is_unspecified()
+            || p.node == self.me
+            || self.active.contains(&p.node)
+            || self.passive.iter().any(|q| q.node == p.node)
+        {
             return;
         }
         if self.passive.len() >= PASSIVE_VIEW {
@@ -353,8 +361,8 @@ impl Overlay {
         if self.role != Role::Leaf {
             return;
         }
-        if ok && !self.homes.contains(&from) && self.homes.len() < MAX_HOMES {
-            self.homes.push(from);
+        // `push` fails only when MAX_HOMES homes are held: then this attachment is not needed.
+        if ok && !self.homes.contains(&from) && self.homes.push(from).is_ok() {
             self.lazy.remove(&from);
             self.eager.insert(from);
             self.mark_record_dirty();

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
 pub use crypto::{Crypto, Rejected, SchnorrCrypto};
-use directory::Directory;
+pub use directory::Directory;
 use params::*;
 pub use types::{Instant, SplitMix64};
 
@@ -258,7 +258,8 @@ pub struct Overlay {
     passive: Vec<PeerRef>,
     pending_neighbor: BTreeMap<NodeId, Instant>,
     leaves: Vec<NodeId>,
-    homes: Vec<NodeId>,
+    /// A leaf's homes: a structural bound, so a fixed-capacity vector (no heap, no growth).
+    homes: heapless::Vec<NodeId, MAX_HOMES>,
     pending_homes: Vec<NodeId>,
     candidates: Vec<PeerRef>,
     next_shuffle: Instant,
@@ -322,7 +323,7 @@ impl Overlay {
             passive: Vec::new(),
             pending_neighbor: BTreeMap::new(),
             leaves: Vec::new(),
-            homes: Vec::new(),
+            homes: heapless::Vec::new(),
             pending_homes: Vec::new(),
             candidates: Vec::new(),
             next_shuffle: now.plus_ms(SHUFFLE_INTERVAL_MS),
@@ -397,6 +398,11 @@ impl Overlay {
     /// Directory size.
     pub fn directory_len(&self) -> usize {
         self.dir.len()
+    }
+
+    /// The node directory (read-only: records arrive only through the protocol).
+    pub fn directory(&self) -> &Directory {
+        &self.dir
     }
     /// Number of open or opening connections.
     pub fn conn_count(&self) -> usize {

@@ -75,3 +75,25 @@ fn a_record_for_another_node_id_is_refused() {
     assert!(matches!(drain(&mut o).as_slice(), [Output::Close { conn: ConnId(3) }]));
     assert_eq!(o.stats().handshake_failed, 1);
 }
+
+#[test]
+fn a_wildcard_listen_address_is_never_advertised() {
+    let mut cfg_node = node(4);
+    assert!(cfg_node.record.addr.is_some());
+    let mut owner = [0u8; 32];
+    owner[31] = 5;
+    let cfg = Config {
+        owner: Key32(owner),
+        delegation: None,
+        listen: Some(Addr::v4([0, 0, 0, 0], 20000)),
+        bootstrap: vec![],
+        role: RoleChoice::Auto,
+        unix_at_origin: 1_750_000_000,
+        leaf_slots: params::LEAF_SLOTS,
+        seed: 5,
+    };
+    let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), Instant(0));
+    assert_eq!(wild.role(), Role::Core);
+    assert_eq!(wild.record.addr, None, "peers would dial 0.0.0.0, i.e. themselves");
+    cfg_node.handle_timeout(Instant(1));
+}

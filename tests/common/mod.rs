@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod client;
+pub mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -124,37 +125,16 @@ pub struct Node {
 impl Node {
     /// Starts `nostrp2p server` and waits until its HTTP API is listening.
     pub fn start(opts: NodeOpts) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nostrp2p"))
-            .arg("server")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nostrp2p"));
+        cmd.arg("server")
             .arg("-p")
             .arg(&opts.owner)
             .arg("-l")
             .arg(SocketAddr::new(opts.ip, opts.port).to_string())
             .arg("--data-dir")
             .arg(&opts.data_dir)
-            .args(&opts.extra)
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nostrp2p");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr piped");
-        let log2 = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut ready = Some(ready_tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("HTTP API listening on") {
-                    if let Some(tx) = ready.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                log2.lock().expect("log lock").push(line);
-            }
-        });
+            .args(&opts.extra);
+        let (child, log, ready_rx) = spawn_logged(cmd);
         let http = SocketAddr::new(opts.ip, opts.port + 1);
         let mut node = Node { child, opts, http, log };
         if ready_rx.recv_timeout(START_TIMEOUT).is_err() {
@@ -198,6 +178,38 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The lines a server printed to stderr, collected by a reader thread.
+pub type Log = Arc<Mutex<Vec<String>>>;
+
+/// Spawns a server command with debug logging, collecting its stderr; the receiver gets a
+/// message once the server logs that its HTTP API is listening (its readiness signal).
+pub fn spawn_logged(mut cmd: Command) -> (Child, Log, std::sync::mpsc::Receiver<()>) {
+    let mut child = cmd
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nostrp2p");
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr piped");
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut ready = Some(ready_tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("HTTP API listening on") {
+                if let Some(tx) = ready.take() {
+                    let _ = tx.send(());
+                }
+            }
+            log2.lock().expect("log lock").push(line);
+        }
+    });
+    (child, log, ready_rx)
 }
 
 /// Runs the binary with `args` to completion and returns (exit code, stdout, stderr).

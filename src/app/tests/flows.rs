@@ -181,8 +181,7 @@ fn a_node_off_for_an_hour_catches_up_on_the_posts_of_that_hour_only() {
 
 #[test]
 fn sync_answers_only_broadcast_class_events_and_pages_backwards() {
-    let store =
-        FakeStore { events: (1..=16).filter(|i| *i != 9).map(|i| fixture(&format!("E{i}"))).collect::<Vec<_>>() };
+    let store = FakeStore::with((1..=16).filter(|i| *i != 9).map(|i| fixture(&format!("E{i}"))));
     let mut store = store;
     store.events.sort_by_key(|e| (e.created_at, e.id));
     let (page, more) = answer_sync(&store, UnixTime(0), NOW, 500);
@@ -202,7 +201,7 @@ fn sync_answers_only_broadcast_class_events_and_pages_backwards() {
 
 #[test]
 fn fetch_answers_follow_privacy() {
-    let store = FakeStore { events: ["E1", "E2", "E4", "E8"].iter().map(|n| fixture(n)).collect() };
+    let store = FakeStore::with(["E1", "E2", "E4", "E8"].iter().map(|n| fixture(n)));
     let a = pk_a();
     assert_eq!(answer_fetch(&store, &a, &FetchTarget::Profile(a)).map(|e| e.id), Some(fixture("E4").id));
     assert_eq!(answer_fetch(&store, &a, &FetchTarget::FollowList(a)).map(|e| e.id), Some(fixture("E8").id));

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::event::json::parse_event;
 use crate::event::{Event, EventId};
-use crate::query::{EventQuery, StoreStats};
 use crate::time::UnixTime;
 
 mod classify;
@@ -16,7 +14,6 @@ mod flows;
 mod offline;
 mod wire;
 
-const FIXTURES: &str = include_str!("../../../tests/vectors/fixtures.tsv");
 /// A clock after every fixture (events are checked against it).
 const NOW: UnixTime = UnixTime(1_717_100_000);
 
@@ -25,15 +22,7 @@ const B_SECRET: &str = "76f5056ae58d6460e4272ff038e49432e91c5fe7b670f49577bf483c
 const C_SECRET: &str = "68ff284f96fd5b36bfd8a88eab49a30dbde6f3c8c6662c4ab6e7c1f2444d1002";
 
 fn fixture(name: &str) -> Event {
-    let json = FIXTURES
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            (f.next() == Some(name)).then(|| f.nth(1).expect("fixture JSON"))
-        })
-        .expect("fixture exists");
-    parse_event(json.as_bytes()).expect("fixture parses").event
+    crate::testkit::fixture(name)
 }
 
 fn verified(name: &str) -> VerifiedEvent {
@@ -67,42 +56,7 @@ fn signed(secret: &SecretKey, created_at: u64, kind: u16, tags: &[&[&str]], cont
         .expect("test event verifies")
 }
 
-/// An [`EventQuery`] over a `Vec` kept sorted by `(created_at, id)`.
-#[derive(Default, Clone)]
-struct FakeStore {
-    events: Vec<Event>,
-}
-
-impl FakeStore {
-    fn insert(&mut self, ev: Event) {
-        if self.get(&ev.id).is_none() {
-            self.events.push(ev);
-            self.events.sort_by_key(|e| (e.created_at, e.id));
-        }
-    }
-    fn has(&self, id: &EventId) -> bool {
-        self.get(id).is_some()
-    }
-}
-
-impl EventQuery for FakeStore {
-    fn last_n(&self, n: usize) -> Vec<&Event> {
-        self.events[self.events.len().saturating_sub(n)..].iter().collect()
-    }
-    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        let all: Vec<&Event> = self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).collect();
-        all[all.len().saturating_sub(max)..].to_vec()
-    }
-    fn get(&self, id: &EventId) -> Option<&Event> {
-        self.events.iter().find(|e| e.id == *id)
-    }
-    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
-        self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind)
-    }
-    fn stats(&self) -> StoreStats {
-        StoreStats::default()
-    }
-}
+use crate::testkit::FakeStore;
 
 /// A directory of nodes: id → (node key, online).
 #[derive(Clone, Default)]

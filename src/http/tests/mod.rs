@@ -4,16 +4,14 @@
 use std::io::Read;
 
 use super::*;
-use crate::event::json::parse_event;
 use crate::event::{Event, EventId, Sig};
 use crate::keys::SecretKey;
 use crate::query::StoreStats;
+use crate::testkit::{fixture_json as fixture, FakeStore};
 
 mod publish;
 mod req;
 mod routing;
-
-const FIXTURES: &str = include_str!("../../../tests/vectors/fixtures.tsv");
 
 /// A clock well after every fixture.
 const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -35,67 +33,13 @@ const FAKE_STATS: StoreStats = StoreStats {
     disk_bytes: 4096,
 };
 
-/// An [`EventQuery`] over a `Vec` kept sorted by `(created_at, id)`.
-#[derive(Default)]
-struct FakeStore {
-    events: Vec<Event>,
-    /// Indexes into `events` of late arrivals, with their arrival times (ascending).
-    late: Vec<(UnixTime, usize)>,
-}
-
-impl FakeStore {
-    fn with(events: impl IntoIterator<Item = Event>) -> FakeStore {
-        let mut store = FakeStore { events: events.into_iter().collect(), late: Vec::new() };
-        store.events.sort_by_key(|e| (e.created_at, e.id));
-        store
-    }
-}
-
-impl EventQuery for FakeStore {
-    fn last_n(&self, n: usize) -> Vec<&Event> {
-        self.events[self.events.len().saturating_sub(n)..].iter().collect()
-    }
-
-    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        self.late
-            .iter()
-            .filter(|(at, _)| since <= *at && *at <= until)
-            .map(|(_, i)| &self.events[*i])
-            .take(max)
-            .collect()
-    }
-
-    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        let all: Vec<&Event> = self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).collect();
-        all[all.len().saturating_sub(max)..].to_vec()
-    }
-
-    fn get(&self, id: &EventId) -> Option<&Event> {
-        self.events.iter().find(|e| e.id == *id)
-    }
-
-    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
-        self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind)
-    }
-
-    fn stats(&self) -> StoreStats {
-        FAKE_STATS
-    }
-}
-
-fn fixture(name: &str) -> &'static str {
-    FIXTURES
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            (f.next() == Some(name)).then(|| f.nth(1).expect("fixture JSON"))
-        })
-        .expect("fixture exists")
+/// A fake store holding `events`, answering [`FAKE_STATS`].
+fn fake_store(events: impl IntoIterator<Item = Event>) -> FakeStore {
+    FakeStore { stats: FAKE_STATS, ..FakeStore::with(events) }
 }
 
 fn event(name: &str) -> Event {
-    parse_event(fixture(name).as_bytes()).expect("fixture parses").event
+    crate::testkit::fixture(name)
 }
 
 fn pubkey(hex: &str) -> PublicKey {
@@ -152,7 +96,7 @@ fn route_with(req: &Request, store: &FakeStore, cfg: &HttpConfig) -> Routed {
 /// The answer, or a panic if the request was accepted for storing.
 fn reply(routed: Routed) -> Response {
     match routed {
-        Routed::Reply(resp) => resp,
+        Routed::Reply(resp) | Routed::ReplyAndFetch { reply: resp, .. } => resp,
         Routed::Publish { event, .. } => panic!("expected a reply, got an accepted event {:?}", event.id),
     }
 }

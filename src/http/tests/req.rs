@@ -7,7 +7,7 @@ use crate::event::msgpack::{decode_events, encode_events, SigMode};
 /// Copies of E1 at times 1000, 1010, …: the timeline cases only look at `created_at`.
 fn timeline_store(n: u64) -> FakeStore {
     let e1 = event("E1");
-    FakeStore::with((0..n).map(|i| {
+    fake_store((0..n).map(|i| {
         let mut e = e1.clone();
         e.created_at = UnixTime(1000 + 10 * i);
         e.id.0[..8].copy_from_slice(&i.to_be_bytes());
@@ -92,7 +92,7 @@ fn every_answer_is_capped() {
 
 #[test]
 fn timeline_wins_and_mixes_all_kinds() {
-    let store = FakeStore::with(["E1", "E2", "E3", "E4", "E8", "E14"].map(event));
+    let store = fake_store(["E1", "E2", "E3", "E4", "E8", "E14"].map(event));
     let resp = reply(route_with(&post("/req", r#"{"kinds":[1,0,3,40000],"since":1,"limit":-1}"#), &store, &cfg()));
     let kinds: Vec<u16> = decode_events(&resp.body).expect("layout").iter().map(|w| w.event.kind).collect();
     assert_eq!(kinds, vec![1, 1, 7, 0, 3, 0]);
@@ -102,7 +102,7 @@ fn timeline_wins_and_mixes_all_kinds() {
 fn e1_answers_are_byte_exact() {
     let e1_nil = "81a4457674739187a24964c420c9918d6c813a5530841c4193c0c377c96def5ddca08917c5c0f05c6f2f6ffe61a65075626b6579c420f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9aa437265617465645f6174cb41d995d5d0000000a44b696e64cd0001a45461677390a7436f6e74656e74ae68656c6c6f206e6f737472703270a3536967c0";
     let sig = "c440e3e4716de4101dfe3dd5003947b010f8ce6822d2ad96edb70ff99a7f8b03dd80bd7d2cd442bb30103cee7aa379167cb6de60e9bbdfe327c1cb46fd016d80b024";
-    let store = FakeStore::with([event("E1")]);
+    let store = fake_store([event("E1")]);
     let lookup = format!(r#"{{"ids":["{E1_ID}"],"authors":["{A_HEX}"],"kinds":[1]}}"#);
     assert_eq!(reply(route_with(&post("/req", &lookup), &store, &cfg())).body, unhex(e1_nil));
     let timeline =
@@ -112,7 +112,7 @@ fn e1_answers_are_byte_exact() {
 
 #[test]
 fn gzip_only_when_the_request_accepts_it() {
-    let store = FakeStore::with(["E1", "E2", "E12"].map(event));
+    let store = fake_store(["E1", "E2", "E12"].map(event));
     let body = r#"{"kinds":[40000],"since":-1,"until":-1,"limit":300}"#;
     let expected = encode_events(store.events.iter(), SigMode::Keep);
     let gz = reply(route_with(&with_header(post("/req", body), "Accept-Encoding", "gzip, deflate"), &store, &cfg()));
@@ -132,7 +132,7 @@ fn gzip_only_when_the_request_accepts_it() {
 fn profile_lookup_returns_the_latest_without_sig() {
     let e4_nil = "81a4457674739187a24964c420f1d6a75516f49ed66e5819bdc6e2e3af33dbe826b2a53372c60b60a6524f8890a65075626b6579c420f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9aa437265617465645f6174cb41d995d61b000000a44b696e64cd0000a45461677390a7436f6e74656e74d9437b226e616d65223a22616c696365222c2261626f7574223a226869222c2270696374757265223a2268747470733a2f2f6578616d706c652e636f6d2f612e706e67227da3536967c0";
     let older = signed(A_SECRET, 1_700_000_000, 0, &[], "{\"name\":\"old\"}");
-    let store = FakeStore::with([event("E1"), older, event("E4"), event("E14")]);
+    let store = fake_store([event("E1"), older, event("E4"), event("E14")]);
     let resp = reply(route_with(&post("/req", &format!(r#"{{"authors":["{A_HEX}"],"kinds":[0]}}"#)), &store, &cfg()));
     assert_eq!(resp.body, unhex(e4_nil));
     let bob = decode_events(
@@ -147,11 +147,11 @@ fn profile_lookup_returns_the_latest_without_sig() {
 #[test]
 fn follow_list_lookup_returns_the_latest_of_two() {
     let newer = signed(A_SECRET, 1_717_009_999, 3, &[&["p", B_HEX, "", ""], &["p", A_HEX, "", ""]], "");
-    let store = FakeStore::with([event("E8"), newer.clone(), event("E4")]);
+    let store = fake_store([event("E8"), newer.clone(), event("E4")]);
     let body = format!(r#"{{"authors":["{A_HEX}"],"kinds":[3]}}"#);
     let resp = reply(route_with(&post("/req", &body), &store, &cfg()));
     assert_eq!(resp.body, encode_events([&newer].into_iter(), SigMode::Nil));
-    let without_newer = FakeStore::with([event("E8")]);
+    let without_newer = fake_store([event("E8")]);
     let resp = reply(route_with(&post("/req", &body), &without_newer, &cfg()));
     assert_eq!(resp.body, encode_events([&event("E8")].into_iter(), SigMode::Nil));
     let none = reply(route_with(&post("/req", &format!(r#"{{"authors":["{B_HEX}"],"kinds":[3]}}"#)), &store, &cfg()));
@@ -160,7 +160,7 @@ fn follow_list_lookup_returns_the_latest_of_two() {
 
 #[test]
 fn post_lookup_is_by_exact_id_and_author() {
-    let store = FakeStore::with(["E1", "E2", "E4"].map(event));
+    let store = fake_store(["E1", "E2", "E4"].map(event));
     let e2_id = crate::hex::encode(&event("E2").id.0);
     let found = reply(route_with(
         &post("/req", &format!(r#"{{"ids":["{e2_id}"],"authors":["{B_HEX}"],"kinds":[1]}}"#)),
@@ -176,7 +176,7 @@ fn post_lookup_is_by_exact_id_and_author() {
 
 #[test]
 fn lookup_errors_are_400() {
-    let store = FakeStore::with([event("E1")]);
+    let store = fake_store([event("E1")]);
     let ask_err = |body: &str| error_of(route_with(&post("/req", body), &store, &cfg()));
     let needed = (400, "Ids and Authors are needed".to_string());
     assert_eq!(ask_err(r#"{"kinds":[1]}"#), needed);
@@ -200,7 +200,7 @@ fn lookup_errors_are_400() {
 
 #[test]
 fn no_or_other_kinds_answer_empty() {
-    let store = FakeStore::with(["E1", "E4"].map(event));
+    let store = fake_store(["E1", "E4"].map(event));
     for body in ["{}", r#"{"kinds":[]}"#, r#"{"kinds":[7,6]}"#, r#"{"kinds":"40000"}"#, "[40000]", "null"] {
         let resp = reply(route_with(&post("/req", body), &store, &cfg()));
         assert_eq!((resp.status, resp.body), (200, unhex("81a44576747390")), "{body}");
@@ -246,4 +246,26 @@ fn late_arrivals_come_after_the_window_and_only_once() {
     // Last-N polls are by created_at only.
     let answer = ask(&store, r#"{"kinds":[40000],"since":-1,"until":-1,"limit":2}"#);
     assert_eq!(times(&answer), vec![1980, 1990]);
+}
+
+#[test]
+fn lookups_that_find_nothing_ask_the_network_and_hits_do_not() {
+    let a = event("E1").pubkey;
+    let store = fake_store([event("E4")]);
+    let miss = |body: &str| match route_with(&post("/req", body), &store, &cfg()) {
+        Routed::ReplyAndFetch { reply, miss } => {
+            assert_eq!(reply.status, 200);
+            Some(miss)
+        }
+        Routed::Reply(_) => None,
+        Routed::Publish { .. } => panic!("a /req is never a publish"),
+    };
+    let b = PublicKey::parse("d70653b0973aa1ec9b9525c147952fdb161f52482f38915c6db671e529443f01").expect("B");
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[0]}}"#, a.to_hex())), None);
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[0]}}"#, b.to_hex())), Some(Miss::Profile(b)));
+    assert_eq!(miss(&format!(r#"{{"authors":["{}"],"kinds":[3]}}"#, a.to_hex())), Some(Miss::FollowList(a)));
+    let id = event("E1").id;
+    let body = format!(r#"{{"ids":["{}"],"authors":["{}"],"kinds":[1]}}"#, crate::hex::encode(&id.0), a.to_hex());
+    assert_eq!(miss(&body), Some(Miss::Post { id, author: a }));
+    assert_eq!(miss(r#"{"kinds":[40000],"limit":5}"#), None);
 }

@@ -68,6 +68,8 @@ pub struct Traffic {
     pub control_bytes: u64,
     /// Frames sent + received.
     pub frames: u64,
+    /// Event payload frames received (for per-role RMR).
+    pub event_frames_in: u64,
 }
 
 /// One simulated node.
@@ -325,6 +327,7 @@ impl Sim {
     fn meter(&mut self, from: usize, to: usize, msg: &Msg) {
         if let Msg::Gossip(Gossip { kind: GossipKind::Event, .. }) = msg {
             self.event_gossip_frames += 1;
+            self.nodes[to].traffic.event_frames_in += 1;
         }
         let len = if self.cfg.meter { frame_len(msg) as u64 } else { 0 };
         let c = self.msg_counts.entry(msg.name()).or_default();

@@ -1,0 +1,94 @@
+//! Shared by the unit tests (compiled only for `cfg(test)`): the original's signed fixtures
+//! (Appendix A of its spec, in `tests/vectors/fixtures.tsv`) and an in-memory [`EventQuery`].
+
+use crate::event::json::parse_event;
+use crate::event::{Event, EventId};
+use crate::keys::PublicKey;
+use crate::query::{EventQuery, StoreStats};
+use crate::time::UnixTime;
+
+const FIXTURES: &str = include_str!("../tests/vectors/fixtures.tsv");
+
+/// The JSON of fixture `name` (`"E1"` … `"E16"`) exactly as the client POSTs it.
+pub fn fixture_json(name: &str) -> &'static str {
+    FIXTURES
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            (f.next() == Some(name)).then(|| f.nth(1).expect("fixture JSON"))
+        })
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+/// Fixture `name`, parsed (not verified).
+pub fn fixture(name: &str) -> Event {
+    parse_event(fixture_json(name).as_bytes()).expect("fixture parses").event
+}
+
+/// Bytes from hex (test literals only).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
+
+/// An [`EventQuery`] over a `Vec` kept sorted by `(created_at, id)`, with optional late
+/// arrivals and fixed store figures.
+#[derive(Default, Clone, Debug)]
+pub struct FakeStore {
+    /// The events, sorted by `(created_at, id)`.
+    pub events: Vec<Event>,
+    /// Indexes into `events` of late arrivals, with their arrival times (ascending).
+    pub late: Vec<(UnixTime, usize)>,
+    /// What `stats()` answers.
+    pub stats: StoreStats,
+}
+
+impl FakeStore {
+    /// A store holding `events`.
+    pub fn with(events: impl IntoIterator<Item = Event>) -> FakeStore {
+        let mut store = FakeStore { events: events.into_iter().collect(), ..FakeStore::default() };
+        store.events.sort_by_key(|e| (e.created_at, e.id));
+        store
+    }
+
+    /// Adds `ev` unless its id is held.
+    pub fn insert(&mut self, ev: Event) {
+        if self.get(&ev.id).is_none() {
+            self.events.push(ev);
+            self.events.sort_by_key(|e| (e.created_at, e.id));
+        }
+    }
+
+    /// Whether the id is held.
+    pub fn has(&self, id: &EventId) -> bool {
+        self.get(id).is_some()
+    }
+}
+
+impl EventQuery for FakeStore {
+    fn last_n(&self, n: usize) -> Vec<&Event> {
+        self.events[self.events.len().saturating_sub(n)..].iter().collect()
+    }
+
+    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        let all: Vec<&Event> = self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).collect();
+        all[all.len().saturating_sub(max)..].to_vec()
+    }
+
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+        let arrived = self.late.iter().filter(|(at, _)| since <= *at && *at <= until);
+        arrived.map(|(_, i)| &self.events[*i]).take(max).collect()
+    }
+
+    fn get(&self, id: &EventId) -> Option<&Event> {
+        self.events.iter().find(|e| e.id == *id)
+    }
+
+    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
+        self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind)
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.stats
+    }
+}
