@@ -130,6 +130,18 @@ fn every_kind_goes_where_the_original_sends_it_and_nowhere_else() {
     wait_until("B's repost fetched by id onto D", &[&d, b], || has(&d, &fixture_event("E6")));
     assert!(!has(&d, &fixture_event("E2")), "a reply was handed out to a server not party to it");
     assert!(!has(c, &fixture_event("E2")));
+
+    // D's client asks for B's profile, which D has never seen (it predates D): the first
+    // answer is empty, D fetches it from B's server, and a later ask answers it.
+    let profile_of_b = || {
+        let r = d.client().post("/req", format!(r#"{{"authors":["{HEX_B}"],"kinds":[0]}}"#).as_bytes());
+        nostrp2p::event::msgpack::decode_events(&r.decoded_body()).expect("answer")
+    };
+    wait_until("B's profile fetched onto D", &[&d, b], || {
+        // Lookups answer with `Sig` nil, so compare what the client reads.
+        let want = fixture_event("E14");
+        profile_of_b().first().is_some_and(|w| w.event.id == want.id && w.event.content == want.content)
+    });
 }
 
 #[test]
