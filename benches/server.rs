@@ -55,6 +55,7 @@ fn main() {
     let mut c = HttpClient::connect(addr);
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_mb(pid);
+    let idle_private = rss_field_mb(pid, "RssAnon:");
 
     // Publish throughput, durable acks, one keep-alive connection, one request at a time.
     let t = Instant::now();
@@ -68,6 +69,7 @@ fn main() {
     }
     let publish_rate = EVENTS as f64 / t.elapsed().as_secs_f64();
     let rss_10k = rss_mb(pid);
+    let private_10k = rss_field_mb(pid, "RssAnon:");
 
     // The same with several clients at once: their publishes share fsyncs (group commit).
     let t = Instant::now();
@@ -141,6 +143,8 @@ fn main() {
     row("RSS idle (MB)", idle_rss, GO_IDLE_RSS_MB, GO_IDLE_RSS_MB / idle_rss);
     row("RSS after 1,000 posts (MB)", rss_1000, GO_RSS_1000_MB, GO_RSS_1000_MB / rss_1000);
     row("RSS after 10,000 posts (MB)", rss_10k, f64::NAN, f64::NAN);
+    row("  of which private (heap+stacks) idle (MB)", idle_private, f64::NAN, f64::NAN);
+    row("  of which private after 10,000 posts (MB)", private_10k, f64::NAN, f64::NAN);
     row(
         "idle CPU (CPU-s per minute)",
         idle_cpu_per_min,
@@ -213,9 +217,15 @@ fn fsync_ms(dir: &std::path::Path) -> f64 {
 }
 
 fn rss_mb(pid: u32) -> f64 {
+    rss_field_mb(pid, "VmRSS:")
+}
+
+/// A memory figure of `/proc/<pid>/status` in MB (`VmRSS:` all resident pages; `RssAnon:`
+/// the private ones, without the binary's and libc's shared file pages).
+fn rss_field_mb(pid: u32, field: &str) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1000.0)

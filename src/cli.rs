@@ -203,8 +203,8 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
                 if bool_flag(&mut p, "--ssl")? {
                     return Err(CliError(
                         "--ssl is not built into nostrp2p. For HTTPS, keep the server on plain HTTP and run \
-                         `tailscale serve --bg --https=443 http://127.0.0.1:<http-port>` on the same machine; \
-                         your client then uses https://<machine>.<tailnet>.ts.net (see README, \"HTTPS\")"
+                         `tailscale serve --bg <http-port>` on the same machine; \
+                         your client then uses https://<machine>.<tailnet>.ts.net (see README, \"Point the client at your server over Tailscale\")"
                             .into(),
                     ));
                 }

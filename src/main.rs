@@ -3,13 +3,12 @@
 //! Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 for a fault while running (the
 //! message says what failed), 2 for a bad command line.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use nostrp2p::cli::{self, Command, ServerConfig};
 use nostrp2p::driver::{self, VERSION};
 use nostrp2p::keys::SecretKey;
-use nostrp2p::logger;
+use nostrp2p::platform;
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {
@@ -76,8 +75,9 @@ fn authorize_node(secret: &str, node_key: &str, days: u64) -> ExitCode {
 }
 
 fn server(cfg: ServerConfig) -> ExitCode {
-    logger::init(logger::level_from(std::env::var("RUST_LOG").ok().as_deref(), cfg.debug));
-    let data_dir = cfg.data_dir.clone().unwrap_or_else(|| default_data_dir(&cfg.owner.node_id().to_dir_name()));
+    platform::init_logging(cfg.debug);
+    let data_dir =
+        cfg.data_dir.clone().unwrap_or_else(|| platform::default_data_dir(&cfg.owner.node_id().to_dir_name()));
     let ex = smol::LocalExecutor::new();
     match smol::block_on(ex.run(driver::run(&ex, cfg, data_dir))) {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,19 +86,5 @@ fn server(cfg: ServerConfig) -> ExitCode {
             eprintln!("nostrp2p: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// One folder per owner, like the original's `./<hex node id>`, but under the user's data
-/// directory so a service and a shell agree: `$XDG_DATA_HOME/nostrp2p/<id>`, else
-/// `~/.local/share/nostrp2p/<id>`, else `./nostrp2p-<id>`.
-fn default_data_dir(id: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/share")));
-    match base {
-        Some(b) => b.join("nostrp2p").join(id),
-        None => PathBuf::from(format!("nostrp2p-{id}")),
     }
 }

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use async_io::{Async, Timer};
@@ -32,6 +32,10 @@ use crate::overlay::{self, params::LEAF_SLOTS, Config, Delivery, Input, Output, 
 use crate::store::Store;
 use crate::time::{Instant, UnixTime};
 use crate::wire::{Body, Key32, MsgId, NodeId};
+
+/// How long resolving `-b host:port` may take at start (Android has no system resolver for a
+/// static binary: `platform::resolve` asks the configured nameservers itself).
+const BOOT_RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// File holding the node key (64 hex characters), created on first start.
 pub const NODE_KEY_FILE: &str = "node.key";
@@ -236,10 +240,13 @@ impl<'a> OverlayRuntime<'a> {
         let mut app = App::new(AppConfig { owner, node_secret, seed: random_bytes()? });
         restore_app(&mut app, data_dir, unix);
         let bootstrap: Vec<_> = boot_peer
-            .and_then(|b| match b.to_socket_addrs() {
-                Ok(addrs) => Some(addrs.map(to_addr).collect::<Vec<_>>()),
+            .and_then(|b| match crate::platform::resolve(b, BOOT_RESOLVE_TIMEOUT) {
+                Ok(addrs) => Some(addrs.into_iter().map(to_addr).collect::<Vec<_>>()),
                 Err(e) => {
-                    log::warn!("cannot resolve bootstrap peer {b}: {e}");
+                    log::warn!(
+                        "cannot resolve bootstrap peer {b}: {e}; running without it (restart once the \
+                         network is up, or give an IP address)"
+                    );
                     None
                 }
             })
