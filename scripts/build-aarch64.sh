@@ -13,8 +13,8 @@
 #                  127.0.0.1, resolver choice, data dirs) as an aarch64 musl binary under qemu
 #   android-check: `cargo check --target aarch64-linux-android` (compiles the cfg(android) code;
 #                  linking needs the NDK, which is not available here: use Cross.toml for that)
-# Env: CARGO_TARGET_DIR (default target/), NOSTRP2P_FEATURES (--features; default
-#      "secp256k1/lowmemory", "" for none), SKIP_DEPS=1 to skip the install step.
+# Env: CARGO_TARGET_DIR (default target/), NOSTRP2P_FEATURES (extra --features),
+#      SKIP_DEPS=1 to skip the install step.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,11 +50,10 @@ export CC_aarch64_linux_android=aarch64-linux-gnu-gcc
 export AR_aarch64_linux_android=aarch64-linux-gnu-ar
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-# secp256k1's `lowmemory` (smaller precomputed tables) is on by default for these builds:
-# measured (scripts/measure-lowmemory.sh) 2,620,064 -> 1,485,984 stripped bytes for the musl
-# binary (with the overlay), for ~1.2x slower BIP-340 verification (~160 -> ~196 us under
-# qemu-aarch64: still ~5,000 verifies/s emulated). NOSTRP2P_FEATURES="" builds without it.
-NOSTRP2P_FEATURES=${NOSTRP2P_FEATURES-secp256k1/lowmemory}
+# secp256k1's `lowmemory` is enabled in Cargo.toml (measured with scripts/measure-lowmemory.sh
+# when it was chosen: musl binary 2,620,064 -> 1,485,984 stripped bytes, BIP-340 verify ~1.2x
+# slower). NOSTRP2P_FEATURES adds cargo features.
+NOSTRP2P_FEATURES=${NOSTRP2P_FEATURES:-}
 features=()
 [ -n "$NOSTRP2P_FEATURES" ] && features=(--features "$NOSTRP2P_FEATURES")
 mkdir -p "$ROOT/dist"
