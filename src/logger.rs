@@ -1,16 +1,20 @@
 //! The one small stderr logger (`log` facade), filtered by `RUST_LOG` or `-d`.
 //!
-//! Lines look like `2026-11-21T17:18:23Z INFO  nostrp2p::driver: message`. Service managers
-//! (systemd's journal, termux-services' svlogd) keep stderr, so this is where users look.
+//! Lines look like `2026-11-21T17:18:23Z INFO  nostrp2p::driver: message` on a terminal, and
+//! without the time otherwise: service managers (systemd's journal, termux-services' svlogd)
+//! keep stderr and stamp each line themselves, so this is where users look.
 //! On Android the platform module installs `android_logger` instead.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger {
     level: LevelFilter,
+    /// Stamp lines with the time only on a terminal: svlogd (Termux) and journald (systemd)
+    /// stamp every line themselves.
+    timestamps: bool,
 }
 
 impl Log for StderrLogger {
@@ -22,8 +26,12 @@ impl Log for StderrLogger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let line = format!("{} {:<5} {}: {}\n", utc(secs), r.level(), r.target(), r.args());
+        let line = if self.timestamps {
+            let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            format!("{} {:<5} {}: {}\n", utc(secs), r.level(), r.target(), r.args())
+        } else {
+            format!("{:<5} {}: {}\n", r.level(), r.target(), r.args())
+        };
         // One write per line so lines from HTTP threads never interleave; a closed stderr is ignored.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
@@ -43,7 +51,8 @@ pub fn level_from(rust_log: Option<&str>, debug: bool) -> LevelFilter {
 
 /// Installs the stderr logger. Calling it twice keeps the first.
 pub fn init(level: LevelFilter) {
-    if log::set_boxed_logger(Box::new(StderrLogger { level })).is_ok() {
+    let timestamps = std::io::stderr().is_terminal();
+    if log::set_boxed_logger(Box::new(StderrLogger { level, timestamps })).is_ok() {
         log::set_max_level(level);
     }
 }
