@@ -29,7 +29,7 @@ pub mod overlay;
 pub mod platform;
 pub mod query;
 pub mod store;
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "sim"))]
+pub mod testkit;
 pub mod time;
 pub mod wire;

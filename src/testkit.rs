@@ -1,5 +1,6 @@
-//! Shared by the unit tests (compiled only for `cfg(test)`): the original's signed fixtures
-//! (Appendix A of its spec, in `tests/vectors/fixtures.tsv`) and an in-memory [`EventQuery`].
+//! Test fixtures shared by the unit tests and (through the `sim` feature) the integration
+//! tests: the original's signed events (Appendix A of its spec, `tests/vectors/fixtures.tsv`)
+//! and an in-memory [`EventQuery`]. Not part of the server: compiled only for tests and `sim`.
 
 use crate::event::json::parse_event;
 use crate::event::{Event, EventId};

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nostrp2p::event::json::parse_event;
 use nostrp2p::event::Event;
 use nostrp2p::keys::SecretKey;
 
@@ -35,24 +34,8 @@ pub const HEX_A: &str = "f9308a019258c31049344f85f89d5229b531c845836f99b08601f11
 pub const HEX_B: &str = "d70653b0973aa1ec9b9525c147952fdb161f52482f38915c6db671e529443f01";
 pub const HEX_C: &str = "a82e782078ed0ebda1b40a93bad5433114cb1293059283bb61ceedbbebdf119c";
 
-const FIXTURES: &str = include_str!("../vectors/fixtures.tsv");
-
-/// The JSON of fixture `E<n>` exactly as the client POSTs it.
-pub fn fixture(name: &str) -> &'static str {
-    FIXTURES
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            (f.next() == Some(name)).then(|| f.nth(1).expect("fixture JSON"))
-        })
-        .unwrap_or_else(|| panic!("no fixture {name}"))
-}
-
-/// The parsed event of fixture `E<n>`.
-pub fn fixture_event(name: &str) -> Event {
-    parse_event(fixture(name).as_bytes()).expect("fixture parses").event
-}
+/// The JSON of fixture `E<n>` exactly as the client POSTs it, and its parsed event.
+pub use nostrp2p::testkit::{fixture as fixture_event, fixture_json as fixture};
 
 pub fn key(secret_hex: &str) -> SecretKey {
     SecretKey::parse(secret_hex).expect("test key")
