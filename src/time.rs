@@ -15,6 +15,16 @@ impl Instant {
         Instant(self.0.saturating_add(duration_ms(d)))
     }
 
+    /// `self + ms` milliseconds, saturating (the overlay's timers are millisecond constants).
+    pub fn plus_ms(self, ms: u64) -> Instant {
+        Instant(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to `self` (0 if `earlier` is later).
+    pub fn since(self, earlier: Instant) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
     /// Time elapsed from `earlier` to `self`; zero if `earlier` is later.
     pub fn saturating_since(self, earlier: Instant) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))

@@ -28,7 +28,7 @@ use crate::http::Miss;
 use crate::keys::{self, PublicKey, SecretKey};
 use crate::limits::APP_PERSIST_INTERVAL;
 use crate::overlay::crypto::{Rejected, SchnorrCrypto};
-use crate::overlay::{self, params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
+use crate::overlay::{params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
 use crate::time::{Instant, UnixTime};
 use crate::wire::{Body, Key32, MsgId, NodeId};
@@ -185,10 +185,6 @@ fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejecte
     }
 }
 
-fn ov(now: Instant) -> overlay::Instant {
-    overlay::Instant(now.0)
-}
-
 impl<'a> OverlayRuntime<'a> {
     /// Bind the overlay address, load the identity, and start joining via `boot_peer`.
     ///
@@ -267,7 +263,7 @@ impl<'a> OverlayRuntime<'a> {
             leaf_slots: LEAF_SLOTS,
             seed,
         };
-        let overlay = Overlay::new(cfg, Box::new(crypto), ov(now));
+        let overlay = Overlay::new(cfg, Box::new(crypto), now);
         let net = Net::new(ex);
         net.listen(listener);
         log::info!("overlay listening on {local}, node id {}", owner.node_id());
@@ -298,10 +294,7 @@ impl<'a> OverlayRuntime<'a> {
         let to_instant = |t: UnixTime| Instant(t.0.saturating_sub(self.unix_at_origin).saturating_mul(1000));
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
-        [self.overlay.poll_timeout().map(|t| Instant(t.0)), self.app.poll_timeout().map(to_instant), persist]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist].into_iter().flatten().min()
     }
 
     /// Wait for a transport event or until `deadline` (a `std::time::Instant`).
@@ -333,7 +326,7 @@ impl<'a> OverlayRuntime<'a> {
         match wake {
             OverlayWake::Timer => {
                 // Both machines treat an early call as harmless.
-                self.overlay.handle_timeout(ov(now));
+                self.overlay.handle_timeout(now);
                 self.app.handle_timeout(unix, &Ctx(&self.overlay), &*store);
                 self.persist(unix, false);
             }
@@ -373,7 +366,7 @@ impl<'a> OverlayRuntime<'a> {
                 Input::Malformed { conn }
             }
         };
-        self.overlay.handle_input(input, ov(now));
+        self.overlay.handle_input(input, now);
     }
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
@@ -400,7 +393,7 @@ impl<'a> OverlayRuntime<'a> {
         let input = match out {
             Output::Send { conn, msg } => {
                 if self.net.send(conn, &msg) == SendOutcome::Disconnected {
-                    self.overlay.handle_input(Input::Closed { conn }, ov(now));
+                    self.overlay.handle_input(Input::Closed { conn }, now);
                 }
                 return;
             }
@@ -429,13 +422,13 @@ impl<'a> OverlayRuntime<'a> {
             app::Output::Broadcast(ev) => {
                 if let Ok(bytes) = rmp_serde::to_vec(ev.as_event()) {
                     let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
-                    self.overlay.handle_input(input, ov(now));
+                    self.overlay.handle_input(input, now);
                 }
                 0
             }
             app::Output::Unicast { dst, msg_id, payload } => {
                 let input = Input::Unicast { dst: NodeId(dst.0), msg_id, payload: Body::from_slice(&payload) };
-                self.overlay.handle_input(input, ov(now));
+                self.overlay.handle_input(input, now);
                 0
             }
             app::Output::Store(ev) => {

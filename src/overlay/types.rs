@@ -1,22 +1,9 @@
 //! Overlay-local value types: monotonic time and the seeded RNG.
 //!
-//! `Instant` is the overlay's own monotonic millisecond value until `crate::time` lands on main
-//! (then it becomes a re-export). Nothing here reads a clock or an OS random source.
+//! `Instant` is the crate's monotonic millisecond value (`crate::time`), re-exported so the
+//! overlay's users need one import. Nothing here reads a clock or an OS random source.
 
-/// Monotonic time in milliseconds since an arbitrary origin (process start; 0 in simulations).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(pub u64);
-
-impl Instant {
-    /// `self + ms`, saturating.
-    pub fn plus_ms(self, ms: u64) -> Instant {
-        Instant(self.0.saturating_add(ms))
-    }
-    /// Milliseconds from `earlier` to `self` (0 if `earlier` is later).
-    pub fn since(self, earlier: Instant) -> u64 {
-        self.0.saturating_sub(earlier.0)
-    }
-}
+pub use crate::time::Instant;
 
 /// SplitMix64: the overlay's seeded RNG (small, fast, deterministic; not for keys).
 #[derive(Clone, Debug)]
