@@ -98,6 +98,27 @@ pub struct SimNode {
     next_timeout: Option<Instant>,
 }
 
+impl SimNode {
+    /// A node that has just started: alive, in partition group 0, nothing delivered yet.
+    fn fresh(overlay: Overlay, addr: Addr, reachable: bool, cfg: Config, key: [u8; 32]) -> SimNode {
+        SimNode {
+            overlay,
+            addr,
+            reachable,
+            alive: true,
+            delivered: BTreeMap::new(),
+            unicasts_in: Vec::new(),
+            unicast_done: BTreeMap::new(),
+            traffic: Traffic::default(),
+            group: 0,
+            cfg,
+            key,
+            next_inbound: 0,
+            next_timeout: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum What {
     Input(Input),
@@ -218,21 +239,7 @@ impl Sim {
             let join_at = Instant(cfg.join_window_ms * i as u64 / total.max(1) as u64);
             let overlay = Overlay::new(node_cfg.clone(), Box::new(FakeCrypto::new(key)), join_at);
             sim.by_addr.insert(addr, i);
-            sim.nodes.push(SimNode {
-                overlay,
-                addr,
-                reachable: core,
-                alive: true,
-                delivered: BTreeMap::new(),
-                unicasts_in: Vec::new(),
-                unicast_done: BTreeMap::new(),
-                traffic: Traffic::default(),
-                group: 0,
-                cfg: node_cfg,
-                key,
-                next_inbound: 0,
-                next_timeout: None,
-            });
+            sim.nodes.push(SimNode::fresh(overlay, addr, core, node_cfg, key));
             sim.set_timeout(i, join_at);
         }
         sim
@@ -529,21 +536,7 @@ impl Sim {
         let key = [0xEE; 32];
         let overlay = Overlay::new(cfg.clone(), Box::new(FakeCrypto::new(key)), self.now);
         self.by_addr.insert(addr, i);
-        self.nodes.push(SimNode {
-            overlay,
-            addr,
-            reachable: true,
-            alive: true,
-            delivered: BTreeMap::new(),
-            unicasts_in: Vec::new(),
-            unicast_done: BTreeMap::new(),
-            traffic: Traffic::default(),
-            group: 0,
-            cfg,
-            key,
-            next_inbound: 0,
-            next_timeout: None,
-        });
+        self.nodes.push(SimNode::fresh(overlay, addr, true, cfg, key));
         let now = self.now;
         self.set_timeout(i, now);
         i
