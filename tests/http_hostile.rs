@@ -134,16 +134,49 @@ fn hundred_mb_header_line_is_rejected_early_within_a_memory_bound() {
     assert!(owner_served(&node));
 }
 
+/// Starts a node whose file-descriptor limit is `nofile` (like the Pi unit's `LimitNOFILE`,
+/// but lower than the connections the test opens).
+fn start_with_nofile(dir: &TempDir, nofile: u32) -> Node {
+    let opts = NodeOpts::new(NPUB_A, dir.path());
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_nostrp2p"))
+        .arg("server")
+        .arg("-p")
+        .arg(&opts.owner)
+        .arg("-l")
+        .arg(SocketAddr::new(opts.ip, opts.port).to_string())
+        .arg("--data-dir")
+        .arg(&opts.data_dir);
+    let (child, log, ready) = spawn_logged(cmd);
+    let http = SocketAddr::new(opts.ip, opts.port + 1);
+    let node = Node { child, opts, http, log };
+    assert!(ready.recv_timeout(START_TIMEOUT).is_ok(), "server did not start; log:\n{}", node.log_text());
+    node
+}
+
 #[test]
 fn idle_connections_beyond_the_cap_do_not_lock_the_owner_out() {
     let (_dir, mut node) = start("hostile-idle");
+    owner_served_despite_idle_connections(&mut node);
+}
+
+#[test]
+fn idle_connections_beyond_the_fd_limit_do_not_lock_the_owner_out() {
+    let dir = TempDir::new("hostile-nofile");
+    let mut node = start_with_nofile(&dir, 128);
+    owner_served_despite_idle_connections(&mut node);
+}
+
+fn owner_served_despite_idle_connections(node: &mut Node) {
     let mut idle = Vec::new();
     for _ in 0..MAX_HTTP_CONNS + 64 {
         if let Ok(s) = TcpStream::connect_timeout(&node.http, Duration::from_secs(2)) {
             idle.push(s);
         }
     }
-    assert!(alive(&mut node), "the server survived {} idle connections", idle.len());
+    assert!(alive(node), "the server survived {} idle connections", idle.len());
     // Served once the idle ones were refused or timed out (the wait is a failure guard).
     let deadline = Instant::now() + WAIT;
     loop {
@@ -154,9 +187,9 @@ fn idle_connections_beyond_the_cap_do_not_lock_the_owner_out() {
             break;
         }
         assert!(Instant::now() < deadline, "owner never served; log:\n{}", node.log_text());
-        assert!(alive(&mut node), "server died; log:\n{}", node.log_text());
+        assert!(alive(node), "server died; log:\n{}", node.log_text());
     }
-    assert!(alive(&mut node));
+    assert!(alive(node));
     drop(idle);
 }
 
@@ -166,8 +199,9 @@ fn slow_body_clients_do_not_lock_the_owner_out() {
     let mut slow = Vec::new();
     for _ in 0..8 {
         let mut s = raw(node.http);
+        // A body big enough that no server reads it in advance together with the head.
         let head =
-            "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+            "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
         s.write_all(head.as_bytes()).expect("write");
         slow.push(s);
     }
@@ -296,4 +330,41 @@ fn front_errors_carry_cors_headers() {
     let mut c = node.client();
     assert_eq!(c.post("/publish", &vec![b' '; MAX_HTTP_BODY_BYTES + 1]).status, 413);
     assert!(owner_served(&node));
+}
+
+#[test]
+fn pipelined_requests_expect_continue_and_head_work() {
+    let (_dir, node) = start("hostile-pipe");
+    let mut s = raw(node.http);
+    // Two requests in one write: answered in order on the same connection.
+    s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let (status, headers) = read_head(&mut r).expect("answer");
+        let len: usize = header(&headers, "content-length").and_then(|v| v.parse().ok()).expect("length");
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).expect("body");
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 404]);
+    // `Expect: 100-continue` (curl does this for bodies over 1 KiB) gets its interim answer.
+    let body = fixture("E1");
+    let head = format!(
+        "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    assert_eq!(read_head(&mut r).map(|(status, _)| status), Some(100));
+    s.write_all(body.as_bytes()).expect("write body");
+    let (status, headers) = read_head(&mut r).expect("answer");
+    assert_eq!(status, 200);
+    let len: usize = header(&headers, "content-length").and_then(|v| v.parse().ok()).expect("length");
+    let mut answer = vec![0; len];
+    r.read_exact(&mut answer).expect("body");
+    // HEAD: the head of the answer, no body; the connection stays usable.
+    s.write_all(b"HEAD /status HTTP/1.1\r\nHost: x\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    assert_eq!(read_head(&mut r).map(|(status, _)| status), Some(405));
+    assert_eq!(read_head(&mut r).map(|(status, _)| status), Some(200));
 }

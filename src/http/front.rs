@@ -44,6 +44,10 @@ const READ_CHUNK: usize = 4096;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// `accept` errors meaning "no file descriptor left" (Linux and Android `errno` values).
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
 /// One request for the core, with the way back to the waiting connection.
 pub struct HttpJob {
     /// The request, body already read (bounded).
@@ -137,14 +141,21 @@ impl Conns {
             return None;
         }
         if self.open.len() >= MAX_HTTP_CONNS {
-            let oldest = self.open.iter().filter_map(|(id, s)| s.waiting.map(|w| (w, *id))).min()?.1;
+            self.evict_longest_waiting()?;
             log::debug!("HTTP connection cap ({MAX_HTTP_CONNS}) reached: closed the longest-waiting one");
-            self.open.remove(&oldest);
         }
         let (kill, killed) = async_channel::bounded(1);
         self.next_id += 1;
         self.open.insert(self.next_id, Slot { _kill: kill, waiting: None });
         Some((self.next_id, killed))
+    }
+
+    /// Ends the connection that has waited longest for a request head, if any waits.
+    fn evict_longest_waiting(&mut self) -> Option<()> {
+        let oldest = self.open.iter().filter_map(|(id, s)| s.waiting.map(|w| (w, *id))).min()?.1;
+        let slot = self.open.remove(&oldest);
+        drop(slot); // its kill switch: the task ends at its next poll
+        Some(())
     }
 
     fn set_waiting(&mut self, id: u64, waiting: bool) {
@@ -207,6 +218,8 @@ pub fn start<'a>(
     }
     let listener = Async::new(listener).map_err(|cause| BindError { addr, cause })?;
     let (tx, accepted) = async_channel::bounded(16);
+    let conns: Shared = Rc::new(RefCell::new(Conns::default()));
+    let table = Rc::clone(&conns);
     let accept = ex.spawn(async move {
         loop {
             match listener.accept().await {
@@ -219,13 +232,20 @@ pub fn start<'a>(
                     Err(e) => log::debug!("HTTP accept: {e}"),
                 },
                 Err(e) => {
-                    log::warn!("HTTP accept failed: {e}");
+                    // Out of file descriptors (below the connection cap, e.g. a low
+                    // `ulimit -n`): free one held by an idle or slow-head client, so that
+                    // such clients cannot lock the owner out this way either.
+                    let out_of_fds = matches!(e.raw_os_error(), Some(code) if code == EMFILE || code == ENFILE);
+                    if out_of_fds && table.borrow_mut().evict_longest_waiting().is_some() {
+                        log::debug!("HTTP accept: out of file descriptors, closed the longest-waiting connection");
+                    } else {
+                        log::warn!("HTTP accept failed: {e}");
+                    }
                     Timer::after(ACCEPT_BACKOFF).await;
                 }
             }
         }
     });
-    let conns = Rc::new(RefCell::new(Conns::default()));
     Ok(HttpFront { ex, accept: Some(accept), accepted, conns, jobs, ws, addr: bound })
 }
 
