@@ -37,8 +37,8 @@ pub const MAX_HTTP_HEADERS: usize = 64;
 /// Open HTTP connections (websockets included). Past it a new connection evicts the one
 /// that has waited longest for a request head (an idle or slow-head client), or is closed
 /// at once when every connection is busy, so idle and slow-header clients cannot lock the
-/// owner out. Far below the Pi unit's `LimitNOFILE=1024`. Memory per idle connection ≈ 5 KiB
-/// (task + first read buffer); per busy one ≤ [`MAX_HTTP_HEAD_BYTES`] + [`MAX_HTTP_BODY_BYTES`]
+/// owner out. Far below the Pi unit's `LimitNOFILE=1024`. Memory per idle connection ≈ 11 KiB
+/// (measured: task, its read chunk, the first read buffer, the socket); per busy one ≤ [`MAX_HTTP_HEAD_BYTES`] + [`MAX_HTTP_BODY_BYTES`]
 /// + its answer, so all of them reading bodies ≤ 256 × 272 KiB ≈ 68 MiB.
 pub const MAX_HTTP_CONNS: usize = 256;
 
@@ -74,7 +74,8 @@ pub const HTTP_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Open websocket connections (they count against [`MAX_HTTP_CONNS`] too). Past it an
 /// upgrade is answered 503, so websockets alone cannot take every connection slot.
-/// Memory per idle websocket ≈ 6 KiB (task, read buffer, empty queue).
+/// Memory per idle websocket ≈ 30 KiB (measured, debug build: the task and its read
+/// buffers, and the outbound queue's slots, which `async-channel` allocates up front).
 pub const MAX_WS_CONNS: usize = 192;
 
 /// Largest websocket message (after reassembly of fragments): a maximal event's JSON
@@ -83,8 +84,8 @@ pub const MAX_WS_CONNS: usize = 192;
 pub const MAX_WS_MESSAGE_BYTES: usize = 2 * MAX_EVENT_BYTES + 4096;
 
 /// Messages queued from the core to one websocket. Full ⇒ that client is closed (it does not
-/// read fast enough), the core never waits. Memory ≈ 512 × ~1 KiB typical event per
-/// connection, ≤ 512 × [`MAX_WS_MESSAGE_BYTES`] in theory.
+/// read fast enough), the core never waits. Memory: 512 × 32 B of slots allocated with the
+/// queue, plus the queued messages (≈ 1 KiB per typical event, ≤ [`MAX_WS_MESSAGE_BYTES`]).
 pub const WS_OUTBOX_CAP: usize = 512;
 
 /// Websocket messages waiting for the core, all connections together. Connection tasks
