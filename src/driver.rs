@@ -339,21 +339,8 @@ impl Node {
         }
     }
 
-    /// Queues `text` for websocket `conn` without waiting: a full queue closes that client
-    /// (it does not read what it asked for), a closed one forgets it.
     fn ws_send(&mut self, conn: WsConnId, text: String) {
-        let Some(out) = self.websockets.get(&conn) else { return };
-        match out.try_send(WsOut::Text(text)) {
-            Ok(()) => {}
-            Err(async_channel::TrySendError::Full(_)) => {
-                log::debug!("websocket {}: outbound queue full, closing it", conn.0);
-                out.close();
-                self.websockets.remove(&conn);
-            }
-            Err(async_channel::TrySendError::Closed(_)) => {
-                self.websockets.remove(&conn);
-            }
-        }
+        queue_ws(&mut self.websockets, conn, text);
     }
 
     /// Events from the network are synced once per wake (not acknowledged to anyone, so a
@@ -394,6 +381,26 @@ impl Node {
     }
 }
 
+/// Queues `text` for websocket `conn` without waiting: a full queue closes that client (it
+/// does not read what it asked for; its task sends close 1008 and ends), a closed one is
+/// forgotten. Returns whether the message was queued.
+fn queue_ws(websockets: &mut BTreeMap<WsConnId, async_channel::Sender<WsOut>>, conn: WsConnId, text: String) -> bool {
+    let Some(out) = websockets.get(&conn) else { return false };
+    match out.try_send(WsOut::Text(text)) {
+        Ok(()) => true,
+        Err(async_channel::TrySendError::Full(_)) => {
+            log::debug!("websocket {}: outbound queue full, closing it", conn.0);
+            out.close();
+            websockets.remove(&conn);
+            false
+        }
+        Err(async_channel::TrySendError::Closed(_)) => {
+            websockets.remove(&conn);
+            false
+        }
+    }
+}
+
 /// The answer to every websocket message until the relay module lands (temporary).
 const RELAY_NOT_YET: &str = r#"["NOTICE","relay not yet available"]"#;
 
@@ -403,5 +410,39 @@ fn store_failure(e: &StoreError) -> http::StoreFailure {
         http::StoreFailure::NoSpace(e.to_string())
     } else {
         http::StoreFailure::Io(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::WS_OUTBOX_CAP;
+
+    #[test]
+    fn a_full_websocket_queue_closes_that_client_without_waiting() {
+        let mut websockets = BTreeMap::new();
+        let (slow, slow_rx) = async_channel::bounded(WS_OUTBOX_CAP);
+        let (other, other_rx) = async_channel::bounded(WS_OUTBOX_CAP);
+        websockets.insert(WsConnId(1), slow);
+        websockets.insert(WsConnId(2), other);
+        for i in 0..WS_OUTBOX_CAP {
+            assert!(queue_ws(&mut websockets, WsConnId(1), format!("m{i}")));
+        }
+        assert!(!slow_rx.is_closed());
+        assert!(!queue_ws(&mut websockets, WsConnId(1), "one too many".into()));
+        assert!(slow_rx.is_closed(), "the client's task sees its queue closed and ends");
+        assert!(!websockets.contains_key(&WsConnId(1)));
+        // Other clients are untouched; a client whose task ended is forgotten on next use.
+        assert!(queue_ws(&mut websockets, WsConnId(2), "hi".into()));
+        assert_eq!(other_rx.try_recv(), Ok(WsOut::Text("hi".into())));
+        drop(other_rx);
+        assert!(!queue_ws(&mut websockets, WsConnId(2), "gone".into()));
+        assert!(websockets.is_empty());
+    }
+
+    #[test]
+    fn the_temporary_relay_answer_is_a_nip01_notice() {
+        let v: serde_json::Value = serde_json::from_str(RELAY_NOT_YET).expect("JSON");
+        assert_eq!(v, serde_json::json!(["NOTICE", "relay not yet available"]));
     }
 }
