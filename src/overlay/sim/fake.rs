@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::limits::MAX_FUTURE_SKEW;
 use crate::overlay::{Crypto, Rejected};
 use crate::wire::{Body, Key32, MsgId, Sig};
 
@@ -42,9 +43,16 @@ impl Crypto for FakeCrypto {
     fn check_delegation(&mut self, _owner: &Key32, _node_key: &Key32, delegation: &[u8], _unix_now: u64) -> bool {
         delegation == b"ok"
     }
-    fn verify_event(&mut self, id: &MsgId, body: &[u8], _unix_now: u64) -> Result<Key32, Rejected> {
-        if body.len() < 33 {
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
+        if body.len() < 49 {
             return Err(Rejected::Malformed);
+        }
+        // The same window as `Event::verify` (checked first there too).
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&body[41..49]);
+        let created_at = u64::from_be_bytes(t);
+        if created_at > unix_now.saturating_add(MAX_FUTURE_SKEW.as_secs()) {
+            return Err(Rejected::FromTheFuture { created_at });
         }
         if Sha256::digest(body).as_slice() != id.0 {
             return Err(Rejected::BadId);
@@ -58,11 +66,18 @@ impl Crypto for FakeCrypto {
     }
 }
 
-/// A fake event: `[valid flag][author 32][counter 8][padding]`, id = SHA-256(body).
+/// A fake event dated at the Unix epoch (never "from the future"): see [`fake_event_at`].
 pub fn fake_event(author: [u8; 32], counter: u64, size: usize, valid: bool) -> (MsgId, Body) {
-    let mut b = vec![0u8; size.max(41)];
+    fake_event_at(author, counter, size, valid, 0)
+}
+
+/// A fake event: `[valid flag][author 32][counter 8][created_at 8][padding]`,
+/// id = SHA-256(body).
+pub fn fake_event_at(author: [u8; 32], counter: u64, size: usize, valid: bool, created_at: u64) -> (MsgId, Body) {
+    let mut b = vec![0u8; size.max(49)];
     b[0] = u8::from(valid);
     b[1..33].copy_from_slice(&author);
     b[33..41].copy_from_slice(&counter.to_be_bytes());
+    b[41..49].copy_from_slice(&created_at.to_be_bytes());
     (MsgId(Sha256::digest(&b).into()), Body::from_slice(&b))
 }
