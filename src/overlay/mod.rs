@@ -23,6 +23,8 @@ pub mod params;
 pub mod sim;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_abuse;
 pub mod types;
 mod unicast;
 

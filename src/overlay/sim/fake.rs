@@ -40,8 +40,14 @@ impl Crypto for FakeCrypto {
     fn verify(&mut self, key: &Key32, hash: &[u8; 32], sig: &Sig) -> bool {
         sig.0[..32] == xor32(hash, &key.0)
     }
-    fn check_delegation(&mut self, _owner: &Key32, _node_key: &Key32, delegation: &[u8], _unix_now: u64) -> bool {
-        delegation == b"ok"
+    /// `ok` is a valid delegation forever; `ok-until:<unix secs>` one that expires.
+    fn check_delegation(&mut self, _owner: &Key32, _node_key: &Key32, delegation: &[u8], unix_now: u64) -> bool {
+        if delegation == b"ok" {
+            return true;
+        }
+        let until =
+            delegation.strip_prefix(b"ok-until:").and_then(|d| std::str::from_utf8(d).ok()?.parse::<u64>().ok());
+        until.is_some_and(|u| u >= unix_now)
     }
     fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
         if body.len() < 49 {
