@@ -1,4 +1,5 @@
-//! Real processes on loopback, an attacker speaking the wire protocol (issue 8 item 5): a spam
+//! Real processes on loopback, an attacker speaking the wire protocol (issue 8 items 3 and 5):
+//! events dated at and beyond the edge of the time window never cost anyone their link; a spam
 //! flood of valid posts from fresh keys, pushed over a raw connection into a real server, is
 //! contained at that server (it relays at most its entry admission budget onward), and the
 //! honest server connected to it is neither banned nor starved of honest posts.
@@ -142,4 +143,38 @@ fn a_fresh_key_flood_is_contained_at_its_entry_and_the_honest_neighbour_is_not_b
     publish(&honest, &reply);
     let reply_id = hex::encode(&reply.id.0);
     wait_until("the honest server's post to reach the entry", &[&entry, &honest], || ids(&entry).contains(&reply_id));
+}
+
+#[test]
+fn future_dated_events_are_held_or_dropped_and_ban_nobody() {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("future-{i}"))).collect();
+    let entry = Node::start(NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path()));
+    let boot = SocketAddr::new(entry.opts.ip, entry.opts.port);
+    let honest =
+        Node::start(NodeOpts::new(&user(1).public_key().to_hex(), dirs[1].path()).arg("-b").arg(&boot.to_string()));
+    wait_until("the two servers to connect", &[&entry, &honest], || peers(&entry) >= 1 && peers(&honest) >= 1);
+    // The attacker posts as its own owner (so only the time window matters): one event at the
+    // very edge of a correct clock's window, one 20 min ahead (held), one 3 h ahead (dropped).
+    let mut attacker = RawPeer::connect(boot, &user(9), [0x43; 32]);
+    let mut edge = None;
+    for (k, ahead) in [(0u8, 15 * 60 - 1), (1, 20 * 60), (2, 3 * 3_600)] {
+        let ev =
+            Event::new_signed(&user(9), UnixTime(now() + ahead), 1, vec![], format!("from the future {k}"), &[k; 32]);
+        let body = Body::from_slice(&rmp_serde::to_vec(&ev).expect("encodes"));
+        attacker.send(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body }));
+        if k == 0 {
+            edge = Some(hex::encode(&ev.id.0));
+        }
+    }
+    // Still connected: the entry answers a ping after all three (a ban would close the link).
+    attacker.sync(7);
+    let edge = edge.expect("edge event");
+    wait_until("the edge-of-window event to reach the honest server", &[&entry, &honest], || {
+        ids(&honest).contains(&edge)
+    });
+    let post = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "honest".into(), &[3; 32]);
+    publish(&honest, &post);
+    let id = hex::encode(&post.id.0);
+    wait_until("an honest post to cross the entry", &[&entry, &honest], || ids(&entry).contains(&id));
+    attacker.sync(8);
 }
