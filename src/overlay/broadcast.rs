@@ -270,10 +270,14 @@ impl Overlay {
                     entry.conn = entry.conn.filter(|c| self.conns.contains_key(c));
                     self.accept_event(&entry, h.from, author, h.g);
                 }
-                // Held before its signature was checked; its sender may be gone: drop only.
+                // Held before its signature was checked: provably bad now, so its sender is
+                // banned if it is still connected (counted as invalid either way).
                 Err(e) => {
                     log::debug!("held event {} from {} is invalid: {e}", h.g.id, h.from);
-                    self.stats_mut().invalid += 1;
+                    match h.entry.conn.filter(|c| self.conns.contains_key(c)) {
+                        Some(c) => self.ban_conn(c),
+                        None => self.stats_mut().invalid += 1,
+                    }
                 }
             }
         }
