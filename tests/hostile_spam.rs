@@ -118,7 +118,7 @@ fn a_fresh_key_flood_is_contained_at_its_entry_and_the_honest_neighbour_is_not_b
         secret[..8].copy_from_slice(&(k + 1).to_be_bytes());
         let key = SecretKey::from_bytes(secret).expect("valid key");
         let ev = Event::new_signed(&key, UnixTime(now()), 1, vec![], format!("spam {k}"), &[k as u8; 32]);
-        let body = Body::from_slice(&rmp_serde::to_vec(&ev).expect("encodes"));
+        let body = Body::from_slice(&nostrp2p::event::packed::encode(&ev));
         spam.push(hex::encode(&ev.id.0));
         attacker.send(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body }));
     }
@@ -160,7 +160,7 @@ fn future_dated_events_are_held_or_dropped_and_ban_nobody() {
     for (k, ahead) in [(0u8, 15 * 60 - 1), (1, 20 * 60), (2, 3 * 3_600)] {
         let ev =
             Event::new_signed(&user(9), UnixTime(now() + ahead), 1, vec![], format!("from the future {k}"), &[k; 32]);
-        let body = Body::from_slice(&rmp_serde::to_vec(&ev).expect("encodes"));
+        let body = Body::from_slice(&nostrp2p::event::packed::encode(&ev));
         attacker.send(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body }));
         if k == 0 {
             edge = Some(hex::encode(&ev.id.0));
