@@ -245,17 +245,23 @@ impl Relay {
         let Some(c) = self.conns.get_mut(&conn) else { return Handled::default() };
         let parsed = match msg::parse(text) {
             Ok(m) => m,
-            Err(answer) => {
+            Err(bad) => {
                 // Malformed input costs a token too, so garbage cannot be sent faster.
                 let _ = c.bucket.take(now);
-                return Handled::reply(answer);
+                if let msg::BadMsg::Closed { sub, .. } = &bad {
+                    c.subs.retain(|s| s.id != *sub);
+                }
+                return Handled::reply(bad.render());
             }
         };
         if !c.bucket.take(now) {
             const WHY: &str = "rate-limited: slow down";
             return Handled::reply(match &parsed {
                 ClientMsg::Event(ev) | ClientMsg::Auth(ev) => msg::ok(&ev.id, false, WHY),
-                ClientMsg::Req { sub, .. } => msg::closed(sub, WHY),
+                ClientMsg::Req { sub, .. } => {
+                    c.subs.retain(|s| s.id != *sub);
+                    msg::closed(sub, WHY)
+                }
                 ClientMsg::Close(_) => msg::notice(WHY),
             });
         }
@@ -338,6 +344,8 @@ impl Relay {
         let c = self.conns.get_mut(&conn).expect("caller looked it up");
         let is_owner = c.authed == Some(owner);
         if !is_owner && filters.iter().any(|f| wants_private(f, &owner)) {
+            // A CLOSED ends the subscription of that id, if one was open (NIP-01).
+            c.subs.retain(|s| s.id != sub);
             return Handled::reply(msg::closed(
                 &sub,
                 "auth-required: events addressed to this node's owner are served only after AUTH as the owner",
@@ -353,6 +361,7 @@ impl Relay {
         let cost: usize = filters.iter().map(Filter::cost).sum();
         let held = c.filter_bytes() - replacing.map_or(0, |i| c.subs[i].cost);
         if held + cost > RELAY_MAX_CONN_FILTER_BYTES {
+            c.subs.retain(|s| s.id != sub);
             return Handled::reply(msg::closed(
                 &sub,
                 &format!("error: the open subscriptions' filters exceed {RELAY_MAX_CONN_FILTER_BYTES} bytes"),
@@ -397,8 +406,18 @@ impl Relay {
 
     /// The live `EVENT` messages for a newly stored (or ephemeral) event: one per matching
     /// subscription whose connection may see it, in connection then subscription order.
-    pub fn handle_new_event(&self, ev: &crate::event::Event, wall: UnixTime) -> Vec<(ConnId, String)> {
+    /// Nothing for an event the store holds only as a superseded version (an older
+    /// replaceable one) or that its author deleted.
+    pub fn handle_new_event(
+        &self,
+        ev: &crate::event::Event,
+        store: &dyn EventQuery,
+        wall: UnixTime,
+    ) -> Vec<(ConnId, String)> {
         let mut out = Vec::new();
+        if !store.is_current(ev) || store.is_deleted(ev) {
+            return out;
+        }
         let mut json: Option<String> = None;
         for (id, c) in &self.conns {
             let is_owner = c.authed == Some(self.cfg.owner);

@@ -38,37 +38,77 @@ pub enum ClientMsg {
     Auth(Event),
 }
 
+/// Why a client message was refused, as the answer the client gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BadMsg {
+    /// Answered `["NOTICE", msg]`: nothing in it could be tied to an event or subscription.
+    Notice(String),
+    /// Answered `["CLOSED", sub, msg]`: a `REQ` with a readable subscription id (which the
+    /// relay then forgets, as NIP-01 says a `CLOSED` ends the subscription).
+    Closed {
+        /// Subscription id.
+        sub: String,
+        /// Prefixed reason.
+        msg: String,
+    },
+    /// Answered `["OK", id, false, msg]`: an `EVENT` or `AUTH` with a readable id.
+    Ok {
+        /// Event id.
+        id: EventId,
+        /// Prefixed reason.
+        msg: String,
+    },
+}
+
+impl BadMsg {
+    /// The message to send.
+    pub fn render(&self) -> String {
+        match self {
+            BadMsg::Notice(m) => notice(m),
+            BadMsg::Closed { sub, msg } => closed(sub, msg),
+            BadMsg::Ok { id, msg } => ok(id, false, msg),
+        }
+    }
+}
+
+fn bad_notice(m: String) -> BadMsg {
+    BadMsg::Notice(m)
+}
+
+fn bad_closed(sub: &str, msg: String) -> BadMsg {
+    BadMsg::Closed { sub: sub.to_string(), msg }
+}
+
 /// Parses one text message.
 ///
 /// # Errors
-/// The rendered answer the client gets instead (a `NOTICE`, a `CLOSED` for a `REQ` whose
-/// subscription id was readable, or an `OK false` for an `EVENT` whose id was readable).
-pub fn parse(text: &[u8]) -> Result<ClientMsg, String> {
+/// [`BadMsg`]: the answer the client gets instead.
+pub fn parse(text: &[u8]) -> Result<ClientMsg, BadMsg> {
     if text.len() > RELAY_MAX_MESSAGE_BYTES {
-        return Err(notice(&format!(
+        return Err(bad_notice(format!(
             "invalid: message of {} bytes is larger than the {RELAY_MAX_MESSAGE_BYTES}-byte limit",
             text.len()
         )));
     }
     let value: Value =
-        serde_json::from_slice(text).map_err(|e| notice(&format!("invalid: message is not JSON: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| bad_notice(format!("invalid: message is not JSON: {e}")))?;
     let Value::Array(mut items) = value else {
-        return Err(notice("invalid: a message is a JSON array whose first element is a verb"));
+        return Err(bad_notice(String::from("invalid: a message is a JSON array whose first element is a verb")));
     };
     let verb = match items.first() {
         Some(Value::String(v)) => v.clone(),
-        _ => return Err(notice("invalid: a message is a JSON array whose first element is a verb")),
+        _ => return Err(bad_notice(String::from("invalid: a message is a JSON array whose first element is a verb"))),
     };
     match verb.as_str() {
         "EVENT" | "AUTH" => {
             if items.len() != 2 {
-                return Err(notice(&format!("invalid: {verb} takes exactly one event")));
+                return Err(bad_notice(format!("invalid: {verb} takes exactly one event")));
             }
             let raw = items.swap_remove(1);
             let id = event_id_of(&raw);
             let (event, _) = parse_event_value(raw).map_err(|e| match id {
-                Some(id) => ok(&id, false, &format!("invalid: {e}")),
-                None => notice(&format!("invalid: {verb}: {e}")),
+                Some(id) => BadMsg::Ok { id, msg: format!("invalid: {e}") },
+                None => bad_notice(format!("invalid: {verb}: {e}")),
             })?;
             Ok(if verb == "EVENT" { ClientMsg::Event(event) } else { ClientMsg::Auth(event) })
         }
@@ -76,25 +116,25 @@ pub fn parse(text: &[u8]) -> Result<ClientMsg, String> {
             let sub = sub_id(items.get(1), &verb)?;
             let raw_filters = &items[2..];
             if raw_filters.is_empty() {
-                return Err(closed(&sub, "invalid: REQ needs at least one filter"));
+                return Err(bad_closed(&sub, "invalid: REQ needs at least one filter".into()));
             }
             if raw_filters.len() > RELAY_MAX_FILTERS {
-                return Err(closed(&sub, &format!("invalid: at most {RELAY_MAX_FILTERS} filters per REQ")));
+                return Err(bad_closed(&sub, format!("invalid: at most {RELAY_MAX_FILTERS} filters per REQ")));
             }
             let filters = raw_filters
                 .iter()
                 .map(Filter::parse)
                 .collect::<Result<Vec<Filter>, _>>()
-                .map_err(|e| closed(&sub, &format!("invalid: {e}")))?;
+                .map_err(|e| bad_closed(&sub, format!("invalid: {e}")))?;
             Ok(ClientMsg::Req { sub, filters })
         }
         "CLOSE" => {
             if items.len() != 2 {
-                return Err(notice("invalid: CLOSE takes exactly one subscription id"));
+                return Err(bad_notice(String::from("invalid: CLOSE takes exactly one subscription id")));
             }
             Ok(ClientMsg::Close(sub_id(items.get(1), &verb)?))
         }
-        _ => Err(notice(&format!("invalid: unknown message type {}", json_str(&clip(&verb, 32))))),
+        _ => Err(bad_notice(format!("invalid: unknown message type {}", json_str(&clip(&verb, 32))))),
     }
 }
 
@@ -105,13 +145,13 @@ fn event_id_of(v: &Value) -> Option<EventId> {
     hex::decode_array::<32>(id).ok().map(EventId)
 }
 
-fn sub_id(v: Option<&Value>, verb: &str) -> Result<String, String> {
+fn sub_id(v: Option<&Value>, verb: &str) -> Result<String, BadMsg> {
     match v {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= RELAY_MAX_SUB_ID_BYTES => Ok(s.clone()),
         Some(Value::String(_)) => {
-            Err(notice(&format!("invalid: {verb}: a subscription id is 1 to {RELAY_MAX_SUB_ID_BYTES} bytes")))
+            Err(bad_notice(format!("invalid: {verb}: a subscription id is 1 to {RELAY_MAX_SUB_ID_BYTES} bytes")))
         }
-        _ => Err(notice(&format!("invalid: {verb}: the second element must be a subscription id string"))),
+        _ => Err(bad_notice(format!("invalid: {verb}: the second element must be a subscription id string"))),
     }
 }
 

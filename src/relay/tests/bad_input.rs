@@ -197,3 +197,23 @@ fn a_req_answers_at_most_the_backlog_bound() {
     assert_eq!(event_ids(&msgs).len(), RELAY_MAX_LIMIT);
     assert_eq!(msgs.last(), Some(&msg::eose("s")));
 }
+
+#[test]
+fn a_closed_answer_ends_the_subscription_of_that_id() {
+    let a = key(4);
+    let store = FakeStore::default();
+    let live = signed(&a, 100, KIND_POST, &[], "x");
+    let o = owner().public_key().to_hex();
+    for refused in [
+        "[\"REQ\",\"s\",{\"kinds\":[-1]}]".to_string(),
+        "[\"REQ\",\"s\",{\"kinds\":[4]}]".to_string(),
+        format!("[\"REQ\",\"s\",{{\"#p\":[\"{o}\"]}}]"),
+    ] {
+        let mut r = relay();
+        send(&mut r, &store, "[\"REQ\",\"s\",{}]");
+        assert_eq!(r.handle_new_event(&live, &store, WALL).len(), 1);
+        let h = send(&mut r, &store, &refused);
+        assert!(h.replies[0].starts_with("[\"CLOSED\",\"s\","), "{:?}", h.replies);
+        assert!(r.handle_new_event(&live, &store, WALL).is_empty(), "after CLOSED nothing more for s: {refused}");
+    }
+}

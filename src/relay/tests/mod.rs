@@ -223,17 +223,17 @@ fn req_answers_stored_newest_first_then_eose_then_live_until_close() {
     assert_eq!(msgs[0], msg::event("s", &new));
 
     let live = signed(&a, 400, KIND_POST, &[], "live");
-    assert_eq!(r.handle_new_event(&live, WALL), vec![(C, msg::event("s", &live))]);
+    assert_eq!(r.handle_new_event(&live, &store, WALL), vec![(C, msg::event("s", &live))]);
     let like = signed(&a, 400, KIND_REACTION, &[], "+");
-    assert!(r.handle_new_event(&like, WALL).is_empty(), "kinds:[1] does not match a like");
+    assert!(r.handle_new_event(&like, &store, WALL).is_empty(), "kinds:[1] does not match a like");
 
     // Same id again replaces the subscription; CLOSE ends it.
     send(&mut r, &store, r#"["REQ","s",{"kinds":[7]}]"#);
     assert_eq!(drain(&mut r, &store), vec![msg::eose("s")]);
-    assert_eq!(r.handle_new_event(&like, WALL).len(), 1);
-    assert!(r.handle_new_event(&live, WALL).is_empty());
+    assert_eq!(r.handle_new_event(&like, &store, WALL).len(), 1);
+    assert!(r.handle_new_event(&live, &store, WALL).is_empty());
     assert_eq!(send(&mut r, &store, r#"["CLOSE","s"]"#), Handled::default());
-    assert!(r.handle_new_event(&like, WALL).is_empty());
+    assert!(r.handle_new_event(&like, &store, WALL).is_empty());
     assert_eq!(send(&mut r, &store, r#"["CLOSE","never-opened"]"#), Handled::default());
 }
 
@@ -298,7 +298,7 @@ fn addressed_events_are_served_only_to_the_owner_after_auth() {
     let mut r = relay();
     send(&mut r, &store, r#"["REQ","all",{}]"#);
     assert_eq!(event_ids(&drain(&mut r, &store)), vec![hexid(&post)], "anonymous readers see public events only");
-    assert!(r.handle_new_event(&reply, WALL).is_empty(), "nor live private ones");
+    assert!(r.handle_new_event(&reply, &store, WALL).is_empty(), "nor live private ones");
     let h = send(&mut r, &store, &format!(r##"["REQ","mine",{{"#p":["{o}"]}}]"##));
     assert!(h.replies[0].starts_with("[\"CLOSED\",\"mine\",\"auth-required: "), "{:?}", h.replies);
     let h = send(&mut r, &store, r#"["REQ","dms",{"kinds":[4]}]"#);
@@ -309,7 +309,7 @@ fn addressed_events_are_served_only_to_the_owner_after_auth() {
     send(&mut r, &store, r#"["REQ","all",{}]"#);
     let all = event_ids(&drain(&mut r, &store));
     assert_eq!(all, vec![hexid(&dm), hexid(&like), hexid(&reply), hexid(&post)]);
-    assert_eq!(r.handle_new_event(&reply, WALL).len(), 1);
+    assert_eq!(r.handle_new_event(&reply, &store, WALL).len(), 1);
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn expired_events_are_neither_served_nor_sent_live() {
     let mut r = relay();
     send(&mut r, &store, r#"["REQ","s",{}]"#);
     assert_eq!(event_ids(&drain(&mut r, &store)), vec![hexid(&stays)]);
-    assert!(r.handle_new_event(&gone, WALL).is_empty());
+    assert!(r.handle_new_event(&gone, &store, WALL).is_empty());
     assert!(!kinds::may_leave_node(&gone, WALL) && kinds::may_leave_node(&stays, WALL));
 }
 

@@ -75,3 +75,17 @@ fn only_the_latest_replaceable_and_addressable_versions_are_served() {
     want.sort();
     assert_eq!(got, want);
 }
+
+#[test]
+fn an_older_replaceable_version_is_not_sent_live() {
+    let dir = Dir::new("live-replace");
+    let mut store = open(&dir);
+    let mut r = relay();
+    send(&mut r, &store, "[\"REQ\",\"s\",{\"kinds\":[0]}]");
+    let new = signed(&owner(), WALL.0 - 10, 0, &[], "{\"name\":\"new\"}");
+    let old = signed(&owner(), WALL.0 - 20, 0, &[], "{\"name\":\"old\"}");
+    publish(&mut r, &mut store, &new);
+    assert_eq!(r.handle_new_event(&new, &store, WALL).len(), 1);
+    publish(&mut r, &mut store, &old);
+    assert!(r.handle_new_event(&old, &store, WALL).is_empty(), "a late older profile is not news");
+}
