@@ -132,7 +132,8 @@ echo "http_rc=\$?" >>"$T/state"
 : >"$C$P/var/service/nostrp2p/down"
 \$CHROOT "$C" /tmp-postinst configure 0.0.1 >/dev/null 2>&1
 [ -e "$C$P/var/service/nostrp2p/down" ] || echo enabled_kept=1 >>"$T/state"
-# Upgrade while disabled: 'down' stays.
+# Upgrade while disabled (sv-disable made 'down'): 'down' stays.
+: >"$C$P/var/service/nostrp2p/down"
 \$CHROOT "$C" /tmp-preinst upgrade 0.0.1 >/dev/null 2>&1
 : >"$C$P/var/service/nostrp2p/down"
 \$CHROOT "$C" /tmp-postinst configure 0.0.1 >/dev/null 2>&1
