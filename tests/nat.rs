@@ -165,7 +165,8 @@ fn post_and_unicast_cross_two_nats_through_the_public_node() {
         // Written to the stderr handle, not with eprintln!: the test harness captures the print
         // macros (and shows them only for failing tests), not direct writes, so this banner is
         // on the screen of a plain `cargo test`.
-        let banner = format!("\n*** SKIPPED: NAT test (tests/nat.rs): {why} ***\n*** The NAT relay path was NOT tested. ***\n");
+        let banner =
+            format!("\n*** SKIPPED: NAT test (tests/nat.rs): {why} ***\n*** The NAT relay path was NOT tested. ***\n");
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), banner.as_bytes());
         return;
     }
