@@ -87,6 +87,14 @@ hex=$(printf %s "$ssid" | od -An -tx1 | tr -d ' \n')
 expect "Wi-Fi: SSID with quotes stored as hex, PSK = PBKDF2(password, SSID)" bash -c "grep -qx '	ssid=$hex' '$WPA' && grep -qx '	psk=$want' '$WPA' && grep -qx 'country=DE' '$WPA'"
 expect "Wi-Fi: password erased once applied, file mode 600" bash -c "grep -q '^wifi_password=.\?$' '$T/boot/nostrp2p.txt' && [ \$(stat -c %a '$WPA') = 600 ] && ! grep -q 'correct horse' '$WPA'"
 expect "Wi-Fi: firstboot does not start wpa_supplicant (the wlan0 device does)" bash -c "! grep -q 'systemctl.* start wpa_supplicant\|systemctl enable' '$T/calls'"
+# A new SSID without a password (the old one was erased): say the old network is still used.
+mkdir -p "$T/root/etc/wpa_supplicant"; cp "$WPA" "$T/wpa.keep"
+settings wifi_ssid=Other; rm -rf "$T/root"; mkdir -p "$T/root/etc/wpa_supplicant"; cp "$T/wpa.keep" "$T/root/etc/wpa_supplicant/wpa_supplicant-wlan0.conf"
+CALLS=$T/calls PATH=$T/bin:$PATH NOSTRP2P_ROOT=$T/root NOSTRP2P_SETTINGS=$T/boot/nostrp2p.txt bash "$F/firstboot" >"$T/out" 2>&1
+expect "Wi-Fi: new SSID without a password is reported" grep -q "PROBLEM: wifi_ssid changed to 'Other' but wifi_password is empty" "$T/boot/nostrp2p-status.txt"
+settings wifi_ssid="$ssid"; rm -rf "$T/root"; mkdir -p "$T/root/etc/wpa_supplicant"; cp "$T/wpa.keep" "$T/root/etc/wpa_supplicant/wpa_supplicant-wlan0.conf"
+CALLS=$T/calls PATH=$T/bin:$PATH NOSTRP2P_ROOT=$T/root NOSTRP2P_SETTINGS=$T/boot/nostrp2p.txt bash "$F/firstboot" >"$T/out" 2>&1
+expect "Wi-Fi: same SSID with the password already erased is fine" bash -c "! grep -q PROBLEM '$T/boot/nostrp2p-status.txt'"
 settings wifi_ssid=Home wifi_password=secret123 wifi_country='DE country=XX'; run
 expect "Wi-Fi: a bad wifi_country is reported, not written" bash -c "grep -q \"PROBLEM: wifi_country\" '$T/boot/nostrp2p-status.txt' && ! grep -q '^country' '$WPA'"
 
