@@ -5,7 +5,8 @@
 # It knows nothing about nostrp2p itself (that is stage 2, pi-image/build-image.sh), so it is
 # cached: the tarball's name carries a hash of this script, and an existing tarball is reused.
 # It runs the arm64 maintainer scripts under qemu-user-static through binfmt_misc, which takes
-# BUILD_MINUTES on 2 cores (measured; README "Raspberry Pi image").
+# 25 min on a quiet 2-core machine and 43 min while five other builds shared the cores
+# (docs/install.md "Raspberry Pi"; the initramfs step alone took 516 s of that).
 #
 # Usage: pi-image/build-rootfs.sh [OUT_DIR]      (default OUT_DIR: target/pi-image)
 # Prints the path of the tarball on its last line.
