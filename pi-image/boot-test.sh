@@ -115,13 +115,19 @@ for _ in range(int(sys.argv[2])):
     echo "qemu exited early" >"$T/$name.http.log"; http_rc=1
   fi
   http_s=$(( $(date +%s) - start ))
+  # Console lines this boot must show before the power cut (late units), waited for, bounded.
+  local waited=0
+  while [ -n "${await_lines:-}" ] && kill -0 "$QPID" 2>/dev/null && [ "$waited" -lt 240 ] \
+    && ! sed 's/\x1b\[[0-9;]*m//g' "$T/$name.serial.log" | grep -q "$await_lines"; do
+    sleep 5; waited=$((waited + 5))
+  done
   sleep 5   # let the console catch up with late unit messages
   kill "$QPID" 2>/dev/null; wait "$QPID" 2>/dev/null; QPID=
   sed 's/\x1b\[[0-9;]*m//g' "$T/$name.serial.log" >"$T/$name.serial.txt"
 }
 
 # --- boot 1: first boot with only the owner set (and hostname) --------------------------------
-ssh_tries=1 boot first
+ssh_tries=1 await_lines= boot first
 s=$T/first.serial.txt
 grep -q 'Reached target multi-user\|Reached target.*Multi-User' "$s" \
   && ok "first boot reached multi-user (serial console) after ~${boot_s}s" || fail "first boot never reached multi-user within ${BOOT_TIMEOUT}s"
@@ -218,6 +224,10 @@ echo "boot-test-late-wlan: wlan0 appeared late; wpa_supplicant@wlan0 is $s"
 SH
 part2=$(sfdisk -d "$T/disk.img" | sed -n 's/.*img2 : start= *\([0-9]*\).*/\1/p')
 dd if="$T/disk.img" of="$T/root.ext4" bs=512 skip="$part2" conv=sparse status=none
+# The power cut left the journal to replay: replay it first (as the kernel would at mount), or
+# the kernel's later replay would overwrite what debugfs writes here.
+e2fsck -fy "$T/root.ext4" >"$T/e2fsck.log" 2>&1
+[ $? -le 1 ] || { echo "info e2fsck of the root file system after the power cut:"; sed 's/^/     /' "$T/e2fsck.log"; }
 S=$T/standin
 debugfs -w -f - "$T/root.ext4" >"$T/debugfs.log" 2>&1 <<DFS
 write $S/tailscaled /usr/sbin/tailscaled
@@ -240,7 +250,7 @@ dd if="$T/root.ext4" of="$T/disk.img" bs=512 seek="$part2" conv=notrunc,sparse s
 rm -f "$T/root.ext4"
 
 # --- boot 2: settings changed; the store must still hold E1 after the power cut ----------------
-ssh_tries=6 boot second --no-publish
+ssh_tries=6 await_lines='boot-test-late-wlan: ' boot second --no-publish
 s=$T/second.serial.txt
 if [ "$http_rc" = 0 ]; then
   ok "after a power cut and reboot the server still has E1 (/req) (~${http_s}s)"
