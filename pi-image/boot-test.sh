@@ -81,10 +81,13 @@ boot() {
   local name=$1; shift
   echo "info boot '$name': $(basename "$IMG") ($kernel) under qemu-system-aarch64 -M virt; HTTP on 127.0.0.1:$port, SSH on 127.0.0.1:$sshport"
   local start; start=$(date +%s)
+  # (serial-getty is masked: while a getty holds the console, systemd stops printing unit
+  # status there, and the checks below read it; the server now starts after the time-sync
+  # wait, i.e. after the getty would have started.)
   timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
     -accel tcg,thread=multi -nographic -no-reboot \
     -kernel "$T/vmlinuz" -initrd "$T/initrd.img" \
-    -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10 systemd.log_color=0" \
+    -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 panic=10 systemd.log_color=0 systemd.mask=serial-getty@ttyAMA0.service" \
     -drive file="$T/disk.img",format=raw,if=none,id=hd0 -device virtio-blk-pci,drive=hd0 \
     -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:20001,hostfwd=tcp:127.0.0.1:$sshport-:22 \
     -device virtio-net-pci,netdev=n0,romfile= \
