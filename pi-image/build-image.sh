@@ -52,7 +52,7 @@ install -m 0755 "$FILES/firstboot" "$FILES/growroot" "$R/usr/lib/nostrp2p/"
 install -m 0644 "$FILES/nostrp2p.service" "$FILES/nostrp2p-firstboot.service" \
   "$FILES/nostrp2p-growroot.service" "$FILES/nostrp2p-tailscale.service" \
   "$FILES/nostrp2p-clock-save.service" "$FILES/nostrp2p-clock-save.timer" "$R/usr/lib/systemd/system/"
-for u in wpa_supplicant@wlan0 ssh systemd-time-wait-sync; do
+for u in wpa_supplicant@wlan0 ssh systemd-time-wait-sync systemd-networkd-wait-online; do
   install -d "$R/etc/systemd/system/$u.service.d"
   install -m 0644 "$FILES/dropins/$u.conf" "$R/etc/systemd/system/$u.service.d/nostrp2p.conf"
 done

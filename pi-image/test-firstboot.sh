@@ -135,6 +135,7 @@ expect "firstboot unit: not after network-online or tailscaled" bash -c "! grep 
 expect "tailscale unit: after network-online.target and tailscaled.service, start timeout" \
   bash -c "grep -q '^After=.*network-online.target' '$F/nostrp2p-tailscale.service' && grep -q '^After=.*tailscaled.service' '$F/nostrp2p-tailscale.service' && grep -q '^Wants=.*network-online.target' '$F/nostrp2p-tailscale.service' && grep -q '^TimeoutStartSec=[0-9]' '$F/nostrp2p-tailscale.service'"
 expect "server unit: after and wants time-sync.target" bash -c "grep -q '^After=.*time-sync.target' '$F/nostrp2p.service' && grep -q '^Wants=.*time-sync.target' '$F/nostrp2p.service'"
+expect "network-online: any one link, bounded" grep -q -- '--any --timeout=[0-9]' "$F/dropins/systemd-networkd-wait-online.conf"
 expect "time-wait-sync: bounded wait" grep -q '^TimeoutStartSec=[0-9]' "$F/dropins/systemd-time-wait-sync.conf"
 expect "wpa_supplicant@wlan0: after firstboot, only with a config" bash -c "grep -q '^After=nostrp2p-firstboot.service' '$F/dropins/wpa_supplicant@wlan0.conf' && grep -q '^ConditionFileNotEmpty=/etc/wpa_supplicant/wpa_supplicant-wlan0.conf' '$F/dropins/wpa_supplicant@wlan0.conf'"
 expect "image build wires wlan0 device -> wpa_supplicant@wlan0, enables time-wait-sync, tailscale unit, clock timer" \
