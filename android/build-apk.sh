@@ -1,21 +1,22 @@
 #!/bin/bash
 # android/build-apk.sh — builds dist/nostrp2p-<version>.apk: a signed APK whose native-library
 # slot (lib/arm64-v8a/libnostrp2p.so) carries the static musl server, started by a foreground
-# service (notification, partial wake lock + Wi-Fi lock, watchdog restart), with a settings
-# screen (owner npub, bootstrap peer, listen address) and start on boot.
+# service (notification with a Stop action, partial wake lock + Wi-Fi lock, watchdog restart),
+# with a settings screen (owner npub, bootstrap peer, listen address, node-auth.json, Stop) and
+# start on boot.
 #
-# This machine has aapt, zipalign, apksigner and smali (Debian) but no android.jar and no d8
-# (shared/spec/platforms.md §5), so:
-#   - android/apk/java/ is the real source; it is compiled with javac against compile-only stubs
-#     (android/apk/stubs/, Android API signatures) to check it, but not dexed;
-#   - android/apk/smali/ is its hand-written Dalvik translation, assembled by smali into
-#     classes.dex and checked with dexdump/baksmali;
+# The dex is built with a real toolchain from Debian (scripts/install-deps.sh apk):
+#   - javac compiles android/apk/java/ against the real API-23 android.jar (libandroid-23-java,
+#     as the boot class path, so java.* is Android's too); the few API 26+ calls go through
+#     reflection in Compat.java (minSdkVersion is 26);
+#   - dx (dalvik-exchange) turns the classes into classes.dex, which android/verify-dex.sh checks
+#     with the JVM bytecode verifier (enjarify translation);
 #   - aapt links the manifest against API-29 framework resources; patch-fgs-type.py sets
 #     foregroundServiceType=specialUse (API 34) in the binary manifest.
 # Nothing here runs the APK: it has not been installed on a device or emulator.
 #
 # Usage: android/build-apk.sh [BIN]     (default: dist/nostrp2p-aarch64-linux-musl, built if missing)
-# Env: APK_KEYSTORE (default: android/apk/build/debug.keystore, generated), APK_KS_PASS,
+# Env: APK_KEYSTORE (default: target/apk-debug.keystore, generated), APK_KS_PASS,
 #      APK_KEY_ALIAS — pass your own release key for anything you distribute.
 set -euo pipefail
 
@@ -29,26 +30,20 @@ IFS=. read -r vmaj vmin vpat <<<"${VERSION%%-*}"
 VERSION_CODE=$((vmaj * 10000 + vmin * 100 + vpat))
 APK=$ROOT/dist/nostrp2p-$VERSION.apk
 FRAMEWORK=/usr/share/android-framework-res/framework-res.apk
+ANDROID_JAR=${ANDROID_JAR:-/usr/share/java/com.android.android-23.jar}
 
 [ "${SKIP_DEPS:-0}" = 1 ] || "$ROOT/scripts/install-deps.sh" apk >&2
 if [ ! -x "$BIN" ]; then SKIP_DEPS=1 "$ROOT/scripts/build-aarch64.sh" musl >&2; fi
 file -b "$BIN" | grep -q 'ARM aarch64.*statically linked' || {
   echo "build-apk: $BIN is not a static aarch64 binary (the APK needs the musl build)" >&2; exit 1; }
 
-rm -rf "$B" && mkdir -p "$B/stubs" "$B/classes" "$B/root/lib/arm64-v8a" "$B/res"
-echo "build-apk: javac (check the Java source against API stubs)" >&2
-javac --release 8 -nowarn -d "$B/stubs" $(find "$A/stubs" -name '*.java') 2>&1 | grep -v '^warning' >&2 || true
-javac --release 8 -Xlint:-options -cp "$B/stubs" -d "$B/classes" $(find "$A/java" -name '*.java')
-
-echo "build-apk: smali -> classes.dex" >&2
-smali assemble --api 26 -o "$B/root/classes.dex" "$A/smali"
-# Every class and method of the Java source must exist in the dex.
-dexdump "$B/root/classes.dex" >"$B/classes.dexdump"
-for cls in MainActivity NostrService BootReceiver; do
-  grep -q "Class descriptor  : 'Lorg/nostrp2p/server/$cls;'" "$B/classes.dexdump" \
-    || { echo "build-apk: $cls missing from classes.dex" >&2; exit 1; }
-done
-
+rm -rf "$B" && mkdir -p "$B/classes" "$B/root/lib/arm64-v8a" "$B/res"
+echo "build-apk: javac against android.jar (API 23)" >&2
+javac -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -Xlint:all -Xlint:-options -Werror \
+  -d "$B/classes" $(find "$A/java" -name '*.java')
+echo "build-apk: dx -> classes.dex" >&2
+dalvik-exchange --dex --min-sdk-version=26 --output="$B/root/classes.dex" "$B/classes"
+SKIP_DEPS=1 "$ROOT/android/verify-dex.sh" "$B/root/classes.dex" >&2
 install -m 0755 "$BIN" "$B/root/lib/arm64-v8a/libnostrp2p.so"
 sed "s/@VERSION_CODE@/$VERSION_CODE/; s/@VERSION_NAME@/$VERSION/" "$A/AndroidManifest.xml" >"$B/AndroidManifest.xml"
 

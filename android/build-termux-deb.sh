@@ -12,9 +12,12 @@
 #   $PREFIX/var/service/nostrp2p/log/run       -> svlogger: logs in $PREFIX/var/log/sv/nostrp2p/current
 #   $PREFIX/share/nostrp2p/termux-boot-nostrp2p  example for ~/.termux/boot/ (Termux:Boot)
 #   $PREFIX/share/doc/nostrp2p/README.termux   the next steps, also printed by postinst
-# The service starts disabled: postinst creates var/service/nostrp2p/down on first install only
-# (not shipped in the package, so an upgrade never disables a service the user enabled);
-# `sv-enable nostrp2p` removes it.
+#   $PREFIX/var/service/nostrp2p/down          shipped, as termux-packages does: the service
+#                                              starts disabled; `sv-enable nostrp2p` removes it
+# `down` sorts before `run` in the archive, so termux-services' runsvdir (which scans the
+# service directory every few seconds) never sees a run script without it, which creating it in
+# postinst could not promise. An upgrade would bring `down` back, so preinst notes a service the
+# user enabled and postinst removes `down` again for it.
 #
 # Usage: android/build-termux-deb.sh [BIN]   (default: dist/nostrp2p-aarch64-linux-musl,
 #                                               built first if missing)
@@ -89,12 +92,25 @@ cat >"$R/DEBIAN/conffiles" <<EOF
 $P/etc/nostrp2p/nostrp2p.conf
 EOF
 
+# Disabled until the user has set the owner and runs sv-enable (an empty file, like termux-packages').
+: >"$R$P/var/service/nostrp2p/down"
+chmod 0644 "$R$P/var/service/nostrp2p/down"
+ENABLED_MARK=$P/var/service/nostrp2p/.enabled-before-upgrade
+cat >"$R/DEBIAN/preinst" <<EOF
+#!$P/bin/sh
+set -e
+rm -f $ENABLED_MARK
+if [ "\$1" = upgrade ] && [ -d $P/var/service/nostrp2p ] && [ ! -e $P/var/service/nostrp2p/down ]; then
+  # The user enabled the service: the new package's 'down' must not disable it.
+  touch $ENABLED_MARK
+fi
+exit 0
+EOF
 cat >"$R/DEBIAN/postinst" <<EOF
 #!$P/bin/sh
 set -e
-if [ "\$1" = configure ] && [ -z "\$2" ]; then
-  # First install: the service stays disabled until the user has set the owner and runs sv-enable.
-  touch $P/var/service/nostrp2p/down
+if [ "\$1" = configure ] && [ -e $ENABLED_MARK ]; then
+  rm -f $P/var/service/nostrp2p/down $ENABLED_MARK
 fi
 cat $P/share/doc/nostrp2p/README.termux
 exit 0
@@ -115,7 +131,7 @@ if [ "\$1" = purge ]; then
 fi
 exit 0
 EOF
-chmod 0755 "$R/DEBIAN/postinst" "$R/DEBIAN/prerm" "$R/DEBIAN/postrm"
+chmod 0755 "$R/DEBIAN/preinst" "$R/DEBIAN/postinst" "$R/DEBIAN/prerm" "$R/DEBIAN/postrm"
 
 installed_kib=$(du -sk --exclude=DEBIAN "$R" | cut -f1)
 cat >"$R/DEBIAN/control" <<EOF

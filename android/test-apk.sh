@@ -2,8 +2,10 @@
 # android/test-apk.sh — checks the APK as far as this machine can (no device, no emulator):
 # signature (apksigner verify), alignment (zipalign -c), manifest (aapt dump badging/xmltree:
 # package, versions, SDK levels, permissions, launcher, native code, specialUse FGS type), the
-# native library is the server binary byte for byte (and runs under qemu: --version), and the
-# dex declares every method of the Java source with the same signature (javap vs dexdump).
+# native library is the server binary byte for byte (and runs under qemu: --version), the dex
+# declares every method of the Java source with the same signature (javap vs dexdump), passes
+# the bytecode verifier (android/verify-dex.sh, which must reject a broken dex), and has the
+# Android 12+ refusal handling, the Stop action and the node-auth.json field.
 # Usage: android/test-apk.sh [APK]   (default: builds dist/nostrp2p-<version>.apk)
 # Last line: 'N passed, N failed'.
 set -uo pipefail
@@ -13,6 +15,7 @@ APK=${1:-}
 [ -n "$APK" ] || APK=$("$ROOT/android/build-apk.sh" | tail -1)
 APK=$(readlink -f "$APK")
 BIN=${BIN:-$ROOT/dist/nostrp2p-aarch64-linux-musl}
+ANDROID_JAR=${ANDROID_JAR:-/usr/share/java/com.android.android-23.jar}
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
@@ -41,12 +44,11 @@ out=$(timeout 60 qemu-aarch64-static "$T/lib/arm64-v8a/libnostrp2p.so" --version
 expect "packaged library runs under qemu: '$out'" test "$out" = "nostrp2p $VERSION"
 
 # Java source vs dex: every method (name + descriptor) of the javac output is in classes.dex.
-mkdir -p "$T/stubs" "$T/classes"
-javac --release 8 -nowarn -d "$T/stubs" $(find "$ROOT/android/apk/stubs" -name '*.java') >/dev/null 2>&1
-javac --release 8 -Xlint:-options -cp "$T/stubs" -d "$T/classes" $(find "$ROOT/android/apk/java" -name '*.java')
-dexdump "$T/classes.dex" >"$T/dexdump"
+mkdir -p "$T/classes"
+javac -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -Xlint:-options -nowarn -d "$T/classes" $(find "$ROOT/android/apk/java" -name '*.java')
+dexdump -d "$T/classes.dex" >"$T/dexdump"
 missing=
-for cls in MainActivity NostrService BootReceiver; do
+for cls in MainActivity NostrService BootReceiver Compat; do
   while read -r sig; do
     name=${sig%%:*}; desc=${sig#*:}
     grep -B1 -A1 "name          : '$name'" "$T/dexdump" | grep -qF "type          : '$desc'" || missing="$missing $cls.$name$desc"
@@ -54,7 +56,30 @@ for cls in MainActivity NostrService BootReceiver; do
     /^  [a-z].*\(.*\)/ { n=$0; sub(/\(.*/, "", n); k=split(n, w, " "); name=w[k]; if (name ~ /\./) name="<init>"; getline; d=$0; sub(/.*descriptor: /, "", d); print name ":" d }')
 done
 expect "dex has every Java method with the same descriptor${missing:+ (missing:$missing)}" test -z "$missing"
-expect "baksmali disassembles the dex" baksmali d -o "$T/bak" "$T/classes.dex"
+expect "bytecode verifier accepts classes.dex (enjarify + JVM verifier vs android.jar)" env SKIP_DEPS=1 "$ROOT/android/verify-dex.sh" "$T/classes.dex"
+# The verifier must be able to fail: a dex whose method passes a String where an Intent goes.
+mkdir -p "$T/broken"
+cat >"$T/broken/Broken.smali" <<'SMALI'
+.class public Lorg/nostrp2p/server/Broken;
+.super Ljava/lang/Object;
+.method public static start(Landroid/content/Context;)V
+    .registers 2
+    const-string v0, "not an Intent"
+    invoke-virtual {p0, v0}, Landroid/content/Context;->startService(Landroid/content/Intent;)Landroid/content/ComponentName;
+    return-void
+.end method
+SMALI
+smali assemble --api 26 -o "$T/broken.dex" "$T/broken" >/dev/null 2>&1
+SKIP_DEPS=1 "$ROOT/android/verify-dex.sh" "$T/broken.dex" >"$T/broken.log" 2>&1
+expect "bytecode verifier rejects a deliberately broken dex" grep -q 'VerifyError.*Incompatible argument' "$T/broken.log"
+# Issue 12 (9): startForeground is inside a try whose handler catches the refusal (an
+# IllegalStateException subclass on Android 12+), and the service has a Stop action.
+onstart=$(awk '/name *: .onStartCommand./,/positions/' "$T/dexdump")
+expect "onStartCommand catches RuntimeException around startForeground" \
+  bash -c 'grep -q "Landroid/app/Service;.startForeground\|NostrService;.startForeground" <<<"$1" && grep -q "Ljava/lang/RuntimeException;" <<<"$1"' _ "$onstart"
+expect "notification Stop action (org.nostrp2p.server.STOP)" grep -q '"org.nostrp2p.server.STOP"' "$T/dexdump"
+# Issue 12 (11): the settings screen writes node-auth.json into the server's data directory.
+expect "settings screen writes node-auth.json" grep -q '"node-auth.json"' "$T/dexdump"
 echo "info APK size $(stat -c %s "$APK") bytes; not installed or run on any device (none here)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -3,7 +3,7 @@
 #   1. control fields (Package, Architecture aarch64, Version = Cargo.toml, Installed-Size, no
 #      Depends) and conffiles;
 #   2. layout: every file under the Termux prefix, modes, the svlogger symlink, shebangs that
-#      point into the prefix, no `down` file shipped (postinst creates it on first install);
+#      point into the prefix, the `down` file shipped and ahead of `run` in the archive;
 #   3. runtime, in a private mount namespace + chroot that puts the package at the real Termux
 #      path /data/data/com.termux/files/usr (bind mounts only; nothing is written outside a temp
 #      dir): postinst on first install leaves the service down; runit's runsv (the supervisor
@@ -59,7 +59,10 @@ expect "bin/nostrp2p 0755" has "^-rwxr-xr-x root/root .* \./data/data/com.termux
 expect "bin/nostrp2p-run 0755" has "^-rwxr-xr-x root/root .* \./data/data/com.termux/files/usr/bin/nostrp2p-run$"
 expect "var/service/nostrp2p/run 0755" has "^-rwxr-xr-x .* \./data/data/com.termux/files/usr/var/service/nostrp2p/run$"
 expect "log/run -> termux-services svlogger" has "usr/var/service/nostrp2p/log/run -> $P/share/termux-services/svlogger$"
-expect "no 'down' file shipped" test -z "$(grep 'service/nostrp2p/down' <<<"$listing")"
+expect "'down' file shipped (the service starts disabled)" has "^-rw-r--r-- .* \./data/data/com.termux/files/usr/var/service/nostrp2p/down$"
+down_line=$(grep -n 'service/nostrp2p/down$' <<<"$listing" | cut -d: -f1)
+run_line=$(grep -n 'service/nostrp2p/run$' <<<"$listing" | cut -d: -f1)
+expect "'down' comes before 'run' in the archive (runsvdir never sees run alone)" test "${down_line:-9999}" -lt "${run_line:-0}"
 expect "Termux:Boot example shipped" has "usr/share/nostrp2p/termux-boot-nostrp2p$"
 mkdir -p "$T/x"
 dpkg-deb -x "$DEB" "$T/x"
@@ -104,7 +107,7 @@ for _ in range(200):
         [socket.socket().bind(("127.0.0.1",q)) for q in (p,p+1)]; print(p); break
     except OSError: pass')
   # postinst is in the control archive; run it inside the chroot as dpkg would on first install.
-  cp "$T/control/postinst" "$C/tmp-postinst" && chmod 0755 "$C/tmp-postinst"
+  cp "$T/control/postinst" "$C/tmp-postinst" && cp "$T/control/preinst" "$C/tmp-preinst" && chmod 0755 "$C/tmp-postinst" "$C/tmp-preinst"
   cat >"$T/inner.sh" <<EOF
 set -u
 for d in bin sbin lib lib64 usr etc; do [ -d "$C/\$d" ] && mount --bind "/\$d" "$C/\$d"; done
@@ -124,6 +127,18 @@ rm -f "$C$P/var/service/nostrp2p/down"
 timeout 300 python3 "$ROOT/scripts/smoke_http.py" --http 127.0.0.1:$((port + 1)) --ready-timeout 120 >"$T/http.log" 2>&1
 echo "http_rc=\$?" >>"$T/state"
 \$CHROOT "$C" sv status $P/var/service/nostrp2p >"$T/status-after" 2>&1
+# Upgrade while enabled: preinst, unpack (brings 'down' back), postinst configure OLD-VERSION.
+\$CHROOT "$C" /tmp-preinst upgrade 0.0.1 >/dev/null 2>&1
+: >"$C$P/var/service/nostrp2p/down"
+\$CHROOT "$C" /tmp-postinst configure 0.0.1 >/dev/null 2>&1
+[ -e "$C$P/var/service/nostrp2p/down" ] || echo enabled_kept=1 >>"$T/state"
+# Upgrade while disabled (sv-disable made 'down'): 'down' stays.
+: >"$C$P/var/service/nostrp2p/down"
+\$CHROOT "$C" /tmp-preinst upgrade 0.0.1 >/dev/null 2>&1
+: >"$C$P/var/service/nostrp2p/down"
+\$CHROOT "$C" /tmp-postinst configure 0.0.1 >/dev/null 2>&1
+[ -e "$C$P/var/service/nostrp2p/down" ] && echo disabled_kept=1 >>"$T/state"
+rm -f "$C$P/var/service/nostrp2p/down"
 \$CHROOT "$C" sv down $P/var/service/nostrp2p >/dev/null 2>&1
 \$CHROOT "$C" sv exit $P/var/service/nostrp2p >/dev/null 2>&1
 sleep 2
@@ -135,7 +150,9 @@ EOF
   expect "postinst exits 0" test "${postinst_rc:-1}" = 0
   expect "postinst prints the next steps (sv-enable, wake lock, battery)" \
     bash -c "grep -q 'sv-enable nostrp2p' '$T/postinst.out' && grep -q termux-wake-lock '$T/postinst.out' && grep -qi battery '$T/postinst.out'"
-  expect "service disabled after first install ('down' created)" test "${down_after_install:-0}" = 1
+  expect "service disabled after first install ('down' there)" test "${down_after_install:-0}" = 1
+  expect "upgrade keeps an enabled service enabled" test "${enabled_kept:-0}" = 1
+  expect "upgrade keeps a disabled service disabled" test "${disabled_kept:-0}" = 1
   expect "runsv keeps it down until enabled: $(cat "$T/status-before")" grep -q '^down:' "$T/status-before"
   expect "after sv up it runs: $(cat "$T/status-after")" grep -q '^run:' "$T/status-after"
   if [ "${http_rc:-1}" = 0 ]; then

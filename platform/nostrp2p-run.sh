@@ -26,7 +26,13 @@ fi
 
 unconfigured() {
   echo "nostrp2p-run: $1" >&2
-  echo "nostrp2p-run: edit $conf (set owner=npub1...) and restart the service" >&2
+  # A generated config (the Pi image writes it from nostrp2p.txt at every boot) names its source.
+  src=$(sed -n '1s/^# Generated from \([^ ]*\) at every boot.*/\1/p' "$conf" 2>/dev/null || true)
+  if [ -n "$src" ]; then
+    echo "nostrp2p-run: $conf is generated: edit $src (set owner=npub1...) and reboot" >&2
+  else
+    echo "nostrp2p-run: edit $conf (set owner=npub1...) and restart the service" >&2
+  fi
   sleep "${NOSTRP2P_UNCONFIGURED_SLEEP:-0}"
   exit 78
 }

@@ -7,7 +7,10 @@
 #   termux   aarch64 + binfmt_misc for qemu-aarch64 (the package test runs the packaged binary)
 #   pi       aarch64 + mmdebstrap, binfmt, mtools/dosfstools/fdisk/e2fsprogs/xz,
 #            qemu-system-aarch64 (10.x from bookworm-backports: 7.2 conflicts with qemu-utils 10)
-#   apk      aapt, apksigner, zipalign, framework-res, smali, dexdump, a JDK (javac, keytool)
+#   apk      aapt, apksigner, zipalign, framework-res, dexdump, a JDK (javac, keytool), and
+#            from Debian bullseye (pinned so nothing else comes from it): dalvik-exchange (dx,
+#            the dexer) and libandroid-23-java (the API-23 android.jar); enjarify + smali for
+#            the dex verifier test (android/verify-dex.sh)
 set -euo pipefail
 
 SUDO=
@@ -43,6 +46,8 @@ deps_aarch64() {
 deps_pi() {
   deps_aarch64
   apt_install mmdebstrap arch-test binfmt-support mtools dosfstools fdisk e2fsprogs xz-utils zstd python3
+  # pi-image/test-firstboot.sh runs the image's firstboot script on this host.
+  apt_install wpasupplicant openssh-client
   command -v systemctl >/dev/null || apt_install systemd   # `systemctl --root` enables units offline
   # qemu-system-aarch64: bookworm's 7.2 conflicts with a preinstalled qemu-utils 10.x, so take
   # the backports build when qemu-utils is already from backports (or nothing is installed).
@@ -69,8 +74,22 @@ deps_binfmt() {
 }
 
 deps_apk() {
-  apt_install aapt apksigner zipalign android-framework-res libsmali-java dexdump python3
+  apt_install aapt apksigner zipalign android-framework-res libsmali-java dexdump enjarify python3
   command -v javac >/dev/null && command -v keytool >/dev/null || apt_install default-jdk-headless
+  # dx and android.jar left Debian after bullseye. Take exactly those two from bullseye: the
+  # source is pinned to priority 1, so apt never picks anything else from it (not even an
+  # upgrade), and the two packages are named with /bullseye.
+  if ! dpkg-query -W -f='${Status}' dalvik-exchange 2>/dev/null | grep -q 'install ok installed'; then
+    if [ ! -f /etc/apt/sources.list.d/nostrp2p-bullseye.sources ]; then
+      echo "install-deps: adding Debian bullseye (pinned to priority 1) for dalvik-exchange and libandroid-23-java" >&2
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bullseye\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        | $SUDO tee /etc/apt/sources.list.d/nostrp2p-bullseye.sources >/dev/null
+      printf 'Explanation: nostrp2p APK build: only dalvik-exchange and libandroid-23-java come from bullseye\nPackage: *\nPin: release n=bullseye\nPin-Priority: 1\n' \
+        | $SUDO tee /etc/apt/preferences.d/nostrp2p-bullseye >/dev/null
+      apt_updated=
+    fi
+    apt_install dalvik-exchange/bullseye libandroid-23-java/bullseye
+  fi
 }
 
 [ $# = 0 ] && set -- aarch64
