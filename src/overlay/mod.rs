@@ -184,7 +184,7 @@ pub enum Delivery {
 pub struct Stats {
     /// Frames that did not decode.
     pub malformed: u64,
-    /// Payloads with a bad id or signature (each bans its sender).
+    /// Payloads with a bad id or signature (each bans its sender while it is connected).
     pub invalid: u64,
     /// Connections refused because the peer is banned.
     pub banned_rejects: u64,

@@ -165,7 +165,7 @@ pub const CONN_PAYLOAD_BURST: u64 = 1_000;
 /// relay links, its node banned for `BAN_FLOOD_MS`).
 pub const RATE_VIOLATIONS_MAX: u32 = 200;
 /// New events per second a non-relay link (leaf, on-demand, young inbound) may bring in besides
-/// its owner's own posts (`admission.rs`); 16 B per connection.
+/// its owner's own posts (`admission.rs`); one 40-B bucket per connection.
 pub const INJECT_PER_S: u64 = 2;
 /// Burst of the above.
 pub const INJECT_BURST: u64 = 20;
