@@ -208,6 +208,10 @@ pub struct Stats {
     pub dead_links: u64,
     /// Unicasts and acks whose source is not who signed them (dropped, never delivered).
     pub forged: u64,
+    /// Handshakes refused because the peer's IP prefix added too many new node ids lately.
+    pub prefix_limited: u64,
+    /// Records not kept because the directory was full of live records.
+    pub dir_full: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -281,6 +285,7 @@ pub struct Overlay {
     dir: Directory,
     authors: caches::AuthorLimiter,
     bans: Bans,
+    prefix_budget: caches::PrefixBudget,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     timers: BTreeMap<(Instant, u64), Timer>,
     timer_seq: u64,
@@ -345,6 +350,7 @@ impl Overlay {
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             bans: Bans::default(),
+            prefix_budget: caches::PrefixBudget::default(),
             pending_unicast: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,

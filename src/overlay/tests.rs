@@ -97,3 +97,55 @@ fn a_wildcard_listen_address_is_never_advertised() {
     assert_eq!(wild.record.addr, None, "peers would dial 0.0.0.0, i.e. themselves");
     cfg_node.handle_timeout(Instant(1));
 }
+
+/// Handshake `o` with `peer` on inbound connection `conn` from `remote`; returns o's outputs
+/// after the peer's `Auth` (or after its `Hello` when `auth` is false).
+fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, remote: Addr, auth: bool) -> Vec<Output> {
+    o.handle_input(Input::Accepted { conn: ConnId(conn), remote }, Instant(10));
+    let nonce = drain(o)
+        .into_iter()
+        .find_map(|out| match out {
+            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
+            _ => None,
+        })
+        .expect("o says hello");
+    let hello = Hello { record: peer.record.clone(), nonce: 7 };
+    o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Hello(Box::new(hello)) }, Instant(11));
+    let mut out = drain(o);
+    if auth {
+        let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
+        o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Auth(sig) }, Instant(12));
+        out.extend(drain(o));
+    }
+    out
+}
+
+#[test]
+fn a_hello_without_auth_never_reaches_the_directory() {
+    // The squatter's Hello (a valid record under its own key, claiming node 2's id) is never
+    // followed by an Auth: nothing of it may be kept.
+    let mut o = node(1);
+    let before = o.directory_len();
+    let squatter = node(2);
+    handshake(&mut o, &squatter, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1), false);
+    assert_eq!(o.directory_len(), before, "merged before authentication");
+    assert!(o.directory().get(squatter.node_id()).is_none());
+}
+
+#[test]
+fn one_network_cannot_flood_the_directory_with_new_ids() {
+    let mut o = node(1);
+    let before = o.directory_len();
+    for k in 0..100u64 {
+        let sybil = node(10 + k);
+        let key = [(10 + k) as u8; 32];
+        handshake(&mut o, &sybil, key, 100 + k, Addr::v4([10, 9, 9, (k % 250) as u8], 4000), true);
+    }
+    let added = o.directory_len() - before;
+    assert!(added as u64 <= params::NEW_IDS_PER_PREFIX_BURST, "one /24 added {added} ids");
+    assert!(o.stats().prefix_limited > 0);
+    // Another network is still welcome.
+    let honest = node(200);
+    handshake(&mut o, &honest, [200; 32], 999, Addr::v4([10, 7, 7, 7], 4000), true);
+    assert!(o.directory().get(honest.node_id()).is_some());
+}

@@ -212,17 +212,15 @@ impl Sim {
             owner[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
             owner[24..32].copy_from_slice(&rng.next_u64().to_be_bytes());
             let ip = (i as u32).to_be_bytes();
-            let addr = if core {
-                Addr::v4([10, ip[1], ip[2], ip[3]], 7000)
-            } else {
-                Addr::v4([192, ip[1], ip[2], ip[3]], 7000)
-            };
+            // One /24 per node (as on the Internet), so the per-prefix new-id budget is per node.
+            let addr =
+                if core { Addr::v4([10, ip[2], ip[3], 1], 7000) } else { Addr::v4([192, ip[2], ip[3], 1], 7000) };
             let bootstrap = if i == 0 {
                 vec![]
             } else {
                 let j = rng.below(i.min(cfg.cores) as u64) as usize;
                 let ipj = (j as u32).to_be_bytes();
-                vec![Addr::v4([10, ipj[1], ipj[2], ipj[3]], 7000)]
+                vec![Addr::v4([10, ipj[2], ipj[3], 1], 7000)]
             };
             let node_cfg = Config {
                 owner: Key32(owner),
@@ -529,7 +527,7 @@ impl Sim {
         let i = self.nodes.len();
         let mut cfg = self.nodes[victim].cfg.clone();
         let ip = (i as u32).to_be_bytes();
-        let addr = Addr::v4([10, ip[1], ip[2], ip[3]], 7000);
+        let addr = Addr::v4([11, ip[2], ip[3], 1], 7000);
         cfg.listen = Some(addr);
         cfg.bootstrap = vec![self.nodes[0].addr];
         cfg.seed ^= 0xBAD;
