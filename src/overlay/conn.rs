@@ -63,6 +63,8 @@ pub struct Conn {
     pub violations: u32,
     pub pings: u32,
     pub reach_checked: bool,
+    /// When a `DirDigest` from this connection was last answered.
+    pub dir_answered: Option<Instant>,
 }
 
 impl Conn {
@@ -85,6 +87,7 @@ impl Conn {
             violations: 0,
             pings: 0,
             reach_checked: false,
+            dir_answered: None,
         }
     }
     /// True once authenticated.
@@ -499,7 +502,7 @@ impl Overlay {
             Msg::IHave(ids) => self.on_ihave(from, ids),
             Msg::Graft { id, round } => self.on_graft(from, id, round),
             Msg::Prune => self.on_prune(from),
-            Msg::DirDigest(d) => self.on_dir_digest(from, d),
+            Msg::DirDigest(d) => self.on_dir_digest(conn, from, d),
             Msg::DirRecords(r) => self.on_dir_records(conn, r),
             Msg::Routed(r) => self.on_routed(from, r),
             Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {

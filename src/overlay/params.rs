@@ -80,6 +80,9 @@ pub const DIR_CAP: usize = 20_000;
 pub const DIR_BUCKETS: usize = 256;
 /// Records per `DirRecords` frame (≈ 300–600 B each ⇒ ≤ 120 KiB frame).
 pub const DIR_RECORDS_PER_FRAME: usize = 200;
+/// A connection's `DirDigest` is answered at most once per this interval (a link sends one when
+/// it comes up; each answer may re-encode up to `DIR_CAP` records ≈ 12 MiB).
+pub const DIR_ANSWER_INTERVAL_MS: u64 = 10 * 60_000;
 /// A record is valid this long after it was made (spec: 36 h).
 pub const RECORD_TTL_S: u64 = 36 * 3_600;
 /// A node re-publishes its record this often (spec: 12 h).

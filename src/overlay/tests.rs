@@ -149,3 +149,47 @@ fn one_network_cannot_flood_the_directory_with_new_ids() {
     handshake(&mut o, &honest, [200; 32], 999, Addr::v4([10, 7, 7, 7], 4000), true);
     assert!(o.directory().get(honest.node_id()).is_some());
 }
+
+#[test]
+fn a_reach_check_dials_only_the_observed_ip() {
+    // The peer at 10.0.0.9 asks to be dialled back at a third party's address.
+    let mut o = node(1);
+    let peer = node(2);
+    handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
+    o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::ReachCheck(Addr::v4([192, 0, 2, 80], 80)) }, Instant(20));
+    let dials: Vec<Addr> = drain(&mut o)
+        .into_iter()
+        .filter_map(|out| match out {
+            Output::Dial { addr, .. } => Some(addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials, vec![Addr::v4([10, 0, 0, 9], 80)], "observed IP, claimed port");
+}
+
+#[test]
+fn directory_digests_are_answered_once_per_interval() {
+    let mut o = node(1);
+    for k in 0..20u64 {
+        let other = node(30 + k);
+        handshake(&mut o, &other, [(30 + k) as u8; 32], 300 + k, Addr::v4([10, 3, k as u8, 1], 4000), true);
+    }
+    let peer = node(2);
+    handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
+    let records = |out: Vec<Output>| -> usize {
+        out.iter()
+            .map(|x| match x {
+                Output::Send { msg: Msg::DirRecords(r), .. } => r.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let mut total = 0;
+    for t in 0..50 {
+        o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::DirDigest(vec![0; 256]) }, Instant(30 + t));
+        total += records(drain(&mut o));
+    }
+    let dir = o.directory_len();
+    assert!(dir >= 20, "{dir}");
+    assert!(total <= dir, "50 digests made {total} records for a directory of {dir}");
+}

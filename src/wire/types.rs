@@ -66,6 +66,13 @@ impl Addr {
             }
         }
     }
+    /// True for 127.0.0.0/8 and ::1.
+    pub fn is_loopback(&self) -> bool {
+        match self.as_v4() {
+            Some([a, ..]) => a == 127,
+            None => self.ip[..15].iter().all(|b| *b == 0) && self.ip[15] == 1,
+        }
+    }
     /// True for 0.0.0.0 / :: (a wildcard bind address, not dialable).
     pub fn is_unspecified(&self) -> bool {
         match self.as_v4() {
