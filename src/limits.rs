@@ -375,3 +375,18 @@ pub const RELAY_AUTH_WINDOW: Duration = Duration::from_secs(10 * 60);
 const _: () = assert!(RELAY_DEFAULT_LIMIT <= RELAY_MAX_LIMIT);
 const _: () = assert!(RELAY_MAX_LIMIT <= RELAY_MAX_BACKLOG);
 const _: () = assert!(RELAY_MAX_MESSAGE_BYTES > MAX_HTTP_BODY_BYTES);
+
+/// Requests (`SyncReq`, `FetchReq`) one authenticated source node may have answered in a burst.
+/// A catch-up pages through at most `SYNC_MAX_PAGES` (20) answers and a few fetches follow, so
+/// an honest peer never meets it; a `SyncResp` is up to ~128 KiB, so this caps what one peer can
+/// make a node send at once (≈ 5 MiB) and, with [`ANSWER_INTERVAL`], over time (≈ 64 KiB/s).
+/// Sources are authenticated end to end by their node key (the overlay checks every unicast's
+/// signature), so answers cannot be reflected to a third party.
+pub const ANSWER_BURST: u32 = 40;
+
+/// One more answer per source is allowed per this interval once the burst is spent.
+pub const ANSWER_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Sources tracked by the answer limiter (≈ 32 B each ⇒ ≈ 32 KiB). When full, a source whose
+/// budget has refilled is forgotten first (it loses nothing), else the one closest to refilled.
+pub const ANSWER_SOURCES_CAP: usize = 1024;

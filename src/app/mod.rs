@@ -23,6 +23,7 @@
 pub mod answer;
 pub mod classify;
 mod entropy;
+mod limit;
 pub mod mailbox;
 pub mod msg;
 pub mod persist;

@@ -433,10 +433,19 @@ impl Overlay {
         }
     }
 
-    pub(super) fn on_dir_digest(&mut self, from: NodeId, digest: Vec<u32>) {
+    pub(super) fn on_dir_digest(&mut self, conn: ConnId, from: NodeId, digest: Vec<u32>) {
         if self.role != Role::Core || self.leaves.contains(&from) {
             return;
         }
+        // One ~1.3 KB digest can ask for the whole directory (up to `DIR_CAP` records): answer
+        // each connection at most once per `DIR_ANSWER_INTERVAL_MS` (a link sends one on start).
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.dir_answered.is_some_and(|t| now.since(t) < DIR_ANSWER_INTERVAL_MS) {
+            self.stats_mut().rate_dropped += 1;
+            return;
+        }
+        c.dir_answered = Some(now);
         let records = self.dir.records_differing(&digest);
         for chunk in records.chunks(DIR_RECORDS_PER_FRAME) {
             self.send_node(from, Msg::DirRecords(chunk.to_vec()));

@@ -222,6 +222,32 @@ impl Bans {
     }
 }
 
+/// Per source IP prefix budget of new directory ids (GCRA in monotonic ms; see
+/// `NEW_IDS_PER_PREFIX_BURST`). Bounded by `PREFIX_TABLE_CAP`.
+#[derive(Debug, Default)]
+pub struct PrefixBudget {
+    tat: BTreeMap<u64, u64>,
+}
+
+impl PrefixBudget {
+    /// May `prefix` add one more new id at `now`? Spends it if so.
+    pub fn allow(&mut self, prefix: u64, now: Instant, burst: u64, interval_ms: u64, cap: usize) -> bool {
+        let tolerance = interval_ms * burst.saturating_sub(1);
+        let tat = self.tat.get(&prefix).copied().unwrap_or(0).max(now.0);
+        if tat > now.0 + tolerance {
+            return false;
+        }
+        if !self.tat.contains_key(&prefix) && self.tat.len() >= cap {
+            self.tat.retain(|_, t| *t > now.0);
+            if self.tat.len() >= cap {
+                return false;
+            }
+        }
+        self.tat.insert(prefix, tat + interval_ms);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

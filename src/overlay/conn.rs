@@ -33,7 +33,12 @@ pub enum Purpose {
 #[derive(Debug)]
 pub enum Phase {
     Dialing,
-    Hello { nonce: u64, peer: Option<Box<Hello>> },
+    /// `authorised`: the peer's record carries a valid owner delegation (checked in `on_hello`).
+    Hello {
+        nonce: u64,
+        peer: Option<Box<Hello>>,
+        authorised: bool,
+    },
     Up,
 }
 
@@ -74,6 +79,8 @@ pub struct Conn {
     pub violations: u32,
     pub pings: u32,
     pub reach_checked: bool,
+    /// When a `DirDigest` from this connection was last answered.
+    pub dir_answered: Option<Instant>,
 }
 
 impl Conn {
@@ -97,6 +104,7 @@ impl Conn {
             violations: 0,
             pings: 0,
             reach_checked: false,
+            dir_answered: None,
         }
     }
     /// True once authenticated.
@@ -197,7 +205,7 @@ impl Overlay {
         let nonce = self.rng.next_u64();
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
-        c.phase = Phase::Hello { nonce, peer: None };
+        c.phase = Phase::Hello { nonce, peer: None, authorised: false };
         c.last_rx = self.now;
         self.emit(super::Output::Send { conn, msg: Msg::Hello(Box::new(Hello { record, nonce })) });
     }
@@ -252,22 +260,14 @@ impl Overlay {
         if probe_expect.is_some_and(|e| e != rec.node) {
             return self.fail_handshake(conn);
         }
-        if self.role == Role::Core && self.reach_deadline.is_none() {
-            let body = crate::wire::Body::from_slice(&rmp_serde::to_vec(rec).unwrap_or_default());
-            let unix = self.unix_now();
-            if self.dir.merge(rec, body, authorised, unix) == super::directory::Merge::Conflict {
-                // Another key holds this node id: refuse the impostor (or the second server).
-                self.stats.id_conflicts += 1;
-                log::warn!("node id {} claimed by a different node key; refused", rec.node);
-                return self.fail_handshake(conn);
-            }
-        }
+        // The record is merged only once the peer proved it holds the node key (`on_auth`).
         let sig = self.crypto.sign(&Hello::auth_hash(hello.nonce, self.me));
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer_role = rec.role;
             c.peer_addr = rec.addr;
-            if let Phase::Hello { peer, .. } = &mut c.phase {
+            if let Phase::Hello { peer, authorised: a, .. } = &mut c.phase {
                 *peer = Some(hello);
+                *a = authorised;
             }
         }
         self.emit(super::Output::Send { conn, msg: Msg::Auth(sig) });
@@ -275,17 +275,58 @@ impl Overlay {
 
     fn on_auth(&mut self, conn: ConnId, sig: crate::wire::Sig) {
         let Some(c) = self.conns.get(&conn) else { return };
-        let Phase::Hello { nonce, peer: Some(hello) } = &c.phase else { return self.fail_handshake(conn) };
+        let Phase::Hello { nonce, peer: Some(hello), authorised } = &c.phase else { return self.fail_handshake(conn) };
         let node = hello.record.node;
         let key = hello.record.node_key;
         let hash = Hello::auth_hash(*nonce, node);
         if !self.crypto.verify(&key, &hash, &sig) {
             return self.fail_handshake(conn);
         }
+        if self.role == Role::Core && self.reach_deadline.is_none() {
+            let (rec, authorised, remote) = (hello.record.clone(), *authorised, c.remote);
+            if !self.merge_hello_record(&rec, authorised, remote) {
+                return self.fail_handshake(conn);
+            }
+        }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer_key = Some(key);
         }
         self.on_up(conn, node);
+    }
+
+    /// Merge an authenticated peer's record; false if the peer must be refused: another key
+    /// holds its node id, or its network (IP prefix) has added too many new ids lately.
+    fn merge_hello_record(&mut self, rec: &NodeRecord, authorised: bool, remote: Option<Addr>) -> bool {
+        let unix = self.unix_now();
+        let is_new = self.dir.get(rec.node).is_none();
+        if is_new {
+            let prefix = remote.map_or(0, |a| a.prefix());
+            let now = self.now;
+            if !self.prefix_budget.allow(
+                prefix,
+                now,
+                NEW_IDS_PER_PREFIX_BURST,
+                NEW_ID_PREFIX_INTERVAL_MS,
+                PREFIX_TABLE_CAP,
+            ) {
+                self.stats.prefix_limited += 1;
+                return false;
+            }
+        }
+        let body = crate::wire::Body::from_slice(&rmp_serde::to_vec(rec).unwrap_or_default());
+        match self.dir.merge(rec, body, authorised, unix) {
+            super::directory::Merge::Conflict => {
+                // Another key holds this node id: refuse the impostor (or the second server).
+                self.stats.id_conflicts += 1;
+                log::warn!("node id {} claimed by a different node key; refused", rec.node);
+                false
+            }
+            super::directory::Merge::Full => {
+                self.stats.dir_full += 1;
+                true
+            }
+            _ => true,
+        }
     }
 
     fn fail_handshake(&mut self, conn: ConnId) {
@@ -500,7 +541,7 @@ impl Overlay {
             Msg::IHave(ids) => self.on_ihave(from, ids),
             Msg::Graft { id, round } => self.on_graft(from, id, round),
             Msg::Prune => self.on_prune(from),
-            Msg::DirDigest(d) => self.on_dir_digest(from, d),
+            Msg::DirDigest(d) => self.on_dir_digest(conn, from, d),
             Msg::DirRecords(r) => self.on_dir_records(conn, r),
             Msg::Routed(r) => self.on_routed(from, r),
             Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {

@@ -1,15 +1,17 @@
 //! The node directory: one signed `NodeRecord` per node id, held by core nodes (spec §2.3).
 //!
 //! Decides which record wins (newer `seq`; an owner-authorised key beats an unauthorised one; among
-//! unauthorised keys the first seen keeps the id until its record expires), computes the
+//! unauthorised keys the first seen keeps the id while it is live, i.e. re-announced here within
+//! `RECORD_LIVE_S`; expiry is clamped to `RECORD_TTL_S` from arrival), computes the
 //! anti-entropy digest, and answers unicast routing lookups. Pure: signature checks happen before
-//! `merge` is called. Bounded by `DIR_CAP`; when full, new ids are refused (counted by the caller).
+//! `merge` is called. Bounded by `DIR_CAP`; when full, dead and stale records are evicted for a
+//! newcomer, and only if every record is live is the newcomer refused (counted by the caller).
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::params::{DIR_BUCKETS, MAX_HOMES};
+use super::params::{DIR_BUCKETS, DIR_EVICT_BATCH, MAX_HOMES, RECORD_LIVE_S, RECORD_TTL_S};
 use crate::wire::{Addr, Body, Key32, MsgId, NodeId, NodeRecord, PeerRef, Role};
 
 /// What the directory keeps per node: the routing fields and the encoded record (shared bytes).
@@ -23,14 +25,24 @@ pub struct Entry {
     pub authorised: bool,
     /// Record version.
     pub seq: u64,
-    /// Unix seconds.
+    /// Unix seconds (clamped to at most `RECORD_TTL_S` after it reached this node).
     pub expires: u64,
+    /// Unix seconds (this node's clock) when this version arrived: the record is *live* while
+    /// `refreshed + RECORD_LIVE_S` has not passed.
+    pub refreshed: u64,
     /// Role.
     pub role: Role,
     /// Address (core).
     pub addr: Option<Addr>,
     /// Homes (leaf), at most `MAX_HOMES`.
     pub homes: Vec<NodeId>,
+}
+
+impl Entry {
+    /// Not expired, and re-announced recently enough (see `RECORD_LIVE_S`).
+    pub fn is_live(&self, unix_now: u64) -> bool {
+        self.expires >= unix_now && unix_now <= self.refreshed.saturating_add(RECORD_LIVE_S)
+    }
 }
 
 /// Outcome of [`Directory::merge`].
@@ -125,13 +137,18 @@ impl Directory {
             node_key: rec.node_key,
             authorised,
             seq: rec.seq,
-            expires: rec.expires,
+            // A record cannot claim more life than a fresh one gets: a squatter's far-future
+            // expiry would otherwise hold the id for ever.
+            expires: rec.expires.min(unix_now.saturating_add(RECORD_TTL_S)),
+            refreshed: unix_now,
             role: rec.role,
             addr: rec.addr,
             homes: rec.homes.iter().copied().take(MAX_HOMES).collect(),
         };
+        if !self.entries.contains_key(&rec.node) && self.entries.len() >= self.cap && !self.make_room(unix_now) {
+            return Merge::Full;
+        }
         let outcome = match self.entries.get(&rec.node) {
-            None if self.entries.len() >= self.cap => return Merge::Full,
             None => Merge::New,
             Some(old) => {
                 let newer = rec.seq > old.seq;
@@ -142,8 +159,9 @@ impl Directory {
                     // once, and from another authorised key (a moved server) when newer.
                     !old.authorised || newer
                 } else {
-                    // Unauthorised keys: first seen keeps the id while its record lives.
-                    !old.authorised && old.expires < unix_now
+                    // Unauthorised keys: the first seen keeps the id while it is live (its node
+                    // keeps re-announcing); a quiet one loses it.
+                    !old.authorised && !old.is_live(unix_now)
                 };
                 if !wins {
                     return if old.node_key == rec.node_key { Merge::Stale } else { Merge::Conflict };
@@ -157,6 +175,21 @@ impl Directory {
         self.digest[b] ^= digest_word(rec.node, rec.seq);
         self.entries.insert(rec.node, entry);
         outcome
+    }
+
+    /// Evict up to `DIR_EVICT_BATCH` expired or stale records, stalest first; true if there
+    /// is room now. Live records are never evicted for a newcomer: a Sybil flood is bounded
+    /// where it enters (per source prefix), not by pushing out honest nodes.
+    fn make_room(&mut self, unix_now: u64) -> bool {
+        let mut dead: Vec<(u64, NodeId)> =
+            self.entries.iter().filter(|(_, e)| !e.is_live(unix_now)).map(|(k, e)| (e.refreshed, *k)).collect();
+        dead.sort();
+        for (_, node) in dead.into_iter().take(DIR_EVICT_BATCH.max(1)) {
+            if let Some(e) = self.entries.remove(&node) {
+                self.digest[bucket_of(node)] ^= digest_word(node, e.seq);
+            }
+        }
+        self.entries.len() < self.cap
     }
 
     /// Drop expired records.
@@ -237,9 +270,59 @@ mod tests {
         assert_eq!(d.merge(&rec(1, 2, 9), b.clone(), false, 0), Merge::Conflict, "TOFU");
         assert_eq!(d.merge(&rec(1, 2, 9), b.clone(), true, 0), Merge::Updated, "owner-authorised");
         assert_eq!(d.merge(&rec(1, 1, 10), b.clone(), false, 0), Merge::Conflict);
-        assert_eq!(d.merge(&rec(1, 3, 11), b.clone(), false, 200), Merge::Conflict, "authorised beats expiry");
+        assert_eq!(d.merge(&rec(1, 3, 11), b.clone(), false, 200), Merge::Conflict, "authorised beats staleness");
         let id = record_msg_id(&rec(1, 2, 9), b"x");
         assert!(d.has_record_id(&id));
+    }
+
+    #[test]
+    fn a_far_future_expiry_is_clamped_and_a_stale_squatter_loses_to_a_live_owner() {
+        use crate::overlay::params::{RECORD_LIVE_S, RECORD_TTL_S};
+        let mut d = Directory::new(10);
+        let b = Body::from_slice(b"x");
+        // A squatter (key 9) claims id 1 first with an expiry in the year 2500.
+        let mut squat = rec(1, 9, 5);
+        squat.expires = 16_725_225_600;
+        let t0 = 1_750_000_000;
+        assert_eq!(d.merge(&squat, b.clone(), false, t0), Merge::New);
+        assert!(d.get(NodeId(1)).is_some_and(|e| e.expires <= t0 + RECORD_TTL_S), "expiry clamped");
+        // While the squatter keeps re-announcing, the id is its (first come, zero-config).
+        let owner = |seq: u64, at: u64| NodeRecord { expires: at + RECORD_TTL_S, ..rec(1, 1, seq) };
+        assert_eq!(d.merge(&owner(6, t0 + 60), b.clone(), false, t0 + 60), Merge::Conflict);
+        // Once it stops re-announcing, a live claimant takes the id long before the squatter's
+        // claimed expiry (which was clamped anyway).
+        let later = t0 + RECORD_LIVE_S + 1;
+        assert_eq!(d.merge(&owner(7, later), b.clone(), false, later), Merge::Updated);
+        assert_eq!(d.get(NodeId(1)).map(|e| e.node_key), Some(Key32([1; 32])));
+        // ... and the returning squatter cannot take it back while the owner re-announces.
+        let mut back = rec(1, 9, 8);
+        back.expires = later + 100;
+        assert_eq!(d.merge(&back, b.clone(), false, later + 10), Merge::Conflict);
+        assert_eq!(d.merge(&owner(9, later + 20), b.clone(), false, later + 20), Merge::Updated, "owner re-announces");
+        assert_eq!(d.merge(&back, b.clone(), false, later + 30), Merge::Conflict);
+    }
+
+    #[test]
+    fn a_full_directory_evicts_dead_and_stale_records_for_newcomers() {
+        use crate::overlay::params::RECORD_LIVE_S;
+        let t0 = 1_750_000_000;
+        let mut d = Directory::new(4);
+        let b = Body::from_slice(b"x");
+        for n in 1..=4 {
+            let mut r = rec(n, n as u8, 1);
+            r.expires = t0 + 10 * RECORD_LIVE_S;
+            assert_eq!(d.merge(&r, b.clone(), false, t0), Merge::New);
+        }
+        // Node 2 keeps re-announcing; the others went quiet.
+        let later = t0 + RECORD_LIVE_S + 1;
+        let mut r2 = rec(2, 2, 2);
+        r2.expires = later + 1000;
+        assert_eq!(d.merge(&r2, b.clone(), false, later - 10), Merge::Updated);
+        let mut newcomer = rec(50, 50, 1);
+        newcomer.expires = later + 1000;
+        assert_eq!(d.merge(&newcomer, b.clone(), false, later), Merge::New, "a stale record made room");
+        assert!(d.get(NodeId(2)).is_some(), "the live record stays");
+        assert!(d.len() <= 4);
     }
 
     #[test]

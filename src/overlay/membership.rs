@@ -77,11 +77,15 @@ impl Overlay {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.reach_checked = true;
         }
-        // A wildcard listen address is replaced by the IP the peer is seen from.
-        let addr = match (claimed.is_unspecified(), observed) {
-            (true, Some(o)) => Addr { ip: o.ip, port: claimed.port },
-            _ => claimed,
+        // Dial back only the IP the peer is seen from (with the port it claims): a peer cannot
+        // make us dial a third party. One exception: a peer seen on loopback is a process on
+        // this host, whose kernel picks 127.0.0.1 as source for any 127/8 destination; it may
+        // name another loopback address (never a non-loopback one).
+        let Some(o) = observed else {
+            return self.send(conn, Msg::ReachResult { ok: false, addr: claimed });
         };
+        let addr =
+            if o.is_loopback() && claimed.is_loopback() { claimed } else { Addr { ip: o.ip, port: claimed.port } };
         if self.dial(addr, Purpose::Probe { requester: conn, expect: from, addr }).is_none() {
             self.send(conn, Msg::ReachResult { ok: false, addr });
         }

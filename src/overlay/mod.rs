@@ -217,6 +217,10 @@ pub struct Stats {
     pub time_held: u64,
     /// Unicasts and acks whose source is not who signed them (dropped, never delivered).
     pub forged: u64,
+    /// Handshakes refused because the peer's IP prefix added too many new node ids lately.
+    pub prefix_limited: u64,
+    /// Records not kept because the directory was full of live records.
+    pub dir_full: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -306,6 +310,7 @@ pub struct Overlay {
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
     bans: Bans,
+    prefix_budget: caches::PrefixBudget,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     timers: BTreeMap<(Instant, u64), Timer>,
     timer_seq: u64,
@@ -375,6 +380,7 @@ impl Overlay {
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
             bans: Bans::default(),
+            prefix_budget: caches::PrefixBudget::default(),
             pending_unicast: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,

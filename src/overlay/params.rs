@@ -80,10 +80,29 @@ pub const DIR_CAP: usize = 20_000;
 pub const DIR_BUCKETS: usize = 256;
 /// Records per `DirRecords` frame (≈ 300–600 B each ⇒ ≤ 120 KiB frame).
 pub const DIR_RECORDS_PER_FRAME: usize = 200;
+/// A connection's `DirDigest` is answered at most once per this interval (a link sends one when
+/// it comes up; each answer may re-encode up to `DIR_CAP` records ≈ 12 MiB).
+pub const DIR_ANSWER_INTERVAL_MS: u64 = 10 * 60_000;
 /// A record is valid this long after it was made (spec: 36 h).
 pub const RECORD_TTL_S: u64 = 36 * 3_600;
 /// A node re-publishes its record this often (spec: 12 h).
 pub const RECORD_REFRESH_MS: u64 = 12 * 3_600 * 1_000;
+/// A record counts as *live* while a newer version of it reached this node within this many
+/// seconds (local clock, not the record's claims): one refresh interval plus an hour of slack.
+/// Another unauthorised key may take a node id only from a record that is not live.
+pub const RECORD_LIVE_S: u64 = RECORD_REFRESH_MS / 1_000 + 3_600;
+/// When the directory is full, up to this many dead or stale records are evicted in one pass
+/// (so a stream of newcomers costs one O(n log n) pass per batch, not per record).
+pub const DIR_EVICT_BATCH: usize = DIR_CAP / 64;
+/// New node ids one source IP prefix (/24 IPv4, /48 IPv6: what one host or one small network
+/// controls) may add to the directory through handshakes in a burst; then one per
+/// [`NEW_ID_PREFIX_INTERVAL_MS`]. Bounds a Sybil host (the issue measured 31 → 416 records in
+/// 25 s from one host). Large enough for a CGNAT pool of phones attaching at once.
+pub const NEW_IDS_PER_PREFIX_BURST: u64 = 32;
+/// Refill interval of the per-prefix new-id budget.
+pub const NEW_ID_PREFIX_INTERVAL_MS: u64 = 60_000;
+/// Prefixes tracked by that budget (≈ 48 B each ⇒ ≈ 200 KiB); when full, refilled ones go first.
+pub const PREFIX_TABLE_CAP: usize = 4_096;
 
 /// A changed record waits this long before it is published (coalesces bursts of changes).
 pub const RECORD_DEBOUNCE_MS: u64 = 3_000;

@@ -100,3 +100,99 @@ fn a_wildcard_listen_address_is_never_advertised() {
     assert_eq!(wild.record.addr, None, "peers would dial 0.0.0.0, i.e. themselves");
     cfg_node.handle_timeout(t(1));
 }
+
+/// Handshake `o` with `peer` on inbound connection `conn` from `remote`; returns o's outputs
+/// after the peer's `Auth` (or after its `Hello` when `auth` is false).
+fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, remote: Addr, auth: bool) -> Vec<Output> {
+    o.handle_input(Input::Accepted { conn: ConnId(conn), remote }, t(10));
+    let nonce = drain(o)
+        .into_iter()
+        .find_map(|out| match out {
+            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
+            _ => None,
+        })
+        .expect("o says hello");
+    let hello = Hello { record: peer.record.clone(), nonce: 7 };
+    o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Hello(Box::new(hello)) }, t(11));
+    let mut out = drain(o);
+    if auth {
+        let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
+        o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Auth(sig) }, t(12));
+        out.extend(drain(o));
+    }
+    out
+}
+
+#[test]
+fn a_hello_without_auth_never_reaches_the_directory() {
+    // The squatter's Hello (a valid record under its own key, claiming node 2's id) is never
+    // followed by an Auth: nothing of it may be kept.
+    let mut o = node(1);
+    let before = o.directory_len();
+    let squatter = node(2);
+    handshake(&mut o, &squatter, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1), false);
+    assert_eq!(o.directory_len(), before, "merged before authentication");
+    assert!(o.directory().get(squatter.node_id()).is_none());
+}
+
+#[test]
+fn one_network_cannot_flood_the_directory_with_new_ids() {
+    let mut o = node(1);
+    let before = o.directory_len();
+    for k in 0..100u64 {
+        let sybil = node(10 + k);
+        let key = [(10 + k) as u8; 32];
+        handshake(&mut o, &sybil, key, 100 + k, Addr::v4([10, 9, 9, (k % 250) as u8], 4000), true);
+    }
+    let added = o.directory_len() - before;
+    assert!(added as u64 <= params::NEW_IDS_PER_PREFIX_BURST, "one /24 added {added} ids");
+    assert!(o.stats().prefix_limited > 0);
+    // Another network is still welcome.
+    let honest = node(200);
+    handshake(&mut o, &honest, [200; 32], 999, Addr::v4([10, 7, 7, 7], 4000), true);
+    assert!(o.directory().get(honest.node_id()).is_some());
+}
+
+#[test]
+fn a_reach_check_dials_only_the_observed_ip() {
+    // The peer at 10.0.0.9 asks to be dialled back at a third party's address.
+    let mut o = node(1);
+    let peer = node(2);
+    handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
+    o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::ReachCheck(Addr::v4([192, 0, 2, 80], 80)) }, t(20));
+    let dials: Vec<Addr> = drain(&mut o)
+        .into_iter()
+        .filter_map(|out| match out {
+            Output::Dial { addr, .. } => Some(addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials, vec![Addr::v4([10, 0, 0, 9], 80)], "observed IP, claimed port");
+}
+
+#[test]
+fn directory_digests_are_answered_once_per_interval() {
+    let mut o = node(1);
+    for k in 0..20u64 {
+        let other = node(30 + k);
+        handshake(&mut o, &other, [(30 + k) as u8; 32], 300 + k, Addr::v4([10, 3, k as u8, 1], 4000), true);
+    }
+    let peer = node(2);
+    handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
+    let records = |out: Vec<Output>| -> usize {
+        out.iter()
+            .map(|x| match x {
+                Output::Send { msg: Msg::DirRecords(r), .. } => r.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let mut total = 0;
+    for i in 0..50 {
+        o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::DirDigest(vec![0; 256]) }, t(30 + i));
+        total += records(drain(&mut o));
+    }
+    let dir = o.directory_len();
+    assert!(dir >= 20, "{dir}");
+    assert!(total <= dir, "50 digests made {total} records for a directory of {dir}");
+}

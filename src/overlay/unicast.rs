@@ -10,6 +10,14 @@ use super::params::*;
 use super::{Delivery, Output, Overlay, PendingUnicast, Timer};
 use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, Role, Routed, Sig, UndeliverableReason, MAX_BODY_BYTES};
 
+/// Why a unicast is not delivered from here.
+enum Check {
+    /// The signature is not the claimed source's.
+    Forged,
+    /// The source's node key is not known here (yet).
+    UnknownKey,
+}
+
 /// The fields of a `Msg::RoutedAck`.
 pub(super) struct RoutedAck {
     pub src: NodeId,
@@ -162,11 +170,44 @@ impl Overlay {
         }
     }
 
+    /// Is `r` really from `r.src`? Checked by whoever delivers it: the destination, or the
+    /// home that hands it to its leaf (a leaf holds no directory and trusts its homes' check).
+    fn check_routed(&mut self, r: &Routed, from: NodeId) -> Result<(), Check> {
+        match self.node_key_of(r.src) {
+            Some(key) => {
+                let hash = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
+                if self.crypto.verify(&key, &hash, &r.sig) {
+                    Ok(())
+                } else {
+                    Err(Check::Forged)
+                }
+            }
+            None if self.role == Role::Leaf && r.dst == self.me && self.homes.contains(&from) => Ok(()),
+            None => Err(Check::UnknownKey),
+        }
+    }
+
     pub(super) fn on_routed(&mut self, from: NodeId, r: Routed) {
         if r.payload.len() > MAX_BODY_BYTES {
             return;
         }
         let (src, msg_id) = (r.src, r.msg_id);
+        let delivers = r.dst == self.me || (self.role == Role::Core && self.leaves.contains(&r.dst));
+        if delivers {
+            match self.check_routed(&r, from) {
+                Ok(()) => {}
+                Err(Check::Forged) => {
+                    // Dropped without an answer; the relaying peer may be honest: no ban.
+                    self.stats.forged += 1;
+                    return;
+                }
+                Err(Check::UnknownKey) => {
+                    let reason = UndeliverableReason::UnknownSource;
+                    self.send_node(from, Msg::Undeliverable { src: self.me, dst: src, msg_id, reason });
+                    return;
+                }
+            }
+        }
         if let Err(reason) = self.forward_routed(r, Some(from)) {
             // The previous hop is connected and one step closer to the origin.
             self.send_node(from, Msg::Undeliverable { src: self.me, dst: src, msg_id, reason });
@@ -191,6 +232,14 @@ impl Overlay {
             }
             self.pending_unicast.remove(&msg_id);
             return self.emit(Output::UnicastDone { msg_id, dst: src, result: Ok(hops) });
+        }
+        if self.role == Role::Core && self.leaves.contains(&dst) {
+            // Our leaf cannot check who confirms (no directory): we do it for it.
+            let genuine = self.node_key_of(src).is_some_and(|k| self.crypto.verify(&k, &Routed::ack_hash(&of.0), &sig));
+            if !genuine {
+                self.stats.forged += 1;
+                return;
+            }
         }
         self.route_control(dst, Msg::RoutedAck { src, dst, msg_id, hops, of, sig }, Some(from));
     }

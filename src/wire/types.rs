@@ -53,6 +53,26 @@ impl Addr {
             None
         }
     }
+    /// The network this address belongs to, as one number: the /24 of an IPv4 address, the /48
+    /// of an IPv6 one (what one host or one small network typically controls).
+    pub fn prefix(&self) -> u64 {
+        match self.as_v4() {
+            Some([a, b, c, _]) => u64::from_be_bytes([0, 0, 0, 0, 0, a, b, c]),
+            None => {
+                let mut p = [0u8; 8];
+                p[2..].copy_from_slice(&self.ip[..6]);
+                p[0] = 6;
+                u64::from_be_bytes(p)
+            }
+        }
+    }
+    /// True for 127.0.0.0/8 and ::1.
+    pub fn is_loopback(&self) -> bool {
+        match self.as_v4() {
+            Some([a, ..]) => a == 127,
+            None => self.ip[..15].iter().all(|b| *b == 0) && self.ip[15] == 1,
+        }
+    }
     /// True for 0.0.0.0 / :: (a wildcard bind address, not dialable).
     pub fn is_unspecified(&self) -> bool {
         match self.as_v4() {

@@ -13,6 +13,7 @@ use log::{debug, info, warn};
 
 use super::answer::{answer_fetch, answer_sync, answers, FetchTable};
 use super::classify::{accepts_unicast, classify, is_broadcast_class, Route};
+use super::limit::AnswerLimiter;
 use super::mailbox::{Deposited, Mailbox};
 use super::msg::{self, AppMsg, Bytes, FetchTarget};
 use super::resend::{ResendKey, ResendQueue};
@@ -55,6 +56,8 @@ pub struct AppStats {
     pub fetch_limited: u64,
     /// Outputs or tracked sends dropped because a bound was reached.
     pub dropped_sends: u64,
+    /// Requests not answered because their source spent its answer budget.
+    pub answers_limited: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +95,7 @@ pub struct App {
     fetches: FetchTable,
     inflight: BTreeMap<u64, InFlight>,
     syncs: BTreeMap<NodeId, SyncSession>,
+    answers: AnswerLimiter,
     last_heard: UnixTime,
     saved_heard: UnixTime,
     outbox: VecDeque<Output>,
@@ -116,6 +120,7 @@ impl App {
             fetches: FetchTable::default(),
             inflight: BTreeMap::new(),
             syncs: BTreeMap::new(),
+            answers: AnswerLimiter::default(),
             last_heard: UnixTime(0),
             saved_heard: UnixTime(0),
             outbox: VecDeque::new(),
@@ -313,6 +318,9 @@ impl App {
                 if self.mailbox.ack(src, &ids, now) > 0 {
                     self.mailbox_dirty = true;
                 }
+            }
+            AppMsg::SyncReq { .. } | AppMsg::FetchReq(_) if !self.answers.allow(src, now) => {
+                self.stats.answers_limited += 1;
             }
             AppMsg::SyncReq { since, until, limit } => {
                 let (events, more) = answer_sync(store, UnixTime(since), UnixTime(until), limit);

@@ -323,3 +323,26 @@ fn a_long_absence_is_caught_up_page_by_page_without_dropping_events() {
     assert_eq!(c.app.stats().dropped_sends, 0);
     assert!(c.received.len() >= 3, "more than one page was needed");
 }
+
+#[test]
+fn answers_are_rate_limited_per_authenticated_source() {
+    // A peer asking again and again (a SyncResp is up to ~128 KiB) gets a bounded number of
+    // answers; another peer is still answered; the first is answered again after a while.
+    use crate::app::msg::{encode, AppMsg};
+    use crate::limits::{ANSWER_BURST, ANSWER_INTERVAL};
+    let store = FakeStore::with((1..=16).map(|i| fixture(&format!("E{i}"))));
+    let dir = ring_dir(&[1, 2, 3]);
+    let mut app = App::new(AppConfig { owner: pk_a(), node_secret: node_secret(1), seed: [1; 32] });
+    let ask = |app: &mut App, src: u64, now: UnixTime| {
+        let payload = encode(&AppMsg::SyncReq { since: 0, until: NOW.0, limit: 500 });
+        app.handle_input(Input::Unicast { src: NodeId(src), payload }, now, &Ctx { me: NodeId(1), dir: &dir }, &store);
+        let out: Vec<Output> = std::iter::from_fn(|| app.poll_output()).collect();
+        out.iter().filter(|o| matches!(o, Output::Unicast { dst, .. } if *dst == NodeId(src))).count()
+    };
+    let answered: usize = (0..100).map(|_| ask(&mut app, 2, NOW)).sum();
+    assert_eq!(answered, ANSWER_BURST as usize, "a burst, then nothing");
+    assert_eq!(ask(&mut app, 3, NOW), 1, "another source is still answered");
+    let later = UnixTime(NOW.0 + ANSWER_INTERVAL.as_secs());
+    assert_eq!(ask(&mut app, 2, later), 1, "and the first again once its budget refilled");
+    assert!(app.stats().answers_limited >= 100 - ANSWER_BURST as u64);
+}
