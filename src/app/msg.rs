@@ -10,12 +10,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventId};
+use crate::event::{packed, Event, EventId};
 use crate::keys::PublicKey;
 use crate::limits::{MAX_APP_MSG_BYTES, SYNC_PAGE_EVENTS};
 
 /// Version of the application protocol; a message of another version is refused.
-pub const APP_MSG_VERSION: u16 = 1;
+pub const APP_MSG_VERSION: u16 = 2;
 
 /// Opaque bytes, encoded as one MessagePack `bin` (not an array of integers).
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -56,11 +56,11 @@ impl<'de> Deserialize<'de> for Bytes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FetchTarget {
     /// The latest profile (kind 0) of this user.
-    Profile(PublicKey),
+    Profile(#[serde(with = "packed::key")] PublicKey),
     /// The follow list (kind 3) of this user; only the user's own server answers it.
-    FollowList(PublicKey),
+    FollowList(#[serde(with = "packed::key")] PublicKey),
     /// A post by id; answered only if it is broadcast-class.
-    Post(EventId),
+    Post(#[serde(with = "packed::id")] EventId),
 }
 
 /// One sealed envelope held by a support server, with the id its `MailAck` names.
@@ -76,7 +76,7 @@ pub struct Envelope {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppMsg {
     /// Direct delivery of a reply, mention or like to a recipient's node.
-    Event(Event),
+    Event(#[serde(with = "packed::event")] Event),
     /// To a support server: keep this for node `dst` until it comes back.
     Deposit {
         /// The node the envelope is for.
@@ -110,6 +110,7 @@ pub enum AppMsg {
     /// Catch-up answer; `more` is the `until` to ask next when the window has more.
     SyncResp {
         /// Broadcast-class events only.
+        #[serde(with = "packed::events")]
         events: Vec<Event>,
         /// Resume point (strictly below the request's `until`), if there is more.
         more: Option<u64>,
@@ -121,6 +122,7 @@ pub enum AppMsg {
         /// What was asked.
         target: FetchTarget,
         /// At most one event.
+        #[serde(with = "packed::events")]
         events: Vec<Event>,
     },
 }

@@ -21,6 +21,7 @@ use crate::time::UnixTime;
 
 pub mod json;
 pub mod msgpack;
+pub mod packed;
 
 /// Kind 0: profile metadata (replaceable: the latest per author wins).
 pub const KIND_PROFILE: u16 = 0;

@@ -18,7 +18,9 @@ pub struct PublicKey(pub [u8; 32]);
 
 /// The 64-bit node id of a user: big-endian value of the last 8 bytes of the public key.
 /// The original calls it `SelfPubkey64bit` / "shortPkey" and names its data folder after it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// The one node id type of the crate (overlay, application, logs); always printed as 16 hex
+/// digits. On the wire it is a MessagePack unsigned integer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct NodeId(pub u64);
 
 /// Why a key string is not a key.
@@ -128,6 +130,11 @@ impl fmt::Display for PublicKey {
 }
 
 impl NodeId {
+    /// The node id of a 32-byte owner pubkey: `BigEndian.Uint64(pubkey[24:32])` (original §2.1).
+    pub fn of_pubkey(pubkey: &[u8; 32]) -> NodeId {
+        PublicKey(*pubkey).node_id()
+    }
+
     /// The original's mesh peer name: the last 6 bytes of the public key (48 bits).
     pub fn mesh_peer_name(&self) -> u64 {
         self.0 & 0x0000_ffff_ffff_ffff
@@ -142,6 +149,12 @@ impl NodeId {
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({:016x})", self.0)
     }
 }
 

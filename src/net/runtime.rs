@@ -26,7 +26,7 @@ use super::{to_addr, to_socket, Net, NetEvent, SendOutcome};
 use crate::app::{self, persist, App, AppConfig, FetchTarget};
 use crate::event::{Event, VerifiedEvent};
 use crate::http::Miss;
-use crate::keys::{self, PublicKey, SecretKey};
+use crate::keys::{PublicKey, SecretKey};
 use crate::limits::APP_PERSIST_INTERVAL;
 use crate::overlay::crypto::{Rejected, SchnorrCrypto};
 use crate::overlay::{params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
@@ -104,24 +104,24 @@ pub struct OverlayRuntime<'a> {
 struct Ctx<'o>(&'o Overlay);
 
 impl app::Context for Ctx<'_> {
-    fn me(&self) -> keys::NodeId {
-        keys::NodeId(self.0.node_id().0)
+    fn me(&self) -> NodeId {
+        self.0.node_id()
     }
 
-    fn node_at_or_after(&self, at: u64) -> Option<keys::NodeId> {
-        self.0.directory().node_at_or_after(at).map(|n| keys::NodeId(n.0))
+    fn node_at_or_after(&self, at: u64) -> Option<NodeId> {
+        self.0.directory().node_at_or_after(at)
     }
 
-    fn node_key(&self, node: keys::NodeId) -> Option<PublicKey> {
-        self.0.directory().get(NodeId(node.0)).map(|e| PublicKey(e.node_key.0))
+    fn node_key(&self, node: NodeId) -> Option<PublicKey> {
+        self.0.directory().get(node).map(|e| PublicKey(e.node_key.0))
     }
 
-    fn is_reachable(&self, node: keys::NodeId) -> bool {
-        self.0.directory().get(NodeId(node.0)).is_some()
+    fn is_reachable(&self, node: NodeId) -> bool {
+        self.0.directory().get(node).is_some()
     }
 
-    fn neighbours(&self) -> Vec<keys::NodeId> {
-        self.0.connected_nodes().into_iter().map(|n| keys::NodeId(n.0)).collect()
+    fn neighbours(&self) -> Vec<NodeId> {
+        self.0.connected_nodes()
     }
 }
 
@@ -173,7 +173,7 @@ fn restrict(_path: &Path) {}
 /// The overlay's event check: MessagePack `Event` whose id matches, verified (id hash,
 /// signature, time window) by `event::Event::verify`.
 fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
-    let ev: Event = rmp_serde::from_slice(body).map_err(|_| Rejected::Malformed)?;
+    let ev: Event = crate::event::packed::decode(body).map_err(|_| Rejected::Malformed)?;
     if ev.id.0 != id.0 {
         return Err(Rejected::BadId);
     }
@@ -453,14 +453,14 @@ impl<'a> OverlayRuntime<'a> {
                 None => return,
             },
             Output::Deliver(Delivery::Unicast { src, payload, .. }) => {
-                app::Input::Unicast { src: keys::NodeId(src.0), payload: payload.as_slice().to_vec() }
+                app::Input::Unicast { src, payload: payload.as_slice().to_vec() }
             }
             Output::UnicastDone { msg_id, dst, result } => {
                 match &result {
                     Ok(hops) => log::debug!("unicast {msg_id:x} to {dst} acked after {hops} hops"),
                     Err(reason) => log::debug!("unicast {msg_id:x} to {dst} failed: {reason:?}"),
                 }
-                app::Input::UnicastDone { msg_id, dst: keys::NodeId(dst.0), ok: result.is_ok() }
+                app::Input::UnicastDone { msg_id, dst, ok: result.is_ok() }
             }
         };
         self.app.handle_input(input, unix, &Ctx(&self.overlay), store);
@@ -469,14 +469,13 @@ impl<'a> OverlayRuntime<'a> {
     fn on_app_output(&mut self, out: app::Output, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         match out {
             app::Output::Broadcast(ev) => {
-                if let Ok(bytes) = rmp_serde::to_vec(ev.as_event()) {
-                    let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
-                    self.overlay.handle_input(input, now);
-                }
+                let bytes = crate::event::packed::encode(ev.as_event());
+                let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
+                self.overlay.handle_input(input, now);
                 0
             }
             app::Output::Unicast { dst, msg_id, payload } => {
-                let input = Input::Unicast { dst: NodeId(dst.0), msg_id, payload: Body::from_slice(&payload) };
+                let input = Input::Unicast { dst, msg_id, payload: Body::from_slice(&payload) };
                 self.overlay.handle_input(input, now);
                 0
             }
@@ -510,7 +509,7 @@ impl<'a> OverlayRuntime<'a> {
         let ups: Vec<NodeId> = now_connected.difference(&self.connected).copied().collect();
         self.connected = now_connected;
         for n in ups {
-            self.app.handle_input(app::Input::NodeUp(keys::NodeId(n.0)), unix, &Ctx(&self.overlay), store);
+            self.app.handle_input(app::Input::NodeUp(n), unix, &Ctx(&self.overlay), store);
         }
         if joined {
             log::info!("joined the overlay: catching up");
@@ -601,7 +600,7 @@ fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
 /// A broadcast body as a verified event (the overlay already checked it through
 /// `verify_event`; a `VerifiedEvent` can only come from `verify`, so it is checked again).
 fn decode_verified(body: &Body, unix: UnixTime) -> Option<VerifiedEvent> {
-    let ev: Event = rmp_serde::from_slice(body.as_slice()).ok()?;
+    let ev: Event = crate::event::packed::decode(body.as_slice()).ok()?;
     match ev.verify(unix) {
         Ok(v) => Some(v),
         Err(e) => {

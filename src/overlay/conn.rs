@@ -11,7 +11,7 @@ use super::caches::Bucket;
 use super::params::*;
 use super::{Overlay, Redial, Stats};
 use crate::overlay::types::Instant;
-use crate::wire::{Addr, ConnId, Hello, Msg, NodeId, NodeRecord, Role};
+use crate::wire::{Addr, ConnId, Hello, Key32, Msg, NodeId, NodeRecord, Role};
 
 /// Why a connection was opened (decides what happens when it comes up or fails).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct Conn {
     pub peer: Option<NodeId>,
     pub peer_role: Role,
     pub peer_addr: Option<Addr>,
+    /// The peer's node key, once its `Auth` verified.
+    pub peer_key: Option<Key32>,
     pub purpose: Purpose,
     pub queue: Vec<Msg>,
     pub opened: Instant,
@@ -67,6 +69,7 @@ impl Conn {
             peer: None,
             peer_role: Role::Leaf,
             peer_addr: None,
+            peer_key: None,
             purpose,
             queue: Vec::new(),
             opened: now,
@@ -248,6 +251,9 @@ impl Overlay {
         let hash = Hello::auth_hash(*nonce, node);
         if !self.crypto.verify(&key, &hash, &sig) {
             return self.fail_handshake(conn);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.peer_key = Some(key);
         }
         self.on_up(conn, node);
     }
@@ -458,7 +464,9 @@ impl Overlay {
             Msg::DirDigest(d) => self.on_dir_digest(from, d),
             Msg::DirRecords(r) => self.on_dir_records(conn, r),
             Msg::Routed(r) => self.on_routed(from, r),
-            Msg::RoutedAck { src, dst, msg_id, hops } => self.on_routed_ack(from, src, dst, msg_id, hops),
+            Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {
+                self.on_routed_ack(from, super::unicast::RoutedAck { src, dst, msg_id, hops, of, sig })
+            }
             Msg::Undeliverable { src, dst, msg_id, reason } => self.on_undeliverable(from, src, dst, msg_id, reason),
         }
     }

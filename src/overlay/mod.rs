@@ -206,6 +206,8 @@ pub struct Stats {
     pub grafts: u64,
     /// Links declared dead by silence.
     pub dead_links: u64,
+    /// Unicasts and acks whose source is not who signed them (dropped, never delivered).
+    pub forged: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -236,6 +238,10 @@ struct PendingUnicast {
     dst: NodeId,
     payload: Body,
     attempt: u8,
+    /// `Routed::signing_hash` of this unicast (the ack must sign `Routed::ack_hash` of it).
+    hash: [u8; 32],
+    /// Our signature over `hash`, sent with every attempt.
+    sig: crate::wire::Sig,
 }
 
 /// One node's overlay state. See the module doc.

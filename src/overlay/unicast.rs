@@ -8,9 +8,25 @@
 
 use super::params::*;
 use super::{Delivery, Output, Overlay, PendingUnicast, Timer};
-use crate::wire::{Addr, Body, Msg, NodeId, Role, Routed, UndeliverableReason, MAX_BODY_BYTES};
+use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, Role, Routed, Sig, UndeliverableReason, MAX_BODY_BYTES};
+
+/// The fields of a `Msg::RoutedAck`.
+pub(super) struct RoutedAck {
+    pub src: NodeId,
+    pub dst: NodeId,
+    pub msg_id: u64,
+    pub hops: u8,
+    pub of: MsgId,
+    pub sig: Sig,
+}
 
 impl Overlay {
+    /// The node key of `node`: from its authenticated connection, else from the directory.
+    pub(super) fn node_key_of(&self, node: NodeId) -> Option<Key32> {
+        let conn = self.by_node.get(&node).and_then(|c| self.conns.get(c)).and_then(|c| c.peer_key);
+        conn.or_else(|| self.dir.get(node).map(|e| e.node_key))
+    }
+
     pub(super) fn start_unicast(&mut self, dst: NodeId, msg_id: u64, payload: Body) {
         if dst == self.me {
             self.emit(Output::Deliver(Delivery::Unicast { src: self.me, msg_id, payload }));
@@ -19,7 +35,9 @@ impl Overlay {
         if self.pending_unicast.len() >= PENDING_UNICAST_CAP || payload.len() > MAX_BODY_BYTES {
             return self.emit(Output::UnicastDone { msg_id, dst, result: Err(UndeliverableReason::NoRoute) });
         }
-        self.pending_unicast.insert(msg_id, PendingUnicast { dst, payload, attempt: 0 });
+        let hash = Routed::signing_hash(self.me, dst, msg_id, payload.as_slice());
+        let sig = self.crypto.sign(&hash);
+        self.pending_unicast.insert(msg_id, PendingUnicast { dst, payload, attempt: 0, hash, sig });
         self.attempt_unicast(msg_id);
     }
 
@@ -34,6 +52,7 @@ impl Overlay {
             hops: 0,
             attempt: p.attempt,
             payload: p.payload,
+            sig: p.sig,
         };
         if let Err(reason) = self.forward_routed(r, None) {
             self.unicast_failed(msg_id, reason);
@@ -114,7 +133,9 @@ impl Overlay {
     /// Deliver or pass on a unicast; `Err` if it cannot go further from here.
     fn forward_routed(&mut self, mut r: Routed, from: Option<NodeId>) -> Result<(), UndeliverableReason> {
         if r.dst == self.me {
-            let ack = Msg::RoutedAck { src: self.me, dst: r.src, msg_id: r.msg_id, hops: r.hops };
+            let hash = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
+            let sig = self.crypto.sign(&Routed::ack_hash(&hash));
+            let ack = Msg::RoutedAck { src: self.me, dst: r.src, msg_id: r.msg_id, hops: r.hops, of: MsgId(hash), sig };
             self.emit(Output::Deliver(Delivery::Unicast { src: r.src, msg_id: r.msg_id, payload: r.payload }));
             // The ack is a new message from here (not a relay): route it as an origin would.
             self.route_control(r.src, ack, None);
@@ -152,14 +173,26 @@ impl Overlay {
         }
     }
 
-    pub(super) fn on_routed_ack(&mut self, from: NodeId, src: NodeId, dst: NodeId, msg_id: u64, hops: u8) {
+    pub(super) fn on_routed_ack(&mut self, from: NodeId, ack: RoutedAck) {
+        let RoutedAck { src, dst, msg_id, hops, of, sig } = ack;
         if dst == self.me {
-            if let Some(p) = self.pending_unicast.remove(&msg_id) {
-                self.emit(Output::UnicastDone { msg_id, dst: p.dst, result: Ok(hops) });
+            let Some(p) = self.pending_unicast.get(&msg_id) else { return };
+            // Only the real destination can confirm: same node, same payload, its key's signature
+            // (checked here, or by our home when we are a leaf and do not know the key).
+            let genuine = src == p.dst
+                && of.0 == p.hash
+                && match self.node_key_of(src) {
+                    Some(key) => self.crypto.verify(&key, &Routed::ack_hash(&of.0), &sig),
+                    None => self.role == Role::Leaf && self.homes.contains(&from),
+                };
+            if !genuine {
+                self.stats.forged += 1;
+                return;
             }
-            return;
+            self.pending_unicast.remove(&msg_id);
+            return self.emit(Output::UnicastDone { msg_id, dst: src, result: Ok(hops) });
         }
-        self.route_control(dst, Msg::RoutedAck { src, dst, msg_id, hops }, Some(from));
+        self.route_control(dst, Msg::RoutedAck { src, dst, msg_id, hops, of, sig }, Some(from));
     }
 
     pub(super) fn on_undeliverable(

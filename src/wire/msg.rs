@@ -140,6 +140,34 @@ pub struct Routed {
     pub attempt: u8,
     /// Application payload (≤ `MAX_BODY_BYTES`).
     pub payload: Body,
+    /// BIP-340 signature by `src`'s node key over [`Routed::signing_hash`]: the destination
+    /// (or the home that hands it to a leaf destination) knows who really sent it.
+    pub sig: Sig,
+}
+
+impl Routed {
+    /// What the origin signs: SHA-256(tag ‖ src ‖ dst ‖ msg_id ‖ u32 payload length ‖ payload),
+    /// integers big-endian. `ttl`, `hops` and `attempt` change on the way and are not signed.
+    pub fn signing_hash(src: NodeId, dst: NodeId, msg_id: u64, payload: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/routed/v2");
+        h.update(src.0.to_be_bytes());
+        h.update(dst.0.to_be_bytes());
+        h.update(msg_id.to_be_bytes());
+        h.update((payload.len() as u32).to_be_bytes());
+        h.update(payload);
+        h.finalize().into()
+    }
+
+    /// What the destination signs in its `RoutedAck`: SHA-256(tag ‖ the unicast's
+    /// [`Routed::signing_hash`]), so an ack confirms exactly one payload and cannot be replayed
+    /// for another message that reuses the id.
+    pub fn ack_hash(routed_hash: &[u8; 32]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/routed-ack/v2");
+        h.update(routed_hash);
+        h.finalize().into()
+    }
 }
 
 /// Why a unicast did not arrive.
@@ -153,6 +181,9 @@ pub enum UndeliverableReason {
     NotAttached,
     /// A next hop could not be reached.
     NoRoute,
+    /// The node that would deliver it does not (yet) know the origin's node key, so it cannot
+    /// check the signature (a record still spreading; the origin retries).
+    UnknownSource,
 }
 
 /// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
@@ -259,6 +290,11 @@ pub enum Msg {
         msg_id: u64,
         /// Hops the unicast took.
         hops: u8,
+        /// [`Routed::signing_hash`] of the unicast it confirms (lets a leaf's home check the
+        /// signature for the leaf, which holds no directory; the origin compares it).
+        of: MsgId,
+        /// Signature by `src`'s node key over [`Routed::ack_hash`] of `of`.
+        sig: Sig,
     },
     /// Delivery failed, routed back to the origin.
     Undeliverable {

@@ -41,6 +41,12 @@ fn samples() -> Vec<Msg> {
             kind: GossipKind::Event,
             body: Body::from_slice(&[1, 2, 3]),
         }),
+        Msg::Gossip(Gossip {
+            id: MsgId(crate::testkit::fixture("E1").id.0),
+            round: 1,
+            kind: GossipKind::Event,
+            body: Body::from_slice(&crate::event::packed::encode(&crate::testkit::fixture("E1"))),
+        }),
         Msg::IHave(vec![(MsgId([5; 32]), 1), (MsgId([6; 32]), 2)]),
         Msg::Graft { id: Some(MsgId([5; 32])), round: 1 },
         Msg::Graft { id: None, round: 0 },
@@ -55,8 +61,9 @@ fn samples() -> Vec<Msg> {
             hops: 0,
             attempt: 1,
             payload: Body::from_slice(b"x"),
+            sig: Sig([8; 64]),
         }),
-        Msg::RoutedAck { src: NodeId(2), dst: NodeId(1), msg_id: 9, hops: 2 },
+        Msg::RoutedAck { src: NodeId(2), dst: NodeId(1), msg_id: 9, hops: 2, of: MsgId([7; 32]), sig: Sig([6; 64]) },
         Msg::Undeliverable { src: NodeId(3), dst: NodeId(1), msg_id: 9, reason: UndeliverableReason::NotAttached },
     ]
 }
@@ -156,4 +163,64 @@ fn decode_error_keeps_its_cause() {
     assert!(matches!(err, DecodeError::Malformed(_)));
     assert!(err.source().is_some());
     assert!(!err.to_string().is_empty());
+}
+
+/// One line per sample frame: `name hex` (the pinned bytes live in tests/vectors/wire-v2.txt).
+fn frame_table() -> String {
+    let mut out = String::new();
+    for msg in samples() {
+        let frame = encode_frame(&msg).expect("encodes");
+        out.push_str(&format!("{} {}\n", msg.name(), crate::hex::encode(&frame)));
+    }
+    let rec = sample_record();
+    let hashes: [(&str, [u8; 32]); 4] = [
+        ("node-record", rec.signing_hash()),
+        ("auth", Hello::auth_hash(0x0102_0304_0506_0708, NodeId(0x1122_3344_5566_7788))),
+        ("routed", Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x")),
+        ("routed-ack", Routed::ack_hash(&Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x"))),
+    ];
+    for (name, h) in hashes {
+        out.push_str(&format!("hash:{name} {}\n", crate::hex::encode(&h)));
+    }
+    out
+}
+
+#[test]
+fn golden_frames_and_signed_hashes() {
+    // Every frame type and every hash a signature covers, byte for byte: a dependency upgrade
+    // (rmp-serde, serde, sha2) that changed what is sent or signed fails here, not in the field.
+    let want = include_str!("../../tests/vectors/wire-v2.txt");
+    let got = frame_table();
+    if std::env::var_os("NOSTRP2P_PRINT_GOLDEN").is_some() {
+        print!("{got}");
+    }
+    let want: Vec<&str> = want.lines().filter(|l| !l.starts_with('#')).collect();
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(got.len(), want.len(), "number of golden lines");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+}
+
+#[test]
+fn ids_keys_and_signatures_travel_as_bin() {
+    // A 32-byte id as `bin` is 34 bytes; as an integer array it would be ≥ 35 (and ~48 for
+    // random bytes). The packed event must be about the size of its raw fields.
+    let ev = crate::testkit::fixture("E1");
+    let packed = crate::event::packed::encode(&ev);
+    let raw = 32 + 32 + 64 + ev.content.len();
+    assert!(packed.len() < raw + 40, "packed event {} B for {raw} B of fields", packed.len());
+    assert_eq!(crate::event::packed::decode(&packed).expect("decodes"), ev);
+    let mut trailing = packed.clone();
+    trailing.push(0xc0);
+    assert!(crate::event::packed::decode(&trailing).is_err(), "trailing bytes");
+    let ack = Msg::RoutedAck {
+        src: NodeId(2),
+        dst: NodeId(1),
+        msg_id: 9,
+        hops: 2,
+        of: MsgId([0xff; 32]),
+        sig: Sig([0xff; 64]),
+    };
+    assert!(frame_len(&ack) < 96 + 30, "{}", frame_len(&ack));
 }

@@ -11,29 +11,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A node on the overlay: the big-endian low 64 bits of its owner's pubkey (original §2.1).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct NodeId(pub u64);
-
-impl NodeId {
-    /// The node id of an owner pubkey: `BigEndian.Uint64(pubkey[24:32])`.
-    pub fn of_pubkey(pubkey: &[u8; 32]) -> NodeId {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&pubkey[24..32]);
-        NodeId(u64::from_be_bytes(b))
-    }
-}
-
-impl fmt::Debug for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NodeId({:08x})", self.0 >> 32)
-    }
-}
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:08x}", self.0 >> 32)
-    }
-}
+/// A node on the overlay: the one node id type of the crate, defined with the keys it derives from.
+pub use crate::keys::NodeId;
 
 /// One transport connection. Outbound ids are allocated by the overlay (top bit set), inbound ids
 /// by the driver (top bit clear), so they never collide.

@@ -357,7 +357,7 @@ impl App {
     fn open_mail(&mut self, sealed: &[u8], now: UnixTime) {
         let event = seal::open(&self.node_secret, sealed)
             .ok()
-            .and_then(|plain| rmp_serde::from_slice::<Event>(&plain).ok())
+            .and_then(|plain| crate::event::packed::decode(&plain).ok())
             .and_then(|ev| ev.verify(now).ok());
         match event {
             Some(v) if accepts_unicast(&v, &self.owner) => {
@@ -429,7 +429,7 @@ impl App {
             return;
         }
         let (Some(node_key), Some(ev)) = (ctx.node_key(dst), store.get(&id)) else { return };
-        let Ok(plain) = rmp_serde::to_vec(ev) else { return };
+        let plain = crate::event::packed::encode(ev);
         let Some(sealed) = self.seal_to(&node_key, &plain) else { return };
         for s in targets {
             if s == ctx.me() {

@@ -137,7 +137,7 @@ fn a_wrong_key_or_a_tampered_byte_does_not_open() {
 #[test]
 fn sealed_reply_shows_neither_its_content_nor_its_id() {
     let reply = fixture("E2");
-    let plain = rmp_serde::to_vec(&reply).expect("encodes");
+    let plain = crate::event::packed::encode(&reply);
     let sealed = seal(&node_secret(3).public_key(), &plain, &rnd(11)).expect("seals");
     let deposit = encode(&AppMsg::Deposit { dst: pk_a().node_id().0, sealed: Bytes(sealed.clone()) });
     for hay in [&sealed, &deposit] {

@@ -1,0 +1,209 @@
+//! The server-to-server MessagePack form of an event (wire v2): a 7-element array
+//! `[bin32 id, bin32 pubkey, created_at, kind, tags, content, bin64 sig]`. No IO, no state.
+//!
+//! The derived serde form of [`Event`] writes `EventId` and `PublicKey` as arrays of 32
+//! integers (≈ 48 B each in MessagePack, ≈ +34 B per event against `bin`); it stays what it is
+//! because the on-disk log (postcard, where a fixed array is already 32 raw bytes) uses it.
+//! Everything an event travels in between servers (gossip bodies, application messages, sealed
+//! mail) uses this form instead: the [`event`] / [`events`] serde helpers or [`encode`] /
+//! [`decode`]. Golden bytes are pinned in `src/wire/tests.rs`.
+
+use std::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserializer, Serialize, Serializer};
+
+use super::{Event, EventId, Sig};
+use crate::keys::PublicKey;
+use crate::time::UnixTime;
+
+/// `[u8; 32]` as one MessagePack `bin`.
+struct Bin32<'a>(&'a [u8; 32]);
+
+impl Serialize for Bin32<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+/// Reads exactly 32 bytes (a `bin`; an array of integers is accepted too, for data written by
+/// the first version).
+struct Bin32Visitor;
+
+impl<'de> Visitor<'de> for Bin32Visitor {
+    type Value = [u8; 32];
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("32 bytes")
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<[u8; 32], E> {
+        <[u8; 32]>::try_from(v).map_err(|_| E::invalid_length(v.len(), &self))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 32], A::Error> {
+        let mut out = [0u8; 32];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
+        }
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(33, &self));
+        }
+        Ok(out)
+    }
+}
+
+struct Bin32Seed;
+
+impl<'de> de::DeserializeSeed<'de> for Bin32Seed {
+    type Value = [u8; 32];
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<[u8; 32], D::Error> {
+        d.deserialize_bytes(Bin32Visitor)
+    }
+}
+
+/// serde `with` helper for a [`PublicKey`] as `bin`.
+pub mod key {
+    use super::*;
+
+    /// Serialise as 32-byte `bin`.
+    pub fn serialize<S: Serializer>(k: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&k.0)
+    }
+    /// Deserialise from 32 bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
+        d.deserialize_bytes(Bin32Visitor).map(PublicKey)
+    }
+}
+
+/// serde `with` helper for an [`EventId`] as `bin`.
+pub mod id {
+    use super::*;
+
+    /// Serialise as 32-byte `bin`.
+    pub fn serialize<S: Serializer>(k: &EventId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&k.0)
+    }
+    /// Deserialise from 32 bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EventId, D::Error> {
+        d.deserialize_bytes(Bin32Visitor).map(EventId)
+    }
+}
+
+/// serde `with` helper for one [`Event`] in the packed form.
+pub mod event {
+    use super::*;
+
+    /// Serialise as the 7-element array.
+    pub fn serialize<S: Serializer>(e: &Event, s: S) -> Result<S::Ok, S::Error> {
+        Packed(e).serialize(s)
+    }
+    /// Deserialise the 7-element array.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+        d.deserialize_tuple(7, EventVisitor)
+    }
+}
+
+/// serde `with` helper for a `Vec<Event>` in the packed form.
+pub mod events {
+    use super::*;
+
+    /// Serialise as an array of packed events.
+    pub fn serialize<S: Serializer>(v: &[Event], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(Packed))
+    }
+    /// Deserialise an array of packed events (the caller bounds the count afterwards; each
+    /// element costs input bytes, so the input length bounds the allocation).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Event>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<Event>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of events")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(PackedOwned(e)) = seq.next_element()? {
+                    out.push(e);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Serialises an event in the packed form.
+struct Packed<'a>(&'a Event);
+
+impl Serialize for Packed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut t = s.serialize_tuple(7)?;
+        t.serialize_element(&Bin32(&e.id.0))?;
+        t.serialize_element(&Bin32(&e.pubkey.0))?;
+        t.serialize_element(&e.created_at.0)?;
+        t.serialize_element(&e.kind)?;
+        t.serialize_element(&e.tags)?;
+        t.serialize_element(&e.content)?;
+        t.serialize_element(&e.sig)?;
+        t.end()
+    }
+}
+
+/// Deserialises an event in the packed form.
+struct PackedOwned(Event);
+
+impl<'de> serde::Deserialize<'de> for PackedOwned {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PackedOwned, D::Error> {
+        d.deserialize_tuple(7, EventVisitor).map(PackedOwned)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = Event;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a packed event [id, pubkey, created_at, kind, tags, content, sig]")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Event, A::Error> {
+        let missing = |i| de::Error::invalid_length(i, &"7 elements");
+        let id = seq.next_element_seed(Bin32Seed)?.ok_or_else(|| missing(0))?;
+        let pubkey = seq.next_element_seed(Bin32Seed)?.ok_or_else(|| missing(1))?;
+        let created_at: u64 = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let kind: u16 = seq.next_element()?.ok_or_else(|| missing(3))?;
+        let tags: Vec<Vec<String>> = seq.next_element()?.ok_or_else(|| missing(4))?;
+        let content: String = seq.next_element()?.ok_or_else(|| missing(5))?;
+        let sig: Sig = seq.next_element()?.ok_or_else(|| missing(6))?;
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(8, &"7 elements"));
+        }
+        Ok(Event {
+            id: EventId(id),
+            pubkey: PublicKey(pubkey),
+            created_at: UnixTime(created_at),
+            kind,
+            tags,
+            content,
+            sig,
+        })
+    }
+}
+
+/// The packed MessagePack bytes of `e`. Infallible for an `Event` (an encoder error would be a
+/// bug; it yields an empty body that every receiver rejects rather than a panic).
+pub fn encode(e: &Event) -> Vec<u8> {
+    rmp_serde::to_vec(&Packed(e)).unwrap_or_default()
+}
+
+/// Decodes packed MessagePack bytes; the whole input must be one event.
+///
+/// # Errors
+/// The MessagePack error if `bytes` are not exactly one packed event.
+pub fn decode(bytes: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
+    let mut rest = bytes;
+    let PackedOwned(e) = serde::Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))?;
+    if !rest.is_empty() {
+        return Err(rmp_serde::decode::Error::Syntax(format!("{} trailing bytes after event", rest.len())));
+    }
+    Ok(e)
+}
