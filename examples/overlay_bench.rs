@@ -6,6 +6,11 @@
 //! and leaf), unicast success and hops; then the 3-node comparison with the original NostrP2P
 //! (bytes per post, idle traffic). All times are simulated; the wall-clock time only says how
 //! long the simulation took.
+//!
+//! `BENCH_LOAD=200,400 cargo run --release --features sim --example overlay_bench -- 1000` runs
+//! only the throughput phase instead (issue 8 item 5): for each rate, a fresh network of NODES
+//! takes that many posts per second from random senders for `BENCH_LOAD_SECS` (default 10)
+//! simulated seconds; it prints delivery, delivery time, drops and bans.
 
 use std::time::Instant as WallClock;
 
@@ -51,8 +56,65 @@ fn main() {
     let core_pct: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let cores = (nodes * core_pct / 100).max(1);
+    if let Ok(rates) = std::env::var("BENCH_LOAD") {
+        let secs = std::env::var("BENCH_LOAD_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+        for rate in rates.split(',').filter_map(|r| r.trim().parse().ok()) {
+            load(nodes, cores, seed, rate, secs);
+        }
+        return;
+    }
     big_network(nodes, cores, seed);
     three_nodes(seed);
+}
+
+/// Throughput: `rate` posts/s network-wide for `secs` simulated seconds.
+fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
+    let wall = WallClock::now();
+    let cfg = SimConfig {
+        seed,
+        cores,
+        leaves: nodes - cores,
+        join_window_ms: 60_000,
+        check_every: 1_009,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(cfg);
+    sim.run_until_cond(5_000, 3_600_000, |s| s.settled());
+    sim.run_for(60_000); // inbound links in the views become relay links (RELAY_TRUST_MS)
+    let n = sim.nodes.len();
+    let step_ms = (1_000 / rate.max(1)).max(1);
+    let mut ids = Vec::new();
+    for _ in 0..rate * secs {
+        let from = sim.rng().below(n as u64) as usize;
+        ids.push((sim.publish(from, post_bytes()), sim.now));
+        sim.run_for(step_ms);
+    }
+    sim.run_until_cond(1_000, 120_000, |s| ids.iter().all(|(id, _)| s.missing(id).is_empty()));
+    let mut delays: Vec<u64> = Vec::new();
+    for (id, at) in &ids {
+        for node in &sim.nodes {
+            if let Some(t) = node.delivered.get(id) {
+                delays.push(t.since(*at));
+            }
+        }
+    }
+    delays.sort_unstable();
+    let want = ids.len() * n;
+    let sum = |f: fn(&nostrp2p::overlay::Stats) -> u64| sim.nodes.iter().map(|x| f(x.overlay.stats())).sum::<u64>();
+    println!(
+        "{rate} posts/s x {secs} s at {n} nodes ({cores} core): delivered {}/{want} = {:.3} %, p50 {} ms, p99 {} ms, \
+         max {} ms; rate_dropped {} inject_dropped {} author_dropped {} invalid(bans) {} (wall {:.0} s)",
+        delays.len(),
+        100.0 * delays.len() as f64 / want.max(1) as f64,
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+        delays.last().copied().unwrap_or(0),
+        sum(|s| s.rate_dropped),
+        sum(|s| s.inject_dropped),
+        sum(|s| s.author_dropped),
+        sum(|s| s.invalid),
+        wall.elapsed().as_secs_f64()
+    );
 }
 
 fn big_network(nodes: usize, cores: usize, seed: u64) {

@@ -1,10 +1,14 @@
 //! The single-threaded driver: the only code that reads clocks, touches files and sockets,
-//! and handles signals. It owns the store; HTTP threads reach it through one bounded channel.
+//! and handles signals. It owns the store; the HTTP front's connection tasks (on the same
+//! executor) reach it through bounded channels: one for requests, one for websocket messages.
 //!
-//! Loop: wait for an HTTP job, a signal or the stats timer; answer reads at once; for writes,
-//! insert every queued publish, fsync once (group commit), then answer them all. So an owner's
-//! event is on disk before its `200`, and a burst of publishes costs one fsync.
+//! Loop: wait for an HTTP job, a websocket message, an accepted connection, a signal or the
+//! stats timer; answer reads at once; for writes, insert every queued publish, fsync once
+//! (group commit), then answer them all. So an owner's event is on disk before its `200`, and
+//! a burst of publishes costs one fsync. Every job is answered (no timeout on the core): a
+//! client never gets a 503 for a publish that is in fact stored.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,9 +18,9 @@ use futures_lite::{future, StreamExt};
 use smol::LocalExecutor;
 
 use crate::cli::ServerConfig;
-use crate::http::bridge::{self, BindError, HttpFront, HttpJob};
+use crate::http::front::{self, BindError, HttpFront, HttpJob, WsConnId, WsIn, WsOut};
 use crate::http::{self, HttpConfig, NodeInfo, Routed};
-use crate::limits::{HTTP_QUEUE_CAP, STATS_LOG_INTERVAL};
+use crate::limits::{HTTP_QUEUE_CAP, STATS_LOG_INTERVAL, WS_INBOX_CAP};
 use crate::net::runtime::{OverlayError, OverlayRuntime, OverlayWake};
 use crate::query::EventQuery;
 use crate::store::{Store, StoreConfig, StoreError};
@@ -86,6 +90,8 @@ impl std::error::Error for Fatal {
 /// Why the loop woke up.
 enum Wake {
     Job(HttpJob),
+    Conn(std::net::TcpStream),
+    Ws(WsIn),
     Signal(i32),
     Stats,
     Overlay(OverlayWake),
@@ -100,7 +106,9 @@ struct Node {
     http_addr: String,
     data_dir: String,
     /// Publishes inserted but not yet fsynced, with their pending answers.
-    pending: Vec<(http::PublishCtx, std::sync::mpsc::SyncSender<http::Response>)>,
+    pending: Vec<(http::PublishCtx, async_channel::Sender<http::Response>)>,
+    /// Open websockets and their outbound queues (at most `MAX_WS_CONNS`, the front's cap).
+    websockets: BTreeMap<WsConnId, async_channel::Sender<WsOut>>,
     /// Owner events newly stored by this batch: handed to the application once durable.
     published: Vec<crate::event::VerifiedEvent>,
     /// Lookups of this batch that found nothing: the application asks the network.
@@ -126,7 +134,8 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
     let mut signals =
         async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term]).map_err(Fatal::Signals)?;
     let (jobs_tx, jobs) = async_channel::bounded::<HttpJob>(HTTP_QUEUE_CAP);
-    let front: HttpFront = bridge::start(cfg.http, jobs_tx).map_err(Fatal::Bind)?;
+    let (ws_tx, ws_in) = async_channel::bounded::<WsIn>(WS_INBOX_CAP);
+    let front: HttpFront = front::start(ex, cfg.http, jobs_tx, ws_tx).map_err(Fatal::Bind)?;
     let http_addr = front.local_addr();
     log::info!(
         "nostrp2p {VERSION}: owner {} (node id {}), {} ({} MiB store{})",
@@ -161,6 +170,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         http_addr: http_addr.to_string(),
         data_dir: data_dir.display().to_string(),
         pending: Vec::new(),
+        websockets: BTreeMap::new(),
         published: Vec::new(),
         misses: Vec::new(),
         peers: 0,
@@ -171,9 +181,15 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
     let result = loop {
         let stats_at = clock.origin + Duration::from_millis(next_stats.0);
         let overlay_at = overlay.poll_timeout().map(|t| clock.origin + Duration::from_millis(t.0));
+        let http = future::or(
+            future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
+                ws_in.recv().await.map_or(Wake::Signal(0), Wake::Ws)
+            }),
+            async { front.accepted().await.map_or(Wake::Signal(0), Wake::Conn) },
+        );
         let wake = future::or(
             future::or(
-                future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
+                future::or(http, async {
                     signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
                 }),
                 async {
@@ -208,6 +224,13 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                     break Err(e);
                 }
             }
+            Wake::Conn(stream) => front.adopt(stream),
+            Wake::Ws(msg) => {
+                node.handle_ws(msg);
+                while let Ok(msg) = ws_in.try_recv() {
+                    node.handle_ws(msg);
+                }
+            }
             Wake::Overlay(w) => {
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
@@ -235,9 +258,10 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
             }
         }
     };
+    // Never wait on a client: stop accepting and end every connection (their tasks are
+    // dropped with the executor), then make the store durable.
     front.stop();
     overlay.persist(clock.unix_now(), true);
-    // Answer anything still queued as busy, then make the store durable.
     while let Ok(job) = jobs.try_recv() {
         let _ = job.reply.try_send(http::too_busy(&job.req));
     }
@@ -263,6 +287,12 @@ impl Node {
     fn handle_job(&mut self, job: HttpJob) {
         let now = self.clock.unix_now();
         let info = self.info();
+        if let Some(ctx) = http::relay_info(&job.req) {
+            // NIP-11 hook: the relay module will render its document here
+            // (`ctx.render(json)`); until then the answer is today's 404.
+            let _ = job.reply.try_send(http::no_relay_info(&ctx));
+            return;
+        }
         match http::route(&job.req, &self.store, &self.http_cfg, &info, now) {
             Routed::Reply(resp) => {
                 let _ = job.reply.try_send(resp);
@@ -289,6 +319,28 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// One websocket event. TEMPORARY until the relay module (NIP-01) lands: every text
+    /// message is answered `["NOTICE","relay not yet available"]`, so that the transport is
+    /// real and tested end to end.
+    fn handle_ws(&mut self, msg: WsIn) {
+        match msg {
+            WsIn::Opened { conn, out } => {
+                self.websockets.insert(conn, out);
+            }
+            WsIn::Closed { conn } => {
+                self.websockets.remove(&conn);
+            }
+            WsIn::Message { conn, msg } => {
+                log::debug!("websocket {}: {} bytes", conn.0, msg.len());
+                self.ws_send(conn, RELAY_NOT_YET.to_string());
+            }
+        }
+    }
+
+    fn ws_send(&mut self, conn: WsConnId, text: String) {
+        queue_ws(&mut self.websockets, conn, text);
     }
 
     /// Events from the network are synced once per wake (not acknowledged to anyone, so a
@@ -329,11 +381,68 @@ impl Node {
     }
 }
 
+/// Queues `text` for websocket `conn` without waiting: a full queue closes that client (it
+/// does not read what it asked for; its task sends close 1008 and ends), a closed one is
+/// forgotten. Returns whether the message was queued.
+fn queue_ws(websockets: &mut BTreeMap<WsConnId, async_channel::Sender<WsOut>>, conn: WsConnId, text: String) -> bool {
+    let Some(out) = websockets.get(&conn) else { return false };
+    match out.try_send(WsOut::Text(text)) {
+        Ok(()) => true,
+        Err(async_channel::TrySendError::Full(_)) => {
+            log::debug!("websocket {}: outbound queue full, closing it", conn.0);
+            out.close();
+            websockets.remove(&conn);
+            false
+        }
+        Err(async_channel::TrySendError::Closed(_)) => {
+            websockets.remove(&conn);
+            false
+        }
+    }
+}
+
+/// The answer to every websocket message until the relay module lands (temporary).
+const RELAY_NOT_YET: &str = r#"["NOTICE","relay not yet available"]"#;
+
 /// How a storage error is told to the client: 507 when the disk is full, else 503.
 fn store_failure(e: &StoreError) -> http::StoreFailure {
     if e.is_no_space() {
         http::StoreFailure::NoSpace(e.to_string())
     } else {
         http::StoreFailure::Io(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::WS_OUTBOX_CAP;
+
+    #[test]
+    fn a_full_websocket_queue_closes_that_client_without_waiting() {
+        let mut websockets = BTreeMap::new();
+        let (slow, slow_rx) = async_channel::bounded(WS_OUTBOX_CAP);
+        let (other, other_rx) = async_channel::bounded(WS_OUTBOX_CAP);
+        websockets.insert(WsConnId(1), slow);
+        websockets.insert(WsConnId(2), other);
+        for i in 0..WS_OUTBOX_CAP {
+            assert!(queue_ws(&mut websockets, WsConnId(1), format!("m{i}")));
+        }
+        assert!(!slow_rx.is_closed());
+        assert!(!queue_ws(&mut websockets, WsConnId(1), "one too many".into()));
+        assert!(slow_rx.is_closed(), "the client's task sees its queue closed and ends");
+        assert!(!websockets.contains_key(&WsConnId(1)));
+        // Other clients are untouched; a client whose task ended is forgotten on next use.
+        assert!(queue_ws(&mut websockets, WsConnId(2), "hi".into()));
+        assert_eq!(other_rx.try_recv(), Ok(WsOut::Text("hi".into())));
+        drop(other_rx);
+        assert!(!queue_ws(&mut websockets, WsConnId(2), "gone".into()));
+        assert!(websockets.is_empty());
+    }
+
+    #[test]
+    fn the_temporary_relay_answer_is_a_nip01_notice() {
+        let v: serde_json::Value = serde_json::from_str(RELAY_NOT_YET).expect("JSON");
+        assert_eq!(v, serde_json::json!(["NOTICE", "relay not yet available"]));
     }
 }

@@ -4,8 +4,9 @@
 //! ```text
 //! main.rs   args → Config, logger, platform init, LocalExecutor → driver::run
 //! driver    the only place that touches sockets, files, clocks, randomness and signals
-//!  ├─ http/     pure route(request, &Store, now) → reply; bridge to tiny-http threads
-//!  ├─ store/    fixed-capacity event ring + indexes + crash-safe segment log
+//!  ├─ http/     pure route(request, &Store, now) → reply; front.rs: HTTP/1.1 + websocket tasks on the executor
+//!  ├─ relay/    NIP-01 relay protocol per websocket connection (sans-IO; docs/relay.md)
+//!  ├─ store/    fixed-capacity event ring + indexes, NIP-09 tombstones, crash-safe segment log
 //!  └─ event/    NIP-01 events, canonical form, client MessagePack layout
 //! keys, hex, time, limits   values and bounds shared by everything above
 //! ```
@@ -31,6 +32,7 @@ pub mod net;
 pub mod overlay;
 pub mod platform;
 pub mod query;
+pub mod relay;
 pub mod store;
 #[cfg(any(test, feature = "sim"))]
 pub mod testkit;

@@ -1,7 +1,8 @@
 //! Every bound of the server, one named constant each, with the reason and its memory cost.
 //!
 //! Worst-case heap of a node ≈ store budget (`--store-mib`, default [`DEFAULT_STORE_MIB`]),
-//! plus [`HTTP_QUEUE_CAP`] × [`MAX_HTTP_BODY_BYTES`] (≈ 4 MiB) plus HTTP worker stacks.
+//! plus the HTTP front: [`MAX_HTTP_CONNS`] connections, each holding at most a head, a body
+//! and an answer (see each constant), and the websocket queues.
 //!
 //! Runtime configuration may lower a limit, never raise it past these.
 
@@ -24,22 +25,81 @@ pub const MAX_TAG_ELEMS: usize = 16;
 /// is answered 413 without being kept.
 pub const MAX_HTTP_BODY_BYTES: usize = 2 * MAX_EVENT_BYTES;
 
-/// HTTP requests waiting for the single-threaded core. A full queue answers 503 at once
-/// instead of queueing without bound. Memory ≤ 16 × 256 KiB = 4 MiB.
+/// HTTP requests waiting for the single-threaded core. Connection tasks wait for room
+/// (backpressure, bounded by [`MAX_HTTP_CONNS`]); the core drains the whole queue per wake.
+/// Memory ≤ 16 × 256 KiB = 4 MiB.
 pub const HTTP_QUEUE_CAP: usize = 16;
 
-/// tiny-http worker threads that read requests and wait for the core's answer.
-/// Each costs one thread stack ([`HTTP_THREAD_STACK_BYTES`]).
-pub const HTTP_THREADS: usize = 4;
-
-/// Stack size of each HTTP worker thread; they only parse headers and copy bodies.
-pub const HTTP_THREAD_STACK_BYTES: usize = 256 * 1024;
-
-/// How long an HTTP worker waits for the core before answering 503.
-pub const HTTP_CORE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Largest number of request header lines accepted (tiny-http has no bound of its own).
+/// Largest number of request header lines accepted (the head parser's fixed array, ≈ 2 KiB
+/// of stack per parse); more is answered 431.
 pub const MAX_HTTP_HEADERS: usize = 64;
+
+/// Open HTTP connections (websockets included). Past it a new connection evicts the one
+/// that has waited longest for a request head (an idle or slow-head client), or is closed
+/// at once when every connection is busy, so idle and slow-header clients cannot lock the
+/// owner out. Far below the Pi unit's `LimitNOFILE=1024`. Memory per idle connection ≈ 11 KiB
+/// (measured: task, its read chunk, the first read buffer, the socket); per busy one ≤ [`MAX_HTTP_HEAD_BYTES`] + [`MAX_HTTP_BODY_BYTES`]
+/// + its answer, so all of them reading bodies ≤ 256 × 272 KiB ≈ 68 MiB.
+pub const MAX_HTTP_CONNS: usize = 256;
+
+/// Largest request head (request line and header lines). Browsers send 0.5–2 KiB. Longer
+/// heads are answered 431 and the connection closed; nothing longer is ever buffered.
+/// Memory: one buffer of at most this size per connection reading a head.
+pub const MAX_HTTP_HEAD_BYTES: usize = 16 * 1024;
+
+/// A request head must arrive within this once its connection is waiting for one (first
+/// request), else the connection is closed (slow-header clients). No memory.
+pub const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A kept-alive connection may wait this long for its next request before it is closed.
+/// No memory beyond an idle connection's.
+pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole body must arrive within this after its head: 256 KiB at ≥ 9 KB/s (a slow phone
+/// link) fits; a stalled client is answered 408 and closed. No memory.
+pub const HTTP_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An answer must be written within this (8 MiB at ≥ 140 KB/s; gzip'd answers are smaller),
+/// else the connection is closed. No memory beyond the answer.
+pub const HTTP_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After answering a request whose body is not read (413, 411), the front reads and
+/// discards at most this much of what the client already sent, through a fixed 4 KiB
+/// buffer, so that the client's TCP stack does not reset the connection before the client
+/// reads the answer (RFC 9112 §9.6, nginx's `lingering_close`). Never sized by the claim.
+pub const HTTP_LINGER_BYTES: usize = 1024 * 1024;
+
+/// The lingering close above stops after this long whatever the client sends. No memory.
+pub const HTTP_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Open websocket connections (they count against [`MAX_HTTP_CONNS`] too). Past it an
+/// upgrade is answered 503, so websockets alone cannot take every connection slot.
+/// Memory per idle websocket ≈ 30 KiB (measured, debug build: the task and its read
+/// buffers, and the outbound queue's slots, which `async-channel` allocates up front).
+pub const MAX_WS_CONNS: usize = 192;
+
+/// Largest websocket message (after reassembly of fragments): a maximal event's JSON
+/// (escaping can double it) inside `["EVENT",{…}]`. Longer ⇒ close 1009, and nothing past
+/// the frame header is read. Memory: at most this per websocket receiving a message.
+pub const MAX_WS_MESSAGE_BYTES: usize = 2 * MAX_EVENT_BYTES + 4096;
+
+/// Messages queued from the core to one websocket. Full ⇒ that client is closed (it does not
+/// read fast enough), the core never waits. Memory: 512 × 32 B of slots allocated with the
+/// queue, plus the queued messages (≈ 1 KiB per typical event, ≤ [`MAX_WS_MESSAGE_BYTES`]).
+pub const WS_OUTBOX_CAP: usize = 512;
+
+/// Websocket messages waiting for the core, all connections together. Connection tasks
+/// wait for room (backpressure, each holds one message). Memory ≤ 64 × [`MAX_WS_MESSAGE_BYTES`].
+pub const WS_INBOX_CAP: usize = 64;
+
+/// Sustained inbound websocket messages per second per connection (pings included). Past
+/// the burst the connection's reads pause until a token is due: the client is slowed by
+/// TCP backpressure, never disconnected for it. No memory.
+pub const WS_MSGS_PER_SEC: u32 = 20;
+
+/// Messages a websocket may send back to back before [`WS_MSGS_PER_SEC`] applies (a client
+/// opening a dozen subscriptions at start). No memory.
+pub const WS_MSG_BURST: u32 = 50;
 
 /// An event dated further than this into the future is rejected (clock skew of phones is
 /// usually seconds; 15 minutes forgives a badly set clock without letting an event sit at
@@ -133,13 +193,17 @@ pub const UNPERIODED_REQ_MAX: usize = 50;
 /// Largest MessagePack body of one `/req` answer before gzip; the newest events that fit
 /// are kept. ≈ 16,000 typical posts, so the client's 300-event first poll never hits it,
 /// while a store of big events cannot make one answer huge. Memory: at most this much
-/// plus its gzip (smaller) per answer in flight, i.e. ≤ [`HTTP_THREADS`] × 2 × 8 MiB.
+/// plus its gzip (smaller) per answer being written (the core renders one at a time; each
+/// connection writes its own within [`HTTP_WRITE_TIMEOUT`]).
 pub const MAX_REQ_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
+const _: () = assert!(MAX_WS_CONNS < MAX_HTTP_CONNS);
+const _: () = assert!(MAX_WS_MESSAGE_BYTES > MAX_HTTP_BODY_BYTES);
+const _: () = assert!(HTTP_LINGER_BYTES > MAX_HTTP_BODY_BYTES);
 const _: () = assert!(MAX_REQ_ANSWER_BYTES > 2 * MAX_EVENT_BYTES);
 const _: () = assert!(MIN_STORE_MIB <= DEFAULT_STORE_MIB && DEFAULT_STORE_MIB <= MAX_STORE_MIB);
 
@@ -257,3 +321,70 @@ const _: () = assert!(MAX_SEALED_BYTES + 1024 <= MAIL_BATCH_BYTES + 8 * 1024);
 const _: () = assert!(MAILBOX_PER_DEST_BYTES <= MAILBOX_TOTAL_BYTES);
 const _: () = assert!(SYNC_PAGE_EVENTS <= SYNC_SCAN_EVENTS);
 const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);
+
+// ---- NIP-01 relay protocol over websocket (`src/relay`). ----
+
+/// Deletion targets (NIP-09 `e` ids and `a` coordinates) the store remembers, so a deleted
+/// event is never accepted or served again. Oldest forgotten first. Memory ≈ 65,536 × ~150 B
+/// ≈ 10 MiB at worst (each target also costs ≥ 100 B of a stored deletion event's budget).
+pub const TOMBSTONES_CAP: usize = 65_536;
+
+/// Largest websocket text message read from a client: one maximal event in JSON (escaping
+/// can double it, as for [`MAX_HTTP_BODY_BYTES`]) plus the `["EVENT",…]` frame. Longer ones
+/// are answered with a `NOTICE` and not parsed. Memory: one message per connection at a time.
+pub const RELAY_MAX_MESSAGE_BYTES: usize = MAX_HTTP_BODY_BYTES + 1024;
+
+/// Open subscriptions per connection (a client such as Amethyst uses ≈ 10). The next `REQ`
+/// with a new id is answered `CLOSED` with `error:`.
+pub const RELAY_MAX_SUBS: usize = 20;
+
+/// Filters in one `REQ`; more are answered `CLOSED` with `invalid:`.
+pub const RELAY_MAX_FILTERS: usize = 10;
+
+/// Longest subscription id in bytes (NIP-01: "max length 64 chars").
+pub const RELAY_MAX_SUB_ID_BYTES: usize = 64;
+
+/// Values in one filter field (`ids`, `authors`, `kinds`, one `#x`): a timeline of a
+/// 1,500-follow list sends 1,500 authors.
+pub const RELAY_MAX_FILTER_VALUES: usize = 2048;
+
+/// Longest tag value in a `#x` filter (a `d` value, a hashtag, a URL).
+pub const RELAY_MAX_TAG_VALUE_BYTES: usize = 256;
+
+/// Bytes of filter values (32 per id or author, 8 per kind, length + 24 per tag value) one
+/// connection may hold in its open subscriptions: a 1,500-author timeline (48 KiB) fits.
+/// Past it the `REQ` is answered `CLOSED` with `error:`. Memory ≤ 64 KiB per connection.
+pub const RELAY_MAX_CONN_FILTER_BYTES: usize = 64 * 1024;
+
+/// Events answered to a filter without a `limit`.
+pub const RELAY_DEFAULT_LIMIT: usize = 300;
+
+/// Largest `limit` honoured, and the most stored events one `REQ` answers in all (filters
+/// together). Queued as ids (40 B each) and rendered one at a time.
+pub const RELAY_MAX_LIMIT: usize = 1000;
+
+/// Stored events one filter examines at most while looking for matches (newest first). A
+/// filter matching little in a big store stops here and answers what it found (bounded CPU:
+/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 40,000 posts.
+pub const RELAY_SCAN_MAX: usize = 50_000;
+
+/// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.
+pub const RELAY_MAX_BACKLOG: usize = 2 * RELAY_MAX_LIMIT;
+
+/// Client messages per second one connection may send on average (a token bucket)...
+pub const RELAY_RATE_PER_SEC: u32 = 20;
+
+/// ... and in a burst. Past it `EVENT` is answered `OK false` `rate-limited:`, `REQ` `CLOSED`
+/// `rate-limited:`, anything else a `NOTICE`. No memory beyond two integers.
+pub const RELAY_RATE_BURST: u32 = 100;
+
+/// Websocket connections the relay keeps state for (the HTTP front caps sockets itself).
+/// Memory per connection ≤ [`RELAY_MAX_CONN_FILTER_BYTES`] + backlog + a few hundred bytes.
+pub const RELAY_MAX_CONNS: usize = 128;
+
+/// A NIP-42 `AUTH` event must be dated within this of the relay's clock (either side).
+pub const RELAY_AUTH_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+const _: () = assert!(RELAY_DEFAULT_LIMIT <= RELAY_MAX_LIMIT);
+const _: () = assert!(RELAY_MAX_LIMIT <= RELAY_MAX_BACKLOG);
+const _: () = assert!(RELAY_MAX_MESSAGE_BYTES > MAX_HTTP_BODY_BYTES);

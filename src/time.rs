@@ -47,6 +47,28 @@ impl UnixTime {
     }
 }
 
+/// One reading of both clocks, taken by the driver (the only clock reader) and passed to the
+/// state machines with every input and timeout.
+///
+/// `mono` must never go back (callers keep the larger of two readings); `wall` may jump either
+/// way (NTP stepping a Pi's clock after boot, a user fixing a phone's time): the machines compare
+/// event and record times with it, but time their timers with `mono` only (quinn-proto: "input
+/// events represent monotonically increasing time").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic milliseconds (timers, rate limits, ages).
+    pub mono: Instant,
+    /// Wall-clock seconds (Nostr `created_at`, record and delegation expiry).
+    pub wall: UnixTime,
+}
+
+impl Now {
+    /// Both readings.
+    pub fn new(mono: Instant, wall: UnixTime) -> Now {
+        Now { mono, wall }
+    }
+}
+
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -8,6 +8,9 @@
 //! - `POST /req` — a filter (JSON) → MessagePack `{"Evts":[…]}`, gzip'd when accepted.
 //! - `GET /status` — JSON figures for humans and monitors.
 //! - `OPTIONS` preflights for the web build (CORS, Private Network Access).
+//! - `GET /` with `Accept: application/nostr+json` — recognised by [`relay_info`] before
+//!   routing: the NIP-11 hook (answered like any unknown path until the relay module
+//!   provides the document).
 //!
 //! Order of the generic checks, before any endpoint logic: `Origin` sanity (403) → path
 //! (404 `Resource not found`) → preflight → method (405 `Method not allowed`) → body over
@@ -15,9 +18,11 @@
 //! the original's message). Every error is `{"Error": "…"}` with a 4xx (or 503/507 for a
 //! storage problem); there is no 500 and no stack trace.
 //!
-//! The transport (tiny-http bridge) must: read at most `MAX_HTTP_BODY_BYTES + 1` bytes and
-//! set [`Request::body_too_large`] instead of keeping a longer body; copy the headers; send
-//! [`Response::headers`] as given (it adds `Content-Length` and owns `Connection`).
+//! The transport (`front.rs`, on the driver's executor) must: never read a body longer than
+//! `MAX_HTTP_BODY_BYTES`, and set [`Request::body_too_large`] instead; copy the headers;
+//! send [`Response::headers`] as given (it adds `Content-Length` and owns `Connection`).
+//! Request and response heads, and websocket frames, are decided by the pure `head.rs` and
+//! `ws.rs`.
 
 use std::fmt;
 use std::time::Duration;
@@ -28,13 +33,15 @@ use crate::keys::PublicKey;
 use crate::query::EventQuery;
 use crate::time::UnixTime;
 
-pub mod bridge;
 mod cors;
+pub mod front;
+mod head;
 mod publish;
 mod req;
 mod request;
 mod response;
 mod status;
+mod ws;
 
 #[cfg(test)]
 mod tests;
@@ -151,6 +158,34 @@ pub enum Miss {
 /// Carries the request's CORS/gzip decisions from [`route`] to [`publish_done`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishCtx(ReplyCtx);
+
+/// A NIP-11 relay information request (`GET /` with `Accept: application/nostr+json`)?
+/// The driver asks this before [`route`]; the answer carries the request's CORS/gzip
+/// decisions (`None` also for an `Origin` that [`route`] refuses).
+pub fn relay_info(req: &Request) -> Option<InfoCtx> {
+    if req.route_path() != "/" || req.method != "GET" || !req.accepts_nostr_json() {
+        return None;
+    }
+    Some(InfoCtx(ReplyCtx { cors: Cors::of(req).ok()?, gzip: req.accepts_gzip() }))
+}
+
+/// Carries the request's CORS/gzip decisions to the NIP-11 answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfoCtx(ReplyCtx);
+
+impl InfoCtx {
+    /// Renders a NIP-11 document (JSON bytes) with the request's CORS headers (NIP-11 asks
+    /// for `Access-Control-Allow-Origin`, which every answer carries).
+    pub fn render(&self, document: Vec<u8>) -> Response {
+        self.0.render(200, "application/nostr+json", document, Vec::new())
+    }
+}
+
+/// The answer to a NIP-11 request while this node has no relay document: the same 404 as
+/// any unknown path (what `GET /` always answered).
+pub fn no_relay_info(ctx: &InfoCtx) -> Response {
+    ctx.0.error(404, "Resource not found")
+}
 
 /// Why an accepted event could not be stored (the driver maps its store error to one).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,9 +309,8 @@ pub fn publish_done(ctx: PublishCtx, outcome: Result<(), StoreFailure>) -> Respo
     }
 }
 
-/// 503 for a request the core could not take (its queue is full, or it did not answer in
-/// [`crate::limits::HTTP_CORE_TIMEOUT`]), with the request's CORS/gzip headers and
-/// `Retry-After: 1`.
+/// 503 for a request the core could not take (it is shutting down), with the request's
+/// CORS/gzip headers and `Retry-After: 1`.
 pub fn too_busy(req: &Request) -> Response {
     let ctx = ReplyCtx { cors: Cors::of(req).unwrap_or(Cors::SameOrigin), gzip: req.accepts_gzip() };
     let mut resp = ctx.error(503, "server busy, try again");

@@ -1,8 +1,8 @@
 //! The HTTP request as the pure layer sees it: method, path, headers and a bounded body.
 //!
-//! The bridge (tiny-http threads) fills a [`Request`]; nothing here does IO. Header names
-//! compare case-insensitively (RFC 9110 §5.1); the body has already been cut at
-//! [`crate::limits::MAX_HTTP_BODY_BYTES`] by the bridge, which sets
+//! The front (`front.rs`, with `head.rs`) fills a [`Request`]; nothing here does IO. Header
+//! names compare case-insensitively (RFC 9110 §5.1); the body is never longer than
+//! [`crate::limits::MAX_HTTP_BODY_BYTES`]: the front sets
 //! [`Request::body_too_large`] instead of keeping a longer body.
 
 /// One HTTP request, already read by the transport.
@@ -45,6 +45,16 @@ impl Request {
                 let named = coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip");
                 named && !parts.any(is_zero_quality)
             })
+    }
+
+    /// Whether the client asks for a NIP-11 relay information document (`Accept` lists
+    /// `application/nostr+json`).
+    pub fn accepts_nostr_json(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("accept"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|entry| entry.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/nostr+json"))
     }
 
     /// Whether the declared `Content-Type` is JSON in UTF-8, as the original's

@@ -31,7 +31,7 @@ use crate::limits::APP_PERSIST_INTERVAL;
 use crate::overlay::crypto::{Rejected, SchnorrCrypto};
 use crate::overlay::{params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
-use crate::time::{Instant, UnixTime};
+use crate::time::{Instant, Now, UnixTime};
 use crate::wire::{Body, Key32, MsgId, NodeId};
 
 /// How long resolving `-b host:port` may take at start (Android has no system resolver for a
@@ -92,8 +92,9 @@ pub struct OverlayRuntime<'a> {
     data_dir: PathBuf,
     /// Nodes connected after the last drain (to tell `NodeUp` and `Joined`).
     connected: BTreeSet<NodeId>,
-    /// Unix seconds at `Instant(0)`, to turn the app's wall-clock deadlines into `Instant`s.
-    unix_at_origin: u64,
+    /// The latest clock readings passed in, to turn the app's wall-clock deadlines into
+    /// monotonic ones (re-read on every call, so a stepped wall clock is followed at once).
+    clock: Now,
     /// When the app's state was last written to disk.
     last_persist: UnixTime,
     /// The `-b` peer: why it does not work, when to resolve it again.
@@ -180,7 +181,7 @@ fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejecte
     let pubkey = ev.pubkey.0;
     match ev.verify(UnixTime(unix_now)) {
         Ok(_) => Ok(Key32(pubkey)),
-        Err(crate::event::EventError::FromTheFuture { .. }) => Err(Rejected::FromTheFuture),
+        Err(crate::event::EventError::FromTheFuture { created_at, .. }) => Err(Rejected::FromTheFuture { created_at }),
         Err(crate::event::EventError::IdMismatch { .. }) => Err(Rejected::BadId),
         Err(crate::event::EventError::TooLarge { .. } | crate::event::EventError::TooManyTags) => {
             Err(Rejected::Malformed)
@@ -244,7 +245,6 @@ impl<'a> OverlayRuntime<'a> {
             Bootstrap::new(b, resolved, now)
         });
         let seed = u64::from_be_bytes(random_bytes()?);
-        let unix_at_origin = unix.0.saturating_sub(now.0 / 1000);
         let cfg = Config {
             owner: Key32(owner.0),
             delegation,
@@ -255,11 +255,10 @@ impl<'a> OverlayRuntime<'a> {
                 Ok("leaf") => RoleChoice::Leaf,
                 _ => RoleChoice::Auto,
             },
-            unix_at_origin,
             leaf_slots: LEAF_SLOTS,
             seed,
         };
-        let overlay = Overlay::new(cfg, Box::new(crypto), now);
+        let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let net = Net::new(ex);
         net.listen(listener);
         log::info!("overlay listening on {local}, node id {}", owner.node_id());
@@ -270,7 +269,7 @@ impl<'a> OverlayRuntime<'a> {
             local,
             data_dir: data_dir.to_path_buf(),
             connected: BTreeSet::new(),
-            unix_at_origin,
+            clock: Now::new(now, unix),
             last_persist: unix,
             bootstrap,
         })
@@ -288,7 +287,8 @@ impl<'a> OverlayRuntime<'a> {
 
     /// When the overlay or the application wants its timer, as a monotonic `Instant`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let to_instant = |t: UnixTime| Instant(t.0.saturating_sub(self.unix_at_origin).saturating_mul(1000));
+        let Now { mono, wall } = self.clock;
+        let to_instant = |t: UnixTime| mono.plus_ms(t.0.saturating_sub(wall.0).saturating_mul(1000));
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
         let resolve = self.bootstrap.as_ref().and_then(Bootstrap::poll_timeout);
@@ -323,22 +323,23 @@ impl<'a> OverlayRuntime<'a> {
     /// Handle one wake (and whatever else the transport has ready); returns how many events
     /// were stored (the driver syncs the store once for all of them).
     pub fn handle(&mut self, wake: OverlayWake, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        self.clock = Now::new(now, unix);
         let mut stored = 0;
         match wake {
             OverlayWake::Timer => {
                 // Both machines treat an early call as harmless.
-                self.overlay.handle_timeout(now);
+                self.overlay.handle_timeout(self.clock);
                 self.app.handle_timeout(unix, &Ctx(&self.overlay), &*store);
                 self.persist(unix, false);
             }
-            OverlayWake::Net(ev) => self.on_net(ev, now),
+            OverlayWake::Net(ev) => self.on_net(ev),
         }
-        stored += self.drain(now, unix, store);
+        stored += self.drain(unix, store);
         // Take what else is already queued, bounded so the loop stays responsive.
         for _ in 0..256 {
             let Some(ev) = self.net.try_recv() else { break };
-            self.on_net(ev, now);
-            stored += self.drain(now, unix, store);
+            self.on_net(ev);
+            stored += self.drain(unix, store);
         }
         if let Some(b) = self.bootstrap.as_mut() {
             if b.poll_resolve(now) {
@@ -348,7 +349,8 @@ impl<'a> OverlayRuntime<'a> {
         stored
     }
 
-    fn on_net(&mut self, ev: NetEvent, now: Instant) {
+    fn on_net(&mut self, ev: NetEvent) {
+        let now = self.clock.mono;
         let boot = self.bootstrap.as_mut();
         let input = match ev {
             NetEvent::Incoming(stream, peer) => match self.net.adopt_inbound(stream) {
@@ -405,22 +407,22 @@ impl<'a> OverlayRuntime<'a> {
                 return;
             }
         };
-        self.overlay.handle_input(input, now);
+        self.overlay.handle_input(input, self.clock);
     }
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
-    fn drain(&mut self, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+    fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
         let mut stored = 0;
         loop {
             let mut progressed = false;
             while let Some(out) = self.overlay.poll_output() {
                 progressed = true;
-                self.on_overlay_output(out, now, unix, store);
+                self.on_overlay_output(out, unix, store);
             }
             self.notice_membership(unix, store);
             while let Some(out) = self.app.poll_output() {
                 progressed = true;
-                stored += self.on_app_output(out, now, unix, store);
+                stored += self.on_app_output(out, unix, store);
             }
             if !progressed {
                 return stored;
@@ -428,11 +430,11 @@ impl<'a> OverlayRuntime<'a> {
         }
     }
 
-    fn on_overlay_output(&mut self, out: Output, now: Instant, unix: UnixTime, store: &Store) {
+    fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
         let input = match out {
             Output::Send { conn, msg } => {
                 if self.net.send(conn, &msg) == SendOutcome::Disconnected {
-                    self.overlay.handle_input(Input::Closed { conn }, now);
+                    self.overlay.handle_input(Input::Closed { conn }, self.clock);
                 }
                 return;
             }
@@ -444,7 +446,7 @@ impl<'a> OverlayRuntime<'a> {
             }
             Output::Close { conn } => {
                 if let Some(b) = self.bootstrap.as_mut() {
-                    b.on_closed(conn, now);
+                    b.on_closed(conn, self.clock.mono);
                 }
                 return self.net.close(conn);
             }
@@ -466,17 +468,17 @@ impl<'a> OverlayRuntime<'a> {
         self.app.handle_input(input, unix, &Ctx(&self.overlay), store);
     }
 
-    fn on_app_output(&mut self, out: app::Output, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+    fn on_app_output(&mut self, out: app::Output, unix: UnixTime, store: &mut Store) -> usize {
         match out {
             app::Output::Broadcast(ev) => {
                 let bytes = crate::event::packed::encode(ev.as_event());
                 let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
-                self.overlay.handle_input(input, now);
+                self.overlay.handle_input(input, self.clock);
                 0
             }
             app::Output::Unicast { dst, msg_id, payload } => {
                 let input = Input::Unicast { dst, msg_id, payload: Body::from_slice(&payload) };
-                self.overlay.handle_input(input, now);
+                self.overlay.handle_input(input, self.clock);
                 0
             }
             app::Output::Store(ev) => {
@@ -519,19 +521,21 @@ impl<'a> OverlayRuntime<'a> {
 
     /// The owner's freshly stored (durable) event: the app decides where it goes.
     pub fn publish(&mut self, ev: VerifiedEvent, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        self.clock = Now::new(now, unix);
         self.app.handle_input(app::Input::Published(ev), unix, &Ctx(&self.overlay), &*store);
-        self.drain(now, unix, store)
+        self.drain(unix, store)
     }
 
     /// The owner's client asked for something the store does not have: ask the network.
     pub fn local_miss(&mut self, miss: Miss, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
+        self.clock = Now::new(now, unix);
         let (target, author) = match miss {
             Miss::Profile(pk) => (FetchTarget::Profile(pk), Some(pk)),
             Miss::FollowList(pk) => (FetchTarget::FollowList(pk), Some(pk)),
             Miss::Post { id, author } => (FetchTarget::Post(id), Some(author)),
         };
         self.app.handle_input(app::Input::LocalMiss { target, author }, unix, &Ctx(&self.overlay), &*store);
-        self.drain(now, unix, store)
+        self.drain(unix, store)
     }
 
     /// Writes the app's resend queue and mailbox if they changed, at most every

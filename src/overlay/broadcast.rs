@@ -7,15 +7,18 @@
 //! Leaves are sinks: they forward only their own messages, and never receive directory records.
 //! Invariant: `eager ∩ lazy = ∅`; both ⊆ connected peers.
 
+use super::admission::Entry;
+use super::conn::RecordCheck;
 use super::directory::{record_msg_id, Merge};
 use super::params::*;
-use super::{Delivery, Missing, Output, Overlay, Timer};
-use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
+use super::{Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
+use crate::limits::MAX_FUTURE_SKEW;
+use crate::wire::{Body, ConnId, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
 
 impl Overlay {
     /// Rebuild and sign our own record from the current role, address and homes.
     pub(super) fn sign_record(&mut self) {
-        let unix_ms = self.cfg.unix_at_origin * 1000 + self.now.0;
+        let unix_ms = self.unix_now().saturating_mul(1000) + self.now.0 % 1000;
         let seq = unix_ms.max(self.record.seq + 1);
         let mut rec = NodeRecord {
             node: self.me,
@@ -192,7 +195,7 @@ impl Overlay {
     }
 
     fn have(&self, id: &MsgId) -> bool {
-        self.seen.contains(id) || self.dir.has_record_id(id)
+        self.seen.contains(id) || self.dir.has_record_id(id) || self.held.iter().any(|h| h.g.id == *id)
     }
 
     pub(super) fn on_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
@@ -209,14 +212,82 @@ impl Overlay {
         if self.seen.contains(&g.id) {
             return self.duplicate_from(from);
         }
+        if self.held.iter().any(|h| h.g.id == g.id) {
+            return;
+        }
         let unix = self.unix_now();
         let author = match self.crypto.verify_event(&g.id, g.body.as_slice(), unix) {
             Ok(a) => a,
+            Err(Rejected::FromTheFuture { created_at }) => {
+                let entry = self.entry_of(conn, from);
+                return self.hold_future(entry, from, g, created_at);
+            }
             Err(e) => {
                 log::debug!("invalid event {} from {from}: {e}", g.id);
                 return self.ban_conn(conn);
             }
         };
+        let entry = self.entry_of(conn, from);
+        self.accept_event(&entry, from, author, g);
+    }
+
+    /// An event dated beyond our window (`MAX_FUTURE_SKEW`): another node's clock (or ours) is
+    /// off, or an attacker dates events so that nodes a little behind would refuse them. Never
+    /// a ban, and never marked seen (it may be fine a minute later): held, bounded, if it is at
+    /// most `FUTURE_HOLD_S` further out, else dropped and counted.
+    fn hold_future(&mut self, entry: Entry, from: NodeId, g: Gossip, created_at: u64) {
+        let window_end = self.unix_now().saturating_add(MAX_FUTURE_SKEW.as_secs());
+        if created_at > window_end.saturating_add(FUTURE_HOLD_S) {
+            log::debug!("event {} from {from} dated {} s ahead: dropped", g.id, created_at - self.unix_now());
+            self.stats_mut().time_dropped += 1;
+            return;
+        }
+        if self.held.len() >= FUTURE_HOLD_CAP {
+            self.held.remove(0);
+            self.stats_mut().time_dropped += 1;
+        }
+        self.stats_mut().time_held += 1;
+        self.held.push(Held { entry, from, created_at, g });
+    }
+
+    /// Re-check held events that our (possibly stepped) wall clock now lets in.
+    pub(super) fn release_held(&mut self) {
+        let window_end = self.unix_now().saturating_add(MAX_FUTURE_SKEW.as_secs());
+        if !self.held.iter().any(|h| h.created_at <= window_end) {
+            return;
+        }
+        let (due, keep): (Vec<Held>, Vec<Held>) =
+            std::mem::take(&mut self.held).into_iter().partition(|h| h.created_at <= window_end);
+        self.held = keep;
+        let unix = self.unix_now();
+        for h in due {
+            if self.seen.contains(&h.g.id) {
+                continue;
+            }
+            match self.crypto.verify_event(&h.g.id, h.g.body.as_slice(), unix) {
+                Ok(author) => {
+                    let mut entry = h.entry;
+                    entry.conn = entry.conn.filter(|c| self.conns.contains_key(c));
+                    self.accept_event(&entry, h.from, author, h.g);
+                }
+                // Held before its signature was checked: provably bad now, so its sender is
+                // banned if it is still connected (counted as invalid either way).
+                Err(e) => {
+                    log::debug!("held event {} from {} is invalid: {e}", h.g.id, h.from);
+                    match h.entry.conn.filter(|c| self.conns.contains_key(c)) {
+                        Some(c) => self.ban_conn(c),
+                        None => self.stats_mut().invalid += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A verified event: admission limits, then seen + deliver + forward.
+    fn accept_event(&mut self, entry: &Entry, from: NodeId, author: Key32, g: Gossip) {
+        if !self.admit_new_event(entry, from, author) {
+            return;
+        }
         if !self.authors.allow(author, self.now) {
             self.stats_mut().author_dropped += 1;
             return;
@@ -252,9 +323,17 @@ impl Overlay {
         if record_msg_id(&rec, g.body.as_slice()) != g.id {
             return self.ban_conn(conn);
         }
-        let Some(authorised) = self.check_record(&rec) else { return self.ban_conn(conn) };
+        let authorised = match self.check_record(&rec) {
+            RecordCheck::Valid { authorised } => authorised,
+            RecordCheck::Expired => {
+                self.stats_mut().time_dropped += 1;
+                return;
+            }
+            RecordCheck::Invalid => return self.ban_conn(conn),
+        };
         let unix = self.unix_now();
         if rec.expires < unix {
+            self.stats_mut().time_dropped += 1;
             return;
         }
         match self.dir.merge(&rec, g.body.clone(), authorised, unix) {
@@ -374,7 +453,14 @@ impl Overlay {
             if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
                 continue;
             }
-            let Some(authorised) = self.check_record(&rec) else { return self.ban_conn(conn) };
+            let authorised = match self.check_record(&rec) {
+                RecordCheck::Valid { authorised } => authorised,
+                RecordCheck::Expired => {
+                    self.stats_mut().time_dropped += 1;
+                    continue;
+                }
+                RecordCheck::Invalid => return self.ban_conn(conn),
+            };
             if self.dir.merge(&rec, body, authorised, unix) == Merge::Conflict {
                 self.stats_mut().id_conflicts += 1;
             }

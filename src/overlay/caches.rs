@@ -155,25 +155,29 @@ impl Bucket {
     }
 }
 
-/// Per-author broadcast limiter. Bounded: when full, the author with the most tokens (the least
-/// active, so the least informative) is forgotten.
+/// Per-author broadcast limiter (events per minute per Nostr key).
+pub type AuthorLimiter = KeyedLimiter<Key32>;
+
+/// One token bucket per key (an author, an IP prefix). Bounded: when full, the key with the
+/// most tokens (the least active, so the least informative) is forgotten; a forgotten key
+/// comes back with a full bucket, which is why the fullest is the one to forget.
 #[derive(Debug)]
-pub struct AuthorLimiter {
-    buckets: BTreeMap<Key32, Bucket>,
+pub struct KeyedLimiter<K> {
+    buckets: BTreeMap<K, Bucket>,
     cap: usize,
     per_min: u64,
     burst: u64,
 }
 
-impl AuthorLimiter {
-    /// An empty limiter.
-    pub fn new(cap: usize, per_min: u64, burst: u64) -> AuthorLimiter {
-        AuthorLimiter { buckets: BTreeMap::new(), cap, per_min, burst }
+impl<K: Ord + Copy> KeyedLimiter<K> {
+    /// An empty limiter: `cap` keys, each refilling `per_min` tokens per minute up to `burst`.
+    pub fn new(cap: usize, per_min: u64, burst: u64) -> KeyedLimiter<K> {
+        KeyedLimiter { buckets: BTreeMap::new(), cap, per_min, burst }
     }
-    /// Take one event from `author`'s budget.
-    pub fn allow(&mut self, author: Key32, now: Instant) -> bool {
+    /// Take one token from `author`'s budget.
+    pub fn allow(&mut self, author: K, now: Instant) -> bool {
         if !self.buckets.contains_key(&author) && self.buckets.len() >= self.cap {
-            let mut fullest: Option<(u64, Key32)> = None;
+            let mut fullest: Option<(u64, K)> = None;
             for (k, b) in self.buckets.iter_mut() {
                 let l = b.level(now);
                 if fullest.is_none_or(|(fl, _)| l > fl) {

@@ -37,6 +37,20 @@ pub enum Phase {
     Up,
 }
 
+/// Outcome of checking a signed node record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordCheck {
+    /// Well-formed and signed; `authorised` if the owner's delegation is valid now.
+    Valid {
+        /// The owner authorised the node key.
+        authorised: bool,
+    },
+    /// Signed correctly, but the owner's delegation expired by our clock: drop, never ban.
+    Expired,
+    /// Forged or malformed: provably bad, bans the sender.
+    Invalid,
+}
+
 /// One connection's state.
 #[derive(Debug)]
 pub struct Conn {
@@ -55,6 +69,8 @@ pub struct Conn {
     pub last_tx: Instant,
     pub msgs: Bucket,
     pub payload: Bucket,
+    /// Admission budget for new events when this is not a relay link (`admission.rs`).
+    pub inject: Bucket,
     pub violations: u32,
     pub pings: u32,
     pub reach_checked: bool,
@@ -77,6 +93,7 @@ impl Conn {
             last_tx: now,
             msgs: Bucket::new(CONN_MSGS_PER_S, CONN_MSGS_BURST, now),
             payload: Bucket::new(CONN_PAYLOAD_PER_S, CONN_PAYLOAD_BURST, now),
+            inject: Bucket::new(INJECT_PER_S, INJECT_BURST, now),
             violations: 0,
             pings: 0,
             reach_checked: false,
@@ -186,18 +203,23 @@ impl Overlay {
     }
 
     /// Checks a peer's record: id matches owner, signed by its node key, delegation valid if any.
-    /// Returns whether the owner authorised the key.
-    pub(super) fn check_record(&mut self, rec: &NodeRecord) -> Option<bool> {
+    /// An expired delegation is told apart from a bad one (checked again at time 0, only when
+    /// it failed): expiry depends on the clocks and never bans, forgery does.
+    pub(super) fn check_record(&mut self, rec: &NodeRecord) -> RecordCheck {
         if rec.node != NodeId::of_pubkey(&rec.owner.0) || rec.homes.len() > MAX_HOMES {
-            return None;
+            return RecordCheck::Invalid;
         }
         if !self.crypto.verify(&rec.node_key, &rec.signing_hash(), &rec.sig) {
-            return None;
+            return RecordCheck::Invalid;
         }
         let unix = self.unix_now();
-        match &rec.delegation {
-            None => Some(false),
-            Some(d) => self.crypto.check_delegation(&rec.owner, &rec.node_key, d.as_slice(), unix).then_some(true),
+        let Some(d) = &rec.delegation else { return RecordCheck::Valid { authorised: false } };
+        if self.crypto.check_delegation(&rec.owner, &rec.node_key, d.as_slice(), unix) {
+            RecordCheck::Valid { authorised: true }
+        } else if self.crypto.check_delegation(&rec.owner, &rec.node_key, d.as_slice(), 0) {
+            RecordCheck::Expired
+        } else {
+            RecordCheck::Invalid
         }
     }
 
@@ -218,7 +240,15 @@ impl Overlay {
             self.stats.banned_rejects += 1;
             return self.drop_conn(conn);
         }
-        let Some(authorised) = self.check_record(rec) else { return self.fail_handshake(conn) };
+        let authorised = match self.check_record(rec) {
+            RecordCheck::Valid { authorised } => authorised,
+            RecordCheck::Expired => {
+                // The owner's authorisation ran out (or our clock is ahead): refused, no ban.
+                self.stats.time_dropped += 1;
+                return self.fail_handshake(conn);
+            }
+            RecordCheck::Invalid => return self.fail_handshake(conn),
+        };
         if probe_expect.is_some_and(|e| e != rec.node) {
             return self.fail_handshake(conn);
         }
@@ -397,19 +427,28 @@ impl Overlay {
         let now = self.now;
         let Some(c) = self.conns.get_mut(&conn) else { return false };
         c.last_rx = now;
-        let ok = c.msgs.take(now) && (!msg.is_payload() || c.payload.take(now));
-        if ok {
-            return true;
-        }
-        c.violations += 1;
-        self.stats.rate_dropped += 1;
-        if c.violations > RATE_VIOLATIONS_MAX {
-            if let Some(node) = c.peer {
-                self.bans.ban(node, now, BAN_FLOOD_MS, BAN_MAX_MS, BANS_CAP);
+        if !c.msgs.take(now) {
+            c.violations += 1;
+            self.stats.rate_dropped += 1;
+            if c.violations > RATE_VIOLATIONS_MAX {
+                // Throttled first, closed only when it keeps flooding; banned only if it is not
+                // one of our relay links (an honest relay is never banned for volume).
+                let peer = c.peer;
+                let relay = self.conns.get(&conn).zip(peer).is_some_and(|(c, n)| self.is_relay_link(c, n));
+                match peer {
+                    Some(node) if !relay => self.bans.ban(node, now, BAN_FLOOD_MS, BAN_MAX_MS, BANS_CAP),
+                    _ => {}
+                }
+                self.drop_conn(conn);
             }
-            self.drop_conn(conn);
+            return false;
         }
-        false
+        if msg.is_payload() && !c.payload.take(now) {
+            // Payload over the flood guard: throttled (dropped, counted), never a violation.
+            self.stats.rate_dropped += 1;
+            return false;
+        }
+        true
     }
 
     /// Ban the node behind `conn` for sending an invalid payload, and disconnect it.

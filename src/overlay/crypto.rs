@@ -15,7 +15,9 @@ use crate::wire::{Key32, MsgId, Sig};
 /// regular kind so relays and the store keep it). Tags: `["nodekey", hex]`, `["expiration", secs]`.
 pub const NODE_AUTH_KIND: u64 = 30_399;
 
-/// Why a broadcast payload was refused. Any of these from a peer bans it.
+/// Why a broadcast payload was refused. Provably bad data (malformed, bad id, bad signature)
+/// from a peer bans it; a time-window failure never does (clocks differ, and an attacker could
+/// otherwise date events so that nodes a little behind ban their honest neighbours).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejected {
     /// Not decodable as an event.
@@ -24,8 +26,11 @@ pub enum Rejected {
     BadId,
     /// The signature does not verify.
     BadSig,
-    /// `created_at` is too far in the future.
-    FromTheFuture,
+    /// `created_at` is too far in the future for the receiver's clock (it may be fine later).
+    FromTheFuture {
+        /// The event's `created_at` (Unix seconds).
+        created_at: u64,
+    },
 }
 
 impl fmt::Display for Rejected {
@@ -34,7 +39,7 @@ impl fmt::Display for Rejected {
             Rejected::Malformed => "malformed event",
             Rejected::BadId => "event id is not the hash of the event",
             Rejected::BadSig => "invalid signature",
-            Rejected::FromTheFuture => "created_at too far in the future",
+            Rejected::FromTheFuture { .. } => "created_at too far in the future",
         })
     }
 }

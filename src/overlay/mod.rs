@@ -11,6 +11,7 @@
 //! Invariants: `by_node[n] = c` ⇒ `conns[c]` is `Up` with peer `n`; every id in `active`,
 //! `leaves`, `homes`, `eager`, `lazy` has an `Up` connection (checked by `check_invariants`).
 
+mod admission;
 mod broadcast;
 mod caches;
 mod conn;
@@ -22,17 +23,20 @@ pub mod params;
 pub mod sim;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_abuse;
 pub mod types;
 mod unicast;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::time::UnixTime;
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
 pub use crypto::{Crypto, Rejected, SchnorrCrypto};
 pub use directory::Directory;
 use params::*;
-pub use types::{Instant, SplitMix64};
+pub use types::{Instant, Now, SplitMix64};
 
 pub use crate::wire::ConnId;
 use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
@@ -61,8 +65,6 @@ pub struct Config {
     pub bootstrap: Vec<Addr>,
     /// Role policy.
     pub role: RoleChoice,
-    /// Unix seconds at `Instant(0)` (wall time is derived from it, never read).
-    pub unix_at_origin: u64,
     /// Leaf slots offered (≤ `LEAF_SLOTS`).
     pub leaf_slots: usize,
     /// RNG seed.
@@ -206,6 +208,13 @@ pub struct Stats {
     pub grafts: u64,
     /// Links declared dead by silence.
     pub dead_links: u64,
+    /// Events and records dropped (never banned for) because of the clocks: dated beyond the
+    /// hold window, a record expired or an owner's delegation expired by our clock.
+    pub time_dropped: u64,
+    /// New events dropped because their entry link or IP prefix was over its admission budget.
+    pub inject_dropped: u64,
+    /// Events held because they were dated a little beyond our window (released later).
+    pub time_held: u64,
     /// Unicasts and acks whose source is not who signed them (dropped, never delivered).
     pub forged: u64,
 }
@@ -232,6 +241,15 @@ struct Missing {
     announcers: Vec<(NodeId, u16)>,
 }
 
+/// An event dated a little beyond our window, waiting for our clock to catch up.
+#[derive(Debug, Clone)]
+struct Held {
+    entry: admission::Entry,
+    from: NodeId,
+    created_at: u64,
+    g: crate::wire::Gossip,
+}
+
 /// A unicast awaiting its ack.
 #[derive(Debug, Clone)]
 struct PendingUnicast {
@@ -251,6 +269,11 @@ pub struct Overlay {
     crypto: Box<dyn Crypto>,
     rng: SplitMix64,
     now: Instant,
+    /// Wall clock of the last input (may step either way; only compared, never timed with).
+    wall: UnixTime,
+    /// (mono, wall) at the last clock-step check: a wall clock that moved more than
+    /// `CLOCK_STEP_S` away from the monotonic one was stepped, and our record is re-signed.
+    wall_ref: (Instant, UnixTime),
     role: Role,
     reach_deadline: Option<Instant>,
     advertised: Option<Addr>,
@@ -275,11 +298,13 @@ pub struct Overlay {
     seen: Seen,
     cache: MsgCache,
     missing: BTreeMap<MsgId, Missing>,
+    held: Vec<Held>,
     ihave_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
     unsent_own: Vec<MsgId>,
     dir: Directory,
     authors: caches::AuthorLimiter,
+    prefixes: caches::KeyedLimiter<admission::Prefix>,
     bans: Bans,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     timers: BTreeMap<(Instant, u64), Timer>,
@@ -291,7 +316,8 @@ pub struct Overlay {
 
 impl Overlay {
     /// A node that starts at `now`: it dials its bootstrap nodes on the first `handle_timeout`.
-    pub fn new(cfg: Config, crypto: Box<dyn Crypto>, now: Instant) -> Overlay {
+    pub fn new(cfg: Config, crypto: Box<dyn Crypto>, clock: Now) -> Overlay {
+        let now = clock.mono;
         let me = NodeId::of_pubkey(&cfg.owner.0);
         let role = match (cfg.role, cfg.listen, cfg.bootstrap.is_empty()) {
             (RoleChoice::Leaf, _, _) | (RoleChoice::Auto, None, _) => Role::Leaf,
@@ -315,6 +341,8 @@ impl Overlay {
             me,
             rng: SplitMix64::new(cfg.seed),
             now,
+            wall: clock.wall,
+            wall_ref: (now, clock.wall),
             role,
             // Deciding, check not sent yet: no deadline until a `ReachCheck` is out.
             reach_deadline: deciding.then_some(Instant(u64::MAX)),
@@ -339,11 +367,13 @@ impl Overlay {
             seen: Seen::new(SEEN_CAP, SEEN_MS),
             cache: MsgCache::new(MSG_CACHE_CAP, MSG_CACHE_MS),
             missing: BTreeMap::new(),
+            held: Vec::new(),
             ihave_pending: Vec::new(),
             ihave_scheduled: false,
             unsent_own: Vec::new(),
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
+            prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
             bans: Bans::default(),
             pending_unicast: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -444,13 +474,29 @@ impl Overlay {
         self.by_node.keys().copied().collect()
     }
 
+    /// Wall-clock seconds as last passed in (never read from a clock here).
     fn unix_now(&self) -> u64 {
-        self.cfg.unix_at_origin + self.now.0 / 1000
+        self.wall.0
+    }
+
+    /// Take both clock readings: `mono` only moves forward; `wall` is taken as given, and a
+    /// step (NTP after boot, suspend) re-signs our record with the corrected time.
+    fn set_clock(&mut self, now: Now) {
+        self.now = self.now.max(now.mono);
+        self.wall = now.wall;
+        let expected = self.wall_ref.1 .0 + self.now.since(self.wall_ref.0) / 1000;
+        if expected.abs_diff(now.wall.0) > CLOCK_STEP_S {
+            log::info!("wall clock stepped by {} s: re-signing our record", now.wall.0 as i64 - expected as i64);
+            self.wall_ref = (self.now, now.wall);
+            self.mark_record_dirty();
+        } else if self.now.since(self.wall_ref.0) > CLOCK_REF_MS {
+            self.wall_ref = (self.now, now.wall);
+        }
     }
 
     /// Feed one input. Never blocks, never fails: bad input is counted and dropped.
-    pub fn handle_input(&mut self, input: Input, now: Instant) {
-        self.now = self.now.max(now);
+    pub fn handle_input(&mut self, input: Input, now: Now) {
+        self.set_clock(now);
         match input {
             Input::Accepted { conn, remote } => self.on_accepted(conn, remote),
             Input::Connected { conn } => self.on_connected(conn),
@@ -466,8 +512,8 @@ impl Overlay {
     }
 
     /// Run due timers. Harmless if called early.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = self.now.max(now);
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.set_clock(now);
         while let Some((&(at, seq), _)) = self.timers.first_key_value() {
             if at > self.now {
                 break;
@@ -525,6 +571,7 @@ impl Overlay {
             _ => {}
         }
         self.flush_unsent_own();
+        self.release_held();
         self.seen.expire(self.now);
         self.cache.expire(self.now);
         self.bans.expire(self.now, BAN_MAX_MS);

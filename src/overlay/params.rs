@@ -132,17 +132,53 @@ pub const BACKOFF_MAX_MS: u64 = 6 * 60_000;
 /// Outputs buffered between two `poll_output` drains; beyond it sends are dropped and counted.
 pub const OUTBOX_CAP: usize = 16_384;
 
+// ---- wall clock (issue 8 item 3) ----
+/// A wall clock that moved this much more (or less) than the monotonic clock since the last
+/// check was stepped (NTP after a Pi's boot without RTC, a phone waking from suspend): our
+/// record is re-signed so its expiry and sequence follow the corrected time.
+pub const CLOCK_STEP_S: u64 = 30;
+/// How often the (mono, wall) reference pair is renewed when no step was seen (absorbs NTP's
+/// slow slewing, ≤ 0.5 ms/s, so it never adds up to a false step).
+pub const CLOCK_REF_MS: u64 = 60_000;
+/// Events dated beyond the receiver's window (`limits::MAX_FUTURE_SKEW`) by at most this much
+/// are held, not dropped, and re-checked when they fall inside it: with honest clocks skewed by
+/// ±10 min, author and receiver can be 20 min apart, 5 min beyond the 15-min window.
+pub const FUTURE_HOLD_S: u64 = 15 * 60;
+/// Events held for later (each keeps its body: ≤ 64 × `MAX_BODY_BYTES` ≈ 8.3 MiB worst case,
+/// ≈ 64 KiB for 1 KB posts); the oldest is dropped (and counted) when full.
+pub const FUTURE_HOLD_CAP: usize = 64;
+
 // ---- abuse resistance (spec §2.7) ----
-/// Frames per second per connection (sustained).
-pub const CONN_MSGS_PER_S: u64 = 200;
+/// Frames per second per connection (sustained): a flood guard, 5× the frames an honest core
+/// link carries at 200 posts/s network-wide (one payload per post at most, plus batched IHAVEs).
+pub const CONN_MSGS_PER_S: u64 = 1_000;
 /// Frames burst per connection (directory catch-up on a new link is bursty).
-pub const CONN_MSGS_BURST: u64 = 2_000;
-/// Payload messages (events, unicasts) per second per connection.
-pub const CONN_PAYLOAD_PER_S: u64 = 20;
+pub const CONN_MSGS_BURST: u64 = 4_000;
+/// Payload messages (events, unicasts) per second per connection: a flood guard bounding the
+/// verification work one link can cause (≈ 500 Schnorr checks/s), not a throughput limit. Every
+/// post crosses every core tree link, so this must exceed the network's total post rate (it was
+/// 20 and capped the whole network at ~20–25 posts/s). Over it: dropped, never a violation.
+pub const CONN_PAYLOAD_PER_S: u64 = 500;
 /// Payload burst per connection.
-pub const CONN_PAYLOAD_BURST: u64 = 100;
-/// Rate violations on one connection before it is closed and its node banned for a while.
+pub const CONN_PAYLOAD_BURST: u64 = 1_000;
+/// Frame-rate violations on one connection before it is closed (and, unless it is one of our
+/// relay links, its node banned for `BAN_FLOOD_MS`).
 pub const RATE_VIOLATIONS_MAX: u32 = 200;
+/// New events per second a non-relay link (leaf, on-demand, young inbound) may bring in besides
+/// its owner's own posts (`admission.rs`); 16 B per connection.
+pub const INJECT_PER_S: u64 = 2;
+/// Burst of the above.
+pub const INJECT_BURST: u64 = 20;
+/// New events per second all non-relay links from one IP prefix (v4 /24, v6 /48) may bring in
+/// together: opening more connections, or more node ids, from one network does not add budget.
+pub const INJECT_PREFIX_PER_S: u64 = 5;
+/// Burst of the above.
+pub const INJECT_PREFIX_BURST: u64 = 50;
+/// Prefixes tracked (~64 B each ⇒ ≈ 64 KiB); the fullest (least active) bucket is forgotten.
+pub const PREFIX_CAP: usize = 1_024;
+/// An inbound link in our active view becomes a relay link after this long (a link we dialled
+/// is one at once): a stranger cannot skip entry admission by sending `Join` and flooding.
+pub const RELAY_TRUST_MS: u64 = 60_000;
 /// Broadcast events per author per minute, enforced by every node (excess never propagates).
 pub const AUTHOR_PER_MIN: u64 = 30;
 /// Per-author burst.

@@ -14,11 +14,15 @@ fn node(seed: u64) -> Overlay {
         listen: Some(Addr::v4([10, 0, 0, seed as u8], 7000)),
         bootstrap: vec![],
         role: RoleChoice::Core,
-        unix_at_origin: 1_750_000_000,
         leaf_slots: params::LEAF_SLOTS,
         seed,
     };
-    Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), Instant(0))
+    Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
+}
+
+/// Clock readings `ms` after start (wall clock at the simulator's origin).
+fn t(ms: u64) -> Now {
+    super::sim::sim_now(Instant(ms), 0)
 }
 
 fn drain(o: &mut Overlay) -> Vec<Output> {
@@ -28,10 +32,10 @@ fn drain(o: &mut Overlay) -> Vec<Output> {
 #[test]
 fn malformed_input_is_counted_and_the_connection_closed() {
     let mut o = node(1);
-    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, Instant(5));
+    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, t(5));
     let out = drain(&mut o);
     assert!(matches!(out.as_slice(), [Output::Send { conn: ConnId(1), msg: Msg::Hello(_) }]), "{out:?}");
-    o.handle_input(Input::Malformed { conn: ConnId(1) }, Instant(6));
+    o.handle_input(Input::Malformed { conn: ConnId(1) }, t(6));
     let out = drain(&mut o);
     assert!(matches!(out.as_slice(), [Output::Close { conn: ConnId(1) }]), "{out:?}");
     assert_eq!(o.stats().malformed, 1);
@@ -41,21 +45,21 @@ fn malformed_input_is_counted_and_the_connection_closed() {
 #[test]
 fn a_protocol_message_before_the_handshake_or_a_bad_auth_closes() {
     let mut o = node(1);
-    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, Instant(5));
+    o.handle_input(Input::Accepted { conn: ConnId(1), remote: Addr::v4([10, 0, 0, 9], 1) }, t(5));
     drain(&mut o);
-    o.handle_input(Input::Frame { conn: ConnId(1), msg: Msg::Join }, Instant(6));
+    o.handle_input(Input::Frame { conn: ConnId(1), msg: Msg::Join }, t(6));
     assert!(matches!(drain(&mut o).as_slice(), [Output::Close { .. }]));
     assert_eq!(o.stats().handshake_failed, 1);
 
     // A correct Hello from node 2, then an Auth signed for the wrong nonce.
     let peer = node(2);
-    o.handle_input(Input::Accepted { conn: ConnId(2), remote: Addr::v4([10, 0, 0, 2], 1) }, Instant(7));
+    o.handle_input(Input::Accepted { conn: ConnId(2), remote: Addr::v4([10, 0, 0, 2], 1) }, t(7));
     drain(&mut o);
     let hello = Hello { record: peer.record.clone(), nonce: 99 };
-    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Hello(Box::new(hello)) }, Instant(8));
+    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Hello(Box::new(hello)) }, t(8));
     let out = drain(&mut o);
     assert!(matches!(out.as_slice(), [Output::Send { msg: Msg::Auth(_), .. }]), "{out:?}");
-    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Auth(Sig([0; 64])) }, Instant(9));
+    o.handle_input(Input::Frame { conn: ConnId(2), msg: Msg::Auth(Sig([0; 64])) }, t(9));
     assert!(matches!(drain(&mut o).as_slice(), [Output::Close { conn: ConnId(2) }]));
     assert!(o.connected_nodes().is_empty());
 }
@@ -66,11 +70,11 @@ fn a_record_for_another_node_id_is_refused() {
     let mut o = node(1);
     let mut forged = node(2).record.clone();
     forged.node = NodeId(12345);
-    o.handle_input(Input::Accepted { conn: ConnId(3), remote: Addr::v4([10, 0, 0, 2], 1) }, Instant(1));
+    o.handle_input(Input::Accepted { conn: ConnId(3), remote: Addr::v4([10, 0, 0, 2], 1) }, t(1));
     drain(&mut o);
     o.handle_input(
         Input::Frame { conn: ConnId(3), msg: Msg::Hello(Box::new(Hello { record: forged, nonce: 1 })) },
-        Instant(2),
+        t(2),
     );
     assert!(matches!(drain(&mut o).as_slice(), [Output::Close { conn: ConnId(3) }]));
     assert_eq!(o.stats().handshake_failed, 1);
@@ -88,14 +92,13 @@ fn a_wildcard_listen_address_is_never_advertised() {
         listen: Some(Addr::v4([0, 0, 0, 0], 20000)),
         bootstrap: vec![],
         role: RoleChoice::Auto,
-        unix_at_origin: 1_750_000_000,
         leaf_slots: params::LEAF_SLOTS,
         seed: 5,
     };
-    let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), Instant(0));
+    let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), t(0));
     assert_eq!(wild.role(), Role::Core);
     assert_eq!(wild.record.addr, None, "peers would dial 0.0.0.0, i.e. themselves");
-    cfg_node.handle_timeout(Instant(1));
+    cfg_node.handle_timeout(t(1));
 }
 
 #[test]
@@ -108,18 +111,17 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
         listen: Some(Addr::v4([10, 0, 0, 6], 7000)),
         bootstrap: vec![], // `-b name` did not resolve at start
         role: RoleChoice::Auto,
-        unix_at_origin: 1_750_000_000,
         leaf_slots: params::LEAF_SLOTS,
         seed: 6,
     };
-    let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), Instant(0));
-    o.handle_timeout(Instant(1));
+    let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), t(0));
+    o.handle_timeout(t(1));
     assert!(!o.is_deciding());
     assert!(!drain(&mut o).iter().any(|out| matches!(out, Output::Dial { .. })));
     let boot = Addr::v4([10, 0, 0, 7], 7000);
     o.set_bootstrap(vec![boot], Instant(2));
     assert!(o.is_deciding(), "a NATed Pi must not claim core without the dial-back check");
-    o.handle_timeout(Instant(5_000));
+    o.handle_timeout(t(5_000));
     let dials: Vec<Addr> = drain(&mut o)
         .into_iter()
         .filter_map(|out| match out {

@@ -3,7 +3,7 @@
 //! `Instant` is the crate's monotonic millisecond value (`crate::time`), re-exported so the
 //! overlay's users need one import. Nothing here reads a clock or an OS random source.
 
-pub use crate::time::Instant;
+pub use crate::time::{Instant, Now};
 
 /// SplitMix64: the overlay's seeded RNG (small, fast, deterministic; not for keys).
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::limits::MAX_FUTURE_SKEW;
 use crate::overlay::{Crypto, Rejected};
 use crate::wire::{Body, Key32, MsgId, Sig};
 
@@ -39,12 +40,25 @@ impl Crypto for FakeCrypto {
     fn verify(&mut self, key: &Key32, hash: &[u8; 32], sig: &Sig) -> bool {
         sig.0[..32] == xor32(hash, &key.0)
     }
-    fn check_delegation(&mut self, _owner: &Key32, _node_key: &Key32, delegation: &[u8], _unix_now: u64) -> bool {
-        delegation == b"ok"
+    /// `ok` is a valid delegation forever; `ok-until:<unix secs>` one that expires.
+    fn check_delegation(&mut self, _owner: &Key32, _node_key: &Key32, delegation: &[u8], unix_now: u64) -> bool {
+        if delegation == b"ok" {
+            return true;
+        }
+        let until =
+            delegation.strip_prefix(b"ok-until:").and_then(|d| std::str::from_utf8(d).ok()?.parse::<u64>().ok());
+        until.is_some_and(|u| u >= unix_now)
     }
-    fn verify_event(&mut self, id: &MsgId, body: &[u8], _unix_now: u64) -> Result<Key32, Rejected> {
-        if body.len() < 33 {
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
+        if body.len() < 49 {
             return Err(Rejected::Malformed);
+        }
+        // The same window as `Event::verify` (checked first there too).
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&body[41..49]);
+        let created_at = u64::from_be_bytes(t);
+        if created_at > unix_now.saturating_add(MAX_FUTURE_SKEW.as_secs()) {
+            return Err(Rejected::FromTheFuture { created_at });
         }
         if Sha256::digest(body).as_slice() != id.0 {
             return Err(Rejected::BadId);
@@ -58,11 +72,18 @@ impl Crypto for FakeCrypto {
     }
 }
 
-/// A fake event: `[valid flag][author 32][counter 8][padding]`, id = SHA-256(body).
+/// A fake event dated at the Unix epoch (never "from the future"): see [`fake_event_at`].
 pub fn fake_event(author: [u8; 32], counter: u64, size: usize, valid: bool) -> (MsgId, Body) {
-    let mut b = vec![0u8; size.max(41)];
+    fake_event_at(author, counter, size, valid, 0)
+}
+
+/// A fake event: `[valid flag][author 32][counter 8][created_at 8][padding]`,
+/// id = SHA-256(body).
+pub fn fake_event_at(author: [u8; 32], counter: u64, size: usize, valid: bool, created_at: u64) -> (MsgId, Body) {
+    let mut b = vec![0u8; size.max(49)];
     b[0] = u8::from(valid);
     b[1..33].copy_from_slice(&author);
     b[33..41].copy_from_slice(&counter.to_be_bytes());
+    b[41..49].copy_from_slice(&created_at.to_be_bytes());
     (MsgId(Sha256::digest(&b).into()), Body::from_slice(&b))
 }

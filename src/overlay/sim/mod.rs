@@ -13,9 +13,10 @@ mod fake;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-pub use fake::{fake_event, FakeCrypto};
+pub use fake::{fake_event, fake_event_at, FakeCrypto};
 
-use super::{Config, Delivery, Input, Instant, Output, Overlay, RoleChoice, SplitMix64};
+use super::{Config, Delivery, Input, Instant, Now, Output, Overlay, RoleChoice, SplitMix64};
+use crate::time::UnixTime;
 use crate::wire::{
     frame_len, Addr, Body, ConnId, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, UndeliverableReason,
 };
@@ -92,6 +93,9 @@ pub struct SimNode {
     pub traffic: Traffic,
     /// Partition group.
     pub group: u8,
+    /// How far this node's wall clock is off true simulated time, in seconds (skew tests; the
+    /// node's monotonic clock is always right).
+    pub clock_offset_s: i64,
     cfg: Config,
     key: [u8; 32],
     next_inbound: u64,
@@ -111,6 +115,7 @@ impl SimNode {
             unicast_done: BTreeMap::new(),
             traffic: Traffic::default(),
             group: 0,
+            clock_offset_s: 0,
             cfg,
             key,
             next_inbound: 0,
@@ -185,6 +190,18 @@ pub struct Sim {
 /// Unix time of simulated `Instant(0)`.
 pub const SIM_UNIX_ORIGIN: u64 = 1_750_000_000;
 
+/// Clock readings at simulated time `t` for a node whose wall clock is `offset_s` off.
+pub fn sim_now(t: Instant, offset_s: i64) -> Now {
+    let wall = (SIM_UNIX_ORIGIN + t.0 / 1000).saturating_add_signed(offset_s);
+    Now::new(t, UnixTime(wall))
+}
+
+/// Node `i`'s address: every node in its own /24 (cores 10.x.y.1, leaves 100.x.y.1).
+fn sim_addr(i: usize, core: bool) -> Addr {
+    let ip = (i as u32).to_be_bytes();
+    Addr::v4([if core { 10 } else { 100 }, ip[2], ip[3], 1], 7000)
+}
+
 impl Sim {
     /// Build the network: core nodes first (node 0 has no bootstrap), then leaves; each node's
     /// bootstrap is a random earlier core node, and nodes join in index order over `join_window_ms`.
@@ -211,18 +228,13 @@ impl Sim {
             let mut owner = [0u8; 32];
             owner[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
             owner[24..32].copy_from_slice(&rng.next_u64().to_be_bytes());
-            let ip = (i as u32).to_be_bytes();
-            let addr = if core {
-                Addr::v4([10, ip[1], ip[2], ip[3]], 7000)
-            } else {
-                Addr::v4([192, ip[1], ip[2], ip[3]], 7000)
-            };
+            // Every node in its own /24 (entry admission budgets are per IP prefix).
+            let addr = sim_addr(i, core);
             let bootstrap = if i == 0 {
                 vec![]
             } else {
                 let j = rng.below(i.min(cfg.cores) as u64) as usize;
-                let ipj = (j as u32).to_be_bytes();
-                vec![Addr::v4([10, ipj[1], ipj[2], ipj[3]], 7000)]
+                vec![sim_addr(j, true)]
             };
             let node_cfg = Config {
                 owner: Key32(owner),
@@ -230,14 +242,13 @@ impl Sim {
                 listen: Some(addr),
                 bootstrap,
                 role: RoleChoice::Auto,
-                unix_at_origin: SIM_UNIX_ORIGIN,
                 leaf_slots: super::params::LEAF_SLOTS,
                 seed: rng.next_u64(),
             };
             let mut key = [0u8; 32];
             key[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
             let join_at = Instant(cfg.join_window_ms * i as u64 / total.max(1) as u64);
-            let overlay = Overlay::new(node_cfg.clone(), Box::new(FakeCrypto::new(key)), join_at);
+            let overlay = Overlay::new(node_cfg.clone(), Box::new(FakeCrypto::new(key)), sim_now(join_at, 0));
             sim.by_addr.insert(addr, i);
             sim.nodes.push(SimNode::fresh(overlay, addr, core, node_cfg, key));
             sim.set_timeout(i, join_at);
@@ -272,13 +283,17 @@ impl Sim {
             eprintln!("{:>8} #{i} <- {:?}", self.now.0, ev.what);
         }
         match ev.what {
-            What::Input(input) => self.nodes[i].overlay.handle_input(input, self.now),
+            What::Input(input) => {
+                let now = self.node_now(i);
+                self.nodes[i].overlay.handle_input(input, now)
+            }
             What::Timeout => {
                 if self.nodes[i].next_timeout != Some(ev.at) {
                     return true; // superseded
                 }
                 self.nodes[i].next_timeout = None;
-                self.nodes[i].overlay.handle_timeout(self.now);
+                let now = self.node_now(i);
+                self.nodes[i].overlay.handle_timeout(now);
             }
         }
         while let Some(out) = self.nodes[i].overlay.poll_output() {
@@ -418,11 +433,18 @@ impl Sim {
         }
     }
 
-    /// Publish a fresh valid event of `size` bytes from node `i`; returns its id.
+    /// Node `i`'s clock readings now (its wall clock skewed by `clock_offset_s`).
+    pub fn node_now(&self, i: usize) -> Now {
+        sim_now(self.now, self.nodes[i].clock_offset_s)
+    }
+
+    /// Publish a fresh valid event of `size` bytes from node `i`, dated by node `i`'s own
+    /// (possibly skewed) wall clock; returns its id.
     pub fn publish(&mut self, i: usize, size: usize) -> MsgId {
         self.counter += 1;
         let author = self.nodes[i].cfg.owner.0;
-        let (id, body) = fake_event(author, self.counter, size, true);
+        let created_at = self.node_now(i).wall.0;
+        let (id, body) = fake_event_at(author, self.counter, size, true, created_at);
         let now = self.now;
         self.nodes[i].delivered.insert(id, now);
         self.input(i, Input::Publish { id, body });
@@ -473,7 +495,7 @@ impl Sim {
     pub fn restart(&mut self, i: usize) {
         let n = &mut self.nodes[i];
         n.cfg.seed = n.cfg.seed.wrapping_add(1);
-        n.overlay = Overlay::new(n.cfg.clone(), Box::new(FakeCrypto::new(n.key)), self.now);
+        n.overlay = Overlay::new(n.cfg.clone(), Box::new(FakeCrypto::new(n.key)), sim_now(self.now, n.clock_offset_s));
         n.alive = true;
         n.next_timeout = None;
         let now = self.now;
@@ -528,13 +550,12 @@ impl Sim {
     pub fn add_impostor(&mut self, victim: usize) -> usize {
         let i = self.nodes.len();
         let mut cfg = self.nodes[victim].cfg.clone();
-        let ip = (i as u32).to_be_bytes();
-        let addr = Addr::v4([10, ip[1], ip[2], ip[3]], 7000);
+        let addr = sim_addr(i, true);
         cfg.listen = Some(addr);
         cfg.bootstrap = vec![self.nodes[0].addr];
         cfg.seed ^= 0xBAD;
         let key = [0xEE; 32];
-        let overlay = Overlay::new(cfg.clone(), Box::new(FakeCrypto::new(key)), self.now);
+        let overlay = Overlay::new(cfg.clone(), Box::new(FakeCrypto::new(key)), sim_now(self.now, 0));
         self.by_addr.insert(addr, i);
         self.nodes.push(SimNode::fresh(overlay, addr, true, cfg, key));
         let now = self.now;

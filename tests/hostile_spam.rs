@@ -1,0 +1,180 @@
+//! Real processes on loopback, an attacker speaking the wire protocol (issue 8 items 3 and 5):
+//! events dated at and beyond the edge of the time window never cost anyone their link; a spam
+//! flood of valid posts from fresh keys, pushed over a raw connection into a real server, is
+//! contained at that server (it relays at most its entry admission budget onward), and the
+//! honest server connected to it is neither banned nor starved of honest posts.
+//! Every wait is bounded polling on a condition; a socket read timeout only turns a hang into
+//! a failure.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::cluster::{ids, peers, publish, wait_until};
+use common::*;
+use nostrp2p::event::Event;
+use nostrp2p::hex;
+use nostrp2p::keys::SecretKey;
+use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
+use nostrp2p::overlay::params::{INJECT_BURST, INJECT_PER_S};
+use nostrp2p::time::UnixTime;
+use nostrp2p::wire::{
+    decode_body, decode_header, encode_frame, Body, Gossip, GossipKind, Hello, Key32, Msg, MsgId, NodeId, NodeRecord,
+    Role, Sig, HEADER_BYTES,
+};
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn user(i: u8) -> SecretKey {
+    SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
+}
+
+/// A peer that speaks the wire protocol by hand: its own (valid) node identity, then whatever
+/// frames the test wants.
+struct RawPeer {
+    stream: TcpStream,
+}
+
+impl RawPeer {
+    fn read_msg(&mut self) -> Msg {
+        let mut h = [0u8; HEADER_BYTES];
+        self.stream.read_exact(&mut h).expect("frame header");
+        let len = decode_header(h).expect("valid header");
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body).expect("frame body");
+        decode_body(&body).expect("valid frame")
+    }
+
+    fn send(&mut self, msg: &Msg) {
+        self.stream.write_all(&encode_frame(msg).expect("encodes")).expect("send");
+    }
+
+    /// Connects to `to` as a leaf of owner `owner` with node key `node_secret`, and
+    /// authenticates (Hello both ways, Auth both ways).
+    fn connect(to: SocketAddr, owner: &SecretKey, node_secret: [u8; 32]) -> RawPeer {
+        let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
+        let owner = Key32(owner.public_key().0);
+        let node = NodeId::of_pubkey(&owner.0);
+        let mut record = NodeRecord {
+            node,
+            owner,
+            node_key: crypto.node_key(),
+            delegation: None,
+            role: Role::Leaf,
+            addr: None,
+            homes: vec![],
+            seq: now() * 1000,
+            expires: now() + 3_600,
+            sig: Sig([0; 64]),
+        };
+        record.sig = crypto.sign(&record.signing_hash());
+        let stream = TcpStream::connect(to).expect("connect to the overlay port");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let mut peer = RawPeer { stream };
+        peer.send(&Msg::Hello(Box::new(Hello { record, nonce: 1 })));
+        let their_nonce = loop {
+            if let Msg::Hello(h) = peer.read_msg() {
+                break h.nonce;
+            }
+        };
+        peer.send(&Msg::Auth(crypto.sign(&Hello::auth_hash(their_nonce, node))));
+        peer
+    }
+
+    /// Waits until the server has processed every frame sent so far (frames on one connection
+    /// are handled in order, so its `Pong` comes after all of them).
+    fn sync(&mut self, n: u32) {
+        self.send(&Msg::Ping(n));
+        loop {
+            if let Msg::Pong(m) = self.read_msg() {
+                if m == n {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fresh_key_flood_is_contained_at_its_entry_and_the_honest_neighbour_is_not_banned() {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("spam-{i}"))).collect();
+    let entry = Node::start(NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path()));
+    let boot = SocketAddr::new(entry.opts.ip, entry.opts.port);
+    let honest =
+        Node::start(NodeOpts::new(&user(1).public_key().to_hex(), dirs[1].path()).arg("-b").arg(&boot.to_string()));
+    wait_until("the two servers to connect", &[&entry, &honest], || peers(&entry) >= 1 && peers(&honest) >= 1);
+
+    let mut attacker = RawPeer::connect(boot, &user(9), [0x42; 32]);
+    attacker.sync(1);
+    // 300 valid posts, each from a key nobody has seen, as fast as the socket takes them.
+    let started = Instant::now();
+    let mut spam = Vec::new();
+    for k in 0..300u64 {
+        let mut secret = [0x33; 32];
+        secret[..8].copy_from_slice(&(k + 1).to_be_bytes());
+        let key = SecretKey::from_bytes(secret).expect("valid key");
+        let ev = Event::new_signed(&key, UnixTime(now()), 1, vec![], format!("spam {k}"), &[k as u8; 32]);
+        let body = Body::from_slice(&nostrp2p::event::packed::encode(&ev));
+        spam.push(hex::encode(&ev.id.0));
+        attacker.send(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body }));
+    }
+    attacker.sync(2);
+    let secs = started.elapsed().as_secs() + 1;
+
+    // An honest post published after the flood reaches the honest server behind the spam it
+    // was let through (one ordered link), so then the count is final.
+    let post = Event::new_signed(&user(0), UnixTime(now()), 1, vec![], "honest".into(), &[1; 32]);
+    publish(&entry, &post);
+    let post_id = hex::encode(&post.id.0);
+    wait_until("the honest post to reach the honest server", &[&entry, &honest], || ids(&honest).contains(&post_id));
+
+    let relayed = ids(&honest).iter().filter(|id| spam.contains(id)).count();
+    let budget = (INJECT_BURST + INJECT_PER_S * secs) as usize;
+    eprintln!("flood of {} fresh-key posts in {secs} s: {relayed} relayed onward (budget {budget})", spam.len());
+    assert!(relayed <= budget, "{relayed} spam posts went past the entry (budget {budget})");
+    assert!(relayed > 0, "the entry relayed nothing at all: the admission budget is not what this test thinks");
+    assert!(peers(&honest) >= 1, "the honest server lost its link to the entry");
+    // A post from the honest side still gets through the entry: nobody was banned.
+    let reply = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "still here".into(), &[2; 32]);
+    publish(&honest, &reply);
+    let reply_id = hex::encode(&reply.id.0);
+    wait_until("the honest server's post to reach the entry", &[&entry, &honest], || ids(&entry).contains(&reply_id));
+}
+
+#[test]
+fn future_dated_events_are_held_or_dropped_and_ban_nobody() {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("future-{i}"))).collect();
+    let entry = Node::start(NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path()));
+    let boot = SocketAddr::new(entry.opts.ip, entry.opts.port);
+    let honest =
+        Node::start(NodeOpts::new(&user(1).public_key().to_hex(), dirs[1].path()).arg("-b").arg(&boot.to_string()));
+    wait_until("the two servers to connect", &[&entry, &honest], || peers(&entry) >= 1 && peers(&honest) >= 1);
+    // The attacker posts as its own owner (so only the time window matters): one event at the
+    // very edge of a correct clock's window, one 20 min ahead (held), one 3 h ahead (dropped).
+    let mut attacker = RawPeer::connect(boot, &user(9), [0x43; 32]);
+    let mut edge = None;
+    for (k, ahead) in [(0u8, 15 * 60 - 1), (1, 20 * 60), (2, 3 * 3_600)] {
+        let ev =
+            Event::new_signed(&user(9), UnixTime(now() + ahead), 1, vec![], format!("from the future {k}"), &[k; 32]);
+        let body = Body::from_slice(&nostrp2p::event::packed::encode(&ev));
+        attacker.send(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body }));
+        if k == 0 {
+            edge = Some(hex::encode(&ev.id.0));
+        }
+    }
+    // Still connected: the entry answers a ping after all three (a ban would close the link).
+    attacker.sync(7);
+    let edge = edge.expect("edge event");
+    wait_until("the edge-of-window event to reach the honest server", &[&entry, &honest], || {
+        ids(&honest).contains(&edge)
+    });
+    let post = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "honest".into(), &[3; 32]);
+    publish(&honest, &post);
+    let id = hex::encode(&post.id.0);
+    wait_until("an honest post to cross the entry", &[&entry, &honest], || ids(&entry).contains(&id));
+    attacker.sync(8);
+}
