@@ -20,6 +20,9 @@ pub mod app;
 pub mod cli;
 pub mod driver;
 pub mod event;
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hex;
 pub mod http;
 pub mod keys;

@@ -161,6 +161,19 @@ pub const SEGMENT_MIN_BYTES: u64 = 256 * 1024;
 /// anything longer is corruption. One record buffer of this size is reused for writing.
 pub const MAX_RECORD_BYTES: usize = MAX_EVENT_BYTES + 1024;
 
+/// Disk bytes the store's `quarantine/` directory may hold: copies of damaged log bytes that
+/// recovery cut out of a segment (for a human to inspect; never read back). When a new damaged
+/// range would not fit, it is left in place in its segment instead (recovery skips it again on
+/// every start, and nothing is deleted without a copy). Disk only; no memory is held.
+pub const QUARANTINE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Checksum work (bytes hashed) recovery may spend, per segment, looking for the next good
+/// record after damage. Real damage costs a few KiB (candidates are rare: a random length
+/// field is in range once in ~30,000 offsets); bytes crafted to look like many long records
+/// could cost `segment × MAX_RECORD_BYTES`. Past the budget the rest of the segment counts
+/// as one damaged range. 256 MiB ≈ 0.3 s of CRC-32 on a Pi 4. No memory.
+pub const RESYNC_MAX_CRC_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Segment files may take this many times the store budget on disk (plus two segments)
 /// before retention re-appends the few live events of the emptiest old segment and deletes
 /// it. 2× bounds disk use while keeping write amplification ≤ 1 (the segment compacted is

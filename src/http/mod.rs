@@ -99,6 +99,21 @@ pub struct NetworkInfo {
     pub mail_opened: u64,
     /// Events from other nodes stored since start.
     pub events_received: u64,
+    /// The `-b` bootstrap peer, if one was given.
+    pub bootstrap: Option<BootstrapInfo>,
+}
+
+/// What `/status` shows of the `-b` bootstrap peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootstrapInfo {
+    /// The address dialled last (or the first one resolved); `None` while the name does not resolve.
+    pub addr: Option<std::net::SocketAddr>,
+    /// `connecting`, `failed` or `joined`.
+    pub state: &'static str,
+    /// Why the last attempt failed (with `failed`).
+    pub cause: Option<&'static str>,
+    /// Dials made to it so far.
+    pub attempts: u64,
 }
 
 /// What the driver must do with a request.

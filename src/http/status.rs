@@ -32,6 +32,14 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
             "mail_opened": n.mail_opened,
             "events_received": n.events_received,
         })),
+        "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({
+            "addr": b.addr.map(|a| a.to_string()),
+            "state": match b.cause {
+                Some(cause) => format!("{}: {cause}", b.state),
+                None => b.state.to_owned(),
+            },
+            "attempts": b.attempts,
+        })),
         "store": {
             "events": stats.events,
             "bytes": stats.bytes,

@@ -5,8 +5,11 @@
 //! overlay and never awaits a peer: sends are `try_send` into the connection's writer queue
 //! (`PEER_QUEUE_FRAMES`), a full queue drops the frame and counts it, and a peer whose queue
 //! stays full for `SLOW_PEER_MAX_DROPS` frames in a row is disconnected. Readers decode with
-//! `wire` and stop at the first bad frame (counted by the overlay as `Malformed`).
+//! `wire` and stop at the first bad frame (counted by the overlay as `Malformed`). Failed dials
+//! report their cause, and a peer that answers in HTTP is told apart from other garbage, so
+//! the runtime can say why a bootstrap peer does not work ([`bootstrap`]).
 
+pub mod bootstrap;
 pub mod runtime;
 
 use std::collections::BTreeMap;
@@ -31,6 +34,8 @@ pub const NET_INBOX_CAP: usize = 1024;
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A single frame write that takes longer than this means the peer is gone.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long resolving the bootstrap host name may take (on a helper thread).
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the transport tasks report.
 #[derive(Debug)]
@@ -39,12 +44,18 @@ pub enum NetEvent {
     Incoming(TcpStream, SocketAddr),
     /// A dial finished (not yet adopted).
     Dialed(ConnId, TcpStream),
-    /// A dial failed or a connection ended.
+    /// A dial failed: why (`TimedOut` after [`DIAL_TIMEOUT`]).
+    DialFailed(ConnId, std::io::ErrorKind),
+    /// A connection ended.
     Closed(ConnId),
     /// A frame arrived.
     Frame(ConnId, Msg),
     /// Undecodable bytes arrived; the reader has stopped.
     Malformed(ConnId, wire::DecodeError),
+    /// The peer answered in HTTP (its bytes began `HTTP`); the reader has stopped.
+    AnsweredHttp(ConnId),
+    /// A host name resolution asked for with [`Net::resolve`] finished.
+    Resolved(Result<Vec<SocketAddr>, String>),
 }
 
 /// Counters of the transport.
@@ -175,18 +186,34 @@ impl<'a> Net<'a> {
         let tx = self.inbox_tx.clone();
         self.ex
             .spawn(async move {
-                let connect = async { Async::<TcpStream>::connect(addr).await.ok() };
+                let connect = async { Async::<TcpStream>::connect(addr).await };
                 let timeout = async {
                     Timer::after(DIAL_TIMEOUT).await;
-                    None
+                    Err(std::io::ErrorKind::TimedOut.into())
                 };
-                let ev = match future::or(connect, timeout).await.and_then(|s| s.into_inner().ok()) {
-                    Some(stream) => NetEvent::Dialed(conn, stream),
-                    None => NetEvent::Closed(conn),
+                let ev = match future::or(connect, timeout).await.and_then(Async::into_inner) {
+                    Ok(stream) => NetEvent::Dialed(conn, stream),
+                    Err(e) => {
+                        log::debug!("dial {addr} for {conn:?} failed: {e}");
+                        NetEvent::DialFailed(conn, e.kind())
+                    }
                 };
                 let _ = tx.send(ev).await;
             })
             .detach();
+    }
+
+    /// Resolve `host_port` on a helper thread (reported as [`NetEvent::Resolved`]). The caller
+    /// asks for one resolution at a time.
+    pub fn resolve(&self, host_port: String) {
+        let tx = self.inbox_tx.clone();
+        let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
+            let result = crate::platform::resolve(&host_port, RESOLVE_TIMEOUT).map_err(|e| e.to_string());
+            let _ = tx.send_blocking(NetEvent::Resolved(result));
+        });
+        if let Err(e) = spawned {
+            let _ = self.inbox_tx.try_send(NetEvent::Resolved(Err(format!("cannot start a thread: {e}"))));
+        }
     }
 
     /// Queue `msg` on `conn`; never waits.
@@ -253,6 +280,7 @@ async fn read_loop(conn: ConnId, stream: Rc<Async<TcpStream>>, inbox: async_chan
         }
         let len = match wire::decode_header(header) {
             Ok(len) => len,
+            Err(_) if header == *b"HTTP" => break NetEvent::AnsweredHttp(conn),
             Err(e) => break NetEvent::Malformed(conn, e),
         };
         let mut body = vec![0u8; len];

@@ -21,6 +21,7 @@ use async_io::{Async, Timer};
 use futures_lite::future;
 use smol::LocalExecutor;
 
+use super::bootstrap::Bootstrap;
 use super::{to_addr, to_socket, Net, NetEvent, SendOutcome};
 use crate::app::{self, persist, App, AppConfig, FetchTarget};
 use crate::event::{Event, VerifiedEvent};
@@ -34,7 +35,8 @@ use crate::time::{Instant, Now, UnixTime};
 use crate::wire::{Body, Key32, MsgId, NodeId};
 
 /// How long resolving `-b host:port` may take at start (Android has no system resolver for a
-/// static binary: `platform::resolve` asks the configured nameservers itself).
+/// static binary: `platform::resolve` asks the configured nameservers itself). A name that does
+/// not resolve is tried again later (see `net::bootstrap`).
 const BOOT_RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// File holding the node key (64 hex characters), created on first start.
@@ -95,6 +97,8 @@ pub struct OverlayRuntime<'a> {
     clock: Now,
     /// When the app's state was last written to disk.
     last_persist: UnixTime,
+    /// The `-b` peer: why it does not work, when to resolve it again.
+    bootstrap: Option<Bootstrap>,
 }
 
 /// What the application layer sees of the overlay (`app::Context`).
@@ -236,24 +240,16 @@ impl<'a> OverlayRuntime<'a> {
             .map_err(|_| OverlayError::NodeKey(data_dir.join(NODE_KEY_FILE), std::io::ErrorKind::InvalidData.into()))?;
         let mut app = App::new(AppConfig { owner, node_secret, seed: random_bytes()? });
         restore_app(&mut app, data_dir, unix);
-        let bootstrap: Vec<_> = boot_peer
-            .and_then(|b| match crate::platform::resolve(b, BOOT_RESOLVE_TIMEOUT) {
-                Ok(addrs) => Some(addrs.into_iter().map(to_addr).collect::<Vec<_>>()),
-                Err(e) => {
-                    log::warn!(
-                        "cannot resolve bootstrap peer {b}: {e}; running without it (restart once the \
-                         network is up, or give an IP address)"
-                    );
-                    None
-                }
-            })
-            .unwrap_or_default();
+        let bootstrap = boot_peer.map(|b| {
+            let resolved = crate::platform::resolve(b, BOOT_RESOLVE_TIMEOUT).map_err(|e| e.to_string());
+            Bootstrap::new(b, resolved, now)
+        });
         let seed = u64::from_be_bytes(random_bytes()?);
         let cfg = Config {
             owner: Key32(owner.0),
             delegation,
             listen: Some(to_addr(local)),
-            bootstrap,
+            bootstrap: bootstrap.as_ref().map(|b| b.addrs().iter().copied().map(to_addr).collect()).unwrap_or_default(),
             role: match std::env::var("NOSTRP2P_ROLE").as_deref() {
                 Ok("core") => RoleChoice::Core,
                 Ok("leaf") => RoleChoice::Leaf,
@@ -275,6 +271,7 @@ impl<'a> OverlayRuntime<'a> {
             connected: BTreeSet::new(),
             clock: Now::new(now, unix),
             last_persist: unix,
+            bootstrap,
         })
     }
 
@@ -294,7 +291,11 @@ impl<'a> OverlayRuntime<'a> {
         let to_instant = |t: UnixTime| mono.plus_ms(t.0.saturating_sub(wall.0).saturating_mul(1000));
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
-        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist].into_iter().flatten().min()
+        let resolve = self.bootstrap.as_ref().and_then(Bootstrap::poll_timeout);
+        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Wait for a transport event or until `deadline` (a `std::time::Instant`).
@@ -340,10 +341,17 @@ impl<'a> OverlayRuntime<'a> {
             self.on_net(ev);
             stored += self.drain(unix, store);
         }
+        if let Some(b) = self.bootstrap.as_mut() {
+            if b.poll_resolve(now) {
+                self.net.resolve(b.host().to_owned());
+            }
+        }
         stored
     }
 
     fn on_net(&mut self, ev: NetEvent) {
+        let now = self.clock.mono;
+        let boot = self.bootstrap.as_mut();
         let input = match ev {
             NetEvent::Incoming(stream, peer) => match self.net.adopt_inbound(stream) {
                 Some(conn) => Input::Accepted { conn, remote: to_addr(peer) },
@@ -356,15 +364,47 @@ impl<'a> OverlayRuntime<'a> {
                     Input::Connected { conn }
                 }
             }
+            NetEvent::DialFailed(conn, kind) => {
+                if let Some(b) = boot {
+                    b.on_dial_failed(conn, kind, now);
+                }
+                Input::Closed { conn }
+            }
             NetEvent::Closed(conn) => {
+                if let Some(b) = boot {
+                    b.on_closed(conn, now);
+                }
                 self.net.forget(conn);
                 Input::Closed { conn }
             }
-            NetEvent::Frame(conn, msg) => Input::Frame { conn, msg },
+            NetEvent::Frame(conn, msg) => {
+                if let Some(b) = boot {
+                    b.on_frame(conn);
+                }
+                Input::Frame { conn, msg }
+            }
             NetEvent::Malformed(conn, e) => {
                 log::debug!("malformed frame from {conn:?}: {e}");
+                if let Some(b) = boot {
+                    b.on_malformed(conn, false, now);
+                }
                 self.net.forget(conn);
                 Input::Malformed { conn }
+            }
+            NetEvent::AnsweredHttp(conn) => {
+                log::debug!("{conn:?} answered in HTTP");
+                if let Some(b) = boot {
+                    b.on_malformed(conn, true, now);
+                }
+                self.net.forget(conn);
+                Input::Malformed { conn }
+            }
+            NetEvent::Resolved(result) => {
+                let changed = boot.and_then(|b| b.on_resolved(result, now));
+                if let Some(addrs) = changed {
+                    self.overlay.set_bootstrap(addrs.into_iter().map(to_addr).collect(), now);
+                }
+                return;
             }
         };
         self.overlay.handle_input(input, self.clock);
@@ -398,8 +438,18 @@ impl<'a> OverlayRuntime<'a> {
                 }
                 return;
             }
-            Output::Dial { conn, addr } => return self.net.dial(conn, to_socket(addr)),
-            Output::Close { conn } => return self.net.close(conn),
+            Output::Dial { conn, addr } => {
+                if let Some(b) = self.bootstrap.as_mut() {
+                    b.on_dial(conn, to_socket(addr));
+                }
+                return self.net.dial(conn, to_socket(addr));
+            }
+            Output::Close { conn } => {
+                if let Some(b) = self.bootstrap.as_mut() {
+                    b.on_closed(conn, self.clock.mono);
+                }
+                return self.net.close(conn);
+            }
             Output::Deliver(Delivery::Broadcast { body, .. }) => match decode_verified(&body, unix) {
                 Some(ev) => app::Input::Broadcast(ev),
                 None => return,
@@ -451,6 +501,9 @@ impl<'a> OverlayRuntime<'a> {
     /// Tells the app about links that came up (`NodeUp`) and about (re)joining (`Joined`).
     fn notice_membership(&mut self, unix: UnixTime, store: &Store) {
         let now_connected: BTreeSet<NodeId> = self.overlay.connected_nodes().into_iter().collect();
+        if let Some(b) = self.bootstrap.as_mut() {
+            b.on_peers(now_connected.len());
+        }
         if now_connected == self.connected {
             return;
         }
@@ -518,6 +571,7 @@ impl<'a> OverlayRuntime<'a> {
             mailbox_envelopes: self.app.mailbox().len() as u64,
             mail_opened: self.app.stats().mail_opened,
             events_received: self.app.stats().stored,
+            bootstrap: self.bootstrap.as_ref().map(Bootstrap::info),
         }
     }
 }

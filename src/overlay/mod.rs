@@ -397,6 +397,31 @@ impl Overlay {
         o
     }
 
+    /// Replaces the bootstrap list: the driver resolved `-b host` again, because the name did
+    /// not resolve at start (a Pi that boots before its network) or its address stopped
+    /// answering. New addresses are dialled at the next tick; redials of dropped ones stop. A
+    /// node that started with no bootstrap address at all, picks its role itself and is still
+    /// alone first checks its reachability through the new bootstrap, as it would have at start.
+    pub fn set_bootstrap(&mut self, addrs: Vec<Addr>, now: Instant) {
+        self.now = self.now.max(now);
+        let alone = self.active.is_empty() && self.homes.is_empty() && self.leaves.is_empty();
+        let auto = self.cfg.role == RoleChoice::Auto && self.cfg.listen.is_some();
+        if self.cfg.bootstrap.is_empty() && !addrs.is_empty() && alone && auto && self.reach_deadline.is_none() {
+            self.role = Role::Core;
+            self.reach_deadline = Some(Instant(u64::MAX));
+            self.advertised = None;
+            self.mark_record_dirty();
+            self.sign_record();
+        }
+        self.redials.retain(|r| r.purpose != Purpose::Bootstrap || addrs.contains(&r.addr));
+        for addr in &addrs {
+            if !self.redials.iter().any(|r| r.addr == *addr) {
+                self.redials.push(Redial { addr: *addr, purpose: Purpose::Bootstrap, attempt: 0, at: self.now });
+            }
+        }
+        self.cfg.bootstrap = addrs;
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.me

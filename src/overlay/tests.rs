@@ -196,3 +196,39 @@ fn directory_digests_are_answered_once_per_interval() {
     assert!(dir >= 20, "{dir}");
     assert!(total <= dir, "50 digests made {total} records for a directory of {dir}");
 }
+
+#[test]
+fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
+    let mut owner = [0u8; 32];
+    owner[31] = 6;
+    let cfg = Config {
+        owner: Key32(owner),
+        delegation: None,
+        listen: Some(Addr::v4([10, 0, 0, 6], 7000)),
+        bootstrap: vec![], // `-b name` did not resolve at start
+        role: RoleChoice::Auto,
+        leaf_slots: params::LEAF_SLOTS,
+        seed: 6,
+    };
+    let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), t(0));
+    o.handle_timeout(t(1));
+    assert!(!o.is_deciding());
+    assert!(!drain(&mut o).iter().any(|out| matches!(out, Output::Dial { .. })));
+    let boot = Addr::v4([10, 0, 0, 7], 7000);
+    o.set_bootstrap(vec![boot], Instant(2));
+    assert!(o.is_deciding(), "a NATed Pi must not claim core without the dial-back check");
+    o.handle_timeout(t(5_000));
+    let dials: Vec<Addr> = drain(&mut o)
+        .into_iter()
+        .filter_map(|out| match out {
+            Output::Dial { addr, .. } => Some(addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials, vec![boot]);
+    // Another address replaces it: the old one is no longer redialled.
+    let moved = Addr::v4([10, 0, 0, 8], 7000);
+    o.set_bootstrap(vec![moved], Instant(6_000));
+    assert!(o.redials.iter().all(|r| r.addr != boot || r.purpose != conn::Purpose::Bootstrap));
+    assert!(o.redials.iter().any(|r| r.addr == moved));
+}

@@ -13,19 +13,19 @@ use crate::limits::SEGMENT_MAX_BYTES;
 
 const BIG: u64 = 64 * 1024 * 1024;
 
-fn seg_path(dir: &Path, no: u32) -> PathBuf {
+pub(super) fn seg_path(dir: &Path, no: u32) -> PathBuf {
     dir.join(segment_name(no))
 }
 
 /// `(offset, len)` of every record of a segment file.
-fn records(path: &Path) -> Vec<(u64, u32)> {
+pub(super) fn records(path: &Path) -> Vec<(u64, u32)> {
     let bytes = fs::read(path).expect("read segment");
     let mut out = Vec::new();
-    assert_eq!(scan(&bytes, |off, len, _| out.push((off, len))), None);
+    assert_eq!(scan(&bytes, |off, len, _| out.push((off, len))), vec![]);
     out
 }
 
-fn segment_numbers(dir: &Path) -> Vec<u32> {
+pub(super) fn segment_numbers(dir: &Path) -> Vec<u32> {
     let mut nos: Vec<u32> = fs::read_dir(dir)
         .expect("list")
         .map(|e| e.expect("entry"))
@@ -37,7 +37,7 @@ fn segment_numbers(dir: &Path) -> Vec<u32> {
 }
 
 /// Opens with small segments so that tests get several.
-fn open_small(dir: &Path, config: StoreConfig, segment_bytes: u64) -> (Store, Recovery) {
+pub(super) fn open_small(dir: &Path, config: StoreConfig, segment_bytes: u64) -> (Store, Recovery) {
     let (store, recovery) = Store::open_with(dir, config, segment_bytes).expect("store opens");
     store.ring.check();
     (store, recovery)
@@ -64,11 +64,13 @@ fn a_cut_in_the_last_record_at_any_byte_keeps_every_earlier_record() {
         let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
         assert_eq!(ids(&store.last_n(10)), ids(&events[..3].iter().map(|e| e.as_event()).collect::<Vec<_>>()));
         if cut == last_off {
-            assert!(recovery.truncated.is_empty(), "a cut at a record boundary is a clean end");
+            assert!(recovery.damaged.is_empty(), "a cut at a record boundary is a clean end");
         } else {
-            assert_eq!(recovery.truncated.len(), 1, "cut at {cut}");
-            assert_eq!(recovery.truncated[0].offset, last_off);
+            assert_eq!(recovery.damaged.len(), 1, "cut at {cut}");
+            assert_eq!(recovery.damaged[0].offset, last_off);
+            assert_eq!(recovery.damaged[0].fate, Fate::TornTail, "cut at {cut}");
         }
+        assert!(!dir.0.join(repair::QUARANTINE_DIR).exists(), "a torn append is not quarantined");
         drop(store);
         assert_eq!(fs::metadata(&path).expect("stat").len(), last_off, "truncated at the bad record");
     }
@@ -78,44 +80,8 @@ fn a_cut_in_the_last_record_at_any_byte_keeps_every_earlier_record() {
     store.sync().expect("sync");
     drop(store);
     let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
-    assert!(recovery.truncated.is_empty());
+    assert!(recovery.damaged.is_empty());
     assert_eq!(store.len(), 4);
-}
-
-#[test]
-fn a_flipped_byte_in_a_middle_segment_truncates_there_and_keeps_later_segments() {
-    let dir = TempDir::new("flip");
-    let owner = key(1);
-    let events: Vec<VerifiedEvent> =
-        (0..30).map(|i| post(&key(2), 100 + i, &format!("flip {i:02} {}", "x".repeat(100)))).collect();
-    {
-        let (mut store, _) = open_small(&dir.0, cfg(BIG, &owner), 1024);
-        for ev in &events {
-            store.insert(ev.clone()).expect("insert");
-        }
-        store.sync().expect("sync");
-    }
-    let segs = segment_numbers(&dir.0);
-    assert!(segs.len() >= 4, "{segs:?}");
-    let middle = seg_path(&dir.0, segs[1]);
-    let recs = records(&middle);
-    assert!(recs.len() >= 2);
-    let (bad_off, _) = recs[1];
-    let mut bytes = fs::read(&middle).expect("read");
-    bytes[bad_off as usize + 20] ^= 0x40;
-    fs::write(&middle, &bytes).expect("write");
-
-    let (store, recovery) = open_small(&dir.0, cfg(BIG, &owner), 1024);
-    assert_eq!(recovery.truncated.len(), 1);
-    assert_eq!(recovery.truncated[0].offset, bad_off);
-    assert_eq!(recovery.truncated[0].reason, BadRecord::Checksum);
-    let lost = recs.len() - 1;
-    assert_eq!(store.len(), events.len() - lost);
-    let first_seg = records(&seg_path(&dir.0, segs[0])).len();
-    for (i, ev) in events.iter().enumerate() {
-        let in_lost_tail = (first_seg + 1..first_seg + recs.len()).contains(&i);
-        assert_eq!(store.get(&ev.id).is_some(), !in_lost_tail, "event {i}");
-    }
 }
 
 #[test]
@@ -150,14 +116,17 @@ fn foreign_files_empty_segments_and_bad_records_are_survived() {
 
     let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
     assert_eq!(recovery.ignored_files, 3);
-    let reasons: Vec<(PathBuf, u64, BadRecord)> =
-        recovery.truncated.iter().map(|t| (t.file.clone(), t.offset, t.reason)).collect();
+    let reasons: Vec<(PathBuf, u64, BadRecord, bool)> = recovery
+        .damaged
+        .iter()
+        .map(|d| (d.file.clone(), d.offset, d.reason, matches!(d.fate, Fate::Quarantined(_))))
+        .collect();
     assert_eq!(
         reasons,
         vec![
-            (seg_path(&dir.0, 3), 0, BadRecord::Header),
-            (seg_path(&dir.0, 4), huge_at, BadRecord::BadLength { len: u32::MAX }),
-            (seg_path(&dir.0, 5), MAGIC.len() as u64, BadRecord::Invalid),
+            (seg_path(&dir.0, 3), 0, BadRecord::Header, true),
+            (seg_path(&dir.0, 4), huge_at, BadRecord::BadLength { len: u32::MAX }, true),
+            (seg_path(&dir.0, 5), MAGIC.len() as u64, BadRecord::Invalid, true),
         ]
     );
     assert_eq!(ids(&store.last_n(10)), vec![good.id, second.id]);
@@ -165,6 +134,10 @@ fn foreign_files_empty_segments_and_bad_records_are_survived() {
     // Emptied segments other than the active one are deleted; foreign files are left alone.
     assert_eq!(segment_numbers(&dir.0), vec![1, 4, 5]);
     assert!(dir.0.join("notes.txt").exists() && dir.0.join("seg-1.log").exists());
+    // The damaged bytes were kept: three copies in the quarantine, which is not a foreign file.
+    assert_eq!(fs::read_dir(dir.0.join(repair::QUARANTINE_DIR)).expect("quarantine").count(), 3);
+    let (_, recovery) = open(&dir.0, cfg(BIG, &owner));
+    assert_eq!((recovery.ignored_files, recovery.damaged.len()), (3, 0));
 }
 
 #[test]
@@ -223,7 +196,7 @@ fn retention_deletes_dead_segments_and_reappends_pinned_events() {
     let before = ids(&store.last_n(1000));
     drop(store);
     let (store, recovery) = open_small(&dir.0, cfg(budget, &owner), seg_bytes);
-    assert!(recovery.truncated.is_empty());
+    assert!(recovery.damaged.is_empty());
     assert_eq!(recovery.duplicates, 0);
     for id in &live_own {
         assert_eq!(store.get(id).map(|e| e.id), Some(*id));
@@ -268,7 +241,7 @@ fn appends_after_a_cut_header_start_the_segment_again() {
     let ev = post(&key(2), 100, "after a cut header");
     {
         let (mut store, recovery) = open(&dir.0, cfg(BIG, &owner));
-        assert!(recovery.truncated.is_empty(), "a prefix of the header is an empty segment");
+        assert!(recovery.damaged.is_empty(), "a prefix of the header is an empty segment");
         store.insert(ev.clone()).expect("insert");
         store.sync().expect("sync");
     }
@@ -276,7 +249,8 @@ fn appends_after_a_cut_header_start_the_segment_again() {
     file.write_all(&[1, 2, 3]).expect("write");
     drop(file);
     let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
-    assert_eq!(recovery.truncated.len(), 1);
+    assert_eq!(recovery.damaged.len(), 1);
+    assert_eq!(recovery.damaged[0].fate, Fate::TornTail);
     assert_eq!(ids(&store.last_n(10)), vec![ev.id]);
 }
 
@@ -363,9 +337,10 @@ fn a_segment_file_longer_than_any_segment_is_read_only_up_to_the_bound() {
     fs::write(seg_path(&dir.0, 1), &bytes).expect("write");
     let (store, recovery) = open(&dir.0, cfg(BIG, &key(1)));
     assert_eq!(ids(&store.last_n(10)), vec![ev.id]);
-    assert_eq!(recovery.truncated.len(), 1);
-    let cut = &recovery.truncated[0];
+    assert_eq!(recovery.damaged.len(), 1);
+    let cut = &recovery.damaged[0];
+    assert_eq!((cut.reason, &cut.fate), (BadRecord::SegmentTooLong, &Fate::CutBeyondBound));
     assert!(cut.offset <= bound as u64 && cut.offset > (bound - record.len()) as u64, "{cut:?}");
-    assert_eq!(cut.offset + cut.dropped_bytes, bytes.len() as u64);
+    assert_eq!(cut.offset + cut.len, bytes.len() as u64);
     assert_eq!(fs::metadata(seg_path(&dir.0, 1)).expect("stat").len(), cut.offset);
 }

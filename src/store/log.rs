@@ -5,11 +5,14 @@
 //! `[u32 len][u32 crc32][len bytes of postcard(Event)]`, both integers little-endian, the
 //! CRC-32 (IEEE) taken over the 4 length bytes and the payload. Other files are ignored.
 //!
-//! Recovery ([`Log::open`]) reads the segments in order and stops, in each, at the first bad
-//! or incomplete record ([`BadRecord`]): the file is truncated there (logged at warn), every
-//! earlier record is kept, and later segments are still read, so a corrupt middle segment
-//! loses only its own tail. A record that decodes but whose id is not the hash of its fields
-//! counts as bad too: the log never hands out an event with a wrong id.
+//! Recovery ([`Log::open`]) reads every segment in order ([`scan`]): a damaged record is
+//! skipped and reading resumes at the next good one, so damage loses only the records whose
+//! bytes it hit. The damaged bytes are copied to the quarantine and taken out of the segment
+//! (crash-safely; see [`repair`] for the rules, the bound, and the torn tail of a crash
+//! while appending, which is simply cut off). A record that decodes but whose id is not the
+//! hash of its fields counts as damaged: the log never hands out an event with a wrong id.
+//! The store directory may also hold a `quarantine/` directory and, after a power cut during
+//! a repair, a `seg-NNNNNNNN.log.fix` file (deleted at start).
 //!
 //! Durability: [`Log::append`] writes the whole record to the OS in one `write` (a process
 //! crash loses nothing after it returns); [`Log::sync`] makes everything durable against
@@ -25,16 +28,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::Event;
-use crate::limits::{MAX_RECORD_BYTES, MAX_TAGS, MAX_TAG_ELEMS, SEGMENT_MAX_BYTES};
+use crate::limits::{MAX_RECORD_BYTES, SEGMENT_MAX_BYTES};
 
+use super::repair::{self, Damaged, Fate, Quarantine, QUARANTINE_DIR};
 use super::ring::Loc;
+pub use super::scan::{scan, BadRecord, MAGIC, RECORD_HEADER_BYTES};
 use super::StoreError;
-
-/// First bytes of every segment file (format name and version 1).
-pub const MAGIC: [u8; 8] = *b"np2plog\x01";
-
-/// Bytes before a record's payload: length and checksum.
-pub const RECORD_HEADER_BYTES: usize = 8;
 
 /// Largest size a segment file can reach: a full segment, or a header and one record
 /// larger than a segment. Recovery reads no more than this of a file.
@@ -43,67 +42,20 @@ const MAX_SEGMENT_FILE_BYTES: u64 = SEGMENT_MAX_BYTES + (MAGIC.len() + RECORD_HE
 /// Largest segment number (the file name has 8 digits).
 const MAX_SEGMENT_NO: u32 = 99_999_999;
 
-/// Why recovery stopped reading a segment at some offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BadRecord {
-    /// The file does not start with [`MAGIC`].
-    Header,
-    /// Fewer than 8 bytes left: a record header cut short (a crash while appending).
-    ShortHeader,
-    /// The length field is zero or above [`MAX_RECORD_BYTES`].
-    BadLength {
-        /// The length read.
-        len: u32,
-    },
-    /// The file ends before the payload does (a crash while appending).
-    ShortPayload {
-        /// The length read.
-        len: u32,
-    },
-    /// The CRC does not match.
-    Checksum,
-    /// The payload is not a postcard event, or has bytes left over.
-    Decode,
-    /// The payload decodes but breaks a limit or its id is not the hash of its fields.
-    Invalid,
-    /// The file goes on past the largest size a segment can reach.
-    SegmentTooLong,
-}
-
-impl fmt::Display for BadRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BadRecord::Header => write!(f, "not a segment file header"),
-            BadRecord::ShortHeader => write!(f, "record header cut short"),
-            BadRecord::BadLength { len } => write!(f, "record length {len} out of range 1..={MAX_RECORD_BYTES}"),
-            BadRecord::ShortPayload { len } => write!(f, "record of {len} bytes cut short"),
-            BadRecord::Checksum => write!(f, "checksum mismatch"),
-            BadRecord::Decode => write!(f, "payload is not an encoded event"),
-            BadRecord::Invalid => write!(f, "event breaks a limit or its id does not match its hash"),
-            BadRecord::SegmentTooLong => write!(f, "file longer than any segment can be"),
-        }
-    }
-}
-
-/// Where recovery truncated a segment, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TruncatedAt {
-    /// The segment file.
-    pub file: PathBuf,
-    /// Offset of the first bad byte; the file now ends here.
-    pub offset: u64,
-    /// Bytes cut off.
-    pub dropped_bytes: u64,
-    /// What was wrong there.
-    pub reason: BadRecord,
-}
-
 impl fmt::Display for Recovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} events from {} records in {} segment files", self.events, self.records, self.segments)?;
-        if !self.truncated.is_empty() {
-            let bytes: u64 = self.truncated.iter().map(|t| t.dropped_bytes).sum();
-            write!(f, "; {} damaged tails cut off ({bytes} bytes)", self.truncated.len())?;
+        if !self.damaged.is_empty() {
+            let bytes: u64 = self.damaged.iter().map(|d| d.len).sum();
+            let count = |want: fn(&Fate) -> bool| self.damaged.iter().filter(|d| want(&d.fate)).count();
+            write!(
+                f,
+                "; {} damaged ranges ({bytes} bytes): {} quarantined, {} left in place, {} torn tails cut off",
+                self.damaged.len(),
+                count(|f| matches!(f, Fate::Quarantined(_))),
+                count(|f| matches!(f, Fate::LeftInPlace)),
+                count(|f| matches!(f, Fate::TornTail | Fate::CutBeyondBound)),
+            )?;
         }
         if self.ignored_files > 0 {
             write!(f, "; {} unrelated files ignored", self.ignored_files)?;
@@ -123,8 +75,8 @@ pub struct Recovery {
     pub events: u64,
     /// Records whose id was already live (left by an interrupted retention).
     pub duplicates: u64,
-    /// Truncations made, in file order.
-    pub truncated: Vec<TruncatedAt>,
+    /// Damaged byte ranges found and what was done with them, in file order.
+    pub damaged: Vec<Damaged>,
     /// Files in the directory that are not segments (ignored).
     pub ignored_files: usize,
 }
@@ -152,53 +104,6 @@ pub fn encode_record(ev: &Event, buf: &mut Vec<u8>) -> Result<(), StoreError> {
     out[start + 4..start + 8].copy_from_slice(&crc.finalize().to_le_bytes());
     *buf = out;
     Ok(())
-}
-
-/// Reads the records of one segment's bytes, calling `on_record(offset, record_len, event)`
-/// for each good one, and returns where and why it stopped early (`None`: read to the end).
-/// A file shorter than [`MAGIC`] that is a prefix of it (a crash while creating) is empty.
-pub fn scan(bytes: &[u8], mut on_record: impl FnMut(u64, u32, Event)) -> Option<(u64, BadRecord)> {
-    if bytes.len() < MAGIC.len() {
-        return (!MAGIC.starts_with(bytes)).then_some((0, BadRecord::Header));
-    }
-    if bytes[..MAGIC.len()] != MAGIC {
-        return Some((0, BadRecord::Header));
-    }
-    let mut off = MAGIC.len();
-    while off < bytes.len() {
-        let rest = &bytes[off..];
-        let bad = |why| Some((off as u64, why));
-        let Some(header) = rest.get(..RECORD_HEADER_BYTES) else { return bad(BadRecord::ShortHeader) };
-        let len_le: [u8; 4] = header[..4].try_into().expect("4 bytes");
-        let len = u32::from_le_bytes(len_le);
-        if len == 0 || len as usize > MAX_RECORD_BYTES {
-            return bad(BadRecord::BadLength { len });
-        }
-        let end = RECORD_HEADER_BYTES + len as usize;
-        let Some(payload) = rest.get(RECORD_HEADER_BYTES..end) else { return bad(BadRecord::ShortPayload { len }) };
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&len_le);
-        crc.update(payload);
-        if crc.finalize().to_le_bytes() != header[4..8] {
-            return bad(BadRecord::Checksum);
-        }
-        let event = match postcard::take_from_bytes::<Event>(payload) {
-            Ok((event, [])) => event,
-            _ => return bad(BadRecord::Decode),
-        };
-        if !plausible(&event) {
-            return bad(BadRecord::Invalid);
-        }
-        on_record(off as u64, end as u32, event);
-        off += end;
-    }
-    None
-}
-
-/// The checks of `Event::verify` that do not need the signature: our log only holds events
-/// that passed all of them, so failing one means the record is not what we wrote.
-fn plausible(ev: &Event) -> bool {
-    ev.tags.len() <= MAX_TAGS && ev.tags.iter().all(|t| t.len() <= MAX_TAG_ELEMS) && ev.compute_id() == ev.id
 }
 
 /// The file name of segment `no`.
@@ -244,11 +149,11 @@ pub struct Log {
 
 impl Log {
     /// Opens (creating if needed) the log in `dir`, replays every good record through
-    /// `on_event(event, loc)` in log order, truncates bad tails, and opens the last segment
+    /// `on_event(event, loc)` in log order, repairs damaged segments, and opens the last segment
     /// (or a new one) for appending.
     ///
     /// # Errors
-    /// [`StoreError::Io`] when the directory or a segment cannot be created, read or truncated.
+    /// [`StoreError::Io`] when the directory or a segment cannot be created, read or repaired.
     pub fn open(
         dir: &Path,
         segment_limit: u64,
@@ -274,6 +179,13 @@ impl Log {
                 Some(no) if entry.file_type().is_ok_and(|t| t.is_file()) => {
                     segments.insert(no, 0u64);
                 }
+                None if name == QUARANTINE_DIR => {}
+                None if name.to_str().is_some_and(repair::is_leftover) => {
+                    // A repair cut short by a crash: the segment itself is intact.
+                    let path = entry.path();
+                    log::warn!("store: deleting {} (left by an interrupted repair)", path.display());
+                    fs::remove_file(&path).map_err(io_err("delete", &path))?;
+                }
                 _ => {
                     log::warn!("store: ignoring {} (not a segment file)", entry.path().display());
                     recovery.ignored_files += 1;
@@ -281,33 +193,26 @@ impl Log {
             }
         }
         let mut bytes = Vec::new();
+        let mut quarantine = Quarantine::open(dir);
+        let last_no = segments.last_key_value().map(|(&no, _)| no);
         for (&no, len) in segments.iter_mut() {
             let path = dir.join(segment_name(no));
             bytes.clear();
-            let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err("open", &path))?;
+            let mut file = File::open(&path).map_err(io_err("open", &path))?;
             let file_len = file.metadata().map_err(io_err("read", &path))?.len();
             // A segment never grows past this; reading more could exhaust memory.
             (&mut file).take(MAX_SEGMENT_FILE_BYTES).read_to_end(&mut bytes).map_err(io_err("read", &path))?;
+            drop(file);
             recovery.segments += 1;
-            let mut stop = scan(&bytes, |_offset, rec_len, event| {
+            let damage = scan(&bytes, |_offset, rec_len, event| {
                 recovery.records += 1;
                 on_event(event, Loc { seg: no, len: rec_len });
             });
-            if stop.is_none() && file_len > bytes.len() as u64 {
-                stop = Some((bytes.len() as u64, BadRecord::SegmentTooLong));
-            }
-            let bytes_len = file_len.max(bytes.len() as u64);
-            *len = bytes_len;
-            if let Some((offset, reason)) = stop {
-                log::warn!(
-                    "store: truncating {} at byte {offset} of {bytes_len} ({reason}); earlier records kept",
-                    path.display()
-                );
-                file.set_len(offset).map_err(io_err("truncate", &path))?;
-                file.sync_all().map_err(io_err("sync", &path))?;
-                recovery.truncated.push(TruncatedAt { file: path, offset, dropped_bytes: bytes_len - offset, reason });
-                *len = offset;
-            }
+            let file_len = file_len.max(bytes.len() as u64);
+            let (new_len, damaged) =
+                repair::repair(dir, no, &bytes, file_len, Some(no) == last_no, &damage, &mut quarantine)?;
+            *len = new_len;
+            recovery.damaged.extend(damaged);
         }
         drop(bytes);
         let last = segments.last_key_value().map(|(&no, &len)| (no, len));
@@ -490,6 +395,6 @@ fn create_segment(dir: &Path, no: u32) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync directory", dir))
 }

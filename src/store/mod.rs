@@ -43,10 +43,14 @@ use crate::query::{EventQuery, StoreStats};
 use crate::time::UnixTime;
 
 #[cfg(test)]
+mod damage_tests;
+#[cfg(test)]
 mod disk_tests;
 pub mod late;
 pub mod log;
+pub mod repair;
 pub mod ring;
+pub mod scan;
 #[cfg(test)]
 mod tests;
 pub mod tombs;
@@ -55,9 +59,11 @@ mod tombs_tests;
 
 use self::late::LateArrivals;
 use self::log::Log;
-pub use self::log::{BadRecord, Recovery, TruncatedAt};
+pub use self::log::Recovery;
+pub use self::repair::{Damaged, Fate};
 pub use self::ring::Refusal;
 use self::ring::{Admission, Loc, Ring};
+pub use self::scan::BadRecord;
 
 /// How a store is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,7 +222,7 @@ pub struct Store {
 
 impl Store {
     /// Opens the store in `dir` (created if missing), replays the log into memory (see
-    /// [`log::Log::open`] for what recovery keeps and truncates), and applies retention.
+    /// [`log::Log::open`] for what recovery keeps, skips and quarantines), and applies retention.
     ///
     /// # Errors
     /// [`StoreError::Io`] when the directory cannot be created, read or written.
@@ -254,12 +260,12 @@ impl Store {
         };
         store.sync()?;
         ::log::info!(
-            "store: {} events ({} of {} bytes) from {} segments, {} truncated",
+            "store: {} events ({} of {} bytes) from {} segments, {} damaged ranges",
             recovery.events,
             store.ring.bytes(),
             store.ring.budget(),
             recovery.segments,
-            recovery.truncated.len()
+            recovery.damaged.len()
         );
         Ok((store, recovery))
     }

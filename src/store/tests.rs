@@ -259,7 +259,7 @@ fn reopen_restores_events_and_indexes() {
     let (store, recovery) = open(&dir.0, cfg(BIG, &owner));
     assert_eq!(recovery.records, events.len() as u64);
     assert_eq!(recovery.events, events.len() as u64);
-    assert!(recovery.truncated.is_empty());
+    assert!(recovery.damaged.is_empty());
     assert_eq!(ids(&store.last_n(1000)), before_last);
     assert_eq!(store.stats().bytes, before_stats.bytes);
     assert_eq!(store.stats().pinned, before_stats.pinned);
