@@ -28,6 +28,7 @@ pub mod net;
 pub mod overlay;
 pub mod platform;
 pub mod query;
+pub mod relay;
 pub mod store;
 #[cfg(any(test, feature = "sim"))]
 pub mod testkit;

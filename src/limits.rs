@@ -308,3 +308,70 @@ const _: () = assert!(MAX_SEALED_BYTES + 1024 <= MAIL_BATCH_BYTES + 8 * 1024);
 const _: () = assert!(MAILBOX_PER_DEST_BYTES <= MAILBOX_TOTAL_BYTES);
 const _: () = assert!(SYNC_PAGE_EVENTS <= SYNC_SCAN_EVENTS);
 const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);
+
+// ---- NIP-01 relay protocol over websocket (`src/relay`). ----
+
+/// Deletion targets (NIP-09 `e` ids and `a` coordinates) the store remembers, so a deleted
+/// event is never accepted or served again. Oldest forgotten first. Memory ≈ 65,536 × ~150 B
+/// ≈ 10 MiB at worst (each target also costs ≥ 100 B of a stored deletion event's budget).
+pub const TOMBSTONES_CAP: usize = 65_536;
+
+/// Largest websocket text message read from a client: one maximal event in JSON (escaping
+/// can double it, as for [`MAX_HTTP_BODY_BYTES`]) plus the `["EVENT",…]` frame. Longer ones
+/// are answered with a `NOTICE` and not parsed. Memory: one message per connection at a time.
+pub const RELAY_MAX_MESSAGE_BYTES: usize = MAX_HTTP_BODY_BYTES + 1024;
+
+/// Open subscriptions per connection (a client such as Amethyst uses ≈ 10). The next `REQ`
+/// with a new id is answered `CLOSED` with `error:`.
+pub const RELAY_MAX_SUBS: usize = 20;
+
+/// Filters in one `REQ`; more are answered `CLOSED` with `invalid:`.
+pub const RELAY_MAX_FILTERS: usize = 10;
+
+/// Longest subscription id in bytes (NIP-01: "max length 64 chars").
+pub const RELAY_MAX_SUB_ID_BYTES: usize = 64;
+
+/// Values in one filter field (`ids`, `authors`, `kinds`, one `#x`): a timeline of a
+/// 1,500-follow list sends 1,500 authors.
+pub const RELAY_MAX_FILTER_VALUES: usize = 2048;
+
+/// Longest tag value in a `#x` filter (a `d` value, a hashtag, a URL).
+pub const RELAY_MAX_TAG_VALUE_BYTES: usize = 256;
+
+/// Bytes of filter values (32 per id or author, 8 per kind, length + 24 per tag value) one
+/// connection may hold in its open subscriptions: a 1,500-author timeline (48 KiB) fits.
+/// Past it the `REQ` is answered `CLOSED` with `error:`. Memory ≤ 64 KiB per connection.
+pub const RELAY_MAX_CONN_FILTER_BYTES: usize = 64 * 1024;
+
+/// Events answered to a filter without a `limit`.
+pub const RELAY_DEFAULT_LIMIT: usize = 300;
+
+/// Largest `limit` honoured, and the most stored events one `REQ` answers in all (filters
+/// together). Queued as ids (40 B each) and rendered one at a time.
+pub const RELAY_MAX_LIMIT: usize = 1000;
+
+/// Stored events one filter examines at most while looking for matches (newest first). A
+/// filter matching little in a big store stops here and answers what it found (bounded CPU:
+/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 40,000 posts.
+pub const RELAY_SCAN_MAX: usize = 50_000;
+
+/// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.
+pub const RELAY_MAX_BACKLOG: usize = 2 * RELAY_MAX_LIMIT;
+
+/// Client messages per second one connection may send on average (a token bucket)...
+pub const RELAY_RATE_PER_SEC: u32 = 20;
+
+/// ... and in a burst. Past it `EVENT` is answered `OK false` `rate-limited:`, `REQ` `CLOSED`
+/// `rate-limited:`, anything else a `NOTICE`. No memory beyond two integers.
+pub const RELAY_RATE_BURST: u32 = 100;
+
+/// Websocket connections the relay keeps state for (the HTTP front caps sockets itself).
+/// Memory per connection ≤ [`RELAY_MAX_CONN_FILTER_BYTES`] + backlog + a few hundred bytes.
+pub const RELAY_MAX_CONNS: usize = 128;
+
+/// A NIP-42 `AUTH` event must be dated within this of the relay's clock (either side).
+pub const RELAY_AUTH_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+const _: () = assert!(RELAY_DEFAULT_LIMIT <= RELAY_MAX_LIMIT);
+const _: () = assert!(RELAY_MAX_LIMIT <= RELAY_MAX_BACKLOG);
+const _: () = assert!(RELAY_MAX_MESSAGE_BYTES > MAX_HTTP_BODY_BYTES);

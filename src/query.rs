@@ -31,6 +31,25 @@ pub trait EventQuery {
     /// The latest event of a replaceable `kind` (0 profile, 3 follow list) by `author`.
     fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event>;
 
+    /// Events with `since <= created_at <= until`, newest first (the order a relay's `REQ`
+    /// wants, NIP-01). Lazy in the real store, so a bounded scan costs only what it reads.
+    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = &'a Event> + 'a> {
+        Box::new(self.window(since, until, usize::MAX).into_iter().rev())
+    }
+
+    /// Whether `ev` is not superseded by a newer version of the same replaceable or
+    /// addressable slot (NIP-01). Stores that keep no such index answer true.
+    fn is_current(&self, ev: &Event) -> bool {
+        let _ = ev;
+        true
+    }
+
+    /// Whether `ev`'s author deleted it (NIP-09). Stores without tombstones answer false.
+    fn is_deleted(&self, ev: &Event) -> bool {
+        let _ = ev;
+        false
+    }
+
     /// Figures for `GET /status`.
     fn stats(&self) -> StoreStats;
 }

@@ -66,6 +66,15 @@ impl std::error::Error for JsonError {
 /// [`JsonError`] naming what is malformed.
 pub fn parse_event(body: &[u8]) -> Result<Parsed, JsonError> {
     let value: Value = serde_json::from_slice(body).map_err(JsonError::Syntax)?;
+    parse_event_value(value).map(|event| Parsed { tags_null: event.1, event: event.0 })
+}
+
+/// [`parse_event`] of an already parsed JSON value (a relay's `["EVENT", {…}]`); the flag
+/// says the value had `"tags": null` or no tags.
+///
+/// # Errors
+/// [`JsonError`] naming what is malformed ([`JsonError::Syntax`] never).
+pub fn parse_event_value(value: Value) -> Result<(Event, bool), JsonError> {
     let Value::Object(map) = value else { return Err(JsonError::NotAnObject) };
     let get = |name: &'static str| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
 
@@ -109,7 +118,7 @@ pub fn parse_event(body: &[u8]) -> Result<Parsed, JsonError> {
         content,
         sig: Sig(sig),
     };
-    Ok(Parsed { event, tags_null })
+    Ok((event, tags_null))
 }
 
 fn parse_tags(tags: &[Value]) -> Result<Vec<Vec<String>>, JsonError> {

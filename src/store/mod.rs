@@ -21,6 +21,11 @@
 //! replaying them can, at the oldest edge of a full store, exchange events of nearly the
 //! same age with what was live before. Events newer than that edge come back exactly.
 //!
+//! NIP-01/NIP-09 classes ([`tombs`]): ephemeral kinds are refused, an addressable event
+//! replaces the older version of its author, kind and `d` value, and a kind-5 deletion
+//! request removes its author's named events and leaves tombstones that refuse them from then
+//! on. Tombstones need no record of their own: replaying the deletion request rebuilds them.
+//!
 //! After a failed `fdatasync` the state of the disk is unknown (Linux may have dropped the
 //! dirty pages), so the store refuses further writes ([`StoreError::Poisoned`]); queries
 //! still answer from memory. The driver should treat it as a fault and restart: recovery
@@ -44,10 +49,14 @@ pub mod log;
 pub mod ring;
 #[cfg(test)]
 mod tests;
+pub mod tombs;
+#[cfg(test)]
+mod tombs_tests;
 
 use self::late::LateArrivals;
 use self::log::Log;
 pub use self::log::{BadRecord, Recovery, TruncatedAt};
+pub use self::ring::Refusal;
 use self::ring::{Admission, Loc, Ring};
 
 /// How a store is set up.
@@ -72,6 +81,8 @@ pub enum Inserted {
     /// Valid but not kept: the store is full of newer events (or the event alone exceeds
     /// the budget), so it would have been the first evicted. Nothing written.
     Dropped,
+    /// Never stored whatever the room (deleted by its author, or ephemeral). Nothing written.
+    Refused(Refusal),
 }
 
 /// Why the store could not do what was asked. All of these are faults (disk, permissions),
@@ -221,7 +232,7 @@ impl Store {
             // Records were verified before they were written, and `scan` re-checked the id.
             match ring.admit(&event) {
                 Admission::Duplicate => duplicates += 1,
-                Admission::Drop => {}
+                Admission::Drop | Admission::Refused(_) => {}
                 Admission::Keep => {
                     ring.insert(VerifiedEvent::from_own_log(event), loc);
                 }
@@ -271,12 +282,13 @@ impl Store {
         match self.ring.admit(&ev) {
             Admission::Duplicate => return Ok(Inserted::Duplicate),
             Admission::Drop => return Ok(Inserted::Dropped),
+            Admission::Refused(why) => return Ok(Inserted::Refused(why)),
             Admission::Keep => {}
         }
         let loc = self.log.append(&ev)?;
         add_live(&mut self.live, loc);
         let outcome = self.ring.insert(ev, loc);
-        for gone in &outcome.evicted {
+        for gone in outcome.evicted.iter().chain(&outcome.deleted) {
             sub_live(&mut self.live, gone.loc);
         }
         self.debug_check();
@@ -375,6 +387,18 @@ impl EventQuery for Store {
 
     fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
         self.ring.latest_replaceable(author, kind)
+    }
+
+    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = &'a Event> + 'a> {
+        Box::new(self.ring.newest_first(since, until))
+    }
+
+    fn is_current(&self, ev: &Event) -> bool {
+        self.ring.is_current(ev)
+    }
+
+    fn is_deleted(&self, ev: &Event) -> bool {
+        self.ring.is_deleted(ev)
     }
 
     fn stats(&self) -> StoreStats {

@@ -37,6 +37,8 @@ use crate::keys::PublicKey;
 use crate::limits::{PINNED_SHARE_PERCENT, STORE_EVENT_OVERHEAD_BYTES};
 use crate::time::UnixTime;
 
+use super::tombs::{self, d_tag, is_addressable, is_ephemeral, Coord, Target, Tombstones, KIND_DELETION};
+
 /// Position in the query order: `(created_at, id)`.
 pub type Key = (UnixTime, EventId);
 
@@ -59,6 +61,20 @@ pub enum Admission {
     Drop,
     /// Will be stored.
     Keep,
+    /// Never stored: see [`Refusal`].
+    Refused(Refusal),
+}
+
+/// Why the store refuses an event whatever its room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its author deleted it (NIP-09): a tombstone names it.
+    Deleted,
+    /// An ephemeral kind (20000–29999, NIP-01): relayed live, never stored.
+    Ephemeral,
+    /// An addressable event (30000–39999) older than the stored version of its author,
+    /// kind and `d` value: only the latest is kept (NIP-01).
+    Superseded,
 }
 
 /// An event removed by eviction.
@@ -78,6 +94,8 @@ pub struct Outcome {
     pub kept: bool,
     /// Events evicted to stay within the budget (may include the inserted one).
     pub evicted: Vec<Evicted>,
+    /// Events removed because the inserted event is their author's deletion request (NIP-09).
+    pub deleted: Vec<Evicted>,
 }
 
 struct Entry {
@@ -98,6 +116,10 @@ pub struct Ring {
     evictable: BTreeSet<Key>,
     /// Latest replaceable event (NIP-01: kinds 0, 3, 10000–19999) per author and kind.
     latest: HashMap<(PublicKey, u16), Key>,
+    /// Latest addressable event (NIP-01: kinds 30000–39999) per author, kind and `d` value.
+    latest_addr: HashMap<Coord, Key>,
+    /// NIP-09 deletion targets, rebuilt by replaying the deletion requests.
+    tombs: Tombstones,
     /// Reactions (kind 7, not "-") per reacted event id, ascending.
     likes: HashMap<EventId, Vec<Key>>,
     bytes: u64,
@@ -142,6 +164,8 @@ impl Ring {
             pinned: BTreeSet::new(),
             evictable: BTreeSet::new(),
             latest: HashMap::new(),
+            latest_addr: HashMap::new(),
+            tombs: Tombstones::default(),
             likes: HashMap::new(),
             bytes: 0,
             pinned_bytes: 0,
@@ -173,6 +197,18 @@ impl Ring {
     pub fn admit(&self, ev: &Event) -> Admission {
         if self.by_id.contains_key(&ev.id) {
             return Admission::Duplicate;
+        }
+        if is_ephemeral(ev.kind) {
+            return Admission::Refused(Refusal::Ephemeral);
+        }
+        if self.tombs.covers(ev) {
+            return Admission::Refused(Refusal::Deleted);
+        }
+        if is_addressable(ev.kind) {
+            let cur = self.latest_addr.get(&(ev.pubkey, ev.kind, d_tag(ev).to_string()));
+            if cur.is_some_and(|cur| !supersedes(&(ev.created_at, ev.id), cur)) {
+                return Admission::Refused(Refusal::Superseded);
+            }
         }
         if self.would_pin(ev) {
             return Admission::Keep;
@@ -218,6 +254,21 @@ impl Ring {
                 }
             }
         }
+        let mut deleted = if ev.kind == KIND_DELETION { self.apply_deletion(&ev) } else { Vec::new() };
+        if is_addressable(ev.kind) {
+            // Only the latest version is kept (NIP-01); `admit` refuses older arrivals.
+            let slot = (ev.pubkey, ev.kind, d_tag(&ev).to_string());
+            match self.latest_addr.get(&slot).copied() {
+                Some(cur) if !supersedes(&key, &cur) => {}
+                Some(cur) => {
+                    deleted.push(self.remove_any(&cur));
+                    self.latest_addr.insert(slot, key);
+                }
+                None => {
+                    self.latest_addr.insert(slot, key);
+                }
+            }
+        }
         if let Some(post) = liked_post(&ev) {
             let list = self.likes.entry(post).or_default();
             let at = list.partition_point(|k| *k < key);
@@ -237,7 +288,34 @@ impl Ring {
         let evicted = self.evict_to_budget();
         let kept = self.events.contains_key(&key);
         self.debug_check();
-        Outcome { kept, evicted }
+        Outcome { kept, evicted, deleted }
+    }
+
+    /// Remembers the targets of deletion request `del` and removes the live events it names
+    /// that are by its author (pinned ones included; other deletions never).
+    fn apply_deletion(&mut self, del: &Event) -> Vec<Evicted> {
+        self.tombs.note(del);
+        let mut doomed: Vec<Key> = Vec::new();
+        for t in tombs::targets_of(del) {
+            let key = match t {
+                Target::Id(id) => self.by_id.get(&id).map(|t| (*t, id)),
+                Target::Addr(coord) => self.latest_addr.get(&coord).copied(),
+            };
+            if let Some(key) = key.filter(|k| !doomed.contains(k)) {
+                if self.tombs.covers(&self.entry(&key).event) {
+                    doomed.push(key);
+                }
+            }
+        }
+        doomed.iter().map(|key| self.remove_any(key)).collect()
+    }
+
+    /// Removes a live event, pinned or not, with its index entries.
+    fn remove_any(&mut self, key: &Key) -> Evicted {
+        self.unpin(key);
+        self.evictable.remove(key);
+        let entry = self.remove(key);
+        Evicted { id: key.1, loc: entry.loc }
     }
 
     /// Unpins the oldest pinned events while pinned bytes exceed the cap, sparing the
@@ -284,6 +362,12 @@ impl Ring {
         let slot = (entry.event.pubkey, entry.event.kind);
         if self.latest.get(&slot) == Some(key) {
             self.latest.remove(&slot);
+        }
+        if is_addressable(entry.event.kind) {
+            let coord = (entry.event.pubkey, entry.event.kind, d_tag(&entry.event).to_string());
+            if self.latest_addr.get(&coord) == Some(key) {
+                self.latest_addr.remove(&coord);
+            }
         }
         if let Some(post) = liked_post(&entry.event) {
             if let Some(list) = self.likes.get_mut(&post) {
@@ -343,6 +427,39 @@ impl Ring {
         out
     }
 
+    /// Live events with `since <= created_at <= until`, newest first (ties: higher id first).
+    pub fn newest_first(&self, since: UnixTime, until: UnixTime) -> impl Iterator<Item = &Event> + '_ {
+        let range = if since > until {
+            None
+        } else {
+            Some(self.events.range((since, EventId([0; 32]))..=(until, EventId([0xff; 32]))))
+        };
+        range.into_iter().flatten().rev().map(|(_, e)| e.event.as_event())
+    }
+
+    /// Whether `ev` is not superseded: for a replaceable or addressable kind, it is the
+    /// latest live one of its author and kind (and `d` value); every other event is current.
+    pub fn is_current(&self, ev: &Event) -> bool {
+        let key = (ev.created_at, ev.id);
+        if is_replaceable(ev.kind) {
+            self.latest.get(&(ev.pubkey, ev.kind)) == Some(&key)
+        } else if is_addressable(ev.kind) {
+            self.latest_addr.get(&(ev.pubkey, ev.kind, d_tag(ev).to_string())) == Some(&key)
+        } else {
+            true
+        }
+    }
+
+    /// Whether a tombstone names `ev` (its author deleted it).
+    pub fn is_deleted(&self, ev: &Event) -> bool {
+        self.tombs.covers(ev)
+    }
+
+    /// Number of remembered deletion targets.
+    pub fn tombstones(&self) -> usize {
+        self.tombs.len()
+    }
+
     /// The latest replaceable event of `kind` by `author`.
     pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
         let key = self.latest.get(&(*author, kind))?;
@@ -390,7 +507,8 @@ impl Ring {
         debug_assert_eq!(self.events.len(), self.pinned.len() + self.evictable.len());
         debug_assert!(self.pinned_bytes <= self.bytes);
         debug_assert!(self.bytes <= self.budget || self.evictable.is_empty());
-        debug_assert!(self.latest.len() <= self.events.len());
+        debug_assert!(self.latest.len() + self.latest_addr.len() <= self.events.len());
+        debug_assert!(self.tombs.len() <= crate::limits::TOMBSTONES_CAP);
     }
 
     /// Bytes of pinned events. For tests.
@@ -420,6 +538,11 @@ impl Ring {
             let e = self.entry(key);
             assert_eq!((e.event.pubkey, e.event.kind), *slot);
         }
+        for (slot, key) in &self.latest_addr {
+            let e = self.entry(key);
+            assert_eq!((e.event.pubkey, e.event.kind, d_tag(&e.event).to_string()), *slot);
+        }
+        assert!(self.events.values().all(|e| !self.tombs.covers(&e.event)), "no live event is deleted");
         for (post, keys) in &self.likes {
             assert!(!keys.is_empty() && keys.windows(2).all(|w| w[0] < w[1]));
             assert!(keys.iter().all(|k| liked_post(&self.entry(k).event) == Some(*post)));

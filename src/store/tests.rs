@@ -76,9 +76,24 @@ fn fixture(n: u32) -> VerifiedEvent {
     parse_event(json.as_bytes()).expect("fixture parses").event.verify(NOW).expect("fixture verifies")
 }
 
-/// All valid fixtures (E9 has a bad signature).
+/// All valid fixtures (E9 has a bad signature) but E11, A's NIP-09 deletion of E1, whose
+/// effect `fixture_e11_deletes_e1` tests.
 fn fixtures() -> Vec<VerifiedEvent> {
-    (1..=16).filter(|n| *n != 9).map(fixture).collect()
+    (1..=16).filter(|n| *n != 9 && *n != 11).map(fixture).collect()
+}
+
+#[test]
+fn fixture_e11_deletes_e1() {
+    let dir = TempDir::new("e11");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    let (e1, e2, e11) = (fixture(1), fixture(2), fixture(11));
+    store.insert(e1.clone()).expect("insert");
+    store.insert(e2.clone()).expect("insert");
+    store.insert(e11.clone()).expect("insert");
+    assert_eq!(store.get(&e1.id), None, "A deleted A's post");
+    assert!(store.get(&e2.id).is_some() && store.get(&e11.id).is_some());
+    assert_eq!(store.insert(e1).expect("insert"), Inserted::Refused(Refusal::Deleted));
+    store.ring.check();
 }
 
 pub(super) fn cfg(budget_bytes: u64, owner: &SecretKey) -> StoreConfig {
