@@ -94,6 +94,10 @@ pub struct OverlayRuntime<'a> {
     unix_at_origin: u64,
     /// When the app's state was last written to disk.
     last_persist: UnixTime,
+    /// Events newly stored from the network since the last [`OverlayRuntime::take_stored`]
+    /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
+    /// takes them after every call that can store.
+    stored: Vec<crate::event::Event>,
 }
 
 /// What the application layer sees of the overlay (`app::Context`).
@@ -276,6 +280,7 @@ impl<'a> OverlayRuntime<'a> {
             connected: BTreeSet::new(),
             unix_at_origin,
             last_persist: unix,
+            stored: Vec::new(),
         })
     }
 
@@ -432,9 +437,11 @@ impl<'a> OverlayRuntime<'a> {
             }
             app::Output::Store(ev) => {
                 let id = ev.id;
+                let copy = ev.as_event().clone();
                 match store.insert(ev) {
                     Ok(crate::store::Inserted::New { .. }) => {
                         store.note_arrival(&id, unix);
+                        self.stored.push(copy);
                         1
                     }
                     Ok(_) => 0,
@@ -469,6 +476,11 @@ impl<'a> OverlayRuntime<'a> {
     pub fn publish(&mut self, ev: VerifiedEvent, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         self.app.handle_input(app::Input::Published(ev), unix, &Ctx(&self.overlay), &*store);
         self.drain(now, unix, store)
+    }
+
+    /// Events stored from the network since the last call, oldest first.
+    pub fn take_stored(&mut self) -> Vec<crate::event::Event> {
+        std::mem::take(&mut self.stored)
     }
 
     /// The owner's client asked for something the store does not have: ask the network.
