@@ -5,7 +5,8 @@
 //! main.rs   args → Config, logger, platform init, LocalExecutor → driver::run
 //! driver    the only place that touches sockets, files, clocks, randomness and signals
 //!  ├─ http/     pure route(request, &Store, now) → reply; front.rs: HTTP/1.1 + websocket tasks on the executor
-//!  ├─ store/    fixed-capacity event ring + indexes + crash-safe segment log
+//!  ├─ relay/    NIP-01 relay protocol per websocket connection (sans-IO; docs/relay.md)
+//!  ├─ store/    fixed-capacity event ring + indexes, NIP-09 tombstones, crash-safe segment log
 //!  └─ event/    NIP-01 events, canonical form, client MessagePack layout
 //! keys, hex, time, limits   values and bounds shared by everything above
 //! ```
