@@ -26,6 +26,8 @@ use crate::query::EventQuery;
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::time::{Instant, UnixTime};
 
+mod relay;
+
 /// The version printed by `--version` and shown by `GET /status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -109,6 +111,12 @@ struct Node {
     pending: Vec<(http::PublishCtx, async_channel::Sender<http::Response>)>,
     /// Open websockets and their outbound queues (at most `MAX_WS_CONNS`, the front's cap).
     websockets: BTreeMap<WsConnId, async_channel::Sender<WsOut>>,
+    /// NIP-01 protocol state of every websocket.
+    relay: crate::relay::Relay,
+    /// The NIP-11 document (rendered once).
+    relay_doc: String,
+    /// Websocket `EVENT`s inserted but not yet fsynced, with their `OK`s.
+    ws_oks: Vec<relay::PendingOk>,
     /// Owner events newly stored by this batch: handed to the application once durable.
     published: Vec<crate::event::VerifiedEvent>,
     /// Lookups of this batch that found nothing: the application asks the network.
@@ -171,6 +179,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         data_dir: data_dir.display().to_string(),
         pending: Vec::new(),
         websockets: BTreeMap::new(),
+        relay: relay::new_relay(&cfg),
+        relay_doc: relay::info_document(&cfg),
+        ws_oks: Vec::new(),
         published: Vec::new(),
         misses: Vec::new(),
         peers: 0,
@@ -207,20 +218,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 while let Ok(job) = jobs.try_recv() {
                     node.handle_job(job);
                 }
-                if let Err(e) = node.commit() {
-                    break Err(e);
-                }
-                // Durable now: the application sends the owner's new events where they belong,
-                // and asks the network for what the client missed.
-                let (now, unix) = (clock.now(), clock.unix_now());
-                let mut stored = 0;
-                for ev in std::mem::take(&mut node.published) {
-                    stored += overlay.publish(ev, now, unix, &mut node.store);
-                }
-                for miss in std::mem::take(&mut node.misses) {
-                    stored += overlay.local_miss(miss, now, unix, &mut node.store);
-                }
-                if let Err(e) = node.sync_network_events(stored) {
+                if let Err(e) = node.flush(&mut overlay) {
                     break Err(e);
                 }
             }
@@ -230,12 +228,15 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 while let Ok(msg) = ws_in.try_recv() {
                     node.handle_ws(msg);
                 }
+                if let Err(e) = node.flush(&mut overlay) {
+                    break Err(e);
+                }
             }
             Wake::Overlay(w) => {
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
                 node.network = Some(overlay.network_info());
-                if let Err(e) = node.sync_network_events(stored) {
+                if let Err(e) = node.sync_network_events(stored, &mut overlay) {
                     break Err(e);
                 }
             }
@@ -288,9 +289,7 @@ impl Node {
         let now = self.clock.unix_now();
         let info = self.info();
         if let Some(ctx) = http::relay_info(&job.req) {
-            // NIP-11 hook: the relay module will render its document here
-            // (`ctx.render(json)`); until then the answer is today's 404.
-            let _ = job.reply.try_send(http::no_relay_info(&ctx));
+            let _ = job.reply.try_send(ctx.render(self.relay_doc.clone().into_bytes()));
             return;
         }
         match http::route(&job.req, &self.store, &self.http_cfg, &info, now) {
@@ -321,26 +320,27 @@ impl Node {
         }
     }
 
-    /// One websocket event. TEMPORARY until the relay module (NIP-01) lands: every text
-    /// message is answered `["NOTICE","relay not yet available"]`, so that the transport is
-    /// real and tested end to end.
-    fn handle_ws(&mut self, msg: WsIn) {
-        match msg {
-            WsIn::Opened { conn, out } => {
-                self.websockets.insert(conn, out);
-            }
-            WsIn::Closed { conn } => {
-                self.websockets.remove(&conn);
-            }
-            WsIn::Message { conn, msg } => {
-                log::debug!("websocket {}: {} bytes", conn.0, msg.len());
-                self.ws_send(conn, RELAY_NOT_YET.to_string());
+    /// After a batch of HTTP jobs or websocket messages: one fsync for every pending
+    /// publish (group commit) and their answers; then the application routes the owner's
+    /// new events (as `/publish` does; NIP-70/40 events stay home), asks the network for
+    /// misses, and every newly stored event goes to the live subscriptions.
+    ///
+    /// # Errors
+    /// A failed fsync, as in [`Node::commit`].
+    fn flush(&mut self, overlay: &mut OverlayRuntime<'_>) -> Result<(), Fatal> {
+        self.commit()?;
+        let (now, unix) = (self.clock.now(), self.clock.unix_now());
+        let mut stored = 0;
+        for ev in std::mem::take(&mut self.published) {
+            self.fan_out(ev.as_event());
+            if self.may_leave(ev.as_event()) {
+                stored += overlay.publish(ev, now, unix, &mut self.store);
             }
         }
-    }
-
-    fn ws_send(&mut self, conn: WsConnId, text: String) {
-        queue_ws(&mut self.websockets, conn, text);
+        for miss in std::mem::take(&mut self.misses) {
+            stored += overlay.local_miss(miss, now, unix, &mut self.store);
+        }
+        self.sync_network_events(stored, overlay)
     }
 
     /// Events from the network are synced once per wake (not acknowledged to anyone, so a
@@ -348,14 +348,17 @@ impl Node {
     ///
     /// # Errors
     /// A failed fsync, as in [`Node::commit`].
-    fn sync_network_events(&mut self, stored: usize) -> Result<(), Fatal> {
-        if stored == 0 {
-            return Ok(());
+    fn sync_network_events(&mut self, stored: usize, overlay: &mut OverlayRuntime<'_>) -> Result<(), Fatal> {
+        if stored > 0 {
+            self.store.sync().map_err(|e| {
+                log::error!("fsync of the event log failed: {e}");
+                Fatal::Store(e)
+            })?;
         }
-        self.store.sync().map_err(|e| {
-            log::error!("fsync of the event log failed: {e}");
-            Fatal::Store(e)
-        })
+        for ev in overlay.take_stored() {
+            self.fan_out(&ev);
+        }
+        Ok(())
     }
 
     /// Fsyncs once for every pending publish, then answers them all.
@@ -366,7 +369,7 @@ impl Node {
     /// nothing it believes stored is lost) and the server stops; its service manager
     /// restarts it and recovery reads back what the disk really holds.
     fn commit(&mut self) -> Result<(), Fatal> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.ws_oks.is_empty() {
             return Ok(());
         }
         let synced = self.store.sync();
@@ -374,35 +377,13 @@ impl Node {
         for (done, reply) in self.pending.drain(..) {
             let _ = reply.try_send(http::publish_done(done, outcome.clone()));
         }
+        self.answer_ws_oks(synced.is_ok());
         synced.map_err(|e| {
             log::error!("fsync of the event log failed: {e}");
             Fatal::Store(e)
         })
     }
 }
-
-/// Queues `text` for websocket `conn` without waiting: a full queue closes that client (it
-/// does not read what it asked for; its task sends close 1008 and ends), a closed one is
-/// forgotten. Returns whether the message was queued.
-fn queue_ws(websockets: &mut BTreeMap<WsConnId, async_channel::Sender<WsOut>>, conn: WsConnId, text: String) -> bool {
-    let Some(out) = websockets.get(&conn) else { return false };
-    match out.try_send(WsOut::Text(text)) {
-        Ok(()) => true,
-        Err(async_channel::TrySendError::Full(_)) => {
-            log::debug!("websocket {}: outbound queue full, closing it", conn.0);
-            out.close();
-            websockets.remove(&conn);
-            false
-        }
-        Err(async_channel::TrySendError::Closed(_)) => {
-            websockets.remove(&conn);
-            false
-        }
-    }
-}
-
-/// The answer to every websocket message until the relay module lands (temporary).
-const RELAY_NOT_YET: &str = r#"["NOTICE","relay not yet available"]"#;
 
 /// How a storage error is told to the client: 507 when the disk is full, else 503.
 fn store_failure(e: &StoreError) -> http::StoreFailure {
@@ -415,6 +396,7 @@ fn store_failure(e: &StoreError) -> http::StoreFailure {
 
 #[cfg(test)]
 mod tests {
+    use super::relay::queue_ws;
     use super::*;
     use crate::limits::WS_OUTBOX_CAP;
 
@@ -438,11 +420,5 @@ mod tests {
         drop(other_rx);
         assert!(!queue_ws(&mut websockets, WsConnId(2), "gone".into()));
         assert!(websockets.is_empty());
-    }
-
-    #[test]
-    fn the_temporary_relay_answer_is_a_nip01_notice() {
-        let v: serde_json::Value = serde_json::from_str(RELAY_NOT_YET).expect("JSON");
-        assert_eq!(v, serde_json::json!(["NOTICE", "relay not yet available"]));
     }
 }

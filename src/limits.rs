@@ -88,6 +88,22 @@ pub const MAX_WS_MESSAGE_BYTES: usize = 2 * MAX_EVENT_BYTES + 4096;
 /// queue, plus the queued messages (≈ 1 KiB per typical event, ≤ [`MAX_WS_MESSAGE_BYTES`]).
 pub const WS_OUTBOX_CAP: usize = 512;
 
+/// The driver moves a `REQ`'s stored results into a websocket's queue only while it holds
+/// fewer than this (half of [`WS_OUTBOX_CAP`]): a large answer is paced by the client's
+/// reading, and the other half is room for live events and `OK`s. No memory of its own.
+pub const WS_OUTBOX_FILL: usize = WS_OUTBOX_CAP / 2;
+
+/// The connection's writer tells the driver when it has sent its queue down to this many
+/// messages, and the driver queues the next part of the answer. No memory.
+pub const WS_OUTBOX_LOW: usize = WS_OUTBOX_CAP / 8;
+
+/// A websocket silent this long gets a ping; silent for another interval after the ping, it
+/// is closed (1001) and its slot freed: a vanished phone does not hold a slot forever.
+/// Clients answer pings by themselves (RFC 6455 §5.5.2). Tests shorten it with the
+/// environment variable `NOSTRP2P_TEST_WS_PING_MS` (read when a websocket opens; not for production).
+/// No memory.
+pub const WS_PING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Websocket messages waiting for the core, all connections together. Connection tasks
 /// wait for room (backpressure, each holds one message). Memory ≤ 64 × [`MAX_WS_MESSAGE_BYTES`].
 pub const WS_INBOX_CAP: usize = 64;
@@ -202,6 +218,7 @@ pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 const _: () = assert!(MAX_HTTP_BODY_BYTES > MAX_EVENT_BYTES);
 const _: () = assert!(MAX_WS_CONNS < MAX_HTTP_CONNS);
+const _: () = assert!(WS_OUTBOX_LOW < WS_OUTBOX_FILL && WS_OUTBOX_FILL < WS_OUTBOX_CAP);
 const _: () = assert!(MAX_WS_MESSAGE_BYTES > MAX_HTTP_BODY_BYTES);
 const _: () = assert!(HTTP_LINGER_BYTES > MAX_HTTP_BODY_BYTES);
 const _: () = assert!(MAX_REQ_ANSWER_BYTES > 2 * MAX_EVENT_BYTES);

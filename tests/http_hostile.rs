@@ -285,11 +285,14 @@ fn websocket_handshakes_do_not_lock_the_owner_out_and_sigterm_does_not_wait() {
 fn websocket_text_reaches_the_driver_and_its_answer_comes_back() {
     let (_dir, mut node) = start("hostile-wsmsg");
     let mut ws = ws_connect(node.http);
+    // The relay greets with its NIP-42 challenge.
+    let (op, payload) = ws_read(&mut ws).expect("an answer frame");
+    assert_eq!(op, 1, "text frame");
+    assert!(payload.starts_with(br#"["AUTH",""#), "{}", String::from_utf8_lossy(&payload));
     ws.get_mut().write_all(&ws_frame(1, br#"["REQ","sub",{}]"#)).expect("send");
     let (op, payload) = ws_read(&mut ws).expect("an answer frame");
     assert_eq!(op, 1, "text frame");
-    // Temporary until the relay module lands: every message gets this NOTICE.
-    assert_eq!(String::from_utf8_lossy(&payload), r#"["NOTICE","relay not yet available"]"#);
+    assert_eq!(String::from_utf8_lossy(&payload), r#"["EOSE","sub"]"#);
     // Ping is answered with the same payload.
     ws.get_mut().write_all(&ws_frame(9, b"hi")).expect("ping");
     assert_eq!(ws_read(&mut ws), Some((10, b"hi".to_vec())));
@@ -299,8 +302,9 @@ fn websocket_text_reaches_the_driver_and_its_answer_comes_back() {
     let _ = ws.get_mut().write_all(&ws_frame(1, &big));
     let (op, payload) = ws_read(&mut ws).expect("a close frame");
     assert_eq!((op, &payload[..2]), (8, &1009u16.to_be_bytes()[..]));
-    other.get_mut().write_all(&ws_frame(1, b"[\"CLOSE\",\"x\"]")).expect("send");
-    assert_eq!(ws_read(&mut other).map(|(op, _)| op), Some(1));
+    assert_eq!(ws_read(&mut other).map(|(op, _)| op), Some(1), "AUTH");
+    other.get_mut().write_all(&ws_frame(1, b"[\"CLOSE\"")).expect("send");
+    assert_eq!(ws_read(&mut other).map(|(op, _)| op), Some(1), "NOTICE");
     assert!(alive(&mut node));
     assert!(owner_served(&node));
 }

@@ -6,9 +6,10 @@
 //! | kind 1 with a `q` tag (quote repost) | broadcast |
 //! | kind 1 with no `p` tag naming someone other than the author | broadcast (a reply to one's own post included: the original's quirk, kept so threads look the same) |
 //! | kind 1 with `p` tags of others (reply, mention) | unicast to each distinct p-tagged user's node |
-//! | kind 6 (repost), kind 0 (profile) | broadcast |
+//! | kind 6 (repost), kind 16 (generic repost), kind 0 (profile), kind 10002 (relay list, NIP-65) | broadcast |
 //! | kind 7 (like) | unicast to the node of the **first** `p` tag (none, or the author: local) |
-//! | kind 3 (follow list), anything else | local only |
+//! | kind 5 (deletion, NIP-09) | where the deleted events went: unicast to its `p`-tagged parties; local if its `k`/`a` tags name only kinds that stay home; else broadcast |
+//! | kind 3 (follow list), anything else | local only (kept on the owner's node for their own clients) |
 //!
 //! Privacy rule for malformed tags: a kind-1 event with a `p` tag that is not a 64-hex key
 //! is treated as addressed (never broadcast); its valid keys still get it.
@@ -35,7 +36,8 @@ pub enum Route {
 /// The route of `ev` per the table in the module doc.
 pub fn classify(ev: &Event) -> Route {
     match ev.kind {
-        KIND_PROFILE | KIND_REPOST => Route::Broadcast,
+        KIND_PROFILE | KIND_REPOST | KIND_GENERIC_REPOST | KIND_RELAY_LIST => Route::Broadcast,
+        KIND_DELETION => classify_deletion(ev),
         KIND_POST => classify_post(ev),
         KIND_REACTION => match ev.tag_values("p").next().map(parse_key) {
             Some(Some(pk)) if pk != ev.pubkey => Route::Unicast(vec![pk]),
@@ -44,6 +46,38 @@ pub fn classify(ev: &Event) -> Route {
         KIND_FOLLOW_LIST => Route::Local,
         _ => Route::Local,
     }
+}
+
+/// NIP-09 kind 5 (deletion request).
+pub const KIND_DELETION: u16 = 5;
+/// NIP-18 kind 16 (generic repost).
+pub const KIND_GENERIC_REPOST: u16 = 16;
+/// NIP-65 kind 10002 (relay list).
+pub const KIND_RELAY_LIST: u16 = 10002;
+
+/// Kinds that leave the author's node (broadcast or unicast): a deletion naming only other
+/// kinds (in `k` tags or `a` addresses) stays home, as the deleted events did.
+const TRAVELLING_KINDS: [u16; 6] =
+    [KIND_PROFILE, KIND_POST, KIND_REPOST, KIND_REACTION, KIND_GENERIC_REPOST, KIND_RELAY_LIST];
+
+/// A deletion goes where the deleted events went. Its own tags say where: the parties it
+/// `p`-tags (a deleted reply or like was sent to them), or the kinds it names (`k` tags, the
+/// kind prefix of `a` addresses). With neither it is broadcast: a deletion only carries ids,
+/// and every node holding a copy must drop it.
+fn classify_deletion(ev: &Event) -> Route {
+    if let Route::Unicast(to) = classify_post(ev) {
+        return Route::Unicast(to);
+    }
+    let named: Vec<Option<u16>> = ev
+        .tag_values("k")
+        .map(|k| k.parse().ok())
+        .chain(ev.tag_values("a").map(|a| a.split(':').next().and_then(|k| k.parse().ok())))
+        .collect();
+    let travels = |k: &Option<u16>| k.is_none_or(|k| TRAVELLING_KINDS.contains(&k));
+    if !named.is_empty() && !named.iter().any(travels) {
+        return Route::Local;
+    }
+    Route::Broadcast
 }
 
 fn classify_post(ev: &Event) -> Route {

@@ -35,7 +35,7 @@ use super::ws::{self, Decoder, RateBucket, WsEvent};
 use super::{too_busy, Request, Response};
 use crate::limits::{
     HTTP_BODY_TIMEOUT, HTTP_HEAD_TIMEOUT, HTTP_IDLE_TIMEOUT, HTTP_LINGER_BYTES, HTTP_LINGER_TIMEOUT,
-    HTTP_WRITE_TIMEOUT, MAX_HTTP_CONNS, MAX_WS_CONNS, WS_OUTBOX_CAP,
+    HTTP_WRITE_TIMEOUT, MAX_HTTP_CONNS, MAX_WS_CONNS, WS_OUTBOX_CAP, WS_OUTBOX_LOW, WS_PING_INTERVAL,
 };
 
 /// Bytes read per `read` call (one stack buffer; heads and bodies grow to their bounds).
@@ -76,6 +76,12 @@ pub enum WsIn {
         conn: WsConnId,
         /// The message.
         msg: String,
+    },
+    /// The connection's writer sent its queue down to [`crate::limits::WS_OUTBOX_LOW`]
+    /// messages: room for the next part of a large answer.
+    Drained {
+        /// The connection.
+        conn: WsConnId,
     },
     /// The connection ended (best effort: a `try_send` to a closed queue also tells).
     Closed {
@@ -483,6 +489,14 @@ async fn linger(stream: &Async<TcpStream>) {
     }
 }
 
+/// [`WS_PING_INTERVAL`], or `NOSTRP2P_TEST_WS_PING_MS` when set (tests only).
+fn ping_interval() -> Duration {
+    std::env::var("NOSTRP2P_TEST_WS_PING_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(WS_PING_INTERVAL, Duration::from_millis)
+}
+
 /// A websocket session: frames in → [`WsIn`] to the driver; [`WsOut`] and control frames
 /// out. Ends on a close, a protocol error, a closed outbound queue or a failed write.
 async fn websocket(stream: &Async<TcpStream>, mut buf: Vec<u8>, conn: WsConnId, to_core: &async_channel::Sender<WsIn>) {
@@ -498,16 +512,37 @@ async fn websocket(stream: &Async<TcpStream>, mut buf: Vec<u8>, conn: WsConnId, 
         let mut rate = RateBucket::default();
         let origin = std::time::Instant::now();
         let mut chunk = [0u8; READ_CHUNK];
+        let ping_every = ping_interval();
+        let mut pinged = false;
         loop {
             let event = match decoder.decode(&mut buf) {
                 Ok(Some(event)) => event,
-                Ok(None) => match (&*stream).read(&mut chunk).await {
-                    Ok(n) if n > 0 => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        continue;
+                Ok(None) => {
+                    let read = future::or(async { Some((&*stream).read(&mut chunk).await) }, async {
+                        Timer::after(ping_every).await;
+                        None
+                    });
+                    match read.await {
+                        Some(Ok(n)) if n > 0 => {
+                            pinged = false;
+                            buf.extend_from_slice(&chunk[..n]);
+                            continue;
+                        }
+                        Some(_) => return None,
+                        // Silent since the ping: the client is gone (or cannot answer).
+                        None if pinged => {
+                            log::debug!("websocket {}: no answer to a ping, closing", conn.0);
+                            return Some(ws::CLOSE_GOING_AWAY);
+                        }
+                        None => {
+                            pinged = true;
+                            if ctl_tx.send(ws::ping_frame()).await.is_err() {
+                                return None;
+                            }
+                            continue;
+                        }
                     }
-                    _ => return None,
-                },
+                }
                 Err(e) => {
                     log::debug!("websocket {}: {e}", conn.0);
                     return Some(e.close_code());
@@ -542,6 +577,11 @@ async fn websocket(stream: &Async<TcpStream>, mut buf: Vec<u8>, conn: WsConnId, 
             // Closed by the driver: the queue was full (this client does not keep up) or
             // the core forgot the connection. Close now, without draining the queue.
             let Some(frame) = next.filter(|_| !from_core.is_closed()) else { return Some(ws::CLOSE_POLICY) };
+            // Sent down to the low mark (one message at a time, so it is met exactly once
+            // per drain): the driver may queue the next part of a large answer.
+            if from_core.len() == WS_OUTBOX_LOW && to_core.send(WsIn::Drained { conn }).await.is_err() {
+                return Some(ws::CLOSE_GOING_AWAY);
+            }
             if write_all(stream, &frame).await.is_err() {
                 return None;
             }

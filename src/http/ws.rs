@@ -218,6 +218,11 @@ pub(crate) fn text_frame(text: &str) -> Vec<u8> {
     frame(OP_TEXT, text.as_bytes())
 }
 
+/// A server ping (empty payload): a live client answers with a pong.
+pub(crate) fn ping_frame() -> Vec<u8> {
+    frame(OP_PING, &[])
+}
+
 /// A server pong carrying `payload`.
 pub(crate) fn pong_frame(payload: &[u8]) -> Vec<u8> {
     frame(OP_PONG, payload)

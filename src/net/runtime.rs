@@ -99,6 +99,10 @@ pub struct OverlayRuntime<'a> {
     last_persist: UnixTime,
     /// The `-b` peer: why it does not work, when to resolve it again.
     bootstrap: Option<Bootstrap>,
+    /// Events newly stored from the network since the last [`OverlayRuntime::take_stored`]
+    /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
+    /// takes them after every call that can store.
+    stored: Vec<crate::event::Event>,
 }
 
 /// What the application layer sees of the overlay (`app::Context`).
@@ -272,6 +276,7 @@ impl<'a> OverlayRuntime<'a> {
             clock: Now::new(now, unix),
             last_persist: unix,
             bootstrap,
+            stored: Vec::new(),
         })
     }
 
@@ -483,9 +488,11 @@ impl<'a> OverlayRuntime<'a> {
             }
             app::Output::Store(ev) => {
                 let id = ev.id;
+                let copy = ev.as_event().clone();
                 match store.insert(ev) {
                     Ok(crate::store::Inserted::New { .. }) => {
                         store.note_arrival(&id, unix);
+                        self.stored.push(copy);
                         1
                     }
                     Ok(_) => 0,
@@ -524,6 +531,11 @@ impl<'a> OverlayRuntime<'a> {
         self.clock = Now::new(now, unix);
         self.app.handle_input(app::Input::Published(ev), unix, &Ctx(&self.overlay), &*store);
         self.drain(unix, store)
+    }
+
+    /// Events stored from the network since the last call, oldest first.
+    pub fn take_stored(&mut self) -> Vec<crate::event::Event> {
+        std::mem::take(&mut self.stored)
     }
 
     /// The owner's client asked for something the store does not have: ask the network.

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod ws;
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -84,11 +85,20 @@ pub struct NodeOpts {
     pub port: u16,
     pub data_dir: PathBuf,
     pub extra: Vec<String>,
+    /// Extra environment variables (test-only overrides such as `NOSTRP2P_TEST_WS_PING_MS`).
+    pub env: Vec<(String, String)>,
 }
 
 impl NodeOpts {
     pub fn new(owner: &str, data_dir: &Path) -> NodeOpts {
-        NodeOpts { owner: owner.into(), ip: unique_loopback(), port: 20000, data_dir: data_dir.into(), extra: vec![] }
+        NodeOpts {
+            owner: owner.into(),
+            ip: unique_loopback(),
+            port: 20000,
+            data_dir: data_dir.into(),
+            extra: vec![],
+            env: vec![],
+        }
     }
 
     pub fn arg(mut self, a: &str) -> NodeOpts {
@@ -116,7 +126,8 @@ impl Node {
             .arg(SocketAddr::new(opts.ip, opts.port).to_string())
             .arg("--data-dir")
             .arg(&opts.data_dir)
-            .args(&opts.extra);
+            .args(&opts.extra)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)));
         let (child, log, ready_rx) = spawn_logged(cmd);
         let http = SocketAddr::new(opts.ip, opts.port + 1);
         let mut node = Node { child, opts, http, log };

@@ -49,8 +49,9 @@ fn e15_reply_to_self_is_broadcast_like_the_original() {
 }
 
 #[test]
-fn other_kinds_stay_local() {
-    assert_eq!(classify(&fixture("E11")), Route::Local);
+fn e11_deletion_of_a_post_is_broadcast_like_the_post() {
+    // Issue 9: a kind 5 goes where the deleted event went (was: local, as "anything else").
+    assert_eq!(classify(&fixture("E11")), Route::Broadcast);
 }
 
 #[test]
@@ -106,4 +107,36 @@ fn receiving_rules() {
     assert!(accepts_unicast(&fixture("E3"), &pk_a()));
     assert!(!accepts_unicast(&fixture("E1"), &pk_a()), "a post does not come by unicast");
     assert!(!accepts_unicast(&fixture("E8"), &pk_b()), "a follow list is never delivered");
+}
+
+#[test]
+fn generic_reposts_and_relay_lists_are_broadcast_like_reposts_and_profiles() {
+    let a = user(A_SECRET);
+    let c_hex = pk_c().to_hex();
+    assert_eq!(classify(&signed(&a, 1, 16, &[&["e", &"11".repeat(32)], &["p", &c_hex]], "")), Route::Broadcast);
+    assert_eq!(classify(&signed(&a, 1, 10002, &[&["r", "ws://100.64.0.1:20001"]], "")), Route::Broadcast);
+}
+
+#[test]
+fn a_deletion_goes_where_the_deleted_event_went() {
+    let a = user(A_SECRET);
+    let e = "22".repeat(32);
+    // Deleting a post (no one addressed): broadcast, as the post was.
+    assert_eq!(classify(&signed(&a, 1, 5, &[&["e", &e], &["k", "1"]], "")), Route::Broadcast);
+    // Deleting a reply or like (the parties p-tagged, NIP-09 lets clients name them): to them.
+    let c_hex = pk_c().to_hex();
+    assert_eq!(classify(&signed(&a, 1, 5, &[&["e", &e], &["p", &c_hex]], "")), Route::Unicast(vec![pk_c()]));
+    // Deleting a follow list (kind 3 stays home): stays home too.
+    assert_eq!(
+        classify(&signed(&a, 1, 5, &[&["a", &format!("3:{}:", pk_a().to_hex())], &["k", "3"]], "")),
+        Route::Local
+    );
+}
+
+#[test]
+fn kinds_the_network_does_not_carry_stay_local() {
+    let a = user(A_SECRET);
+    for kind in [2, 4, 8, 13, 14, 30023, 30078, 1984] {
+        assert_eq!(classify(&signed(&a, 1, kind, &[], "")), Route::Local, "kind {kind}");
+    }
 }
