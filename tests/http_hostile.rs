@@ -227,49 +227,6 @@ fn ws_connect(addr: SocketAddr) -> BufReader<TcpStream> {
     r
 }
 
-/// One masked client frame (RFC 6455 §5.2).
-fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x11, 0x22, 0x33, 0x44];
-    let mut f = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => f.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
-}
-
-/// Reads one server frame: (opcode, payload).
-fn ws_read(r: &mut impl Read) -> Option<(u8, Vec<u8>)> {
-    let mut h = [0u8; 2];
-    r.read_exact(&mut h).ok()?;
-    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
-    let len = match h[1] & 0x7f {
-        126 => {
-            let mut b = [0u8; 2];
-            r.read_exact(&mut b).ok()?;
-            u16::from_be_bytes(b) as usize
-        }
-        127 => {
-            let mut b = [0u8; 8];
-            r.read_exact(&mut b).ok()?;
-            u64::from_be_bytes(b) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0; len];
-    r.read_exact(&mut payload).ok()?;
-    Some((h[0] & 0x0f, payload))
-}
-
 #[test]
 fn websocket_handshakes_do_not_lock_the_owner_out_and_sigterm_does_not_wait() {
     let (_dir, mut node) = start("hostile-ws");
@@ -286,25 +243,25 @@ fn websocket_text_reaches_the_driver_and_its_answer_comes_back() {
     let (_dir, mut node) = start("hostile-wsmsg");
     let mut ws = ws_connect(node.http);
     // The relay greets with its NIP-42 challenge.
-    let (op, payload) = ws_read(&mut ws).expect("an answer frame");
+    let (op, payload) = ws::read_frame(&mut ws).expect("an answer frame");
     assert_eq!(op, 1, "text frame");
     assert!(payload.starts_with(br#"["AUTH",""#), "{}", String::from_utf8_lossy(&payload));
-    ws.get_mut().write_all(&ws_frame(1, br#"["REQ","sub",{}]"#)).expect("send");
-    let (op, payload) = ws_read(&mut ws).expect("an answer frame");
+    ws.get_mut().write_all(&ws::client_frame(1, br#"["REQ","sub",{}]"#)).expect("send");
+    let (op, payload) = ws::read_frame(&mut ws).expect("an answer frame");
     assert_eq!(op, 1, "text frame");
     assert_eq!(String::from_utf8_lossy(&payload), r#"["EOSE","sub"]"#);
     // Ping is answered with the same payload.
-    ws.get_mut().write_all(&ws_frame(9, b"hi")).expect("ping");
-    assert_eq!(ws_read(&mut ws), Some((10, b"hi".to_vec())));
+    ws.get_mut().write_all(&ws::client_frame(9, b"hi")).expect("ping");
+    assert_eq!(ws::read_frame(&mut ws), Some((10, b"hi".to_vec())));
     // An oversized message closes that connection with 1009, and only that one.
     let mut other = ws_connect(node.http);
     let big = vec![b'x'; MAX_WS_MESSAGE_BYTES + 1];
-    let _ = ws.get_mut().write_all(&ws_frame(1, &big));
-    let (op, payload) = ws_read(&mut ws).expect("a close frame");
+    let _ = ws.get_mut().write_all(&ws::client_frame(1, &big));
+    let (op, payload) = ws::read_frame(&mut ws).expect("a close frame");
     assert_eq!((op, &payload[..2]), (8, &1009u16.to_be_bytes()[..]));
-    assert_eq!(ws_read(&mut other).map(|(op, _)| op), Some(1), "AUTH");
-    other.get_mut().write_all(&ws_frame(1, b"[\"CLOSE\"")).expect("send");
-    assert_eq!(ws_read(&mut other).map(|(op, _)| op), Some(1), "NOTICE");
+    assert_eq!(ws::read_frame(&mut other).map(|(op, _)| op), Some(1), "AUTH");
+    other.get_mut().write_all(&ws::client_frame(1, b"[\"CLOSE\"")).expect("send");
+    assert_eq!(ws::read_frame(&mut other).map(|(op, _)| op), Some(1), "NOTICE");
     assert!(alive(&mut node));
     assert!(owner_served(&node));
 }

@@ -35,22 +35,7 @@ impl Ws {
 
     /// Sends one masked frame.
     pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
-        let mask = [0x11, 0x22, 0x33, 0x44];
-        let mut f = vec![0x80 | opcode];
-        match payload.len() {
-            n if n < 126 => f.push(0x80 | n as u8),
-            n if n <= 0xffff => {
-                f.push(0x80 | 126);
-                f.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(0x80 | 127);
-                f.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        f.extend_from_slice(&mask);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.0.get_mut().write_all(&f).expect("send frame");
+        self.0.get_mut().write_all(&client_frame(opcode, payload)).expect("send frame");
     }
 
     /// Sends a text message.
@@ -60,25 +45,7 @@ impl Ws {
 
     /// Reads one frame; `None` when the connection ended (or the guard timeout hit).
     pub fn read_frame(&mut self) -> Option<Frame> {
-        let r = &mut self.0;
-        let mut h = [0u8; 2];
-        r.read_exact(&mut h).ok()?;
-        let len = match h[1] & 0x7f {
-            126 => {
-                let mut b = [0u8; 2];
-                r.read_exact(&mut b).ok()?;
-                u16::from_be_bytes(b) as usize
-            }
-            127 => {
-                let mut b = [0u8; 8];
-                r.read_exact(&mut b).ok()?;
-                u64::from_be_bytes(b) as usize
-            }
-            n => n as usize,
-        };
-        let mut payload = vec![0; len];
-        r.read_exact(&mut payload).ok()?;
-        Some((h[0] & 0x0f, payload))
+        read_frame(&mut self.0)
     }
 
     /// The next text message as JSON, answering pings on the way; panics if the connection
@@ -107,4 +74,47 @@ impl Ws {
             }
         }
     }
+}
+
+/// One masked client frame (RFC 6455 §5.2), also for tests that write raw bytes.
+pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x11, 0x22, 0x33, 0x44];
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Reads one server frame (which must be unmasked); `None` when the connection ended.
+pub fn read_frame(r: &mut impl Read) -> Option<Frame> {
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).ok()?;
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b).ok()?;
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b).ok()?;
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0; len];
+    r.read_exact(&mut payload).ok()?;
+    Some((h[0] & 0x0f, payload))
 }
