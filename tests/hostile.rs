@@ -1,0 +1,83 @@
+//! Real processes on loopback, an attacker speaking the wire protocol by hand (issue 8, "Tests
+//! and figures"): squatting a live node's id, and digest amplification. Each test asserts the
+//! honest outcome and names the fix it guards. Every wait is bounded polling on state; a socket
+//! read timeout only turns a hang into a failure.
+
+mod common;
+
+use common::cluster::{ids, nodes_known, overlay_addr, peers, publish, start_node, status, wait_until};
+use common::raw::{now, RawPeer};
+use common::*;
+use nostrp2p::event::Event;
+use nostrp2p::hex;
+use nostrp2p::keys::SecretKey;
+use nostrp2p::overlay::params::DIR_ANSWER_INTERVAL_MS;
+use nostrp2p::time::UnixTime;
+use nostrp2p::wire::{Key32, Msg, Role};
+
+fn user(i: u8) -> SecretKey {
+    SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
+}
+
+/// Two real servers, B bootstrapped from A, each knowing both.
+fn pair(tag: &str) -> (Vec<TempDir>, Node, Node) {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("{tag}-{i}"))).collect();
+    let a = start_node(&user(0).public_key().to_hex(), &dirs[0], None);
+    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
+    wait_until("both servers to know both", &[&a, &b], || {
+        nodes_known(&a) >= 2 && nodes_known(&b) >= 2 && peers(&a) >= 1 && peers(&b) >= 1
+    });
+    (dirs, a, b)
+}
+
+/// Guards the live-owner rule of the directory merge on handshake (`merge_hello_record` refuses
+/// a peer whose node id is held by another key whose record is live): without it, the squatter
+/// below would be accepted and answered, and could take B's id in A's directory.
+#[test]
+fn a_squatter_claiming_a_live_nodes_id_is_refused_and_the_owner_keeps_its_place() {
+    let (_dirs, a, b) = pair("squat");
+    assert_eq!(status(&a)["network"]["role"], "core", "the squat check runs on core nodes");
+    let known = nodes_known(&a);
+    // B's owner key is public; the attacker signs a record for B's id with its own node key.
+    let mut squatter =
+        RawPeer::connect_claiming(overlay_addr(&a), Key32(user(1).public_key().0), [0x44; 32], Role::Core);
+    assert!(squatter.sync_collect(1).is_none(), "A accepted a peer squatting B's live node id");
+    assert_eq!(nodes_known(&a), known, "the squat added or removed a directory entry");
+    assert!(peers(&b) >= 1, "B lost its link to A");
+    // B still owns its id at A: a post from B crosses to A and one from A crosses to B.
+    let from_b = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "still me".into(), &[5; 32]);
+    publish(&b, &from_b);
+    let id_b = hex::encode(&from_b.id.0);
+    wait_until("B's post to reach A", &[&a, &b], || ids(&a).contains(&id_b));
+    let from_a = Event::new_signed(&user(0), UnixTime(now()), 1, vec![], "hello B".into(), &[6; 32]);
+    publish(&a, &from_a);
+    let id_a = hex::encode(&from_a.id.0);
+    wait_until("A's post to reach B", &[&a, &b], || ids(&b).contains(&id_a));
+}
+
+/// Guards the per-connection digest answer limit (`on_dir_digest`: one answer per
+/// `DIR_ANSWER_INTERVAL_MS`): without it each ~1 KB digest makes the server re-encode and send
+/// its whole directory, so 50 digests would draw 50 answers.
+#[test]
+fn a_digest_flood_draws_at_most_one_answer_per_interval() {
+    let (_dirs, a, _b) = pair("digest");
+    assert_eq!(status(&a)["network"]["role"], "core", "digests are answered by core nodes");
+    let mut peer = RawPeer::connect_claiming(overlay_addr(&a), Key32(user(9).public_key().0), [0x45; 32], Role::Core);
+    // The handshake itself may draw A's own opening digest; collect what comes before a Pong.
+    peer.sync(1);
+    let digests = 50u32;
+    for _ in 0..digests {
+        // An all-zero digest differs from every bucket: "send me everything".
+        peer.send(&Msg::DirDigest(vec![0; 256]));
+    }
+    let seen = peer.sync_collect(2).expect("A keeps the link (digests are not an offence)");
+    let answers: Vec<&Msg> = seen.iter().filter(|m| matches!(m, Msg::DirRecords(_))).collect();
+    let bytes: usize = answers.iter().map(|m| nostrp2p::wire::encode_frame(m).map_or(0, |f| f.len())).sum();
+    eprintln!(
+        "{digests} digests drew {} DirRecords frames, {bytes} bytes (one answer per {} s allowed)",
+        answers.len(),
+        DIR_ANSWER_INTERVAL_MS / 1000
+    );
+    assert!(!answers.is_empty(), "no answer at all: the test is not reaching the digest handler");
+    assert!(answers.len() <= 1, "{} answers to {digests} digests inside one interval", answers.len());
+}
