@@ -11,7 +11,7 @@ use common::*;
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
-use nostrp2p::overlay::params::DIR_ANSWER_INTERVAL_MS;
+use nostrp2p::overlay::params::{DIR_ANSWER_INTERVAL_MS, NEW_IDS_PER_PREFIX_BURST};
 use nostrp2p::time::UnixTime;
 use nostrp2p::wire::{Key32, Msg, Role};
 
@@ -80,4 +80,40 @@ fn a_digest_flood_draws_at_most_one_answer_per_interval() {
     );
     assert!(!answers.is_empty(), "no answer at all: the test is not reaching the digest handler");
     assert!(answers.len() <= 1, "{} answers to {digests} digests inside one interval", answers.len());
+}
+
+/// Guards the per-prefix new-id budget on handshake (`merge_hello_record` with
+/// `NEW_IDS_PER_PREFIX_BURST`): without it one host mints as many directory entries as it has
+/// keys (the issue measured 31 → 416 records in 25 s from one host). The attacker connects
+/// from the default loopback source (one /24; B's dial to A may come from it too and spend one
+/// token, but B's id was already known, so B keeps its place).
+#[test]
+fn a_sybil_host_adds_at_most_its_prefix_burst_of_new_ids() {
+    let (_dirs, a, b) = pair("sybil");
+    assert_eq!(status(&a)["network"]["role"], "core", "the directory is kept by core nodes");
+    let before = nodes_known(&a);
+    let sybils = 2 * NEW_IDS_PER_PREFIX_BURST;
+    let mut accepted = 0u64;
+    for k in 0..sybils {
+        let mut owner = [0x55; 32];
+        owner[..8].copy_from_slice(&(k + 1).to_be_bytes());
+        let owner = SecretKey::from_bytes(owner).expect("valid key");
+        let mut node_key = [0x66; 32];
+        node_key[..8].copy_from_slice(&(k + 1).to_be_bytes());
+        let mut sybil = RawPeer::connect_claiming(overlay_addr(&a), Key32(owner.public_key().0), node_key, Role::Core);
+        if sybil.sync_collect(1).is_some() {
+            accepted += 1;
+        }
+    }
+    let added = nodes_known(&a).saturating_sub(before);
+    eprintln!("{sybils} sybil handshakes from one /24: {accepted} accepted, {added} directory entries added");
+    assert!(accepted > 0, "no sybil got in at all: the test is not reaching the prefix budget");
+    assert!(added <= NEW_IDS_PER_PREFIX_BURST, "one /24 added {added} ids (burst {NEW_IDS_PER_PREFIX_BURST})");
+    assert!(accepted <= NEW_IDS_PER_PREFIX_BURST, "{accepted} sybils accepted (burst {NEW_IDS_PER_PREFIX_BURST})");
+    // The honest neighbour, in another /24, keeps its link and its posts still cross.
+    assert!(peers(&b) >= 1, "B lost its link to A");
+    let post = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "after the sybils".into(), &[7; 32]);
+    publish(&b, &post);
+    let id = hex::encode(&post.id.0);
+    wait_until("B's post to reach A", &[&a, &b], || ids(&a).contains(&id));
 }
