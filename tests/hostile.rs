@@ -1,6 +1,8 @@
 //! Real processes on loopback, an attacker speaking the wire protocol by hand (issue 8, "Tests
-//! and figures"): squatting a live node's id, and digest amplification. Each test asserts the
-//! honest outcome and names the fix it guards. Every wait is bounded polling on state; a socket
+//! and figures"): squatting a live node's id, digest amplification, a Sybil host's handshake
+//! flood and a unicast with a spoofed origin (the forged-sync-request / forged-mail case). Each
+//! test asserts the honest outcome and names the fix it guards (each was checked to fail with
+//! that fix disabled). Every wait is bounded polling on state; a socket
 //! read timeout only turns a hang into a failure.
 
 mod common;
@@ -11,9 +13,10 @@ use common::*;
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
+use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
 use nostrp2p::overlay::params::{DIR_ANSWER_INTERVAL_MS, NEW_IDS_PER_PREFIX_BURST};
 use nostrp2p::time::UnixTime;
-use nostrp2p::wire::{Key32, Msg, Role};
+use nostrp2p::wire::{Body, Key32, Msg, NodeId, Role, Routed};
 
 fn user(i: u8) -> SecretKey {
     SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
@@ -116,4 +119,54 @@ fn a_sybil_host_adds_at_most_its_prefix_burst_of_new_ids() {
     publish(&b, &post);
     let id = hex::encode(&post.id.0);
     wait_until("B's post to reach A", &[&a, &b], || ids(&a).contains(&id));
+}
+
+/// Guards the origin signature check on delivered unicasts (`check_routed`: a `Routed` whose
+/// `src` is a victim must carry the victim's node-key signature, else it is counted as forged
+/// and dropped). Without it anyone could speak for anyone: spoofed sync requests, forged mail.
+/// The victim V is a second raw peer, so what A sends to V is visible: a genuine unicast from
+/// V (relayed by the attacker) draws A's ack to V; the forged one must draw nothing.
+#[test]
+fn a_unicast_spoofing_another_nodes_origin_is_dropped() {
+    let (_dirs, a, _b) = pair("spoof");
+    let a_id = NodeId::of_pubkey(&user(0).public_key().0);
+    let victim_owner = Key32(user(7).public_key().0);
+    let victim_id = NodeId::of_pubkey(&victim_owner.0);
+    let victim_secret = [0x77; 32];
+    let mut victim = RawPeer::connect_claiming(overlay_addr(&a), victim_owner, victim_secret, Role::Core);
+    victim.sync(1);
+    let mut attacker =
+        RawPeer::connect_claiming(overlay_addr(&a), Key32(user(8).public_key().0), [0x88; 32], Role::Core);
+    attacker.sync(1);
+    let signer = |secret: [u8; 32], msg_id: u64, payload: &[u8]| {
+        let mut crypto = SchnorrCrypto::new(secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
+        let sig = crypto.sign(&Routed::signing_hash(victim_id, a_id, msg_id, payload));
+        Msg::Routed(Routed {
+            src: victim_id,
+            dst: a_id,
+            msg_id,
+            ttl: 8,
+            hops: 1,
+            attempt: 0,
+            payload: Body::from_slice(payload),
+            sig,
+        })
+    };
+    // Forged: claims V's origin, signed with the attacker's own node key.
+    attacker.send(&signer([0x88; 32], 1, b"spoofed sync request"));
+    // Genuine: V's own signature, merely relayed by the attacker (an honest relay's job).
+    attacker.send(&signer(victim_secret, 2, b"genuine"));
+    attacker.sync(2);
+    let seen = victim.sync_collect(2).expect("A keeps the victim's link");
+    let acks: Vec<u64> = seen
+        .iter()
+        .filter_map(|m| match m {
+            Msg::RoutedAck { msg_id, .. } => Some(*msg_id),
+            _ => None,
+        })
+        .collect();
+    assert!(acks.contains(&2), "the genuine unicast drew no ack (test cannot see A's answers): {acks:?}");
+    assert!(!acks.contains(&1), "A accepted a unicast with a forged origin: {acks:?}");
+    // Forgery is counted against the message, not the relay: the attacker's link survives.
+    attacker.sync(3);
 }
