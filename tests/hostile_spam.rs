@@ -8,95 +8,21 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use common::cluster::{ids, peers, publish, wait_until};
+use common::raw::{now, RawPeer};
 use common::*;
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
-use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
 use nostrp2p::overlay::params::{INJECT_BURST, INJECT_PER_S};
 use nostrp2p::time::UnixTime;
-use nostrp2p::wire::{
-    decode_body, decode_header, encode_frame, Body, Gossip, GossipKind, Hello, Key32, Msg, MsgId, NodeId, NodeRecord,
-    Role, Sig, HEADER_BYTES,
-};
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+use nostrp2p::wire::{Body, Gossip, GossipKind, Msg, MsgId};
 
 fn user(i: u8) -> SecretKey {
     SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
-}
-
-/// A peer that speaks the wire protocol by hand: its own (valid) node identity, then whatever
-/// frames the test wants.
-struct RawPeer {
-    stream: TcpStream,
-}
-
-impl RawPeer {
-    fn read_msg(&mut self) -> Msg {
-        let mut h = [0u8; HEADER_BYTES];
-        self.stream.read_exact(&mut h).expect("frame header");
-        let len = decode_header(h).expect("valid header");
-        let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body).expect("frame body");
-        decode_body(&body).expect("valid frame")
-    }
-
-    fn send(&mut self, msg: &Msg) {
-        self.stream.write_all(&encode_frame(msg).expect("encodes")).expect("send");
-    }
-
-    /// Connects to `to` as a leaf of owner `owner` with node key `node_secret`, and
-    /// authenticates (Hello both ways, Auth both ways).
-    fn connect(to: SocketAddr, owner: &SecretKey, node_secret: [u8; 32]) -> RawPeer {
-        let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
-        let owner = Key32(owner.public_key().0);
-        let node = NodeId::of_pubkey(&owner.0);
-        let mut record = NodeRecord {
-            node,
-            owner,
-            node_key: crypto.node_key(),
-            delegation: None,
-            role: Role::Leaf,
-            addr: None,
-            homes: vec![],
-            seq: now() * 1000,
-            expires: now() + 3_600,
-            sig: Sig([0; 64]),
-        };
-        record.sig = crypto.sign(&record.signing_hash());
-        let stream = TcpStream::connect(to).expect("connect to the overlay port");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        let mut peer = RawPeer { stream };
-        peer.send(&Msg::Hello(Box::new(Hello { record, nonce: 1 })));
-        let their_nonce = loop {
-            if let Msg::Hello(h) = peer.read_msg() {
-                break h.nonce;
-            }
-        };
-        peer.send(&Msg::Auth(crypto.sign(&Hello::auth_hash(their_nonce, node))));
-        peer
-    }
-
-    /// Waits until the server has processed every frame sent so far (frames on one connection
-    /// are handled in order, so its `Pong` comes after all of them).
-    fn sync(&mut self, n: u32) {
-        self.send(&Msg::Ping(n));
-        loop {
-            if let Msg::Pong(m) = self.read_msg() {
-                if m == n {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 #[test]

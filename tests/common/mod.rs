@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod raw;
 pub mod ws;
 
 use std::io::{BufRead, BufReader};

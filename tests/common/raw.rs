@@ -1,0 +1,105 @@
+//! A raw overlay peer for hostile tests: speaks the wire protocol by hand over TCP with its own
+//! (valid) node key, then sends whatever frames the test wants. A socket read timeout only
+//! turns a hang into a failure; nothing waits a fixed time.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use nostrp2p::keys::SecretKey;
+use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
+use nostrp2p::wire::{
+    decode_body, decode_header, encode_frame, Hello, Key32, Msg, NodeId, NodeRecord, Role, Sig, HEADER_BYTES,
+};
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A peer that speaks the wire protocol by hand.
+pub struct RawPeer {
+    pub stream: TcpStream,
+}
+
+impl RawPeer {
+    /// The next frame, or `None` once the server closed the connection (or sent garbage).
+    pub fn try_read_msg(&mut self) -> Option<Msg> {
+        let mut h = [0u8; HEADER_BYTES];
+        self.stream.read_exact(&mut h).ok()?;
+        let len = decode_header(h).ok()?;
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body).ok()?;
+        decode_body(&body).ok()
+    }
+
+    pub fn read_msg(&mut self) -> Msg {
+        self.try_read_msg().expect("a valid frame from the server")
+    }
+
+    pub fn send(&mut self, msg: &Msg) {
+        self.stream.write_all(&encode_frame(msg).expect("encodes")).expect("send");
+    }
+
+    /// Like `send`, but a connection the server already closed is not an error.
+    pub fn try_send(&mut self, msg: &Msg) -> bool {
+        self.stream.write_all(&encode_frame(msg).expect("encodes")).is_ok()
+    }
+
+    /// Connects to `to` as a leaf of owner `owner` with node key `node_secret`, and
+    /// authenticates (Hello both ways, Auth both ways).
+    pub fn connect(to: SocketAddr, owner: &SecretKey, node_secret: [u8; 32]) -> RawPeer {
+        RawPeer::connect_claiming(to, Key32(owner.public_key().0), node_secret, Role::Leaf)
+    }
+
+    /// Connects claiming to be owner `owner`'s node (the owner's public key is public: anyone
+    /// can claim it) with its own node key `node_secret` and no delegation, in `role`.
+    pub fn connect_claiming(to: SocketAddr, owner: Key32, node_secret: [u8; 32], role: Role) -> RawPeer {
+        let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
+        let node = NodeId::of_pubkey(&owner.0);
+        let mut record = NodeRecord {
+            node,
+            owner,
+            node_key: crypto.node_key(),
+            delegation: None,
+            role,
+            addr: None,
+            homes: vec![],
+            seq: now() * 1000,
+            expires: now() + 3_600,
+            sig: Sig([0; 64]),
+        };
+        record.sig = crypto.sign(&record.signing_hash());
+        let stream = TcpStream::connect(to).expect("connect to the overlay port");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let mut peer = RawPeer { stream };
+        peer.send(&Msg::Hello(Box::new(Hello { record, nonce: 1 })));
+        let their_nonce = loop {
+            if let Msg::Hello(h) = peer.read_msg() {
+                break h.nonce;
+            }
+        };
+        peer.try_send(&Msg::Auth(crypto.sign(&Hello::auth_hash(their_nonce, node))));
+        peer
+    }
+
+    /// Waits until the server has processed every frame sent so far (frames on one connection
+    /// are handled in order, so its `Pong` comes after all of them).
+    pub fn sync(&mut self, n: u32) {
+        self.sync_collect(n).expect("the server answered the ping");
+    }
+
+    /// Pings and returns every other frame received before the matching `Pong`, or `None` if
+    /// the server closed the connection first.
+    pub fn sync_collect(&mut self, n: u32) -> Option<Vec<Msg>> {
+        if !self.try_send(&Msg::Ping(n)) {
+            return None;
+        }
+        let mut seen = Vec::new();
+        loop {
+            match self.try_read_msg()? {
+                Msg::Pong(m) if m == n => return Some(seen),
+                other => seen.push(other),
+            }
+        }
+    }
+}
