@@ -29,6 +29,17 @@ fn drain(o: &mut Overlay) -> Vec<Output> {
     std::iter::from_fn(|| o.poll_output()).collect()
 }
 
+/// The addresses `o` asks to dial now (its other outputs are dropped).
+fn dials(o: &mut Overlay) -> Vec<Addr> {
+    drain(o)
+        .into_iter()
+        .filter_map(|out| match out {
+            Output::Dial { addr, .. } => Some(addr),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn malformed_input_is_counted_and_the_connection_closed() {
     let mut o = node(1);
@@ -160,13 +171,7 @@ fn a_reach_check_dials_only_the_observed_ip() {
     let peer = node(2);
     handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
     o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::ReachCheck(Addr::v4([192, 0, 2, 80], 80)) }, t(20));
-    let dials: Vec<Addr> = drain(&mut o)
-        .into_iter()
-        .filter_map(|out| match out {
-            Output::Dial { addr, .. } => Some(addr),
-            _ => None,
-        })
-        .collect();
+    let dials = dials(&mut o);
     assert_eq!(dials, vec![Addr::v4([10, 0, 0, 9], 80)], "observed IP, claimed port");
 }
 
@@ -218,13 +223,7 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
     o.set_bootstrap(vec![boot], Instant(2));
     assert!(o.is_deciding(), "a NATed Pi must not claim core without the dial-back check");
     o.handle_timeout(t(5_000));
-    let dials: Vec<Addr> = drain(&mut o)
-        .into_iter()
-        .filter_map(|out| match out {
-            Output::Dial { addr, .. } => Some(addr),
-            _ => None,
-        })
-        .collect();
+    let dials = dials(&mut o);
     assert_eq!(dials, vec![boot]);
     // Another address replaces it: the old one is no longer redialled.
     let moved = Addr::v4([10, 0, 0, 8], 7000);
