@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::cluster::{ids, nodes_known, overlay_addr, peers, publish, start_node, status, wait_until};
-use common::raw::{now, RawPeer};
-use common::*;
+use common::cluster::{ids, nodes_known, overlay_addr, peers, publish, status, wait_until};
+use common::raw::{now, pair, user, RawPeer};
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
@@ -17,21 +16,6 @@ use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
 use nostrp2p::overlay::params::{DIR_ANSWER_INTERVAL_MS, NEW_IDS_PER_PREFIX_BURST};
 use nostrp2p::time::UnixTime;
 use nostrp2p::wire::{Body, Key32, Msg, NodeId, Role, Routed};
-
-fn user(i: u8) -> SecretKey {
-    SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
-}
-
-/// Two real servers, B bootstrapped from A, each knowing both.
-fn pair(tag: &str) -> (Vec<TempDir>, Node, Node) {
-    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("{tag}-{i}"))).collect();
-    let a = start_node(&user(0).public_key().to_hex(), &dirs[0], None);
-    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
-    wait_until("both servers to know both", &[&a, &b], || {
-        nodes_known(&a) >= 2 && nodes_known(&b) >= 2 && peers(&a) >= 1 && peers(&b) >= 1
-    });
-    (dirs, a, b)
-}
 
 /// Guards the live-owner rule of the directory merge on handshake (`merge_hello_record` refuses
 /// a peer whose node id is held by another key whose record is live): without it, the squatter

@@ -8,12 +8,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use common::cluster::{ids, peers, publish, wait_until};
-use common::raw::{now, RawPeer};
-use common::*;
+use common::cluster::{ids, overlay_addr, peers, publish, wait_until};
+use common::raw::{now, pair, user, RawPeer};
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
@@ -21,18 +19,10 @@ use nostrp2p::overlay::params::{INJECT_BURST, INJECT_PER_S};
 use nostrp2p::time::UnixTime;
 use nostrp2p::wire::{Body, Gossip, GossipKind, Msg, MsgId};
 
-fn user(i: u8) -> SecretKey {
-    SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
-}
-
 #[test]
 fn a_fresh_key_flood_is_contained_at_its_entry_and_the_honest_neighbour_is_not_banned() {
-    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("spam-{i}"))).collect();
-    let entry = Node::start(NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path()));
-    let boot = SocketAddr::new(entry.opts.ip, entry.opts.port);
-    let honest =
-        Node::start(NodeOpts::new(&user(1).public_key().to_hex(), dirs[1].path()).arg("-b").arg(&boot.to_string()));
-    wait_until("the two servers to connect", &[&entry, &honest], || peers(&entry) >= 1 && peers(&honest) >= 1);
+    let (_dirs, entry, honest) = pair("spam");
+    let boot = overlay_addr(&entry);
 
     let mut attacker = RawPeer::connect(boot, &user(9), [0x42; 32]);
     attacker.sync(1);
@@ -73,12 +63,8 @@ fn a_fresh_key_flood_is_contained_at_its_entry_and_the_honest_neighbour_is_not_b
 
 #[test]
 fn future_dated_events_are_held_or_dropped_and_ban_nobody() {
-    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("future-{i}"))).collect();
-    let entry = Node::start(NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path()));
-    let boot = SocketAddr::new(entry.opts.ip, entry.opts.port);
-    let honest =
-        Node::start(NodeOpts::new(&user(1).public_key().to_hex(), dirs[1].path()).arg("-b").arg(&boot.to_string()));
-    wait_until("the two servers to connect", &[&entry, &honest], || peers(&entry) >= 1 && peers(&honest) >= 1);
+    let (_dirs, entry, honest) = pair("future");
+    let boot = overlay_addr(&entry);
     // The attacker posts as its own owner (so only the time window matters): one event at the
     // very edge of a correct clock's window, one 20 min ahead (held), one 3 h ahead (dropped).
     let mut attacker = RawPeer::connect(boot, &user(9), [0x43; 32]);

@@ -6,11 +6,29 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use super::cluster::{nodes_known, overlay_addr, peers, start_node, wait_until};
+use super::{Node, TempDir};
 use nostrp2p::keys::SecretKey;
 use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
 use nostrp2p::wire::{
     decode_body, decode_header, encode_frame, Hello, Key32, Msg, NodeId, NodeRecord, Role, Sig, HEADER_BYTES,
 };
+
+/// Test user `i`'s secret key (user 0 owns A, user 1 owns B, others are attackers).
+pub fn user(i: u8) -> SecretKey {
+    SecretKey::from_bytes([i + 1; 32]).expect("valid test key")
+}
+
+/// Two real servers, B bootstrapped from A, each knowing both (the stage of every hostile test).
+pub fn pair(tag: &str) -> (Vec<TempDir>, Node, Node) {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("{tag}-{i}"))).collect();
+    let a = start_node(&user(0).public_key().to_hex(), &dirs[0], None);
+    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
+    wait_until("both servers to know both", &[&a, &b], || {
+        nodes_known(&a) >= 2 && nodes_known(&b) >= 2 && peers(&a) >= 1 && peers(&b) >= 1
+    });
+    (dirs, a, b)
+}
 
 pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
