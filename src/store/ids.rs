@@ -64,13 +64,7 @@ impl IdIndex {
     }
 
     /// Number of indexed events.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.by_short.len() + self.spill.len()
-    }
-
-    /// Ids whose prefix was taken by another live event. For tests.
-    #[cfg(test)]
-    pub fn spilled(&self) -> usize {
-        self.spill.len()
     }
 }

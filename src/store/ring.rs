@@ -552,7 +552,7 @@ impl Ring {
 
     /// Cheap invariants, after every mutation in debug builds.
     fn debug_check(&self) {
-        debug_assert_eq!(self.events.len(), self.by_id.len());
+        debug_assert_eq!(self.events.len(), self.by_id.count());
         debug_assert!(self.pinned_count <= self.events.len());
         debug_assert!(self.pinned_bytes <= self.bytes);
         debug_assert!(self.bytes <= self.budget || self.pinned_count == self.events.len());
