@@ -47,10 +47,13 @@ use crate::time::UnixTime;
 mod damage_tests;
 #[cfg(test)]
 mod disk_tests;
+pub(crate) mod ids;
 pub mod late;
 pub mod log;
 pub mod repair;
 pub mod ring;
+#[cfg(test)]
+mod ring_tests;
 pub mod scan;
 #[cfg(test)]
 mod tests;
