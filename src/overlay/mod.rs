@@ -16,6 +16,7 @@ mod broadcast;
 mod caches;
 mod conn;
 pub mod crypto;
+mod dir_admit;
 pub mod directory;
 mod membership;
 pub mod params;
@@ -25,6 +26,8 @@ pub mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_abuse;
+#[cfg(test)]
+mod tests_dir;
 pub mod types;
 mod unicast;
 
@@ -222,6 +225,9 @@ pub struct Stats {
     pub forged: u64,
     /// Handshakes refused because the peer's IP prefix added too many new node ids lately.
     pub prefix_limited: u64,
+    /// Gossiped records of new node ids dropped because their link's IP prefix (and catch-up
+    /// allowance) had added too many new ids lately (`dir_admit.rs`).
+    pub gossip_limited: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
 }
@@ -314,6 +320,7 @@ pub struct Overlay {
     prefixes: caches::KeyedLimiter<admission::Prefix>,
     bans: Bans,
     prefix_budget: caches::PrefixBudget,
+    gossip_budget: caches::PrefixBudget,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     timers: BTreeMap<(Instant, u64), Timer>,
     timer_seq: u64,
@@ -384,6 +391,7 @@ impl Overlay {
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
             bans: Bans::default(),
             prefix_budget: caches::PrefixBudget::default(),
+            gossip_budget: caches::PrefixBudget::default(),
             pending_unicast: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,
