@@ -362,9 +362,14 @@ const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);
 // ---- NIP-01 relay protocol over websocket (`src/relay`). ----
 
 /// Deletion targets (NIP-09 `e` ids and `a` coordinates) the store remembers, so a deleted
-/// event is never accepted or served again. Oldest forgotten first. Memory ≈ 65,536 × ~150 B
-/// ≈ 10 MiB at worst (each target also costs ≥ 100 B of a stored deletion event's budget).
+/// event is never accepted or served again. Oldest forgotten first. Each is a fixed-size key
+/// (a coordinate's `d` is hashed): memory ≈ 65,536 × ~200 B ≈ 13 MiB at worst.
 pub const TOMBSTONES_CAP: usize = 65_536;
+
+/// Records the tombstone file (`store/tombstones`, 79 B each) may hold before it is rewritten
+/// from memory: twice [`TOMBSTONES_CAP`], ≈ 10 MiB of disk at worst (one small append per
+/// deletion otherwise).
+pub const TOMBSTONE_FILE_MAX_RECORDS: u64 = 2 * TOMBSTONES_CAP as u64;
 
 /// Largest websocket text message read from a client: one maximal event in JSON (escaping
 /// can double it, as for [`MAX_HTTP_BODY_BYTES`]) plus the `["EVENT",…]` frame. Longer ones

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::time::UnixTime;
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
-pub use crypto::{Crypto, Rejected, SchnorrCrypto};
+pub use crypto::{Checked, Crypto, Rejected, SchnorrCrypto};
 pub use directory::Directory;
 use params::*;
 pub use types::{Instant, Now, SplitMix64};
@@ -167,6 +167,9 @@ pub enum Delivery {
         author: Key32,
         /// Event bytes.
         body: Body,
+        /// The event as [`Crypto::verify_event`] checked it (see [`Checked`]): the receiver
+        /// uses it as is and never verifies it again.
+        event: Option<crate::event::VerifiedEvent>,
     },
     /// A unicast payload addressed to this node.
     Unicast {

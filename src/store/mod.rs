@@ -24,7 +24,8 @@
 //! NIP-01/NIP-09 classes ([`tombs`]): ephemeral kinds are refused, an addressable event
 //! replaces the older version of its author, kind and `d` value, and a kind-5 deletion
 //! request removes its author's named events and leaves tombstones that refuse them from then
-//! on. Tombstones need no record of their own: replaying the deletion request rebuilds them.
+//! on. Tombstones live in their own small file ([`tombfile`]), written at the group commit
+//! before any segment is retired, so they outlive the deletion request's record.
 //!
 //! After a failed `fdatasync` the state of the disk is unknown (Linux may have dropped the
 //! dirty pages), so the store refuses further writes ([`StoreError::Poisoned`]); queries
@@ -46,13 +47,17 @@ use crate::time::UnixTime;
 mod damage_tests;
 #[cfg(test)]
 mod disk_tests;
+pub(crate) mod ids;
 pub mod late;
 pub mod log;
 pub mod repair;
 pub mod ring;
+#[cfg(test)]
+mod ring_tests;
 pub mod scan;
 #[cfg(test)]
 mod tests;
+pub mod tombfile;
 pub mod tombs;
 #[cfg(test)]
 mod tombs_tests;
@@ -64,6 +69,7 @@ pub use self::repair::{Damaged, Fate};
 pub use self::ring::Refusal;
 use self::ring::{Admission, Loc, Ring};
 pub use self::scan::BadRecord;
+use self::tombfile::TombFile;
 
 /// How a store is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,6 +224,8 @@ pub struct Store {
     compacted: (u64, u64),
     /// Events that arrived long after their `created_at` (memory only).
     late: LateArrivals,
+    /// NIP-09 tombstones on disk.
+    tombfile: TombFile,
     /// Changes with every change a query can see ([`EventQuery::generation`]): every
     /// `&mut self` method that changes `ring` or `late` bumps it.
     generation: u64,
@@ -236,6 +244,11 @@ impl Store {
     /// [`Store::open`] with a chosen segment size (tests use small segments).
     fn open_with(dir: &Path, cfg: StoreConfig, segment_bytes: u64) -> Result<(Store, Recovery), StoreError> {
         let mut ring = Ring::new(cfg.budget_bytes, cfg.owner);
+        // Tombstones first: the log's replay then refuses deleted events as at run time.
+        let (tombfile, tombs) = TombFile::open(dir)?;
+        for t in tombs.tombs {
+            ring.tombs_mut().restore(t);
+        }
         let mut duplicates = 0;
         let (log, mut recovery) = Log::open(dir, segment_bytes, |event, loc| {
             // Records were verified before they were written, and `scan` re-checked the id.
@@ -260,6 +273,7 @@ impl Store {
             disk_limit: disk_limit(cfg.budget_bytes, segment_bytes),
             compacted: (0, 0),
             late: LateArrivals::default(),
+            tombfile,
             generation: 0,
         };
         store.sync()?;
@@ -315,6 +329,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`]; a failed `fdatasync` also poisons the store (see the module doc).
     pub fn sync(&mut self) -> Result<(), StoreError> {
+        // Tombstones are durable before a segment holding their deletion request may go.
+        let (pending, overflow) = self.ring.tombs_mut().take_pending();
+        let ring = &self.ring;
+        self.tombfile.save(&pending, overflow, || ring.tombs().all())?;
         let plan = plan_retention(self.log.segments(), &self.live, self.log.active_no(), self.disk_limit);
         if let Some(seg) = plan.compact {
             self.reappend(seg)?;
