@@ -121,6 +121,8 @@ struct Node {
     published: Vec<crate::event::VerifiedEvent>,
     /// Lookups of this batch that found nothing: the application asks the network.
     misses: Vec<http::Miss>,
+    /// Recent `/req` answers, valid while the store's generation is unchanged.
+    req_cache: http::ReqCache,
     /// Connected overlay peers (for `/status`).
     peers: u64,
     /// Network figures (for `/status`), refreshed after each overlay wake.
@@ -184,6 +186,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         ws_oks: Vec::new(),
         published: Vec::new(),
         misses: Vec::new(),
+        req_cache: http::ReqCache::new(),
         peers: 0,
         network: None,
     };
@@ -292,7 +295,7 @@ impl Node {
             let _ = job.reply.try_send(ctx.render(self.relay_doc.clone().into_bytes()));
             return;
         }
-        match http::route(&job.req, &self.store, &self.http_cfg, &info, now) {
+        match http::route(&job.req, &self.store, &self.http_cfg, &info, now, &mut self.req_cache) {
             Routed::Reply(resp) => {
                 let _ = job.reply.try_send(resp);
             }

@@ -213,6 +213,26 @@ pub const UNPERIODED_REQ_MAX: usize = 50;
 /// connection writes its own within [`HTTP_WRITE_TIMEOUT`]).
 pub const MAX_REQ_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
+/// Bodies shorter than this are sent uncompressed even when the client accepts gzip: gzip
+/// adds 18 bytes of header and trailer and deflate finds little to remove in a short body
+/// (`{"Status": "SUCCESS"}` grows from 25 to 43 bytes), while each compression costs a fresh
+/// ~300 KB deflate state. No memory.
+pub const GZIP_MIN_BODY_BYTES: usize = 256;
+
+/// Compressed `/req` answers kept for a repeated identical request while the store has not
+/// changed (the client repeats its first poll until it gets events; several devices of the
+/// owner ask the same). Memory: at most [`REQ_CACHE_BYTES`] of bodies plus this many keys of
+/// at most [`REQ_CACHE_MAX_KEY_BYTES`].
+pub const REQ_CACHE_ENTRIES: usize = 4;
+
+/// Bytes of answer bodies the `/req` cache holds at most in all; a larger answer is not cached.
+/// A 300-event first poll is ≈ 30 KB gzip'd.
+pub const REQ_CACHE_BYTES: usize = 256 * 1024;
+
+/// Longest request body (filter JSON) the `/req` cache keys on; longer requests are answered
+/// without it (the client's filters are under 100 bytes).
+pub const REQ_CACHE_MAX_KEY_BYTES: usize = 512;
+
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 

@@ -226,6 +226,9 @@ pub struct Store {
     late: LateArrivals,
     /// NIP-09 tombstones on disk.
     tombfile: TombFile,
+    /// Changes with every change a query can see ([`EventQuery::generation`]): every
+    /// `&mut self` method that changes `ring` or `late` bumps it.
+    generation: u64,
 }
 
 impl Store {
@@ -271,6 +274,7 @@ impl Store {
             compacted: (0, 0),
             late: LateArrivals::default(),
             tombfile,
+            generation: 0,
         };
         store.sync()?;
         ::log::info!(
@@ -288,6 +292,7 @@ impl Store {
     /// next timeline poll (see [`late`]). Unknown ids are ignored.
     pub fn note_arrival(&mut self, id: &EventId, arrived: UnixTime) {
         if let Some(created_at) = self.ring.get(id).map(|e| e.created_at) {
+            self.generation = self.generation.wrapping_add(1);
             self.late.note(*id, created_at, arrived);
         }
     }
@@ -305,6 +310,9 @@ impl Store {
             Admission::Refused(why) => return Ok(Inserted::Refused(why)),
             Admission::Keep => {}
         }
+        // Before anything changes (an append error leaves memory as it was; a spare bump
+        // only costs a cache miss).
+        self.generation = self.generation.wrapping_add(1);
         let loc = self.log.append(&ev)?;
         add_live(&mut self.live, loc);
         let outcome = self.ring.insert(ev, loc);
@@ -423,6 +431,10 @@ impl EventQuery for Store {
 
     fn is_deleted(&self, ev: &Event) -> bool {
         self.ring.is_deleted(ev)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 
     fn stats(&self) -> StoreStats {
