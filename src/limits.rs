@@ -73,10 +73,13 @@ pub const HTTP_LINGER_BYTES: usize = 1024 * 1024;
 pub const HTTP_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Open websocket connections (they count against [`MAX_HTTP_CONNS`] too). Past it an
-/// upgrade is answered 503, so websockets alone cannot take every connection slot.
-/// Memory per idle websocket ≈ 30 KiB (measured, debug build: the task and its read
-/// buffers, and the outbound queue's slots, which `async-channel` allocates up front).
-pub const MAX_WS_CONNS: usize = 192;
+/// upgrade is answered 503, so websockets alone cannot take every connection slot. The
+/// relay keeps state for exactly these ([`RELAY_MAX_CONNS`]): an admitted websocket is
+/// always served (it was 192 here against 128 there, and clients 129–192 got a `101` and
+/// then a close 1008). Memory per idle websocket ≈ 30 KiB (measured, debug build: the task
+/// and its read buffers, and the outbound queue's slots, which `async-channel` allocates up
+/// front); `cargo bench --bench relay_ws` prints the release figure.
+pub const MAX_WS_CONNS: usize = 128;
 
 /// Largest websocket message (after reassembly of fragments): a maximal event's JSON
 /// (escaping can double it) inside `["EVENT",{…}]`. Longer ⇒ close 1009, and nothing past
@@ -420,9 +423,9 @@ pub const RELAY_RATE_PER_SEC: u32 = 20;
 /// `rate-limited:`, anything else a `NOTICE`. No memory beyond two integers.
 pub const RELAY_RATE_BURST: u32 = 100;
 
-/// Websocket connections the relay keeps state for (the HTTP front caps sockets itself).
+/// Websocket connections the relay keeps state for: every one the HTTP front admits.
 /// Memory per connection ≤ [`RELAY_MAX_CONN_FILTER_BYTES`] + backlog + a few hundred bytes.
-pub const RELAY_MAX_CONNS: usize = 128;
+pub const RELAY_MAX_CONNS: usize = MAX_WS_CONNS;
 
 /// A NIP-42 `AUTH` event must be dated within this of the relay's clock (either side).
 pub const RELAY_AUTH_WINDOW: Duration = Duration::from_secs(10 * 60);
