@@ -236,6 +236,13 @@ pub const REQ_CACHE_BYTES: usize = 256 * 1024;
 /// without it (the client's filters are under 100 bytes).
 pub const REQ_CACHE_MAX_KEY_BYTES: usize = 512;
 
+/// Events received from the network are readable at once and made durable by one fsync at
+/// most this long after the first of them arrived (or sooner, with the next owner publish's
+/// group commit). Acknowledged to nobody, so a power cut loses at most this window, which the
+/// catch-up after restart asks for again (its window starts `SYNC_MARGIN` before the last
+/// event heard). No memory cost. Tests may override it with `NOSTRP2P_TEST_NET_SYNC_MS`.
+pub const NET_SYNC_DELAY: Duration = Duration::from_secs(1);
+
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
