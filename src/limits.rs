@@ -127,7 +127,7 @@ pub const WS_MSG_BURST: u32 = 50;
 pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Default store budget in MiB: fits a Raspberry Pi Zero 2 W (512 MiB RAM) next to the OS
-/// with room to spare; ≈ 40,000 typical posts.
+/// with room to spare; ≈ 48,000 typical posts.
 pub const DEFAULT_STORE_MIB: u64 = 32;
 
 /// An event stored more than this after its `created_at` is a "late arrival": the timeline
@@ -152,11 +152,12 @@ pub const MIN_STORE_MIB: u64 = 1;
 pub const MAX_STORE_MIB: u64 = 4096;
 
 /// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
-/// box, its entries in the `(created_at, id)` map, the id map and the pinned/evictable set,
-/// at the fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
-/// allocator) at 651 B per typical event against 649 B accounted. Memory: part of the store
-/// budget, not extra.
-pub const STORE_EVENT_OVERHEAD_BYTES: usize = 256;
+/// box, its entry in the `(created_at, id)` map and in the id index (8-byte prefixes), at the
+/// fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
+/// allocator) at 533 B per typical event (140 B of it store structures) against 533 B
+/// accounted (it was 256 B with 651 B measured before the compact indexes of issue 11).
+/// Memory: part of the store budget, not extra.
+pub const STORE_EVENT_OVERHEAD_BYTES: usize = 140;
 
 /// Share of the store budget that pinned events (the owner's own, each author's latest
 /// profile, the owner's follow list) may take. Past it the oldest pinned events become
@@ -417,7 +418,7 @@ pub const RELAY_MAX_LIMIT: usize = 1000;
 
 /// Stored events one filter examines at most while looking for matches (newest first). A
 /// filter matching little in a big store stops here and answers what it found (bounded CPU:
-/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 40,000 posts.
+/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 48,000 posts.
 pub const RELAY_SCAN_MAX: usize = 50_000;
 
 /// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.
