@@ -615,7 +615,7 @@ fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
 /// overlay verified (`verify_event`): it is handed on as is, never checked a second time.
 fn delivered(d: Delivery) -> Option<app::Input> {
     match d {
-        Delivery::Broadcast { event: Some(ev), .. } => Some(app::Input::Broadcast(ev)),
+        Delivery::Broadcast { event: Some(ev), .. } => Some(app::Input::Broadcast(*ev)),
         // Only a `Crypto` whose payloads are not Nostr events delivers none (not this one).
         Delivery::Broadcast { id, event: None, .. } => {
             log::error!("broadcast {id} delivered without its verified event: dropped");

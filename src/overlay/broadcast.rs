@@ -303,7 +303,7 @@ impl Overlay {
             id: g.id,
             author,
             body: g.body.clone(),
-            event: checked.event,
+            event: checked.event.map(Box::new),
         }));
         if self.role == Role::Core {
             self.push(g, Some(from));

@@ -172,7 +172,8 @@ pub enum Delivery {
         body: Body,
         /// The event as [`Crypto::verify_event`] checked it (see [`Checked`]): the receiver
         /// uses it as is and never verifies it again.
-        event: Option<crate::event::VerifiedEvent>,
+        /// Boxed: an event is ~270 bytes and most outputs are not deliveries.
+        event: Option<Box<crate::event::VerifiedEvent>>,
     },
     /// A unicast payload addressed to this node.
     Unicast {
