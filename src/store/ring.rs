@@ -509,6 +509,16 @@ impl Ring {
         self.tombs.len()
     }
 
+    /// The remembered deletion targets (the store persists them).
+    pub fn tombs(&self) -> &Tombstones {
+        &self.tombs
+    }
+
+    /// The remembered deletion targets, to restore them or take the new ones.
+    pub fn tombs_mut(&mut self) -> &mut Tombstones {
+        &mut self.tombs
+    }
+
     /// The latest replaceable event of `kind` by `author`.
     pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
         let key = self.latest.get(&(*author, kind))?;
