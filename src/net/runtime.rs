@@ -185,7 +185,7 @@ fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejec
     }
     let author = Key32(ev.pubkey.0);
     match ev.verify(UnixTime(unix_now)) {
-        Ok(v) => Ok(Checked { author, event: Some(v) }),
+        Ok(v) => Ok(Checked { author, event: Some(Box::new(v)) }),
         Err(crate::event::EventError::FromTheFuture { created_at, .. }) => Err(Rejected::FromTheFuture { created_at }),
         Err(crate::event::EventError::IdMismatch { .. }) => Err(Rejected::BadId),
         Err(crate::event::EventError::TooLarge { .. } | crate::event::EventError::TooManyTags) => {
@@ -615,7 +615,7 @@ fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
 /// overlay verified (`verify_event`): it is handed on as is, never checked a second time.
 fn delivered(d: Delivery) -> Option<app::Input> {
     match d {
-        Delivery::Broadcast { event: Some(ev), .. } => Some(app::Input::Broadcast(ev)),
+        Delivery::Broadcast { event: Some(ev), .. } => Some(app::Input::Broadcast(*ev)),
         // Only a `Crypto` whose payloads are not Nostr events delivers none (not this one).
         Delivery::Broadcast { id, event: None, .. } => {
             log::error!("broadcast {id} delivered without its verified event: dropped");

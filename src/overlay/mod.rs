@@ -169,7 +169,7 @@ pub enum Delivery {
         body: Body,
         /// The event as [`Crypto::verify_event`] checked it (see [`Checked`]): the receiver
         /// uses it as is and never verifies it again.
-        event: Option<crate::event::VerifiedEvent>,
+        event: Option<Box<crate::event::VerifiedEvent>>,
     },
     /// A unicast payload addressed to this node.
     Unicast {
