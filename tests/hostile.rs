@@ -1,6 +1,6 @@
 //! Real processes on loopback, an attacker speaking the wire protocol by hand (issue 8, "Tests
 //! and figures"): squatting a live node's id, digest amplification, a Sybil host's handshake
-//! flood and a unicast with a spoofed origin (the forged-sync-request / forged-mail case). Each
+//! flood, a Sybil record flood gossiped by a connected core peer and a unicast with a spoofed origin (the forged-sync-request / forged-mail case). Each
 //! test asserts the honest outcome and names the fix it guards (each was checked to fail with
 //! that fix disabled). Every wait is bounded polling on state; a socket
 //! read timeout only turns a hang into a failure.
@@ -13,9 +13,12 @@ use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
 use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
-use nostrp2p::overlay::params::{DIR_ANSWER_INTERVAL_MS, NEW_IDS_PER_PREFIX_BURST};
+use nostrp2p::overlay::params::{
+    DIR_ANSWER_INTERVAL_MS, DIR_RECORDS_PER_FRAME, GOSSIP_NEW_IDS_BURST, GOSSIP_NEW_ID_INTERVAL_MS,
+    NEW_IDS_PER_PREFIX_BURST,
+};
 use nostrp2p::time::UnixTime;
-use nostrp2p::wire::{Body, Key32, Msg, NodeId, Role, Routed};
+use nostrp2p::wire::{Addr, Body, Key32, Msg, NodeId, NodeRecord, Role, Routed, Sig};
 
 /// Guards the live-owner rule of the directory merge on handshake (`merge_hello_record` refuses
 /// a peer whose node id is held by another key whose record is live): without it, the squatter
@@ -153,4 +156,62 @@ fn a_unicast_spoofing_another_nodes_origin_is_dropped() {
     assert!(!acks.contains(&1), "A accepted a unicast with a forged origin: {acks:?}");
     // Forgery is counted against the message, not the relay: the attacker's link survives.
     attacker.sync(3);
+}
+
+/// Guards the per-prefix budget for new ids learnt from gossip (`dir_admit.rs`,
+/// `GOSSIP_NEW_IDS_BURST`): without it one connected core peer fills the directory with as many
+/// fabricated (validly signed) records as it cares to sign — 5,000 here, all kept — and at
+/// `DIR_CAP` every newcomer is refused. The attacker is an ordinary inbound peer, not a
+/// bootstrap contact, so it gets no join catch-up allowance.
+#[test]
+fn a_core_peer_gossiping_fabricated_records_adds_at_most_its_budget() {
+    let (_dirs, a, b) = pair("gossip-sybil");
+    assert_eq!(status(&a)["network"]["role"], "core", "the directory is kept by core nodes");
+    let before = nodes_known(&a);
+    let node_secret = [0x99; 32];
+    let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
+    let mut peer = RawPeer::connect_claiming(overlay_addr(&a), Key32(user(9).public_key().0), node_secret, Role::Core);
+    peer.sync(1);
+    let started = std::time::Instant::now();
+    let fabricated = 5_000u64;
+    let ks: Vec<u64> = (0..fabricated).collect();
+    for chunk in ks.chunks(DIR_RECORDS_PER_FRAME) {
+        let bodies = chunk
+            .iter()
+            .map(|k| {
+                // An owner key is only hashed into the node id (no delegation): any 32 bytes do.
+                let mut owner = [0xab; 32];
+                owner[24..].copy_from_slice(&(k + 1).to_be_bytes());
+                let mut rec = NodeRecord {
+                    node: NodeId::of_pubkey(&owner),
+                    owner: Key32(owner),
+                    node_key: crypto.node_key(),
+                    delegation: None,
+                    role: Role::Core,
+                    addr: Some(Addr::v4([127, 0, 0, 1], 9)),
+                    homes: vec![],
+                    seq: now() * 1000,
+                    expires: now() + 3_600,
+                    sig: Sig([0; 64]),
+                };
+                rec.sig = crypto.sign(&rec.signing_hash());
+                Body::from_slice(&rmp_serde::to_vec(&rec).expect("encodes"))
+            })
+            .collect();
+        assert!(peer.try_send(&Msg::DirRecords(bodies)), "A closed the link during the flood");
+    }
+    peer.sync_collect(2).expect("A keeps the link: records over the budget are dropped, not an offence");
+    let added = nodes_known(&a).saturating_sub(before);
+    let bound = GOSSIP_NEW_IDS_BURST + started.elapsed().as_millis() as u64 / GOSSIP_NEW_ID_INTERVAL_MS + 1;
+    eprintln!(
+        "{fabricated} fabricated records gossiped by one core peer: {added} directory entries added (bound {bound})"
+    );
+    assert!(added > 0, "nothing was added: the test is not reaching the record merge");
+    assert!(added <= bound, "one peer added {added} fabricated ids (bound {bound})");
+    // The honest neighbour keeps its link and its posts still cross.
+    assert!(peers(&b) >= 1, "B lost its link to A");
+    let post = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "after the record flood".into(), &[8; 32]);
+    publish(&b, &post);
+    let id = hex::encode(&post.id.0);
+    wait_until("B's post to reach A", &[&a, &b], || ids(&a).contains(&id));
 }

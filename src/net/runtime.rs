@@ -185,7 +185,7 @@ fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejec
     }
     let author = Key32(ev.pubkey.0);
     match ev.verify(UnixTime(unix_now)) {
-        Ok(v) => Ok(Checked { author, event: Some(Box::new(v)) }),
+        Ok(v) => Ok(Checked { author, event: Some(v) }),
         Err(crate::event::EventError::FromTheFuture { created_at, .. }) => Err(Rejected::FromTheFuture { created_at }),
         Err(crate::event::EventError::IdMismatch { .. }) => Err(Rejected::BadId),
         Err(crate::event::EventError::TooLarge { .. } | crate::event::EventError::TooManyTags) => {

@@ -303,7 +303,7 @@ impl Overlay {
             id: g.id,
             author,
             body: g.body.clone(),
-            event: checked.event,
+            event: checked.event.map(Box::new),
         }));
         if self.role == Role::Core {
             self.push(g, Some(from));
@@ -329,6 +329,9 @@ impl Overlay {
         let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(g.body.as_slice()) else { return self.ban_conn(conn) };
         if record_msg_id(&rec, g.body.as_slice()) != g.id {
             return self.ban_conn(conn);
+        }
+        if !self.admit_gossiped_id(conn, rec.node) {
+            return;
         }
         let authorised = match self.check_record(&rec) {
             RecordCheck::Valid { authorised } => authorised,
@@ -467,6 +470,9 @@ impl Overlay {
         for body in records.into_iter().take(DIR_RECORDS_PER_FRAME) {
             let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
             if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
+                continue;
+            }
+            if !self.admit_gossiped_id(conn, rec.node) {
                 continue;
             }
             let authorised = match self.check_record(&rec) {

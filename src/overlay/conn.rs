@@ -81,6 +81,9 @@ pub struct Conn {
     pub reach_checked: bool,
     /// When a `DirDigest` from this connection was last answered.
     pub dir_answered: Option<Instant>,
+    /// New node ids this link may still add beyond its prefix's gossip budget: the join
+    /// catch-up of a link to a configured bootstrap peer (`dir_admit.rs`).
+    pub catchup: u32,
 }
 
 impl Conn {
@@ -105,6 +108,7 @@ impl Conn {
             pings: 0,
             reach_checked: false,
             dir_answered: None,
+            catchup: if outbound && purpose == Purpose::Bootstrap { DIR_CATCHUP_NEW_IDS } else { 0 },
         }
     }
     /// True once authenticated.

@@ -55,9 +55,8 @@ pub struct Checked {
     pub author: Key32,
     /// The decoded event. A `VerifiedEvent` can only be made by `Event::verify`, so holding one
     /// proves the check happened. `None` only from a `Crypto` whose payloads are not Nostr
-    /// events (the simulator's fake ones). Boxed: it travels in the overlay's outputs, whose
-    /// every slot would otherwise be as large as an event.
-    pub event: Option<Box<VerifiedEvent>>,
+    /// events (the simulator's fake ones).
+    pub event: Option<VerifiedEvent>,
 }
 
 /// What the overlay needs from cryptography.

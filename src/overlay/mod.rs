@@ -16,6 +16,7 @@ mod broadcast;
 mod caches;
 mod conn;
 pub mod crypto;
+mod dir_admit;
 pub mod directory;
 mod membership;
 pub mod params;
@@ -25,6 +26,8 @@ pub mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_abuse;
+#[cfg(test)]
+mod tests_dir;
 pub mod types;
 mod unicast;
 
@@ -169,6 +172,7 @@ pub enum Delivery {
         body: Body,
         /// The event as [`Crypto::verify_event`] checked it (see [`Checked`]): the receiver
         /// uses it as is and never verifies it again.
+        /// Boxed: an event is ~270 bytes and most outputs are not deliveries.
         event: Option<Box<crate::event::VerifiedEvent>>,
     },
     /// A unicast payload addressed to this node.
@@ -222,6 +226,9 @@ pub struct Stats {
     pub forged: u64,
     /// Handshakes refused because the peer's IP prefix added too many new node ids lately.
     pub prefix_limited: u64,
+    /// Gossiped records of new node ids dropped because their link's IP prefix (and catch-up
+    /// allowance) had added too many new ids lately (`dir_admit.rs`).
+    pub gossip_limited: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
 }
@@ -314,6 +321,7 @@ pub struct Overlay {
     prefixes: caches::KeyedLimiter<admission::Prefix>,
     bans: Bans,
     prefix_budget: caches::PrefixBudget,
+    gossip_budget: caches::PrefixBudget,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     timers: BTreeMap<(Instant, u64), Timer>,
     timer_seq: u64,
@@ -384,6 +392,7 @@ impl Overlay {
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
             bans: Bans::default(),
             prefix_budget: caches::PrefixBudget::default(),
+            gossip_budget: caches::PrefixBudget::default(),
             pending_unicast: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,

@@ -104,6 +104,21 @@ pub const NEW_ID_PREFIX_INTERVAL_MS: u64 = 60_000;
 /// Prefixes tracked by that budget (≈ 48 B each ⇒ ≈ 200 KiB); when full, refilled ones go first.
 pub const PREFIX_TABLE_CAP: usize = 4_096;
 
+/// New node ids one source IP prefix may add to the directory through *gossiped* records
+/// (`DirRecords` answers and record broadcasts it relays) in a burst; then one per
+/// [`GOSSIP_NEW_ID_INTERVAL_MS`]. Records of ids we already hold (refreshes) are free. Covers a
+/// thousand nodes joining at once behind one relay link; one connected core node can no longer
+/// mint directory entries as fast as it signs them (see `dir_admit.rs`). Over it: dropped,
+/// counted in `gossip_limited`, never a ban (an honest relay forwards others' records).
+pub const GOSSIP_NEW_IDS_BURST: u64 = 1_000;
+/// Refill interval of the gossiped new-id budget: 10 per minute, 14,400 per day per prefix
+/// (≈ 7× the daily joins and returns of a 20,000-node network with 10 % churn a day).
+pub const GOSSIP_NEW_ID_INTERVAL_MS: u64 = 6_000;
+/// A connection we dialled to one of our configured bootstrap peers may add this many new ids
+/// on top (once per connection): a joining node legitimately learns the whole directory from
+/// its first digest exchange with the contact its operator chose.
+pub const DIR_CATCHUP_NEW_IDS: u32 = DIR_CAP as u32;
+
 /// A changed record waits this long before it is published (coalesces bursts of changes).
 pub const RECORD_DEBOUNCE_MS: u64 = 3_000;
 

@@ -1,0 +1,142 @@
+//! Hand-fed tests of the gossiped new-id budget and the join catch-up allowance
+//! (`dir_admit.rs`): a peer's `DirRecords` and record broadcasts of fabricated ids are bounded
+//! per IP prefix, refreshes are free, and a link to our bootstrap peer may deliver a whole
+//! directory.
+
+use super::sim::FakeCrypto;
+use super::*;
+use crate::wire::{Gossip, GossipKind, Hello, Sig};
+
+const UNIX0: u64 = super::sim::SIM_UNIX_ORIGIN;
+
+fn t(ms: u64) -> Now {
+    super::sim::sim_now(Instant(ms), 0)
+}
+
+fn drain(o: &mut Overlay) -> Vec<Output> {
+    std::iter::from_fn(|| o.poll_output()).collect()
+}
+
+fn node(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
+    let mut owner = [0u8; 32];
+    owner[31] = seed as u8;
+    let cfg = Config {
+        owner: Key32(owner),
+        delegation: None,
+        listen: Some(Addr::v4([10, 0, 0, seed as u8], 7000)),
+        bootstrap,
+        role: RoleChoice::Core,
+        leaf_slots: params::LEAF_SLOTS,
+        seed,
+    };
+    Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
+}
+
+/// A fabricated core record number `k`, signed by the attacker's node key `[0x99; 32]`.
+fn fabricated(k: u64, seq: u64) -> Body {
+    let mut crypto = FakeCrypto::new([0x99; 32]);
+    let mut owner = [0xab; 32];
+    owner[24..].copy_from_slice(&(k + 1_000_000).to_be_bytes());
+    let mut rec = NodeRecord {
+        node: NodeId::of_pubkey(&owner),
+        owner: Key32(owner),
+        node_key: crypto.node_key(),
+        delegation: None,
+        role: Role::Core,
+        addr: Some(Addr::v4([192, 0, 2, 1], 7000)),
+        homes: vec![],
+        seq,
+        expires: UNIX0 + 3_600,
+        sig: Sig([0; 64]),
+    };
+    rec.sig = crypto.sign(&rec.signing_hash());
+    Body::from_slice(&rmp_serde::to_vec(&rec).unwrap_or_default())
+}
+
+/// Completes the handshake on `conn` (already accepted, or dialled and connected) with `peer`.
+fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
+    let nonce = drain(o)
+        .into_iter()
+        .find_map(|out| match out {
+            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
+            _ => None,
+        })
+        .expect("o says hello");
+    let hello = Hello { record: peer.record.clone(), nonce: 7 };
+    o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at));
+    let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
+    o.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(at + 1));
+    drain(o);
+    assert!(o.connected_nodes().contains(&peer.node_id()), "handshake on {conn:?} failed");
+}
+
+/// Sends records `ks` (at `seq`) on `conn` in `DirRecords` frames.
+fn send_records(o: &mut Overlay, conn: ConnId, ks: std::ops::Range<u64>, seq: u64, at: u64) {
+    let bodies: Vec<Body> = ks.map(|k| fabricated(k, seq)).collect();
+    for (i, chunk) in bodies.chunks(DIR_RECORDS_PER_FRAME).enumerate() {
+        o.handle_input(Input::Frame { conn, msg: Msg::DirRecords(chunk.to_vec()) }, t(at + i as u64));
+        drain(o);
+    }
+}
+
+#[test]
+fn gossiped_records_of_new_ids_are_bounded_per_prefix_and_refreshes_are_free() {
+    let mut o = node(1, vec![]);
+    let peer = node(2, vec![]);
+    o.handle_input(Input::Accepted { conn: ConnId(5), remote: Addr::v4([10, 9, 9, 9], 4000) }, t(10));
+    authenticate(&mut o, &peer, [2; 32], ConnId(5), 11);
+    let before = o.directory_len() as u64;
+    let n = 2 * GOSSIP_NEW_IDS_BURST;
+    send_records(&mut o, ConnId(5), 0..n, 1, 20);
+    let added = o.directory_len() as u64 - before;
+    assert_eq!(added, GOSSIP_NEW_IDS_BURST, "one prefix added {added} new ids from {n} records");
+    assert_eq!(o.stats().gossip_limited, n - GOSSIP_NEW_IDS_BURST);
+    assert_eq!(o.stats().invalid, 0, "over budget is not an offence");
+    assert!(o.connected_nodes().contains(&peer.node_id()), "the link survives");
+    // A newer version of an id we hold costs nothing, though the budget is spent.
+    send_records(&mut o, ConnId(5), 0..10, 2, 100);
+    assert!((0..10).all(|k| {
+        let rec: NodeRecord = rmp_serde::from_slice(fabricated(k, 2).as_slice()).expect("decodes");
+        o.directory().seq_of(rec.node) == Some(2)
+    }));
+    // A broadcast record of a new id is held to the same budget (it would be relayed on).
+    let body = fabricated(n + 1, 1);
+    let rec: NodeRecord = rmp_serde::from_slice(body.as_slice()).expect("decodes");
+    let g = Gossip { id: directory::record_msg_id(&rec, body.as_slice()), kind: GossipKind::Record, round: 0, body };
+    o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::Gossip(g) }, t(200));
+    assert!(o.directory().get(rec.node).is_none(), "a broadcast record got past the budget");
+    // Another link from the same /24 draws on the same budget; the budget refills with time.
+    let later = 200 + 10 * GOSSIP_NEW_ID_INTERVAL_MS;
+    send_records(&mut o, ConnId(5), n..n + 20, 1, later);
+    let refilled = o.directory_len() as u64 - before - GOSSIP_NEW_IDS_BURST;
+    assert!((10..=11).contains(&refilled), "{refilled} ids after ten refill intervals");
+}
+
+#[test]
+fn a_joining_node_learns_a_whole_directory_from_its_bootstrap_peer() {
+    let boot = Addr::v4([10, 0, 0, 2], 7000);
+    let mut o = node(1, vec![boot]);
+    o.handle_timeout(t(1));
+    let conn = drain(&mut o)
+        .into_iter()
+        .find_map(|out| match out {
+            Output::Dial { conn, addr } if addr == boot => Some(conn),
+            _ => None,
+        })
+        .expect("dials its bootstrap");
+    o.handle_input(Input::Connected { conn }, t(2));
+    let contact = node(2, vec![]);
+    authenticate(&mut o, &contact, [2; 32], conn, 3);
+    let before = o.directory_len() as u64;
+    let n = 3 * GOSSIP_NEW_IDS_BURST;
+    send_records(&mut o, conn, 0..n, 1, 10);
+    assert_eq!(o.directory_len() as u64 - before, n, "the join catch-up was cut short");
+    assert_eq!(o.stats().gossip_limited, 0);
+    // An inbound stranger gets only the budget, even while we are joining.
+    let stranger = node(3, vec![]);
+    o.handle_input(Input::Accepted { conn: ConnId(9), remote: Addr::v4([10, 8, 8, 8], 4000) }, t(500));
+    authenticate(&mut o, &stranger, [3; 32], ConnId(9), 501);
+    let mid = o.directory_len() as u64;
+    send_records(&mut o, ConnId(9), n..3 * n, 1, 600);
+    assert_eq!(o.directory_len() as u64 - mid, GOSSIP_NEW_IDS_BURST);
+}
