@@ -1,16 +1,24 @@
 //! `cargo bench --bench server`: measures a real `nostrp2p server` process on loopback and
 //! prints the figures next to the original Go server's (measured on these machines).
 //!
-//! Figures: publish throughput with durable acks over one keep-alive connection; `/req`
-//! latency of the client's 300-event first poll with 10,000 events stored; RSS idle, after
-//! 1,000 and after 10,000 events; CPU seconds used while idle for `BENCH_IDLE_SECS` (default
-//! 60) scaled to a minute; the stripped binary's size. Not a test: nothing here asserts.
+//! Figures: publish throughput with durable acks over one keep-alive connection, and the
+//! server's CPU per publish; `/req` latency and server CPU of the client's 300-event first
+//! poll with 10,000 events stored, repeated (answered from the server's cache) and each one
+//! different (rendered and compressed afresh); the poll's size and deflate time at levels 1
+//! and 6; RSS idle, after 1,000 and after 10,000 events; CPU seconds used while idle for
+//! `BENCH_IDLE_SECS` (default 60) scaled to a minute; the stripped binary's size; with
+//! valgrind installed (and `BENCH_CALLGRIND` not `0`), instructions per publish and per poll
+//! counted by callgrind on the same data (slow: about a minute). `BENCH_BIN` measures another
+//! build of the server. Server CPU comes from `/proc/<pid>/stat` (10 ms ticks) over
+//! thousands of requests. Not a test: nothing here asserts.
 
 #[allow(dead_code)] // the tests use more of the client than the benchmark
 #[path = "../tests/common/client.rs"]
 mod client;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,10 +28,16 @@ use nostrp2p::event::Event;
 use nostrp2p::keys::SecretKey;
 use nostrp2p::time::UnixTime;
 
-// The original Go server, measured on these machines (issue #2).
-const GO_POSTS_PER_S: f64 = 140.0;
-const GO_IDLE_RSS_MB: f64 = 15.0;
+// The original Go server, measured side by side on this machine (issue 11; RSS after 1,000
+// posts and the binary from issue 2).
+const GO_POSTS_PER_S: f64 = 81.0; // 60–81/s, the best round
+const GO_PUBLISH_CPU_MS: f64 = 2.79;
+const GO_PUBLISH_MINSTR: f64 = 3.59;
+const GO_REQ_P50_MS: f64 = 5.8;
+const GO_REQ_CPU_MS: f64 = 6.4;
+const GO_IDLE_RSS_MB: f64 = 14.9;
 const GO_RSS_1000_MB: f64 = 28.0; // 27–29 MB
+const GO_RSS_10K_MB: f64 = 47.2;
 const GO_IDLE_CPU_S_PER_MIN: f64 = 0.58; // 0.5–0.67
 const GO_BINARY_MB: f64 = 9.8;
 
@@ -31,47 +45,91 @@ const EVENTS: u64 = 10_000;
 /// Concurrent keep-alive connections for the group-commit figure, and posts each sends.
 const CONCURRENT: u64 = 4;
 const CONCURRENT_POSTS: u64 = 1_000;
+/// Polls per `/req` figure.
+const POLLS: usize = 500;
+/// Requests per callgrind figure (the server runs ~50× slower under valgrind).
+const CALLGRIND_REQS: u64 = 50;
 const POLL: &[u8] = br#"{"kinds":[40000],"since":-1,"until":-1,"limit":300}"#;
+const HTTP: &str = "127.0.0.1:39401";
+
+/// The same poll with an ignored extra key, so that no two bodies are equal: never cached.
+fn fresh_poll(i: usize) -> Vec<u8> {
+    format!(r#"{{"kinds":[40000],"since":-1,"until":-1,"limit":300,"n":{i}}}"#).into_bytes()
+}
+
+fn signed_post(key: &SecretKey, at: u64, content: String) -> String {
+    to_client_json(&Event::new_signed(key, UnixTime(at), 1, vec![], content, &[0; 32]))
+}
+
+/// `/req` figures: p50, p99 and server CPU-ms per poll.
+struct Polls {
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_ms: f64,
+}
+
+fn polls(c: &mut HttpClient, pid: u32, body: impl Fn(usize) -> Vec<u8>) -> Polls {
+    let mut lat = Vec::with_capacity(POLLS);
+    let cpu0 = cpu_seconds(pid);
+    for i in 0..POLLS {
+        let b = body(i);
+        let t = Instant::now();
+        let r = c.post("/req", &b);
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(r.status, 200);
+    }
+    let cpu_ms = (cpu_seconds(pid) - cpu0) * 1e3 / POLLS as f64;
+    lat.sort_by(f64::total_cmp);
+    Polls { p50_ms: lat[lat.len() / 2], p99_ms: lat[lat.len() * 99 / 100], cpu_ms }
+}
 
 fn main() {
-    let bin = env!("CARGO_BIN_EXE_nostrp2p");
+    let bin = std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nostrp2p").to_string());
     let idle_secs: u64 = std::env::var("BENCH_IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
     let dir = std::env::temp_dir().join(format!("nostrp2p-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let key = SecretKey::parse("0000000000000000000000000000000000000000000000000000000000000003").expect("key");
+    let owner = key.public_key().to_npub();
     println!("nostrp2p server benchmark ({bin})");
     println!("signing {EVENTS} events ...");
     let bodies: Vec<String> = (0..EVENTS)
         .map(|i| {
-            let content = format!("benchmark post {i}: the quick brown fox jumps over the lazy dog");
-            let e = Event::new_signed(&key, UnixTime(1_700_000_000 + i), 1, vec![], content, &[0; 32]);
-            to_client_json(&e)
+            signed_post(
+                &key,
+                1_700_000_000 + i,
+                format!("benchmark post {i}: the quick brown fox jumps over the lazy dog"),
+            )
         })
         .collect();
 
-    let mut child = start_server(bin, &key.public_key().to_npub(), &dir);
+    let mut child = start_server(&[&bin], &owner, &dir);
     let pid = child.id();
-    let addr = "127.0.0.1:39401".parse().expect("addr");
+    let addr: SocketAddr = HTTP.parse().expect("addr");
     let mut c = HttpClient::connect(addr);
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_mb(pid);
     let idle_private = rss_field_mb(pid, "RssAnon:");
 
     // Publish throughput, durable acks, one keep-alive connection, one request at a time.
+    let cpu0 = cpu_seconds(pid);
     let t = Instant::now();
     for (i, body) in bodies.iter().enumerate() {
         let r = c.post("/publish", body.as_bytes());
         assert_eq!(r.status, 200, "publish {i}: {}", r.text());
-        if i + 1 == 1000 {
-            let rate = 1000.0 / t.elapsed().as_secs_f64();
-            println!("  first 1,000 posts: {rate:.0} posts/s");
-        }
     }
     let publish_rate = EVENTS as f64 / t.elapsed().as_secs_f64();
+    let publish_cpu_ms = (cpu_seconds(pid) - cpu0) * 1e3 / EVENTS as f64;
     let rss_10k = rss_mb(pid);
     let private_10k = rss_field_mb(pid, "RssAnon:");
 
-    // The same with several clients at once: their publishes share fsyncs (group commit).
+    // The client's 300-event first poll: repeated (the cache answers), then each different.
+    let cached = polls(&mut c, pid, |_| POLL.to_vec());
+    let fresh = polls(&mut c, pid, fresh_poll);
+    let answer = c.post("/req", POLL);
+    let raw = answer.decoded_body();
+    let deflate = [1, 6].map(|level| deflate_figures(&raw, level));
+
+    // The same publishes with several clients at once: they share fsyncs (group commit).
     let t = Instant::now();
     let threads: Vec<_> = (0..CONCURRENT)
         .map(|w| {
@@ -79,9 +137,9 @@ fn main() {
             std::thread::spawn(move || {
                 let mut c = HttpClient::connect(addr);
                 for i in 0..CONCURRENT_POSTS {
-                    let at = UnixTime(1_600_000_000 + w * CONCURRENT_POSTS + i);
-                    let e = Event::new_signed(&key, at, 1, vec![], format!("concurrent post {w}/{i}"), &[0; 32]);
-                    let r = c.post("/publish", to_client_json(&e).as_bytes());
+                    let body =
+                        signed_post(&key, 1_600_000_000 + w * CONCURRENT_POSTS + i, format!("concurrent {w}/{i}"));
+                    let r = c.post("/publish", body.as_bytes());
                     assert_eq!(r.status, 200, "{}", r.text());
                 }
             })
@@ -93,82 +151,168 @@ fn main() {
     // Signing happens in the client threads too; it is counted, so this is a lower bound.
     let concurrent_rate = (CONCURRENT * CONCURRENT_POSTS) as f64 / t.elapsed().as_secs_f64();
 
-    // The client's 300-event first poll, many times.
-    let mut lat = Vec::new();
-    for _ in 0..300 {
-        let t = Instant::now();
-        let r = c.post("/req", POLL);
-        lat.push(t.elapsed());
-        assert_eq!(r.status, 200);
-    }
-    lat.sort();
-    let p50 = lat[lat.len() / 2];
-    let p99 = lat[lat.len() * 99 / 100];
-    let poll_bytes = c.post("/req", POLL).body.len();
-
     // Idle CPU.
     let cpu0 = cpu_seconds(pid);
     std::thread::sleep(Duration::from_secs(idle_secs));
     let idle_cpu_per_min = (cpu_seconds(pid) - cpu0) * 60.0 / idle_secs as f64;
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let _ = child.wait();
+    stop(&mut child);
+
+    // Instructions, counted by callgrind on the same data directory.
+    let instr = callgrind_figures(&bin, &owner, &dir, &key);
 
     // RSS after 1,000 events, from a fresh process (apples to apples with the Go figure).
     let rss_1000 = {
         let _ = std::fs::remove_dir_all(&dir);
-        let mut child = start_server(bin, &key.public_key().to_npub(), &dir);
+        let mut child = start_server(&[&bin], &owner, &dir);
         let mut c = HttpClient::connect(addr);
         for body in &bodies[..1000] {
             assert_eq!(c.post("/publish", body.as_bytes()).status, 200);
         }
         let rss = rss_mb(child.id());
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let _ = child.wait();
+        stop(&mut child);
         rss
     };
     let _ = std::fs::remove_dir_all(&dir);
-
-    let release = std::path::Path::new(bin);
-    let bin_mb = std::fs::metadata(release).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
+    let bin_mb = std::fs::metadata(&bin).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
 
     println!();
-    println!("{:<44} {:>12} {:>12} {:>8}", "figure", "nostrp2p", "original", "ratio");
-    row("publish, durable acks (posts/s, higher=better)", publish_rate, GO_POSTS_PER_S, publish_rate / GO_POSTS_PER_S);
-    row(
-        &format!("publish, {CONCURRENT} clients at once (posts/s)"),
-        concurrent_rate,
-        GO_POSTS_PER_S,
-        concurrent_rate / GO_POSTS_PER_S,
-    );
-    row("RSS idle (MB)", idle_rss, GO_IDLE_RSS_MB, GO_IDLE_RSS_MB / idle_rss);
-    row("RSS after 1,000 posts (MB)", rss_1000, GO_RSS_1000_MB, GO_RSS_1000_MB / rss_1000);
-    row("RSS after 10,000 posts (MB)", rss_10k, f64::NAN, f64::NAN);
-    row("  of which private (heap+stacks) idle (MB)", idle_private, f64::NAN, f64::NAN);
-    row("  of which private after 10,000 posts (MB)", private_10k, f64::NAN, f64::NAN);
-    row(
-        "idle CPU (CPU-s per minute)",
-        idle_cpu_per_min,
-        GO_IDLE_CPU_S_PER_MIN,
-        GO_IDLE_CPU_S_PER_MIN / idle_cpu_per_min.max(1e-3),
-    );
-    row("binary, stripped (MB)", bin_mb, GO_BINARY_MB, GO_BINARY_MB / bin_mb);
+    println!("{:<52} {:>12} {:>12} {:>8}", "figure (lower is better unless said)", "nostrp2p", "original", "ratio");
+    let higher = |name: &str, ours: f64, go: f64| row(name, ours, go, ours / go);
+    let lower = |name: &str, ours: f64, go: f64| row(name, ours, go, go / ours);
+    higher("publish, durable acks, 1 connection (posts/s, higher)", publish_rate, GO_POSTS_PER_S);
+    higher(&format!("publish, {CONCURRENT} clients at once (posts/s, higher)"), concurrent_rate, GO_POSTS_PER_S);
+    lower("server CPU per durable publish (ms)", publish_cpu_ms, GO_PUBLISH_CPU_MS);
+    lower("  instructions per publish (M, callgrind)", instr.publish, GO_PUBLISH_MINSTR);
+    lower("/req 300-event poll, 10k stored, p50 (ms)", fresh.p50_ms, GO_REQ_P50_MS);
+    lower("  its server CPU per poll (ms)", fresh.cpu_ms, GO_REQ_CPU_MS);
+    lower("  p99 (ms)", fresh.p99_ms, f64::NAN);
+    lower("  instructions per poll (M, callgrind)", instr.poll, f64::NAN);
+    lower("the same poll repeated (cache), p50 (ms)", cached.p50_ms, GO_REQ_P50_MS);
+    lower("  its server CPU per poll (ms)", cached.cpu_ms, GO_REQ_CPU_MS);
+    lower("  p99 (ms)", cached.p99_ms, f64::NAN);
+    lower("  instructions per poll (M, callgrind)", instr.cached_poll, f64::NAN);
+    lower("RSS idle (MB)", idle_rss, GO_IDLE_RSS_MB);
+    lower("RSS after 1,000 posts (MB)", rss_1000, GO_RSS_1000_MB);
+    lower("RSS after 10,000 posts (MB)", rss_10k, GO_RSS_10K_MB);
+    lower("  of which private (heap+stacks) idle (MB)", idle_private, f64::NAN);
+    lower("  of which private after 10,000 posts (MB)", private_10k, f64::NAN);
+    lower("idle CPU (CPU-s per minute)", idle_cpu_per_min.max(1e-3), GO_IDLE_CPU_S_PER_MIN);
+    lower("binary, stripped (MB)", bin_mb, GO_BINARY_MB);
     println!(
-        "/req 300-event poll with {EVENTS} stored: p50 {:.2} ms, p99 {:.2} ms, {poll_bytes} bytes gzip'd",
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
+        "/req answer: {} events, {} bytes MessagePack, {} bytes as sent ({})",
+        decoded_events(&raw),
+        raw.len(),
+        answer.body.len(),
+        answer.header("content-encoding").unwrap_or("identity")
     );
+    for (level, (bytes, us)) in [1, 6].iter().zip(deflate) {
+        println!("  gzip level {level} of it (this build's miniz_oxide): {bytes} bytes in {us:.0} us");
+    }
     let fsync = fsync_ms(&std::env::temp_dir());
     println!(
         "fdatasync on this disk: {fsync:.2} ms (one durable ack at a time bounds one connection to ~{:.0}/s)",
         1000.0 / fsync
     );
-    println!("(ratio = how many times better than the original; idle CPU measured over {idle_secs} s; an idle CPU below the 10 ms tick shows as 0)");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average now: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!("(ratio = how many times better than the original; idle CPU measured over {idle_secs} s; an idle CPU below the 10 ms tick shows as 0.001)");
 }
 
-/// Starts the server for `owner` on 127.0.0.1:39400 (HTTP :39401) and returns once its
-/// HTTP API listens; its further output is drained in the background.
-fn start_server(bin: &str, owner: &str, dir: &std::path::Path) -> std::process::Child {
-    let mut child = Command::new(bin)
+/// gzip size and median time of `raw` at `level`, in this process.
+fn deflate_figures(raw: &[u8], level: u32) -> (usize, f64) {
+    let mut size = 0;
+    let mut t: Vec<f64> = (0..30)
+        .map(|_| {
+            let start = Instant::now();
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            let _ = enc.write_all(raw);
+            size = enc.finish().map_or(0, |v| v.len());
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    (size, t[t.len() / 2])
+}
+
+fn decoded_events(raw: &[u8]) -> usize {
+    nostrp2p::event::msgpack::decode_events(raw).map_or(0, |v| v.len())
+}
+
+/// Millions of instructions per request, counted by callgrind.
+struct Instr {
+    publish: f64,
+    poll: f64,
+    cached_poll: f64,
+}
+
+/// Restarts the server on `dir` under callgrind and counts the instructions of
+/// [`CALLGRIND_REQS`] publishes, fresh polls and repeated polls (counters zeroed before and
+/// dumped after each). NaN when valgrind is missing or `BENCH_CALLGRIND=0`.
+fn callgrind_figures(bin: &str, owner: &str, dir: &Path, key: &SecretKey) -> Instr {
+    let none = Instr { publish: f64::NAN, poll: f64::NAN, cached_poll: f64::NAN };
+    let has_valgrind = Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success());
+    if std::env::var("BENCH_CALLGRIND").is_ok_and(|v| v == "0") || !has_valgrind {
+        println!("(no instruction counts: valgrind missing or BENCH_CALLGRIND=0)");
+        return none;
+    }
+    println!("counting instructions under callgrind ...");
+    let out = dir.with_extension("callgrind");
+    let _ = std::fs::remove_dir_all(&out);
+    if std::fs::create_dir_all(&out).is_err() {
+        return none;
+    }
+    let out_file = format!("--callgrind-out-file={}", out.join("cg.out").display());
+    let mut child = start_server(&["valgrind", "--tool=callgrind", "--quiet", &out_file, bin], owner, dir);
+    let pid = child.id();
+    let mut c = HttpClient::connect(HTTP.parse().expect("addr"));
+    // Warm up: the first requests fault in pages and grow buffers.
+    for i in 0..5 {
+        assert_eq!(c.post("/req", &fresh_poll(1_000_000 + i)).status, 200);
+    }
+    let mut n = 0;
+    let mut measure = |what: &mut dyn FnMut(u64)| -> f64 {
+        let _ = Command::new("callgrind_control").args(["-z", &pid.to_string()]).output();
+        for i in 0..CALLGRIND_REQS {
+            what(i);
+        }
+        let _ = Command::new("callgrind_control").args(["-d", &pid.to_string()]).output();
+        n += 1;
+        let dump = std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(&format!(".{n}")))
+            .find_map(|e| std::fs::read_to_string(e.path()).ok())
+            .unwrap_or_default();
+        let total = dump
+            .lines()
+            .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+            .unwrap_or(f64::NAN);
+        total / CALLGRIND_REQS as f64 / 1e6
+    };
+    let poll = measure(&mut |i| assert_eq!(c.post("/req", &fresh_poll(i as usize)).status, 200));
+    let cached_poll = measure(&mut |_| assert_eq!(c.post("/req", POLL).status, 200));
+    let publish = measure(&mut |i| {
+        let body = signed_post(key, 1_500_000_000 + i, format!("callgrind post {i}: the quick brown fox jumps"));
+        assert_eq!(c.post("/publish", body.as_bytes()).status, 200);
+    });
+    stop(&mut child);
+    let _ = std::fs::remove_dir_all(&out);
+    Instr { publish, poll, cached_poll }
+}
+
+fn stop(child: &mut std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// Starts the server (`cmd`, the binary or valgrind and its arguments) for `owner` on
+/// 127.0.0.1:39400 (HTTP :39401) and returns once its HTTP API listens; its further output
+/// is drained in the background.
+fn start_server(cmd: &[&str], owner: &str, dir: &Path) -> std::process::Child {
+    let mut child = Command::new(cmd[0])
+        .args(&cmd[1..])
         .args(["server", "-p", owner, "-l", "127.0.0.1:39400", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn,nostrp2p::driver=info")
@@ -191,7 +335,7 @@ fn start_server(bin: &str, owner: &str, dir: &std::path::Path) -> std::process::
 fn row(name: &str, ours: f64, theirs: f64, ratio: f64) {
     let fmt = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.2}") };
     println!(
-        "{name:<44} {:>12} {:>12} {:>8}",
+        "{name:<52} {:>12} {:>12} {:>8}",
         fmt(ours),
         fmt(theirs),
         if ratio.is_nan() { "-".into() } else { format!("{ratio:.1}x") }
@@ -199,8 +343,7 @@ fn row(name: &str, ours: f64, theirs: f64, ratio: f64) {
 }
 
 /// Median latency of a 400-byte append + fdatasync in `dir`'s file system.
-fn fsync_ms(dir: &std::path::Path) -> f64 {
-    use std::io::Write;
+fn fsync_ms(dir: &Path) -> f64 {
     let path = dir.join(format!("nostrp2p-fsync-probe-{}", std::process::id()));
     let Ok(mut f) = std::fs::File::create(&path) else { return f64::NAN };
     let mut v: Vec<f64> = (0..50)

@@ -1,6 +1,8 @@
 //! Store measurements: memory per event (a counting allocator against the store's own
-//! accounting), insert + sync rate at several group-commit batch sizes, recovery time and
-//! the client's queries (`last_n(300)`, 10-second windows).
+//! accounting, the bytes and allocations each stored event costs beyond its serialised size,
+//! and the process's resident/private memory from `/proc/self/smaps_rollup`), insert + sync
+//! rate at several group-commit batch sizes, recovery time and the client's queries
+//! (`last_n(300)`, 10-second windows).
 //!
 //! Run with `cargo bench --bench store` (release profile); the store directory is created
 //! under the system temp dir and removed. Not part of `cargo test`.
@@ -18,15 +20,18 @@ use nostrp2p::time::UnixTime;
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards to the system allocator and only counts sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        LIVE_ALLOCS.fetch_add(1, Ordering::Relaxed);
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        LIVE_ALLOCS.fetch_sub(1, Ordering::Relaxed);
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
@@ -39,6 +44,22 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
+
+/// This bench's heap per stored event before the compact indexes (commit f935e25, 10,000
+/// events): 392 B of event (inline + heap) + 258 B of store structures.
+const BEFORE_HEAP_PER_EVENT: isize = 651;
+/// Issue 11's figure for the server: private memory per stored event beyond its bytes.
+const BEFORE_SERVER_PRIVATE_BEYOND: f64 = 900.0;
+
+/// A field of `/proc/self/smaps_rollup` in bytes (`Rss:`, `Anonymous:`); 0 where there is none.
+fn smaps_bytes(field: &str) -> i64 {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<i64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
 
 fn key(n: u32) -> SecretKey {
     let mut b = [0u8; 32];
@@ -86,17 +107,23 @@ fn main() {
     let owner = key(999).public_key();
     let cfg = StoreConfig { budget_bytes: 1 << 40, owner };
 
+    let (rss0, private0) = (smaps_bytes("Rss:"), smaps_bytes("Anonymous:"));
     let t = Instant::now();
     let events: Vec<VerifiedEvent> = (0..n).map(|i| event(&keys, i)).collect();
+    let serialised: usize = events.iter().map(|e| postcard::to_allocvec(e.as_event()).map_or(0, |v| v.len())).sum();
+    let serialised = (serialised / n as usize) as isize;
     println!("signed+verified {n} events in {:.2?}", t.elapsed());
     let copies = events.clone();
 
     // Memory: heap growth of the store while it takes ownership of already-allocated events,
     // plus the events' own heap (measured by dropping the clones).
-    let before_clone_drop = LIVE.load(Ordering::Relaxed);
+    let (before_clone_drop, allocs_before_drop) = (LIVE.load(Ordering::Relaxed), LIVE_ALLOCS.load(Ordering::Relaxed));
     drop(copies);
     let event_heap = before_clone_drop - LIVE.load(Ordering::Relaxed);
+    let event_allocs = allocs_before_drop - LIVE_ALLOCS.load(Ordering::Relaxed) - 1; // less the Vec's buffer
     let base = LIVE.load(Ordering::Relaxed);
+    // The events' own allocations move into the store with them.
+    let base_allocs = LIVE_ALLOCS.load(Ordering::Relaxed) - event_allocs;
     let (mut store, _) = Store::open(&dir, cfg).expect("open");
     let t = Instant::now();
     for (i, ev) in events.into_iter().enumerate() {
@@ -108,15 +135,34 @@ fn main() {
     store.sync().expect("sync");
     let elapsed = t.elapsed();
     let index_heap = LIVE.load(Ordering::Relaxed) - base;
+    let allocs = LIVE_ALLOCS.load(Ordering::Relaxed) - base_allocs;
+    let (rss1, private1) = (smaps_bytes("Rss:"), smaps_bytes("Anonymous:"));
     let stats = store.stats();
     let real = event_heap + index_heap;
+    let per = |v: isize| v / n as isize;
     println!(
         "memory: {} B/event real heap (events {} + store {}), {} B/event accounted; real/accounted = {:.2}",
-        real / n as isize,
-        event_heap / n as isize,
-        index_heap / n as isize,
+        per(real),
+        per(event_heap),
+        per(index_heap),
         stats.bytes / n,
         real as f64 / stats.bytes as f64
+    );
+    println!(
+        "bytes per stored event beyond its serialised size ({serialised} B postcard): {} B heap now, {} B before \
+         (heap {} B/event at f935e25); {:.1} live allocations per event",
+        per(real) - serialised,
+        BEFORE_HEAP_PER_EVENT - serialised,
+        BEFORE_HEAP_PER_EVENT,
+        allocs as f64 / n as f64
+    );
+    println!(
+        "process memory growth with {n} events stored: RSS {} B/event, private {} B/event ({} B beyond the \
+         serialised size; issue 11 measured ≈ {BEFORE_SERVER_PRIVATE_BEYOND:.0} B in the server); malloc's \
+         headers and free space included",
+        (rss1 - rss0) / n as i64,
+        (private1 - private0) / n as i64,
+        (private1 - private0) / n as i64 - serialised as i64,
     );
     println!(
         "insert+sync, batches of 16: {n} in {elapsed:.2?} = {:.0}/s; disk {} B/event",

@@ -3,10 +3,15 @@
 //! executor) reach it through bounded channels: one for requests, one for websocket messages.
 //!
 //! Loop: wait for an HTTP job, a websocket message, an accepted connection, a signal or the
-//! stats timer; answer reads at once; for writes, insert every queued publish, fsync once
-//! (group commit), then answer them all. So an owner's event is on disk before its `200`, and
-//! a burst of publishes costs one fsync. Every job is answered (no timeout on the core): a
-//! client never gets a 503 for a publish that is in fact stored.
+//! stats timer; answer reads at once; for writes, insert every queued publish, hand the new
+//! ones to the network (forward first: the writer tasks put them on the wire before the
+//! fsync), fsync once (group commit), then answer them all. So an owner's event is on disk
+//! before its `200`, and a burst of publishes costs one fsync. Every job is answered (no
+//! timeout on the core): a client never gets a 503 for a publish that is in fact stored.
+//!
+//! Events from the network are inserted (readable by `/req` and live subscriptions) at once
+//! and fsynced later, at most `NET_SYNC_DELAY` after they arrived or with the next group
+//! commit: nobody was promised them, and catch-up fetches them again after a power cut.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +25,7 @@ use smol::LocalExecutor;
 use crate::cli::ServerConfig;
 use crate::http::front::{self, BindError, HttpFront, HttpJob, WsConnId, WsIn, WsOut};
 use crate::http::{self, HttpConfig, NodeInfo, Routed};
-use crate::limits::{HTTP_QUEUE_CAP, STATS_LOG_INTERVAL, WS_INBOX_CAP};
+use crate::limits::{HTTP_QUEUE_CAP, NET_SYNC_DELAY, STATS_LOG_INTERVAL, WS_INBOX_CAP};
 use crate::net::runtime::{OverlayError, OverlayRuntime, OverlayWake};
 use crate::query::EventQuery;
 use crate::store::{Store, StoreConfig, StoreError};
@@ -96,6 +101,8 @@ enum Wake {
     Ws(WsIn),
     Signal(i32),
     Stats,
+    /// Events from the network wait for an fsync.
+    NetSync,
     Overlay(OverlayWake),
 }
 
@@ -121,10 +128,16 @@ struct Node {
     published: Vec<crate::event::VerifiedEvent>,
     /// Lookups of this batch that found nothing: the application asks the network.
     misses: Vec<http::Miss>,
+    /// Recent `/req` answers, valid while the store's generation is unchanged.
+    req_cache: http::ReqCache,
     /// Connected overlay peers (for `/status`).
     peers: u64,
     /// Network figures (for `/status`), refreshed after each overlay wake.
     network: Option<http::NetworkInfo>,
+    /// When events stored from the network (not yet fsynced) must be synced.
+    net_sync_at: Option<Instant>,
+    /// [`NET_SYNC_DELAY`], or the test override.
+    net_sync_delay: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -184,14 +197,18 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         ws_oks: Vec::new(),
         published: Vec::new(),
         misses: Vec::new(),
+        req_cache: http::ReqCache::new(),
         peers: 0,
         network: None,
+        net_sync_at: None,
+        net_sync_delay: net_sync_delay_ms(),
     };
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
     let result = loop {
         let stats_at = clock.origin + Duration::from_millis(next_stats.0);
         let overlay_at = overlay.poll_timeout().map(|t| clock.origin + Duration::from_millis(t.0));
+        let net_sync_at = node.net_sync_at.map(|t| clock.origin + Duration::from_millis(t.0));
         let http = future::or(
             future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
                 ws_in.recv().await.map_or(Wake::Signal(0), Wake::Ws)
@@ -203,10 +220,21 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 future::or(http, async {
                     signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
                 }),
-                async {
-                    Timer::at(stats_at).await;
-                    Wake::Stats
-                },
+                future::or(
+                    async {
+                        Timer::at(stats_at).await;
+                        Wake::Stats
+                    },
+                    async {
+                        match net_sync_at {
+                            Some(at) => {
+                                Timer::at(at).await;
+                            }
+                            None => future::pending::<()>().await,
+                        }
+                        Wake::NetSync
+                    },
+                ),
             ),
             async { Wake::Overlay(overlay.wait(overlay_at).await) },
         )
@@ -218,7 +246,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 while let Ok(job) = jobs.try_recv() {
                     node.handle_job(job);
                 }
-                if let Err(e) = node.flush(&mut overlay) {
+                if let Err(e) = node.flush(&mut overlay).await {
                     break Err(e);
                 }
             }
@@ -228,7 +256,13 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 while let Ok(msg) = ws_in.try_recv() {
                     node.handle_ws(msg);
                 }
-                if let Err(e) = node.flush(&mut overlay) {
+                if let Err(e) = node.flush(&mut overlay).await {
+                    break Err(e);
+                }
+            }
+            Wake::NetSync => {
+                node.net_sync_at = None;
+                if let Err(e) = node.sync_store() {
                     break Err(e);
                 }
             }
@@ -236,9 +270,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
                 node.network = Some(overlay.network_info());
-                if let Err(e) = node.sync_network_events(stored, &mut overlay) {
-                    break Err(e);
-                }
+                node.network_events_stored(stored, &mut overlay);
             }
             Wake::Signal(sig) => {
                 log::info!("signal {sig} received: stopping");
@@ -292,7 +324,7 @@ impl Node {
             let _ = job.reply.try_send(ctx.render(self.relay_doc.clone().into_bytes()));
             return;
         }
-        match http::route(&job.req, &self.store, &self.http_cfg, &info, now) {
+        match http::route(&job.req, &self.store, &self.http_cfg, &info, now, &mut self.req_cache) {
             Routed::Reply(resp) => {
                 let _ = job.reply.try_send(resp);
             }
@@ -320,45 +352,64 @@ impl Node {
         }
     }
 
-    /// After a batch of HTTP jobs or websocket messages: one fsync for every pending
-    /// publish (group commit) and their answers; then the application routes the owner's
-    /// new events (as `/publish` does; NIP-70/40 events stay home), asks the network for
-    /// misses, and every newly stored event goes to the live subscriptions.
+    /// After a batch of HTTP jobs or websocket messages. Forward first: the application
+    /// routes the owner's new events (as `/publish` does; NIP-70/40 events stay home) and asks
+    /// the network for misses, and the loop yields once so that the peers' writer tasks put
+    /// those frames on the wire; then one fsync for every pending publish (group commit) and
+    /// their answers, so nothing is acknowledged before it is durable; then every newly
+    /// stored event goes to the live subscriptions.
     ///
     /// # Errors
     /// A failed fsync, as in [`Node::commit`].
-    fn flush(&mut self, overlay: &mut OverlayRuntime<'_>) -> Result<(), Fatal> {
-        self.commit()?;
+    async fn flush(&mut self, overlay: &mut OverlayRuntime<'_>) -> Result<(), Fatal> {
         let (now, unix) = (self.clock.now(), self.clock.unix_now());
         let mut stored = 0;
-        for ev in std::mem::take(&mut self.published) {
-            self.fan_out(ev.as_event());
+        let published = std::mem::take(&mut self.published);
+        let mut forwarded = false;
+        for ev in &published {
             if self.may_leave(ev.as_event()) {
-                stored += overlay.publish(ev, now, unix, &mut self.store);
+                stored += overlay.publish(ev.clone(), now, unix, &mut self.store);
+                forwarded = true;
             }
         }
         for miss in std::mem::take(&mut self.misses) {
             stored += overlay.local_miss(miss, now, unix, &mut self.store);
+            forwarded = true;
         }
-        self.sync_network_events(stored, overlay)
+        if forwarded && !(self.pending.is_empty() && self.ws_oks.is_empty()) {
+            // Let the writer tasks (same executor) send before this task blocks in fsync.
+            future::yield_now().await;
+        }
+        self.commit()?;
+        for ev in &published {
+            self.fan_out(ev.as_event());
+        }
+        self.network_events_stored(stored, overlay);
+        Ok(())
     }
 
-    /// Events from the network are synced once per wake (not acknowledged to anyone, so a
-    /// crash loses at most what this wake received; senders retry).
-    ///
-    /// # Errors
-    /// A failed fsync, as in [`Node::commit`].
-    fn sync_network_events(&mut self, stored: usize, overlay: &mut OverlayRuntime<'_>) -> Result<(), Fatal> {
-        if stored > 0 {
-            self.store.sync().map_err(|e| {
-                log::error!("fsync of the event log failed: {e}");
-                Fatal::Store(e)
-            })?;
+    /// Events from the network: live subscriptions get them now; one fsync for all of them
+    /// follows within [`NET_SYNC_DELAY`] (not acknowledged to anyone, so a power cut loses at
+    /// most that window, which catch-up fetches again).
+    fn network_events_stored(&mut self, stored: usize, overlay: &mut OverlayRuntime<'_>) {
+        if stored > 0 && self.net_sync_at.is_none() {
+            self.net_sync_at = Some(self.clock.now().plus_ms(self.net_sync_delay));
         }
         for ev in overlay.take_stored() {
             self.fan_out(&ev);
         }
-        Ok(())
+    }
+
+    /// Fsyncs everything inserted so far (the deferred sync of network events).
+    ///
+    /// # Errors
+    /// A failed fsync, as in [`Node::commit`].
+    fn sync_store(&mut self) -> Result<(), Fatal> {
+        test_disk_gate();
+        self.store.sync().map_err(|e| {
+            log::error!("fsync of the event log failed: {e}");
+            Fatal::Store(e)
+        })
     }
 
     /// Fsyncs once for every pending publish, then answers them all.
@@ -372,6 +423,9 @@ impl Node {
         if self.pending.is_empty() && self.ws_oks.is_empty() {
             return Ok(());
         }
+        test_disk_gate();
+        // This fsync covers the network events inserted so far too.
+        self.net_sync_at = None;
         let synced = self.store.sync();
         let outcome = synced.as_ref().map(|_| ()).map_err(store_failure);
         for (done, reply) in self.pending.drain(..) {
@@ -382,6 +436,23 @@ impl Node {
             log::error!("fsync of the event log failed: {e}");
             Fatal::Store(e)
         })
+    }
+}
+
+/// [`NET_SYNC_DELAY`] in ms, or `NOSTRP2P_TEST_NET_SYNC_MS` (tests only).
+fn net_sync_delay_ms() -> u64 {
+    std::env::var("NOSTRP2P_TEST_NET_SYNC_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::try_from(NET_SYNC_DELAY.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Tests only: a slow disk. While the file named by `NOSTRP2P_TEST_SYNC_GATE` exists, every
+/// fsync of the event log waits (blocking the loop, as a slow SD card does).
+fn test_disk_gate() {
+    let Some(gate) = std::env::var_os("NOSTRP2P_TEST_SYNC_GATE") else { return };
+    while std::path::Path::new(&gate).exists() {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::app::msg as app_msg;
 use crate::event::json::{parse_event, to_client_json};
-use crate::http::{route, HttpConfig, NodeInfo, Request};
+use crate::http::{route, HttpConfig, NodeInfo, Request, Routed};
 use crate::keys::PublicKey;
 use crate::store::scan::{scan, MAGIC};
 use crate::testkit::{fixture, FakeStore};
@@ -43,7 +43,8 @@ pub fn event_json(data: &[u8]) {
 
 /// A `/req` body through the whole route, against a store of the fixtures.
 pub fn req(data: &[u8]) {
-    let store = FakeStore::with(["E1", "E2", "E4", "E8", "E12", "E15"].map(fixture));
+    let store =
+        FakeStore { generation: Some(1), ..FakeStore::with(["E1", "E2", "E4", "E8", "E12", "E15"].map(fixture)) };
     let cfg = HttpConfig { owner: PublicKey([0; 32]), writable: true, accept_any_author: false, version: "fuzz" };
     let request = Request {
         method: "POST".into(),
@@ -52,7 +53,13 @@ pub fn req(data: &[u8]) {
         body: data.to_vec(),
         body_too_large: false,
     };
-    let _ = route(&request, &store, &cfg, &NodeInfo::default(), NOW);
+    let mut cache = crate::http::ReqCache::new();
+    let first = route(&request, &store, &cfg, &NodeInfo::default(), NOW, &mut cache);
+    // A second identical request may come from the cache: it must be the same answer.
+    let again = route(&request, &store, &cfg, &NodeInfo::default(), NOW, &mut cache);
+    if let (Routed::Reply(a), Routed::Reply(b)) = (&first, &again) {
+        assert_eq!(a, b, "a cached /req answer differs from the fresh one");
+    }
 }
 
 /// A segment file as recovery reads it: every byte after the header is in exactly one good

@@ -73,10 +73,13 @@ pub const HTTP_LINGER_BYTES: usize = 1024 * 1024;
 pub const HTTP_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Open websocket connections (they count against [`MAX_HTTP_CONNS`] too). Past it an
-/// upgrade is answered 503, so websockets alone cannot take every connection slot.
-/// Memory per idle websocket ≈ 30 KiB (measured, debug build: the task and its read
-/// buffers, and the outbound queue's slots, which `async-channel` allocates up front).
-pub const MAX_WS_CONNS: usize = 192;
+/// upgrade is answered 503, so websockets alone cannot take every connection slot. The
+/// relay keeps state for exactly these ([`RELAY_MAX_CONNS`]): an admitted websocket is
+/// always served (it was 192 here against 128 there, and clients 129–192 got a `101` and
+/// then a close 1008). Memory per idle websocket ≈ 30 KiB (measured, debug build: the task
+/// and its read buffers, and the outbound queue's slots, which `async-channel` allocates up
+/// front); `cargo bench --bench relay_ws` prints the release figure.
+pub const MAX_WS_CONNS: usize = 128;
 
 /// Largest websocket message (after reassembly of fragments): a maximal event's JSON
 /// (escaping can double it) inside `["EVENT",{…}]`. Longer ⇒ close 1009, and nothing past
@@ -124,7 +127,7 @@ pub const WS_MSG_BURST: u32 = 50;
 pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Default store budget in MiB: fits a Raspberry Pi Zero 2 W (512 MiB RAM) next to the OS
-/// with room to spare; ≈ 40,000 typical posts.
+/// with room to spare; ≈ 48,000 typical posts.
 pub const DEFAULT_STORE_MIB: u64 = 32;
 
 /// An event stored more than this after its `created_at` is a "late arrival": the timeline
@@ -149,11 +152,12 @@ pub const MIN_STORE_MIB: u64 = 1;
 pub const MAX_STORE_MIB: u64 = 4096;
 
 /// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
-/// box, its entries in the `(created_at, id)` map, the id map and the pinned/evictable set,
-/// at the fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
-/// allocator) at 651 B per typical event against 649 B accounted. Memory: part of the store
-/// budget, not extra.
-pub const STORE_EVENT_OVERHEAD_BYTES: usize = 256;
+/// box, its entry in the `(created_at, id)` map and in the id index (8-byte prefixes), at the
+/// fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
+/// allocator) at 533 B per typical event (140 B of it store structures) against 533 B
+/// accounted (it was 256 B with 651 B measured before the compact indexes of issue 11).
+/// Memory: part of the store budget, not extra.
+pub const STORE_EVENT_OVERHEAD_BYTES: usize = 140;
 
 /// Share of the store budget that pinned events (the owner's own, each author's latest
 /// profile, the owner's follow list) may take. Past it the oldest pinned events become
@@ -212,6 +216,33 @@ pub const UNPERIODED_REQ_MAX: usize = 50;
 /// plus its gzip (smaller) per answer being written (the core renders one at a time; each
 /// connection writes its own within [`HTTP_WRITE_TIMEOUT`]).
 pub const MAX_REQ_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bodies shorter than this are sent uncompressed even when the client accepts gzip: gzip
+/// adds 18 bytes of header and trailer and deflate finds little to remove in a short body
+/// (`{"Status": "SUCCESS"}` grows from 25 to 43 bytes), while each compression costs a fresh
+/// ~300 KB deflate state. No memory.
+pub const GZIP_MIN_BODY_BYTES: usize = 256;
+
+/// Compressed `/req` answers kept for a repeated identical request while the store has not
+/// changed (the client repeats its first poll until it gets events; several devices of the
+/// owner ask the same). Memory: at most [`REQ_CACHE_BYTES`] of bodies plus this many keys of
+/// at most [`REQ_CACHE_MAX_KEY_BYTES`].
+pub const REQ_CACHE_ENTRIES: usize = 4;
+
+/// Bytes of answer bodies the `/req` cache holds at most in all; a larger answer is not cached.
+/// A 300-event first poll is ≈ 30 KB gzip'd.
+pub const REQ_CACHE_BYTES: usize = 256 * 1024;
+
+/// Longest request body (filter JSON) the `/req` cache keys on; longer requests are answered
+/// without it (the client's filters are under 100 bytes).
+pub const REQ_CACHE_MAX_KEY_BYTES: usize = 512;
+
+/// Events received from the network are readable at once and made durable by one fsync at
+/// most this long after the first of them arrived (or sooner, with the next owner publish's
+/// group commit). Acknowledged to nobody, so a power cut loses at most this window, which the
+/// catch-up after restart asks for again (its window starts `SYNC_MARGIN` before the last
+/// event heard). No memory cost. Tests may override it with `NOSTRP2P_TEST_NET_SYNC_MS`.
+pub const NET_SYNC_DELAY: Duration = Duration::from_secs(1);
 
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
@@ -342,9 +373,14 @@ const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);
 // ---- NIP-01 relay protocol over websocket (`src/relay`). ----
 
 /// Deletion targets (NIP-09 `e` ids and `a` coordinates) the store remembers, so a deleted
-/// event is never accepted or served again. Oldest forgotten first. Memory ≈ 65,536 × ~150 B
-/// ≈ 10 MiB at worst (each target also costs ≥ 100 B of a stored deletion event's budget).
+/// event is never accepted or served again. Oldest forgotten first. Each is a fixed-size key
+/// (a coordinate's `d` is hashed): memory ≈ 65,536 × ~200 B ≈ 13 MiB at worst.
 pub const TOMBSTONES_CAP: usize = 65_536;
+
+/// Records the tombstone file (`store/tombstones`, 79 B each) may hold before it is rewritten
+/// from memory: twice [`TOMBSTONES_CAP`], ≈ 10 MiB of disk at worst (one small append per
+/// deletion otherwise).
+pub const TOMBSTONE_FILE_MAX_RECORDS: u64 = 2 * TOMBSTONES_CAP as u64;
 
 /// Largest websocket text message read from a client: one maximal event in JSON (escaping
 /// can double it, as for [`MAX_HTTP_BODY_BYTES`]) plus the `["EVENT",…]` frame. Longer ones
@@ -382,7 +418,7 @@ pub const RELAY_MAX_LIMIT: usize = 1000;
 
 /// Stored events one filter examines at most while looking for matches (newest first). A
 /// filter matching little in a big store stops here and answers what it found (bounded CPU:
-/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 40,000 posts.
+/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 48,000 posts.
 pub const RELAY_SCAN_MAX: usize = 50_000;
 
 /// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.
@@ -395,9 +431,9 @@ pub const RELAY_RATE_PER_SEC: u32 = 20;
 /// `rate-limited:`, anything else a `NOTICE`. No memory beyond two integers.
 pub const RELAY_RATE_BURST: u32 = 100;
 
-/// Websocket connections the relay keeps state for (the HTTP front caps sockets itself).
+/// Websocket connections the relay keeps state for: every one the HTTP front admits.
 /// Memory per connection ≤ [`RELAY_MAX_CONN_FILTER_BYTES`] + backlog + a few hundred bytes.
-pub const RELAY_MAX_CONNS: usize = 128;
+pub const RELAY_MAX_CONNS: usize = MAX_WS_CONNS;
 
 /// A NIP-42 `AUTH` event must be dated within this of the relay's clock (either side).
 pub const RELAY_AUTH_WINDOW: Duration = Duration::from_secs(10 * 60);

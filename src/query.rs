@@ -50,6 +50,13 @@ pub trait EventQuery {
         false
     }
 
+    /// A number that changes whenever the answer to any of these queries may change (an
+    /// insert, an eviction, a deletion, a noted arrival). `/req` answers are cached while
+    /// it stays the same; `None` (the default) means "unknown": nothing is cached.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Figures for `GET /status`.
     fn stats(&self) -> StoreStats;
 }

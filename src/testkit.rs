@@ -42,6 +42,9 @@ pub struct FakeStore {
     pub late: Vec<(UnixTime, usize)>,
     /// What `stats()` answers.
     pub stats: StoreStats,
+    /// What `generation()` answers (`None`: answers are never cached). Tests that change
+    /// the fields directly must change it too when they set it.
+    pub generation: Option<u64>,
 }
 
 impl FakeStore {
@@ -54,6 +57,7 @@ impl FakeStore {
 
     /// Adds `ev` unless its id is held.
     pub fn insert(&mut self, ev: Event) {
+        self.generation = self.generation.map(|g| g + 1);
         if self.get(&ev.id).is_none() {
             self.events.push(ev);
             self.events.sort_by_key(|e| (e.created_at, e.id));
@@ -87,6 +91,10 @@ impl EventQuery for FakeStore {
 
     fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
         self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        self.generation
     }
 
     fn stats(&self) -> StoreStats {

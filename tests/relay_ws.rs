@@ -12,7 +12,7 @@ use common::*;
 use nostrp2p::event::json::to_client_json;
 use nostrp2p::event::{Event, KIND_POST};
 use nostrp2p::hex;
-use nostrp2p::limits::WS_OUTBOX_CAP;
+use nostrp2p::limits::{MAX_WS_CONNS, WS_OUTBOX_CAP};
 use nostrp2p::time::UnixTime;
 use serde_json::{json, Value};
 
@@ -178,4 +178,33 @@ fn a_silent_websocket_is_pinged_then_closed_and_a_live_one_stays() {
     // The live one still works.
     live.send(&json!(["REQ", "x", {"kinds": [1]}]).to_string());
     assert_eq!(live.recv_until(|m| m[0] == "EOSE").last().map(|m| m[0].clone()), Some(json!("EOSE")));
+}
+
+/// The status line a websocket handshake gets (the 101 of an admitted one, or a refusal).
+fn handshake_status(node: &Node) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(node.http).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+    let req = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+               Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    s.write_all(req.as_bytes()).expect("write handshake");
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).expect("status line");
+    line
+}
+
+#[test]
+fn every_websocket_the_front_admits_is_served_and_one_more_is_refused_503() {
+    // Was: the front upgraded 192 websockets but the relay kept state for 128, so clients
+    // 129..192 got a 101 and then an immediate close 1008 instead of a clear refusal.
+    let dir = TempDir::new("relay-cap");
+    let node = start_node(HEX_A, &dir, None);
+    let mut all: Vec<Ws> = (0..MAX_WS_CONNS).map(|_| open(&node)).collect();
+    let last = all.last_mut().expect("at least one");
+    last.send(&json!(["REQ", "x", {"kinds": [1]}]).to_string());
+    assert_eq!(last.recv()[0], "EOSE", "the last admitted websocket is served");
+    assert!(handshake_status(&node).starts_with("HTTP/1.1 503"), "one more is refused");
+    assert_eq!(node.client().get("/status").status, 200, "the owner's REST API still answers");
+    drop(all.pop());
+    wait_until("a closed websocket frees its slot", &[&node], || handshake_status(&node).starts_with("HTTP/1.1 101"));
 }

@@ -5,7 +5,8 @@
 //! - `POST /publish` — one signed NIP-01 event (JSON). Accepted events come back as
 //!   [`Routed::Publish`]: the driver stores them (on disk) and then renders the answer with
 //!   [`publish_done`], so a 200 means "durably stored" (design §7).
-//! - `POST /req` — a filter (JSON) → MessagePack `{"Evts":[…]}`, gzip'd when accepted.
+//! - `POST /req` — a filter (JSON) → MessagePack `{"Evts":[…]}`, gzip'd when accepted;
+//!   a repeated request is answered from [`ReqCache`] while the store is unchanged.
 //! - `GET /status` — JSON figures for humans and monitors.
 //! - `OPTIONS` preflights for the web build (CORS, Private Network Access).
 //! - `GET /` with `Accept: application/nostr+json` — recognised by [`relay_info`] before
@@ -33,6 +34,7 @@ use crate::keys::PublicKey;
 use crate::query::EventQuery;
 use crate::time::UnixTime;
 
+mod cache;
 mod cors;
 pub mod front;
 mod head;
@@ -46,6 +48,7 @@ mod ws;
 #[cfg(test)]
 mod tests;
 
+pub use cache::ReqCache;
 pub use request::Request;
 pub use response::{Response, CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK};
 
@@ -246,8 +249,16 @@ impl Endpoint {
     }
 }
 
-/// Decides what to answer to `req` (module doc for the order of checks).
-pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &NodeInfo, now: UnixTime) -> Routed {
+/// Decides what to answer to `req` (module doc for the order of checks). `cache` keeps
+/// recent `/req` answers while the store is unchanged (see `cache.rs`).
+pub fn route(
+    req: &Request,
+    store: &impl EventQuery,
+    cfg: &HttpConfig,
+    info: &NodeInfo,
+    now: UnixTime,
+    cache: &mut ReqCache,
+) -> Routed {
     let gzip = req.accepts_gzip();
     let Ok(cors) = Cors::of(req) else {
         return Routed::Reply(ReplyCtx { cors: Cors::SameOrigin, gzip }.error(403, "Invalid Origin"));
@@ -276,7 +287,7 @@ pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &No
             Ok(event) => Routed::Publish { event, done: PublishCtx(ctx) },
             Err(r) => Routed::Reply(ctx.error(r.status, &r.msg)),
         },
-        Endpoint::Req => match answer_req(req, store, &ctx) {
+        Endpoint::Req => match answer_req(req, store, &ctx, cache) {
             (reply, None) => Routed::Reply(reply),
             (reply, Some(miss)) => Routed::ReplyAndFetch { reply, miss },
         },
@@ -287,11 +298,27 @@ pub fn route(req: &Request, store: &impl EventQuery, cfg: &HttpConfig, info: &No
     }
 }
 
-fn answer_req(req: &Request, store: &impl EventQuery, ctx: &ReplyCtx) -> (Response, Option<Miss>) {
+/// A `/req` answer: from the cache when the same request was answered under the same store
+/// generation, else selected, encoded and (when it is a plain 200) cached.
+fn answer_req(
+    req: &Request,
+    store: &impl EventQuery,
+    ctx: &ReplyCtx,
+    cache: &mut ReqCache,
+) -> (Response, Option<Miss>) {
+    let generation = store.generation();
+    if let Some(hit) = generation.and_then(|g| cache.get(g, &req.body, ctx.gzip)) {
+        return (ctx.render_encoded(200, CONTENT_TYPE_MSGPACK, hit, Vec::new()), None);
+    }
     let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
     match selected {
         Ok((events, sig, miss)) => {
-            (ctx.render(200, CONTENT_TYPE_MSGPACK, encode_events(events.into_iter(), sig), Vec::new()), miss)
+            let encoded = ctx.encode(encode_events(events.into_iter(), sig));
+            // A miss also asks the network: answer it afresh every time.
+            if let (Some(g), None) = (generation, &miss) {
+                cache.put(g, &req.body, ctx.gzip, &encoded);
+            }
+            (ctx.render_encoded(200, CONTENT_TYPE_MSGPACK, encoded, Vec::new()), miss)
         }
         Err(r) => (ctx.error(r.status, &r.msg), None),
     }

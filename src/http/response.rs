@@ -5,8 +5,10 @@
 //! indented with two spaces and have no trailing newline (`{\n  "Status": "SUCCESS"\n}`),
 //! typed `application/json; charset=utf-8`; errors are `{"Error": "<message>"}`.
 //! Every answer carries `Vary: Accept-Encoding` and, when the request accepts gzip and the
-//! body is not empty, a gzip body with `Content-Encoding: gzip` — and only then (fix of
-//! the original's bug 8.1 #7, which labelled raw MessagePack as gzip).
+//! body is at least [`GZIP_MIN_BODY_BYTES`] long, a gzip body with `Content-Encoding: gzip`
+//! — and only then (fix of the original's bug 8.1 #7, which labelled raw MessagePack as
+//! gzip). Shorter bodies go uncompressed (the original gzip'd even `{"Status": "SUCCESS"}`
+//! into a longer body); HTTP clients, the Flutter client's included, read both.
 //! Nothing here can panic or fail: a gzip failure (impossible into a `Vec`) sends the body
 //! uncompressed and unlabelled.
 
@@ -15,7 +17,14 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use super::cache::Encoded;
 use super::cors::Cors;
+use crate::limits::GZIP_MIN_BODY_BYTES;
+
+/// Deflate level of gzip'd answers. Go's middleware used 6 (the default); 1 gives nearly the
+/// same size on a timeline of posts (each event's keys, ids and signatures do not repeat
+/// beyond what level 1 already finds) for much less CPU (figures in `benches/server.rs`).
+const GZIP_LEVEL: u32 = 1;
 
 /// `Content-Type` of JSON answers, as the original sends it.
 pub const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
@@ -66,7 +75,8 @@ impl ReplyCtx {
         self.render(200, CONTENT_TYPE_JSON, json_object("Status", "SUCCESS").into_bytes(), Vec::new())
     }
 
-    /// Any answer: the common headers, then `extra`; the body gzip'd when accepted.
+    /// Any answer: the common headers, then `extra`; the body gzip'd when accepted and at
+    /// least [`GZIP_MIN_BODY_BYTES`] long.
     pub fn render(
         &self,
         status: u16,
@@ -74,20 +84,35 @@ impl ReplyCtx {
         body: Vec<u8>,
         extra: Vec<(&'static str, String)>,
     ) -> Response {
+        self.render_encoded(status, content_type, self.encode(body), extra)
+    }
+
+    /// The body as it will be sent to this request: gzip'd when accepted and worth it.
+    pub fn encode(&self, body: Vec<u8>) -> Encoded {
+        match (self.gzip && body.len() >= GZIP_MIN_BODY_BYTES).then(|| gzip(&body)).flatten() {
+            Some(compressed) => Encoded { body: compressed, gzipped: true },
+            None => Encoded { body, gzipped: false },
+        }
+    }
+
+    /// [`ReplyCtx::render`] of a body already encoded (by [`ReplyCtx::encode`] or the cache).
+    pub fn render_encoded(
+        &self,
+        status: u16,
+        content_type: &str,
+        body: Encoded,
+        extra: Vec<(&'static str, String)>,
+    ) -> Response {
         let mut headers = Vec::with_capacity(8 + extra.len());
-        if !body.is_empty() {
+        if !body.body.is_empty() {
             headers.push(("Content-Type", content_type.to_string()));
         }
-        let body = match (self.gzip && !body.is_empty()).then(|| gzip(&body)).flatten() {
-            Some(compressed) => {
-                headers.push(("Content-Encoding", "gzip".to_string()));
-                compressed
-            }
-            None => body,
-        };
+        if body.gzipped {
+            headers.push(("Content-Encoding", "gzip".to_string()));
+        }
         self.cors.add_headers(&mut headers);
         headers.extend(extra);
-        Response { status, headers, body }
+        Response { status, headers, body: body.body }
     }
 }
 
@@ -97,10 +122,10 @@ pub(crate) fn json_object(key: &str, value: &str) -> String {
     format!("{{\n  \"{key}\": {}\n}}", serde_json::Value::String(value.to_string()))
 }
 
-/// gzip of `body` at the default level (what Go's gzip middleware uses). `None` only if
-/// the encoder fails, which writing into a `Vec` does not.
+/// gzip of `body` at [`GZIP_LEVEL`]. `None` only if the encoder fails, which writing into
+/// a `Vec` does not.
 fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 3 + 64), Compression::default());
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 3 + 64), Compression::new(GZIP_LEVEL));
     enc.write_all(body).ok()?;
     enc.finish().ok()
 }
@@ -116,13 +141,25 @@ mod tests {
     }
 
     #[test]
-    fn gzip_only_when_accepted_and_not_empty() {
-        let plain = ReplyCtx { cors: Cors::SameOrigin, gzip: false }.success();
+    fn gzip_only_when_accepted_and_worth_it() {
+        let ctx = |gzip| ReplyCtx { cors: Cors::SameOrigin, gzip };
+        let big = vec![b'a'; GZIP_MIN_BODY_BYTES];
+        let plain = ctx(false).render(200, CONTENT_TYPE_JSON, big.clone(), vec![]);
         assert_eq!(plain.header("Content-Encoding"), None);
-        let gz = ReplyCtx { cors: Cors::SameOrigin, gzip: true }.success();
+        assert_eq!(plain.body, big);
+        let gz = ctx(true).render(200, CONTENT_TYPE_JSON, big.clone(), vec![]);
         assert_eq!(gz.header("Content-Encoding"), Some("gzip"));
         assert_eq!(&gz.body[..2], &[0x1f, 0x8b]);
-        let empty = ReplyCtx { cors: Cors::SameOrigin, gzip: true }.render(200, CONTENT_TYPE_JSON, Vec::new(), vec![]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut out).expect("gzip");
+        assert_eq!(out, big);
+        // A tiny body goes as it is: gzip would only make it longer and cost a deflate state.
+        let tiny = ctx(true).success();
+        assert_eq!(tiny.header("Content-Encoding"), None);
+        assert_eq!(tiny.body, b"{\n  \"Status\": \"SUCCESS\"\n}");
+        let short = ctx(true).render(200, CONTENT_TYPE_JSON, big[1..].to_vec(), vec![]);
+        assert_eq!(short.header("Content-Encoding"), None);
+        let empty = ctx(true).render(200, CONTENT_TYPE_JSON, Vec::new(), vec![]);
         assert_eq!(empty.header("Content-Encoding"), None);
         assert_eq!(empty.header("Content-Type"), None);
     }

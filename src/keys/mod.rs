@@ -222,7 +222,16 @@ impl fmt::Debug for SecretKey {
 
 /// Checks a BIP-340 signature of `msg` by `pk`.
 pub fn verify(pk: &XOnlyPublicKey, msg: &[u8; 32], sig: &[u8; 64]) -> bool {
+    #[cfg(test)]
+    VERIFY_CALLS.with(|c| c.set(c.get() + 1));
     schnorr::Signature::from_byte_array(*sig).verify(msg, pk).is_ok()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Signature checks made by [`verify`] on this thread: unit tests count them to prove that
+    /// a received event is checked exactly once on its way to the store.
+    pub(crate) static VERIFY_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn decode_bech32(s: &str, hrp: &'static str) -> Result<[u8; 32], KeyError> {

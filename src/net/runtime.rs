@@ -28,7 +28,7 @@ use crate::event::{Event, VerifiedEvent};
 use crate::http::Miss;
 use crate::keys::{PublicKey, SecretKey};
 use crate::limits::APP_PERSIST_INTERVAL;
-use crate::overlay::crypto::{Rejected, SchnorrCrypto};
+use crate::overlay::crypto::{Checked, Rejected, SchnorrCrypto};
 use crate::overlay::{params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
 use crate::time::{Instant, Now, UnixTime};
@@ -176,15 +176,16 @@ fn restrict(path: &Path) {
 fn restrict(_path: &Path) {}
 
 /// The overlay's event check: MessagePack `Event` whose id matches, verified (id hash,
-/// signature, time window) by `event::Event::verify`.
-fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
+/// signature, time window) by `event::Event::verify`. The verified event travels on with the
+/// overlay's delivery to the app and the store: this is the only check a received event gets.
+fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
     let ev: Event = crate::event::packed::decode(body).map_err(|_| Rejected::Malformed)?;
     if ev.id.0 != id.0 {
         return Err(Rejected::BadId);
     }
-    let pubkey = ev.pubkey.0;
+    let author = Key32(ev.pubkey.0);
     match ev.verify(UnixTime(unix_now)) {
-        Ok(_) => Ok(Key32(pubkey)),
+        Ok(v) => Ok(Checked { author, event: Some(v) }),
         Err(crate::event::EventError::FromTheFuture { created_at, .. }) => Err(Rejected::FromTheFuture { created_at }),
         Err(crate::event::EventError::IdMismatch { .. }) => Err(Rejected::BadId),
         Err(crate::event::EventError::TooLarge { .. } | crate::event::EventError::TooManyTags) => {
@@ -455,13 +456,10 @@ impl<'a> OverlayRuntime<'a> {
                 }
                 return self.net.close(conn);
             }
-            Output::Deliver(Delivery::Broadcast { body, .. }) => match decode_verified(&body, unix) {
-                Some(ev) => app::Input::Broadcast(ev),
+            Output::Deliver(d) => match delivered(d) {
+                Some(input) => input,
                 None => return,
             },
-            Output::Deliver(Delivery::Unicast { src, payload, .. }) => {
-                app::Input::Unicast { src, payload: payload.as_slice().to_vec() }
-            }
             Output::UnicastDone { msg_id, dst, result } => {
                 match &result {
                     Ok(hops) => log::debug!("unicast {msg_id:x} to {dst} acked after {hops} hops"),
@@ -613,15 +611,18 @@ fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
     }
 }
 
-/// A broadcast body as a verified event (the overlay already checked it through
-/// `verify_event`; a `VerifiedEvent` can only come from `verify`, so it is checked again).
-fn decode_verified(body: &Body, unix: UnixTime) -> Option<VerifiedEvent> {
-    let ev: Event = crate::event::packed::decode(body.as_slice()).ok()?;
-    match ev.verify(unix) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            log::debug!("delivered event failed verification: {e}");
+/// What the application gets of an overlay delivery. A broadcast comes with the event the
+/// overlay verified (`verify_event`): it is handed on as is, never checked a second time.
+fn delivered(d: Delivery) -> Option<app::Input> {
+    match d {
+        Delivery::Broadcast { event: Some(ev), .. } => Some(app::Input::Broadcast(*ev)),
+        // Only a `Crypto` whose payloads are not Nostr events delivers none (not this one).
+        Delivery::Broadcast { id, event: None, .. } => {
+            log::error!("broadcast {id} delivered without its verified event: dropped");
             None
+        }
+        Delivery::Unicast { src, payload, .. } => {
+            Some(app::Input::Unicast { src, payload: payload.as_slice().to_vec() })
         }
     }
 }
@@ -629,6 +630,91 @@ fn decode_verified(body: &Body, unix: UnixTime) -> Option<VerifiedEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overlay::crypto::Crypto;
+    use crate::wire::{Addr, ConnId, Gossip, GossipKind, Hello, Msg, NodeRecord, Role, Sig};
+
+    const UNIX: u64 = 1_700_000_000;
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::from_bytes([b; 32]).expect("valid test key")
+    }
+
+    /// A server's overlay (real Schnorr, the server's event check) with a leaf of `peer_owner`
+    /// authenticated on inbound connection 1, the way `tests/common/raw.rs` does it over TCP.
+    fn overlay_with_leaf(peer_owner: &SecretKey, clock: Now) -> Overlay {
+        let crypto = SchnorrCrypto::new([7; 32], verify_event).expect("node key");
+        let cfg = Config {
+            owner: Key32(key(1).public_key().0),
+            delegation: None,
+            listen: Some(Addr::v4([127, 0, 0, 1], 7000)),
+            bootstrap: vec![],
+            role: RoleChoice::Core,
+            leaf_slots: LEAF_SLOTS,
+            seed: 1,
+        };
+        let mut o = Overlay::new(cfg, Box::new(crypto), clock);
+        let conn = ConnId(1);
+        o.handle_input(Input::Accepted { conn, remote: Addr::v4([127, 0, 0, 2], 5000) }, clock);
+        let mut nonce = None;
+        while let Some(out) = o.poll_output() {
+            if let Output::Send { msg: Msg::Hello(h), .. } = out {
+                nonce = Some(h.nonce);
+            }
+        }
+        let mut peer = SchnorrCrypto::new([8; 32], verify_event).expect("peer key");
+        let owner = Key32(peer_owner.public_key().0);
+        let node = NodeId::of_pubkey(&owner.0);
+        let mut record = NodeRecord {
+            node,
+            owner,
+            node_key: peer.node_key(),
+            delegation: None,
+            role: Role::Leaf,
+            addr: None,
+            homes: vec![],
+            seq: UNIX * 1000,
+            expires: UNIX + 3_600,
+            sig: Sig([0; 64]),
+        };
+        record.sig = peer.sign(&record.signing_hash());
+        o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(Hello { record, nonce: 9 })) }, clock);
+        let auth = peer.sign(&Hello::auth_hash(nonce.expect("the server's Hello"), node));
+        o.handle_input(Input::Frame { conn, msg: Msg::Auth(auth) }, clock);
+        while o.poll_output().is_some() {}
+        assert_eq!(o.connected_nodes(), vec![node], "handshake");
+        o
+    }
+
+    /// The receive path from the wire to the store: overlay (`verify_event`), then what the
+    /// runtime hands the app, then the app's decision to store. One Schnorr check per event.
+    #[test]
+    fn a_received_event_is_verified_exactly_once_on_its_way_to_the_store() {
+        let clock = Now::new(Instant(0), UnixTime(UNIX));
+        let author = key(3);
+        let mut o = overlay_with_leaf(&author, clock);
+        let mut app = App::new(AppConfig { owner: key(1).public_key(), node_secret: key(7), seed: [5; 32] });
+        let store = crate::testkit::FakeStore::default();
+        let ev = Event::new_signed(&author, UnixTime(UNIX), 1, vec![], "once".into(), &[0; 32]);
+        let body = Body::from_slice(&crate::event::packed::encode(&ev));
+        let gossip = Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body };
+
+        crate::keys::VERIFY_CALLS.with(|c| c.set(0));
+        o.handle_input(Input::Frame { conn: ConnId(1), msg: Msg::Gossip(gossip) }, clock);
+        let mut inputs = Vec::new();
+        while let Some(out) = o.poll_output() {
+            if let Output::Deliver(d) = out {
+                inputs.extend(delivered(d));
+            }
+        }
+        assert_eq!(inputs.len(), 1, "one delivery");
+        for input in inputs {
+            app.handle_input(input, UnixTime(UNIX), &Ctx(&o), &store);
+        }
+        let stored: Vec<_> =
+            std::iter::from_fn(|| app.poll_output()).filter(|out| matches!(out, app::Output::Store(_))).collect();
+        assert!(matches!(stored.as_slice(), [app::Output::Store(v)] if v.id == ev.id), "stored once: {stored:?}");
+        assert_eq!(crate::keys::VERIFY_CALLS.with(|c| c.get()), 1, "Schnorr checks for one received event");
+    }
 
     fn temp(tag: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("nostrp2p-nodekey-{tag}-{}", std::process::id()));

@@ -11,9 +11,9 @@ use super::admission::Entry;
 use super::conn::RecordCheck;
 use super::directory::{record_msg_id, Merge};
 use super::params::*;
-use super::{Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
+use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
-use crate::wire::{Body, ConnId, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
+use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
 
 impl Overlay {
     /// Rebuild and sign our own record from the current role, address and homes.
@@ -216,8 +216,8 @@ impl Overlay {
             return;
         }
         let unix = self.unix_now();
-        let author = match self.crypto.verify_event(&g.id, g.body.as_slice(), unix) {
-            Ok(a) => a,
+        let checked = match self.crypto.verify_event(&g.id, g.body.as_slice(), unix) {
+            Ok(c) => c,
             Err(Rejected::FromTheFuture { created_at }) => {
                 let entry = self.entry_of(conn, from);
                 return self.hold_future(entry, from, g, created_at);
@@ -228,7 +228,7 @@ impl Overlay {
             }
         };
         let entry = self.entry_of(conn, from);
-        self.accept_event(&entry, from, author, g);
+        self.accept_event(&entry, from, checked, g);
     }
 
     /// An event dated beyond our window (`MAX_FUTURE_SKEW`): another node's clock (or ours) is
@@ -265,10 +265,10 @@ impl Overlay {
                 continue;
             }
             match self.crypto.verify_event(&h.g.id, h.g.body.as_slice(), unix) {
-                Ok(author) => {
+                Ok(checked) => {
                     let mut entry = h.entry;
                     entry.conn = entry.conn.filter(|c| self.conns.contains_key(c));
-                    self.accept_event(&entry, h.from, author, h.g);
+                    self.accept_event(&entry, h.from, checked, h.g);
                 }
                 // Held before its signature was checked: provably bad now, so its sender is
                 // banned if it is still connected (counted as invalid either way).
@@ -283,8 +283,10 @@ impl Overlay {
         }
     }
 
-    /// A verified event: admission limits, then seen + deliver + forward.
-    fn accept_event(&mut self, entry: &Entry, from: NodeId, author: Key32, g: Gossip) {
+    /// A verified event: admission limits, then seen + deliver (with the checked event, which
+    /// is never verified again) + forward.
+    fn accept_event(&mut self, entry: &Entry, from: NodeId, checked: Checked, g: Gossip) {
+        let author = checked.author;
         if !self.admit_new_event(entry, from, author) {
             return;
         }
@@ -297,7 +299,12 @@ impl Overlay {
         self.missing.remove(&g.id);
         self.cache.insert(g.clone(), Some(from), self.now);
         self.stats_mut().delivered += 1;
-        self.emit(Output::Deliver(Delivery::Broadcast { id: g.id, author, body: g.body.clone() }));
+        self.emit(Output::Deliver(Delivery::Broadcast {
+            id: g.id,
+            author,
+            body: g.body.clone(),
+            event: checked.event.map(Box::new),
+        }));
         if self.role == Role::Core {
             self.push(g, Some(from));
         }

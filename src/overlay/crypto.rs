@@ -9,6 +9,7 @@ use std::fmt;
 use secp256k1::{schnorr, Keypair, SecretKey, XOnlyPublicKey};
 use sha2::{Digest, Sha256};
 
+use crate::event::VerifiedEvent;
 use crate::wire::{Key32, MsgId, Sig};
 
 /// Nostr kind of the owner's authorisation of a node key (NostrP2P-specific, ephemeral-range-free
@@ -46,6 +47,18 @@ impl fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
+/// A broadcast event that passed [`Crypto::verify_event`]: the overlay hands it on with the
+/// delivery, so nothing after it checks the event again (one hash and one Schnorr check each).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The event's author.
+    pub author: Key32,
+    /// The decoded event. A `VerifiedEvent` can only be made by `Event::verify`, so holding one
+    /// proves the check happened. `None` only from a `Crypto` whose payloads are not Nostr
+    /// events (the simulator's fake ones).
+    pub event: Option<VerifiedEvent>,
+}
+
 /// What the overlay needs from cryptography.
 pub trait Crypto {
     /// This server's node key (x-only public key).
@@ -56,15 +69,16 @@ pub trait Crypto {
     fn verify(&mut self, key: &Key32, hash: &[u8; 32], sig: &Sig) -> bool;
     /// Check that `delegation` is the owner's valid, unexpired authorisation of `node_key`.
     fn check_delegation(&mut self, owner: &Key32, node_key: &Key32, delegation: &[u8], unix_now: u64) -> bool;
-    /// Validate a broadcast event (id hash, signature, time window); returns its author.
+    /// Validate a broadcast event (id hash, signature, time window); returns its author and
+    /// the verified event.
     ///
     /// # Errors
     /// The reason it is invalid.
-    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected>;
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected>;
 }
 
 /// Validates event bodies for [`SchnorrCrypto`]; the server plugs in `event::Event::verify`.
-pub type EventVerifier = fn(&MsgId, &[u8], u64) -> Result<Key32, Rejected>;
+pub type EventVerifier = fn(&MsgId, &[u8], u64) -> Result<Checked, Rejected>;
 
 /// Real BIP-340 signatures over secp256k1.
 pub struct SchnorrCrypto {
@@ -122,7 +136,7 @@ impl Crypto for SchnorrCrypto {
     fn check_delegation(&mut self, owner: &Key32, node_key: &Key32, delegation: &[u8], unix_now: u64) -> bool {
         check_delegation_event(owner, node_key, delegation, unix_now)
     }
-    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
         (self.verify_event)(id, body, unix_now)
     }
 }

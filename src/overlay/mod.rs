@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::time::UnixTime;
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
-pub use crypto::{Crypto, Rejected, SchnorrCrypto};
+pub use crypto::{Checked, Crypto, Rejected, SchnorrCrypto};
 pub use directory::Directory;
 use params::*;
 pub use types::{Instant, Now, SplitMix64};
@@ -170,6 +170,10 @@ pub enum Delivery {
         author: Key32,
         /// Event bytes.
         body: Body,
+        /// The event as [`Crypto::verify_event`] checked it (see [`Checked`]): the receiver
+        /// uses it as is and never verifies it again.
+        /// Boxed: an event is ~270 bytes and most outputs are not deliveries.
+        event: Option<Box<crate::event::VerifiedEvent>>,
     },
     /// A unicast payload addressed to this node.
     Unicast {

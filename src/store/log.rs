@@ -180,6 +180,7 @@ impl Log {
                     segments.insert(no, 0u64);
                 }
                 None if name == QUARANTINE_DIR => {}
+                None if name.to_str().is_some_and(super::tombfile::is_own_file) => {}
                 None if name.to_str().is_some_and(repair::is_leftover) => {
                     // A repair cut short by a crash: the segment itself is intact.
                     let path = entry.path();

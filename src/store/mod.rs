@@ -24,7 +24,8 @@
 //! NIP-01/NIP-09 classes ([`tombs`]): ephemeral kinds are refused, an addressable event
 //! replaces the older version of its author, kind and `d` value, and a kind-5 deletion
 //! request removes its author's named events and leaves tombstones that refuse them from then
-//! on. Tombstones need no record of their own: replaying the deletion request rebuilds them.
+//! on. Tombstones live in their own small file ([`tombfile`]), written at the group commit
+//! before any segment is retired, so they outlive the deletion request's record.
 //!
 //! After a failed `fdatasync` the state of the disk is unknown (Linux may have dropped the
 //! dirty pages), so the store refuses further writes ([`StoreError::Poisoned`]); queries
@@ -46,13 +47,17 @@ use crate::time::UnixTime;
 mod damage_tests;
 #[cfg(test)]
 mod disk_tests;
+pub(crate) mod ids;
 pub mod late;
 pub mod log;
 pub mod repair;
 pub mod ring;
+#[cfg(test)]
+mod ring_tests;
 pub mod scan;
 #[cfg(test)]
 mod tests;
+pub mod tombfile;
 pub mod tombs;
 #[cfg(test)]
 mod tombs_tests;
@@ -64,6 +69,7 @@ pub use self::repair::{Damaged, Fate};
 pub use self::ring::Refusal;
 use self::ring::{Admission, Loc, Ring};
 pub use self::scan::BadRecord;
+use self::tombfile::TombFile;
 
 /// How a store is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,6 +224,11 @@ pub struct Store {
     compacted: (u64, u64),
     /// Events that arrived long after their `created_at` (memory only).
     late: LateArrivals,
+    /// NIP-09 tombstones on disk.
+    tombfile: TombFile,
+    /// Changes with every change a query can see ([`EventQuery::generation`]): every
+    /// `&mut self` method that changes `ring` or `late` bumps it.
+    generation: u64,
 }
 
 impl Store {
@@ -233,6 +244,11 @@ impl Store {
     /// [`Store::open`] with a chosen segment size (tests use small segments).
     fn open_with(dir: &Path, cfg: StoreConfig, segment_bytes: u64) -> Result<(Store, Recovery), StoreError> {
         let mut ring = Ring::new(cfg.budget_bytes, cfg.owner);
+        // Tombstones first: the log's replay then refuses deleted events as at run time.
+        let (tombfile, tombs) = TombFile::open(dir)?;
+        for t in tombs.tombs {
+            ring.tombs_mut().restore(t);
+        }
         let mut duplicates = 0;
         let (log, mut recovery) = Log::open(dir, segment_bytes, |event, loc| {
             // Records were verified before they were written, and `scan` re-checked the id.
@@ -257,6 +273,8 @@ impl Store {
             disk_limit: disk_limit(cfg.budget_bytes, segment_bytes),
             compacted: (0, 0),
             late: LateArrivals::default(),
+            tombfile,
+            generation: 0,
         };
         store.sync()?;
         ::log::info!(
@@ -274,6 +292,7 @@ impl Store {
     /// next timeline poll (see [`late`]). Unknown ids are ignored.
     pub fn note_arrival(&mut self, id: &EventId, arrived: UnixTime) {
         if let Some(created_at) = self.ring.get(id).map(|e| e.created_at) {
+            self.generation = self.generation.wrapping_add(1);
             self.late.note(*id, created_at, arrived);
         }
     }
@@ -291,6 +310,9 @@ impl Store {
             Admission::Refused(why) => return Ok(Inserted::Refused(why)),
             Admission::Keep => {}
         }
+        // Before anything changes (an append error leaves memory as it was; a spare bump
+        // only costs a cache miss).
+        self.generation = self.generation.wrapping_add(1);
         let loc = self.log.append(&ev)?;
         add_live(&mut self.live, loc);
         let outcome = self.ring.insert(ev, loc);
@@ -307,6 +329,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`]; a failed `fdatasync` also poisons the store (see the module doc).
     pub fn sync(&mut self) -> Result<(), StoreError> {
+        // Tombstones are durable before a segment holding their deletion request may go.
+        let (pending, overflow) = self.ring.tombs_mut().take_pending();
+        let ring = &self.ring;
+        self.tombfile.save(&pending, overflow, || ring.tombs().all())?;
         let plan = plan_retention(self.log.segments(), &self.live, self.log.active_no(), self.disk_limit);
         if let Some(seg) = plan.compact {
             self.reappend(seg)?;
@@ -405,6 +431,10 @@ impl EventQuery for Store {
 
     fn is_deleted(&self, ev: &Event) -> bool {
         self.ring.is_deleted(ev)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 
     fn stats(&self) -> StoreStats {

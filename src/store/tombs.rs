@@ -7,14 +7,20 @@
 //!
 //! Bounded: at most [`TOMBSTONES_CAP`] names; past it the oldest name is forgotten (a deleted
 //! event that comes back after that is older than nearly everything stored, so a full store
-//! drops it anyway). Persistence needs no log format of its own: the deletion request is an
-//! ordinary stored event, and recovery replays it through the same insert, which rebuilds
-//! the tombstones — as long as the deletion's record is still in a segment (it is while the
-//! deletion is live; the owner's are pinned).
+//! drops it anyway). A name is a fixed-size [`TombKey`]: an addressable coordinate's `d`
+//! value is kept as its SHA-256, so a long `d` costs no memory here.
+//!
+//! Persistence: every name noted or moved later is queued ([`Tombstones::take_pending`]) and
+//! the store writes it to its own small file ([`super::tombfile`]) at the next sync. The
+//! deletion request's record is not enough: a deletion by someone else can be evicted and its
+//! segment retired, and then a restart would forget the name and accept the deleted event
+//! again from the network.
 //!
 //! Pure: no IO, no clock.
 
 use std::collections::{HashMap, VecDeque};
+
+use sha2::{Digest, Sha256};
 
 use crate::event::{Event, EventId};
 use crate::hex;
@@ -79,39 +85,98 @@ pub fn parse_coord(v: &str) -> Option<Coord> {
     Some((PublicKey(pk), kind, d.to_string()))
 }
 
+/// A remembered deletion target, fixed size: an event id, or an addressable coordinate with
+/// the SHA-256 of its `d` value (author, kind, hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TombKey {
+    /// An event id (`e` tag).
+    Id(EventId),
+    /// An addressable coordinate (`a` tag): author, kind, SHA-256 of `d`.
+    Addr(PublicKey, u16, [u8; 32]),
+}
+
+impl TombKey {
+    /// The key of a target.
+    pub fn of(t: &Target) -> TombKey {
+        match t {
+            Target::Id(id) => TombKey::Id(*id),
+            Target::Addr((pk, kind, d)) => TombKey::addr(*pk, *kind, d),
+        }
+    }
+
+    fn addr(pk: PublicKey, kind: u16, d: &str) -> TombKey {
+        TombKey::Addr(pk, kind, Sha256::digest(d.as_bytes()).into())
+    }
+}
+
+/// One tombstone: the target, who deleted it and the deletion's `created_at`.
+pub type Tomb = (TombKey, PublicKey, UnixTime);
+
 /// Remembered deletion targets: who deleted and when. See the module doc.
 #[derive(Default)]
 pub struct Tombstones {
     /// Target → (deleter, deletion's `created_at`).
-    map: HashMap<Target, (PublicKey, UnixTime)>,
+    map: HashMap<TombKey, (PublicKey, UnixTime)>,
     /// Insertion order, for forgetting the oldest; same keys as `map`.
-    order: VecDeque<Target>,
+    order: VecDeque<TombKey>,
+    /// Names noted or moved later since the last [`Tombstones::take_pending`], in order; at
+    /// most [`TOMBSTONES_CAP`], past it `overflow` says "write them all".
+    pending: Vec<Tomb>,
+    overflow: bool,
 }
 
 impl Tombstones {
     /// Remembers every target of deletion `del`. Past [`TOMBSTONES_CAP`] the oldest go.
     pub fn note(&mut self, del: &Event) {
         for t in targets_of(del) {
-            let value = (del.pubkey, del.created_at);
-            match self.map.get_mut(&t) {
-                Some(v) => {
-                    // A later deletion of the same coordinate reaches further.
-                    if v.1 < value.1 {
-                        *v = value;
-                    }
+            if self.restore((TombKey::of(&t), del.pubkey, del.created_at)) {
+                if self.pending.len() >= TOMBSTONES_CAP {
+                    self.pending.clear();
+                    self.overflow = true;
                 }
-                None => {
-                    if self.order.len() >= TOMBSTONES_CAP {
-                        if let Some(old) = self.order.pop_front() {
-                            self.map.remove(&old);
-                        }
-                    }
-                    self.map.insert(t.clone(), value);
-                    self.order.push_back(t);
+                if !self.overflow {
+                    self.pending.push((TombKey::of(&t), del.pubkey, del.created_at));
                 }
             }
         }
+    }
+
+    /// Remembers one tombstone (read back from the tombstone file); returns whether it was
+    /// new or reached further than what was remembered. Not queued for writing.
+    pub fn restore(&mut self, (key, who, at): Tomb) -> bool {
+        let changed = match self.map.get_mut(&key) {
+            Some(v) => {
+                // A later deletion of the same coordinate reaches further.
+                let later = v.1 < at;
+                if later {
+                    *v = (who, at);
+                }
+                later
+            }
+            None => {
+                if self.order.len() >= TOMBSTONES_CAP {
+                    if let Some(old) = self.order.pop_front() {
+                        self.map.remove(&old);
+                    }
+                }
+                self.map.insert(key, (who, at));
+                self.order.push_back(key);
+                true
+            }
+        };
         debug_assert_eq!(self.map.len(), self.order.len());
+        changed
+    }
+
+    /// The tombstones noted since the last call, and whether more were noted than queued (then
+    /// the caller should write [`Tombstones::all`] instead).
+    pub fn take_pending(&mut self) -> (Vec<Tomb>, bool) {
+        (std::mem::take(&mut self.pending), std::mem::replace(&mut self.overflow, false))
+    }
+
+    /// Every remembered tombstone, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = Tomb> + '_ {
+        self.order.iter().filter_map(|k| self.map.get(k).map(|(who, at)| (*k, *who, *at)))
     }
 
     /// Whether `ev` was deleted by its author: its id was named by a deletion of the same
@@ -121,14 +186,13 @@ impl Tombstones {
         if ev.kind == KIND_DELETION || self.map.is_empty() {
             return false;
         }
-        if let Some((who, _)) = self.map.get(&Target::Id(ev.id)) {
+        if let Some((who, _)) = self.map.get(&TombKey::Id(ev.id)) {
             if *who == ev.pubkey {
                 return true;
             }
         }
         if is_addressable(ev.kind) {
-            let coord = Target::Addr((ev.pubkey, ev.kind, d_tag(ev).to_string()));
-            if let Some((_, at)) = self.map.get(&coord) {
+            if let Some((_, at)) = self.map.get(&TombKey::addr(ev.pubkey, ev.kind, d_tag(ev))) {
                 return ev.created_at <= *at;
             }
         }

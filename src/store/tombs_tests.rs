@@ -1,8 +1,12 @@
 //! Store tests for NIP-09 deletion, NIP-01 addressable and ephemeral kinds: memory semantics,
-//! hostile deletions (someone else's, of a deletion), bounds, and survival across reopen.
+//! hostile deletions (someone else's, of a deletion), bounds, survival across reopen and
+//! across the retirement of the deletion's segment, and a damaged tombstone file.
 
 use super::tests::{key, signed, TempDir};
-use super::tombs::{parse_coord, Tombstones};
+use std::io::Write;
+
+use super::tombfile::{self, TombFile};
+use super::tombs::{parse_coord, TombKey, Tombstones};
 use super::*;
 use crate::hex;
 use crate::limits::TOMBSTONES_CAP;
@@ -150,4 +154,135 @@ fn coordinates_parse_strictly() {
     for bad in ["", "x:y:z", "70000:00:d", &format!("-1:{pk}:d"), &format!("30023:{}:d", &pk[..10])] {
         assert_eq!(parse_coord(bad), None, "{bad}");
     }
+}
+
+/// Files of the log in `dir` (segment numbers).
+fn segment_numbers(dir: &Path) -> Vec<u32> {
+    let mut nos: Vec<u32> = std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(|e| log::parse_segment_name(e.ok()?.file_name().to_str()?))
+        .collect();
+    nos.sort_unstable();
+    nos
+}
+
+/// Known gap of replay-only tombstones: someone else's deletion is evicted by newer events,
+/// its segment is retired, and after a restart the deleted event was accepted again.
+#[test]
+fn a_tombstone_outlives_the_retirement_of_its_deletions_segment_and_a_restart() {
+    let dir = TempDir::new("tomb-retired");
+    let owner = key(1);
+    let config = StoreConfig { budget_bytes: 16 * 1024, owner: owner.public_key() };
+    let stranger = key(3);
+    let victim = signed(&stranger, 100, 1, &[], "regretted");
+    let coord = format!("30023:{}:essay", stranger.public_key().to_hex());
+    let article = signed(&stranger, 100, 30023, &[&["d", "essay"]], "draft");
+    let del = signed(&stranger, 101, 5, &[&["e", &h(&victim.id)], &["a", &coord]], "");
+    {
+        let (mut store, _) = Store::open_with(&dir.0, config, 4096).expect("open");
+        store.insert(victim.clone()).expect("insert");
+        store.insert(article.clone()).expect("insert");
+        store.insert(del.clone()).expect("insert");
+        store.sync().expect("sync");
+        let first = segment_numbers(&dir.0)[0];
+        // Newer events push the deletion out of the budget and its segment out of the log.
+        let mut t = 1_000;
+        while segment_numbers(&dir.0).contains(&first) {
+            assert!(t < 20_000, "the deletion's segment was never retired");
+            store.insert(signed(&key(4), t, 1, &[], &"x".repeat(200))).expect("insert");
+            store.sync().expect("sync");
+            t += 1;
+        }
+        assert!(store.get(&del.id).is_none(), "the deletion itself was evicted");
+        assert_eq!(store.insert(victim.clone()).expect("insert"), Inserted::Refused(Refusal::Deleted));
+    }
+    let (mut store, _) = Store::open_with(&dir.0, config, 4096).expect("reopen");
+    assert_eq!(
+        store.insert(victim.clone()).expect("insert"),
+        Inserted::Refused(Refusal::Deleted),
+        "the deleted event is refused after the restart too"
+    );
+    assert_eq!(store.insert(article).expect("insert"), Inserted::Refused(Refusal::Deleted), "and the coordinate");
+    let newer = signed(&stranger, 102, 30023, &[&["d", "essay"]], "rewritten");
+    assert!(!store.is_deleted(&newer), "a version newer than the deletion is not covered");
+    store.ring.check();
+}
+
+fn tomb(i: u32) -> super::tombs::Tomb {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&i.to_be_bytes());
+    let who = crate::keys::PublicKey([9; 32]);
+    let target = if i % 2 == 0 { TombKey::Id(EventId(b)) } else { TombKey::Addr(who, 30023, b) };
+    (target, who, UnixTime(u64::from(i)))
+}
+
+fn load(dir: &Path) -> (TombFile, tombfile::Loaded) {
+    TombFile::open(dir).expect("the tombstone file opens whatever its content")
+}
+
+#[test]
+fn a_damaged_tombstone_file_keeps_every_good_record_and_is_rewritten() {
+    let dir = TempDir::new("tombfile");
+    std::fs::create_dir_all(&dir.0).expect("mkdir");
+    let path = dir.0.join(tombfile::TOMB_FILE);
+    let all: Vec<_> = (0..3).map(tomb).collect();
+    let (mut tf, loaded) = load(&dir.0);
+    assert!(loaded.tombs.is_empty() && loaded.damaged == 0);
+    tf.save(&all, false, || all.iter().copied()).expect("save");
+    assert_eq!(load(&dir.0).1.tombs, all);
+    let full_len = 8 + 3 * tombfile::RECORD_BYTES as u64;
+
+    // A torn last record: the good ones load, and the next save cuts the tail off.
+    std::fs::OpenOptions::new().append(true).open(&path).and_then(|mut f| f.write_all(&[7; 10])).expect("tear");
+    let (mut tf, loaded) = load(&dir.0);
+    assert_eq!((loaded.tombs.as_slice(), loaded.damaged), (all.as_slice(), 1));
+    tf.save(&[], false, || all.iter().copied()).expect("rewrite");
+    assert_eq!(std::fs::metadata(&path).expect("stat").len(), full_len);
+
+    // A flipped byte in the middle record: that record alone is skipped.
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[8 + tombfile::RECORD_BYTES + 40] ^= 0xff;
+    std::fs::write(&path, &bytes).expect("write");
+    let loaded = load(&dir.0).1;
+    assert_eq!((loaded.tombs, loaded.damaged), (vec![all[0], all[2]], 1));
+
+    // No valid header: nothing is trusted, and the next save rewrites from memory.
+    std::fs::write(&path, b"garbage!and more").expect("write");
+    let (mut tf, loaded) = load(&dir.0);
+    assert_eq!((loaded.tombs.len(), loaded.damaged), (0, 1));
+    tf.save(&[], false, || all.iter().copied()).expect("rewrite");
+    assert_eq!(load(&dir.0).1.tombs, all);
+}
+
+#[test]
+fn the_tombstone_file_stays_within_its_record_bound() {
+    let dir = TempDir::new("tombfile-bound");
+    std::fs::create_dir_all(&dir.0).expect("mkdir");
+    let (mut tf, _) = load(&dir.0);
+    let batch = TOMBSTONES_CAP as u32;
+    for round in 0..3u32 {
+        let pending: Vec<_> = (round * batch..(round + 1) * batch).map(tomb).collect();
+        // Memory holds only the newest TOMBSTONES_CAP names.
+        tf.save(&pending, false, || pending.iter().copied()).expect("save");
+        assert!(tf.records() <= crate::limits::TOMBSTONE_FILE_MAX_RECORDS, "round {round}: {}", tf.records());
+    }
+    let len = std::fs::metadata(dir.0.join(tombfile::TOMB_FILE)).expect("stat").len();
+    assert!(len <= 8 + crate::limits::TOMBSTONE_FILE_MAX_RECORDS * tombfile::RECORD_BYTES as u64);
+    assert_eq!(load(&dir.0).1.tombs.last(), Some(&tomb(3 * batch - 1)));
+}
+
+#[test]
+fn the_tombstone_file_is_not_a_stray_file_to_the_log() {
+    let dir = TempDir::new("tombfile-stray");
+    let owner = key(1);
+    let victim = signed(&owner, 100, 1, &[], "gone");
+    {
+        let mut store = open(&dir.0, &owner);
+        store.insert(victim.clone()).expect("insert");
+        store.insert(signed(&owner, 101, 5, &[&["e", &h(&victim.id)]], "")).expect("insert");
+        store.sync().expect("sync");
+    }
+    assert!(dir.0.join(tombfile::TOMB_FILE).is_file());
+    let (_, recovery) = Store::open(&dir.0, cfg(&owner)).expect("reopen");
+    assert_eq!(recovery.ignored_files, 0);
 }

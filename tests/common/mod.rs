@@ -178,16 +178,15 @@ impl Drop for Node {
 /// The lines a server printed to stderr, collected by a reader thread.
 pub type Log = Arc<Mutex<Vec<String>>>;
 
-/// Spawns a server command with debug logging, collecting its stderr; the receiver gets a
-/// message once the server logs that its HTTP API is listening (its readiness signal).
+/// Spawns a server command with debug logging (unless the command sets `RUST_LOG`, as the
+/// ingest benchmark does), collecting its stderr; the receiver gets a message once the server
+/// logs that its HTTP API is listening (its readiness signal).
 pub fn spawn_logged(mut cmd: Command) -> (Child, Log, std::sync::mpsc::Receiver<()>) {
-    let mut child = cmd
-        .env("RUST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nostrp2p");
+    if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+        cmd.env("RUST_LOG", "debug");
+    }
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start nostrp2p");
     let log: Log = Arc::new(Mutex::new(Vec::new()));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().expect("stderr piped");

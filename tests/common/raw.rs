@@ -11,7 +11,7 @@ use super::{Node, TempDir};
 use nostrp2p::keys::SecretKey;
 use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
 use nostrp2p::wire::{
-    decode_body, decode_header, encode_frame, Hello, Key32, Msg, NodeId, NodeRecord, Role, Sig, HEADER_BYTES,
+    decode_body, decode_header, encode_frame, Addr, Hello, Key32, Msg, NodeId, NodeRecord, Role, Sig, HEADER_BYTES,
 };
 
 /// Test user `i`'s secret key (user 0 owns A, user 1 owns B, others are attackers).
@@ -72,6 +72,18 @@ impl RawPeer {
     /// Connects claiming to be owner `owner`'s node (the owner's public key is public: anyone
     /// can claim it) with its own node key `node_secret` and no delegation, in `role`.
     pub fn connect_claiming(to: SocketAddr, owner: Key32, node_secret: [u8; 32], role: Role) -> RawPeer {
+        RawPeer::connect_advertising(to, owner, node_secret, role, None)
+    }
+
+    /// Like `connect_claiming`, with `addr` in the record (a core node must advertise one to
+    /// be taken into the server's active view by `Join`).
+    pub fn connect_advertising(
+        to: SocketAddr,
+        owner: Key32,
+        node_secret: [u8; 32],
+        role: Role,
+        addr: Option<Addr>,
+    ) -> RawPeer {
         let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
         let node = NodeId::of_pubkey(&owner.0);
         let mut record = NodeRecord {
@@ -80,7 +92,7 @@ impl RawPeer {
             node_key: crypto.node_key(),
             delegation: None,
             role,
-            addr: None,
+            addr,
             homes: vec![],
             seq: now() * 1000,
             expires: now() + 3_600,

@@ -9,6 +9,7 @@ use crate::keys::SecretKey;
 use crate::query::StoreStats;
 use crate::testkit::{fixture_json as fixture, FakeStore};
 
+mod cache;
 mod publish;
 mod req;
 mod routing;
@@ -90,7 +91,7 @@ fn with_header(mut req: Request, name: &str, value: &str) -> Request {
 }
 
 fn route_with(req: &Request, store: &FakeStore, cfg: &HttpConfig) -> Routed {
-    route(req, store, cfg, &NodeInfo::default(), NOW)
+    route(req, store, cfg, &NodeInfo::default(), NOW, &mut ReqCache::new())
 }
 
 /// The answer, or a panic if the request was accepted for storing.

@@ -114,7 +114,7 @@ fn status_shows_version_owner_uptime_and_store() {
         http_listen: Some("127.0.0.1:20001".into()),
         ..NodeInfo::default()
     };
-    let resp = reply(route(&req, &fake_store([]), &cfg(), &info, NOW));
+    let resp = reply(route(&req, &fake_store([]), &cfg(), &info, NOW, &mut ReqCache::new()));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("Content-Type"), Some(CONTENT_TYPE_JSON));
     assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::limits::MAX_FUTURE_SKEW;
-use crate::overlay::{Crypto, Rejected};
+use crate::overlay::{Checked, Crypto, Rejected};
 use crate::wire::{Body, Key32, MsgId, Sig};
 
 /// Cheap stand-in for Schnorr: a signature is `hash XOR key` (unforgeable only by convention).
@@ -49,7 +49,7 @@ impl Crypto for FakeCrypto {
             delegation.strip_prefix(b"ok-until:").and_then(|d| std::str::from_utf8(d).ok()?.parse::<u64>().ok());
         until.is_some_and(|u| u >= unix_now)
     }
-    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Key32, Rejected> {
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
         if body.len() < 49 {
             return Err(Rejected::Malformed);
         }
@@ -68,7 +68,7 @@ impl Crypto for FakeCrypto {
         }
         let mut a = [0u8; 32];
         a.copy_from_slice(&body[1..33]);
-        Ok(Key32(a))
+        Ok(Checked { author: Key32(a), event: None })
     }
 }
 

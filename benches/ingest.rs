@@ -1,0 +1,312 @@
+//! `cargo bench --bench ingest`: how fast ONE real `nostrp2p server` process verifies and
+//! stores events pushed by peers speaking the wire protocol over loopback, next to the raw
+//! BIP-340 verify rate of `secp256k1` on this machine (issue 8: goal ≥ 70 % of it).
+//!
+//! * **Relay links** (what a busy core node carries): raw peers join the server's
+//!   active view as core nodes and wait until they count as relay links (`RELAY_TRUST_MS`
+//!   after joining), so the entry admission budget no longer applies; then each pushes
+//!   pre-signed distinct events from `AUTHORS` authors (each within the per-author burst) as
+//!   fast as its socket takes them, one link flood-guard burst (`CONN_PAYLOAD_BURST`) per
+//!   round; between rounds the benchmark lets the guard refill. Figures: events stored per
+//!   second of wall time while flooding, and per second of the server's CPU time (summed over
+//!   its threads from `/proc/<pid>/task/*/schedstat`): what one core sustains, whatever else
+//!   runs on a shared machine. The ratio compares the latter with the raw verify rate.
+//! * **A stranger's link** (the limits as they are, against spam): one fresh leaf pushes valid
+//!   events from fresh keys; its entry budget lets only a few be stored.
+//!
+//! A round ends when each link's `Pong` comes back (a link's frames are handled in order); the
+//! stored count is then read from `/status` (`events_received`). `BENCH_INGEST_ROUNDS` (default 12) and `BENCH_INGEST_PEERS` (default 1) set
+//! the rounds and flooding links. The raw verify rates are per CPU-second of the benchmark's
+//! thread, like the server's figure. Not a test: nothing here asserts.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::raw::{now, user, RawPeer};
+use common::{HttpClient, Node, NodeOpts, TempDir};
+use nostrp2p::event::{packed, Event};
+use nostrp2p::keys::{self, SecretKey};
+use nostrp2p::overlay::params::{
+    AUTHOR_BURST, CONN_PAYLOAD_BURST, CONN_PAYLOAD_PER_S, INJECT_BURST, INJECT_PER_S, RELAY_TRUST_MS,
+};
+use nostrp2p::time::UnixTime;
+use nostrp2p::wire::{encode_frame, Addr, Body, Gossip, GossipKind, Key32, Msg, MsgId, Role};
+
+/// Raw core peers flooding at once by default (`BENCH_INGEST_PEERS`, at most the active view
+/// size, 5). One: with more, the server also forwards every event to the other raw peers,
+/// which measures forwarding too (and see the report about slow-peer disconnects).
+const PEERS: usize = 1;
+/// Distinct authors of the relayed events.
+const AUTHORS: usize = 400;
+/// Events the stranger pushes, each from a key nobody has seen.
+const STRANGER_EVENTS: usize = 2_000;
+/// How long a stored-count wait may take before the benchmark reports what it got.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn main() {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let rounds = env("BENCH_INGEST_ROUNDS", 12);
+    let peers_n = env("BENCH_INGEST_PEERS", PEERS);
+    let per_link = CONN_PAYLOAD_BURST as usize;
+    let total = peers_n * per_link * rounds;
+    assert!(total.div_ceil(AUTHORS) <= AUTHOR_BURST as usize, "more events per author than its burst");
+    println!(
+        "nostrp2p ingest benchmark: {peers_n} relay links x {per_link} events x {rounds} rounds, {AUTHORS} authors"
+    );
+
+    println!("signing {total} events ...");
+    let authors: Vec<SecretKey> = (0..AUTHORS).map(|a| key(0x51, a as u64)).collect();
+    let events: Vec<Event> = (0..total)
+        .map(|i| {
+            let content = format!("ingest post {i}: the quick brown fox jumps over the lazy dog");
+            Event::new_signed(&authors[i % AUTHORS], UnixTime(now()), 1, vec![], content, &[0; 32])
+        })
+        .collect();
+
+    let (raw_rate, full_rate) = verify_rates(&events);
+    println!("raw secp256k1 Schnorr verify (parsed key): {raw_rate:.0} per CPU-second");
+    println!("Event::verify (canonical JSON + SHA-256 + key parse + Schnorr): {full_rate:.0} per CPU-second");
+
+    let dir = TempDir::new("ingest-bench");
+    let owner = user(0).public_key().to_hex();
+    let mut opts = NodeOpts::new(&owner, dir.path());
+    opts.env.push(("RUST_LOG".into(), "warn,nostrp2p::driver=info,nostrp2p::net=info".into()));
+    let node = Node::start(opts);
+    let pid = node.child.id();
+    let overlay = SocketAddr::new(node.opts.ip, node.opts.port);
+    let mut http = node.client();
+
+    // The raw core peers join the server's active view, then stay until they are relay links.
+    let (peers, _listeners): (Vec<Flooder>, Vec<TcpListener>) = (0..peers_n)
+        .map(|p| {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("advertised address");
+            let port = listener.local_addr().expect("local addr").port();
+            let owner = Key32(user(2 + p as u8).public_key().0);
+            let mut raw = RawPeer::connect_advertising(
+                overlay,
+                owner,
+                [0x60 + p as u8; 32],
+                Role::Core,
+                Some(Addr::v4([127, 0, 0, 1], port)),
+            );
+            raw.send(&Msg::Join);
+            loop {
+                match raw.read_msg() {
+                    Msg::NeighborReply { ok: true } => break,
+                    Msg::NeighborReply { ok: false } => panic!("the server refused raw peer {p} as a neighbour"),
+                    _ => {}
+                }
+            }
+            (Flooder::start(raw), listener)
+        })
+        .unzip();
+    let trusted_at = Instant::now() + Duration::from_millis(RELAY_TRUST_MS + 2_000);
+    println!("waiting {} s until the raw peers' links count as relay links ...", RELAY_TRUST_MS / 1000 + 2);
+    while Instant::now() < trusted_at {
+        for f in &peers {
+            f.send(&encode_frame(&Msg::Ping(0)).expect("encodes")); // keeps the inbound links alive
+        }
+        std::thread::sleep(Duration::from_secs(5).min(trusted_at.saturating_duration_since(Instant::now())));
+    }
+
+    let frames: Vec<Vec<u8>> = events.iter().map(gossip_frame).collect();
+    let mut stored = received(&mut http);
+    let (mut wall, mut cpu, mut done) = (0.0, 0.0, 0usize);
+    let ticks0 = user_system_ticks(pid);
+    for r in 0..rounds {
+        let base = r * peers_n * per_link;
+        let bursts: Vec<Vec<u8>> =
+            (0..peers_n).map(|p| frames[base + p * per_link..base + (p + 1) * per_link].concat()).collect();
+        let (c0, t0) = (cpu_seconds(pid), Instant::now());
+        std::thread::scope(|s| {
+            for (f, burst) in peers.iter().zip(&bursts) {
+                s.spawn(move || f.send(burst));
+            }
+        });
+        // A link's frames are handled in order: its `Pong` means all its events were handled.
+        for (i, f) in peers.iter().enumerate() {
+            f.sync((r * peers_n + i + 1) as u32);
+        }
+        let (dt, dc) = (t0.elapsed().as_secs_f64(), cpu_seconds(pid) - c0);
+        let got = received(&mut http);
+        let n = got - stored;
+        println!(
+            "  round {}: {n} events stored in {:.3} s wall ({:.0}/s), {:.3} s server CPU ({:.0}/CPU-s)",
+            r + 1,
+            dt,
+            n as f64 / dt,
+            dc,
+            n as f64 / dc
+        );
+        stored = got;
+        wall += dt;
+        cpu += dc;
+        done += n as usize;
+        // Let every link's flood guard refill before the next round.
+        std::thread::sleep(Duration::from_millis(CONN_PAYLOAD_BURST * 1000 / CONN_PAYLOAD_PER_S + 500));
+    }
+    for line in node.log_text().lines().filter(|l| l.contains("slow peer") || l.contains("ban")) {
+        println!("  server log: {line}");
+    }
+    let per_cpu = done as f64 / cpu;
+    let ticks = user_system_ticks(pid);
+    let (user_s, sys_s) = ((ticks.0 - ticks0.0) / 100.0, (ticks.1 - ticks0.1) / 100.0);
+
+    // A stranger's leaf link: valid events from fresh keys, pushed at once.
+    let mut stranger = RawPeer::connect(overlay, &user(9), [0x99; 32]);
+    stranger.sync(1);
+    let spam: Vec<u8> = (0..STRANGER_EVENTS)
+        .flat_map(|k| {
+            let ev = Event::new_signed(&key(0x77, k as u64), UnixTime(now()), 1, vec![], format!("spam {k}"), &[0; 32]);
+            gossip_frame(&ev)
+        })
+        .collect();
+    let before = received(&mut http);
+    let (c0, t0) = (cpu_seconds(pid), Instant::now());
+    stranger.stream.write_all(&spam).expect("flood");
+    stranger.sync(2);
+    let (dt, dc) = (t0.elapsed().as_secs_f64(), cpu_seconds(pid) - c0);
+    let kept = received(&mut http) - before;
+
+    println!();
+    println!("relay links: {done} of {total} events stored; {:.0} events/s wall while flooding", done as f64 / wall);
+    println!(
+        "server CPU per stored event: {:.1} us => {per_cpu:.0} events/s per core = {:.0} % of the raw verify rate (goal >= 70 %)",
+        1e6 / per_cpu,
+        100.0 * per_cpu / raw_rate
+    );
+    println!("  server CPU split over the rounds (10 ms ticks): user {user_s:.2} s, kernel {sys_s:.2} s");
+    println!(
+        "stranger's link: {STRANGER_EVENTS} fresh-key events pushed, {kept} stored (entry budget {INJECT_BURST} + {INJECT_PER_S}/s; \
+         flood guard {CONN_PAYLOAD_BURST} + {CONN_PAYLOAD_PER_S}/s), {dt:.2} s, {:.0} us server CPU per pushed event",
+        1e6 * dc / STRANGER_EVENTS as f64
+    );
+    drop(peers);
+    drop(node);
+}
+
+/// A secret key made from a tag and a counter (always a valid scalar for these inputs).
+fn key(tag: u8, i: u64) -> SecretKey {
+    let mut s = [tag; 32];
+    s[..8].copy_from_slice(&(i + 1).to_be_bytes());
+    SecretKey::from_bytes(s).expect("valid key")
+}
+
+fn gossip_frame(ev: &Event) -> Vec<u8> {
+    let body = Body::from_slice(&packed::encode(ev));
+    encode_frame(&Msg::Gossip(Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body })).expect("encodes")
+}
+
+/// (raw Schnorr verifies, full `Event::verify`s) per CPU-second of this thread, each over ≥ 1 s
+/// (CPU time, not wall time: the machine may be shared).
+fn verify_rates(events: &[Event]) -> (f64, f64) {
+    let sample = &events[..events.len().min(2_000)];
+    let parsed: Vec<_> = sample.iter().map(|e| (e.pubkey.to_xonly().expect("valid key"), e.id.0, e.sig.0)).collect();
+    let rate = |f: &mut dyn FnMut() -> usize| {
+        let (t, c) = (Instant::now(), thread_cpu_seconds());
+        let mut n = 0;
+        while t.elapsed() < Duration::from_secs(1) {
+            n += f();
+        }
+        n as f64 / (thread_cpu_seconds() - c)
+    };
+    let raw = rate(&mut || parsed.iter().filter(|(pk, id, sig)| keys::verify(pk, id, sig)).count());
+    let now = UnixTime(now());
+    let full = rate(&mut || sample.iter().filter(|e| (*e).clone().verify(now).is_ok()).count());
+    (raw, full)
+}
+
+/// A raw peer's socket, written by the benchmark, read by a thread that answers pings and
+/// drops everything else (the events the server forwards to it).
+struct Flooder {
+    w: Arc<Mutex<TcpStream>>,
+    pongs: Mutex<mpsc::Receiver<u32>>,
+}
+
+impl Flooder {
+    fn start(raw: RawPeer) -> Flooder {
+        let reader = raw.stream.try_clone().expect("clone socket");
+        reader.set_read_timeout(None).expect("blocking reads");
+        let w = Arc::new(Mutex::new(raw.stream));
+        let w2 = Arc::clone(&w);
+        let (tx, pongs) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = RawPeer { stream: reader };
+            while let Some(m) = r.try_read_msg() {
+                match m {
+                    Msg::Ping(n) => {
+                        let pong = encode_frame(&Msg::Pong(n)).expect("encodes");
+                        let _ = w2.lock().expect("socket lock").write_all(&pong);
+                    }
+                    Msg::Pong(n) => {
+                        let _ = tx.send(n);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Flooder { w, pongs: Mutex::new(pongs) }
+    }
+
+    /// Pings with `n` (≠ 0) and waits for its `Pong` (bounded by `WAIT`).
+    fn sync(&self, n: u32) {
+        self.send(&encode_frame(&Msg::Ping(n)).expect("encodes"));
+        let deadline = Instant::now() + WAIT;
+        let pongs = self.pongs.lock().expect("pongs lock");
+        while let Ok(m) = pongs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if m == n {
+                return;
+            }
+        }
+        println!("  (no Pong {n} within {} s: the server dropped it or the link)", WAIT.as_secs());
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        self.w.lock().expect("socket lock").write_all(bytes).expect("the server closed a raw peer's link");
+    }
+}
+
+/// `/status` `network.events_received`.
+fn received(http: &mut HttpClient) -> u64 {
+    let r = http.get("/status");
+    let v: serde_json::Value = serde_json::from_slice(&r.decoded_body()).unwrap_or_default();
+    v["network"]["events_received"].as_u64().unwrap_or(0)
+}
+
+/// CPU seconds used by the calling thread (nanosecond `schedstat`).
+fn thread_cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN) / 1e9
+}
+
+/// CPU seconds used by all of `pid`'s threads (nanosecond `schedstat`; the 10 ms `stat` ticks
+/// where schedstat is missing).
+fn cpu_seconds(pid: u32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    let ns: Option<u64> = tasks
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        })
+        .sum();
+    if let Some(ns) = ns.filter(|n| *n > 0) {
+        return ns as f64 / 1e9;
+    }
+    let (user, system) = user_system_ticks(pid);
+    (user + system) / 100.0
+}
+
+/// `pid`'s (user, kernel) CPU time in clock ticks of 10 ms, from `/proc/<pid>/stat`.
+fn user_system_ticks(pid: u32) -> (f64, f64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11), ticks(12))
+}

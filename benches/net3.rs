@@ -1,0 +1,311 @@
+//! `cargo bench --bench net3`: three real `nostrp2p server` processes on loopback (distinct
+//! 127.x addresses, stores on disk, peered), N pre-signed posts published on node A through
+//! `/publish`, one at a time. Prints, beside the original Go server's figures (issue 11):
+//! - post → visible on B and C: from just before the `/publish` request is written to the
+//!   moment B's (and C's) websocket live subscription delivers the event (the driver inserts
+//!   an event into the index before it fans it out, so `/req` sees it at that moment too; the
+//!   bench checks B's and C's `/req` for every post); p50 / p99 over both receivers;
+//! - bytes and packets per post between the nodes: kernel per-socket counters (`ss -tin`
+//!   `bytes_sent`, `segs_out`, `data_segs_out`) summed over every overlay socket of the three
+//!   nodes, minus the idle traffic counted over the same duration. IP bytes = TCP payload +
+//!   52 B per packet (20 B IPv4 + 20 B TCP + 12 B timestamp option, what Linux puts on
+//!   loopback); the figure at 40 B per packet is printed too. Packets count pure ACKs.
+//!
+//! `NET3_POSTS` (default 200) sets N and `NET3_GAP_MS` (default 100) the pause between posts:
+//! a person posts a few times a second at most, and batching timers only look good when
+//! posts come back to back (`NET3_GAP_MS=0` shows that case). Not a test: nothing here
+//! asserts a speed.
+
+#[allow(dead_code)] // the tests use more of the client than the benchmark
+#[path = "../tests/common/client.rs"]
+mod client;
+#[allow(dead_code)]
+#[path = "../tests/common/ws.rs"]
+mod ws;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use client::HttpClient;
+use nostrp2p::event::json::to_client_json;
+use nostrp2p::event::msgpack::decode_events;
+use nostrp2p::event::Event;
+use nostrp2p::hex;
+use nostrp2p::keys::SecretKey;
+use nostrp2p::time::UnixTime;
+use ws::Ws;
+
+// The original Go server, 3 nodes on this machine (issue 11).
+const GO_P50_MS: f64 = 5.7;
+const GO_P99_MS: f64 = 25.5;
+const GO_IP_BYTES: f64 = 857.0;
+const GO_PACKETS: f64 = 3.9;
+
+const OVERLAY_PORT: u16 = 20000;
+/// Header bytes per packet on Linux loopback: IPv4 20 + TCP 20 + timestamps 12.
+const HEADER_BYTES: f64 = 52.0;
+const SECRETS: [&str; 3] = [
+    "0000000000000000000000000000000000000000000000000000000000000003",
+    "76f5056ae58d6460e4272ff038e49432e91c5fe7b670f49577bf483c180b48db",
+    "68ff284f96fd5b36bfd8a88eab49a30dbde6f3c8c6662c4ab6e7c1f2444d1002",
+];
+
+struct Proc {
+    child: Child,
+    ip: IpAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Proc {
+    fn http(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, OVERLAY_PORT + 1)
+    }
+    fn overlay(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, OVERLAY_PORT)
+    }
+}
+
+fn start(bin: &str, secret: &str, ip: IpAddr, boot: Option<SocketAddr>, tag: &str) -> Proc {
+    // A (the only node posted to) takes the bench's many authors.
+    let dir = std::env::temp_dir().join(format!("nostrp2p-net3-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let npub = SecretKey::parse(secret).expect("key").public_key().to_npub();
+    let mut cmd = Command::new(bin);
+    cmd.args(["server", "-p", &npub, "-l", &SocketAddr::new(ip, OVERLAY_PORT).to_string(), "--data-dir"])
+        .arg(&dir)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match boot {
+        Some(b) => cmd.args(["-b", &b.to_string()]),
+        None => cmd.arg("--accept-any-author"),
+    };
+    let mut child = cmd.spawn().expect("start nostrp2p");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("HTTP API listening on") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("server ready");
+    Proc { child, ip, dir }
+}
+
+fn status(p: &Proc) -> serde_json::Value {
+    let r = HttpClient::connect(p.http()).get("/status");
+    serde_json::from_slice(&r.decoded_body()).unwrap_or_default()
+}
+
+/// Kernel counters of one overlay socket: (bytes_sent, segs_out, data_segs_out).
+type Counters = BTreeMap<String, (u64, u64, u64)>;
+
+/// Every TCP socket with one end on an overlay address of the three nodes.
+fn counters(ips: &[IpAddr]) -> Counters {
+    let out = Command::new("ss").args(["-tinH", "state", "established"]).output().expect("run ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map = Counters::new();
+    let mut key: Option<String> = None;
+    let overlay: Vec<String> = ips.iter().map(|ip| format!("{ip}:{OVERLAY_PORT}")).collect();
+    for line in text.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            key = cols
+                .iter()
+                .any(|c| overlay.iter().any(|o| c == o))
+                .then(|| cols.iter().rev().take(2).copied().collect::<Vec<_>>().join(" "));
+            continue;
+        }
+        let Some(k) = key.take() else { continue };
+        let field = |name: &str| {
+            line.split_whitespace().find_map(|w| w.strip_prefix(name)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        };
+        map.insert(k, (field("bytes_sent:"), field("segs_out:"), field("data_segs_out:")));
+    }
+    map
+}
+
+/// Traffic between two snapshots: (payload bytes, packets, data packets).
+fn delta(before: &Counters, after: &Counters) -> (u64, u64, u64) {
+    let mut d = (0, 0, 0);
+    for (k, a) in after {
+        let b = before.get(k).copied().unwrap_or_default();
+        d.0 += a.0.saturating_sub(b.0);
+        d.1 += a.1.saturating_sub(b.1);
+        d.2 += a.2.saturating_sub(b.2);
+    }
+    d
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// A live subscription on `p`: reports (node, event id, arrival) for each new kind-1 event.
+fn subscribe(p: &Proc, node: usize, tx: mpsc::Sender<(usize, String, Instant)>) {
+    let mut ws = Ws::connect(p.http());
+    ws.send(r#"["REQ","live",{"kinds":[1],"limit":0}]"#);
+    loop {
+        let msg = ws.recv();
+        if msg[0] == "EOSE" {
+            break;
+        }
+    }
+    std::thread::spawn(move || loop {
+        match ws.read_frame() {
+            Some((1, text)) => {
+                let at = Instant::now();
+                let v: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+                if v[0] == "EVENT" {
+                    let id = v[2]["id"].as_str().unwrap_or_default().to_string();
+                    if tx.send((node, id, at)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Some((9, p)) => ws.send_frame(10, &p),
+            Some(_) => {}
+            None => return,
+        }
+    });
+}
+
+/// Whether `/req` on `p` answers the kind-1 lookup of post `id` by `author` with the post.
+fn on_req(p: &Proc, id: &str, author: &str) -> bool {
+    let lookup = format!(r#"{{"kinds":[1],"ids":["{id}"],"authors":["{author}"]}}"#);
+    let r = HttpClient::connect(p.http()).post("/req", lookup.as_bytes());
+    decode_events(&r.decoded_body()).map(|evs| evs.iter().any(|w| hex::encode(&w.event.id.0) == id)).unwrap_or(false)
+}
+
+fn main() {
+    let bin = env!("CARGO_BIN_EXE_nostrp2p");
+    let posts: usize = std::env::var("NET3_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let gap = Duration::from_millis(std::env::var("NET3_GAP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100));
+    let pid = std::process::id();
+    let ips: Vec<IpAddr> = (1..=3)
+        .map(|n| IpAddr::V4(Ipv4Addr::new(127, 77, (pid % 250) as u8 + 1, (pid / 250 % 80) as u8 * 3 + n)))
+        .collect();
+    println!("nostrp2p 3-node benchmark ({bin}), {posts} posts on A, one at a time, {gap:?} apart");
+    let a = start(bin, SECRETS[0], ips[0], None, "a");
+    let b = start(bin, SECRETS[1], ips[1], Some(a.overlay()), "b");
+    let c = start(bin, SECRETS[2], ips[2], Some(a.overlay()), "c");
+    let nodes = [&a, &b, &c];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !nodes.iter().all(|n| {
+        let s = status(n);
+        s["network"]["nodes_known"].as_u64().unwrap_or(0) >= 3 && s["peers"].as_u64().unwrap_or(0) >= 2
+    }) {
+        assert!(Instant::now() < deadline, "the three nodes did not connect to one another");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // One author per post: every node limits each author to `AUTHOR_PER_MIN` broadcasts.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let bodies: Vec<(String, String, String)> = (0..posts + 10)
+        .map(|i| {
+            let content = format!("net3 post {i}: the quick brown fox jumps over the lazy dog");
+            let mut secret = [7u8; 32];
+            secret[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            let key = SecretKey::from_bytes(secret).expect("key");
+            let e = Event::new_signed(&key, UnixTime(now), 1, vec![], content, &[(i % 256) as u8; 32]);
+            (hex::encode(&e.id.0), to_client_json(&e), e.pubkey.to_hex())
+        })
+        .collect();
+
+    let (tx, rx) = mpsc::channel();
+    subscribe(&b, 1, tx.clone());
+    subscribe(&c, 2, tx);
+    let mut client = HttpClient::connect(a.http());
+    let mut one = |i: usize, lat: &mut Vec<f64>| {
+        let (id, json, author) = &bodies[i];
+        let t0 = Instant::now();
+        let r = client.post("/publish", json.as_bytes());
+        assert_eq!(r.status, 200, "publish: {}", r.text());
+        let mut got = [false; 3];
+        while !(got[1] && got[2]) {
+            let Ok((node, seen, at)) = rx.recv_timeout(Duration::from_secs(30)) else {
+                panic!(
+                    "post {i} did not reach B and C (seen {got:?}; on /req of B: {}, C: {})",
+                    on_req(&b, id, author),
+                    on_req(&c, id, author)
+                );
+            };
+            if seen == *id && !got[node] {
+                got[node] = true;
+                lat.push(at.duration_since(t0).as_secs_f64() * 1000.0);
+            }
+        }
+    };
+    // Warm up (links settle into their broadcast tree).
+    let mut warm = Vec::new();
+    for i in 0..10 {
+        one(posts + i, &mut warm);
+    }
+
+    let before = counters(&ips);
+    let t = Instant::now();
+    let mut lat = Vec::with_capacity(posts * 2);
+    let mut missing_on_req = 0;
+    for i in 0..posts {
+        std::thread::sleep(gap);
+        one(i, &mut lat);
+        for n in [&b, &c] {
+            if !on_req(n, &bodies[i].0, &bodies[i].2) {
+                missing_on_req += 1;
+            }
+        }
+    }
+    let busy = t.elapsed();
+    let after = counters(&ips);
+    let idle_before = counters(&ips);
+    std::thread::sleep(busy);
+    let idle_after = counters(&ips);
+    let (bytes, packets, data) = delta(&before, &after);
+    let (idle_bytes, idle_packets, idle_data) = delta(&idle_before, &idle_after);
+
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    let n = posts as f64;
+    let payload = (bytes.saturating_sub(idle_bytes)) as f64 / n;
+    let pkts = (packets.saturating_sub(idle_packets)) as f64 / n;
+    let data_pkts = (data.saturating_sub(idle_data)) as f64 / n;
+    let ip_bytes = payload + pkts * HEADER_BYTES;
+    println!(
+        "  {:.1} s of posting; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
+         /req checks missed a post",
+        busy.as_secs_f64()
+    );
+    println!("| figure | Go original | nostrp2p | ratio (Go / ours) | goal |");
+    println!("|---|---|---|---|---|");
+    println!("| post → visible on B/C, p50 | {GO_P50_MS} ms | {p50:.2} ms | {:.2}× | ≤ 1.1 ms |", GO_P50_MS / p50);
+    println!("| post → visible on B/C, p99 | {GO_P99_MS} ms | {p99:.2} ms | {:.2}× | ≤ 5 ms |", GO_P99_MS / p99);
+    println!(
+        "| IP bytes per post (payload + 52 B/packet) | {GO_IP_BYTES} B | {ip_bytes:.0} B | {:.2}× | ≤ 600 B |",
+        GO_IP_BYTES / ip_bytes
+    );
+    println!("| IP bytes per post at 40 B/packet | – | {:.0} B | | |", payload + pkts * 40.0);
+    println!("| TCP payload per post | – | {payload:.0} B | | |");
+    println!("| packets per post (with pure ACKs) | {GO_PACKETS} | {pkts:.2} | {:.2}× | ≤ 2 |", GO_PACKETS / pkts);
+    println!("| data packets per post | – | {data_pkts:.2} | | |");
+}
