@@ -202,6 +202,7 @@ fn a_core_peer_gossiping_fabricated_records_adds_at_most_its_budget() {
     }
     peer.sync_collect(2).expect("A keeps the link: records over the budget are dropped, not an offence");
     let added = nodes_known(&a).saturating_sub(before);
+    // The burst, its refill while the test ran, and the attacker's own id (from its handshake).
     let bound = GOSSIP_NEW_IDS_BURST + started.elapsed().as_millis() as u64 / GOSSIP_NEW_ID_INTERVAL_MS + 1;
     eprintln!(
         "{fabricated} fabricated records gossiped by one core peer: {added} directory entries added (bound {bound})"

@@ -101,7 +101,8 @@ pub const DIR_EVICT_BATCH: usize = DIR_CAP / 64;
 pub const NEW_IDS_PER_PREFIX_BURST: u64 = 32;
 /// Refill interval of the per-prefix new-id budget.
 pub const NEW_ID_PREFIX_INTERVAL_MS: u64 = 60_000;
-/// Prefixes tracked by that budget (≈ 48 B each ⇒ ≈ 200 KiB); when full, refilled ones go first.
+/// Prefixes tracked by that budget and by the gossiped new-id budget, each (≈ 48 B each ⇒ ≈ 200
+/// KiB per table, two tables); when full, refilled ones go first.
 pub const PREFIX_TABLE_CAP: usize = 4_096;
 
 /// New node ids one source IP prefix may add to the directory through *gossiped* records
