@@ -287,7 +287,7 @@ fn callgrind_figures(bin: &str, owner: &str, dir: &Path, key: &SecretKey) -> Ins
         let total = dump
             .lines()
             .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
-            .and_then(|v| v.trim().split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
             .unwrap_or(f64::NAN);
         total / CALLGRIND_REQS as f64 / 1e6
     };
