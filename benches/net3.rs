@@ -267,11 +267,11 @@ fn main() {
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
     let mut missing_on_req = 0;
-    for i in 0..posts {
+    for (i, (id, _, author)) in bodies.iter().enumerate().take(posts) {
         std::thread::sleep(gap);
         one(i, &mut lat);
         for n in [&b, &c] {
-            if !on_req(n, &bodies[i].0, &bodies[i].2) {
+            if !on_req(n, id, author) {
                 missing_on_req += 1;
             }
         }

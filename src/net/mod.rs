@@ -300,9 +300,20 @@ async fn read_loop(conn: ConnId, stream: Rc<Async<TcpStream>>, inbox: async_chan
     let _ = inbox.send(ev).await;
 }
 
+/// Frames already queued are written together, up to this many bytes per write (one buffer of
+/// this size per connection at most while writing): with `TCP_NODELAY`, what one driver tick
+/// queued for a peer (a post and the IHAVEs riding with it) leaves as one segment.
+pub const WRITE_COALESCE_BYTES: usize = 64 * 1024;
+
 async fn write_loop(stream: Rc<Async<TcpStream>>, rx: async_channel::Receiver<Vec<u8>>) {
     let mut writer = &*stream;
-    while let Ok(frame) = rx.recv().await {
+    while let Ok(mut frame) = rx.recv().await {
+        while frame.len() < WRITE_COALESCE_BYTES {
+            match rx.try_recv() {
+                Ok(next) => frame.extend_from_slice(&next),
+                Err(_) => break,
+            }
+        }
         let write = async { writer.write_all(&frame).await.is_ok() };
         let timeout = async {
             Timer::after(WRITE_TIMEOUT).await;

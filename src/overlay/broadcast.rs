@@ -118,9 +118,36 @@ impl Overlay {
         }
         for n in eager {
             self.send_node(n, Msg::Gossip(g.clone()));
+            // Piggyback: the IHAVEs waiting for this peer go right behind the payload, so the
+            // transport writes both in one segment.
+            self.flush_ihaves_to(n);
         }
         for n in lazy {
             self.queue_ihave(n, g.id, g.round);
+        }
+    }
+
+    /// Send now the IHAVEs waiting for `peer` (one frame per `MAX_IHAVE_BATCH` ids).
+    fn flush_ihaves_to(&mut self, peer: NodeId) {
+        if !self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
+            return;
+        }
+        let mut ids = Vec::new();
+        self.ihave_pending.retain(|(p, id, round)| {
+            if *p == peer {
+                ids.push((*id, *round));
+            }
+            *p != peer
+        });
+        for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+            self.send_node(peer, Msg::IHave(chunk.to_vec()));
+        }
+    }
+
+    /// `peer` has these ids (it announced or sent them): an IHAVE for them would tell it nothing.
+    fn forget_ihaves(&mut self, peer: NodeId, has: impl Fn(&MsgId) -> bool) {
+        if self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
+            self.ihave_pending.retain(|(p, id, _)| !(*p == peer && has(id)));
         }
     }
 
@@ -132,7 +159,7 @@ impl Overlay {
         self.ihave_pending.push((peer, id, round));
         if !self.ihave_scheduled {
             self.ihave_scheduled = true;
-            self.schedule(self.now.plus_ms(IHAVE_FLUSH_MS), Timer::IHaveFlush);
+            self.schedule(self.now.plus_ms(IHAVE_LAZY_MS), Timer::IHaveFlush);
         }
     }
 
@@ -210,6 +237,7 @@ impl Overlay {
 
     fn on_event(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
         if self.seen.contains(&g.id) {
+            self.forget_ihaves(from, |id| *id == g.id);
             return self.duplicate_from(from);
         }
         if self.held.iter().any(|h| h.g.id == g.id) {
@@ -362,6 +390,9 @@ impl Overlay {
     }
 
     pub(super) fn on_ihave(&mut self, from: NodeId, ids: Vec<(MsgId, u16)>) {
+        let announced: std::collections::BTreeSet<MsgId> =
+            ids.iter().take(MAX_IHAVE_BATCH).map(|(id, _)| *id).collect();
+        self.forget_ihaves(from, |id| announced.contains(id));
         for (id, round) in ids.into_iter().take(MAX_IHAVE_BATCH) {
             if self.have(&id) {
                 self.maybe_optimize(from, &id, round);

@@ -42,8 +42,12 @@ pub const MAX_CANDIDATES: usize = 30;
 pub const MAX_ALTERNATIVES: usize = 8;
 
 // ---- Plumtree (broadcast) ----
-/// IHAVE batching period (spec §2.10: 200 ms; iroh: 5 ms).
-pub const IHAVE_FLUSH_MS: u64 = 100;
+/// Lazy-push period: IHAVEs that found no payload frame to the same peer to ride on (they are
+/// piggybacked on the next one) are sent together after this long (spec §2.10: 200 ms; iroh:
+/// 5 ms). Longer batches more ids per frame and lets a peer's own IHAVE for the same id arrive
+/// first (then ours is not sent): at a few posts per second, one IHAVE frame per link per
+/// period instead of one per post. Repair after a lost eager copy starts this much later.
+pub const IHAVE_LAZY_MS: u64 = 500;
 /// First GRAFT after an IHAVE for a missing message (spec §1.5: 1.5 s on 20–150 ms links).
 pub const GRAFT_TIMEOUT_1_MS: u64 = 1_500;
 /// Retry GRAFT to the next announcer (≈ 1 RTT on slow links).
