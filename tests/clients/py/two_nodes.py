@@ -7,6 +7,7 @@ to no client that does not (unauthenticated, or authenticated as another key). P
 JSON line of results; exits non-zero on any failure. Timeouts are failure guards."""
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import timedelta
@@ -120,7 +121,11 @@ async def main(url_a, url_b, sk_a, sk_b):
         await c.disconnect()
     results["ok"] = True
     results["library"] = "nostr-sdk"
-    print(json.dumps(results))
+    print(json.dumps(results), flush=True)
+    # Leave without tearing down the asyncio loop under nostr-sdk's FFI threads: with the
+    # authenticator's loop registered (uniffi_set_event_loop), the interpreter's teardown
+    # sometimes crashes (SIGSEGV) after every check has passed and been printed.
+    os._exit(0)
 
 
 if len(sys.argv) != 5:
