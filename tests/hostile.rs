@@ -209,6 +209,9 @@ fn a_core_peer_gossiping_fabricated_records_adds_at_most_its_budget() {
     );
     assert!(added > 0, "nothing was added: the test is not reaching the record merge");
     assert!(added <= bound, "one peer added {added} fabricated ids (bound {bound})");
+    // The owner can see it: /status counts what the budget dropped.
+    let limited = status(&a)["network"]["dropped"]["gossip_limited"].as_u64().unwrap_or(0);
+    assert!(limited >= fabricated - bound, "/status shows {limited} gossiped records dropped");
     // The honest neighbour keeps its link and its posts still cross.
     assert!(peers(&b) >= 1, "B lost its link to A");
     let post = Event::new_signed(&user(1), UnixTime(now()), 1, vec![], "after the record flood".into(), &[8; 32]);

@@ -104,6 +104,31 @@ pub struct NetworkInfo {
     pub events_received: u64,
     /// The `-b` bootstrap peer, if one was given.
     pub bootstrap: Option<BootstrapInfo>,
+    /// What the overlay refused or dropped from peers since start.
+    pub dropped: DroppedInfo,
+}
+
+/// What `/status` shows of the overlay's defences: counters since start of what peers sent
+/// and this node refused or dropped (none of them bans an honest peer; `invalid` bans the
+/// connection that sent provably bad data).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DroppedInfo {
+    /// Payloads with a bad id or signature.
+    pub invalid: u64,
+    /// Frames over a connection's rate limit.
+    pub rate_limited: u64,
+    /// Events over the per-author limit.
+    pub author_limited: u64,
+    /// New events over their entry link's or IP prefix's admission budget.
+    pub admission_limited: u64,
+    /// Events and records outside the time window (never a ban).
+    pub time_window: u64,
+    /// Unicasts and acks not signed by their claimed source.
+    pub forged: u64,
+    /// Handshakes refused: the IP prefix added too many new node ids lately.
+    pub new_ids_limited: u64,
+    /// Gossiped records of new node ids over their link's budget.
+    pub gossip_limited: u64,
 }
 
 /// What `/status` shows of the `-b` bootstrap peer.

@@ -31,6 +31,16 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
             "mailbox_envelopes": n.mailbox_envelopes,
             "mail_opened": n.mail_opened,
             "events_received": n.events_received,
+            "dropped": {
+                "invalid": n.dropped.invalid,
+                "rate_limited": n.dropped.rate_limited,
+                "author_limited": n.dropped.author_limited,
+                "admission_limited": n.dropped.admission_limited,
+                "time_window": n.dropped.time_window,
+                "forged": n.dropped.forged,
+                "new_ids_limited": n.dropped.new_ids_limited,
+                "gossip_limited": n.dropped.gossip_limited,
+            },
         })),
         "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({
             "addr": b.addr.map(|a| a.to_string()),

@@ -582,6 +582,19 @@ impl<'a> OverlayRuntime<'a> {
             mail_opened: self.app.stats().mail_opened,
             events_received: self.app.stats().stored,
             bootstrap: self.bootstrap.as_ref().map(Bootstrap::info),
+            dropped: {
+                let o = self.overlay.stats();
+                crate::http::DroppedInfo {
+                    invalid: o.invalid,
+                    rate_limited: o.rate_dropped,
+                    author_limited: o.author_dropped,
+                    admission_limited: o.inject_dropped,
+                    time_window: o.time_dropped,
+                    forged: o.forged,
+                    new_ids_limited: o.prefix_limited,
+                    gossip_limited: o.gossip_limited,
+                }
+            },
         }
     }
 }
