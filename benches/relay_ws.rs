@@ -200,7 +200,8 @@ fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
 
     println!("  live ...");
     let mut sub = Conn::open(t);
-    sub.send(r#"["REQ","live",{"kinds":[1],"limit":0}]"#);
+    // `since`, not `limit: 0`: nostr-rs-relay 0.8 skips the stored query, and so the `EOSE`, for `limit: 0`.
+    sub.send(&format!(r#"["REQ","live",{{"kinds":[1],"since":{}}}]"#, unix_now()));
     sub.recv_until(|m| m[0] == "EOSE");
     (f.live_p50, f.live_p99) = live(t, &mut sub, &ev.key);
     f
