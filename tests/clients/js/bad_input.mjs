@@ -8,22 +8,11 @@
 import WebSocket from 'ws'
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import { finalizeEvent, getEventHash } from 'nostr-tools/pure'
+import { GUARD_MS, results, fail, check } from './report.mjs'
 
 useWebSocketImplementation(WebSocket)
 
 const [url, skHex] = process.argv.slice(2)
-const GUARD_MS = 60_000
-const results = { checks: [] }
-function fail(msg) {
-  results.ok = false
-  results.error = msg
-  console.log(JSON.stringify(results))
-  process.exit(1)
-}
-function check(name, cond, detail) {
-  if (!cond) fail(`${name}: ${detail ?? 'failed'}`)
-  results.checks.push(name)
-}
 if (!url || !/^[0-9a-f]{64}$/.test(skHex ?? '')) fail('usage: bad_input.mjs <ws url> <secret key hex>')
 const sk = Uint8Array.from(Buffer.from(skHex, 'hex'))
 setTimeout(() => fail('failure guard: the node did not answer in time'), GUARD_MS * 3)

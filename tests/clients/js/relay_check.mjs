@@ -6,24 +6,12 @@
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure'
 import WebSocket from 'ws'
+import { GUARD_MS, results, fail, check } from './report.mjs'
 
 useWebSocketImplementation(WebSocket)
 
 const url = process.argv[2] ?? process.env.RELAY_URL
 const skHex = process.argv[3] ?? process.env.OWNER_SECRET
-const GUARD_MS = 60_000
-
-const results = { checks: [] }
-function fail(msg) {
-  results.ok = false
-  results.error = msg
-  console.log(JSON.stringify(results))
-  process.exit(1)
-}
-function check(name, cond, detail) {
-  if (!cond) fail(`${name}: ${detail ?? 'failed'}`)
-  results.checks.push(name)
-}
 if (!url || !/^[0-9a-f]{64}$/.test(skHex ?? '')) fail('usage: relay_check.mjs <ws url> <secret key hex>')
 const sk = Uint8Array.from(Buffer.from(skHex, 'hex'))
 const pk = getPublicKey(sk)

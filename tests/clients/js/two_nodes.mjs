@@ -10,22 +10,11 @@
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure'
 import WebSocket from 'ws'
+import { GUARD_MS, results, fail, check } from './report.mjs'
 
 useWebSocketImplementation(WebSocket)
 
 const [urlA, urlB, skAHex, skBHex] = process.argv.slice(2)
-const GUARD_MS = 60_000
-const results = { checks: [] }
-function fail(msg) {
-  results.ok = false
-  results.error = msg
-  console.log(JSON.stringify(results))
-  process.exit(1)
-}
-function check(name, cond, detail) {
-  if (!cond) fail(`${name}: ${detail ?? 'failed'}`)
-  results.checks.push(name)
-}
 const hex64 = /^[0-9a-f]{64}$/
 if (!urlA || !urlB || !hex64.test(skAHex ?? '') || !hex64.test(skBHex ?? '')) {
   fail('usage: two_nodes.mjs <ws A> <ws B> <A secret hex> <B secret hex>')

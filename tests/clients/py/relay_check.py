@@ -5,25 +5,9 @@ import asyncio
 import json
 import sys
 import time
-from datetime import timedelta
 
 import nostr_sdk as n
-
-GUARD = timedelta(seconds=60)
-results = {"checks": []}
-
-
-def fail(msg):
-    results["ok"] = False
-    results["error"] = msg
-    print(json.dumps(results))
-    sys.exit(1)
-
-
-def check(name, cond, detail="failed"):
-    if not cond:
-        fail(f"{name}: {detail}")
-    results["checks"].append(name)
+from report import GUARD, check, fail, results
 
 
 async def main(url, sk_hex):
