@@ -6,13 +6,18 @@ use super::*;
 use crate::wire::{Hello, Sig};
 
 fn node(seed: u64) -> Overlay {
+    node_with(seed, vec![])
+}
+
+/// A core node with owner key `seed`, listening on 10.0.0.`seed`:7000, dialling `bootstrap`.
+pub(super) fn node_with(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
     let mut owner = [0u8; 32];
     owner[31] = seed as u8;
     let cfg = Config {
         owner: Key32(owner),
         delegation: None,
         listen: Some(Addr::v4([10, 0, 0, seed as u8], 7000)),
-        bootstrap: vec![],
+        bootstrap,
         role: RoleChoice::Core,
         leaf_slots: params::LEAF_SLOTS,
         seed,
@@ -21,11 +26,11 @@ fn node(seed: u64) -> Overlay {
 }
 
 /// Clock readings `ms` after start (wall clock at the simulator's origin).
-fn t(ms: u64) -> Now {
+pub(super) fn t(ms: u64) -> Now {
     super::sim::sim_now(Instant(ms), 0)
 }
 
-fn drain(o: &mut Overlay) -> Vec<Output> {
+pub(super) fn drain(o: &mut Overlay) -> Vec<Output> {
     std::iter::from_fn(|| o.poll_output()).collect()
 }
 
@@ -116,6 +121,16 @@ fn a_wildcard_listen_address_is_never_advertised() {
 /// after the peer's `Auth` (or after its `Hello` when `auth` is false).
 fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, remote: Addr, auth: bool) -> Vec<Output> {
     o.handle_input(Input::Accepted { conn: ConnId(conn), remote }, t(10));
+    let (nonce, mut out) = answer_hello(o, peer, ConnId(conn), 11);
+    if auth {
+        out.extend(send_auth(o, peer, peer_key, nonce, ConnId(conn), 12));
+    }
+    out
+}
+
+/// `peer`'s side of the handshake after `o` said hello on `conn`: its `Hello` at `at`.
+/// Returns the nonce `o` asked it to sign and o's outputs.
+pub(super) fn answer_hello(o: &mut Overlay, peer: &Overlay, conn: ConnId, at: u64) -> (u64, Vec<Output>) {
     let nonce = drain(o)
         .into_iter()
         .find_map(|out| match out {
@@ -124,14 +139,22 @@ fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, rem
         })
         .expect("o says hello");
     let hello = Hello { record: peer.record.clone(), nonce: 7 };
-    o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Hello(Box::new(hello)) }, t(11));
-    let mut out = drain(o);
-    if auth {
-        let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
-        o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Auth(sig) }, t(12));
-        out.extend(drain(o));
-    }
-    out
+    o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at));
+    (nonce, drain(o))
+}
+
+/// `peer`'s `Auth` on `conn` at `at`: its node key `peer_key` signs `nonce`. Returns o's outputs.
+pub(super) fn send_auth(
+    o: &mut Overlay,
+    peer: &Overlay,
+    peer_key: [u8; 32],
+    nonce: u64,
+    conn: ConnId,
+    at: u64,
+) -> Vec<Output> {
+    let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
+    o.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(at));
+    drain(o)
 }
 
 #[test]

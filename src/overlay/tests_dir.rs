@@ -4,33 +4,11 @@
 //! directory.
 
 use super::sim::FakeCrypto;
+use super::tests::{answer_hello, drain, node_with as node, send_auth, t};
 use super::*;
-use crate::wire::{Gossip, GossipKind, Hello, Sig};
+use crate::wire::{Gossip, GossipKind, Sig};
 
 const UNIX0: u64 = super::sim::SIM_UNIX_ORIGIN;
-
-fn t(ms: u64) -> Now {
-    super::sim::sim_now(Instant(ms), 0)
-}
-
-fn drain(o: &mut Overlay) -> Vec<Output> {
-    std::iter::from_fn(|| o.poll_output()).collect()
-}
-
-fn node(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
-    let mut owner = [0u8; 32];
-    owner[31] = seed as u8;
-    let cfg = Config {
-        owner: Key32(owner),
-        delegation: None,
-        listen: Some(Addr::v4([10, 0, 0, seed as u8], 7000)),
-        bootstrap,
-        role: RoleChoice::Core,
-        leaf_slots: params::LEAF_SLOTS,
-        seed,
-    };
-    Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
-}
 
 /// A fabricated core record number `k`, signed by the attacker's node key `[0x99; 32]`.
 fn fabricated(k: u64, seq: u64) -> Body {
@@ -55,18 +33,8 @@ fn fabricated(k: u64, seq: u64) -> Body {
 
 /// Completes the handshake on `conn` (already accepted, or dialled and connected) with `peer`.
 fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
-    let nonce = drain(o)
-        .into_iter()
-        .find_map(|out| match out {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("o says hello");
-    let hello = Hello { record: peer.record.clone(), nonce: 7 };
-    o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at));
-    let sig = FakeCrypto::new(peer_key).sign(&Hello::auth_hash(nonce, peer.node_id()));
-    o.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(at + 1));
-    drain(o);
+    let (nonce, _) = answer_hello(o, peer, conn, at);
+    send_auth(o, peer, peer_key, nonce, conn, at + 1);
     assert!(o.connected_nodes().contains(&peer.node_id()), "handshake on {conn:?} failed");
 }
 
