@@ -185,7 +185,7 @@ pub fn query(filters: &[Filter], store: &dyn EventQuery, max: usize, visible: &d
                 .filter_map(|id| store.get(id))
                 .filter(|ev| f.matches(ev) && visible(ev))
                 .take(limit)
-                .for_each(&mut add);
+                .for_each(|ev| add(&ev));
         } else {
             let since = f.since.unwrap_or(UnixTime(0));
             let until = f.until.unwrap_or(UnixTime(u64::MAX));
@@ -194,7 +194,7 @@ pub fn query(filters: &[Filter], store: &dyn EventQuery, max: usize, visible: &d
                 .take(RELAY_SCAN_MAX)
                 .filter(|ev| f.matches(ev) && visible(ev))
                 .take(limit)
-                .for_each(&mut add);
+                .for_each(|ev| add(&ev));
         }
     }
     found.into_iter().take(max.min(RELAY_MAX_LIMIT)).map(|(_, id)| id).collect()

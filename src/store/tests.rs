@@ -1,6 +1,7 @@
 //! Store tests: memory semantics (ring), persistence and recovery (log), retention.
 //! Real signed events only: the original's fixtures and freshly signed ones.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -106,15 +107,16 @@ pub(super) fn open(dir: &Path, cfg: StoreConfig) -> (Store, Recovery) {
     (store, recovery)
 }
 
-pub(super) fn ids(events: &[&Event]) -> Vec<EventId> {
-    events.iter().map(|e| e.id).collect()
+/// Ids of events as any store answer holds them (`&Event`, `Event` or `Found`).
+pub(super) fn ids<E: Borrow<Event>>(events: &[E]) -> Vec<EventId> {
+    events.iter().map(|e| e.borrow().id).collect()
 }
 
-fn keys_of(events: &[&Event]) -> Vec<(UnixTime, EventId)> {
-    events.iter().map(|e| (e.created_at, e.id)).collect()
+fn keys_of<E: Borrow<Event>>(events: &[E]) -> Vec<(UnixTime, EventId)> {
+    events.iter().map(|e| (e.borrow().created_at, e.borrow().id)).collect()
 }
 
-fn is_ascending(events: &[&Event]) -> bool {
+fn is_ascending<E: Borrow<Event>>(events: &[E]) -> bool {
     keys_of(events).windows(2).all(|w| w[0] < w[1])
 }
 
@@ -130,7 +132,7 @@ fn insert_get_and_duplicates_are_stored_once() {
     let disk = store.stats().disk_bytes;
     for ev in &all {
         assert_eq!(store.insert(ev.clone()).expect("insert"), Inserted::Duplicate);
-        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+        assert_eq!(store.get(&ev.id).as_deref(), Some(ev.as_event()));
     }
     assert_eq!(store.stats().disk_bytes, disk, "duplicates are not written");
     assert_eq!(store.len(), all.len());
@@ -264,7 +266,7 @@ fn reopen_restores_events_and_indexes() {
     assert_eq!(store.stats().bytes, before_stats.bytes);
     assert_eq!(store.stats().pinned, before_stats.pinned);
     for ev in &events {
-        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+        assert_eq!(store.get(&ev.id).as_deref(), Some(ev.as_event()));
     }
     let (e1, e3, e4, e16) = (fixture(1), fixture(3), fixture(4), fixture(16));
     assert_eq!(store.latest_replaceable(&e4.pubkey, KIND_PROFILE).map(|e| e.id), Some(e4.id));
