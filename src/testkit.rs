@@ -78,12 +78,8 @@ impl EventQuery for FakeStore {
     }
 
     fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
-        let all: Vec<Found<'_>> = self
-            .events
-            .iter()
-            .filter(|e| since <= e.created_at && e.created_at <= until)
-            .map(Cow::Borrowed)
-            .collect();
+        let all: Vec<Found<'_>> =
+            self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).map(Cow::Borrowed).collect();
         all[all.len().saturating_sub(max)..].to_vec()
     }
 

@@ -72,7 +72,9 @@ pub fn answer_sync(
 pub fn answer_fetch(store: &dyn EventQuery, owner: &PublicKey, target: &FetchTarget) -> Option<Event> {
     match target {
         FetchTarget::Profile(pk) => store.latest_replaceable(pk, KIND_PROFILE).map(Cow::into_owned),
-        FetchTarget::FollowList(pk) if pk == owner => store.latest_replaceable(pk, KIND_FOLLOW_LIST).map(Cow::into_owned),
+        FetchTarget::FollowList(pk) if pk == owner => {
+            store.latest_replaceable(pk, KIND_FOLLOW_LIST).map(Cow::into_owned)
+        }
         FetchTarget::FollowList(_) => None,
         FetchTarget::Post(id) => store.get(id).filter(|e| is_broadcast_class(e)).map(Cow::into_owned),
     }

@@ -44,11 +44,11 @@ use crate::limits::{DISK_BUDGET_FACTOR, SEGMENT_MAX_BYTES, SEGMENT_MIN_BYTES};
 use crate::query::{EventQuery, Found, StoreStats};
 use crate::time::UnixTime;
 
+pub(crate) mod compact;
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
 mod disk_tests;
-pub(crate) mod compact;
 pub(crate) mod ids;
 pub mod late;
 pub mod log;

@@ -22,11 +22,13 @@
 //! Allocation: the budget is in bytes and events vary from ≈ 450 B to over 128 KiB, so a
 //! slot array allocated once (STYLE's `Box<[Option<_>]>`) would have to be sized for the
 //! smallest event and cost ≈ 200 B × budget / 450 B up front, about half the budget, even
-//! when nearly empty. Instead each event is one `Box` and the maps grow with use; the
-//! budget, which counts their share ([`cost_of`]), bounds them all.
+//! when nearly empty. Instead each event is one allocation of packed bytes ([`compact`]:
+//! no per-tag or per-string allocations, no inline `Event`), and the maps grow with use; the
+//! budget, which counts their share ([`cost_of`]), bounds them all. Queries decode the
+//! events they return (owned `Event`s); eviction reads the author and kind in place.
 //!
-//! Memory per event: the boxed entry, one `events` map slot and one id-index slot ([`ids`],
-//! keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
+//! Memory per event: the packed bytes, one 72-byte `events` map slot (key and entry) and one
+//! id-index slot ([`ids`], keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
 //! second ordered set: eviction finds the oldest unpinned event by walking `events` from
 //! `evict_floor`, a key below which no event is evictable (and `enforce_pinned_cap` likewise
 //! from `pin_floor`). Each walk moves its floor up past what it skipped and floors only move
@@ -157,10 +159,12 @@ pub struct Ring {
     evicted_total: u64,
 }
 
-/// Bytes an event accounts for against the budget: its own size plus a fixed share for the
-/// map entries and indexes that point at it (measured, see [`STORE_EVENT_OVERHEAD_BYTES`]).
+/// Bytes an event accounts for against the budget: its packed bytes (exactly what the ring
+/// allocates for it, [`compact::packed_len`]) plus a fixed share for malloc's header and
+/// rounding and the map entries and indexes that point at it (measured, see
+/// [`STORE_EVENT_OVERHEAD_BYTES`]).
 pub fn cost_of(ev: &Event) -> u64 {
-    (ev.approx_size() + STORE_EVENT_OVERHEAD_BYTES) as u64
+    (compact::packed_len(ev) + STORE_EVENT_OVERHEAD_BYTES) as u64
 }
 
 /// NIP-01 replaceable kinds: only the latest per author counts.
