@@ -419,7 +419,8 @@ pub const RELAY_MAX_LIMIT: usize = 1000;
 
 /// Stored events one filter examines at most while looking for matches (newest first). A
 /// filter matching little in a big store stops here and answers what it found (bounded CPU:
-/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 48,000 posts.
+/// ≈ 50,000 × 0.1 µs; only events whose author and kind match are decoded from the store's
+/// packed form). The 32 MiB default store holds ≈ 80,000 posts.
 pub const RELAY_SCAN_MAX: usize = 50_000;
 
 /// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.

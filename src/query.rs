@@ -49,6 +49,18 @@ pub trait EventQuery {
         Box::new(self.window(since, until, usize::MAX).into_iter().rev())
     }
 
+    /// [`EventQuery::newest_first`] with a cheap first test: an event whose author and kind
+    /// fail `pre` is `None` (the real store reads both in place and does not decode it), so a
+    /// caller bounding its scan with `take` still counts every event examined.
+    fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> Box<dyn Iterator<Item = Option<Found<'a>>> + 'a> {
+        Box::new(self.newest_first(since, until).map(move |e| pre(&e.pubkey, e.kind).then_some(e)))
+    }
+
     /// Whether `ev` is not superseded by a newer version of the same replaceable or
     /// addressable slot (NIP-01). Stores that keep no such index answer true.
     fn is_current(&self, ev: &Event) -> bool {

@@ -432,6 +432,15 @@ impl EventQuery for Store {
         Box::new(self.ring.newest_first(since, until).map(Cow::Owned))
     }
 
+    fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> Box<dyn Iterator<Item = Option<Found<'a>>> + 'a> {
+        Box::new(self.ring.newest_first_where(since, until, pre).map(|e| e.map(Cow::Owned)))
+    }
+
     fn is_current(&self, ev: &Event) -> bool {
         self.ring.is_current(ev)
     }

@@ -523,6 +523,26 @@ impl Ring {
         range.into_iter().flatten().rev().filter_map(|(k, e)| e.event(k))
     }
 
+    /// [`Ring::newest_first`], but each event for which `pre(author, kind)` is false (read in
+    /// place) is `None`, not decoded: a scan pays the decoding only for likely matches and
+    /// still counts every event it examined.
+    pub fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> impl Iterator<Item = Option<Event>> + 'a {
+        let range = if since > until {
+            None
+        } else {
+            Some(self.events.range((since, EventId([0; 32]))..=(until, EventId([0xff; 32]))))
+        };
+        range.into_iter().flatten().rev().map(move |(k, e)| {
+            let head = compact::pubkey(&e.packed).zip(compact::kind(&e.packed));
+            head.filter(|(pk, kind)| pre(pk, *kind)).and_then(|_| e.event(k))
+        })
+    }
+
     /// Whether `ev` is not superseded: for a replaceable or addressable kind, it is the
     /// latest live one of its author and kind (and `d` value); every other event is current.
     pub fn is_current(&self, ev: &Event) -> bool {

@@ -187,6 +187,33 @@ fn last_n_and_window_are_ascending_with_ties_by_id_and_bounded() {
 }
 
 #[test]
+fn newest_first_where_decodes_only_what_passes_author_and_kind_and_counts_the_rest() {
+    let dir = TempDir::new("newest-where");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    let mut all = Vec::new();
+    for t in 100..130u64 {
+        let k = key(1 + (t % 3) as u32);
+        let kind = if t % 2 == 0 { KIND_POST } else { KIND_REACTION };
+        let ev = signed(&k, t, kind, &[], &format!("{t}"));
+        store.insert(ev.clone()).expect("insert");
+        all.push(ev);
+    }
+    let wanted = key(2).public_key();
+    let pre = |pk: &PublicKey, kind: u16| *pk == wanted && kind == KIND_POST;
+    let got: Vec<Option<EventId>> =
+        store.newest_first_where(UnixTime(105), UnixTime(124), &pre).map(|e| e.map(|e| e.id)).collect();
+    let full: Vec<EventId> = store.newest_first(UnixTime(105), UnixTime(124)).map(|e| e.id).collect();
+    assert_eq!(got.len(), full.len(), "every examined event is counted, passing or not");
+    for (g, id) in got.iter().zip(&full) {
+        let ev = all.iter().find(|e| e.id == *id).expect("stored");
+        let passes = ev.pubkey == wanted && ev.kind == KIND_POST;
+        assert_eq!(*g, passes.then_some(*id), "only passing events are decoded, in the same order");
+    }
+    assert!(got.iter().flatten().count() >= 2, "the test exercises both outcomes");
+    assert!(store.newest_first_where(UnixTime(125), UnixTime(124), &pre).next().is_none(), "since > until");
+}
+
+#[test]
 fn replaceable_events_supersede_by_created_at_and_older_arrivals_do_not() {
     let dir = TempDir::new("replace");
     let owner = key(1);
