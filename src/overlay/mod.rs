@@ -28,6 +28,8 @@ mod tests;
 mod tests_abuse;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_unicast;
 pub mod types;
 mod unicast;
 
@@ -284,6 +286,9 @@ struct PendingUnicast {
     hash: [u8; 32],
     /// Our signature over `hash`, sent with every attempt.
     sig: crate::wire::Sig,
+    /// The node the current attempt was handed to (a report of failure counts from it, the
+    /// destination or one of its homes only).
+    via: Option<NodeId>,
 }
 
 /// One node's overlay state. See the module doc.
