@@ -439,8 +439,8 @@ impl<'a> OverlayRuntime<'a> {
     fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
         let input = match out {
             Output::Send { conn, msg } => {
-                if self.net.send(conn, &msg) == SendOutcome::Disconnected {
-                    self.overlay.handle_input(Input::Closed { conn }, self.clock);
+                if self.net.send(conn, &msg) == SendOutcome::Shed {
+                    self.overlay.handle_input(Input::Shed { conn, msg }, self.clock);
                 }
                 return;
             }

@@ -127,6 +127,20 @@ impl Overlay {
         }
     }
 
+    /// The transport had no room for an eager push to `conn` (a burst larger than its send
+    /// queue): announce it lazily instead; the peer grafts it if nobody else sends it.
+    pub(super) fn on_shed(&mut self, conn: ConnId, msg: Msg) {
+        let Msg::Gossip(g) = msg else { return };
+        let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer) else { return };
+        if self.shed_pending.len() >= IHAVE_PENDING_CAP {
+            self.shed_pending.remove(0);
+            self.stats_mut().outbox_dropped += 1;
+        }
+        self.stats_mut().shed_to_ihave += 1;
+        self.shed_pending.push((peer, g.id, g.round));
+        self.schedule_ihave_flush();
+    }
+
     /// Send now the IHAVEs waiting for `peer` (one frame per `MAX_IHAVE_BATCH` ids).
     fn flush_ihaves_to(&mut self, peer: NodeId) {
         if !self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
@@ -157,6 +171,10 @@ impl Overlay {
             self.stats_mut().outbox_dropped += 1;
         }
         self.ihave_pending.push((peer, id, round));
+        self.schedule_ihave_flush();
+    }
+
+    fn schedule_ihave_flush(&mut self) {
         if !self.ihave_scheduled {
             self.ihave_scheduled = true;
             self.schedule(self.now.plus_ms(IHAVE_LAZY_MS), Timer::IHaveFlush);
@@ -167,7 +185,8 @@ impl Overlay {
     pub(super) fn flush_ihaves(&mut self) {
         self.ihave_scheduled = false;
         let mut by_peer: std::collections::BTreeMap<NodeId, Vec<(MsgId, u16)>> = Default::default();
-        for (peer, id, round) in std::mem::take(&mut self.ihave_pending) {
+        let shed = std::mem::take(&mut self.shed_pending);
+        for (peer, id, round) in std::mem::take(&mut self.ihave_pending).into_iter().chain(shed) {
             by_peer.entry(peer).or_default().push((id, round));
         }
         for (peer, ids) in by_peer {

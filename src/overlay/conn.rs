@@ -551,7 +551,9 @@ impl Overlay {
             Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {
                 self.on_routed_ack(from, super::unicast::RoutedAck { src, dst, msg_id, hops, of, sig })
             }
-            Msg::Undeliverable { src, dst, msg_id, reason } => self.on_undeliverable(from, src, dst, msg_id, reason),
+            Msg::Undeliverable { src, dst, msg_id, reason, of, sig } => {
+                self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
+            }
         }
     }
 

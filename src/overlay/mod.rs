@@ -28,6 +28,8 @@ mod tests;
 mod tests_abuse;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_unicast;
 pub mod types;
 mod unicast;
 
@@ -112,6 +114,14 @@ pub enum Input {
         id: MsgId,
         /// Event bytes.
         body: Body,
+    },
+    /// The transport did not queue this `Gossip` for `conn` (its send queue had no room for
+    /// payload, `net::PAYLOAD_HEADROOM_*`): the peer is told `IHave` instead and can `Graft`.
+    Shed {
+        /// Where it was to go.
+        conn: ConnId,
+        /// The message as it was emitted.
+        msg: Msg,
     },
     /// Send a payload to one node, with acknowledgement.
     Unicast {
@@ -231,6 +241,8 @@ pub struct Stats {
     pub gossip_limited: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
+    /// Eager pushes the transport had no room for, announced by `IHave` instead.
+    pub shed_to_ihave: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -274,6 +286,9 @@ struct PendingUnicast {
     hash: [u8; 32],
     /// Our signature over `hash`, sent with every attempt.
     sig: crate::wire::Sig,
+    /// The node the current attempt was handed to (a report of failure counts from it, the
+    /// destination or one of its homes only).
+    via: Option<NodeId>,
 }
 
 /// One node's overlay state. See the module doc.
@@ -314,6 +329,10 @@ pub struct Overlay {
     missing: BTreeMap<MsgId, Missing>,
     held: Vec<Held>,
     ihave_pending: Vec<(NodeId, MsgId, u16)>,
+    /// IHAVEs for eager pushes the transport shed (`Input::Shed`): sent only by the batch
+    /// timer, never piggybacked (a piggyback would ride on the next push, shed as well).
+    /// Bounded by `IHAVE_PENDING_CAP` too.
+    shed_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
     unsent_own: Vec<MsgId>,
     dir: Directory,
@@ -385,6 +404,7 @@ impl Overlay {
             missing: BTreeMap::new(),
             held: Vec::new(),
             ihave_pending: Vec::new(),
+            shed_pending: Vec::new(),
             ihave_scheduled: false,
             unsent_own: Vec::new(),
             dir: Directory::new(DIR_CAP),
@@ -526,6 +546,7 @@ impl Overlay {
             }
             Input::Publish { id, body } => self.publish_event(id, body),
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
+            Input::Shed { conn, msg } => self.on_shed(conn, msg),
         }
     }
 

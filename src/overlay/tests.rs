@@ -128,6 +128,11 @@ fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, rem
     out
 }
 
+/// An authenticated inbound connection `conn` from `peer` (node key `peer_key`) at `remote`.
+pub(super) fn handshake_with(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, remote: Addr) {
+    handshake(o, peer, peer_key, conn, remote, true);
+}
+
 /// `peer`'s side of the handshake after `o` said hello on `conn`: its `Hello` at `at`.
 /// Returns the nonce `o` asked it to sign and o's outputs.
 pub(super) fn answer_hello(o: &mut Overlay, peer: &Overlay, conn: ConnId, at: u64) -> (u64, Vec<Output>) {

@@ -170,6 +170,20 @@ impl Routed {
     }
 }
 
+impl Routed {
+    /// What a node that gives up on a unicast signs in its `Undeliverable`: SHA-256(tag ‖
+    /// reporter ‖ the unicast's [`Routed::signing_hash`] ‖ reason code), so a report names one
+    /// payload and one reason and only the reporter's key can make it.
+    pub fn undeliverable_hash(reporter: NodeId, routed_hash: &[u8; 32], reason: UndeliverableReason) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/undeliverable/v2");
+        h.update(reporter.0.to_be_bytes());
+        h.update(routed_hash);
+        h.update([reason.code()]);
+        h.finalize().into()
+    }
+}
+
 /// Why a unicast did not arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UndeliverableReason {
@@ -184,6 +198,19 @@ pub enum UndeliverableReason {
     /// The node that would deliver it does not (yet) know the origin's node key, so it cannot
     /// check the signature (a record still spreading; the origin retries).
     UnknownSource,
+}
+
+impl UndeliverableReason {
+    /// The reason's byte in [`Routed::undeliverable_hash`] (fixed: part of what is signed).
+    pub fn code(self) -> u8 {
+        match self {
+            UndeliverableReason::Unknown => 0,
+            UndeliverableReason::TtlExpired => 1,
+            UndeliverableReason::NotAttached => 2,
+            UndeliverableReason::NoRoute => 3,
+            UndeliverableReason::UnknownSource => 4,
+        }
+    }
 }
 
 /// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
@@ -298,7 +325,7 @@ pub enum Msg {
     },
     /// Delivery failed, routed back to the origin.
     Undeliverable {
-        /// Node that gave up.
+        /// Node that gave up (the signer).
         src: NodeId,
         /// The origin of the unicast.
         dst: NodeId,
@@ -306,6 +333,10 @@ pub enum Msg {
         msg_id: u64,
         /// Why.
         reason: UndeliverableReason,
+        /// [`Routed::signing_hash`] of the unicast it reports on (the origin compares it).
+        of: MsgId,
+        /// Signature by `src`'s node key over [`Routed::undeliverable_hash`].
+        sig: Sig,
     },
 }
 

@@ -64,7 +64,14 @@ fn samples() -> Vec<Msg> {
             sig: Sig([8; 64]),
         }),
         Msg::RoutedAck { src: NodeId(2), dst: NodeId(1), msg_id: 9, hops: 2, of: MsgId([7; 32]), sig: Sig([6; 64]) },
-        Msg::Undeliverable { src: NodeId(3), dst: NodeId(1), msg_id: 9, reason: UndeliverableReason::NotAttached },
+        Msg::Undeliverable {
+            src: NodeId(3),
+            dst: NodeId(1),
+            msg_id: 9,
+            reason: UndeliverableReason::NotAttached,
+            of: MsgId([7; 32]),
+            sig: Sig([5; 64]),
+        },
     ]
 }
 
@@ -173,11 +180,19 @@ fn frame_table() -> String {
         out.push_str(&format!("{} {}\n", msg.name(), crate::hex::encode(&frame)));
     }
     let rec = sample_record();
-    let hashes: [(&str, [u8; 32]); 4] = [
+    let hashes: [(&str, [u8; 32]); 5] = [
         ("node-record", rec.signing_hash()),
         ("auth", Hello::auth_hash(0x0102_0304_0506_0708, NodeId(0x1122_3344_5566_7788))),
         ("routed", Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x")),
         ("routed-ack", Routed::ack_hash(&Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x"))),
+        (
+            "undeliverable",
+            Routed::undeliverable_hash(
+                NodeId(3),
+                &Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x"),
+                UndeliverableReason::NotAttached,
+            ),
+        ),
     ];
     for (name, h) in hashes {
         out.push_str(&format!("hash:{name} {}\n", crate::hex::encode(&h)));
