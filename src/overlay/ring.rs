@@ -286,6 +286,15 @@ impl RingTable {
         out
     }
 
+    /// Who to ask for neighbour lists this stabilise round: the nearest successor and
+    /// predecessor (each answer is its own lists; this node also tells them about itself, so
+    /// a newcomer enters their tables once they have verified it).
+    pub fn stabilise_targets(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self.succ.first().iter().chain(self.pred.first().iter()).map(|p| p.node).collect();
+        out.dedup();
+        out
+    }
+
     /// Finger points worth a lookup (beyond the successor; the rest repeat it), for the
     /// caller's periodic fix-fingers round.
     pub fn finger_targets(&self) -> Vec<NodeId> {

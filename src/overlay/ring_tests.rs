@@ -222,3 +222,69 @@ fn estimates_and_finger_targets_follow_the_ring_size() {
     assert!(f.len() < RING_FINGERS && !f.is_empty());
     assert_eq!(RingTable::new(all[0]).estimate_cores(), 1);
 }
+
+#[test]
+fn cores_joining_through_one_bootstrap_converge_by_stabilising() {
+    // 300 cores each know only the first one, then join (look their own id up) and stabilise
+    // in rounds: ask the nearest neighbours for their lists, handshake only what
+    // `worth_verifying` picks (here every claimed core exists, so it verifies), notify them,
+    // and look one finger point up. Every table reaches the converged successor and
+    // predecessor lists, and lookups then reach the true owner.
+    let all = ring(300, 61);
+    let boot = all[0];
+    let mut t: BTreeMap<NodeId, RingTable> = BTreeMap::new();
+    for p in &all {
+        let mut tab = RingTable::new(*p);
+        let _ = tab.offer(boot);
+        t.insert(p.node, tab);
+    }
+    let _ = t.get_mut(&boot.node).map(|b| b.offer(all[1]));
+    let by_id: BTreeMap<NodeId, RingPeer> = all.iter().map(|p| (p.node, *p)).collect();
+    for p in &all {
+        if let Ok((owner, _)) = walk(&t, boot.node, p.node) {
+            let _ = t.get_mut(&p.node).map(|tab| tab.offer(by_id[&owner]));
+            let _ = t.get_mut(&owner).map(|tab| tab.offer(*p));
+        }
+    }
+    let want: BTreeMap<NodeId, RingTable> = tables(&all);
+    let mut rounds = 0;
+    let done = |t: &BTreeMap<NodeId, RingTable>| {
+        t.iter()
+            .all(|(n, tab)| tab.successors() == want[n].successors() && tab.predecessors() == want[n].predecessors())
+    };
+    while !done(&t) && rounds < 100 {
+        rounds += 1;
+        let snap = t.clone();
+        for p in &all {
+            let me = &snap[&p.node];
+            for target in me.stabilise_targets() {
+                let their = &snap[&target];
+                let mut claims: Vec<RingPeer> = their.successors().to_vec();
+                claims.extend_from_slice(their.predecessors());
+                claims.push(by_id[&target]);
+                let verified = t[&p.node].worth_verifying(&claims);
+                for c in verified {
+                    let _ = t.get_mut(&p.node).map(|tab| tab.offer(c));
+                }
+                let _ = t.get_mut(&target).map(|tab| tab.offer(*p));
+            }
+            let targets = snap[&p.node].finger_targets();
+            if !targets.is_empty() {
+                let point = targets[rounds % targets.len()];
+                if let Ok((owner, _)) = walk(&snap, p.node, point) {
+                    if owner != p.node {
+                        let _ = t.get_mut(&p.node).map(|tab| tab.offer(by_id[&owner]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(done(&t), "not converged after {rounds} rounds");
+    assert!(rounds <= 60, "{rounds} rounds");
+    let mut rng = SplitMix64::new(8);
+    for _ in 0..1_000 {
+        let key = rng.next_u64();
+        let from = all[rng.below(all.len() as u64) as usize].node;
+        assert_eq!(walk(&t, from, NodeId(key)).map(|r| r.0), Ok(owner(&all, key)));
+    }
+}
