@@ -20,6 +20,7 @@ mod dir_admit;
 pub mod directory;
 mod membership;
 pub mod params;
+pub mod ring;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(test)]
