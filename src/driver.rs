@@ -171,6 +171,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         cfg.owner,
         cfg.listen,
         cfg.boot_peer.as_deref(),
+        cfg.delivery,
         &data_dir,
         clock.now(),
         clock.unix_now(),

@@ -205,6 +205,7 @@ impl<'a> OverlayRuntime<'a> {
         owner: PublicKey,
         listen: SocketAddr,
         boot_peer: Option<&str>,
+        delivery: crate::wire::DeliveryMode,
         data_dir: &Path,
         now: Instant,
         unix: UnixTime,
@@ -262,6 +263,7 @@ impl<'a> OverlayRuntime<'a> {
             },
             leaf_slots: LEAF_SLOTS,
             seed,
+            delivery,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let net = Net::new(ex);
@@ -664,6 +666,7 @@ mod tests {
             role: RoleChoice::Core,
             leaf_slots: LEAF_SLOTS,
             seed: 1,
+            delivery: crate::wire::DeliveryMode::Auto,
         };
         let mut o = Overlay::new(cfg, Box::new(crypto), clock);
         let conn = ConnId(1);

@@ -18,6 +18,7 @@ mod conn;
 pub mod crypto;
 mod dir_admit;
 pub mod directory;
+mod interest;
 mod membership;
 pub mod params;
 #[cfg(any(test, feature = "sim"))]
@@ -28,6 +29,8 @@ mod tests;
 mod tests_abuse;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_interest;
 pub mod types;
 mod unicast;
 
@@ -42,7 +45,9 @@ use params::*;
 pub use types::{Instant, Now, SplitMix64};
 
 pub use crate::wire::ConnId;
-use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
+use crate::wire::{
+    Addr, Body, DeliveryMode, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason,
+};
 
 /// How a node decides its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,8 @@ pub struct Config {
     pub leaf_slots: usize,
     /// RNG seed.
     pub seed: u64,
+    /// `--delivery`: broadcast, follow or auto (docs/scaling.md "Delivery").
+    pub delivery: DeliveryMode,
 }
 
 /// Something that happened.
@@ -122,6 +129,8 @@ pub enum Input {
         /// Payload.
         payload: Body,
     },
+    /// The owner's followees changed (from their newest kind 3): a leaf tells its homes.
+    SetInterest(Vec<Key32>),
 }
 
 /// Something to do.
@@ -231,6 +240,11 @@ pub struct Stats {
     pub gossip_limited: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
+    /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
+    pub interest_dropped: u64,
+    /// Events not forwarded to a leaf because its owner does not follow their author (follow
+    /// delivery): bandwidth saved, not a loss.
+    pub leaf_filtered: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -316,6 +330,7 @@ pub struct Overlay {
     ihave_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
     unsent_own: Vec<MsgId>,
+    interest: interest::Interests,
     dir: Directory,
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
@@ -387,6 +402,7 @@ impl Overlay {
             ihave_pending: Vec::new(),
             ihave_scheduled: false,
             unsent_own: Vec::new(),
+            interest: interest::Interests::default(),
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
@@ -526,6 +542,7 @@ impl Overlay {
             }
             Input::Publish { id, body } => self.publish_event(id, body),
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
+            Input::SetInterest(authors) => self.set_interest(authors),
         }
     }
 
@@ -589,6 +606,7 @@ impl Overlay {
             _ => {}
         }
         self.flush_unsent_own();
+        self.flush_interest();
         self.release_held();
         self.seen.expire(self.now);
         self.cache.expire(self.now);
