@@ -237,7 +237,7 @@ pub const BANS_CAP: usize = 1_024;
 /// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).
 /// 32 B each: 32 KB per leaf at the leaf, and at a home ≤ `LEAF_SLOTS` × this × 32 B = 2 MiB.
 /// An `Interest` frame of this size is ≈ 34 KB (< `MAX_FRAME_BYTES`).
-pub const MAX_INTEREST_AUTHORS: usize = 1_000;
+pub const MAX_INTEREST_AUTHORS: usize = crate::limits::MAX_FOLLOWEES;
 /// `p` tags of an event the home→leaf filter looks at (the rest do not make it travel).
 pub const MAX_AUDIENCE_PTAGS: usize = 32;
 /// A leaf sends its set to a home at most this often (changes in between are coalesced).

@@ -108,6 +108,11 @@ pub struct SimNode {
 }
 
 impl SimNode {
+    /// The owner's key (the author of the posts it publishes).
+    pub fn owner(&self) -> Key32 {
+        self.cfg.owner
+    }
+
     /// A node that has just started: alive, in partition group 0, nothing delivered yet.
     fn fresh(overlay: Overlay, addr: Addr, reachable: bool, cfg: Config, key: [u8; 32]) -> SimNode {
         SimNode {
