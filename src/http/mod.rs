@@ -103,6 +103,8 @@ pub struct NetworkInfo {
     pub following: u64,
     /// Leaves attached here that sent their interest set (a core node).
     pub leaves_filtering: u64,
+    /// Followees in those leaves' sets, summed.
+    pub leaf_followees: u64,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.

@@ -606,6 +606,7 @@ impl<'a> OverlayRuntime<'a> {
             delivery_active: delivery_name(self.overlay.delivery_active()),
             following: self.overlay.interest_sizes().0 as u64,
             leaves_filtering: self.overlay.interest_sizes().1 as u64,
+            leaf_followees: self.overlay.interest_sizes().2 as u64,
             resend_waiting: self.app.resend().len() as u64,
             mailbox_envelopes: self.app.mailbox().len() as u64,
             mail_opened: self.app.stats().mail_opened,

@@ -101,9 +101,11 @@ impl Overlay {
         }
     }
 
-    /// Size of our own interest set (leaf) and number of leaves whose set we hold (home).
-    pub fn interest_sizes(&self) -> (usize, usize) {
-        (self.interest.own.len(), self.interest.leaves.len())
+    /// Size of our own interest set (leaf), number of leaves whose set we hold and the sum
+    /// of their sizes (home).
+    pub fn interest_sizes(&self) -> (usize, usize, usize) {
+        let held = self.interest.leaves.values().map(|l| l.authors.len()).sum();
+        (self.interest.own.len(), self.interest.leaves.len(), held)
     }
 
     /// The set a home holds for `leaf` (tests, `/status` of a home).
