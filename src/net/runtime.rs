@@ -211,9 +211,9 @@ impl<'a> OverlayRuntime<'a> {
         boot_peer: Option<&str>,
         delivery: crate::wire::DeliveryMode,
         data_dir: &Path,
-        now: Instant,
-        unix: UnixTime,
+        clock: Now,
     ) -> Result<OverlayRuntime<'a>, OverlayError> {
+        let (now, unix) = (clock.mono, clock.wall);
         let listener = Async::<TcpListener>::bind(listen).map_err(|e| OverlayError::Bind(listen, e))?;
         let local = listener.get_ref().local_addr().map_err(|e| OverlayError::Bind(listen, e))?;
         let secret = node_key(data_dir)?;
