@@ -171,9 +171,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         cfg.owner,
         cfg.listen,
         cfg.boot_peer.as_deref(),
+        cfg.delivery,
         &data_dir,
-        clock.now(),
-        clock.unix_now(),
+        crate::overlay::Now::new(clock.now(), clock.unix_now()),
     )
     .map_err(Fatal::Overlay)?;
     log::info!("HTTP API listening on http://{http_addr} (point your client here)");

@@ -458,3 +458,9 @@ pub const ANSWER_INTERVAL: Duration = Duration::from_secs(2);
 /// Sources tracked by the answer limiter (≈ 32 B each ⇒ ≈ 32 KiB). When full, a source whose
 /// budget has refilled is forgotten first (it loses nothing), else the one closest to refilled.
 pub const ANSWER_SOURCES_CAP: usize = 1024;
+
+/// Followees of the owner that follower multicast subscribes to (the first ones of their
+/// newest kind 3, in tag order): 32 B each ⇒ 32 KB here, and ≤ 64 leaves × 32 KB = 2 MiB at a
+/// home (`overlay::params::MAX_INTEREST_AUTHORS`, the same number). NIP-02 lists rarely exceed
+/// it; a longer one subscribes to its first 1,000 (the rest are fetched on demand).
+pub const MAX_FOLLOWEES: usize = 1_000;

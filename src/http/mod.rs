@@ -94,6 +94,17 @@ pub struct NetworkInfo {
     pub role: &'static str,
     /// Nodes in the directory (this one included).
     pub nodes_known: u64,
+    /// `--delivery` as configured: `broadcast`, `follow` or `auto`.
+    pub delivery: &'static str,
+    /// What it resolves to now (a core node in `auto` by its directory size; a leaf in
+    /// `auto` lets its homes decide and shows `auto`).
+    pub delivery_active: &'static str,
+    /// Followees in the interest set (from the owner's newest kind 3).
+    pub following: u64,
+    /// Leaves attached here that sent their interest set (a core node).
+    pub leaves_filtering: u64,
+    /// Followees in those leaves' sets, summed.
+    pub leaf_followees: u64,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.
@@ -129,6 +140,8 @@ pub struct DroppedInfo {
     pub new_ids_limited: u64,
     /// Gossiped records of new node ids over their link's budget.
     pub gossip_limited: u64,
+    /// Leaves' interest sets refused: oversized or over their update budget.
+    pub interest_limited: u64,
 }
 
 /// What `/status` shows of the `-b` bootstrap peer.

@@ -103,6 +103,10 @@ pub struct OverlayRuntime<'a> {
     /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
     /// takes them after every call that can store.
     stored: Vec<crate::event::Event>,
+    /// The owner (whose newest follow list sets the overlay's interest set).
+    owner: PublicKey,
+    /// Id of the follow list the interest set was last derived from.
+    follow_list: Option<crate::event::EventId>,
 }
 
 /// What the application layer sees of the overlay (`app::Context`).
@@ -205,10 +209,11 @@ impl<'a> OverlayRuntime<'a> {
         owner: PublicKey,
         listen: SocketAddr,
         boot_peer: Option<&str>,
+        delivery: crate::wire::DeliveryMode,
         data_dir: &Path,
-        now: Instant,
-        unix: UnixTime,
+        clock: Now,
     ) -> Result<OverlayRuntime<'a>, OverlayError> {
+        let (now, unix) = (clock.mono, clock.wall);
         let listener = Async::<TcpListener>::bind(listen).map_err(|e| OverlayError::Bind(listen, e))?;
         let local = listener.get_ref().local_addr().map_err(|e| OverlayError::Bind(listen, e))?;
         let secret = node_key(data_dir)?;
@@ -262,6 +267,7 @@ impl<'a> OverlayRuntime<'a> {
             },
             leaf_slots: LEAF_SLOTS,
             seed,
+            delivery,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let net = Net::new(ex);
@@ -278,6 +284,8 @@ impl<'a> OverlayRuntime<'a> {
             last_persist: unix,
             bootstrap,
             stored: Vec::new(),
+            owner,
+            follow_list: None,
         })
     }
 
@@ -418,6 +426,7 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
+        self.sync_interest(store);
         let mut stored = 0;
         loop {
             let mut progressed = false;
@@ -434,6 +443,22 @@ impl<'a> OverlayRuntime<'a> {
                 return stored;
             }
         }
+    }
+
+    /// Hand the overlay the owner's followees when their newest follow list changed (at start,
+    /// and after each new kind 3): a leaf tells its homes, an unfollow unsubscribes.
+    fn sync_interest(&mut self, store: &Store) {
+        use crate::query::EventQuery;
+        let list = store.latest_replaceable(&self.owner, crate::event::KIND_FOLLOW_LIST);
+        let id = list.map(|e| e.id);
+        if id == self.follow_list {
+            return;
+        }
+        self.follow_list = id;
+        let authors = list.map(app::follows::followees).unwrap_or_default();
+        log::info!("following {} authors (delivery {:?})", authors.len(), self.overlay.delivery());
+        let keys = authors.into_iter().map(|k| Key32(k.0)).collect();
+        self.overlay.handle_input(Input::SetInterest(keys), self.clock);
     }
 
     fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
@@ -577,6 +602,11 @@ impl<'a> OverlayRuntime<'a> {
                 crate::wire::Role::Leaf => "leaf",
             },
             nodes_known: self.overlay.directory_len() as u64,
+            delivery: delivery_name(self.overlay.delivery()),
+            delivery_active: delivery_name(self.overlay.delivery_active()),
+            following: self.overlay.interest_sizes().0 as u64,
+            leaves_filtering: self.overlay.interest_sizes().1 as u64,
+            leaf_followees: self.overlay.interest_sizes().2 as u64,
             resend_waiting: self.app.resend().len() as u64,
             mailbox_envelopes: self.app.mailbox().len() as u64,
             mail_opened: self.app.stats().mail_opened,
@@ -593,9 +623,18 @@ impl<'a> OverlayRuntime<'a> {
                     forged: o.forged,
                     new_ids_limited: o.prefix_limited,
                     gossip_limited: o.gossip_limited,
+                    interest_limited: o.interest_dropped,
                 }
             },
         }
+    }
+}
+
+fn delivery_name(m: crate::wire::DeliveryMode) -> &'static str {
+    match m {
+        crate::wire::DeliveryMode::Broadcast => "broadcast",
+        crate::wire::DeliveryMode::Follow => "follow",
+        crate::wire::DeliveryMode::Auto => "auto",
     }
 }
 
@@ -664,6 +703,7 @@ mod tests {
             role: RoleChoice::Core,
             leaf_slots: LEAF_SLOTS,
             seed: 1,
+            delivery: crate::wire::DeliveryMode::Auto,
         };
         let mut o = Overlay::new(cfg, Box::new(crypto), clock);
         let conn = ConnId(1);

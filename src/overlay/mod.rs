@@ -18,6 +18,7 @@ mod conn;
 pub mod crypto;
 mod dir_admit;
 pub mod directory;
+mod interest;
 mod membership;
 pub mod params;
 pub mod ring;
@@ -31,6 +32,7 @@ mod tests_abuse;
 mod tests_dir;
 #[cfg(test)]
 mod tests_unicast;
+mod tests_interest;
 pub mod types;
 mod unicast;
 
@@ -45,7 +47,9 @@ use params::*;
 pub use types::{Instant, Now, SplitMix64};
 
 pub use crate::wire::ConnId;
-use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
+use crate::wire::{
+    Addr, Body, DeliveryMode, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason,
+};
 
 /// How a node decides its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub struct Config {
     pub leaf_slots: usize,
     /// RNG seed.
     pub seed: u64,
+    /// `--delivery`: broadcast, follow or auto (docs/scaling.md "Delivery").
+    pub delivery: DeliveryMode,
 }
 
 /// Something that happened.
@@ -133,6 +139,8 @@ pub enum Input {
         /// Payload.
         payload: Body,
     },
+    /// The owner's followees changed (from their newest kind 3): a leaf tells its homes.
+    SetInterest(Vec<Key32>),
 }
 
 /// Something to do.
@@ -244,6 +252,11 @@ pub struct Stats {
     pub dir_full: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.
     pub shed_to_ihave: u64,
+    /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
+    pub interest_dropped: u64,
+    /// Events not forwarded to a leaf because its owner does not follow their author (follow
+    /// delivery): bandwidth saved, not a loss.
+    pub leaf_filtered: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -336,6 +349,7 @@ pub struct Overlay {
     shed_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
     unsent_own: Vec<MsgId>,
+    interest: interest::Interests,
     dir: Directory,
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
@@ -408,6 +422,7 @@ impl Overlay {
             shed_pending: Vec::new(),
             ihave_scheduled: false,
             unsent_own: Vec::new(),
+            interest: interest::Interests::default(),
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
@@ -548,6 +563,7 @@ impl Overlay {
             Input::Publish { id, body } => self.publish_event(id, body),
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
             Input::Shed { conn, msg } => self.on_shed(conn, msg),
+            Input::SetInterest(authors) => self.set_interest(authors),
         }
     }
 
@@ -611,6 +627,7 @@ impl Overlay {
             _ => {}
         }
         self.flush_unsent_own();
+        self.flush_interest();
         self.release_held();
         self.seen.expire(self.now);
         self.cache.expire(self.now);

@@ -252,3 +252,23 @@ pub const LOOKUP_CACHE_CAP: usize = 1_024;
 /// A cached lookup result is used this long (a core's address rarely changes; a leaf's homes
 /// do, and a stale entry costs one failed attempt and a fresh lookup).
 pub const LOOKUP_CACHE_MS: u64 = 10 * 60_000;
+
+// ---- follower multicast (interest.rs; docs/scaling.md "Delivery") ----
+/// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).
+/// 32 B each: 32 KB per leaf at the leaf, and at a home ≤ `LEAF_SLOTS` × this × 32 B = 2 MiB.
+/// An `Interest` frame of this size is ≈ 34 KB (< `MAX_FRAME_BYTES`).
+pub const MAX_INTEREST_AUTHORS: usize = crate::limits::MAX_FOLLOWEES;
+/// `p` tags of an event the home→leaf filter looks at (the rest do not make it travel).
+pub const MAX_AUDIENCE_PTAGS: usize = 32;
+/// A leaf sends its set to a home at most this often (changes in between are coalesced).
+pub const INTEREST_SEND_INTERVAL_MS: u64 = 15_000;
+/// A home accepts a leaf's updates at one per this interval after a burst of
+/// `INTEREST_UPDATE_BURST` (an honest leaf sends at most one per `INTEREST_SEND_INTERVAL_MS`).
+pub const INTEREST_UPDATE_INTERVAL_MS: u64 = 10_000;
+/// See `INTEREST_UPDATE_INTERVAL_MS`.
+pub const INTEREST_UPDATE_BURST: u64 = 4;
+/// `--delivery auto` switches a home's leaves to follow delivery when its directory (the
+/// estimated network size) holds this many nodes: under broadcast a leaf receives every post
+/// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the goal.
+pub const AUTO_FOLLOW_MIN_NODES: usize = 1_000;
+const _: () = assert!(INTEREST_SEND_INTERVAL_MS >= INTEREST_UPDATE_INTERVAL_MS);

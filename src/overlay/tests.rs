@@ -20,6 +20,7 @@ pub(super) fn node_with(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
         bootstrap,
         role: RoleChoice::Core,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
@@ -109,6 +110,7 @@ fn a_wildcard_listen_address_is_never_advertised() {
         bootstrap: vec![],
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed: 5,
     };
     let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), t(0));
@@ -241,6 +243,7 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
         bootstrap: vec![], // `-b name` did not resolve at start
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed: 6,
     };
     let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), t(0));
