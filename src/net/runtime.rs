@@ -450,12 +450,12 @@ impl<'a> OverlayRuntime<'a> {
     fn sync_interest(&mut self, store: &Store) {
         use crate::query::EventQuery;
         let list = store.latest_replaceable(&self.owner, crate::event::KIND_FOLLOW_LIST);
-        let id = list.map(|e| e.id);
+        let id = list.as_ref().map(|e| e.id);
         if id == self.follow_list {
             return;
         }
         self.follow_list = id;
-        let authors = list.map(app::follows::followees).unwrap_or_default();
+        let authors = list.as_deref().map(app::follows::followees).unwrap_or_default();
         log::info!("following {} authors (delivery {:?})", authors.len(), self.overlay.delivery());
         let keys = authors.into_iter().map(|k| Key32(k.0)).collect();
         self.overlay.handle_input(Input::SetInterest(keys), self.clock);

@@ -32,6 +32,7 @@ mod tests_abuse;
 mod tests_dir;
 #[cfg(test)]
 mod tests_unicast;
+#[cfg(test)]
 mod tests_interest;
 pub mod types;
 mod unicast;
