@@ -145,7 +145,7 @@ impl Event {
         if computed != self.id {
             return Err(EventError::IdMismatch { computed });
         }
-        let xonly = self.pubkey.to_xonly().map_err(|_| EventError::BadPubkey)?;
+        let xonly = keys::parsed(&self.pubkey).map_err(|_| EventError::BadPubkey)?;
         if !keys::verify(&xonly, &self.id.0, &self.sig.0) {
             return Err(EventError::BadSignature);
         }

@@ -165,3 +165,29 @@ fn new_signed_reproduces_fixture_e1() {
     assert_eq!(e, parse_event(fixture("E1").as_bytes()).expect("E1").event);
     assert!(e.verify(NOW).is_ok());
 }
+
+fn key_parses() -> u64 {
+    crate::keys::KEY_PARSES.with(|c| c.get())
+}
+
+fn secret(i: u64) -> keys::SecretKey {
+    let mut s = [0x42; 32];
+    s[..8].copy_from_slice(&(i + 1).to_be_bytes());
+    keys::SecretKey::from_bytes(s).expect("valid scalar")
+}
+
+fn post(key: &keys::SecretKey, n: u64) -> Event {
+    Event::new_signed(key, UnixTime(NOW.0 - n), KIND_POST, vec![], format!("post {n}"), &[0; 32])
+}
+
+/// The second event of an author does not pay for parsing its key again (a square root).
+#[test]
+fn an_authors_key_is_parsed_once_for_many_events() {
+    let k = secret(1);
+    let (a, b, c) = (post(&k, 1), post(&k, 2), post(&k, 3));
+    let before = key_parses();
+    for e in [a, b, c] {
+        assert!(e.verify(NOW).is_ok());
+    }
+    assert_eq!(key_parses() - before, 1, "one parse for three events of one author");
+}
