@@ -191,3 +191,34 @@ fn an_authors_key_is_parsed_once_for_many_events() {
     }
     assert_eq!(key_parses() - before, 1, "one parse for three events of one author");
 }
+
+/// The id hash is computed from the pieces without building the canonical bytes: it must be
+/// the SHA-256 of exactly those bytes, for every fixture and for hostile strings (every
+/// escape, control bytes, multi-byte text, escapes at the ends of runs).
+#[test]
+fn streamed_id_hash_equals_the_hash_of_the_canonical_bytes() {
+    use sha2::{Digest, Sha256};
+    let mut events: Vec<Event> =
+        (1..=16).map(|i| parse_event(fixture(&format!("E{i}")).as_bytes()).expect("fixture").event).collect();
+    let nasty: String = (0u8..0x80).map(char::from).chain("\"\\é世界\u{7f}\u{2028}".chars()).collect();
+    let mut e = events[0].clone();
+    e.content = format!("\n{nasty}\"");
+    e.tags = vec![vec![], vec!["\"".into(), "\\".into(), nasty.clone()], vec![String::new()]];
+    e.created_at = UnixTime(u64::MAX);
+    e.kind = u16::MAX;
+    events.push(e);
+    for e in &events {
+        let bytes = canonical_bytes(e);
+        let want: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(json::canonical_hash(e, MAX_EVENT_BYTES), (want, bytes.len()));
+    }
+}
+
+/// An oversized event is refused by its exact canonical length, whatever it contains.
+#[test]
+fn oversized_event_reports_its_exact_canonical_length() {
+    let mut e = parse_event(fixture("E1").as_bytes()).expect("E1").event;
+    e.content = "\u{1}".repeat(MAX_EVENT_BYTES); // 6 bytes each once escaped
+    let len = canonical_bytes(&e).len();
+    assert_eq!(e.verify(NOW), Err(EventError::TooLarge { len }));
+}
