@@ -151,13 +151,14 @@ pub const MIN_STORE_MIB: u64 = 1;
 /// stored event, so this is also the ring's RAM ceiling).
 pub const MAX_STORE_MIB: u64 = 4096;
 
-/// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
-/// box, its entry in the `(created_at, id)` map and in the id index (8-byte prefixes), at the
-/// fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
-/// allocator) at 533 B per typical event (140 B of it store structures) against 533 B
-/// accounted (it was 256 B with 651 B measured before the compact indexes of issue 11).
+/// Bytes each stored event accounts for on top of its packed bytes (`store::compact`, the
+/// event's one allocation): malloc's header and rounding, its 72-byte slot in the
+/// `(created_at, id)` map and its id-index entry (8-byte prefixes), at the fill factors those
+/// maps reach. `benches/store.rs` measures the real heap (a counting allocator): 413 B per
+/// typical event (≈ 249 B packed), against 533 B when each event was a decoded `Event`
+/// (then accounted as `Event::approx_size` + 140 B; 651 B before the compact indexes).
 /// Memory: part of the store budget, not extra.
-pub const STORE_EVENT_OVERHEAD_BYTES: usize = 140;
+pub const STORE_EVENT_OVERHEAD_BYTES: usize = 164;
 
 /// Share of the store budget that pinned events (the owner's own, each author's latest
 /// profile, the owner's follow list) may take. Past it the oldest pinned events become
@@ -418,7 +419,8 @@ pub const RELAY_MAX_LIMIT: usize = 1000;
 
 /// Stored events one filter examines at most while looking for matches (newest first). A
 /// filter matching little in a big store stops here and answers what it found (bounded CPU:
-/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 48,000 posts.
+/// ≈ 50,000 × 0.1 µs; only events whose author and kind match are decoded from the store's
+/// packed form). The 32 MiB default store holds ≈ 80,000 posts.
 pub const RELAY_SCAN_MAX: usize = 50_000;
 
 /// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.

@@ -338,7 +338,7 @@ fn answer_req(
     let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
     match selected {
         Ok((events, sig, miss)) => {
-            let encoded = ctx.encode(encode_events(events.into_iter(), sig));
+            let encoded = ctx.encode(encode_events(events.iter().map(AsRef::as_ref), sig));
             // A miss also asks the network: answer it afresh every time.
             if let (Some(g), None) = (generation, &miss) {
                 cache.put(g, &req.body, ctx.gzip, &encoded);
