@@ -106,8 +106,8 @@ impl Filter {
 
     /// The part of [`Filter::matches`] that needs only the author and kind.
     pub fn matches_author_and_kind(&self, pubkey: &PublicKey, kind: u16) -> bool {
-        !self.authors.as_ref().is_some_and(|a| !a.contains(pubkey))
-            && !self.kinds.as_ref().is_some_and(|k| !k.contains(&kind))
+        self.authors.as_ref().is_none_or(|a| a.contains(pubkey))
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
     }
 
     /// Whether `ev` matches every field of this filter (`limit` aside).
