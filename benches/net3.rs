@@ -11,7 +11,14 @@
 //!   52 B per packet (20 B IPv4 + 20 B TCP + 12 B timestamp option, what Linux puts on
 //!   loopback); the figure at 40 B per packet is printed too. Packets count pure ACKs.
 //!
-//! `NET3_POSTS` (default 200) sets N and `NET3_GAP_MS` (default 100) the pause between posts:
+//! - server CPU time and context switches per post: `/proc/<pid>/stat` (utime + stime) and
+//!   `/proc/<pid>/task/*/status` (voluntary + involuntary switches, every thread) of the three
+//!   servers, minus the idle figures over the same duration. A context switch is a thread
+//!   going to sleep or being woken: the hand-offs a post costs, which on a busy machine are
+//!   where the latency goes (each one may wait for a CPU).
+//!
+//! `NET3_BIN` runs another build of the server (e.g. a copy of main's, to compare two builds
+//! in turns on the same loaded machine). `NET3_POSTS` (default 200) sets N and `NET3_GAP_MS` (default 100) the pause between posts:
 //! a person posts a few times a second at most, and batching timers only look good when
 //! posts come back to back (`NET3_GAP_MS=0` shows that case). Not a test: nothing here
 //! asserts a speed.
@@ -120,6 +127,29 @@ fn status(p: &Proc) -> serde_json::Value {
 /// Kernel counters of one overlay socket: (bytes_sent, segs_out, data_segs_out).
 type Counters = BTreeMap<String, (u64, u64, u64)>;
 
+/// CPU time (clock ticks, utime + stime) and context switches (all threads) of the servers.
+fn proc_counters(pids: &[u32]) -> (u64, u64) {
+    let mut cpu = 0;
+    let mut switches = 0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After the command name in parentheses: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+        cpu += fields.iter().sum::<u64>();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                .sum::<u64>();
+        }
+    }
+    (cpu, switches)
+}
+
 /// Every TCP socket with one end on an overlay address of the three nodes.
 fn counters(ips: &[IpAddr]) -> Counters {
     let out = Command::new("ss").args(["-tinH", "state", "established"]).output().expect("run ss");
@@ -199,7 +229,8 @@ fn on_req(p: &Proc, id: &str, author: &str) -> bool {
 }
 
 fn main() {
-    let bin = env!("CARGO_BIN_EXE_nostrp2p");
+    let bin = std::env::var("NET3_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nostrp2p").to_owned());
+    let bin = bin.as_str();
     let posts: usize = std::env::var("NET3_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let gap = Duration::from_millis(std::env::var("NET3_GAP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100));
     let pid = std::process::id();
@@ -263,7 +294,9 @@ fn main() {
         one(posts + i, &mut warm);
     }
 
+    let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
     let before = counters(&ips);
+    let proc_before = proc_counters(&pids);
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
     let mut missing_on_req = 0;
@@ -278,9 +311,12 @@ fn main() {
     }
     let busy = t.elapsed();
     let after = counters(&ips);
+    let proc_after = proc_counters(&pids);
     let idle_before = counters(&ips);
+    let proc_idle_before = proc_counters(&pids);
     std::thread::sleep(busy);
     let idle_after = counters(&ips);
+    let proc_idle_after = proc_counters(&pids);
     let (bytes, packets, data) = delta(&before, &after);
     let (idle_bytes, idle_packets, idle_data) = delta(&idle_before, &idle_after);
 
@@ -291,6 +327,11 @@ fn main() {
     let pkts = (packets.saturating_sub(idle_packets)) as f64 / n;
     let data_pkts = (data.saturating_sub(idle_data)) as f64 / n;
     let ip_bytes = payload + pkts * HEADER_BYTES;
+    let busy_proc = (proc_after.0 - proc_before.0, proc_after.1 - proc_before.1);
+    let idle_proc = (proc_idle_after.0 - proc_idle_before.0, proc_idle_after.1 - proc_idle_before.1);
+    // Clock ticks are 10 ms on Linux (USER_HZ = 100).
+    let cpu_ms = busy_proc.0.saturating_sub(idle_proc.0) as f64 * 10.0 / n;
+    let switches = busy_proc.1.saturating_sub(idle_proc.1) as f64 / n;
     println!(
         "  {:.1} s of posting; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
          /req checks missed a post",
@@ -308,4 +349,9 @@ fn main() {
     println!("| TCP payload per post | – | {payload:.0} B | | |");
     println!("| packets per post (with pure ACKs) | {GO_PACKETS} | {pkts:.2} | {:.2}× | ≤ 2 |", GO_PACKETS / pkts);
     println!("| data packets per post | – | {data_pkts:.2} | | |");
+    println!("| server CPU per post, 3 nodes (10 ms ticks) | – | {cpu_ms:.2} ms | | |");
+    println!(
+        "| context switches per post, 3 nodes (idle over the same time: {}) | – | {switches:.1} | | |",
+        idle_proc.1
+    );
 }

@@ -312,8 +312,11 @@ impl<'a> OverlayRuntime<'a> {
             .min()
     }
 
-    /// Wait for a transport event or until `deadline` (a `std::time::Instant`).
-    pub async fn wait(&self, deadline: Option<std::time::Instant>) -> OverlayWake {
+    /// Wait for a transport event or until `timer` fires. The driver keeps the timer between
+    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes: arming a
+    /// timer wakes the reactor thread, which on a busy machine competes for a CPU with the
+    /// work a post is waiting for.
+    pub async fn wait(&self, timer: &mut Timer) -> OverlayWake {
         future::or(
             async {
                 match self.net.recv().await {
@@ -322,12 +325,7 @@ impl<'a> OverlayRuntime<'a> {
                 }
             },
             async {
-                match deadline {
-                    Some(at) => {
-                        Timer::at(at).await;
-                    }
-                    None => future::pending::<()>().await,
-                }
+                timer.await;
                 OverlayWake::Timer
             },
         )
