@@ -22,7 +22,7 @@ use std::time::Instant as WallClock;
 use nostrp2p::overlay::params::{DIR_CAP, RECORD_REFRESH_MS, RING_REPLICAS, RING_SUCCESSORS};
 use nostrp2p::overlay::ring::{walk, RingPeer, RingTable};
 use nostrp2p::overlay::{Directory, SplitMix64};
-use nostrp2p::wire::{frame_len, Addr, Body, Key32, Msg, NodeId, NodeRecord, PeerRef, Role, Sig, UndeliverableReason};
+use nostrp2p::wire::{frame_len, Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, Sig, UndeliverableReason};
 
 /// Counts live heap bytes, to measure what a record and a table really cost.
 struct Counting;
@@ -141,13 +141,15 @@ fn run(nodes: usize, core_pct: usize, seed: u64, per_record: f64, record_bytes: 
     counts.sort_unstable();
     let mean_held = ids.len() as f64 * RING_REPLICAS as f64 / cores as f64;
 
-    // Frame sizes of today's messages with the shape of the ring's (lookup ≈ a routed
+    // Frame sizes of today's messages with the shape of the ring's (lookup ≈ a signed routed
     // control message; neighbour list ≈ a shuffle reply of RING_SUCCESSORS peers).
     let lookup = frame_len(&Msg::Undeliverable {
         src: NodeId(u64::MAX),
         dst: NodeId(u64::MAX),
         msg_id: u64::MAX,
         reason: UndeliverableReason::NoRoute,
+        of: MsgId([0xff; 32]),
+        sig: Sig([0xff; 64]),
     }) as f64;
     let peer = PeerRef { node: NodeId(u64::MAX), addr: Addr::v4([198, 51, 100, 7], 9735) };
     let list = frame_len(&Msg::ShuffleReply(vec![peer; RING_SUCCESSORS])) as f64;
