@@ -22,7 +22,9 @@ use std::time::Instant as WallClock;
 use nostrp2p::overlay::params::{DIR_CAP, RECORD_REFRESH_MS, RING_REPLICAS, RING_SUCCESSORS};
 use nostrp2p::overlay::ring::{walk, RingPeer, RingTable};
 use nostrp2p::overlay::{Directory, SplitMix64};
-use nostrp2p::wire::{frame_len, Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, Sig, UndeliverableReason};
+use nostrp2p::wire::{
+    frame_len, Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, Sig, UndeliverableReason,
+};
 
 /// Counts live heap bytes, to measure what a record and a table really cost.
 struct Counting;

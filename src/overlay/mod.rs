@@ -31,9 +31,9 @@ mod tests_abuse;
 #[cfg(test)]
 mod tests_dir;
 #[cfg(test)]
-mod tests_unicast;
-#[cfg(test)]
 mod tests_interest;
+#[cfg(test)]
+mod tests_unicast;
 pub mod types;
 mod unicast;
 

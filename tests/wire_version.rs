@@ -1,6 +1,5 @@
-//! Real processes on loopback for issue 11's transport changes: a peer of the previous protocol
-//! version is refused visibly (log + `/status`), not split off silently. Every wait is bounded
-//! polling on state.
+//! Real processes on loopback: a peer of the previous protocol version is refused visibly
+//! (log + `/status`), not split off silently. Every wait is bounded polling on state.
 
 mod common;
 
