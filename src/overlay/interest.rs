@@ -192,13 +192,16 @@ impl Overlay {
     }
 
     /// Home→leaf filter: may this event go (payload or IHAVE) to `peer`? Everything but
-    /// attached leaves whose delivery resolves to `Follow` gets everything.
+    /// attached leaves whose delivery resolves to `Follow` gets everything; a leaf in `auto`
+    /// whose owner follows nobody resolves to broadcast.
     pub(super) fn leaf_wants(&self, peer: NodeId, audience: Option<&Audience>) -> bool {
         let Some(li) = self.interest.leaves.get(&peer) else { return true };
         let follow = match li.mode {
             DeliveryMode::Broadcast => false,
             DeliveryMode::Follow => true,
-            DeliveryMode::Auto => self.delivery_active() == DeliveryMode::Follow,
+            // A newcomer who follows nobody yet needs the global view to find people: in
+            // `auto` an empty set keeps broadcast (an explicit `follow` is taken as meant).
+            DeliveryMode::Auto => !li.authors.is_empty() && self.delivery_active() == DeliveryMode::Follow,
         };
         let Some(a) = audience else { return true };
         !follow

@@ -250,3 +250,24 @@ fn a_leaf_sends_its_set_on_attach_and_coalesces_changes() {
         .collect();
     assert_eq!(interests(&later), vec![Interest { mode: DeliveryMode::Follow, authors: vec![owner(43)] }]);
 }
+
+#[test]
+fn in_auto_a_leaf_that_follows_nobody_keeps_the_global_view() {
+    let (mut home, ..) = home_with_leaf();
+    // A home past the auto threshold (the network is large enough for follow delivery).
+    home.cfg.delivery = DeliveryMode::Follow;
+    let empty = Interest { mode: DeliveryMode::Auto, authors: vec![] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(empty) }, t(10));
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: post(owner(41), 1) }, t(20));
+    assert_eq!(sent_on(&mut home, ConnId(30), 20).len(), 1, "a newcomer sees everyone's posts");
+    // Once the owner follows someone, only followees (and posts naming the owner) come.
+    let set = Interest { mode: DeliveryMode::Auto, authors: vec![owner(40)] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(set) }, t(1_000));
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: post(owner(41), 2) }, t(2_000));
+    assert!(sent_on(&mut home, ConnId(30), 2_000).is_empty(), "a stranger's post is filtered");
+    // An explicit `follow` with nobody followed is taken as meant.
+    let none = Interest { mode: DeliveryMode::Follow, authors: vec![] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(none) }, t(20_000));
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: post(owner(41), 3) }, t(21_000));
+    assert!(sent_on(&mut home, ConnId(30), 21_000).is_empty());
+}
