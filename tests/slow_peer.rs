@@ -108,8 +108,11 @@ impl Link {
                         Msg::Pong(n) => {
                             let _ = tx.send(n);
                         }
+                        // Protocol 3: the id travels once, inside the packed event.
                         Msg::Gossip(g) => {
-                            known2.lock().expect("ids lock").insert(g.id.0);
+                            if let Some(id) = nostrp2p::event::packed::claimed_id(g.body.as_slice()) {
+                                known2.lock().expect("ids lock").insert(id);
+                            }
                         }
                         Msg::IHave(ids) => known2.lock().expect("ids lock").extend(ids.iter().map(|(id, _)| id.0)),
                         _ => {}
