@@ -28,7 +28,7 @@ use nostrp2p::keys::SecretKey;
 use nostrp2p::net::SLOW_PEER_STALL;
 use nostrp2p::overlay::params::{CONN_PAYLOAD_BURST, CONN_PAYLOAD_PER_S, RELAY_TRUST_MS};
 use nostrp2p::time::UnixTime;
-use nostrp2p::wire::{encode_frame, Addr, Body, Gossip, GossipKind, Key32, Msg, MsgId, Role};
+use nostrp2p::wire::{encode_frame, Body, Gossip, GossipKind, Msg, MsgId};
 
 /// Flooding and reading links.
 const LINKS: usize = 4;
@@ -69,24 +69,7 @@ struct Link {
 
 impl Link {
     fn join(server: SocketAddr, p: u8, read: bool) -> Link {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("advertised address");
-        let port = listener.local_addr().expect("local addr").port();
-        let owner = Key32(user(2 + p).public_key().0);
-        let mut raw = RawPeer::connect_advertising(
-            server,
-            owner,
-            [0x70 + p; 32],
-            Role::Core,
-            Some(Addr::v4([127, 0, 0, 1], port)),
-        );
-        raw.send(&Msg::Join);
-        loop {
-            match raw.read_msg() {
-                Msg::NeighborReply { ok: true } => break,
-                Msg::NeighborReply { ok: false } => panic!("the server refused raw peer {p} as a neighbour"),
-                _ => {}
-            }
-        }
+        let (mut raw, listener) = RawPeer::join_active_view(server, 2 + p, [0x70 + p; 32]);
         let (tx, pongs) = mpsc::channel();
         let known = Arc::new(Mutex::new(BTreeSet::new()));
         let closed = Arc::new(AtomicBool::new(false));
