@@ -453,15 +453,16 @@ impl<'a> OverlayRuntime<'a> {
     }
 
     /// Hand the overlay the owner's followees when their newest follow list changed (at start,
-    /// and after each new kind 3): a leaf tells its homes, an unfollow unsubscribes.
+    /// and after each new kind 3): a leaf tells its homes, an unfollow unsubscribes. Runs on
+    /// every drain, so the unchanged case is one index lookup; the list is decoded on change.
     fn sync_interest(&mut self, store: &Store) {
         use crate::query::EventQuery;
-        let list = store.latest_replaceable(&self.owner, crate::event::KIND_FOLLOW_LIST);
-        let id = list.as_ref().map(|e| e.id);
+        let id = store.latest_replaceable_id(&self.owner, crate::event::KIND_FOLLOW_LIST);
         if id == self.follow_list {
             return;
         }
         self.follow_list = id;
+        let list = store.latest_replaceable(&self.owner, crate::event::KIND_FOLLOW_LIST);
         let authors = list.as_deref().map(app::follows::followees).unwrap_or_default();
         log::info!("following {} authors (delivery {:?})", authors.len(), self.overlay.delivery());
         let keys = authors.into_iter().map(|k| Key32(k.0)).collect();
@@ -603,6 +604,7 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Figures for `/status`.
     pub fn network_info(&self) -> crate::http::NetworkInfo {
+        let (following, leaves_filtering, leaf_followees) = self.overlay.interest_sizes();
         crate::http::NetworkInfo {
             role: match self.overlay.role() {
                 crate::wire::Role::Core => "core",
@@ -611,9 +613,9 @@ impl<'a> OverlayRuntime<'a> {
             nodes_known: self.overlay.directory_len() as u64,
             delivery: delivery_name(self.overlay.delivery()),
             delivery_active: delivery_name(self.overlay.delivery_active()),
-            following: self.overlay.interest_sizes().0 as u64,
-            leaves_filtering: self.overlay.interest_sizes().1 as u64,
-            leaf_followees: self.overlay.interest_sizes().2 as u64,
+            following: following as u64,
+            leaves_filtering: leaves_filtering as u64,
+            leaf_followees: leaf_followees as u64,
             resend_waiting: self.app.resend().len() as u64,
             mailbox_envelopes: self.app.mailbox().len() as u64,
             mail_opened: self.app.stats().mail_opened,

@@ -369,6 +369,12 @@ impl Store {
         Ok(())
     }
 
+    /// The id of `author`'s latest replaceable event of `kind`, without decoding it (a caller
+    /// polling for a change decodes only when the id moved).
+    pub fn latest_replaceable_id(&self, author: &PublicKey, kind: u16) -> Option<EventId> {
+        self.ring.latest_replaceable_id(author, kind)
+    }
+
     /// Live likes (kind 7 reactions other than `-`) of `post`, oldest first.
     pub fn likes_of(&self, post: &EventId) -> Vec<Event> {
         self.ring.likes_of(post)

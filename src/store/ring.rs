@@ -576,6 +576,11 @@ impl Ring {
         &mut self.tombs
     }
 
+    /// The id of the latest replaceable event of `kind` by `author`, without decoding it.
+    pub fn latest_replaceable_id(&self, author: &PublicKey, kind: u16) -> Option<EventId> {
+        self.latest.get(&(*author, kind)).map(|(_, id)| *id)
+    }
+
     /// The latest replaceable event of `kind` by `author`.
     pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<Event> {
         let key = self.latest.get(&(*author, kind))?;
