@@ -230,12 +230,8 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
             Long("accept-any-author") => accept_any_author = bool_flag(&mut p, "--accept-any-author")?,
             Long("delivery") => {
                 let v = string(p.value()?, "--delivery")?;
-                delivery = match v.as_str() {
-                    "broadcast" => DeliveryMode::Broadcast,
-                    "follow" => DeliveryMode::Follow,
-                    "auto" => DeliveryMode::Auto,
-                    _ => return Err(CliError(format!("--delivery {v:?}: expected broadcast, follow or auto"))),
-                };
+                delivery = DeliveryMode::from_name(&v)
+                    .ok_or_else(|| CliError(format!("--delivery {v:?}: expected broadcast, follow or auto")))?;
             }
             Short('h') | Long("help") => return Ok(Command::Help(SERVER_HELP)),
             other => return Err(CliError(format!("{} (see `nostrp2p server --help`)", other.unexpected()))),

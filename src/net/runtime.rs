@@ -611,8 +611,8 @@ impl<'a> OverlayRuntime<'a> {
                 crate::wire::Role::Leaf => "leaf",
             },
             nodes_known: self.overlay.directory_len() as u64,
-            delivery: delivery_name(self.overlay.delivery()),
-            delivery_active: delivery_name(self.overlay.delivery_active()),
+            delivery: self.overlay.delivery().as_str(),
+            delivery_active: self.overlay.delivery_active().as_str(),
             following: following as u64,
             leaves_filtering: leaves_filtering as u64,
             leaf_followees: leaf_followees as u64,
@@ -641,14 +641,6 @@ impl<'a> OverlayRuntime<'a> {
                 other_protocol: self.other_protocol,
             },
         }
-    }
-}
-
-fn delivery_name(m: crate::wire::DeliveryMode) -> &'static str {
-    match m {
-        crate::wire::DeliveryMode::Broadcast => "broadcast",
-        crate::wire::DeliveryMode::Follow => "follow",
-        crate::wire::DeliveryMode::Auto => "auto",
     }
 }
 

@@ -394,6 +394,25 @@ pub enum DeliveryMode {
     Auto,
 }
 
+impl DeliveryMode {
+    /// Every mode, in wire order.
+    pub const ALL: [DeliveryMode; 3] = [DeliveryMode::Broadcast, DeliveryMode::Follow, DeliveryMode::Auto];
+
+    /// The name `--delivery` takes and `/status` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Broadcast => "broadcast",
+            DeliveryMode::Follow => "follow",
+            DeliveryMode::Auto => "auto",
+        }
+    }
+
+    /// The mode named `name` (see [`DeliveryMode::as_str`]).
+    pub fn from_name(name: &str) -> Option<DeliveryMode> {
+        DeliveryMode::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
 impl From<DeliveryMode> for u8 {
     fn from(m: DeliveryMode) -> u8 {
         match m {
