@@ -432,9 +432,7 @@ impl Node {
         if stored > 0 && self.net_sync_at.is_none() {
             self.net_sync_at = Some(self.clock.now().plus_ms(self.net_sync_delay));
         }
-        for ev in overlay.take_stored() {
-            self.fan_out(&ev);
-        }
+        overlay.drain_stored(|ev| self.fan_out(ev));
     }
 
     /// Fsyncs everything inserted so far (the deferred sync of network events).

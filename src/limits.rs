@@ -254,6 +254,13 @@ pub const REQ_CACHE_MAX_KEY_BYTES: usize = 512;
 /// event heard). No memory cost. Tests may override it with `NOSTRP2P_TEST_NET_SYNC_MS`.
 pub const NET_SYNC_DELAY: Duration = Duration::from_secs(1);
 
+/// Capacity the overlay runtime keeps, across wakes, in its buffer of events newly stored
+/// from the network (handed to the live subscriptions after each wake). One wake takes at
+/// most ~257 transport events; keeping the capacity avoids re-growing the vector (and
+/// faulting fresh zeroed pages) on every wake of a flood; above it the buffer shrinks back.
+/// Memory: 512 × `size_of::<Event>()` (≈ 200 B) ≈ 100 KiB.
+pub const STORED_BUF_KEEP: usize = 512;
+
 /// Interval between the periodic statistics lines at info level.
 pub const STATS_LOG_INTERVAL: Duration = Duration::from_secs(15 * 60);
 

@@ -27,7 +27,7 @@ use crate::app::{self, persist, App, AppConfig, FetchTarget};
 use crate::event::{Event, VerifiedEvent};
 use crate::http::Miss;
 use crate::keys::{PublicKey, SecretKey};
-use crate::limits::APP_PERSIST_INTERVAL;
+use crate::limits::{APP_PERSIST_INTERVAL, STORED_BUF_KEEP};
 use crate::overlay::crypto::{Checked, Rejected, SchnorrCrypto};
 use crate::overlay::{params::LEAF_SLOTS, Config, Delivery, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
@@ -99,7 +99,7 @@ pub struct OverlayRuntime<'a> {
     last_persist: UnixTime,
     /// The `-b` peer: why it does not work, when to resolve it again.
     bootstrap: Option<Bootstrap>,
-    /// Events newly stored from the network since the last [`OverlayRuntime::take_stored`]
+    /// Events newly stored from the network since the last [`OverlayRuntime::drain_stored`]
     /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
     /// takes them after every call that can store.
     stored: Vec<crate::event::Event>,
@@ -508,7 +508,8 @@ impl<'a> OverlayRuntime<'a> {
         match out {
             app::Output::Broadcast(ev) => {
                 let bytes = crate::event::packed::encode(ev.as_event());
-                let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes) };
+                let audience = crate::overlay::Audience::of(Key32(ev.pubkey.0), Some(&ev));
+                let input = Input::Publish { id: MsgId(ev.id.0), body: Body::from_slice(&bytes), audience };
                 self.overlay.handle_input(input, self.clock);
                 0
             }
@@ -564,9 +565,16 @@ impl<'a> OverlayRuntime<'a> {
         self.drain(unix, store)
     }
 
-    /// Events stored from the network since the last call, oldest first.
-    pub fn take_stored(&mut self) -> Vec<crate::event::Event> {
-        std::mem::take(&mut self.stored)
+    /// Hands `f` the events stored from the network since the last call, oldest first. The
+    /// buffer keeps its capacity (up to `STORED_BUF_KEEP`) for the next wake: rebuilding it on
+    /// every wake of a flood re-grew it from nothing each time.
+    pub fn drain_stored(&mut self, mut f: impl FnMut(&crate::event::Event)) {
+        for ev in self.stored.drain(..) {
+            f(&ev);
+        }
+        if self.stored.capacity() > STORED_BUF_KEEP {
+            self.stored.shrink_to(STORED_BUF_KEEP);
+        }
     }
 
     /// The owner's client asked for something the store does not have: ask the network.

@@ -72,8 +72,8 @@ impl Overlay {
         self.push(g, None, None);
     }
 
-    /// Broadcast our own event.
-    pub(super) fn publish_event(&mut self, id: MsgId, body: Body) {
+    /// Broadcast our own event (its audience read from the event the driver verified).
+    pub(super) fn publish_event(&mut self, id: MsgId, body: Body, audience: Audience) {
         if body.len() > MAX_BODY_BYTES || !self.seen.insert(id, self.now) {
             return;
         }
@@ -85,10 +85,9 @@ impl Overlay {
             if self.unsent_own.len() >= UNSENT_OWN_CAP {
                 self.unsent_own.remove(0);
             }
-            self.unsent_own.push(id);
+            self.unsent_own.push((id, audience.clone()));
         }
-        let audience = self.own_audience(&g);
-        self.push(g, None, audience.as_ref());
+        self.push(g, None, Some(&audience));
     }
 
     /// Push our own messages published while we had no peers (called on housekeeping).
@@ -96,45 +95,33 @@ impl Overlay {
         if self.unsent_own.is_empty() || self.eager.is_empty() {
             return;
         }
-        for id in std::mem::take(&mut self.unsent_own) {
+        for (id, audience) in std::mem::take(&mut self.unsent_own) {
             if let Some(g) = self.cache.get(&id).cloned() {
-                let audience = self.own_audience(&g);
-                self.push(g, None, audience.as_ref());
+                self.push(g, None, Some(&audience));
             }
         }
-    }
-
-    /// Who our own event concerns, for the home→leaf filter: checked like a received one (once
-    /// per own post, and only when some leaf filters).
-    fn own_audience(&mut self, g: &Gossip) -> Option<Audience> {
-        if !self.filters_leaves() {
-            return None;
-        }
-        let unix = self.unix_now();
-        let c = self.crypto.verify_event(&g.id, g.body.as_slice(), unix).ok()?;
-        Some(Audience::of(c.author, c.event.as_ref()))
     }
 
     /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to
     /// leaves; an event to a leaf only if it wants it, `interest.rs`).
     fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
         g.round = g.round.saturating_add(1);
-        let is_leaf = |o: &Overlay, n: &NodeId| o.role == Role::Core && o.leaves.contains(n);
-        let skip = |o: &Overlay, n: &NodeId| {
-            Some(*n) == from
-                || (g.kind == GossipKind::Record && o.leaves.contains(n))
-                || (g.kind == GossipKind::Event && is_leaf(o, n) && !o.leaf_wants(*n, audience))
+        // Each peer is judged once: `leaf_wants` both counts a filtered leaf and skips it.
+        let mut filtered = 0;
+        let mut keep = |o: &Overlay, n: &NodeId| {
+            if Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n)) {
+                return false;
+            }
+            let is_leaf = o.role == Role::Core && o.leaves.contains(n);
+            if g.kind == GossipKind::Event && is_leaf && !o.leaf_wants(*n, audience) {
+                filtered += 1;
+                return false;
+            }
+            true
         };
-        let filtered = self
-            .eager
-            .iter()
-            .chain(self.lazy.iter())
-            .filter(|n| g.kind == GossipKind::Event && Some(**n) != from && is_leaf(self, n))
-            .filter(|n| !self.leaf_wants(**n, audience))
-            .count() as u64;
+        let mut eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| keep(self, n)).collect();
+        let mut lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| keep(self, n)).collect();
         self.stats.leaf_filtered += filtered;
-        let mut eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
-        let mut lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
         if self.role == Role::Leaf && eager.len() > 1 {
             // A leaf's own message goes in full to one home and as IHAVE to the others
             // (spec §2.4): both homes are in the core tree, so a second full copy would only

@@ -2,9 +2,13 @@
 //! the per-author limiter and the ban list.
 //!
 //! Pure and deterministic: time is passed in; every structure has a hard capacity and evicts in
-//! a defined order (oldest first, or fullest bucket first), never by `HashMap` order.
+//! a defined order (oldest first, or fullest bucket first), never by `HashMap` order. The seen
+//! set and the message cache index ids in hash tables (looked up for every received message;
+//! a 65,536-entry `BTreeMap` of 32-byte keys cost ≈ 17 key comparisons per lookup) and are
+//! never iterated: their eviction order lives in the `VecDeque` beside them. The tables use
+//! std's keyed SipHash (`RandomState`), so ids ground to collide cannot slow them down.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::types::Instant;
 use crate::wire::{Gossip, Key32, MsgId, NodeId};
@@ -13,7 +17,7 @@ use crate::wire::{Gossip, Key32, MsgId, NodeId};
 /// Invariant: `order` and `set` hold the same ids (`order` oldest first).
 #[derive(Debug)]
 pub struct Seen {
-    set: BTreeMap<MsgId, Instant>,
+    set: HashSet<MsgId>,
     order: VecDeque<(Instant, MsgId)>,
     cap: usize,
     max_age_ms: u64,
@@ -22,21 +26,21 @@ pub struct Seen {
 impl Seen {
     /// An empty cache.
     pub fn new(cap: usize, max_age_ms: u64) -> Seen {
-        Seen { set: BTreeMap::new(), order: VecDeque::new(), cap, max_age_ms }
+        Seen { set: HashSet::new(), order: VecDeque::new(), cap, max_age_ms }
     }
     /// True if `id` was inserted and has not expired or been evicted.
     pub fn contains(&self, id: &MsgId) -> bool {
-        self.set.contains_key(id)
+        self.set.contains(id)
     }
     /// Remember `id`; returns false if it was already there.
     pub fn insert(&mut self, id: MsgId, now: Instant) -> bool {
-        if self.set.contains_key(&id) {
+        if self.set.contains(&id) {
             return false;
         }
         while self.order.len() >= self.cap {
             self.pop_oldest();
         }
-        self.set.insert(id, now);
+        self.set.insert(id);
         self.order.push_back((now, id));
         debug_assert_eq!(self.set.len(), self.order.len());
         true
@@ -68,7 +72,7 @@ impl Seen {
 /// Recent messages kept to answer GRAFTs; bounded by count and age like [`Seen`].
 #[derive(Debug)]
 pub struct MsgCache {
-    map: BTreeMap<MsgId, (Gossip, Option<NodeId>)>,
+    map: HashMap<MsgId, (Gossip, Option<NodeId>)>,
     order: VecDeque<(Instant, MsgId)>,
     cap: usize,
     max_age_ms: u64,
@@ -77,7 +81,7 @@ pub struct MsgCache {
 impl MsgCache {
     /// An empty cache.
     pub fn new(cap: usize, max_age_ms: u64) -> MsgCache {
-        MsgCache { map: BTreeMap::new(), order: VecDeque::new(), cap, max_age_ms }
+        MsgCache { map: HashMap::new(), order: VecDeque::new(), cap, max_age_ms }
     }
     /// Keep `msg`, received from `from` (`None`: our own); its body is shared, not copied.
     pub fn insert(&mut self, msg: Gossip, from: Option<NodeId>, now: Instant) {

@@ -21,12 +21,14 @@ use super::params::*;
 use super::{Instant, Overlay};
 use crate::wire::{ConnId, DeliveryMode, Interest, Key32, Msg, NodeId, Role, FEATURE_INTEREST};
 
-/// Who a broadcast event concerns: its author and the nodes of the owners it `p`-tags.
+/// Who a broadcast event concerns: its author and the nodes of the owners it `p`-tags. Read
+/// from the verified event by whoever holds it (the overlay for a received event, the driver
+/// for the owner's own, `Input::Publish`), so the filter never checks an event again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Audience {
-    pub author: Key32,
+pub struct Audience {
+    pub(super) author: Key32,
     /// Node ids (`low64(pubkey)`) of `p`-tagged users, at most `MAX_AUDIENCE_PTAGS`.
-    pub mentions: Vec<NodeId>,
+    pub(super) mentions: Vec<NodeId>,
 }
 
 impl Audience {
@@ -149,6 +151,7 @@ impl Overlay {
     }
 
     /// True if some attached leaf has told us its interest set (the filter may apply).
+    #[cfg(test)]
     pub(super) fn filters_leaves(&self) -> bool {
         self.role == Role::Core && !self.interest.leaves.is_empty()
     }

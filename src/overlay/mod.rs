@@ -44,6 +44,7 @@ pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
 pub use crypto::{Checked, Crypto, Rejected, SchnorrCrypto};
 pub use directory::Directory;
+pub use interest::Audience;
 use params::*;
 pub use types::{Instant, Now, SplitMix64};
 
@@ -122,6 +123,9 @@ pub enum Input {
         id: MsgId,
         /// Event bytes.
         body: Body,
+        /// Its author and `p` tags ([`Audience::of`] the verified event), for the home→leaf
+        /// filter: the overlay does not check the event a second time to read them.
+        audience: Audience,
     },
     /// The transport did not queue this `Gossip` for `conn` (its send queue had no room for
     /// payload, `net::PAYLOAD_HEADROOM_*`): the peer is told `IHave` instead and can `Graft`.
@@ -349,7 +353,7 @@ pub struct Overlay {
     /// Bounded by `IHAVE_PENDING_CAP` too.
     shed_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
-    unsent_own: Vec<MsgId>,
+    unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
     dir: Directory,
     authors: caches::AuthorLimiter,
@@ -561,7 +565,7 @@ impl Overlay {
                 self.stats.malformed += 1;
                 self.drop_conn(conn);
             }
-            Input::Publish { id, body } => self.publish_event(id, body),
+            Input::Publish { id, body, audience } => self.publish_event(id, body, audience),
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
             Input::Shed { conn, msg } => self.on_shed(conn, msg),
             Input::SetInterest(authors) => self.set_interest(authors),

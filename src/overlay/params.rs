@@ -3,7 +3,7 @@
 //!
 //! Worst-case overlay heap on a core node ≈ directory (`DIR_CAP` × ~600 B ≈ 12 MiB at 20,000
 //! records) + message cache (`MSG_CACHE_CAP` × `MAX_BODY_BYTES` ≈ 128 MiB only if every cached
-//! message were maximal; posts are ~1 KB ⇒ ≈ 2 MiB) + seen ids (`SEEN_CAP` × ~80 B ≈ 5 MiB) +
+//! message were maximal; posts are ~1 KB ⇒ ≈ 2 MiB) + seen ids (`SEEN_CAP` × ~110 B ≈ 7 MiB) +
 //! connection queues (`MAX_CONNS` × `CONN_QUEUE_CAP` messages).
 
 // ---- HyParView (core membership), paper / iroh-gossip defaults ----
@@ -72,7 +72,8 @@ pub const MSG_CACHE_MS: u64 = 10 * 60_000;
 /// Own messages published while unconnected, sent once a peer is up (ids only; bodies stay in
 /// the message cache).
 pub const UNSENT_OWN_CAP: usize = 64;
-/// Ids remembered as seen (count bound; ~80 B each ⇒ ≈ 5 MiB).
+/// Ids remembered as seen (count bound; 40 B in the age queue + ≤ 66 B in the hash set, whose
+/// table doubles to 131,072 slots at this count ⇒ ≈ 7 MiB).
 pub const SEEN_CAP: usize = 65_536;
 /// How long an id stays seen (age bound; the event store dedups older ones).
 pub const SEEN_MS: u64 = 60 * 60_000;

@@ -97,7 +97,7 @@ fn a_follow_leaf_gets_only_its_followees_and_its_own_owner() {
     assert_eq!(sent_on(&mut home, ConnId(30), 2_000).len(), 1);
     // An own post of the home's owner: only to leaves that follow it.
     let (id, body) = fake_event_at(owner(1).0, 4, 100, true, super::sim::SIM_UNIX_ORIGIN);
-    home.handle_input(Input::Publish { id, body }, t(3_000));
+    home.handle_input(Input::Publish { id, body, audience: Audience::of(owner(1), None) }, t(3_000));
     assert!(sent_on(&mut home, ConnId(30), 3_000).is_empty());
 }
 
@@ -270,4 +270,58 @@ fn in_auto_a_leaf_that_follows_nobody_keeps_the_global_view() {
     home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(none) }, t(20_000));
     home.handle_input(Input::Frame { conn: ConnId(20), msg: post(owner(41), 3) }, t(21_000));
     assert!(sent_on(&mut home, ConnId(30), 21_000).is_empty());
+}
+
+/// Counts event checks (`verify_event`) while behaving like [`FakeCrypto`].
+struct Counting(FakeCrypto, std::rc::Rc<std::cell::Cell<u32>>);
+
+impl Crypto for Counting {
+    fn node_key(&self) -> Key32 {
+        self.0.node_key()
+    }
+    fn sign(&mut self, hash: &[u8; 32]) -> crate::wire::Sig {
+        self.0.sign(hash)
+    }
+    fn verify(&mut self, key: &Key32, hash: &[u8; 32], sig: &crate::wire::Sig) -> bool {
+        self.0.verify(key, hash, sig)
+    }
+    fn check_delegation(&mut self, owner: &Key32, node_key: &Key32, delegation: &[u8], unix_now: u64) -> bool {
+        self.0.check_delegation(owner, node_key, delegation, unix_now)
+    }
+    fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
+        self.1.set(self.1.get() + 1);
+        self.0.verify_event(id, body, unix_now)
+    }
+    fn event_id(&self, body: &[u8]) -> Option<MsgId> {
+        self.0.event_id(body)
+    }
+}
+
+/// "Verified exactly once": the owner's own post was verified when it was published (the
+/// driver hands the overlay a `VerifiedEvent`); the home→leaf filter must not check it again
+/// just to learn its author and `p` tags.
+#[test]
+fn an_own_post_is_not_checked_again_to_filter_it_for_leaves() {
+    let checks = std::rc::Rc::new(std::cell::Cell::new(0));
+    let cfg = Config {
+        owner: owner(1),
+        delegation: None,
+        listen: Some(Addr::v4([10, 0, 0, 1], 7000)),
+        bootstrap: vec![],
+        role: RoleChoice::Core,
+        leaf_slots: LEAF_SLOTS,
+        seed: 1,
+        delivery: DeliveryMode::Auto,
+    };
+    let mut home = Overlay::new(cfg, Box::new(Counting(FakeCrypto::new([1; 32]), checks.clone())), t(0));
+    let mut leaf = node(3, RoleChoice::Leaf, vec![], DeliveryMode::Follow);
+    connect(&mut home, &mut leaf, ConnId(30), FEATURE_INTEREST, true);
+    let set = Interest { mode: DeliveryMode::Follow, authors: vec![owner(1)] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(set) }, t(10));
+    assert!(home.filters_leaves());
+    let (id, body) = fake_event_at(owner(1).0, 4, 100, true, super::sim::SIM_UNIX_ORIGIN);
+    checks.set(0);
+    home.handle_input(Input::Publish { id, body, audience: Audience::of(owner(1), None) }, t(3_000));
+    assert_eq!(sent_on(&mut home, ConnId(30), 3_000).len(), 1, "the leaf follows the home's owner");
+    assert_eq!(checks.get(), 0, "event checks of an own post");
 }

@@ -459,7 +459,8 @@ impl Sim {
         let (id, body) = fake_event_at(author, self.counter, size, true, created_at);
         let now = self.now;
         self.nodes[i].delivered.insert(id, now);
-        self.input(i, Input::Publish { id, body });
+        let audience = crate::overlay::Audience::of(Key32(author), None);
+        self.input(i, Input::Publish { id, body, audience });
         id
     }
 
