@@ -15,19 +15,20 @@
 //!   events from fresh keys; its entry budget lets only a few be stored.
 //!
 //! A round ends when each link's `Pong` comes back (a link's frames are handled in order); the
-//! stored count is then read from `/status` (`events_received`). `BENCH_INGEST_ROUNDS` (default 12) and `BENCH_INGEST_PEERS` (default 1) set
-//! the rounds and flooding links. The raw verify rates are per CPU-second of the benchmark's
+//! stored count is then read from `/status` (`events_received`). `BENCH_INGEST_ROUNDS` (default
+//! 20, at most 24: each author's burst) and `BENCH_INGEST_PEERS` (default 1) set the rounds and
+//! flooding links. The per-round ratios vary on a shared machine, so the summary gives their
+//! median and spread next to the total, and the load average before and after. The raw verify rates are per CPU-second of the benchmark's
 //! thread, like the server's figure. Not a test: nothing here asserts.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{mpsc, Arc, Mutex};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use common::raw::{now, user, RawPeer};
+use common::raw::{now, user, RawLink, RawPeer};
 use common::{HttpClient, Node, NodeOpts, TempDir};
 use nostrp2p::event::{packed, Event};
 use nostrp2p::keys::{self, SecretKey};
@@ -50,7 +51,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let rounds = env("BENCH_INGEST_ROUNDS", 12);
+    let rounds = env("BENCH_INGEST_ROUNDS", 20);
     let peers_n = env("BENCH_INGEST_PEERS", PEERS);
     let per_link = CONN_PAYLOAD_BURST as usize;
     let total = peers_n * per_link * rounds;
@@ -100,6 +101,8 @@ fn main() {
     }
 
     let frames: Vec<Vec<u8>> = events.iter().map(gossip_frame).collect();
+    let load_before = load_average();
+    let mut per_round: Vec<f64> = Vec::with_capacity(rounds);
     let mut stored = received(&mut http);
     let (mut wall, mut cpu, mut done) = (0.0, 0.0, 0usize);
     let ticks0 = user_system_ticks(pid);
@@ -129,6 +132,9 @@ fn main() {
             n as f64 / dc
         );
         stored = got;
+        if dc > 0.0 && n > 0 {
+            per_round.push(n as f64 / dc);
+        }
         wall += dt;
         cpu += dc;
         done += n as usize;
@@ -139,6 +145,13 @@ fn main() {
         println!("  server log: {line}");
     }
     let per_cpu = done as f64 / cpu;
+    let load_after = load_average();
+    per_round.sort_by(f64::total_cmp);
+    let pct = |r: f64| 100.0 * r / raw_rate;
+    let (median, lo, hi) = match per_round.as_slice() {
+        [] => (f64::NAN, f64::NAN, f64::NAN),
+        v => (v[v.len() / 2], v[0], v[v.len() - 1]),
+    };
     let ticks = user_system_ticks(pid);
     let (user_s, sys_s) = ((ticks.0 - ticks0.0) / 100.0, (ticks.1 - ticks0.1) / 100.0);
 
@@ -165,7 +178,15 @@ fn main() {
         1e6 / per_cpu,
         100.0 * per_cpu / raw_rate
     );
+    println!(
+        "per round: median {median:.0}/CPU-s = {:.0} % of raw (spread {:.0}–{:.0} %, {} rounds)",
+        pct(median),
+        pct(lo),
+        pct(hi),
+        per_round.len()
+    );
     println!("  server CPU split over the rounds (10 ms ticks): user {user_s:.2} s, kernel {sys_s:.2} s");
+    println!("  load average (1 min) before the rounds {load_before}, after {load_after}");
     println!(
         "stranger's link: {STRANGER_EVENTS} fresh-key events pushed, {kept} stored (entry budget {INJECT_BURST} + {INJECT_PER_S}/s; \
          flood guard {CONN_PAYLOAD_BURST} + {CONN_PAYLOAD_PER_S}/s), {dt:.2} s, {:.0} us server CPU per pushed event",
@@ -206,54 +227,31 @@ fn verify_rates(events: &[Event]) -> (f64, f64) {
     (raw, full)
 }
 
-/// A raw peer's socket, written by the benchmark, read by a thread that answers pings and
-/// drops everything else (the events the server forwards to it).
-struct Flooder {
-    w: Arc<Mutex<TcpStream>>,
-    pongs: Mutex<mpsc::Receiver<u32>>,
-}
+/// A raw peer's link, written by the benchmark, read by a thread that answers pings and
+/// drops everything else (the events the server forwards to it): `RawLink`.
+struct Flooder(RawLink);
 
 impl Flooder {
     fn start(raw: RawPeer) -> Flooder {
-        let reader = raw.stream.try_clone().expect("clone socket");
-        reader.set_read_timeout(None).expect("blocking reads");
-        let w = Arc::new(Mutex::new(raw.stream));
-        let w2 = Arc::clone(&w);
-        let (tx, pongs) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = RawPeer { stream: reader };
-            while let Some(m) = r.try_read_msg() {
-                match m {
-                    Msg::Ping(n) => {
-                        let pong = encode_frame(&Msg::Pong(n)).expect("encodes");
-                        let _ = w2.lock().expect("socket lock").write_all(&pong);
-                    }
-                    Msg::Pong(n) => {
-                        let _ = tx.send(n);
-                    }
-                    _ => {}
-                }
-            }
-        });
-        Flooder { w, pongs: Mutex::new(pongs) }
+        Flooder(raw.into_link(|_| {}))
     }
 
     /// Pings with `n` (≠ 0) and waits for its `Pong` (bounded by `WAIT`).
     fn sync(&self, n: u32) {
-        self.send(&encode_frame(&Msg::Ping(n)).expect("encodes"));
-        let deadline = Instant::now() + WAIT;
-        let pongs = self.pongs.lock().expect("pongs lock");
-        while let Ok(m) = pongs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            if m == n {
-                return;
-            }
+        if !self.0.sync(n, WAIT) {
+            println!("  (no Pong {n} within {} s: the server dropped it or the link)", WAIT.as_secs());
         }
-        println!("  (no Pong {n} within {} s: the server dropped it or the link)", WAIT.as_secs());
     }
 
     fn send(&self, bytes: &[u8]) {
-        self.w.lock().expect("socket lock").write_all(bytes).expect("the server closed a raw peer's link");
+        assert!(self.0.send(bytes), "the server closed a raw peer's link");
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`), as printed there.
+fn load_average() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().next().unwrap_or("?").to_owned()
 }
 
 /// `/status` `network.events_received`.

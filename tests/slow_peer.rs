@@ -16,12 +16,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::cluster::{peers, wait_until};
-use common::raw::{now, user, RawPeer};
+use common::cluster::{peers, status, wait_until};
+use common::raw::{now, user, RawLink, RawPeer};
 use common::{Node, NodeOpts, TempDir};
 use nostrp2p::event::{packed, Event};
 use nostrp2p::keys::SecretKey;
@@ -60,73 +59,55 @@ fn gossip_frame(ev: &Event) -> Vec<u8> {
 /// A raw core peer in the server's active view; a thread reads its link (unless it is the
 /// non-reader), answers pings, and records every event id it got or was told about.
 struct Link {
-    w: Arc<Mutex<TcpStream>>,
+    link: Option<RawLink>,
+    /// The non-reader's socket (kept open, never read).
+    deaf: Option<TcpStream>,
     known: Arc<Mutex<BTreeSet<[u8; 32]>>>,
-    closed: Arc<AtomicBool>,
-    pongs: Mutex<mpsc::Receiver<u32>>,
     _listener: TcpListener,
 }
 
 impl Link {
     fn join(server: SocketAddr, p: u8, read: bool) -> Link {
-        let (mut raw, listener) = RawPeer::join_active_view(server, 2 + p, [0x70 + p; 32]);
-        let (tx, pongs) = mpsc::channel();
+        let (raw, listener) = RawPeer::join_active_view(server, 2 + p, [0x70 + p; 32]);
         let known = Arc::new(Mutex::new(BTreeSet::new()));
-        let closed = Arc::new(AtomicBool::new(false));
         if !read {
             // A tiny receive buffer (no autotuning): the server's writes stall soon.
             rustix::net::sockopt::set_socket_recv_buffer_size(&raw.stream, 4096).expect("SO_RCVBUF");
+            return Link { link: None, deaf: Some(raw.stream), known, _listener: listener };
         }
-        let w = Arc::new(Mutex::new(raw.stream.try_clone().expect("clone socket")));
-        if read {
-            raw.stream.set_read_timeout(None).expect("blocking reads");
-            let (w2, known2, closed2) = (Arc::clone(&w), Arc::clone(&known), Arc::clone(&closed));
-            std::thread::spawn(move || {
-                while let Some(m) = raw.try_read_msg() {
-                    match m {
-                        Msg::Ping(n) => {
-                            let pong = encode_frame(&Msg::Pong(n)).expect("encodes");
-                            let _ = w2.lock().expect("socket lock").write_all(&pong);
-                        }
-                        Msg::Pong(n) => {
-                            let _ = tx.send(n);
-                        }
-                        // Protocol 3: the id travels once, inside the packed event.
-                        Msg::Gossip(g) => {
-                            if let Some(id) = nostrp2p::event::packed::claimed_id(g.body.as_slice()) {
-                                known2.lock().expect("ids lock").insert(id);
-                            }
-                        }
-                        Msg::IHave(ids) => known2.lock().expect("ids lock").extend(ids.iter().map(|(id, _)| id.0)),
-                        _ => {}
-                    }
+        let known2 = Arc::clone(&known);
+        let link = raw.into_link(move |m| match m {
+            // Protocol 3: the id travels once, inside the packed event.
+            Msg::Gossip(g) => {
+                if let Some(id) = nostrp2p::event::packed::claimed_id(g.body.as_slice()) {
+                    known2.lock().expect("ids lock").insert(id);
                 }
-                closed2.store(true, Ordering::SeqCst);
-            });
-        } else {
-            std::mem::forget(raw); // the socket stays open (a clone is in `w`), never read
-        }
-        Link { w, known, closed, pongs: Mutex::new(pongs), _listener: listener }
+            }
+            Msg::IHave(ids) => known2.lock().expect("ids lock").extend(ids.iter().map(|(id, _)| id.0)),
+            _ => {}
+        });
+        Link { link: Some(link), deaf: None, known, _listener: listener }
     }
 
     /// Sends `bytes`; false if the server already closed the link.
     fn send(&self, bytes: &[u8]) -> bool {
-        self.w.lock().expect("socket lock").write_all(bytes).is_ok()
+        match (&self.link, &self.deaf) {
+            (Some(l), _) => l.send(bytes),
+            (None, Some(s)) => {
+                let mut w: &TcpStream = s;
+                w.write_all(bytes).is_ok()
+            }
+            (None, None) => false,
+        }
     }
 
     /// Pings with `n` and waits for its `Pong`; false if none came (link closed).
     fn sync(&self, n: u32) -> bool {
-        if !self.send(&encode_frame(&Msg::Ping(n)).expect("encodes")) {
-            return false;
-        }
-        let deadline = Instant::now() + common::cluster::WAIT;
-        let pongs = self.pongs.lock().expect("pongs lock");
-        while let Ok(m) = pongs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            if m == n {
-                return true;
-            }
-        }
-        false
+        self.link.as_ref().is_some_and(|l| l.sync(n, common::cluster::WAIT))
+    }
+
+    fn closed(&self) -> bool {
+        self.link.as_ref().is_some_and(RawLink::is_closed)
     }
 
     fn knows(&self, id: &[u8; 32]) -> bool {
@@ -181,7 +162,7 @@ fn a_burst_we_fan_out_never_closes_a_reading_peer_and_a_peer_that_never_reads_is
     }
     wait_until("every reading peer to get or be told of every other link's event", &[&node], || {
         links.iter().enumerate().all(|(p, l)| {
-            assert!(!l.closed.load(Ordering::SeqCst), "the server closed reading peer {p}");
+            assert!(!l.closed(), "the server closed reading peer {p}");
             events.iter().enumerate().all(|(i, e)| i / per_link == p || l.knows(&e.id.0))
         })
     });
@@ -211,9 +192,13 @@ fn a_burst_we_fan_out_never_closes_a_reading_peer_and_a_peer_that_never_reads_is
     }
     let took = started.elapsed();
     eprintln!("non-reading peer closed {:.1} s after the large flood began", took.as_secs_f64());
+    // `/status` tells the operator why (issue 8): the slow-peer counters of the transport.
+    let transport = &status(&node)["network"]["transport"];
+    assert!(transport["slow_disconnects"].as_u64() >= Some(1), "/status {transport}; log:\n{}", tail(&node));
+    assert!(transport["shed"].as_u64().is_some() && transport["dropped_full"].as_u64().is_some(), "{transport}");
     for (p, l) in links.iter().enumerate() {
         n += 1;
-        assert!(l.sync(n) && !l.closed.load(Ordering::SeqCst), "reading peer {p} lost its link; log:\n{}", tail(&node));
+        assert!(l.sync(n) && !l.closed(), "reading peer {p} lost its link; log:\n{}", tail(&node));
     }
     drop(deaf);
 }

@@ -130,6 +130,13 @@ pub struct TransportInfo {
     pub other_protocol_peers: u64,
     /// The version the last such peer spoke.
     pub other_protocol: Option<u8>,
+    /// Eager pushes that found no room in a peer's send queue and went as `IHave` instead
+    /// (the peer grafts what it misses: a slow link, nothing lost).
+    pub shed: u64,
+    /// Other frames dropped because a peer's send queue was full.
+    pub dropped_full: u64,
+    /// Peers disconnected because their socket took nothing for `net::SLOW_PEER_STALL`.
+    pub slow_disconnects: u64,
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent

@@ -47,6 +47,9 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "protocol": n.transport.protocol,
                 "other_protocol_peers": n.transport.other_protocol_peers,
                 "other_protocol": n.transport.other_protocol,
+                "shed": n.transport.shed,
+                "dropped_full": n.transport.dropped_full,
+                "slow_disconnects": n.transport.slow_disconnects,
             },
         })),
         "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({

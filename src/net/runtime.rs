@@ -643,10 +643,16 @@ impl<'a> OverlayRuntime<'a> {
                     interest_limited: o.interest_dropped,
                 }
             },
-            transport: crate::http::TransportInfo {
-                protocol: crate::wire::PROTOCOL_VERSION,
-                other_protocol_peers: self.other_protocol_peers,
-                other_protocol: self.other_protocol,
+            transport: {
+                let net = self.net.stats();
+                crate::http::TransportInfo {
+                    protocol: crate::wire::PROTOCOL_VERSION,
+                    other_protocol_peers: self.other_protocol_peers,
+                    other_protocol: self.other_protocol,
+                    shed: net.shed,
+                    dropped_full: net.dropped_full,
+                    slow_disconnects: net.slow_disconnects,
+                }
             },
         }
     }

@@ -362,6 +362,9 @@ pub struct Overlay {
     prefix_budget: caches::PrefixBudget,
     gossip_budget: caches::PrefixBudget,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
+    /// Home: where our leaves' unicasts went, (payload hash, destination, hop), oldest first;
+    /// at most `LEAF_ROUTES_CAP`.
+    leaf_routes: VecDeque<([u8; 32], NodeId, NodeId)>,
     timers: BTreeMap<(Instant, u64), Timer>,
     timer_seq: u64,
     next_tick: Instant,
@@ -435,6 +438,7 @@ impl Overlay {
             prefix_budget: caches::PrefixBudget::default(),
             gossip_budget: caches::PrefixBudget::default(),
             pending_unicast: BTreeMap::new(),
+            leaf_routes: VecDeque::new(),
             timers: BTreeMap::new(),
             timer_seq: 0,
             next_tick: now,

@@ -138,6 +138,11 @@ pub const UNICAST_TIMEOUT_MS: u64 = 10_000;
 pub const UNICAST_ATTEMPTS: u8 = 3;
 /// Unicasts awaiting an ack (each holds its payload: ≈ 256 × 1 KB).
 pub const PENDING_UNICAST_CAP: usize = 256;
+/// Routes a home remembers of its leaves' unicasts (payload hash, destination, the hop it was
+/// handed to), oldest forgotten first, to check a failure report as the origin would (a leaf
+/// has no directory). 1,024 × 48 B ≈ 48 KB; scanned only when a report for a leaf arrives.
+/// A report whose route was forgotten is dropped: the leaf's timeout retries.
+pub const LEAF_ROUTES_CAP: usize = 1_024;
 
 // ---- connections, liveness ----
 /// Most connections (active 5 + leaves 64 + on-demand 16 + handshakes/probes).

@@ -52,3 +52,48 @@ fn an_undeliverable_from_a_node_off_the_route_is_ignored() {
     o.handle_input(Input::Frame { conn: ConnId(6), msg: report(&o, &d, d.node_id(), [4; 32]) }, t(32));
     assert!(gave_up(&drain(&mut o)), "the destination's signed report did not count");
 }
+
+/// A leaf has no directory, so its home checks failure reports for it: like the origin, it
+/// counts one only from a node on the route it handed the leaf's unicast to.
+#[test]
+fn a_home_counts_a_report_for_its_leaf_only_from_the_route() {
+    let mut h = node_with(1, vec![]);
+    let mut cfg = node_with(3, vec![]).cfg.clone();
+    cfg.role = RoleChoice::Leaf;
+    cfg.listen = None;
+    let leaf = Overlay::new(cfg, Box::new(FakeCrypto::new([3; 32])), t(0));
+    let (d, x) = (node_with(4, vec![]), node_with(5, vec![]));
+    handshake_with(&mut h, &d, [4; 32], 7, Addr::v4([10, 0, 0, 4], 5555));
+    handshake_with(&mut h, &x, [5; 32], 6, Addr::v4([10, 9, 0, 5], 5555));
+    handshake_with(&mut h, &leaf, [3; 32], 30, Addr::v4([10, 9, 0, 3], 5555));
+    h.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Attach }, t(14));
+    assert!(h.leaves().contains(&leaf.node_id()), "attached");
+    drain(&mut h);
+
+    // The leaf's unicast to D goes through its home, straight to D.
+    let (l, dst) = (leaf.node_id(), d.node_id());
+    let of = Routed::signing_hash(l, dst, MSG, b"sealed");
+    let sig = FakeCrypto::new([3; 32]).sign(&of);
+    let payload = Body::from_slice(b"sealed");
+    let r = Routed { src: l, dst, msg_id: MSG, ttl: UNICAST_TTL, hops: 0, attempt: 0, payload, sig };
+    h.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Routed(r) }, t(20));
+    let out = drain(&mut h);
+    assert!(out.iter().any(|o| matches!(o, Output::Send { conn: ConnId(7), msg: Msg::Routed(_) })), "{out:?}");
+
+    let to_leaf = |out: &[Output]| {
+        out.iter().any(|o| matches!(o, Output::Send { conn: ConnId(30), msg: Msg::Undeliverable { .. } }))
+    };
+    let report = |src: NodeId, key: [u8; 32]| {
+        let reason = UndeliverableReason::Unknown;
+        let sig = FakeCrypto::new(key).sign(&Routed::undeliverable_hash(src, &of, reason));
+        Msg::Undeliverable { src, dst: l, msg_id: MSG, reason, of: MsgId(of), sig }
+    };
+    // X was never handed it, yet signs a report with its own (valid) key.
+    h.handle_input(Input::Frame { conn: ConnId(6), msg: report(x.node_id(), [5; 32]) }, t(30));
+    assert!(!to_leaf(&drain(&mut h)), "a report from off the route was passed to the leaf");
+    assert_eq!(h.stats().forged, 1);
+    // The hop it was handed to reports: passed on.
+    h.handle_input(Input::Frame { conn: ConnId(7), msg: report(dst, [4; 32]) }, t(31));
+    assert!(to_leaf(&drain(&mut h)), "the route's own report was not passed on");
+    assert_eq!(h.stats().forged, 1);
+}

@@ -7,7 +7,8 @@
 //! Pending unicasts are bounded by `PENDING_UNICAST_CAP`; each gets `UNICAST_ATTEMPTS` tries.
 //! Both answers are signed by the node that gives them; the origin counts an ack only from the
 //! destination and an `Undeliverable` only from a node on the route (the hop it handed the
-//! attempt to, the destination, or one of the destination's homes).
+//! attempt to, the destination, or one of the destination's homes). A home checks both for
+//! its leaves (which hold no directory), with the routes it handed their unicasts to.
 
 use super::params::*;
 use super::{Delivery, Output, Overlay, PendingUnicast, Timer};
@@ -228,11 +229,28 @@ impl Overlay {
                 }
             }
         }
-        if let Err(reason) = self.forward_routed(r, Some(from)) {
-            // The previous hop is connected and one step closer to the origin.
-            let msg = self.undeliverable(src, msg_id, of, reason);
-            self.send_node(from, msg);
+        let dst = r.dst;
+        match self.forward_routed(r, Some(from)) {
+            Ok(hop) if src == from && self.role == Role::Core && self.leaves.contains(&from) => {
+                // Our leaf's own unicast: remember its route to check reports for it.
+                if self.leaf_routes.len() >= LEAF_ROUTES_CAP {
+                    self.leaf_routes.pop_front();
+                }
+                self.leaf_routes.push_back((of, dst, hop));
+            }
+            Ok(_) => {}
+            Err(reason) => {
+                // The previous hop is connected and one step closer to the origin.
+                let msg = self.undeliverable(src, msg_id, of, reason);
+                self.send_node(from, msg);
+            }
         }
+    }
+
+    /// Is `src` on a route a unicast took: the hop it was handed to, its destination, or one
+    /// of the destination's homes (the same rule at the origin and at a leaf's home).
+    fn on_route(&self, src: NodeId, dst: NodeId, via: Option<NodeId>) -> bool {
+        Some(src) == via || src == dst || self.dir.get(dst).is_some_and(|e| e.homes.contains(&src))
     }
 
     /// Our signed report that unicast `of` (id `msg_id`, from `origin`) goes no further.
@@ -279,8 +297,7 @@ impl Overlay {
             // Only a node on the route can report: the hop we handed this attempt to, the
             // destination, or one of its homes, signing with its own key over this payload's
             // hash. A leaf (no directory) trusts its home, which checked the signature.
-            let on_route =
-                Some(src) == p.via || src == p.dst || self.dir.get(p.dst).is_some_and(|e| e.homes.contains(&src));
+            let on_route = self.on_route(src, p.dst, p.via);
             let genuine = of.0 == p.hash
                 && match self.node_key_of(src) {
                     Some(key) => on_route && self.crypto.verify(&key, &hash, &sig),
@@ -293,8 +310,11 @@ impl Overlay {
             return self.unicast_failed(msg_id, reason);
         }
         if self.role == Role::Core && self.leaves.contains(&dst) {
-            // Our leaf cannot check who reports (no directory): we do it for it.
-            let genuine = self.node_key_of(src).is_some_and(|k| self.crypto.verify(&k, &hash, &sig));
+            // Our leaf cannot check who reports (no directory): we do it for it, with the
+            // route we handed its unicast to (a forgotten route counts as off it).
+            let on_route =
+                self.leaf_routes.iter().any(|(h, to, via)| *h == of.0 && self.on_route(src, *to, Some(*via)));
+            let genuine = on_route && self.node_key_of(src).is_some_and(|k| self.crypto.verify(&k, &hash, &sig));
             if !genuine {
                 self.stats.forged += 1;
                 return;

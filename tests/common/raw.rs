@@ -4,7 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::cluster::{nodes_known, overlay_addr, peers, start_node, wait_until};
 use super::{Node, TempDir};
@@ -149,5 +151,70 @@ impl RawPeer {
                 other => seen.push(other),
             }
         }
+    }
+}
+
+impl RawPeer {
+    /// Splits the link: the test keeps writing (from any thread) while a thread reads it,
+    /// answers the server's pings, hands `Pong`s to [`RawLink::sync`] and every other message
+    /// to `on_msg` (e.g. the events the server forwards).
+    pub fn into_link(self, mut on_msg: impl FnMut(Msg) + Send + 'static) -> RawLink {
+        let mut reader = RawPeer { stream: self.stream.try_clone().expect("clone socket") };
+        reader.stream.set_read_timeout(None).expect("blocking reads");
+        let w = Arc::new(Mutex::new(self.stream));
+        let closed = Arc::new(AtomicBool::new(false));
+        let (w2, closed2) = (Arc::clone(&w), Arc::clone(&closed));
+        let (tx, pongs) = mpsc::channel();
+        std::thread::spawn(move || {
+            while let Some(m) = reader.try_read_msg() {
+                match m {
+                    Msg::Ping(n) => {
+                        let pong = encode_frame(&Msg::Pong(n)).expect("encodes");
+                        let _ = w2.lock().expect("socket lock").write_all(&pong);
+                    }
+                    Msg::Pong(n) => {
+                        let _ = tx.send(n);
+                    }
+                    other => on_msg(other),
+                }
+            }
+            closed2.store(true, Ordering::SeqCst);
+        });
+        RawLink { w, pongs: Mutex::new(pongs), closed }
+    }
+}
+
+/// A raw peer's link read by its own thread ([`RawPeer::into_link`]).
+pub struct RawLink {
+    w: Arc<Mutex<TcpStream>>,
+    pongs: Mutex<mpsc::Receiver<u32>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl RawLink {
+    /// Sends `bytes` (whole frames); false if the server already closed the link.
+    pub fn send(&self, bytes: &[u8]) -> bool {
+        self.w.lock().expect("socket lock").write_all(bytes).is_ok()
+    }
+
+    /// Pings with `n` (≠ 0) and waits up to `wait` for its `Pong`: the server has handled
+    /// every frame sent before it. False if none came (link closed, or the wait ran out).
+    pub fn sync(&self, n: u32, wait: Duration) -> bool {
+        if !self.send(&encode_frame(&Msg::Ping(n)).expect("encodes")) {
+            return false;
+        }
+        let deadline = Instant::now() + wait;
+        let pongs = self.pongs.lock().expect("pongs lock");
+        while let Ok(m) = pongs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if m == n {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// True once the reading thread saw the server close the link.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
