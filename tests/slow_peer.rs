@@ -192,10 +192,13 @@ fn a_burst_we_fan_out_never_closes_a_reading_peer_and_a_peer_that_never_reads_is
     }
     let took = started.elapsed();
     eprintln!("non-reading peer closed {:.1} s after the large flood began", took.as_secs_f64());
-    // `/status` tells the operator why (issue 8): the slow-peer counters of the transport.
+    // `/status` shows the transport's slow-peer counters (issue 8). The burst above had to be
+    // shed (announced instead of pushed) to someone; what closed the non-reader is not asserted
+    // here (`slow_disconnects`, or the overlay's liveness check when nothing was queued for it).
     let transport = &status(&node)["network"]["transport"];
-    assert!(transport["slow_disconnects"].as_u64() >= Some(1), "/status {transport}; log:\n{}", tail(&node));
-    assert!(transport["shed"].as_u64().is_some() && transport["dropped_full"].as_u64().is_some(), "{transport}");
+    eprintln!("/status network.transport: {transport}");
+    assert!(transport["shed"].as_u64() >= Some(1), "/status {transport}");
+    assert!(transport["dropped_full"].as_u64().is_some() && transport["slow_disconnects"].as_u64().is_some());
     for (p, l) in links.iter().enumerate() {
         n += 1;
         assert!(l.sync(n) && !l.closed(), "reading peer {p} lost its link; log:\n{}", tail(&node));

@@ -405,13 +405,15 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Tells the app about links that came up (`NodeUp`) and about (re)joining (`Joined`).
     fn notice_membership(&mut self, unix: UnixTime, store: &Store) {
-        let now_connected: BTreeSet<NodeId> = self.overlay.connected_nodes().into_iter().collect();
+        // Runs after every transport event: the unchanged case compares in place, allocating
+        // nothing (it built two sets per received event before).
         if let Some(b) = self.bootstrap.as_mut() {
-            b.on_peers(now_connected.len());
+            b.on_peers(self.overlay.connected_iter().len());
         }
-        if now_connected == self.connected {
+        if self.overlay.connected_iter().eq(self.connected.iter().copied()) {
             return;
         }
+        let now_connected: BTreeSet<NodeId> = self.overlay.connected_iter().collect();
         let joined = self.connected.is_empty() && !now_connected.is_empty();
         let ups: Vec<NodeId> = now_connected.difference(&self.connected).copied().collect();
         self.connected = now_connected;

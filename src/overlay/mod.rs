@@ -543,6 +543,11 @@ impl Overlay {
         self.by_node.keys().copied().collect()
     }
 
+    /// The same, in order, without collecting them (the runtime compares them on every drain).
+    pub fn connected_iter(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
+        self.by_node.keys().copied()
+    }
+
     /// Wall-clock seconds as last passed in (never read from a clock here).
     fn unix_now(&self) -> u64 {
         self.wall.0
