@@ -436,13 +436,8 @@ impl<'a> OverlayRuntime<'a> {
     /// Hands `f` the events stored from the network since the last call, oldest first. The
     /// buffer keeps its capacity (up to `STORED_BUF_KEEP`) for the next wake: rebuilding it on
     /// every wake of a flood re-grew it from nothing each time.
-    pub fn drain_stored(&mut self, mut f: impl FnMut(&crate::event::Event)) {
-        for ev in self.stored.drain(..) {
-            f(&ev);
-        }
-        if self.stored.capacity() > STORED_BUF_KEEP {
-            self.stored.shrink_to(STORED_BUF_KEEP);
-        }
+    pub fn drain_stored(&mut self, f: impl FnMut(&crate::event::Event)) {
+        drain_bounded(&mut self.stored, STORED_BUF_KEEP, f);
     }
 
     /// The owner's client asked for something the store does not have: ask the network.
@@ -470,5 +465,35 @@ impl<'a> OverlayRuntime<'a> {
     /// Figures for `/status`.
     pub fn network_info(&self) -> crate::http::NetworkInfo {
         status::network_info(&self.overlay, &self.app, self.bootstrap.as_ref(), &self.other_protocol, self.net.stats())
+    }
+}
+
+/// Hands `f` every item of `buf` in order and empties it, keeping its capacity for the next
+/// round unless it grew past `keep` (then it shrinks back to `keep`).
+fn drain_bounded<T>(buf: &mut Vec<T>, keep: usize, mut f: impl FnMut(&T)) {
+    for item in buf.drain(..) {
+        f(&item);
+    }
+    if buf.capacity() > keep {
+        buf.shrink_to(keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drain_bounded;
+
+    /// A flood stores events on every wake: the buffer must not be rebuilt (and re-grown from
+    /// nothing) each time, yet one huge wake must not pin its memory for good.
+    #[test]
+    fn the_stored_buffer_keeps_its_capacity_up_to_the_bound() {
+        let mut buf: Vec<u32> = (0..100).collect();
+        let mut seen = Vec::new();
+        drain_bounded(&mut buf, 512, |x| seen.push(*x));
+        assert_eq!(seen, (0..100).collect::<Vec<_>>(), "every item, in order");
+        assert!(buf.is_empty() && buf.capacity() >= 100, "capacity kept: {}", buf.capacity());
+        buf.extend(0..5_000);
+        drain_bounded(&mut buf, 512, |_| {});
+        assert!(buf.is_empty() && buf.capacity() <= 512, "shrunk back: {}", buf.capacity());
     }
 }
