@@ -36,6 +36,7 @@ use crate::time::UnixTime;
 
 mod cache;
 mod cors;
+mod deadline;
 pub mod front;
 mod head;
 mod publish;
