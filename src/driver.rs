@@ -154,6 +154,17 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
 
     let mut signals =
         async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term]).map_err(Fatal::Signals)?;
+    // Signals reach the loop through a channel from their own task: polling the signal
+    // stream itself reads its pipe (a syscall), and the loop would do that on every wake.
+    let (signal_tx, signal_rx) = async_channel::bounded::<i32>(1);
+    ex.spawn(async move {
+        while let Some(s) = signals.next().await {
+            if signal_tx.send(s.map_or(0, |s| s as i32)).await.is_err() {
+                break;
+            }
+        }
+    })
+    .detach();
     let (jobs_tx, jobs) = async_channel::bounded::<HttpJob>(HTTP_QUEUE_CAP);
     let (ws_tx, ws_in) = async_channel::bounded::<WsIn>(WS_INBOX_CAP);
     let front: HttpFront = front::start(ex, cfg.http, jobs_tx, ws_tx).map_err(Fatal::Bind)?;
@@ -223,9 +234,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         );
         let wake = future::or(
             future::or(
-                future::or(http, async {
-                    signals.next().await.map_or(Wake::Signal(0), |s| Wake::Signal(s.map_or(0, |s| s as i32)))
-                }),
+                future::or(http, async { signal_rx.recv().await.map_or(Wake::Signal(0), Wake::Signal) }),
                 future::or(
                     async {
                         (&mut stats_timer).await;

@@ -15,6 +15,41 @@ use crate::time::UnixTime;
 /// allocation each (`store::compact`). Either way it derefs to [`Event`].
 pub type Found<'a> = Cow<'a, Event>;
 
+/// One event of a `/req` timeline answer: decoded, or (the real store) its packed bytes,
+/// which the answer renders without decoding (`store::compact::render_event`).
+#[derive(Clone, Debug)]
+pub enum AnswerEvent<'a> {
+    /// A decoded (or borrowed) event.
+    Decoded(Found<'a>),
+    /// The store's packed bytes of the event with this key.
+    Packed {
+        /// Its id.
+        id: EventId,
+        /// Its `created_at`.
+        created_at: UnixTime,
+        /// Its bytes in `store::compact`'s layout.
+        bytes: &'a [u8],
+    },
+}
+
+impl AnswerEvent<'_> {
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        match self {
+            AnswerEvent::Decoded(e) => e.id,
+            AnswerEvent::Packed { id, .. } => *id,
+        }
+    }
+
+    /// The event's `created_at`.
+    pub fn created_at(&self) -> UnixTime {
+        match self {
+            AnswerEvent::Decoded(e) => e.created_at,
+            AnswerEvent::Packed { created_at, .. } => *created_at,
+        }
+    }
+}
+
 /// Read access to stored events.
 pub trait EventQuery {
     /// The `n` most recent events by `created_at`, returned oldest first.
@@ -30,6 +65,21 @@ pub trait EventQuery {
     fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
         let _ = (since, until, max);
         Vec::new()
+    }
+
+    /// [`EventQuery::last_n`] for a `/req` answer (a store may answer packed bytes).
+    fn last_n_answer(&self, n: usize) -> Vec<AnswerEvent<'_>> {
+        self.last_n(n).into_iter().map(AnswerEvent::Decoded).collect()
+    }
+
+    /// [`EventQuery::window`] for a `/req` answer (a store may answer packed bytes).
+    fn window_answer(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<AnswerEvent<'_>> {
+        self.window(since, until, max).into_iter().map(AnswerEvent::Decoded).collect()
+    }
+
+    /// [`EventQuery::arrived_late`] for a `/req` answer (a store may answer packed bytes).
+    fn arrived_late_answer(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<AnswerEvent<'_>> {
+        self.arrived_late(since, until, max).into_iter().map(AnswerEvent::Decoded).collect()
     }
 
     /// The event with exactly this id.

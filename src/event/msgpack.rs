@@ -26,13 +26,19 @@ pub enum SigMode {
 /// Encodes `{"Evts":[...]}` for `events` (in the given order).
 pub fn encode_events<'a>(events: impl ExactSizeIterator<Item = &'a Event>, sig: SigMode) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + events.len() * 400);
-    out.extend_from_slice(&[0x81, 0xa4, b'E', b'v', b't', b's']);
-    let n = u32::try_from(events.len()).expect("answers are bounded far below 2^32 events");
-    write(encode::write_array_len(&mut out, n));
+    write_answer_head(&mut out, events.len());
     for e in events {
         encode_event(&mut out, e, sig);
     }
     out
+}
+
+/// `{"Evts":` and the array header for `n` events: what [`encode_events`] writes before the
+/// first event (for answers rendered piecewise, e.g. from the store's packed bytes).
+pub(crate) fn write_answer_head(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&[0x81, 0xa4, b'E', b'v', b't', b's']);
+    let n = u32::try_from(n).expect("answers are bounded far below 2^32 events");
+    write(encode::write_array_len(out, n));
 }
 
 /// Writes to a `Vec` cannot fail; rmp's signature says they might.
@@ -40,30 +46,60 @@ fn write<T, E: fmt::Debug>(r: Result<T, E>) {
     r.expect("writing MessagePack into a Vec cannot fail");
 }
 
-fn encode_event(out: &mut Vec<u8>, e: &Event, sig: SigMode) {
-    out.push(0x87);
-    key(out, "Id");
-    write(encode::write_bin(out, &e.id.0));
-    key(out, "Pubkey");
-    write(encode::write_bin(out, &e.pubkey.0));
-    key(out, "Created_at");
-    // Seconds up to 2^53 are exact in a float64.
-    write(encode::write_f64(out, e.created_at.0 as f64));
-    key(out, "Kind");
-    write(encode::write_u16(out, e.kind));
-    key(out, "Tags");
-    write(encode::write_array_len(out, len32(e.tags.len())));
+/// One event in the answer layout, appended to `out`.
+pub(crate) fn encode_event(out: &mut Vec<u8>, e: &Event, sig: SigMode) {
+    write_event_head(out, &e.id.0, &e.pubkey.0, e.created_at, e.kind, e.tags.len());
     for tag in &e.tags {
-        write(encode::write_array_len(out, len32(tag.len())));
+        write_tag_head(out, tag.len());
         for elem in tag {
-            write(encode::write_bin(out, elem.as_bytes()));
+            write_tag_element(out, elem.as_bytes());
         }
     }
+    write_event_tail(out, &e.content, &e.sig.0, sig);
+}
+
+/// One event's map header and fields up to the `Tags` array header for `ntags` tags. An
+/// event is this, then per tag [`write_tag_head`] and its [`write_tag_element`]s, then
+/// [`write_event_tail`]: the pieces [`encode_events`] uses, so any caller writes the same bytes.
+pub(crate) fn write_event_head(
+    out: &mut Vec<u8>,
+    id: &[u8; 32],
+    pubkey: &[u8; 32],
+    created_at: UnixTime,
+    kind: u16,
+    ntags: usize,
+) {
+    out.push(0x87);
+    key(out, "Id");
+    write(encode::write_bin(out, id));
+    key(out, "Pubkey");
+    write(encode::write_bin(out, pubkey));
+    key(out, "Created_at");
+    // Seconds up to 2^53 are exact in a float64.
+    write(encode::write_f64(out, created_at.0 as f64));
+    key(out, "Kind");
+    write(encode::write_u16(out, kind));
+    key(out, "Tags");
+    write(encode::write_array_len(out, len32(ntags)));
+}
+
+/// A tag's array header for `nelems` elements.
+pub(crate) fn write_tag_head(out: &mut Vec<u8>, nelems: usize) {
+    write(encode::write_array_len(out, len32(nelems)));
+}
+
+/// One tag element (as `bin`, as the original).
+pub(crate) fn write_tag_element(out: &mut Vec<u8>, elem: &[u8]) {
+    write(encode::write_bin(out, elem));
+}
+
+/// The `Content` and `Sig` fields that end an event.
+pub(crate) fn write_event_tail(out: &mut Vec<u8>, content: &str, sig_bytes: &[u8; 64], sig: SigMode) {
     key(out, "Content");
-    write(encode::write_str(out, &e.content));
+    write(encode::write_str(out, content));
     key(out, "Sig");
     match sig {
-        SigMode::Keep => write(encode::write_bin(out, &e.sig.0)),
+        SigMode::Keep => write(encode::write_bin(out, sig_bytes)),
         SigMode::Nil => write(encode::write_nil(out)),
     }
 }

@@ -30,6 +30,7 @@ use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use smol::{LocalExecutor, Task};
 
+use super::deadline::Deadline;
 use super::head::{self, Body, Parsed};
 use super::ws::{self, Decoder, RateBucket, WsEvent};
 use super::{too_busy, Request, Response};
@@ -303,10 +304,13 @@ enum End {
     Quiet,
 }
 
-/// Runs `fut` until `timer` fires.
-async fn before<T>(timer: &mut Timer, fut: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
+/// Runs `fut` until `deadline` (a [`Timer`] or [`Deadline::expired`]) completes.
+async fn before<T, D: std::future::Future>(
+    deadline: D,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
     future::or(fut, async {
-        timer.await;
+        deadline.await;
         Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"))
     })
     .await
@@ -321,12 +325,17 @@ async fn serve(
     ws_tx: async_channel::Sender<WsIn>,
 ) {
     let mut buf: Vec<u8> = Vec::new();
+    // One deadline for the connection's life, moved per request (not a timer re-armed per
+    // request: see `deadline.rs`).
+    let mut deadline = Deadline::after(HTTP_HEAD_TIMEOUT);
     let mut first = true;
     loop {
         guard.conns.borrow_mut().set_waiting(guard.id, true);
-        let mut timer = Timer::after(if first { HTTP_HEAD_TIMEOUT } else { HTTP_IDLE_TIMEOUT });
+        if !first {
+            deadline.set_after(HTTP_IDLE_TIMEOUT);
+        }
         first = false;
-        let Ok((head, len)) = read_head(&stream, &mut buf, &mut timer).await else { return };
+        let Ok((head, len)) = read_head(&stream, &mut buf, &mut deadline).await else { return };
         guard.conns.borrow_mut().set_waiting(guard.id, false);
         buf.drain(..len);
         if let Some(key) = head.ws_key.as_deref() {
@@ -395,7 +404,7 @@ async fn serve(
 async fn read_head(
     stream: &Async<TcpStream>,
     buf: &mut Vec<u8>,
-    timer: &mut Timer,
+    deadline: &mut Deadline,
 ) -> Result<(head::Head, usize), End> {
     let mut scanned = 0;
     let mut chunk = [0u8; READ_CHUNK];
@@ -412,7 +421,7 @@ async fn read_head(
                 }
             }
         }
-        match before(timer, (&*stream).read(&mut chunk)).await {
+        match before(deadline.expired(), (&*stream).read(&mut chunk)).await {
             Ok(0) => return Err(End::Quiet),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::TimedOut && !buf.is_empty() => {
@@ -430,7 +439,7 @@ async fn read_body(stream: &Async<TcpStream>, buf: &mut Vec<u8>, n: usize, timer
     let mut chunk = [0u8; READ_CHUNK];
     while buf.len() < n {
         let want = (n - buf.len()).min(READ_CHUNK);
-        match before(timer, (&*stream).read(&mut chunk[..want])).await? {
+        match before(&mut *timer, (&*stream).read(&mut chunk[..want])).await? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             got => buf.extend_from_slice(&chunk[..got]),
         }
@@ -513,17 +522,20 @@ async fn websocket(stream: &Async<TcpStream>, mut buf: Vec<u8>, conn: WsConnId, 
         let origin = std::time::Instant::now();
         let mut chunk = [0u8; READ_CHUNK];
         let ping_every = ping_interval();
+        // Moved on every read, armed about once per interval (see `deadline.rs`).
+        let mut ping_at = Deadline::after(ping_every);
         let mut pinged = false;
         loop {
             let event = match decoder.decode(&mut buf) {
                 Ok(Some(event)) => event,
                 Ok(None) => {
                     let read = future::or(async { Some((&*stream).read(&mut chunk).await) }, async {
-                        Timer::after(ping_every).await;
+                        ping_at.expired().await;
                         None
                     });
                     match read.await {
                         Some(Ok(n)) if n > 0 => {
+                            ping_at.set_after(ping_every);
                             pinged = false;
                             buf.extend_from_slice(&chunk[..n]);
                             continue;
@@ -535,6 +547,7 @@ async fn websocket(stream: &Async<TcpStream>, mut buf: Vec<u8>, conn: WsConnId, 
                             return Some(ws::CLOSE_GOING_AWAY);
                         }
                         None => {
+                            ping_at.set_after(ping_every);
                             pinged = true;
                             if ctl_tx.send(ws::ping_frame()).await.is_err() {
                                 return None;

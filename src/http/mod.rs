@@ -28,7 +28,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::event::msgpack::encode_events;
 use crate::event::VerifiedEvent;
 use crate::keys::PublicKey;
 use crate::query::EventQuery;
@@ -36,6 +35,7 @@ use crate::time::UnixTime;
 
 mod cache;
 mod cors;
+mod deadline;
 pub mod front;
 mod head;
 mod publish;
@@ -371,7 +371,7 @@ fn answer_req(
     let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
     match selected {
         Ok((events, sig, miss)) => {
-            let encoded = ctx.encode(encode_events(events.iter().map(AsRef::as_ref), sig));
+            let encoded = ctx.encode(req::render(&events, sig));
             // A miss also asks the network: answer it afresh every time.
             if let (Some(g), None) = (generation, &miss) {
                 cache.put(g, &req.body, ctx.gzip, &encoded);

@@ -1,5 +1,7 @@
 //! `POST /req`: the filter JSON, the original's timeline rules, and which stored events
-//! answer (original spec §4.3). Rendering to MessagePack is `encode_events` (§4.4).
+//! answer (original spec §4.3), and the answer's MessagePack (§4.4, [`render`]): decoded
+//! events through `encode_events`, the real store's packed bytes straight through
+//! `store::compact::render_event` (the same bytes, without decoding 300 events per poll).
 //!
 //! Dispatch, first match wins: `40000 ∈ kinds` → timeline; else `1` → one post by id;
 //! else `0` → latest profile; else `3` → latest follow list; else → empty `Evts`.
@@ -32,12 +34,13 @@
 use serde_json::Value;
 
 use super::{Miss, Reject};
-use crate::event::msgpack::SigMode;
-use crate::event::{Event, EventId, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REQ_TIMELINE};
+use crate::event::msgpack::{self, SigMode};
+use crate::event::{EventId, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REQ_TIMELINE};
 use crate::hex;
 use crate::keys::PublicKey;
 use crate::limits::{LATE_WINDOW_SLACK, MAX_REQ_ANSWER_BYTES, MAX_REQ_EVENTS, UNPERIODED_REQ_MAX};
-use crate::query::{EventQuery, Found};
+use crate::query::{AnswerEvent, EventQuery};
+use crate::store::compact;
 use crate::time::UnixTime;
 
 /// The parts of a NIP-01 filter the original reads (`#x` tags were parsed, never used).
@@ -129,7 +132,7 @@ pub(crate) fn timeline_plan(since: i64, until: i64, limit: i64) -> (Plan, usize)
 }
 
 /// An answer: events oldest first, whether they carry `Sig`, and what a lookup missed.
-pub(crate) type Selected<'s> = (Vec<Found<'s>>, SigMode, Option<Miss>);
+pub(crate) type Selected<'s> = (Vec<AnswerEvent<'s>>, SigMode, Option<Miss>);
 
 /// The events answering `filter`, oldest first, whether they carry `Sig`, and for a lookup
 /// that found nothing, what to ask the network for.
@@ -141,9 +144,9 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
     if has(i64::from(KIND_REQ_TIMELINE)) {
         let (plan, cap) = timeline_plan(filter.since, filter.until, filter.limit);
         let events = match plan {
-            Plan::LastN(n) => store.last_n(n),
+            Plan::LastN(n) => store.last_n_answer(n),
             Plan::Window { since, until } => {
-                with_late_arrivals(store.window(since, until, cap), store, since, until, cap)
+                with_late_arrivals(store.window_answer(since, until, cap), store, since, until, cap)
             }
             Plan::Nothing => Vec::new(),
         };
@@ -157,7 +160,7 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
         let author = PublicKey(hex_arg("authors[0]", author)?);
         let found = store.get(&id).filter(|e| e.pubkey == author);
         let miss = found.is_none().then_some(Miss::Post { id, author });
-        return Ok((found.into_iter().collect(), SigMode::Nil, miss));
+        return Ok((found.into_iter().map(AnswerEvent::Decoded).collect(), SigMode::Nil, miss));
     }
     for kind in [KIND_PROFILE, KIND_FOLLOW_LIST] {
         if has(i64::from(kind)) {
@@ -171,7 +174,7 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
             } else {
                 Miss::FollowList(author)
             });
-            return Ok((found.into_iter().collect(), SigMode::Nil, miss));
+            return Ok((found.into_iter().map(AnswerEvent::Decoded).collect(), SigMode::Nil, miss));
         }
     }
     Ok((Vec::new(), SigMode::Nil, None))
@@ -183,14 +186,14 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
 /// never (original spec §7.4: it only asks `[previous poll, now]` by `created_at`). The
 /// arrival window starts [`LATE_WINDOW_SLACK`] early to forgive a phone clock running ahead.
 fn with_late_arrivals<'s>(
-    mut events: Vec<Found<'s>>,
+    mut events: Vec<AnswerEvent<'s>>,
     store: &'s impl EventQuery,
     since: UnixTime,
     until: UnixTime,
     cap: usize,
-) -> Vec<Found<'s>> {
-    for late in store.arrived_late(since.saturating_sub(LATE_WINDOW_SLACK), until, cap) {
-        if !(since..=until).contains(&late.created_at) {
+) -> Vec<AnswerEvent<'s>> {
+    for late in store.arrived_late_answer(since.saturating_sub(LATE_WINDOW_SLACK), until, cap) {
+        if !(since..=until).contains(&late.created_at()) {
             events.push(late);
         }
     }
@@ -203,7 +206,7 @@ fn hex_arg(what: &str, s: &str) -> Result<[u8; 32], Reject> {
 
 /// Keeps the newest events within `max` events and [`MAX_REQ_ANSWER_BYTES`] (whatever the
 /// store returned; a store is trusted to be ascending, not to respect the cap).
-fn cap_answer(mut events: Vec<Found<'_>>, max: usize) -> Vec<Found<'_>> {
+fn cap_answer(mut events: Vec<AnswerEvent<'_>>, max: usize) -> Vec<AnswerEvent<'_>> {
     if events.len() > max {
         events.drain(..events.len() - max);
     }
@@ -221,10 +224,47 @@ fn cap_answer(mut events: Vec<Found<'_>>, max: usize) -> Vec<Found<'_>> {
 }
 
 /// An upper bound of one event's MessagePack size in an answer: 200 bytes of keys, ids,
-/// key, time, kind and signature, plus content and tags with their length prefixes.
-fn wire_size(e: &Event) -> usize {
-    let tags: usize = e.tags.iter().map(|t| 5 + t.iter().map(|s| 5 + s.len()).sum::<usize>()).sum();
-    200 + e.content.len() + tags
+/// key, time, kind and signature, plus content and tags with their length prefixes. Packed
+/// bytes are measured in place (the same figure); damaged ones count 0 (rendering drops them).
+fn wire_size(e: &AnswerEvent<'_>) -> usize {
+    match e {
+        AnswerEvent::Decoded(e) => {
+            let tags: usize = e.tags.iter().map(|t| 5 + t.iter().map(|s| 5 + s.len()).sum::<usize>()).sum();
+            200 + e.content.len() + tags
+        }
+        AnswerEvent::Packed { bytes, .. } => compact::answer_size(bytes).map_or(0, |n| 200 + n),
+    }
+}
+
+/// The answer's MessagePack `{"Evts":[...]}`, byte for byte what `encode_events` writes for
+/// the decoded events, in order. A packed record that does not decode (memory corruption, a
+/// bug) is left out and logged, as the decoding queries leave it out.
+pub(crate) fn render(events: &[AnswerEvent<'_>], sig: SigMode) -> Vec<u8> {
+    let mut body = Vec::with_capacity(events.len() * 400);
+    let mut n = 0usize;
+    for e in events {
+        let start = body.len();
+        let rendered = match e {
+            AnswerEvent::Decoded(e) => {
+                msgpack::encode_event(&mut body, e, sig);
+                Ok(())
+            }
+            AnswerEvent::Packed { id, created_at, bytes } => {
+                compact::render_event(&mut body, *id, *created_at, bytes, sig)
+            }
+        };
+        match rendered {
+            Ok(()) => n += 1,
+            Err(err) => {
+                body.truncate(start);
+                log::error!("stored event {} does not render: {err}", e.id());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(16 + body.len());
+    msgpack::write_answer_head(&mut out, n);
+    out.extend_from_slice(&body);
+    out
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 
 use std::fmt;
 
+use crate::event::msgpack::{self, SigMode};
 use crate::event::{Event, EventId, Sig};
 use crate::keys::PublicKey;
 use crate::time::UnixTime;
@@ -147,10 +148,14 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<String, CompactError> {
+    fn str(&mut self) -> Result<&'a str, CompactError> {
         let n = self.varint()?;
         let bytes = self.take(n)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| CompactError::NotUtf8)
+        std::str::from_utf8(bytes).map_err(|_| CompactError::NotUtf8)
+    }
+
+    fn string(&mut self) -> Result<String, CompactError> {
+        self.str().map(str::to_owned)
     }
 }
 
@@ -176,6 +181,62 @@ pub fn decode(id: EventId, created_at: UnixTime, packed: &[u8]) -> Result<Event,
     }
     let content = std::str::from_utf8(r.rest).map_err(|_| CompactError::NotUtf8)?.to_owned();
     Ok(Event { id, pubkey, created_at, kind, tags, content, sig })
+}
+
+/// One stored event's bytes in a `/req` answer (`event::msgpack`'s client layout), written
+/// straight from its packed bytes: no decoded `Event`, no allocation per tag or string. The
+/// bytes are exactly [`crate::event::msgpack::encode_events`]' for the decoded event (the
+/// same writer pieces; golden tests compare the two).
+///
+/// # Errors
+/// [`CompactError`] exactly when [`decode`] fails for the same bytes; `out` may then hold a
+/// partial event, which the caller cuts off.
+pub fn render_event(
+    out: &mut Vec<u8>,
+    id: EventId,
+    created_at: UnixTime,
+    packed: &[u8],
+    sig: SigMode,
+) -> Result<(), CompactError> {
+    let mut r = Reader { rest: packed };
+    let pubkey: &[u8; 32] = r.take(32)?.try_into().map_err(|_| CompactError::Truncated)?;
+    let sig_bytes: &[u8; 64] = r.take(64)?.try_into().map_err(|_| CompactError::Truncated)?;
+    let k = r.take(2)?;
+    let kind = u16::from_le_bytes([k[0], k[1]]);
+    let ntags = r.count()?;
+    msgpack::write_event_head(out, &id.0, pubkey, created_at, kind, ntags);
+    for _ in 0..ntags {
+        let nelems = r.count()?;
+        msgpack::write_tag_head(out, nelems);
+        for _ in 0..nelems {
+            msgpack::write_tag_element(out, r.str()?.as_bytes());
+        }
+    }
+    let content = std::str::from_utf8(r.rest).map_err(|_| CompactError::NotUtf8)?;
+    msgpack::write_event_tail(out, content, sig_bytes, sig);
+    Ok(())
+}
+
+/// The variable part of the bound `/req`'s answer cap puts on an event's size
+/// (`http::req::wire_size`), read from packed bytes without decoding:
+/// `content + Σ_tags (5 + Σ_elems (5 + len))`.
+///
+/// # Errors
+/// [`CompactError`] when `packed` is not the output of [`encode`] (UTF-8 is not checked here;
+/// rendering checks it).
+pub fn answer_size(packed: &[u8]) -> Result<usize, CompactError> {
+    let mut r = Reader { rest: packed };
+    r.take(FIXED)?;
+    let mut size = 0usize;
+    for _ in 0..r.count()? {
+        size = size.saturating_add(5);
+        for _ in 0..r.count()? {
+            let n = r.varint()?;
+            r.take(n)?;
+            size = size.saturating_add(5 + n);
+        }
+    }
+    Ok(size.saturating_add(r.rest.len()))
 }
 
 #[cfg(test)]
@@ -246,6 +307,78 @@ mod tests {
             for b in [0u8, 1, 2, 0x7f, 0x80, 0xff] {
                 let _ = decode(id, t, &with(&[a, b, b, a]));
             }
+        }
+    }
+
+    /// What the answer held before packed rendering: the decoded event through `encode_event`.
+    fn via_decode(ev: &Event, sig: SigMode) -> Vec<u8> {
+        let mut out = Vec::new();
+        msgpack::encode_event(&mut out, ev, sig);
+        out
+    }
+
+    fn rendered(id: EventId, t: UnixTime, packed: &[u8], sig: SigMode) -> Result<Vec<u8>, CompactError> {
+        let mut out = Vec::new();
+        render_event(&mut out, id, t, packed, sig).map(|()| out)
+    }
+
+    /// Golden: the answer bytes rendered from packed bytes are exactly those of the decoded
+    /// event (the Flutter client reads them), across every MessagePack length class
+    /// (fixarray/array16 tag lists, bin8/16/32 elements, fixstr/str8/16/32 content), and
+    /// the answer-cap size read in place equals the one computed from the event.
+    #[test]
+    fn rendering_packed_bytes_equals_rendering_the_decoded_event() {
+        let mut events = vec![
+            sample(vec![], ""),
+            sample(vec![vec![]], "x"),
+            sample(vec![vec![String::new()], vec!["e".into(), "ab".repeat(32), String::new()]], "héllo\0"),
+        ];
+        for n in [31, 32, 127, 128, 255, 256, 65_535, 65_536, 100_000] {
+            events.push(sample(vec![vec!["d".into(), "é".repeat(n / 2), "z".repeat(n)]], &"z".repeat(n)));
+        }
+        events.push(sample((0..300).map(|i| vec![format!("t{i}"); 16]).collect(), "many tags"));
+        for ev in &events {
+            let packed = encode(ev);
+            for sig in [SigMode::Keep, SigMode::Nil] {
+                let got = rendered(ev.id, ev.created_at, &packed, sig).expect("renders");
+                assert_eq!(got, via_decode(ev, sig), "{} tags, {} B content", ev.tags.len(), ev.content.len());
+            }
+            let tags: usize = ev.tags.iter().map(|t| 5 + t.iter().map(|s| 5 + s.len()).sum::<usize>()).sum();
+            assert_eq!(answer_size(&packed), Ok(ev.content.len() + tags));
+        }
+    }
+
+    /// Hostile: a damaged record (every truncation, every byte changed to a few values, the
+    /// crafted bytes above) never panics; it renders exactly when it decodes, and then to the
+    /// decoded event's bytes, so a corrupt record is left out of an answer as before.
+    #[test]
+    fn a_damaged_record_renders_exactly_when_it_decodes() {
+        let ev = sample(vec![vec!["e".into(), "ab".repeat(32)], vec!["p".into(), "é".into()]], "body ü");
+        let packed = encode(&ev).into_vec();
+        let check = |bytes: &[u8]| {
+            let decoded = decode(ev.id, ev.created_at, bytes);
+            let out = rendered(ev.id, ev.created_at, bytes, SigMode::Keep);
+            match (&decoded, &out) {
+                (Ok(e), Ok(b)) => assert_eq!(b, &via_decode(e, SigMode::Keep)),
+                (Err(d), Err(r)) => assert_eq!(d, r),
+                _ => panic!("decode {decoded:?} vs render {:?} for {bytes:?}", out.as_ref().map(Vec::len)),
+            }
+            let _ = answer_size(bytes);
+        };
+        for cut in 0..=packed.len() {
+            check(&packed[..cut]);
+        }
+        for at in FIXED..packed.len() {
+            for v in [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff] {
+                let mut bad = packed.clone();
+                bad[at] = v;
+                check(&bad);
+            }
+        }
+        let head = [0u8; FIXED];
+        for tail in [&[0xff, 0xff, 0xff, 0xff, 0x0f][..], &[1, 1, 0x7f, b'a'], &[0x80; 6], &[1, 1, 1, 0xff], &[0, 0xc3]]
+        {
+            check(&[&head[..], tail].concat());
         }
     }
 }

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use crate::event::{Event, EventId, VerifiedEvent};
 use crate::keys::PublicKey;
 use crate::limits::{DISK_BUDGET_FACTOR, SEGMENT_MAX_BYTES, SEGMENT_MIN_BYTES};
-use crate::query::{EventQuery, Found, StoreStats};
+use crate::query::{AnswerEvent, EventQuery, Found, StoreStats};
 use crate::time::UnixTime;
 
 pub(crate) mod compact;
@@ -408,7 +408,13 @@ fn sub_live(live: &mut BTreeMap<u32, SegmentLive>, loc: Loc) {
     l.bytes -= u64::from(loc.len);
 }
 
-/// Answers are decoded from the ring's packed bytes ([`compact`]): owned events.
+/// A `/req` answer's event as the ring's packed bytes (rendered without decoding).
+fn packed_answer(((created_at, id), bytes): (ring::Key, &[u8])) -> AnswerEvent<'_> {
+    AnswerEvent::Packed { id, created_at, bytes }
+}
+
+/// Answers are decoded from the ring's packed bytes ([`compact`]): owned events; `/req`
+/// answers stay packed (`*_answer`) and are rendered from the bytes.
 impl EventQuery for Store {
     fn last_n(&self, n: usize) -> Vec<Found<'_>> {
         self.ring.last_n(n).into_iter().map(Cow::Owned).collect()
@@ -424,6 +430,18 @@ impl EventQuery for Store {
 
     fn get(&self, id: &EventId) -> Option<Found<'_>> {
         self.ring.get(id).map(Cow::Owned)
+    }
+
+    fn last_n_answer(&self, n: usize) -> Vec<AnswerEvent<'_>> {
+        self.ring.last_n_packed(n).into_iter().map(packed_answer).collect()
+    }
+
+    fn window_answer(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<AnswerEvent<'_>> {
+        self.ring.window_packed(since, until, max).into_iter().map(packed_answer).collect()
+    }
+
+    fn arrived_late_answer(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<AnswerEvent<'_>> {
+        self.late.between(since, until).filter_map(|id| self.ring.get_packed(id)).take(max).map(packed_answer).collect()
     }
 
     fn contains(&self, id: &EventId) -> bool {

@@ -501,6 +501,31 @@ impl Ring {
         out
     }
 
+    /// The `n` newest events' keys and packed bytes, oldest first (not decoded).
+    pub fn last_n_packed(&self, n: usize) -> Vec<(Key, &[u8])> {
+        let mut out: Vec<(Key, &[u8])> = self.events.iter().rev().take(n).map(|(k, e)| (*k, &*e.packed)).collect();
+        out.reverse();
+        out
+    }
+
+    /// [`Ring::window`]'s events as keys and packed bytes (not decoded).
+    pub fn window_packed(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<(Key, &[u8])> {
+        if since > until {
+            return Vec::new();
+        }
+        let range = (since, EventId([0; 32]))..=(until, EventId([0xff; 32]));
+        let mut out: Vec<(Key, &[u8])> =
+            self.events.range(range).rev().take(max).map(|(k, e)| (*k, &*e.packed)).collect();
+        out.reverse();
+        out
+    }
+
+    /// The live event `id`'s key and packed bytes (not decoded).
+    pub fn get_packed(&self, id: &EventId) -> Option<(Key, &[u8])> {
+        let key = (self.time_of(id)?, *id);
+        self.events.get(&key).map(|e| (key, &*e.packed))
+    }
+
     /// Events with `since <= created_at <= until`, oldest first, the newest `max` of them.
     pub fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Event> {
         if since > until {

@@ -125,3 +125,40 @@ fn lookups_that_miss_are_never_cached() {
         assert!(matches!(routed, Routed::ReplyAndFetch { .. }), "every miss asks the network");
     }
 }
+
+/// Golden: the real store's `/req` answers are rendered from its packed bytes; they must be
+/// byte for byte what the client got when each event was decoded first and then encoded
+/// (`encode_events` over the decoding queries), for a first poll and a window poll, with tags
+/// and non-ASCII content.
+#[test]
+fn answers_rendered_from_packed_bytes_are_byte_exact() {
+    let dir = TempDir::new("golden");
+    let mut store = open(&dir);
+    for i in 0..40u64 {
+        let tags: Vec<Vec<String>> =
+            (0..i % 4).map(|j| vec!["t".into(), format!("tag {j} é"), "x".repeat(j as usize * 90)]).collect();
+        let tags: Vec<Vec<&str>> = tags.iter().map(|t| t.iter().map(String::as_str).collect()).collect();
+        let tags: Vec<&[&str]> = tags.iter().map(Vec::as_slice).collect();
+        let content = format!("post {i} ü {}", "w".repeat(i as usize * 7));
+        let ev = signed(A_SECRET, 1_700_000_000 + i, 1, &tags, &content).verify(NOW).expect("verifies");
+        store.insert(ev).expect("insert");
+    }
+    let cases: [(&str, Vec<crate::query::Found<'_>>); 2] = [
+        (FIRST_POLL, store.last_n(300)),
+        (
+            r#"{"kinds":[40000],"since":1700000010,"until":1700000020}"#,
+            store.window(UnixTime(1_700_000_010), UnixTime(1_700_000_020), crate::limits::MAX_REQ_EVENTS),
+        ),
+    ];
+    for (body, decoded) in cases {
+        let req = post("/req", body);
+        let resp = reply(route(&req, &store, &cfg(), &NodeInfo::default(), NOW, &mut ReqCache::new()));
+        assert_eq!(resp.status, 200);
+        let before = crate::event::msgpack::encode_events(
+            decoded.iter().map(AsRef::as_ref),
+            crate::event::msgpack::SigMode::Keep,
+        );
+        assert!(!decoded.is_empty());
+        assert_eq!(resp.body, before, "{body}");
+    }
+}

@@ -269,3 +269,33 @@ fn lookups_that_find_nothing_ask_the_network_and_hits_do_not() {
     assert_eq!(miss(&body), Some(Miss::Post { id, author: a }));
     assert_eq!(miss(r#"{"kinds":[40000],"limit":5}"#), None);
 }
+
+/// Hostile: a packed record damaged in memory (truncated, bad UTF-8, absurd counts) between
+/// good ones is left out of the answer, never a panic and never a broken array: the answer
+/// still decodes, with the others, and equals what decoding the good ones gives.
+#[test]
+fn a_damaged_packed_record_is_left_out_of_the_answer() {
+    use crate::query::AnswerEvent;
+    let good: Vec<crate::event::Event> = (0..3u64)
+        .map(|i| {
+            let mut e = event("E1");
+            e.created_at = UnixTime(1000 + i);
+            e
+        })
+        .collect();
+    let packed: Vec<Box<[u8]>> = good.iter().map(crate::store::compact::encode).collect();
+    let huge_count = [[0u8; 98].as_slice(), &[0xff, 0xff, 0xff, 0xff, 0x0f]].concat();
+    let bad_utf8 = [[0u8; 98].as_slice(), &[0, 0xc3]].concat();
+    let damaged: [&[u8]; 3] = [&packed[0][..50], &huge_count, &bad_utf8];
+    for bad in damaged {
+        let events = vec![
+            AnswerEvent::Packed { id: good[0].id, created_at: good[0].created_at, bytes: &packed[0] },
+            AnswerEvent::Packed { id: good[1].id, created_at: good[1].created_at, bytes: bad },
+            AnswerEvent::Packed { id: good[2].id, created_at: good[2].created_at, bytes: &packed[2] },
+        ];
+        let out = super::super::req::render(&events, SigMode::Keep);
+        let decoded = decode_events(&out).expect("still the client layout");
+        assert_eq!(decoded.len(), 2);
+        assert_eq!(out, encode_events([&good[0], &good[2]].into_iter(), SigMode::Keep));
+    }
+}
