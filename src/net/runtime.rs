@@ -203,6 +203,15 @@ fn verify_event(id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejec
     }
 }
 
+/// How this node's overlay delivers posts and finds node records (`--delivery`, `--directory`).
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    /// `--delivery`.
+    pub delivery: crate::wire::DeliveryMode,
+    /// `--directory`.
+    pub directory: crate::overlay::DirectoryMode,
+}
+
 impl<'a> OverlayRuntime<'a> {
     /// Bind the overlay address, load the identity, and start joining via `boot_peer`.
     ///
@@ -213,7 +222,7 @@ impl<'a> OverlayRuntime<'a> {
         owner: PublicKey,
         listen: SocketAddr,
         boot_peer: Option<&str>,
-        delivery: crate::wire::DeliveryMode,
+        modes: Modes,
         data_dir: &Path,
         clock: Now,
     ) -> Result<OverlayRuntime<'a>, OverlayError> {
@@ -271,7 +280,8 @@ impl<'a> OverlayRuntime<'a> {
             },
             leaf_slots: LEAF_SLOTS,
             seed,
-            delivery,
+            delivery: modes.delivery,
+            directory: modes.directory,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let net = Net::new(ex);
@@ -613,6 +623,10 @@ impl<'a> OverlayRuntime<'a> {
             nodes_known: self.overlay.directory_len() as u64,
             delivery: self.overlay.delivery().as_str(),
             delivery_active: self.overlay.delivery_active().as_str(),
+            directory: if self.overlay.dht().is_some() { "ring" } else { "broadcast" },
+            ring_known: self.overlay.dht().map_or(0, |d| d.table().known().len() as u64),
+            ring_lookups: self.overlay.dht().map_or(0, |d| d.stats().lookups),
+            ring_found: self.overlay.dht().map_or(0, |d| d.stats().found),
             following: following as u64,
             leaves_filtering: leaves_filtering as u64,
             leaf_followees: leaf_followees as u64,
@@ -724,6 +738,7 @@ mod tests {
             leaf_slots: LEAF_SLOTS,
             seed: 1,
             delivery: crate::wire::DeliveryMode::Auto,
+            directory: crate::overlay::DirectoryMode::Broadcast,
         };
         let mut o = Overlay::new(cfg, Box::new(crypto), clock);
         let conn = ConnId(1);

@@ -261,6 +261,20 @@ pub const RING_STORE_PER_FRAME: usize = 32;
 /// A lookup that has taken this many hops is answered where it is (greedy routing needs
 /// ≈ ½·log2(cores) hops, 14 at 10^5 cores; the bound only cuts a hostile or broken walk).
 pub const RING_LOOKUP_MAX_HOPS: u8 = 32;
+/// Lookups a core is waiting on (its own and those it forwarded; ≈ 64 B each ⇒ 16 KB). When
+/// full, new ones are dropped (counted in `ring_dropped`) until answers or timeouts free room.
+pub const RING_PENDING_CAP: usize = 256;
+/// A lookup with no answer after this long is forgotten (the unicast waiting on it times out
+/// on its own; ≈ 14 hops × 150 ms ≪ this).
+pub const RING_LOOKUP_TIMEOUT_MS: u64 = 10_000;
+/// One stabilise round (lists to the nearest successor and predecessor) and one finger lookup
+/// per this interval: ≈ 4–5 KB/min per core (docs/scaling.md).
+pub const RING_ROUND_MS: u64 = 60_000;
+/// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
+/// forwarding for many origins sends a few per second; a flood is dropped, never banned).
+pub const RING_FIND_PER_S: u64 = 20;
+/// See `RING_FIND_PER_S`.
+pub const RING_FIND_BURST: u64 = 100;
 
 // ---- follower multicast (interest.rs; docs/scaling.md "Delivery") ----
 /// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).

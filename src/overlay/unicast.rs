@@ -81,11 +81,22 @@ impl Overlay {
                     p.via = Some(hop);
                 }
             }
+            Err(UndeliverableReason::Unknown) if self.ring_find_for_unicast(p.dst) => {
+                // Ring directory: the destination is looked up; the unicast is tried again
+                // when the answer comes (`UnicastRetry`), or times out as usual.
+            }
             Err(reason) => self.unicast_failed(msg_id, reason),
         }
     }
 
-    fn unicast_failed(&mut self, msg_id: u64, reason: UndeliverableReason) {
+    /// A unicast whose destination lookup answered: try it again (same attempt).
+    pub(super) fn retry_unicast(&mut self, msg_id: u64) {
+        if self.pending_unicast.get(&msg_id).is_some_and(|p| p.via.is_none()) {
+            self.attempt_unicast(msg_id);
+        }
+    }
+
+    pub(super) fn unicast_failed(&mut self, msg_id: u64, reason: UndeliverableReason) {
         let Some(p) = self.pending_unicast.get_mut(&msg_id) else { return };
         p.attempt += 1;
         if p.attempt < UNICAST_ATTEMPTS && reason != UndeliverableReason::Unknown {
