@@ -40,7 +40,10 @@ use super::directory::Merge;
 use super::params::*;
 use super::ring::{Hop, RingPeer, RingTable};
 use super::{Overlay, Timer};
-use crate::wire::{Addr, Body, ConnId, FindNode, Found, Msg, NodeId, NodeRecord, PeerRef, Role, FEATURE_RING};
+use crate::wire::{
+    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, NodeRecord, PeerRef, Role, Routed, UndeliverableReason,
+    FEATURE_RING,
+};
 
 /// True if a ring frame's lists are within their bounds (`RING_NEIGHBOURS_MAX`,
 /// `RING_STORE_PER_FRAME`, `RING_REPLICAS` holders). Other frames are not ring frames: false.
@@ -100,6 +103,15 @@ struct Pending {
     at: super::Instant,
 }
 
+/// A unicast frame waiting for a lookup (`RING_PARKED_CAP`).
+#[derive(Debug, Clone)]
+pub(super) enum Parked {
+    /// A unicast relayed for someone (its destination or source is being looked up).
+    Routed { r: Routed, from: NodeId },
+    /// An ack or failure report on its way to an origin we do not know yet.
+    Control { dst: NodeId, msg: Msg, from: Option<NodeId> },
+}
+
 /// Ring counters for `/status` and the simulator.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DhtStats {
@@ -131,6 +143,8 @@ pub struct Dht {
     next_id: u64,
     next_round: super::Instant,
     finger_turn: usize,
+    parked: Vec<(NodeId, Parked)>,
+    next_readback: super::Instant,
     stats: DhtStats,
 }
 
@@ -144,6 +158,9 @@ impl Dht {
             next_id: 1,
             next_round: now,
             finger_turn: 0,
+            parked: Vec::new(),
+            // The first check comes once the table has had a few rounds to fill.
+            next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
             stats: DhtStats::default(),
         }
     }
@@ -231,6 +248,24 @@ impl Overlay {
         let now = self.now;
         let Some(d) = self.dht.as_mut() else { return };
         d.pending.retain(|_, p| now.since(p.at) < RING_LOOKUP_TIMEOUT_MS);
+        let waiting: Vec<NodeId> = d.parked.iter().map(|(k, _)| *k).collect();
+        let lost: Vec<NodeId> = waiting
+            .into_iter()
+            .filter(|k| !d.pending.values().any(|p| p.key == *k && p.back == Back::Unicast))
+            .collect();
+        if now >= d.next_readback {
+            d.next_readback = now.plus_ms(RING_READBACK_MS);
+            // The read-back check, for our record and those of the leaves we are home to.
+            self.ring_lookup(self.me, Back::Store);
+            for leaf in self.leaves.clone() {
+                self.ring_lookup(leaf, Back::Store);
+            }
+        }
+        for k in lost {
+            // Its lookup timed out: the frames waiting for it fail.
+            self.unpark(k);
+        }
+        let Some(d) = self.dht.as_mut() else { return };
         if now < d.next_round {
             return;
         }
@@ -408,9 +443,13 @@ impl Overlay {
                 let waiting: Vec<u64> = self
                     .pending_unicast
                     .iter()
-                    .filter(|(_, u)| u.dst == f.key && u.via.is_none())
+                    .filter(|(_, u)| {
+                        u.via.is_none()
+                            && (u.dst == f.key || self.dir.get(u.dst).is_some_and(|e| e.homes.contains(&f.key)))
+                    })
                     .map(|(k, _)| *k)
                     .collect();
+                self.unpark(f.key);
                 if f.record.is_none() && self.dir.get(f.key).is_none() {
                     // The holders do not know it: the unicasts fail now (no retry loop).
                     for msg_id in waiting {
@@ -432,6 +471,13 @@ impl Overlay {
             Back::Store => {
                 let Some(e) = self.dir.get(f.key) else { return };
                 let body = e.body.clone();
+                let seq = e.seq;
+                let held = f.record.as_ref().and_then(|b| rmp_serde::from_slice::<NodeRecord>(b.as_slice()).ok());
+                if held.is_some_and(|r| r.seq >= seq) {
+                    // Read-back check passed: the owner core holds the current record.
+                    self.ring_consider(&f.holders);
+                    return;
+                }
                 if let Some(d) = self.dht.as_mut() {
                     d.stats.found += u64::from(f.record.is_some());
                 }
@@ -493,6 +539,62 @@ impl Overlay {
         }
     }
 
+    /// The record a unicast to `dst` still needs here, with the ring on: `dst`'s own, or (a
+    /// leaf's) the record of the home this attempt goes through when no home is connected.
+    pub(super) fn ring_missing(&self, dst: NodeId, attempt: u8) -> Option<NodeId> {
+        if !self.ring_on() || dst == self.me || self.by_node.contains_key(&dst) {
+            return None;
+        }
+        let Some(e) = self.dir.get(dst) else { return Some(dst) };
+        if e.role != Role::Leaf {
+            return None;
+        }
+        let homes: Vec<NodeId> = e.homes.iter().copied().filter(|h| *h != self.me).collect();
+        if homes.is_empty() || homes.iter().any(|h| self.by_node.contains_key(h)) {
+            return None;
+        }
+        let h = homes[attempt as usize % homes.len()];
+        self.dir.get(h).is_none().then_some(h)
+    }
+
+    /// Hold `p` until `key` is looked up; false if the ring is off here or the queue is full.
+    pub(super) fn ring_park(&mut self, key: NodeId, p: Parked) -> bool {
+        if !self.ring_on() {
+            return false;
+        }
+        let Some(d) = self.dht.as_mut() else { return false };
+        if d.parked.len() >= RING_PARKED_CAP {
+            self.stats.ring_dropped += 1;
+            return false;
+        }
+        d.parked.push((key, p));
+        self.ring_lookup(key, Back::Unicast);
+        true
+    }
+
+    /// A lookup for `key` ended: the frames waiting for it go on, or fail if it was not found.
+    fn unpark(&mut self, key: NodeId) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut d.parked).into_iter().partition(|(k, _)| *k == key);
+        d.parked = rest;
+        let known = self.dir.get(key).is_some();
+        for (_, p) in ready {
+            match p {
+                Parked::Routed { r, from } if known => self.on_routed(from, r),
+                Parked::Routed { r, from } => {
+                    let of = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
+                    // The destination's record, or (at the destination) the source's key.
+                    let reason =
+                        if r.dst == key { UndeliverableReason::Unknown } else { UndeliverableReason::UnknownSource };
+                    let msg = self.undeliverable(r.src, r.msg_id, of, reason);
+                    self.send_node(from, msg);
+                }
+                Parked::Control { dst, msg, from } if known => self.route_control(dst, msg, from),
+                Parked::Control { .. } => {}
+            }
+        }
+    }
+
     /// Our record (core) is due: store it at its holders instead of broadcasting it.
     pub(super) fn ring_publish(&mut self, node: NodeId) {
         self.ring_lookup(node, Back::Store);
@@ -542,6 +644,22 @@ impl Overlay {
                 d.stats.stores_sent += chunk.len() as u64;
             }
             self.ring_send(node, Msg::Store(chunk.to_vec()));
+        }
+    }
+
+    /// A unicast to `dst` failed: forget its record (and its homes'), so the next attempt looks them up again instead of reusing a stale answer.
+    pub(super) fn ring_forget_cached(&mut self, dst: NodeId) {
+        if !self.ring_on() {
+            return;
+        }
+        let mut keys = vec![dst];
+        keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
+        for k in keys {
+            // A holder's copy may be the stale one (an update stored by a home whose table
+            // named other holders): forgotten too; the lookup asks the key's owner.
+            if k != self.me && !self.by_node.contains_key(&k) {
+                self.dir.remove(k);
+            }
         }
     }
 

@@ -349,6 +349,10 @@ impl Overlay {
         let ok = core && (self.leaves.contains(&from) || (self.leaves.len() < slots && !self.active.contains(&from)));
         if ok && !self.leaves.contains(&from) {
             self.leaves.push(from);
+            if self.ring_on() {
+                // Ring directory: this home stores the leaf's record at its holders.
+                self.ring_publish(from);
+            }
             self.lazy.remove(&from);
             self.eager.insert(from);
         }

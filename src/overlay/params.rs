@@ -270,6 +270,15 @@ pub const RING_LOOKUP_TIMEOUT_MS: u64 = 10_000;
 /// One stabilise round (lists to the nearest successor and predecessor) and one finger lookup
 /// per this interval: ≈ 4–5 KB/min per core (docs/scaling.md).
 pub const RING_ROUND_MS: u64 = 60_000;
+/// Unicasts and acks a core holds while it looks their destination (or source) up (≤ 64 ×
+/// `MAX_BODY_BYTES` ≈ 4.3 MB worst case, a few KB in practice); when full, the newest is refused.
+pub const RING_PARKED_CAP: usize = 64;
+/// A core looks its own id and its attached leaves' ids up this often and re-stores a record at
+/// the holders if the answer lacks it or holds an older version (the owner's read-back check;
+/// ≤ 1 + `LEAF_SLOTS` lookups per interval).
+pub const RING_READBACK_MS: u64 = 30 * 60_000;
+/// The first read-back check after start (the table has had a few rounds to fill by then).
+pub const RING_FIRST_READBACK_MS: u64 = 5 * RING_ROUND_MS;
 /// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
 /// forwarding for many origins sends a few per second; a flood is dropped, never banned).
 pub const RING_FIND_PER_S: u64 = 20;
