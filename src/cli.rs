@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub accept_any_author: bool,
     /// `--delivery`: which broadcasts this node's server receives (docs/scaling.md "Delivery").
     pub delivery: DeliveryMode,
+    /// `--directory`: broadcast (every core holds every record) or ring (docs/scaling.md).
+    pub directory: crate::overlay::DirectoryMode,
 }
 
 /// Why the command line is not usable.
@@ -127,6 +129,10 @@ Options:
                                 everyone's (broadcast), only those of the people you follow
                                 and those addressed to you (follow), or broadcast until the
                                 network has 1,000 nodes, then follow (auto; see README)
+      --directory <broadcast|ring>  how node records are found [default: broadcast]: every
+                                core holds every record (broadcast), or each record is held by
+                                3 cores on an id ring and looked up (ring; experimental, every
+                                node of one network should use the same setting; see README)
   -h, --help                    this help
 ";
 
@@ -191,6 +197,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
     let mut store_mib = DEFAULT_STORE_MIB;
     let mut accept_any_author = false;
     let mut delivery = DeliveryMode::Auto;
+    let mut directory = crate::overlay::DirectoryMode::Broadcast;
     while let Some(arg) = p.next()? {
         match arg {
             Short('p') | Long("public-key") => {
@@ -233,6 +240,11 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
                 delivery = DeliveryMode::from_name(&v)
                     .ok_or_else(|| CliError(format!("--delivery {v:?}: expected broadcast, follow or auto")))?;
             }
+            Long("directory") => {
+                let v = string(p.value()?, "--directory")?;
+                directory = crate::overlay::DirectoryMode::from_name(&v)
+                    .ok_or_else(|| CliError(format!("--directory {v:?}: expected broadcast or ring")))?;
+            }
             Short('h') | Long("help") => return Ok(Command::Help(SERVER_HELP)),
             other => return Err(CliError(format!("{} (see `nostrp2p server --help`)", other.unexpected()))),
         }
@@ -266,6 +278,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
         store_mib,
         accept_any_author,
         delivery,
+        directory,
     }))
 }
 

@@ -182,7 +182,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         cfg.owner,
         cfg.listen,
         cfg.boot_peer.as_deref(),
-        cfg.delivery,
+        crate::net::runtime::Modes { delivery: cfg.delivery, directory: cfg.directory },
         &data_dir,
         crate::overlay::Now::new(clock.now(), clock.unix_now()),
     )

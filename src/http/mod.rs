@@ -99,6 +99,14 @@ pub struct NetworkInfo {
     /// What it resolves to now (a core node in `auto` by its directory size; a leaf in
     /// `auto` lets its homes decide and shows `auto`).
     pub delivery_active: &'static str,
+    /// `--directory`: `broadcast` or `ring`.
+    pub directory: &'static str,
+    /// Ring directory: cores in this node's ring table.
+    pub ring_known: u64,
+    /// Ring directory: lookups this node started, and those answered with the record.
+    pub ring_lookups: u64,
+    /// See `ring_lookups`.
+    pub ring_found: u64,
     /// Followees in the interest set (from the owner's newest kind 3).
     pub following: u64,
     /// Leaves attached here that sent their interest set (a core node).

@@ -103,6 +103,7 @@ mod tests {
             leaf_slots: LEAF_SLOTS,
             seed: 1,
             delivery: crate::wire::DeliveryMode::Auto,
+            directory: crate::overlay::DirectoryMode::Broadcast,
         };
         let mut o = Overlay::new(cfg, Box::new(crypto), clock);
         let conn = ConnId(1);

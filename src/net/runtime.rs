@@ -113,6 +113,15 @@ pub struct OverlayRuntime<'a> {
     other_protocol: OtherProtocol,
 }
 
+/// How this node's overlay delivers posts and finds node records (`--delivery`, `--directory`).
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    /// `--delivery`.
+    pub delivery: crate::wire::DeliveryMode,
+    /// `--directory`.
+    pub directory: crate::overlay::DirectoryMode,
+}
+
 impl<'a> OverlayRuntime<'a> {
     /// Bind the overlay address, load the identity, and start joining via `boot_peer`.
     ///
@@ -123,7 +132,7 @@ impl<'a> OverlayRuntime<'a> {
         owner: PublicKey,
         listen: SocketAddr,
         boot_peer: Option<&str>,
-        delivery: crate::wire::DeliveryMode,
+        modes: Modes,
         data_dir: &Path,
         clock: Now,
     ) -> Result<OverlayRuntime<'a>, OverlayError> {
@@ -156,7 +165,8 @@ impl<'a> OverlayRuntime<'a> {
             },
             leaf_slots: LEAF_SLOTS,
             seed,
-            delivery,
+            delivery: modes.delivery,
+            directory: modes.directory,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let net = Net::new(ex);

@@ -66,6 +66,10 @@ impl Overlay {
             let authorised = rec.delegation.is_some();
             let unix = self.unix_now();
             self.dir.merge(&rec, body.clone(), authorised, unix);
+            if self.ring_on() {
+                // Ring directory: stored at the holders of our id, not broadcast.
+                return self.ring_publish(self.me);
+            }
         }
         let g = Gossip { id, round: 0, kind: GossipKind::Record, body };
         self.cache.insert(g.clone(), None, self.now);
@@ -428,6 +432,14 @@ impl Overlay {
             }
             Merge::Full => {}
             Merge::Stale => {}
+            Merge::New | Merge::Updated if self.ring_on() => {
+                // Ring directory: records are not broadcast; an attached leaf's record is
+                // stored at its holders by this home.
+                self.missing.remove(&g.id);
+                if self.leaves.contains(&from) && from == rec.node {
+                    self.ring_publish(rec.node);
+                }
+            }
             Merge::New | Merge::Updated => {
                 self.missing.remove(&g.id);
                 self.cache.insert(g.clone(), Some(from), self.now);

@@ -86,6 +86,8 @@ pub struct Conn {
     pub catchup: u32,
     /// Capability bits the peer's `Hello` announced (`Hello::features`; 0 for older builds).
     pub features: u8,
+    /// Ring lookups this peer may still hand us (`RING_FIND_PER_S`).
+    pub ring_finds: Bucket,
 }
 
 impl Conn {
@@ -111,6 +113,7 @@ impl Conn {
             reach_checked: false,
             dir_answered: None,
             features: 0,
+            ring_finds: Bucket::new(RING_FIND_PER_S, RING_FIND_BURST, now),
             catchup: if outbound && purpose == Purpose::Bootstrap { DIR_CATCHUP_NEW_IDS } else { 0 },
         }
     }
@@ -209,7 +212,8 @@ impl Overlay {
     }
 
     fn start_hello(&mut self, conn: ConnId) {
-        let nonce = Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST);
+        let ring = if self.dht.is_some() { crate::wire::FEATURE_RING } else { 0 };
+        let nonce = Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST | ring);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.phase = Phase::Hello { nonce, peer: None, authorised: false };
@@ -357,6 +361,7 @@ impl Overlay {
         for m in queued {
             self.send(conn, m);
         }
+        self.ring_peer_up(node);
         self.on_purpose_up(conn, node, purpose);
     }
 
@@ -398,6 +403,9 @@ impl Overlay {
         if !c.is_up() {
             if matches!(c.purpose, Purpose::Bootstrap | Purpose::Home | Purpose::Neighbor { .. }) {
                 self.on_dial_failed(c.remote, c.purpose);
+            }
+            if c.outbound {
+                self.ring_dial_failed(c.remote);
             }
             return;
         }
@@ -559,7 +567,9 @@ impl Overlay {
                 self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
             }
             Msg::Interest(i) => self.on_interest(conn, from, i),
-            Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => self.on_ring_frame(conn, msg),
+            Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => {
+                self.on_ring_frame(conn, from, msg)
+            }
         }
     }
 

@@ -1,14 +1,49 @@
-//! The ring directory's protocol (issue 10 part 2; docs/scaling.md "Directory"): the frames
-//! `FindNode`, `Found`, `Store` and `Neighbours` as they arrive from peers. `ring.rs` holds the
-//! pure routing and replica decisions this module drives.
+//! The ring directory's protocol (issue 10 part 2; docs/scaling.md "Directory"), run when
+//! `--directory ring`: `ring.rs` decides (table, routing, replicas), this module moves the
+//! frames `FindNode`, `Found`, `Store` and `Neighbours` and keeps the state they need.
+//!
+//! * **Table upkeep.** Every authenticated core peer that announced `FEATURE_RING` is offered
+//!   to the table at its verified id and address. Each round (`RING_ROUND_MS`, on the
+//!   housekeeping tick) the node sends its lists to its nearest successor and predecessor
+//!   (`Neighbours { ask }`), dials the claimed cores worth verifying (at most
+//!   `RING_VERIFY_PER_LIST` per list: nothing enters the table without a handshake), and looks
+//!   one finger point up.
+//! * **Records at the holders.** A core does not gossip its record: each refresh looks its own
+//!   id up and sends the record (`Store`) to the holders named in the answer. A home does the
+//!   same for an attached leaf's record. A holder keeps a stored record only if it is one of
+//!   the key's holders by its own table, the record is signed by its node (forgery bans the
+//!   link), not expired (expiry clamped by `Directory::merge`), and the sender's prefix is
+//!   within its new-id budget (`dir_admit.rs`, the issue-8 rules). The owner's lookup of its
+//!   own id doubles as the read-back check: a refresh always re-stores.
+//! * **Lookups.** `FindNode` is routed greedily hop by hop (each hop strictly closer to the key
+//!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk); every
+//!   hop remembers where a lookup came from (`RING_PENDING_CAP`, `RING_LOOKUP_TIMEOUT_MS`) and
+//!   the answer goes back the same way, so a forged origin cannot aim answers at a victim.
+//!   Lookups per peer are rate-limited (`RING_FIND_PER_S`); over budget they are counted and
+//!   dropped, never a ban. An answer is accepted only from the hop it was sent to; its record
+//!   must be the key's and validly signed, and its holders are claims (dialled, verified by the
+//!   handshake, before anything enters a table).
+//! * **Unicast.** A destination not in the directory starts a lookup; the unicast waits for
+//!   it (its own timeout still runs) and the found record is kept `LOOKUP_CACHE_MS`.
+//! * **Handoff.** When a core enters the table, the records it now holds with us are sent to it;
+//!   when one leaves, our records are re-sent to their holders. A record this node no longer
+//!   holds is forgotten once handed off and not in use as a lookup result.
 //!
 //! Every ring frame passes [`ring_frame_fits`] first: a peer that did not announce
-//! `FEATURE_RING` in its `Hello`, or a list over its bound, is counted in `Stats::ring_dropped`
-//! and dropped whole (never a ban: a later build may send more).
+//! `FEATURE_RING`, or a list over its bound, is counted in `Stats::ring_dropped` and dropped
+//! whole (never a ban: a later build may send more).
 
-use super::params::{RING_NEIGHBOURS_MAX, RING_REPLICAS, RING_STORE_PER_FRAME};
-use super::Overlay;
-use crate::wire::{ConnId, Msg, FEATURE_RING};
+use std::collections::BTreeMap;
+
+use super::conn::RecordCheck;
+use super::directory::Merge;
+use super::params::*;
+use super::ring::{Hop, RingPeer, RingTable};
+use super::{Overlay, Timer};
+use crate::wire::{
+    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, NodeRecord, PeerRef, Role, Routed, UndeliverableReason,
+    FEATURE_RING,
+};
 
 /// True if a ring frame's lists are within their bounds (`RING_NEIGHBOURS_MAX`,
 /// `RING_STORE_PER_FRAME`, `RING_REPLICAS` holders). Other frames are not ring frames: false.
@@ -22,15 +57,630 @@ pub(crate) fn ring_frame_fits(msg: &Msg) -> bool {
     }
 }
 
+/// `--directory`: which directory a node runs (docs/scaling.md "Directory").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryMode {
+    /// Every core holds every record, spread on the broadcast tree (`directory.rs`).
+    Broadcast,
+    /// Records held by `RING_REPLICAS` cores on the id ring, found by routed lookups.
+    Ring,
+}
+
+impl DirectoryMode {
+    /// The name `--directory` takes and `/status` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectoryMode::Broadcast => "broadcast",
+            DirectoryMode::Ring => "ring",
+        }
+    }
+    /// The mode named `name`.
+    pub fn from_name(name: &str) -> Option<DirectoryMode> {
+        [DirectoryMode::Broadcast, DirectoryMode::Ring].into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// Where a lookup's answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Back {
+    /// Back to the hop it came from, under that hop's id.
+    Hop { node: NodeId, id: u64 },
+    /// Ours: unicasts wait for the record.
+    Unicast,
+    /// Ours: store this record (our own, or an attached leaf's) at the holders found.
+    Store,
+    /// Ours: a finger point; the owner found is dialled (and verified) to enter the table.
+    Finger,
+}
+
+/// A lookup this node started or forwarded, awaiting its `Found` (≈ 64 B).
+#[derive(Debug, Clone)]
+struct Pending {
+    key: NodeId,
+    back: Back,
+    /// The hop the `FindNode` went to: the only one whose answer counts.
+    to: NodeId,
+    at: super::Instant,
+}
+
+/// A unicast frame waiting for a lookup (`RING_PARKED_CAP`).
+#[derive(Debug, Clone)]
+pub(super) enum Parked {
+    /// A unicast relayed for someone (its destination or source is being looked up).
+    Routed { r: Routed, from: NodeId },
+    /// An ack or failure report on its way to an origin we do not know yet.
+    Control { dst: NodeId, msg: Msg, from: Option<NodeId> },
+}
+
+/// Ring counters for `/status` and the simulator.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DhtStats {
+    /// Lookups this node started.
+    pub lookups: u64,
+    /// Of those, answered with the record asked for.
+    pub found: u64,
+    /// Sum and maximum of the hop counts of answered lookups.
+    pub hops_sum: u64,
+    /// See `hops_sum`.
+    pub hops_max: u8,
+    /// Lookups forwarded for others.
+    pub forwarded: u64,
+    /// Records sent to holders (refreshes and handoffs).
+    pub stores_sent: u64,
+    /// Records kept as a holder.
+    pub stores_kept: u64,
+    /// Stored records refused because this node is not one of their holders.
+    pub stores_not_holder: u64,
+}
+
+/// The ring directory's state (≈ 2 KB table + addresses + pending lookups).
+#[derive(Debug, Clone)]
+pub struct Dht {
+    table: RingTable,
+    /// Addresses of the table's members (at most `2 × RING_SUCCESSORS + RING_FINGERS`).
+    addrs: BTreeMap<NodeId, Addr>,
+    pending: BTreeMap<u64, Pending>,
+    next_id: u64,
+    next_round: super::Instant,
+    finger_turn: usize,
+    parked: Vec<(NodeId, Parked)>,
+    next_readback: super::Instant,
+    stats: DhtStats,
+}
+
+impl Dht {
+    /// A node at `me` (address prefix `prefix`) that knows nobody yet.
+    pub fn new(me: NodeId, prefix: u64, now: super::Instant) -> Dht {
+        Dht {
+            table: RingTable::new(RingPeer { node: me, prefix }),
+            addrs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            next_id: 1,
+            next_round: now,
+            finger_turn: 0,
+            parked: Vec::new(),
+            // The first check comes once the table has had a few rounds to fill.
+            next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
+            stats: DhtStats::default(),
+        }
+    }
+    /// The ring table.
+    pub fn table(&self) -> &RingTable {
+        &self.table
+    }
+    /// Counters.
+    pub fn stats(&self) -> &DhtStats {
+        &self.stats
+    }
+    /// Lookups awaiting an answer here.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+    fn peer_ref(&self, node: NodeId) -> Option<PeerRef> {
+        self.addrs.get(&node).map(|a| PeerRef { node, addr: *a })
+    }
+}
+
 impl Overlay {
+    /// True if this node runs the ring directory and is a core node.
+    pub(super) fn ring_on(&self) -> bool {
+        self.dht.is_some() && self.role == Role::Core && self.reach_deadline.is_none()
+    }
+
     /// A ring frame from an authenticated peer.
-    pub(super) fn on_ring_frame(&mut self, conn: ConnId, msg: Msg) {
+    pub(super) fn on_ring_frame(&mut self, conn: ConnId, from: NodeId, msg: Msg) {
         let announced = self.conns.get(&conn).is_some_and(|c| c.features & FEATURE_RING != 0);
-        if !announced || !ring_frame_fits(&msg) {
+        if !announced || !ring_frame_fits(&msg) || !self.ring_on() {
             self.stats.ring_dropped += 1;
             return;
         }
-        // This build runs the broadcast directory only; the ring is not switched on yet.
-        self.stats.ring_dropped += 1;
+        match msg {
+            Msg::FindNode(f) => self.on_find_node(conn, from, f),
+            Msg::Found(f) => self.on_found(conn, from, f),
+            Msg::Store(records) => self.on_store(conn, records),
+            Msg::Neighbours { ask, peers } => self.on_neighbours(from, ask, peers),
+            _ => {}
+        }
+    }
+
+    /// An authenticated core peer that runs the ring: it enters the table where its id puts it.
+    pub(super) fn ring_peer_up(&mut self, node: NodeId) {
+        let Some(c) = self.by_node.get(&node).and_then(|c| self.conns.get(c)) else { return };
+        let (Some(addr), true) = (c.peer_addr, c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) else {
+            return;
+        };
+        let Some(d) = self.dht.as_mut() else { return };
+        let changed = d.table.offer(RingPeer { node, prefix: addr.prefix() }).unwrap_or(false);
+        if changed {
+            d.addrs.insert(node, addr);
+            self.ring_prune_addrs();
+            self.handoff_to(node);
+        }
+    }
+
+    /// A dial to a table member failed: it left (or never was); its records go to the next holders.
+    pub(super) fn ring_dial_failed(&mut self, remote: Option<Addr>) {
+        let Some(addr) = remote else { return };
+        let Some(d) = self.dht.as_mut() else { return };
+        let gone: Vec<NodeId> = d.addrs.iter().filter(|(_, a)| **a == addr).map(|(n, _)| *n).collect();
+        for node in gone {
+            if d.table.remove(node) {
+                d.addrs.remove(&node);
+                log::debug!("ring: {node} unreachable, removed");
+                self.handoff_all();
+                return;
+            }
+        }
+    }
+
+    fn ring_prune_addrs(&mut self) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let known: Vec<NodeId> = d.table.known().iter().map(|p| p.node).collect();
+        d.addrs.retain(|n, _| known.contains(n));
+    }
+
+    /// Housekeeping: a round of stabilisation and one finger lookup every `RING_ROUND_MS`, and
+    /// expiry of lookups that got no answer.
+    pub(super) fn ring_tick(&mut self) {
+        if !self.ring_on() {
+            return;
+        }
+        let now = self.now;
+        let Some(d) = self.dht.as_mut() else { return };
+        d.pending.retain(|_, p| now.since(p.at) < RING_LOOKUP_TIMEOUT_MS);
+        let waiting: Vec<NodeId> = d.parked.iter().map(|(k, _)| *k).collect();
+        let lost: Vec<NodeId> = waiting
+            .into_iter()
+            .filter(|k| !d.pending.values().any(|p| p.key == *k && p.back == Back::Unicast))
+            .collect();
+        if now >= d.next_readback {
+            d.next_readback = now.plus_ms(RING_READBACK_MS);
+            // The read-back check, for our record and those of the leaves we are home to.
+            self.ring_lookup(self.me, Back::Store);
+            for leaf in self.leaves.clone() {
+                self.ring_lookup(leaf, Back::Store);
+            }
+        }
+        for k in lost {
+            // Its lookup timed out: the frames waiting for it fail.
+            self.unpark(k);
+        }
+        let Some(d) = self.dht.as_mut() else { return };
+        if now < d.next_round {
+            return;
+        }
+        d.next_round = now.plus_ms(RING_ROUND_MS);
+        let targets = d.table.stabilise_targets();
+        let lists = self.ring_lists();
+        for t in targets {
+            self.ring_send(t, Msg::Neighbours { ask: true, peers: lists.clone() });
+        }
+        let Some(d) = self.dht.as_mut() else { return };
+        let fingers = d.table.finger_targets();
+        if !fingers.is_empty() {
+            d.finger_turn = (d.finger_turn + 1) % fingers.len();
+            let key = fingers[d.finger_turn];
+            self.ring_lookup(key, Back::Finger);
+        }
+    }
+
+    /// Our successors and predecessors as `PeerRef`s (at most `RING_NEIGHBOURS_MAX`).
+    fn ring_lists(&self) -> Vec<PeerRef> {
+        let Some(d) = self.dht.as_ref() else { return Vec::new() };
+        let mut out: Vec<PeerRef> = Vec::new();
+        for p in d.table.successors().iter().chain(d.table.predecessors()) {
+            if let Some(r) = d.peer_ref(p.node) {
+                if !out.iter().any(|o| o.node == r.node) {
+                    out.push(r);
+                }
+            }
+        }
+        out.truncate(RING_NEIGHBOURS_MAX);
+        out
+    }
+
+    /// Send to a ring member, dialling its known address if not connected.
+    fn ring_send(&mut self, node: NodeId, msg: Msg) -> bool {
+        if self.send_node(node, msg.clone()) {
+            return true;
+        }
+        match self.dht.as_ref().and_then(|d| d.addrs.get(&node).copied()) {
+            Some(addr) => self.send_or_dial(node, addr, msg),
+            None => false,
+        }
+    }
+
+    fn on_neighbours(&mut self, from: NodeId, ask: bool, peers: Vec<PeerRef>) {
+        if ask {
+            let lists = self.ring_lists();
+            self.send_node(from, Msg::Neighbours { ask: false, peers: lists });
+        }
+        self.ring_consider(&peers);
+    }
+
+    /// Claimed cores (a neighbour list, a lookup's holders): dial those worth a place in the
+    /// table; the handshake verifies them and `ring_peer_up` offers them.
+    fn ring_consider(&mut self, claims: &[PeerRef]) {
+        let Some(d) = self.dht.as_ref() else { return };
+        let rp: Vec<RingPeer> = claims.iter().map(|p| RingPeer { node: p.node, prefix: p.addr.prefix() }).collect();
+        let worth = d.table.worth_verifying(&rp);
+        for w in worth {
+            if self.by_node.contains_key(&w.node) {
+                self.ring_peer_up(w.node);
+                continue;
+            }
+            let Some(addr) = claims.iter().find(|c| c.node == w.node).map(|c| c.addr) else { continue };
+            let opening = self.conns.values().any(|c| !c.is_up() && c.remote == Some(addr));
+            if !opening && self.conns.len() < MAX_CONNS {
+                self.trim_ondemand();
+                self.dial(addr, super::conn::Purpose::Direct);
+            }
+        }
+    }
+
+    /// Start a lookup of `key` from here.
+    fn ring_lookup(&mut self, key: NodeId, back: Back) {
+        let Some(d) = self.dht.as_mut() else { return };
+        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast) {
+            return;
+        }
+        d.stats.lookups += 1;
+        self.route_find(FindNode { id: 0, key, hops: 0 }, back);
+    }
+
+    /// Route a lookup one hop on (or answer it here). `back` says where the answer goes.
+    fn route_find(&mut self, f: FindNode, back: Back) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let next = match d.table.next_hop(f.key) {
+            _ if f.hops >= RING_LOOKUP_MAX_HOPS => None,
+            Hop::Local => None,
+            Hop::Owner(n) | Hop::Forward(n) => Some(n),
+        };
+        let Some(next) = next.filter(|n| !matches!(back, Back::Hop { node, .. } if node == *n)) else {
+            let found = self.answer_here(f.key, f.hops);
+            return self.deliver_found(back, found);
+        };
+        if d.pending.len() >= RING_PENDING_CAP {
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        let id = d.next_id;
+        d.next_id += 1;
+        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now });
+        if matches!(back, Back::Hop { .. }) {
+            d.stats.forwarded += 1;
+        }
+        if !self.ring_send(next, Msg::FindNode(FindNode { id, key: f.key, hops: f.hops + 1 })) {
+            if let Some(d) = self.dht.as_mut() {
+                d.pending.remove(&id);
+            }
+        }
+    }
+
+    /// The answer this node gives for `key`: its record if held, and the holders it sees.
+    fn answer_here(&self, key: NodeId, hops: u8) -> Found {
+        let record = self.dir.get(key).map(|e| e.body.clone());
+        let mut holders = Vec::new();
+        if let Some(d) = self.dht.as_ref() {
+            for h in d.table.holders(key) {
+                let r =
+                    if h == self.me { self.advertised.map(|addr| PeerRef { node: h, addr }) } else { d.peer_ref(h) };
+                holders.extend(r);
+            }
+        }
+        Found { id: 0, key, hops, record, holders }
+    }
+
+    fn on_find_node(&mut self, conn: ConnId, from: NodeId, f: FindNode) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.ring_finds.take(now) {
+            // A lookup flood from one peer: its lookups are dropped, the link is kept.
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        self.route_find(f.clone(), Back::Hop { node: from, id: f.id });
+    }
+
+    fn on_found(&mut self, conn: ConnId, from: NodeId, f: Found) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let ours = d.pending.get(&f.id).is_some_and(|p| p.to == from && p.key == f.key);
+        if !ours {
+            // Not an answer to anything we sent this peer: dropped, counted.
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        let Some(p) = d.pending.remove(&f.id) else { return };
+        if let Some(body) = &f.record {
+            match rmp_serde::from_slice::<NodeRecord>(body.as_slice()) {
+                Ok(rec) if rec.node == f.key => match self.check_record(&rec) {
+                    RecordCheck::Valid { authorised } => {
+                        let unix = self.unix_now();
+                        if rec.expires >= unix
+                            && self.dir.merge(&rec, body.clone(), authorised, unix) == Merge::Conflict
+                        {
+                            self.stats.id_conflicts += 1;
+                        }
+                    }
+                    RecordCheck::Expired => self.stats.time_dropped += 1,
+                    RecordCheck::Invalid => return self.ban_conn(conn),
+                },
+                // A record of another node, or not a record: an invalid answer.
+                _ => return self.ban_conn(conn),
+            }
+        }
+        self.deliver_found(p.back, f);
+    }
+
+    /// Hand an answer on: back to the hop it came from, or to our own purpose.
+    fn deliver_found(&mut self, back: Back, mut f: Found) {
+        match back {
+            Back::Hop { node, id } => {
+                f.id = id;
+                self.send_node(node, Msg::Found(f));
+            }
+            Back::Unicast => {
+                let waiting: Vec<u64> = self
+                    .pending_unicast
+                    .iter()
+                    .filter(|(_, u)| {
+                        u.via.is_none()
+                            && (u.dst == f.key || self.dir.get(u.dst).is_some_and(|e| e.homes.contains(&f.key)))
+                    })
+                    .map(|(k, _)| *k)
+                    .collect();
+                self.unpark(f.key);
+                if f.record.is_none() && self.dir.get(f.key).is_none() {
+                    // The holders do not know it: the unicasts fail now (no retry loop).
+                    for msg_id in waiting {
+                        self.unicast_failed(msg_id, crate::wire::UndeliverableReason::Unknown);
+                    }
+                    return;
+                }
+                if let Some(d) = self.dht.as_mut() {
+                    if f.record.is_some() {
+                        d.stats.found += 1;
+                        d.stats.hops_sum += u64::from(f.hops);
+                        d.stats.hops_max = d.stats.hops_max.max(f.hops);
+                    }
+                }
+                for msg_id in waiting {
+                    self.schedule(self.now, Timer::UnicastRetry(msg_id));
+                }
+            }
+            Back::Store => {
+                let Some(e) = self.dir.get(f.key) else { return };
+                let body = e.body.clone();
+                let seq = e.seq;
+                let held = f.record.as_ref().and_then(|b| rmp_serde::from_slice::<NodeRecord>(b.as_slice()).ok());
+                if held.is_some_and(|r| r.seq >= seq) {
+                    // Read-back check passed: the owner core holds the current record.
+                    self.ring_consider(&f.holders);
+                    return;
+                }
+                if let Some(d) = self.dht.as_mut() {
+                    d.stats.found += u64::from(f.record.is_some());
+                }
+                for h in f.holders.iter().take(RING_REPLICAS) {
+                    if h.node == self.me {
+                        continue;
+                    }
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.stores_sent += 1;
+                    }
+                    self.send_or_dial(h.node, h.addr, Msg::Store(vec![body.clone()]));
+                }
+                self.ring_consider(&f.holders);
+            }
+            Back::Finger => self.ring_consider(&f.holders),
+        }
+    }
+
+    /// Records offered for us to hold.
+    fn on_store(&mut self, conn: ConnId, records: Vec<Body>) {
+        let unix = self.unix_now();
+        for body in records {
+            let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            let holder = self.dht.as_ref().is_some_and(|d| d.table.stores(rec.node));
+            if !holder {
+                if let Some(d) = self.dht.as_mut() {
+                    d.stats.stores_not_holder += 1;
+                }
+                continue;
+            }
+            if rec.node == self.me || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
+                continue;
+            }
+            if rec.expires < unix {
+                self.stats.time_dropped += 1;
+                continue;
+            }
+            if !self.admit_gossiped_id(conn, rec.node) {
+                continue;
+            }
+            let authorised = match self.check_record(&rec) {
+                RecordCheck::Valid { authorised } => authorised,
+                RecordCheck::Expired => {
+                    self.stats.time_dropped += 1;
+                    continue;
+                }
+                RecordCheck::Invalid => return self.ban_conn(conn),
+            };
+            match self.dir.merge(&rec, body, authorised, unix) {
+                Merge::Conflict => self.stats.id_conflicts += 1,
+                Merge::Full => self.stats.dir_full += 1,
+                Merge::New | Merge::Updated => {
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.stores_kept += 1;
+                    }
+                }
+                Merge::Stale => {}
+            }
+        }
+    }
+
+    /// The record a unicast to `dst` still needs here, with the ring on: `dst`'s own, or (a
+    /// leaf's) the record of the home this attempt goes through when no home is connected.
+    pub(super) fn ring_missing(&self, dst: NodeId, attempt: u8) -> Option<NodeId> {
+        if !self.ring_on() || dst == self.me || self.by_node.contains_key(&dst) {
+            return None;
+        }
+        let Some(e) = self.dir.get(dst) else { return Some(dst) };
+        if e.role != Role::Leaf {
+            return None;
+        }
+        let homes: Vec<NodeId> = e.homes.iter().copied().filter(|h| *h != self.me).collect();
+        if homes.is_empty() || homes.iter().any(|h| self.by_node.contains_key(h)) {
+            return None;
+        }
+        let h = homes[attempt as usize % homes.len()];
+        self.dir.get(h).is_none().then_some(h)
+    }
+
+    /// Hold `p` until `key` is looked up; false if the ring is off here or the queue is full.
+    pub(super) fn ring_park(&mut self, key: NodeId, p: Parked) -> bool {
+        if !self.ring_on() {
+            return false;
+        }
+        let Some(d) = self.dht.as_mut() else { return false };
+        if d.parked.len() >= RING_PARKED_CAP {
+            self.stats.ring_dropped += 1;
+            return false;
+        }
+        d.parked.push((key, p));
+        self.ring_lookup(key, Back::Unicast);
+        true
+    }
+
+    /// A lookup for `key` ended: the frames waiting for it go on, or fail if it was not found.
+    fn unpark(&mut self, key: NodeId) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut d.parked).into_iter().partition(|(k, _)| *k == key);
+        d.parked = rest;
+        let known = self.dir.get(key).is_some();
+        for (_, p) in ready {
+            match p {
+                Parked::Routed { r, from } if known => self.on_routed(from, r),
+                Parked::Routed { r, from } => {
+                    let of = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
+                    // The destination's record, or (at the destination) the source's key.
+                    let reason =
+                        if r.dst == key { UndeliverableReason::Unknown } else { UndeliverableReason::UnknownSource };
+                    let msg = self.undeliverable(r.src, r.msg_id, of, reason);
+                    self.send_node(from, msg);
+                }
+                Parked::Control { dst, msg, from } if known => self.route_control(dst, msg, from),
+                Parked::Control { .. } => {}
+            }
+        }
+    }
+
+    /// Our record (core) is due: store it at its holders instead of broadcasting it.
+    pub(super) fn ring_publish(&mut self, node: NodeId) {
+        self.ring_lookup(node, Back::Store);
+    }
+
+    /// A unicast to `dst`, which is not in our directory: look it up (the unicast is retried
+    /// when the answer comes). False if the ring is off here.
+    pub(super) fn ring_find_for_unicast(&mut self, dst: NodeId) -> bool {
+        if !self.ring_on() {
+            return false;
+        }
+        self.ring_lookup(dst, Back::Unicast);
+        true
+    }
+
+    /// A core entered our table: send it the records it now holds with us.
+    fn handoff_to(&mut self, node: NodeId) {
+        let Some(d) = self.dht.as_ref() else { return };
+        let mut batch: Vec<Body> = Vec::new();
+        for (key, e) in self.dir.iter() {
+            if *key != node && d.table.holders(*key).contains(&node) {
+                batch.push(e.body.clone());
+            }
+        }
+        self.send_store_batches(node, batch);
+    }
+
+    /// The table lost a core: re-send our records to their holders (the next one takes over).
+    fn handoff_all(&mut self) {
+        let Some(d) = self.dht.as_ref() else { return };
+        let mut per: BTreeMap<NodeId, Vec<Body>> = BTreeMap::new();
+        for (key, e) in self.dir.iter() {
+            for h in d.table.holders(*key) {
+                if h != self.me && h != *key {
+                    per.entry(h).or_default().push(e.body.clone());
+                }
+            }
+        }
+        for (node, batch) in per {
+            self.send_store_batches(node, batch);
+        }
+    }
+
+    fn send_store_batches(&mut self, node: NodeId, batch: Vec<Body>) {
+        for chunk in batch.chunks(RING_STORE_PER_FRAME) {
+            if let Some(d) = self.dht.as_mut() {
+                d.stats.stores_sent += chunk.len() as u64;
+            }
+            self.ring_send(node, Msg::Store(chunk.to_vec()));
+        }
+    }
+
+    /// A unicast to `dst` failed: forget its record (and its homes'), so the next attempt looks them up again instead of reusing a stale answer.
+    pub(super) fn ring_forget_cached(&mut self, dst: NodeId) {
+        if !self.ring_on() {
+            return;
+        }
+        let mut keys = vec![dst];
+        keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
+        for k in keys {
+            // A holder's copy may be the stale one (an update stored by a home whose table
+            // named other holders): forgotten too; the lookup asks the key's owner.
+            if k != self.me && !self.by_node.contains_key(&k) {
+                self.dir.remove(k);
+            }
+        }
+    }
+
+    /// Forget records this node neither holds nor uses: not a holder, not connected, and
+    /// not looked up within `LOOKUP_CACHE_MS` (the directory doubles as the lookup cache).
+    pub(super) fn ring_forget(&mut self) {
+        let Some(d) = self.dht.as_ref() else { return };
+        let unix = self.unix_now();
+        let drop: Vec<NodeId> = self
+            .dir
+            .iter()
+            .filter(|(k, e)| {
+                **k != self.me
+                    && !self.by_node.contains_key(k)
+                    && !d.table.stores(**k)
+                    && unix.saturating_sub(e.refreshed) * 1000 >= LOOKUP_CACHE_MS
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in drop {
+            self.dir.remove(k);
+        }
     }
 }

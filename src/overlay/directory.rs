@@ -192,6 +192,18 @@ impl Directory {
         self.entries.len() < self.cap
     }
 
+    /// Every record, by node id.
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// Forget `node`'s record (the ring directory: no longer held here).
+    pub fn remove(&mut self, node: NodeId) {
+        if let Some(e) = self.entries.remove(&node) {
+            self.digest[bucket_of(node)] ^= digest_word(node, e.seq);
+        }
+    }
+
     /// Drop expired records.
     pub fn expire(&mut self, unix_now: u64) {
         let dead: Vec<NodeId> = self.entries.iter().filter(|(_, e)| e.expires < unix_now).map(|(k, _)| *k).collect();

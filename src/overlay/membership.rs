@@ -203,8 +203,11 @@ impl Overlay {
         self.passive.retain(|p| p.node != node);
         self.lazy.remove(&node);
         self.eager.insert(node);
-        let digest = self.dir.digest();
-        self.send_node(node, Msg::DirDigest(digest));
+        if !self.ring_on() {
+            // The broadcast directory's anti-entropy (the ring keeps records at their holders).
+            let digest = self.dir.digest();
+            self.send_node(node, Msg::DirDigest(digest));
+        }
     }
 
     /// Remove from the active view (and the broadcast tree unless it is also a leaf/home).
@@ -346,6 +349,10 @@ impl Overlay {
         let ok = core && (self.leaves.contains(&from) || (self.leaves.len() < slots && !self.active.contains(&from)));
         if ok && !self.leaves.contains(&from) {
             self.leaves.push(from);
+            if self.ring_on() {
+                // Ring directory: this home stores the leaf's record at its holders.
+                self.ring_publish(from);
+            }
             self.lazy.remove(&from);
             self.eager.insert(from);
         }

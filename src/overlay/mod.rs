@@ -16,7 +16,7 @@ mod broadcast;
 mod caches;
 mod conn;
 pub mod crypto;
-mod dht;
+pub mod dht;
 mod dir_admit;
 pub mod directory;
 mod interest;
@@ -46,6 +46,7 @@ use crate::time::UnixTime;
 pub use caches::{Bans, Bucket, MsgCache, Seen};
 use conn::{Conn, Purpose};
 pub use crypto::{Checked, Crypto, Rejected, SchnorrCrypto};
+pub use dht::DirectoryMode;
 pub use directory::Directory;
 pub use interest::Audience;
 use params::*;
@@ -86,6 +87,8 @@ pub struct Config {
     pub seed: u64,
     /// `--delivery`: broadcast, follow or auto (docs/scaling.md "Delivery").
     pub delivery: DeliveryMode,
+    /// `--directory`: broadcast or ring (docs/scaling.md "Directory").
+    pub directory: DirectoryMode,
 }
 
 /// Something that happened.
@@ -275,6 +278,8 @@ enum Timer {
     Graft(MsgId),
     IHaveFlush,
     UnicastTimeout(u64),
+    /// A unicast that waited for a ring lookup tries again.
+    UnicastRetry(u64),
 }
 
 /// A connection to redial after a backoff.
@@ -362,6 +367,8 @@ pub struct Overlay {
     unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
     dir: Directory,
+    /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
+    dht: Option<Box<dht::Dht>>,
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
     bans: Bans,
@@ -438,6 +445,8 @@ impl Overlay {
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
             dir: Directory::new(DIR_CAP),
+            dht: (cfg.directory == DirectoryMode::Ring)
+                .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
             bans: Bans::default(),
@@ -525,6 +534,10 @@ impl Overlay {
     pub fn tree_peers(&self) -> (Vec<NodeId>, Vec<NodeId>) {
         (self.eager.iter().copied().collect(), self.lazy.iter().copied().collect())
     }
+    /// The ring directory's state (`--directory ring`), if on.
+    pub fn dht(&self) -> Option<&dht::Dht> {
+        self.dht.as_deref()
+    }
     /// Directory size.
     pub fn directory_len(&self) -> usize {
         self.dir.len()
@@ -599,6 +612,7 @@ impl Overlay {
                 Timer::Graft(id) => self.on_graft_timer(id),
                 Timer::IHaveFlush => self.flush_ihaves(),
                 Timer::UnicastTimeout(msg_id) => self.on_unicast_timeout(msg_id),
+                Timer::UnicastRetry(msg_id) => self.retry_unicast(msg_id),
             }
         }
         if self.now >= self.next_tick {
@@ -655,6 +669,10 @@ impl Overlay {
         if self.role == Role::Core {
             let unix = self.unix_now();
             self.dir.expire(unix);
+        }
+        self.ring_tick();
+        if self.ring_on() {
+            self.ring_forget();
         }
         let debounced = self.record_dirty.is_some_and(|t| self.now.since(t) >= RECORD_DEBOUNCE_MS);
         if debounced || self.now.since(self.record_published) >= RECORD_REFRESH_MS {

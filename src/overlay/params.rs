@@ -267,6 +267,29 @@ pub const RING_STORE_PER_FRAME: usize = 32;
 /// A lookup that has taken this many hops is answered where it is (greedy routing needs
 /// ≈ ½·log2(cores) hops, 14 at 10^5 cores; the bound only cuts a hostile or broken walk).
 pub const RING_LOOKUP_MAX_HOPS: u8 = 32;
+/// Lookups a core is waiting on (its own and those it forwarded; ≈ 64 B each ⇒ 16 KB). When
+/// full, new ones are dropped (counted in `ring_dropped`) until answers or timeouts free room.
+pub const RING_PENDING_CAP: usize = 256;
+/// A lookup with no answer after this long is forgotten (the unicast waiting on it times out
+/// on its own; ≈ 14 hops × 150 ms ≪ this).
+pub const RING_LOOKUP_TIMEOUT_MS: u64 = 10_000;
+/// One stabilise round (lists to the nearest successor and predecessor) and one finger lookup
+/// per this interval: ≈ 4–5 KB/min per core (docs/scaling.md).
+pub const RING_ROUND_MS: u64 = 60_000;
+/// Unicasts and acks a core holds while it looks their destination (or source) up (≤ 64 ×
+/// `MAX_BODY_BYTES` ≈ 4.3 MB worst case, a few KB in practice); when full, the newest is refused.
+pub const RING_PARKED_CAP: usize = 64;
+/// A core looks its own id and its attached leaves' ids up this often and re-stores a record at
+/// the holders if the answer lacks it or holds an older version (the owner's read-back check;
+/// ≤ 1 + `LEAF_SLOTS` lookups per interval).
+pub const RING_READBACK_MS: u64 = 30 * 60_000;
+/// The first read-back check after start (the table has had a few rounds to fill by then).
+pub const RING_FIRST_READBACK_MS: u64 = 5 * RING_ROUND_MS;
+/// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
+/// forwarding for many origins sends a few per second; a flood is dropped, never banned).
+pub const RING_FIND_PER_S: u64 = 20;
+/// See `RING_FIND_PER_S`.
+pub const RING_FIND_BURST: u64 = 100;
 
 // ---- follower multicast (interest.rs; docs/scaling.md "Delivery") ----
 /// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).

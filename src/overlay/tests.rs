@@ -21,6 +21,7 @@ pub(super) fn node_with(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
         role: RoleChoice::Core,
         leaf_slots: params::LEAF_SLOTS,
         delivery: crate::wire::DeliveryMode::Auto,
+        directory: crate::overlay::DirectoryMode::Broadcast,
         seed,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
@@ -111,6 +112,7 @@ fn a_wildcard_listen_address_is_never_advertised() {
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
         delivery: crate::wire::DeliveryMode::Auto,
+        directory: crate::overlay::DirectoryMode::Broadcast,
         seed: 5,
     };
     let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), t(0));
@@ -244,6 +246,7 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
         delivery: crate::wire::DeliveryMode::Auto,
+        directory: crate::overlay::DirectoryMode::Broadcast,
         seed: 6,
     };
     let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), t(0));

@@ -14,6 +14,11 @@ pub(super) fn owner(seed: u8) -> Key32 {
 }
 
 pub(super) fn core(seed: u8) -> Overlay {
+    core_in(seed, DirectoryMode::Broadcast)
+}
+
+/// A core node running `directory`, listening at 10.0.seed.1 (one /24 per seed).
+pub(super) fn core_in(seed: u8, directory: DirectoryMode) -> Overlay {
     let cfg = Config {
         owner: owner(seed),
         delegation: None,
@@ -23,13 +28,15 @@ pub(super) fn core(seed: u8) -> Overlay {
         leaf_slots: LEAF_SLOTS,
         seed: seed as u64,
         delivery: DeliveryMode::Auto,
+        directory,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed; 32])), t(0))
 }
 
 /// `peer` connects to `host` on inbound `conn` (full handshake; its nonce announces `features`).
 pub(super) fn connect(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) {
-    host.handle_input(Input::Accepted { conn, remote: Addr::v4([10, 0, peer.me.0 as u8, 1], 40000) }, t(1));
+    let remote = peer.cfg.listen.map_or(Addr::v4([10, 9, 9, 9], 1), |a| Addr { port: 40000, ..a });
+    host.handle_input(Input::Accepted { conn, remote }, t(1));
     let nonce = drain(host)
         .into_iter()
         .find_map(|o| match o {
@@ -92,4 +99,179 @@ fn oversized_ring_lists_are_refused_whole() {
     for msg in ring_samples() {
         assert!(dht::ring_frame_fits(&msg), "{}", msg.name());
     }
+}
+
+const RING: u8 = FEATURE_INTEREST | FEATURE_RING;
+
+/// Node ids of the test owners (`owner(seed)` puts the seed in the last byte: the id is the
+/// low 64 bits, so node `seed` sits at `seed` on the ring).
+fn id(seed: u8) -> NodeId {
+    NodeId::of_pubkey(&owner(seed).0)
+}
+
+/// A ring host (seed 10) with ring peers connected on connections 20, 21, … (in order).
+fn ring_host(peers: &[u8]) -> (Overlay, Vec<Overlay>) {
+    let mut host = core_in(10, DirectoryMode::Ring);
+    let mut out = Vec::new();
+    for (i, s) in peers.iter().enumerate() {
+        let mut p = core_in(*s, DirectoryMode::Ring);
+        connect(&mut host, &mut p, ConnId(20 + i as u64), RING);
+        out.push(p);
+    }
+    (host, out)
+}
+
+fn record_body(o: &Overlay) -> Body {
+    Body::from_slice(&rmp_serde::to_vec(&o.record).expect("encodes"))
+}
+
+fn sends(out: &[Output]) -> Vec<(ConnId, Msg)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { conn, msg } => Some((*conn, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn authenticated_ring_peers_enter_the_table_and_others_do_not() {
+    let (mut host, _peers) = ring_host(&[11, 12]);
+    let known: Vec<NodeId> = host.dht().expect("ring on").table().known().iter().map(|p| p.node).collect();
+    assert_eq!(known, vec![id(11), id(12)]);
+    // A core of the previous build (no ring bit) is connected but not in the table.
+    let mut old = core_in(13, DirectoryMode::Broadcast);
+    connect(&mut host, &mut old, ConnId(40), FEATURE_INTEREST);
+    assert_eq!(host.dht().expect("ring on").table().known().len(), 2);
+}
+
+#[test]
+fn a_lookup_answered_with_invented_holders_enters_nothing_and_dials_at_most_the_replica_count() {
+    // Host 10 knows 20 and 30; a unicast to the unknown node 25 is looked up via 20 (the known
+    // core closest before 25). 20 answers with no record and invented holders.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let out = drain(&mut host);
+    let (conn, f) = sends(&out)
+        .into_iter()
+        .find_map(|(c, m)| if let Msg::FindNode(f) = m { Some((c, f)) } else { None })
+        .expect("a lookup went out");
+    assert_eq!((conn, f.key), (ConnId(20), id(25)), "to 20, the closest known before the key");
+    let invented: Vec<PeerRef> = (0..RING_REPLICAS as u8)
+        .map(|i| PeerRef { node: NodeId(41 + i as u64), addr: Addr::v4([66, 6, i, 1], 9) })
+        .collect();
+    // First from a peer the lookup did not go to: dropped.
+    let answer = Found { id: f.id, key: id(25), hops: 3, record: None, holders: invented.clone() };
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Found(answer.clone()) }, t(110));
+    assert_eq!(host.stats().ring_dropped, 1);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(answer) }, t(120));
+    let out = drain(&mut host);
+    let table = host.dht().expect("ring on").table().known();
+    assert_eq!(table.len(), 2, "no invented holder entered the table");
+    let dials = out.iter().filter(|o| matches!(o, Output::Dial { .. })).count();
+    assert!(dials <= RING_REPLICAS, "{dials} dials");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::UnicastDone { msg_id: 1, result: Err(_), .. })),
+        "no record found: the unicast fails now instead of looping"
+    );
+}
+
+#[test]
+fn a_lookup_answer_carrying_someone_elses_record_bans_the_liar() {
+    let (mut host, peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let f = sends(&drain(&mut host))
+        .into_iter()
+        .find_map(|(_, m)| if let Msg::FindNode(f) = m { Some(f) } else { None })
+        .expect("lookup");
+    // 20 answers "25" with 30's (validly signed) record: not the key's.
+    let lie = Found { id: f.id, key: id(25), hops: 1, record: Some(record_body(&peers[1])), holders: vec![] };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(lie) }, t(110));
+    assert_eq!(host.stats().invalid, 1);
+    assert!(!host.connected_nodes().contains(&id(20)));
+}
+
+#[test]
+fn stores_of_forged_expired_or_unheld_records_are_not_kept() {
+    // Host 10 with one ring peer 11: with two cores, both hold every key.
+    let (mut host, mut peers) = ring_host(&[11, 12]);
+    let mut other = core_in(30, DirectoryMode::Ring);
+    let before = host.directory_len();
+    // Forged: a record of 30 with a changed field after signing.
+    let mut forged = other.record.clone();
+    forged.seq += 1;
+    let body = Body::from_slice(&rmp_serde::to_vec(&forged).expect("encodes"));
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![body]) }, t(100));
+    assert_eq!(
+        host.stats().invalid,
+        1,
+        "forgery bans the link: {:?} {:?}",
+        host.stats(),
+        host.dht().map(|d| *d.stats())
+    );
+    assert!(!host.connected_nodes().contains(&id(11)));
+    assert_eq!(host.directory_len(), before);
+    // Expired: validly signed by 30's key, but its expiry is before the host's clock.
+    let mut expired = other.record.clone();
+    expired.expires = host.unix_now() - 10;
+    expired.sig = other.crypto.sign(&expired.signing_hash());
+    let body = Body::from_slice(&rmp_serde::to_vec(&expired).expect("encodes"));
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Store(vec![body]) }, t(200));
+    assert!(host.dir.get(id(30)).is_none(), "expired record not kept");
+    assert!(host.stats().time_dropped >= 1);
+    assert!(host.connected_nodes().contains(&id(12)), "an old record is not a ban");
+    // The same record, fresh: kept (the host holds every key of a three-core ring).
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Store(vec![record_body(&other)]) }, t(300));
+    assert!(host.dir.get(id(30)).is_some(), "a valid record is kept by a holder");
+    let _ = &mut peers;
+}
+
+#[test]
+fn a_store_at_a_core_that_is_not_a_holder_is_refused() {
+    // Host 10 knows 11, 12, 13 at distinct prefixes: key 11's holders are 11, 12, 13, not 10.
+    let (mut host, peers) = ring_host(&[11, 12, 13]);
+    let holders = host.dht().expect("ring").table().holders(id(11));
+    assert!(!holders.contains(&id(10)), "{holders:?}");
+    host.dir.remove(id(11));
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Store(vec![record_body(&peers[0])]) }, t(100));
+    assert!(host.dir.get(id(11)).is_none());
+    assert_eq!(host.dht().expect("ring").stats().stores_not_holder, 1);
+    assert_eq!(host.stats().invalid, 0, "tables differ honestly: never a ban");
+}
+
+#[test]
+fn a_lookup_flood_from_one_peer_is_bounded_and_the_link_kept() {
+    let (mut host, _peers) = ring_host(&[11, 12]);
+    let mut answered = 0;
+    for i in 0..1_000u64 {
+        let f = FindNode { id: i, key: NodeId(5), hops: 0 };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(f) }, t(100));
+        answered += sends(&drain(&mut host)).iter().filter(|(_, m)| m.is_ring()).count();
+    }
+    assert!(answered <= RING_FIND_BURST as usize + 1, "{answered} lookups served in one instant");
+    assert!(host.stats().ring_dropped >= 1_000 - RING_FIND_BURST - 1);
+    assert!(host.connected_nodes().contains(&id(12)), "a flood is dropped, not banned");
+    assert!(host.dht().expect("ring").pending_len() <= RING_PENDING_CAP);
+}
+
+#[test]
+fn a_lookup_cannot_be_bounced_back_or_walk_for_ever() {
+    // Host 10 knows 20 and 30; its next hop for key 25 is 20. A lookup for 25 *from* 20 (a
+    // peer whose table claims the host is closer: a loop attempt) is answered here, not
+    // bounced back to 20.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let key = id(25);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(FindNode { id: 7, key, hops: 2 }) }, t(100));
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().all(|(_, m)| !matches!(m, Msg::FindNode(_))), "not bounced: {out:?}");
+    assert!(out.iter().any(|(c, m)| matches!(m, Msg::Found(f) if f.id == 7) && *c == ConnId(20)), "answered");
+    // From 30 it is forwarded to 20, unless it is at the hop limit: then it is answered here.
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(FindNode { id: 8, key, hops: 3 }) }, t(110));
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().any(|(c, m)| matches!(m, Msg::FindNode(f) if f.hops == 4) && *c == ConnId(20)), "{out:?}");
+    let f = FindNode { id: 9, key, hops: RING_LOOKUP_MAX_HOPS };
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(f) }, t(120));
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().all(|(_, m)| !matches!(m, Msg::FindNode(_))), "not forwarded: {out:?}");
+    assert!(out.iter().any(|(_, m)| matches!(m, Msg::Found(f) if f.id == 9)));
 }

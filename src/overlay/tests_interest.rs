@@ -24,6 +24,7 @@ fn node(seed: u8, role: RoleChoice, bootstrap: Vec<Addr>, delivery: DeliveryMode
         leaf_slots: LEAF_SLOTS,
         seed: seed as u64,
         delivery,
+        directory: crate::overlay::DirectoryMode::Broadcast,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed; 32])), t(0))
 }

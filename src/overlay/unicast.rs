@@ -66,6 +66,11 @@ impl Overlay {
     fn attempt_unicast(&mut self, msg_id: u64) {
         let Some(p) = self.pending_unicast.get(&msg_id).cloned() else { return };
         self.schedule(self.now.plus_ms(UNICAST_TIMEOUT_MS), Timer::UnicastTimeout(msg_id));
+        if let Some(key) = self.ring_missing(p.dst, p.attempt) {
+            // Ring directory: look the missing record up; tried again when it is found.
+            self.ring_find_for_unicast(key);
+            return;
+        }
         let r = Routed {
             src: self.me,
             dst: p.dst,
@@ -86,13 +91,23 @@ impl Overlay {
         }
     }
 
-    fn unicast_failed(&mut self, msg_id: u64, reason: UndeliverableReason) {
+    /// A unicast whose destination lookup answered: try it again (same attempt).
+    pub(super) fn retry_unicast(&mut self, msg_id: u64) {
+        if self.pending_unicast.get(&msg_id).is_some_and(|p| p.via.is_none()) {
+            self.attempt_unicast(msg_id);
+        }
+    }
+
+    pub(super) fn unicast_failed(&mut self, msg_id: u64, reason: UndeliverableReason) {
         let Some(p) = self.pending_unicast.get_mut(&msg_id) else { return };
         p.attempt += 1;
-        if p.attempt < UNICAST_ATTEMPTS && reason != UndeliverableReason::Unknown {
+        p.via = None;
+        let (dst, attempt) = (p.dst, p.attempt);
+        // Ring directory: a route from a looked-up record failed; look it up afresh.
+        self.ring_forget_cached(dst);
+        if attempt < UNICAST_ATTEMPTS && reason != UndeliverableReason::Unknown {
             return self.attempt_unicast(msg_id);
         }
-        let dst = p.dst;
         self.pending_unicast.remove(&msg_id);
         self.emit(Output::UnicastDone { msg_id, dst, result: Err(reason) });
     }
@@ -184,9 +199,16 @@ impl Overlay {
 
     /// Route an ack / undeliverable toward `dst` (the unicast's origin). Control traffic that
     /// cannot go on is dropped, never bounced (bouncing could loop); the origin's timeout retries.
-    fn route_control(&mut self, dst: NodeId, msg: Msg, from: Option<NodeId>) {
-        if let Ok(hop) = self.next_hop(dst, 0, from) {
-            self.send_hop(hop, msg);
+    pub(super) fn route_control(&mut self, dst: NodeId, msg: Msg, from: Option<NodeId>) {
+        match self.next_hop(dst, 0, from) {
+            Ok(hop) => {
+                self.send_hop(hop, msg);
+            }
+            Err(UndeliverableReason::Unknown) => {
+                // Ring directory: look the origin up and send it then (dropped if the ring is off).
+                self.ring_park(dst, super::dht::Parked::Control { dst, msg, from });
+            }
+            Err(_) => {}
         }
     }
 
@@ -222,12 +244,21 @@ impl Overlay {
                     self.stats.forged += 1;
                     return;
                 }
+                Err(Check::UnknownKey) if self.ring_park(src, super::dht::Parked::Routed { r: r.clone(), from }) => {
+                    // Ring directory: the source's record is looked up, then this is checked again.
+                    return;
+                }
                 Err(Check::UnknownKey) => {
                     let msg = self.undeliverable(src, msg_id, of, UndeliverableReason::UnknownSource);
                     self.send_node(from, msg);
                     return;
                 }
             }
+        }
+        let missing = if delivers { None } else { self.ring_missing(r.dst, r.attempt) };
+        if missing.is_some_and(|k| self.ring_park(k, super::dht::Parked::Routed { r: r.clone(), from })) {
+            // Ring directory: the destination is looked up; this goes on when it is found.
+            return;
         }
         let dst = r.dst;
         match self.forward_routed(r, Some(from)) {
@@ -254,7 +285,13 @@ impl Overlay {
     }
 
     /// Our signed report that unicast `of` (id `msg_id`, from `origin`) goes no further.
-    fn undeliverable(&mut self, origin: NodeId, msg_id: u64, of: [u8; 32], reason: UndeliverableReason) -> Msg {
+    pub(super) fn undeliverable(
+        &mut self,
+        origin: NodeId,
+        msg_id: u64,
+        of: [u8; 32],
+        reason: UndeliverableReason,
+    ) -> Msg {
         let sig = self.crypto.sign(&Routed::undeliverable_hash(self.me, &of, reason));
         Msg::Undeliverable { src: self.me, dst: origin, msg_id, reason, of: MsgId(of), sig }
     }

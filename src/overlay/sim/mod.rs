@@ -44,6 +44,8 @@ pub struct SimConfig {
     pub check_every: u64,
     /// Every node's `--delivery` setting.
     pub delivery: crate::wire::DeliveryMode,
+    /// Every node's `--directory` setting.
+    pub directory: super::DirectoryMode,
 }
 
 impl Default for SimConfig {
@@ -59,6 +61,7 @@ impl Default for SimConfig {
             meter: false,
             check_every: 1,
             delivery: crate::wire::DeliveryMode::Auto,
+            directory: super::DirectoryMode::Broadcast,
         }
     }
 }
@@ -254,6 +257,7 @@ impl Sim {
                 role: RoleChoice::Auto,
                 leaf_slots: super::params::LEAF_SLOTS,
                 delivery: cfg.delivery,
+                directory: cfg.directory,
                 seed: rng.next_u64(),
             };
             let mut key = [0u8; 32];

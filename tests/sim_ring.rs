@@ -1,0 +1,129 @@
+//! The ring directory (`--directory ring`, `src/overlay/dht.rs`) running in the simulator:
+//! cores find each other's and the leaves' records by routed lookups instead of holding every
+//! record. Waits are bounded conditions on simulated time. `SIM_RING_NODES=n` runs one size
+//! (default 100 here; the 1,000-node figures of docs/scaling.md come from `SIM_RING_NODES=1000`).
+
+use nostrp2p::overlay::sim::{Sim, SimConfig};
+use nostrp2p::overlay::DirectoryMode;
+use nostrp2p::wire::Role;
+
+fn settle(sim: &mut Sim) {
+    assert!(sim.run_until_cond(1_000, 300_000, |s| s.settled()), "network did not settle:\n{}", sim.describe());
+}
+
+struct Figures {
+    sent: usize,
+    acked: usize,
+    dir_per_core: f64,
+    control_kb_min_per_core: f64,
+    lookups: u64,
+    found: u64,
+    hops_mean: f64,
+    hops_max: u8,
+}
+
+fn run(nodes: usize, directory: DirectoryMode, seed: u64) -> Figures {
+    let cores = nodes * 3 / 10;
+    let mut sim =
+        Sim::new(SimConfig { seed, cores, leaves: nodes - cores, check_every: 13, directory, ..SimConfig::default() });
+    settle(&mut sim);
+    // Ring rounds (stabilise + fingers) and record stores; the broadcast run gets the same time.
+    sim.run_for(40 * 60_000);
+    let core_ids: Vec<usize> = sim.alive().into_iter().filter(|i| sim.nodes[*i].overlay.role() == Role::Core).collect();
+    // Idle control traffic per core over 5 minutes, refreshes included when they fall in it.
+    sim.set_meter(true);
+    let before: u64 = core_ids.iter().map(|i| sim.nodes[*i].traffic.control_bytes).sum();
+    sim.run_for(5 * 60_000);
+    let after: u64 = core_ids.iter().map(|i| sim.nodes[*i].traffic.control_bytes).sum();
+    sim.set_meter(false);
+    let control = (after - before) as f64 / 1024.0 / 5.0 / core_ids.len() as f64;
+    let dir: usize = core_ids.iter().map(|i| sim.nodes[*i].overlay.directory_len()).sum();
+    let n = sim.nodes.len();
+    let pairs: Vec<(usize, usize)> = (0..200)
+        .map(|k| {
+            let a = (k * 7919 + 13) % n;
+            let b = (k * 104_729 + 101) % n;
+            (a, if a == b { (b + 1) % n } else { b })
+        })
+        .collect();
+    for (k, (a, b)) in pairs.iter().enumerate() {
+        sim.unicast(*a, *b, 1_000 + k as u64);
+    }
+    let done = |s: &Sim| {
+        pairs.iter().enumerate().all(|(k, (a, _))| s.nodes[*a].unicast_done.contains_key(&(1_000 + k as u64)))
+    };
+    sim.run_until_cond(1_000, 120_000, done);
+    let acked = pairs
+        .iter()
+        .enumerate()
+        .filter(|(k, (a, _))| matches!(sim.nodes[*a].unicast_done.get(&(1_000 + *k as u64)), Some(Ok(_))))
+        .count();
+    let mut reasons = std::collections::BTreeMap::new();
+    for (k, (a, b)) in pairs.iter().enumerate() {
+        if let Some(Err(r)) = sim.nodes[*a].unicast_done.get(&(1_000 + k as u64)) {
+            let key = format!("{r:?} {:?}->{:?}", sim.nodes[*a].overlay.role(), sim.nodes[*b].overlay.role());
+            if std::env::var_os("SIM_RING_DEBUG").is_some() {
+                let dst = sim.nodes[*b].overlay.node_id();
+                let homes = sim.nodes[*b].overlay.homes().to_vec();
+                let e = sim.nodes[*a].overlay.directory().get(dst).map(|e| (e.role, e.homes.clone()));
+                println!("#{a}->#{b} {r:?}: dst homes {homes:?}, origin's entry {e:?}");
+            }
+            *reasons.entry(key).or_insert(0) += 1;
+        } else if !sim.nodes[*a].unicast_done.contains_key(&(1_000 + k as u64)) {
+            *reasons.entry("pending".to_string()).or_insert(0) += 1;
+        }
+    }
+    if !reasons.is_empty() {
+        println!("failures: {reasons:?}");
+    }
+    let (mut lookups, mut found, mut hops_sum, mut hops_max) = (0, 0, 0, 0u8);
+    for i in &core_ids {
+        if let Some(d) = sim.nodes[*i].overlay.dht() {
+            let s = d.stats();
+            lookups += s.lookups;
+            found += s.found;
+            hops_sum += s.hops_sum;
+            hops_max = hops_max.max(s.hops_max);
+        }
+    }
+    Figures {
+        sent: pairs.len(),
+        acked,
+        dir_per_core: dir as f64 / core_ids.len() as f64,
+        control_kb_min_per_core: control,
+        lookups,
+        found,
+        hops_mean: hops_sum as f64 / found.max(1) as f64,
+        hops_max,
+    }
+}
+
+fn print(nodes: usize, name: &str, f: &Figures) {
+    println!(
+        "{nodes:>6} nodes {name:>9}: unicast acked {}/{} ({:.1} %), records per core {:.0}, idle control {:.1} KB/min per core, lookups {} (found {}), hops mean {:.1} max {}",
+        f.acked,
+        f.sent,
+        100.0 * f.acked as f64 / f.sent as f64,
+        f.dir_per_core,
+        f.control_kb_min_per_core,
+        f.lookups,
+        f.found,
+        f.hops_mean,
+        f.hops_max
+    );
+}
+
+#[test]
+#[ignore = "goal not met yet: with the ring 98-99 % of unicasts are acked at 100-1,000 nodes (failures all involve leaves; docs/scaling.md); run with --ignored for the figures"]
+fn ring_directory_delivers_unicasts_side_by_side_with_broadcast() {
+    let nodes = std::env::var("SIM_RING_NODES").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let ring = run(nodes, DirectoryMode::Ring, 5);
+    print(nodes, "ring", &ring);
+    if std::env::var_os("SIM_RING_SKIP_BROADCAST").is_none() {
+        let bc = run(nodes, DirectoryMode::Broadcast, 5);
+        print(nodes, "broadcast", &bc);
+    }
+    let cores = (nodes * 3 / 10) as f64;
+    assert!(ring.acked * 1000 >= ring.sent * 999, "unicast acked {}/{}", ring.acked, ring.sent);
+    assert!(f64::from(ring.hops_max) <= cores.log2().ceil(), "lookup hops {} > log2({cores})", ring.hops_max);
+}
