@@ -313,6 +313,7 @@ fn an_own_post_is_not_checked_again_to_filter_it_for_leaves() {
         leaf_slots: LEAF_SLOTS,
         seed: 1,
         delivery: DeliveryMode::Auto,
+        directory: crate::overlay::DirectoryMode::Broadcast,
     };
     let mut home = Overlay::new(cfg, Box::new(Counting(FakeCrypto::new([1; 32]), checks.clone())), t(0));
     let mut leaf = node(3, RoleChoice::Leaf, vec![], DeliveryMode::Follow);
