@@ -34,6 +34,7 @@ mod tests_dir;
 mod tests_interest;
 #[cfg(test)]
 mod tests_unicast;
+pub mod topic;
 pub mod types;
 mod unicast;
 
