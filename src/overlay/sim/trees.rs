@@ -126,6 +126,8 @@ struct World {
     now: u64,
     sent: Vec<u64>,
     recv: Vec<u64>,
+    /// Bytes of post copies (tree, routed, and a home's push to its leaves) sent per core.
+    post_sent: Vec<u64>,
     /// First arrival (ms) of the current post at each core.
     arrival: Vec<Option<u64>>,
     post_frame: usize,
@@ -179,6 +181,9 @@ impl World {
             };
             let Some(&j) = self.index.get(&to) else { continue };
             self.sent[i as usize] += bytes as u64;
+            if matches!(what, What::Post { .. }) {
+                self.post_sent[i as usize] += bytes as u64;
+            }
             self.recv[j as usize] += bytes as u64;
             let at = self.now + latency(self.ids[i as usize].0, to.0);
             self.schedule(at, Ev { from: i, to: j, what });
@@ -313,6 +318,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         now: 0,
         sent: vec![0; cores],
         recv: vec![0; cores],
+        post_sent: vec![0; cores],
         arrival: vec![None; cores],
         post_frame,
         timer_at: vec![None; cores],
@@ -360,12 +366,12 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
     // Upload is measured over the uniform authors only (every node posts 10/day; the popular
     // five would otherwise stand for 5 / `posts` of all posts).
     let popular = 5.min(cfg.posts);
-    let mut sent_before: Vec<u64> = w.sent.clone();
+    let mut sent_before: Vec<u64> = w.post_sent.clone();
     let mut bcast_slowest = 0;
     let adj = random_graph(cores, &mut rng);
     for (p, &a) in post_authors.iter().enumerate() {
         if p == popular {
-            sent_before.clone_from(&w.sent);
+            sent_before.clone_from(&w.post_sent);
         }
         w.arrival.iter_mut().for_each(|x| *x = None);
         let topic = topic_of(&authors[a]);
@@ -398,7 +404,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
                 delays.push(d);
                 if f >= cores {
                     // The home's push to its leaf (payload and IHAVE share, as measured).
-                    w.sent[homes[f][0]] += LEAF_BYTES_PER_POST as u64;
+                    w.post_sent[homes[f][0]] += LEAF_BYTES_PER_POST as u64;
                 }
             }
         }
@@ -425,7 +431,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         .unwrap_or(0);
     // Upload: bytes the post run added per core, per post, scaled to n × 10 posts a day.
     let per_day = n as f64 * POSTS_PER_DAY / (post_authors.len() - popular).max(1) as f64;
-    let up: Vec<f64> = (0..cores).map(|c| (w.sent[c] - sent_before[c]) as f64 * per_day / 1e6).collect();
+    let up: Vec<f64> = (0..cores).map(|c| (w.post_sent[c] - sent_before[c]) as f64 * per_day / 1e6).collect();
     rep.core_upload_mb_day_mean = up.iter().sum::<f64>() / cores as f64;
     rep.core_upload_mb_day_max = up.iter().copied().fold(0.0, f64::max);
     let leaves_per_core = (n - cores) as f64 * 2.0 / cores as f64;
