@@ -35,6 +35,7 @@ mod tests_interest;
 #[cfg(test)]
 mod tests_unicast;
 pub mod topic;
+mod topic_msg;
 pub mod types;
 mod unicast;
 
