@@ -296,6 +296,9 @@ pub const TOPIC_CHILD_TTL_MS: u64 = 3 * TOPIC_REFRESH_MS;
 /// A subscription not acknowledged this long is sent again along the ring (the chain up to the
 /// root is ≈ 7 hops × ≤ 300 ms at 100k nodes).
 pub const TOPIC_ACK_TIMEOUT_MS: u64 = 10_000;
+/// Waiting subscriptions are scanned for a retry at most this many times per
+/// `TOPIC_ACK_TIMEOUT_MS` (a scan visits every topic; a retry is at most a quarter late).
+pub const TOPIC_RETRY_SCANS: u64 = 4;
 /// Redirects (push-downs) followed in a row for one topic before giving up until the next
 /// refresh (each is one hop down a full tree: 16^8 subscribers are far beyond any author).
 pub const TOPIC_MAX_REDIRECTS: u8 = 8;

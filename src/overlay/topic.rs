@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::params::{
     TOPIC_ACK_TIMEOUT_MS, TOPIC_BATCH, TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH,
-    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_SUBS_PER_PEER,
+    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS, TOPIC_SUBS_PER_PEER,
 };
 use super::ring::{dist, Hop, RingTable};
 use super::types::Instant;
@@ -75,8 +75,6 @@ struct Topic {
     parent: Option<NodeId>,
     /// Our depth: `Some` = attached to the root (0 = we are the root).
     depth: Option<u8>,
-    /// Since when we have been waiting (subscription unanswered, refused, or parent detached).
-    waiting_since: Option<Instant>,
     redirects: u8,
     children: Vec<Child>,
     /// Newest first, ≤ `TOPIC_RECENT`.
@@ -93,6 +91,9 @@ pub struct TopicTable {
     per_peer: BTreeMap<NodeId, usize>,
     out: VecDeque<TopicOut>,
     next_refresh: Instant,
+    /// Topics waiting since when (subscription unanswered, refused, or parent detached): a
+    /// subset of `topics`, so ≤ `TOPIC_CAP` entries of ≈ 40 B.
+    waiting: BTreeMap<NodeId, Instant>,
     /// Earliest moment a waiting topic may need a retry.
     next_check: Option<Instant>,
     /// Counters.
@@ -116,6 +117,7 @@ impl TopicTable {
             per_peer: BTreeMap::new(),
             out: VecDeque::new(),
             next_refresh: now.plus_ms(TOPIC_REFRESH_MS),
+            waiting: BTreeMap::new(),
             next_check: None,
             stats: TopicStats::default(),
         }
@@ -206,12 +208,12 @@ impl TopicTable {
         match hop {
             Hop::Local => {
                 t.parent = None;
-                t.waiting_since = None;
+                self.waiting.remove(&topic);
                 self.set_depth(topic, Some(0));
             }
             Hop::Owner(n) | Hop::Forward(n) => {
                 t.parent = Some(n);
-                t.waiting_since = Some(now);
+                self.waiting.insert(topic, now);
                 // A node cannot be both our parent and our child.
                 self.drop_child(topic, n);
                 self.send(n, TopicMsg::Subscribe { topics: vec![topic] });
@@ -258,6 +260,7 @@ impl TopicTable {
             self.send(p, TopicMsg::Unsubscribe { topics: vec![topic] });
         }
         self.topics.remove(&topic);
+        self.waiting.remove(&topic);
     }
 
     /// A tree control message from the authenticated peer `from`.
@@ -284,7 +287,7 @@ impl TopicTable {
                     return;
                 };
                 t.parent = None;
-                t.waiting_since = Some(now);
+                self.waiting.insert(topic, now);
                 self.set_depth(topic, None);
                 self.wait_from(now);
             }
@@ -299,7 +302,7 @@ impl TopicTable {
         // Our parent subscribing to us has lost its path: it is our parent no longer.
         if let Some(t) = self.topics.get_mut(&topic).filter(|t| t.parent == Some(from)) {
             t.parent = None;
-            t.waiting_since = Some(now);
+            self.waiting.insert(topic, now);
             self.set_depth(topic, None);
             self.wait_from(now);
         }
@@ -375,9 +378,7 @@ impl TopicTable {
         }
         match depth {
             None => {
-                if let Some(t) = self.topics.get_mut(&topic) {
-                    t.waiting_since.get_or_insert(now);
-                }
+                self.waiting.entry(topic).or_insert(now);
                 self.set_depth(topic, None);
                 self.wait_from(now);
                 return;
@@ -397,7 +398,7 @@ impl TopicTable {
             }
             Some(d) => {
                 if let Some(t) = self.topics.get_mut(&topic) {
-                    t.waiting_since = None;
+                    self.waiting.remove(&topic);
                     t.redirects = 0;
                 }
                 self.set_depth(topic, Some(d + 1));
@@ -422,12 +423,12 @@ impl TopicTable {
             // Give up until the retry timer: never follow a pointer into our own subtree.
             self.stats.redirects_exhausted += 1;
             t.parent = None;
-            t.waiting_since = Some(now);
+            self.waiting.insert(topic, now);
             self.wait_from(now);
             return;
         }
         t.parent = Some(to);
-        t.waiting_since = Some(now);
+        self.waiting.insert(topic, now);
         self.send(to, TopicMsg::Subscribe { topics: vec![topic] });
         self.wait_from(now);
     }
@@ -510,16 +511,22 @@ impl TopicTable {
     pub fn handle_timeout(&mut self, ring: &RingTable, now: Instant) {
         if self.next_check.is_some_and(|c| c <= now) {
             self.next_check = None;
-            let waiting: Vec<(NodeId, Instant)> =
-                self.topics.iter().filter_map(|(k, t)| t.waiting_since.map(|w| (*k, w))).collect();
+            let waiting: Vec<(NodeId, Instant)> = self.waiting.iter().map(|(k, w)| (*k, *w)).collect();
+            let mut earliest: Option<Instant> = None;
             for (topic, since) in waiting {
                 if now.since(since) >= TOPIC_ACK_TIMEOUT_MS {
                     self.set_depth(topic, None);
                     self.join(ring, topic, now);
                 } else {
-                    self.wait_from(since);
+                    let at = since.plus_ms(TOPIC_ACK_TIMEOUT_MS);
+                    earliest = Some(earliest.map_or(at, |e| e.min(at)));
                 }
             }
+            // Scan at most `TOPIC_RETRY_SCANS` times per timeout (a retry is then up to a
+            // quarter late), not once per waiting topic: the scan visits every topic.
+            let floor = now.plus_ms(TOPIC_ACK_TIMEOUT_MS / TOPIC_RETRY_SCANS);
+            let next = [earliest.map(|e| e.max(floor)), self.next_check.map(|c| c.max(floor))];
+            self.next_check = next.into_iter().flatten().min();
         }
         if now < self.next_refresh {
             return;
