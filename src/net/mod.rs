@@ -16,7 +16,11 @@
 //! the runtime can say why a bootstrap peer does not work ([`bootstrap`]).
 
 pub mod bootstrap;
+mod deliver;
+mod follow_sync;
 pub mod runtime;
+mod state;
+mod status;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
