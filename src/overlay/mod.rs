@@ -37,6 +37,8 @@ mod tests_dir;
 mod tests_interest;
 #[cfg(test)]
 mod tests_unicast;
+pub mod topic;
+mod topic_msg;
 pub mod types;
 mod unicast;
 

@@ -310,3 +310,43 @@ pub const INTEREST_UPDATE_BURST: u64 = 4;
 /// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the goal.
 pub const AUTO_FOLLOW_MIN_NODES: usize = 1_000;
 const _: () = assert!(INTEREST_SEND_INTERVAL_MS >= INTEREST_UPDATE_INTERVAL_MS);
+
+// ---- per-author delivery trees among cores (topic.rs; docs/scaling.md "Per-author trees") ----
+/// Children a core keeps per topic; a full node pushes a newcomer down to one of its children
+/// (SplitStream). 16 × ≈ 24 B per child entry. Also the most eager copies a core uploads per
+/// post it relays: 16 × ≈ 500 B = 8 KB per post.
+pub const TOPIC_CHILDREN: usize = 16;
+/// Topics a core holds state for (its own and its leaves' followees, and those it relays).
+/// ≈ 600 B each worst case (16 children, 4 recent ids, map entry) ⇒ ≈ 19 MiB at the cap; a
+/// realistic core (a few thousand topics, 1–3 children each) holds ≈ 1 MiB.
+pub const TOPIC_CAP: usize = 32_768;
+/// Child entries one peer may hold at a core, over all topics (a subscriber flood from one
+/// peer fills this, never the node: `TOPIC_CAP` / this = 4 such peers).
+pub const TOPIC_SUBS_PER_PEER: usize = 8_192;
+/// Topics in one `Subscribe`/`Unsubscribe` batch (8 B each ⇒ ≤ 8 KB frame); the rest of a longer
+/// batch is ignored and counted.
+pub const TOPIC_BATCH: usize = 1_024;
+/// Soft state: a subscriber re-sends its topics to each parent this often (one batched frame
+/// per parent: ≈ 9 B per topic per period, plus the parent's ≈ 140 B ack per topic).
+pub const TOPIC_REFRESH_MS: u64 = 5 * 60_000;
+/// A child not refreshed for this long is forgotten (three missed refreshes).
+pub const TOPIC_CHILD_TTL_MS: u64 = 3 * TOPIC_REFRESH_MS;
+/// A subscription not acknowledged this long is sent again along the ring (the chain up to the
+/// root is ≈ 7 hops × ≤ 300 ms at 100k nodes).
+pub const TOPIC_ACK_TIMEOUT_MS: u64 = 10_000;
+/// Waiting subscriptions are scanned for a retry at most this many times per
+/// `TOPIC_ACK_TIMEOUT_MS` (a scan visits every topic; a retry is at most a quarter late).
+pub const TOPIC_RETRY_SCANS: u64 = 4;
+/// Redirects (push-downs) followed in a row for one topic before giving up until the next
+/// refresh (each is one hop down a full tree: 16^8 subscribers are far beyond any author).
+pub const TOPIC_MAX_REDIRECTS: u8 = 8;
+/// A depth at or beyond this means the parent pointers loop (each trip round a loop adds one):
+/// the node drops its parent and joins again along the ring. Real trees are ≤ ≈ 12 deep.
+pub const TOPIC_MAX_DEPTH: u8 = 32;
+/// Ids of the latest posts a tree node remembers per topic and announces in each ack (the
+/// IHAVE of the tree: a child that missed one fetches it). 4 × 32 B per topic.
+pub const TOPIC_RECENT: usize = 4;
+/// Outputs waiting to be drained; past it the oldest control output is dropped and counted (a
+/// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
+pub const TOPIC_OUTBOX_CAP: usize = 65_536;
+const _: () = assert!(TOPIC_SUBS_PER_PEER < TOPIC_CAP && TOPIC_CHILD_TTL_MS > TOPIC_REFRESH_MS);

@@ -9,6 +9,7 @@
 //! Signatures use [`FakeCrypto`] (cheap, but a bad one is still detected and banned).
 
 mod fake;
+pub mod trees;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};

@@ -1,0 +1,53 @@
+//! Per-author delivery trees at scale (issue 10; docs/scaling.md "Per-author trees"), side by
+//! side with broadcast in the same run: delivery to followers, slowest delivery, core upload,
+//! leaf bytes, idle tree control traffic and topics per core.
+//!
+//! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED]]]]`
+//! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1; 10 % core).
+
+use std::time::Instant as WallClock;
+
+use nostrp2p::overlay::sim::trees::{run, TreeConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args
+        .first()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000]);
+    let followees = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let posts = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    for nodes in sizes {
+        let wall = WallClock::now();
+        let cfg = TreeConfig { nodes, core_pct: 10, followees, posts, seed };
+        let r = run(&cfg, &mut |l| eprintln!("  [{:.1}s] {l}", wall.elapsed().as_secs_f64()));
+        let pct = 100.0 * r.follower_deliveries_done as f64 / r.follower_deliveries_due.max(1) as f64;
+        println!("== {nodes} nodes ({} cores), {followees} followees each (Zipf), {posts} posts ==", r.cores);
+        println!(
+            "topics per core: mean {:.0}, max {}; deepest follower home: depth {}",
+            r.topics_mean, r.topics_max, r.depth_max
+        );
+        println!(
+            "delivery to followers: {pct:.3} % ({} of {}), {:.1} followers per post, {:.1} relay cores per post",
+            r.follower_deliveries_done, r.follower_deliveries_due, r.followers_per_post, r.relays_per_post
+        );
+        println!(
+            "slowest delivery to a follower: tree {} ms (p99 {} ms) | broadcast flood to all {} ms",
+            r.slowest_ms, r.p99_ms, r.broadcast_slowest_ms
+        );
+        println!(
+            "core upload MB/day (every node posting 10/day): tree mean {:.1}, max {:.1} | broadcast {:.1}",
+            r.core_upload_mb_day_mean, r.core_upload_mb_day_max, r.broadcast_core_upload_mb_day
+        );
+        println!(
+            "leaf MB/day: tree mean {:.2}, max {:.2} | broadcast {:.1}",
+            r.leaf_mb_day_mean, r.leaf_mb_day_max, r.broadcast_leaf_mb_day
+        );
+        println!(
+            "tree control per core once joined: {:.2} KB/min; redirects {}, false roots {}, loops cut {}",
+            r.idle_control_kb_min, r.redirected, r.false_roots, r.loops_cut
+        );
+        println!("wall {:.1} s", wall.elapsed().as_secs_f64());
+    }
+}

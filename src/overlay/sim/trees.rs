@@ -1,0 +1,508 @@
+//! Per-author trees at scale (issue 10; docs/scaling.md "Per-author trees"): a discrete-event
+//! run of every core's real [`TopicTable`] over converged ring tables (what stabilisation
+//! reaches; `RingTable::converged`), with a Zipf-like follow graph, side by side with a
+//! broadcast flood over the same cores and link latencies.
+//!
+//! Only the tree protocol runs here (subscriptions, acks, redirects, refreshes, tree copies of
+//! posts); the rest of a node is a model, said where used: a leaf hangs off two random homes,
+//! its homes subscribe for its followees, and it gets a post from the first of its homes to have
+//! it (+ that link's latency). Broadcast is modelled as the first-arrival flood over a random
+//! graph of `ACTIVE_VIEW` links per core (what Plumtree's eager tree converges to). Control
+//! frames are not on the wire yet: their sizes are estimates from today's frames of the same
+//! shape (consts below). Links are 20–150 ms one way, fixed per pair; no loss.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use crate::overlay::params::{ACTIVE_VIEW, TOPIC_REFRESH_MS};
+use crate::overlay::ring::{RingPeer, RingTable};
+use crate::overlay::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
+use crate::overlay::{Instant, SplitMix64};
+use crate::wire::{frame_len, Gossip, GossipKind, Key32, Msg, MsgId, NodeId};
+
+/// Bytes of a post's event as sim_follow uses (400 B body).
+pub const POST_BODY_BYTES: usize = 400;
+/// Extra bytes of a tree copy over a Gossip frame: topic key (9 B) + routed flag (1 B).
+pub const TREE_COPY_EXTRA: usize = 10;
+/// Estimated frame bytes: header + variant tag (a `Subscribe`/`Unsubscribe` adds 9 B a topic).
+pub const CONTROL_FRAME_BASE: usize = 8;
+/// Per topic in a `Subscribe`/`Unsubscribe`/`Redirect`/`Refused`/`Ack` (u64 key, MessagePack).
+pub const TOPIC_KEY_BYTES: usize = 9;
+/// Per id announced in an `Ack` (32 B + tag).
+pub const ACK_ID_BYTES: usize = 34;
+/// A leaf's bytes per post it receives under follow delivery (eager payload frame and its
+/// share of IHAVEs), measured by `tests/sim_follow.rs`: 662 B.
+pub const LEAF_BYTES_PER_POST: f64 = 662.0;
+/// Simulated time a post is given to reach its followers (a later arrival counts as missed).
+pub const POST_WINDOW_MS: u64 = 10_000;
+/// Posts per author per day (issue 10's figure).
+pub const POSTS_PER_DAY: f64 = 10.0;
+
+/// Scenario parameters.
+#[derive(Debug, Clone)]
+pub struct TreeConfig {
+    /// Nodes (cores + leaves).
+    pub nodes: usize,
+    /// Percent of nodes that are cores.
+    pub core_pct: usize,
+    /// Authors each node follows (Zipf over all nodes, exponent 1).
+    pub followees: usize,
+    /// Posts published (authors: the 5 most followed, the rest uniform).
+    pub posts: usize,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Default)]
+pub struct TreeReport {
+    /// Cores in the ring.
+    pub cores: usize,
+    /// Mean / max topics a core holds after the joins.
+    pub topics_mean: f64,
+    /// See `topics_mean`.
+    pub topics_max: usize,
+    /// Mean / max depth of a follower's home in the trees.
+    pub depth_max: u8,
+    /// Followers (of posts' authors) that should receive a post, summed over posts.
+    pub follower_deliveries_due: u64,
+    /// Of those, received.
+    pub follower_deliveries_done: u64,
+    /// Slowest delivery to a follower over all posts, ms (tree).
+    pub slowest_ms: u64,
+    /// 99th percentile of delivery to a follower, ms (tree).
+    pub p99_ms: u64,
+    /// The same for the broadcast flood to every node, ms.
+    pub broadcast_slowest_ms: u64,
+    /// Mean over posts of the post's followers.
+    pub followers_per_post: f64,
+    /// Cores that held a copy of a post without anybody at them following the author (relay
+    /// hops), per post on average.
+    pub relays_per_post: f64,
+    /// Core upload per day, mean and max over cores, MB (tree): every node posting
+    /// `POSTS_PER_DAY`, scaled from the posts run.
+    pub core_upload_mb_day_mean: f64,
+    /// See `core_upload_mb_day_mean`.
+    pub core_upload_mb_day_max: f64,
+    /// The same under broadcast (computed: each core uploads each post once on the eager tree
+    /// on average, IHAVEs to its other links, and to its leaves), MB/day.
+    pub broadcast_core_upload_mb_day: f64,
+    /// Tree control traffic per core once joined (refreshes and acks), sent + received, KB/min.
+    pub idle_control_kb_min: f64,
+    /// Leaf MB/day, mean and max over leaves (followees × posts/day × `LEAF_BYTES_PER_POST`).
+    pub leaf_mb_day_mean: f64,
+    /// See `leaf_mb_day_mean`.
+    pub leaf_mb_day_max: f64,
+    /// Leaf MB/day under broadcast (every post of every node).
+    pub broadcast_leaf_mb_day: f64,
+    /// Counters summed over cores.
+    pub false_roots: u64,
+    /// Loops cut, summed.
+    pub loops_cut: u64,
+    /// Redirects, summed.
+    pub redirected: u64,
+}
+
+enum What {
+    Msg(TopicMsg),
+    Post { topic: NodeId, post: u32, routed: bool },
+    Timer,
+}
+
+struct Ev {
+    from: u32,
+    to: u32,
+    what: What,
+}
+
+struct World {
+    ids: Vec<NodeId>,
+    index: HashMap<NodeId, u32>,
+    rings: Vec<RingTable>,
+    tables: Vec<TopicTable>,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    evs: HashMap<u64, Ev>,
+    seq: u64,
+    now: u64,
+    sent: Vec<u64>,
+    recv: Vec<u64>,
+    /// Bytes of post copies (tree, routed, and a home's push to its leaves) sent per core.
+    post_sent: Vec<u64>,
+    /// First arrival (ms) of the current post at each core.
+    arrival: Vec<Option<u64>>,
+    post_frame: usize,
+    timer_at: Vec<Option<u64>>,
+}
+
+/// One-way latency of a link, 20–150 ms, fixed per unordered pair.
+fn latency(a: u64, b: u64) -> u64 {
+    let (x, y) = if a < b { (a, b) } else { (b, a) };
+    let mut r = SplitMix64::new(x ^ y.rotate_left(17));
+    20 + r.below(131)
+}
+
+fn msg_bytes(m: &TopicMsg) -> usize {
+    CONTROL_FRAME_BASE
+        + match m {
+            TopicMsg::Subscribe { topics } | TopicMsg::Unsubscribe { topics } => topics.len() * TOPIC_KEY_BYTES,
+            TopicMsg::Ack { recent, .. } => TOPIC_KEY_BYTES + 2 + recent.len() * ACK_ID_BYTES,
+            TopicMsg::Redirect { .. } => 2 * TOPIC_KEY_BYTES,
+            TopicMsg::Refused { .. } => TOPIC_KEY_BYTES,
+        }
+}
+
+impl World {
+    fn schedule(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq)));
+        self.evs.insert(self.seq, ev);
+    }
+    fn arm(&mut self, i: u32) {
+        let at = self.tables[i as usize].poll_timeout().0;
+        if self.timer_at[i as usize].is_none_or(|t| at < t) {
+            self.timer_at[i as usize] = Some(at);
+            self.schedule(at, Ev { from: i, to: i, what: What::Timer });
+        }
+    }
+    fn drain(&mut self, i: u32) {
+        while let Some(o) = self.tables[i as usize].poll_output() {
+            let (to, what, bytes) = match o {
+                TopicOut::Send { to, msg } => {
+                    let b = msg_bytes(&msg);
+                    (to, What::Msg(msg), b)
+                }
+                TopicOut::Post { to, topic, id, routed } => {
+                    let mut n = [0u8; 4];
+                    n.copy_from_slice(&id.0[..4]);
+                    (to, What::Post { topic, post: u32::from_le_bytes(n), routed }, self.post_frame + TREE_COPY_EXTRA)
+                }
+                // Repair fetches: no loss in this run, so a Want means a duplicate; not sent.
+                TopicOut::Want { .. } => continue,
+            };
+            let Some(&j) = self.index.get(&to) else { continue };
+            self.sent[i as usize] += bytes as u64;
+            if matches!(what, What::Post { .. }) {
+                self.post_sent[i as usize] += bytes as u64;
+            }
+            self.recv[j as usize] += bytes as u64;
+            let at = self.now + latency(self.ids[i as usize].0, to.0);
+            self.schedule(at, Ev { from: i, to: j, what });
+        }
+        self.arm(i);
+    }
+    fn run_until(&mut self, end: u64) {
+        while let Some(Reverse((at, seq))) = self.queue.peek().copied() {
+            if at > end {
+                break;
+            }
+            self.queue.pop();
+            let Some(ev) = self.evs.remove(&seq) else { continue };
+            self.now = at;
+            let (to, now) = (ev.to as usize, Instant(at));
+            match ev.what {
+                What::Timer => {
+                    if self.timer_at[to] != Some(at) {
+                        continue;
+                    }
+                    self.timer_at[to] = None;
+                    self.tables[to].handle_timeout(&self.rings[to], now);
+                }
+                What::Msg(m) => self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], m, now),
+                What::Post { topic, post, routed } => {
+                    let mut id = [0u8; 32];
+                    id[..4].copy_from_slice(&post.to_le_bytes());
+                    let from = Some(self.ids[ev.from as usize]);
+                    if self.tables[to].handle_post(&self.rings[to], from, topic, MsgId(id), routed)
+                        == PostVerdict::Fresh
+                    {
+                        self.arrival[to].get_or_insert(at);
+                    }
+                }
+            }
+            self.drain(ev.to);
+        }
+        self.now = self.now.max(end);
+    }
+}
+
+/// Zipf(1) sampler over `n` ranks by inverse CDF.
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize) -> Zipf {
+        let mut acc = 0.0;
+        let cdf = (1..=n)
+            .map(|k| {
+                acc += 1.0 / k as f64;
+                acc
+            })
+            .collect::<Vec<_>>();
+        let total = acc;
+        Zipf { cdf: cdf.into_iter().map(|c| c / total).collect() }
+    }
+    fn sample(&self, rng: &mut SplitMix64) -> usize {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted.get(((sorted.len().saturating_sub(1)) as f64 * p).round() as usize).copied().unwrap_or(0)
+}
+
+/// Run the scenario; `log` gets progress lines (the bench prints them).
+pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
+    let mut rng = SplitMix64::new(cfg.seed);
+    let n = cfg.nodes;
+    let cores = (n * cfg.core_pct / 100).max(2);
+    // Node i is a core if i < cores; its ring id is random.
+    let node_ids: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+    let mut peers: Vec<RingPeer> =
+        (0..cores).map(|i| RingPeer { node: NodeId(node_ids[i]), prefix: rng.next_u64() >> 40 }).collect();
+    peers.sort_by_key(|p| p.node);
+    let ids: Vec<NodeId> = peers.iter().map(|p| p.node).collect();
+    let index: HashMap<NodeId, u32> = ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+    let rings: Vec<RingTable> = peers.iter().map(|p| RingTable::converged(*p, &peers)).collect();
+    let tables: Vec<TopicTable> = ids.iter().map(|id| TopicTable::new(*id, Instant(0))).collect();
+    let core_idx: Vec<usize> = (0..cores).map(|i| index[&NodeId(node_ids[i])] as usize).collect();
+    let core_of = |i: usize| core_idx[i];
+    // Homes: a core is its own home; a leaf gets two distinct random cores.
+    let homes: Vec<[usize; 2]> = (0..n)
+        .map(|i| {
+            if i < cores {
+                let c = core_of(i);
+                [c, c]
+            } else {
+                let a = rng.below(cores as u64) as usize;
+                let b = (a + 1 + rng.below(cores as u64 - 1) as usize) % cores;
+                [a, b]
+            }
+        })
+        .collect();
+    // Follow graph: popularity rank r ↦ node perm[r].
+    let mut perm: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut perm);
+    let zipf = Zipf::new(n);
+    let mut followers: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut follow_count = vec![0usize; n];
+    for (i, count) in follow_count.iter_mut().enumerate() {
+        let mut mine: Vec<usize> = (0..cfg.followees * 2).map(|_| perm[zipf.sample(&mut rng)]).collect();
+        mine.sort_unstable();
+        mine.dedup();
+        mine.retain(|a| *a != i);
+        mine.truncate(cfg.followees);
+        *count = mine.len();
+        for a in mine {
+            followers[a].push(i as u32);
+        }
+    }
+    let authors: Vec<Key32> = (0..n)
+        .map(|i| {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&node_ids[i].to_le_bytes());
+            Key32(k)
+        })
+        .collect();
+    let (_, body) = crate::overlay::sim::fake_event(authors[0].0, 0, POST_BODY_BYTES, true);
+    let post_frame = frame_len(&Msg::Gossip(Gossip { id: MsgId::UNSET, round: 3, kind: GossipKind::Event, body }));
+    let mut w = World {
+        ids,
+        index,
+        rings,
+        tables,
+        queue: BinaryHeap::new(),
+        evs: HashMap::new(),
+        seq: 0,
+        now: 0,
+        sent: vec![0; cores],
+        recv: vec![0; cores],
+        post_sent: vec![0; cores],
+        arrival: vec![None; cores],
+        post_frame,
+        timer_at: vec![None; cores],
+    };
+    log(&format!("{n} nodes, {cores} cores: graph built"));
+
+    // Joins: every home wants its leaves' and its owner's followees, spread over a minute.
+    let mut wants: Vec<(u64, usize, NodeId)> = Vec::new();
+    for (a, fs) in followers.iter().enumerate() {
+        let topic = topic_of(&authors[a]);
+        let mut hs: Vec<usize> = fs.iter().flat_map(|f| homes[*f as usize]).collect();
+        hs.sort_unstable();
+        hs.dedup();
+        for h in hs {
+            wants.push((rng.below(60_000), h, topic));
+        }
+    }
+    wants.sort_unstable_by_key(|w| w.0);
+    let join_subs = wants.len();
+    for (at, h, topic) in wants {
+        w.run_until(at);
+        let ring = &w.rings[h];
+        w.tables[h].want(ring, topic, Instant(at));
+        w.drain(h as u32);
+    }
+    w.run_until(120_000);
+    let topics: Vec<usize> = w.tables.iter().map(|t| t.len()).collect();
+    log(&format!("joined: {join_subs} home subscriptions, {} queued events left", w.queue.len()));
+
+    // Idle: one full refresh period, bytes counted.
+    let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
+    let t0 = w.now;
+    w.run_until(t0 + TOPIC_REFRESH_MS);
+    let idle = (w.sent.iter().sum::<u64>() - s0 + w.recv.iter().sum::<u64>() - r0) as f64;
+    let idle_control_kb_min = idle / cores as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
+
+    // Posts: the 5 most followed authors, then uniform ones; each after the last settled.
+    let mut post_authors: Vec<usize> = perm.iter().take(5.min(cfg.posts)).copied().collect();
+    while post_authors.len() < cfg.posts {
+        post_authors.push(rng.below(n as u64) as usize);
+    }
+    let mut delays: Vec<u64> = Vec::new();
+    let mut rep = TreeReport { cores, ..TreeReport::default() };
+    let (mut relays, mut fol_sum) = (0u64, 0u64);
+    // Upload is measured over the uniform authors only (every node posts 10/day; the popular
+    // five would otherwise stand for 5 / `posts` of all posts).
+    let popular = 5.min(cfg.posts);
+    let mut sent_before: Vec<u64> = w.post_sent.clone();
+    let mut bcast_slowest = 0;
+    let adj = random_graph(cores, &mut rng);
+    for (p, &a) in post_authors.iter().enumerate() {
+        if p == popular {
+            sent_before.clone_from(&w.post_sent);
+        }
+        w.arrival.iter_mut().for_each(|x| *x = None);
+        let topic = topic_of(&authors[a]);
+        let start = w.now + 1;
+        // The author's home publishes (a leaf's post reaches its first home after one link).
+        let (home, lat) =
+            if a < cores { (core_of(a), 0) } else { (homes[a][0], latency(node_ids[a], w.ids[homes[a][0]].0)) };
+        w.run_until(start + lat);
+        let mut id = [0u8; 32];
+        id[..4].copy_from_slice(&(p as u32).to_le_bytes());
+        w.arrival[home] = Some(w.now);
+        let ring = &w.rings[home];
+        let _ = w.tables[home].handle_post(ring, None, topic, MsgId(id), false);
+        w.drain(home as u32);
+        w.run_until(start + POST_WINDOW_MS);
+        fol_sum += followers[a].len() as u64;
+        for &f in &followers[a] {
+            let f = f as usize;
+            rep.follower_deliveries_due += 1;
+            let got = if f < cores {
+                w.arrival[core_of(f)].map(|t| t - start)
+            } else {
+                homes[f]
+                    .iter()
+                    .filter_map(|h| w.arrival[*h].map(|t| t - start + latency(w.ids[*h].0, node_ids[f])))
+                    .min()
+            };
+            if let Some(d) = got {
+                rep.follower_deliveries_done += 1;
+                delays.push(d);
+                if f >= cores {
+                    // The home's push to its leaf (payload and IHAVE share, as measured).
+                    w.post_sent[homes[f][0]] += LEAF_BYTES_PER_POST as u64;
+                }
+            }
+        }
+        relays +=
+            w.arrival.iter().enumerate().filter(|(c, t)| t.is_some() && !w.tables[*c].wants(topic)).count() as u64;
+        bcast_slowest = bcast_slowest.max(broadcast_flood(&w.ids, &adj, home, &homes, &node_ids, start + lat) - start);
+    }
+    delays.sort_unstable();
+    rep.slowest_ms = delays.last().copied().unwrap_or(0);
+    rep.p99_ms = percentile(&delays, 0.99);
+    rep.broadcast_slowest_ms = bcast_slowest;
+    rep.followers_per_post = fol_sum as f64 / post_authors.len().max(1) as f64;
+    rep.relays_per_post = relays as f64 / post_authors.len().max(1) as f64;
+    rep.topics_mean = topics.iter().sum::<usize>() as f64 / cores as f64;
+    rep.topics_max = topics.iter().copied().max().unwrap_or(0);
+    rep.depth_max = followers
+        .iter()
+        .enumerate()
+        .flat_map(|(a, fs)| {
+            let t = topic_of(&authors[a]);
+            fs.iter().filter_map(|f| w.tables[homes[*f as usize][0]].depth(t)).collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(0);
+    // Upload: bytes the post run added per core, per post, scaled to n × 10 posts a day.
+    let per_day = n as f64 * POSTS_PER_DAY / (post_authors.len() - popular).max(1) as f64;
+    let up: Vec<f64> = (0..cores).map(|c| (w.post_sent[c] - sent_before[c]) as f64 * per_day / 1e6).collect();
+    rep.core_upload_mb_day_mean = up.iter().sum::<f64>() / cores as f64;
+    rep.core_upload_mb_day_max = up.iter().copied().fold(0.0, f64::max);
+    let leaves_per_core = (n - cores) as f64 * 2.0 / cores as f64;
+    let ihave = 40.0;
+    let per_post_core =
+        post_frame as f64 + (ACTIVE_VIEW as f64 - 2.0) * ihave + leaves_per_core / 2.0 * (post_frame as f64 + ihave);
+    rep.broadcast_core_upload_mb_day = n as f64 * POSTS_PER_DAY * per_post_core / 1e6;
+    let leaf_mb: Vec<f64> =
+        (cores..n).map(|l| follow_count[l] as f64 * POSTS_PER_DAY * LEAF_BYTES_PER_POST / 1e6).collect();
+    rep.leaf_mb_day_mean = leaf_mb.iter().sum::<f64>() / leaf_mb.len().max(1) as f64;
+    rep.leaf_mb_day_max = leaf_mb.iter().copied().fold(0.0, f64::max);
+    rep.broadcast_leaf_mb_day = n as f64 * POSTS_PER_DAY * 565.0 / 1e6;
+    rep.idle_control_kb_min = idle_control_kb_min;
+    for t in &w.tables {
+        rep.false_roots += t.stats.false_root;
+        rep.loops_cut += t.stats.loops_cut;
+        rep.redirected += t.stats.redirected;
+    }
+    rep
+}
+
+/// A random graph of the cores, each linking to `ACTIVE_VIEW` / 2 (rounded up) random others
+/// both ways: HyParView's active views, ≈ `ACTIVE_VIEW` links per core.
+fn random_graph(c: usize, rng: &mut SplitMix64) -> Vec<Vec<u32>> {
+    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); c];
+    for i in 0..c {
+        for _ in 0..ACTIVE_VIEW.div_ceil(2) {
+            let j = rng.below(c as u64) as usize;
+            if j != i {
+                adj[i].push(j as u32);
+                adj[j].push(i as u32);
+            }
+        }
+    }
+    adj
+}
+
+/// Slowest arrival (absolute ms) of a flood from `origin` over `adj`, then to every leaf
+/// through its nearer home: the first-arrival tree, the best broadcast can do.
+fn broadcast_flood(
+    ids: &[NodeId],
+    adj: &[Vec<u32>],
+    origin: usize,
+    homes: &[[usize; 2]],
+    node_ids: &[u64],
+    start: u64,
+) -> u64 {
+    let c = ids.len();
+    let mut best: Vec<u64> = vec![u64::MAX; c];
+    let mut heap = BinaryHeap::new();
+    best[origin] = start;
+    heap.push(Reverse((start, origin)));
+    while let Some(Reverse((t, i))) = heap.pop() {
+        if t > best[i] {
+            continue;
+        }
+        for &j in &adj[i] {
+            let j = j as usize;
+            let tj = t + latency(ids[i].0, ids[j].0);
+            if tj < best[j] {
+                best[j] = tj;
+                heap.push(Reverse((tj, j)));
+            }
+        }
+    }
+    let core_max = best.iter().copied().filter(|t| *t != u64::MAX).max().unwrap_or(start);
+    let leaf_max = (c..homes.len())
+        .map(|l| {
+            homes[l].iter().map(|h| best[*h].saturating_add(latency(ids[*h].0, node_ids[l]))).min().unwrap_or(start)
+        })
+        .max()
+        .unwrap_or(start);
+    core_max.max(leaf_max)
+}
