@@ -36,9 +36,9 @@ fn every_corpus_file_replays_without_a_finding() {
     }
 }
 
-/// The golden frames of wire v2 (one per message type).
+/// The golden frames of wire v3 (one per message type).
 fn golden_frames() -> Vec<Vec<u8>> {
-    let text = include_str!("vectors/wire-v2.txt");
+    let text = include_str!("vectors/wire-v3.txt");
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once(' '))

@@ -195,6 +195,14 @@ pub fn encode(e: &Event) -> Vec<u8> {
     rmp_serde::to_vec(&Packed(e)).unwrap_or_default()
 }
 
+/// The id a packed event claims, read from its first field without decoding the rest: the bytes
+/// must start like [`encode`]'s output (`fixarray(7) ‖ bin8(32) ‖ id`). `None` otherwise (such a
+/// body would not be [`decode`]d as an event either). Verification checks the id against the hash.
+pub fn claimed_id(bytes: &[u8]) -> Option<[u8; 32]> {
+    let rest = bytes.strip_prefix(&[0x97, 0xc4, 0x20])?;
+    rest.get(..32)?.try_into().ok()
+}
+
 /// Decodes packed MessagePack bytes; the whole input must be one event.
 ///
 /// # Errors

@@ -106,6 +106,19 @@ pub struct NetworkInfo {
     pub bootstrap: Option<BootstrapInfo>,
     /// What the overlay refused or dropped from peers since start.
     pub dropped: DroppedInfo,
+    /// Protocol version and the datagram path.
+    pub transport: TransportInfo,
+}
+
+/// What `/status` shows of the peer transport (`network.transport`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportInfo {
+    /// The overlay protocol version this node speaks.
+    pub protocol: u8,
+    /// Connections dropped since start because the peer spoke another protocol version.
+    pub other_protocol_peers: u64,
+    /// The version the last such peer spoke.
+    pub other_protocol: Option<u8>,
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent

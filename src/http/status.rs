@@ -41,6 +41,11 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "new_ids_limited": n.dropped.new_ids_limited,
                 "gossip_limited": n.dropped.gossip_limited,
             },
+            "transport": {
+                "protocol": n.transport.protocol,
+                "other_protocol_peers": n.transport.other_protocol_peers,
+                "other_protocol": n.transport.other_protocol,
+            },
         })),
         "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({
             "addr": b.addr.map(|a| a.to_string()),

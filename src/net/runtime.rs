@@ -103,6 +103,10 @@ pub struct OverlayRuntime<'a> {
     /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
     /// takes them after every call that can store.
     stored: Vec<crate::event::Event>,
+    /// Connections dropped because the peer spoke another protocol version (for `/status`).
+    other_protocol_peers: u64,
+    /// The version the last such peer spoke.
+    other_protocol: Option<u8>,
 }
 
 /// What the application layer sees of the overlay (`app::Context`).
@@ -278,6 +282,8 @@ impl<'a> OverlayRuntime<'a> {
             last_persist: unix,
             bootstrap,
             stored: Vec::new(),
+            other_protocol_peers: 0,
+            other_protocol: None,
         })
     }
 
@@ -390,6 +396,9 @@ impl<'a> OverlayRuntime<'a> {
                 Input::Frame { conn, msg }
             }
             NetEvent::Malformed(conn, e) => {
+                if let crate::wire::DecodeError::BadVersion { got } = e {
+                    other_protocol(&mut self.other_protocol_peers, &mut self.other_protocol, conn, got);
+                }
                 log::debug!("malformed frame from {conn:?}: {e}");
                 if let Some(b) = boot {
                     b.on_malformed(conn, false, now);
@@ -595,8 +604,27 @@ impl<'a> OverlayRuntime<'a> {
                     gossip_limited: o.gossip_limited,
                 }
             },
+            transport: crate::http::TransportInfo {
+                protocol: crate::wire::PROTOCOL_VERSION,
+                other_protocol_peers: self.other_protocol_peers,
+                other_protocol: self.other_protocol,
+            },
         }
     }
+}
+
+/// A peer spoke another protocol version: its connection is dropped like any undecodable one
+/// (the formats differ), but this is an operator's problem, not an attack, so it is logged (once
+/// per version in a row) and shown in `/status` rather than left in the debug log.
+fn other_protocol(count: &mut u64, last: &mut Option<u8>, conn: crate::wire::ConnId, got: u8) {
+    *count += 1;
+    if *last != Some(got) {
+        log::warn!(
+            "peer on {conn:?} speaks protocol {got}, we speak {}: upgrade one of them",
+            crate::wire::PROTOCOL_VERSION
+        );
+    }
+    *last = Some(got);
 }
 
 /// Reads the app's persisted resend queue and mailbox; a damaged file is logged and ignored
@@ -710,9 +738,12 @@ mod tests {
         let ev = Event::new_signed(&author, UnixTime(UNIX), 1, vec![], "once".into(), &[0; 32]);
         let body = Body::from_slice(&crate::event::packed::encode(&ev));
         let gossip = Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body };
+        // Through the codec: the id is not on the wire (protocol 3), the overlay derives it.
+        let frame = crate::wire::encode_frame(&Msg::Gossip(gossip)).expect("encodes");
+        let (msg, _) = crate::wire::decode_frame(&frame).expect("decodes");
 
         crate::keys::VERIFY_CALLS.with(|c| c.set(0));
-        o.handle_input(Input::Frame { conn: ConnId(1), msg: Msg::Gossip(gossip) }, clock);
+        o.handle_input(Input::Frame { conn: ConnId(1), msg }, clock);
         let mut inputs = Vec::new();
         while let Some(out) = o.poll_output() {
             if let Output::Deliver(d) = out {
@@ -727,6 +758,29 @@ mod tests {
             std::iter::from_fn(|| app.poll_output()).filter(|out| matches!(out, app::Output::Store(_))).collect();
         assert!(matches!(stored.as_slice(), [app::Output::Store(v)] if v.id == ev.id), "stored once: {stored:?}");
         assert_eq!(crate::keys::VERIFY_CALLS.with(|c| c.get()), 1, "Schnorr checks for one received event");
+    }
+
+    /// Hostile: a gossip body whose id cannot be derived (not a packed event), or whose claimed
+    /// id is not its hash, is invalid: the sender is dropped and nothing is delivered.
+    #[test]
+    fn gossip_without_a_derivable_or_true_id_is_refused() {
+        let clock = Now::new(Instant(0), UnixTime(UNIX));
+        let author = key(3);
+        let ev = Event::new_signed(&author, UnixTime(UNIX), 1, vec![], "real".into(), &[0; 32]);
+        let mut forged = crate::event::packed::encode(&ev);
+        let last = forged.len() - 70;
+        forged[last] ^= 1; // content changed, claimed id kept
+        for body in [b"garbage".to_vec(), forged] {
+            let mut o = overlay_with_leaf(&author, clock);
+            let g = Gossip { id: MsgId(ev.id.0), round: 1, kind: GossipKind::Event, body: Body::from_slice(&body) };
+            let frame = crate::wire::encode_frame(&Msg::Gossip(g)).expect("encodes");
+            let (msg, _) = crate::wire::decode_frame(&frame).expect("decodes");
+            o.handle_input(Input::Frame { conn: ConnId(1), msg }, clock);
+            let delivered =
+                std::iter::from_fn(|| o.poll_output()).filter(|out| matches!(out, Output::Deliver(_))).count();
+            assert_eq!(delivered, 0);
+            assert!(o.connected_nodes().is_empty(), "the sender of an invalid event is dropped");
+        }
     }
 
     fn temp(tag: &str) -> PathBuf {

@@ -225,13 +225,29 @@ impl Overlay {
         self.seen.contains(id) || self.dir.has_record_id(id) || self.held.iter().any(|h| h.g.id == *id)
     }
 
-    pub(super) fn on_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
+    /// An eager copy from a peer. Its id is not on the wire: it is derived from the body first
+    /// (an event's claimed id, checked against the hash by verification; a record's
+    /// `record_msg_id`), and a body it cannot be derived from is invalid.
+    pub(super) fn on_gossip(&mut self, conn: ConnId, from: NodeId, mut g: Gossip) {
         if g.body.len() > MAX_BODY_BYTES {
             return self.ban_conn(conn);
         }
         match g.kind {
-            GossipKind::Event => self.on_event(conn, from, g),
-            GossipKind::Record => self.on_record_gossip(conn, from, g),
+            GossipKind::Event => {
+                let Some(id) = self.crypto.event_id(g.body.as_slice()) else {
+                    log::debug!("gossip from {from} is not an event");
+                    return self.ban_conn(conn);
+                };
+                g.id = id;
+                self.on_event(conn, from, g)
+            }
+            GossipKind::Record => {
+                let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(g.body.as_slice()) else {
+                    return self.ban_conn(conn);
+                };
+                g.id = record_msg_id(&rec, g.body.as_slice());
+                self.on_record_gossip(conn, from, g, rec)
+            }
         }
     }
 
@@ -338,7 +354,7 @@ impl Overlay {
         }
     }
 
-    fn on_record_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
+    fn on_record_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip, rec: NodeRecord) {
         if self.role != Role::Core {
             return;
         }
@@ -353,10 +369,6 @@ impl Overlay {
                 self.duplicate_from(from);
             }
             return;
-        }
-        let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(g.body.as_slice()) else { return self.ban_conn(conn) };
-        if record_msg_id(&rec, g.body.as_slice()) != g.id {
-            return self.ban_conn(conn);
         }
         if !self.admit_gossiped_id(conn, rec.node) {
             return;

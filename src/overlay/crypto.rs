@@ -75,6 +75,9 @@ pub trait Crypto {
     /// # Errors
     /// The reason it is invalid.
     fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected>;
+    /// The id a broadcast event body claims (a `Gossip` frame does not carry it; protocol 3),
+    /// or `None` if the body cannot be an event. Cheap: [`Crypto::verify_event`] checks it later.
+    fn event_id(&self, body: &[u8]) -> Option<MsgId>;
 }
 
 /// Validates event bodies for [`SchnorrCrypto`]; the server plugs in `event::Event::verify`.
@@ -138,6 +141,9 @@ impl Crypto for SchnorrCrypto {
     }
     fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
         (self.verify_event)(id, body, unix_now)
+    }
+    fn event_id(&self, body: &[u8]) -> Option<MsgId> {
+        crate::event::packed::claimed_id(body).map(MsgId)
     }
 }
 

@@ -16,7 +16,7 @@ pub use msg::{Gossip, GossipKind, Hello, Msg, NodeRecord, Routed, UndeliverableR
 pub use types::{Addr, Body, ConnId, Key32, MsgId, NodeId, PeerRef, Role, Sig};
 
 /// Version byte of every frame; a peer speaking another version is disconnected.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Largest frame (version byte + body) accepted or produced: 256 KiB. Bounds the reader's buffer
 /// per connection (worst case `MAX_FRAME_BYTES` per reader task). Events are far smaller

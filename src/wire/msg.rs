@@ -111,9 +111,15 @@ impl TryFrom<u8> for GossipKind {
 }
 
 /// A broadcast payload on its way down the Plumtree (eager push).
+///
+/// The id is not on the wire (protocol 3): it is a function of the body (an event's packed form
+/// starts with its id, which verification checks against the hash; a record's id is
+/// `record_msg_id`), so the receiver derives it before anything else and every eager copy is
+/// 34 B shorter. A decoded `Gossip` carries [`MsgId::UNSET`] until the overlay derives it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gossip {
-    /// Message id.
+    /// Message id (derived from the body by the receiver; never sent).
+    #[serde(skip, default = "unset_id")]
     pub id: MsgId,
     /// Hops from the origin.
     pub round: u16,
@@ -121,6 +127,10 @@ pub struct Gossip {
     pub kind: GossipKind,
     /// Payload bytes (≤ `MAX_BODY_BYTES`).
     pub body: Body,
+}
+
+fn unset_id() -> MsgId {
+    MsgId::UNSET
 }
 
 /// A unicast payload routed by directory lookup (spec §2.5).

@@ -109,6 +109,11 @@ impl fmt::Display for Addr {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MsgId(#[serde(with = "fixed_bytes")] pub [u8; 32]);
 
+impl MsgId {
+    /// The id of a decoded `Gossip` before the receiver derives it from the body.
+    pub const UNSET: MsgId = MsgId([0; 32]);
+}
+
 impl fmt::Debug for MsgId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MsgId({self})")

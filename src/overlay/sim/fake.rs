@@ -49,6 +49,9 @@ impl Crypto for FakeCrypto {
             delegation.strip_prefix(b"ok-until:").and_then(|d| std::str::from_utf8(d).ok()?.parse::<u64>().ok());
         until.is_some_and(|u| u >= unix_now)
     }
+    fn event_id(&self, body: &[u8]) -> Option<MsgId> {
+        Some(MsgId(Sha256::digest(body).into()))
+    }
     fn verify_event(&mut self, id: &MsgId, body: &[u8], unix_now: u64) -> Result<Checked, Rejected> {
         if body.len() < 49 {
             return Err(Rejected::Malformed);
