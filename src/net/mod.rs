@@ -10,6 +10,7 @@
 //! the runtime can say why a bootstrap peer does not work ([`bootstrap`]).
 
 pub mod bootstrap;
+pub mod datagram;
 pub mod runtime;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,137 @@
+//! Datagram path tests: forged, replayed, truncated, oversized and unknown datagrams are dropped
+//! and counted; a link is usable only once the peer's datagram arrived; gaps are counted.
+
+use super::*;
+use crate::wire::{Body, Gossip, MsgId};
+
+fn addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 9], 7000))
+}
+
+/// Two ends of one link: `a` on connection 1, `b` on connection 2, offers exchanged; returns
+/// the probes each one sent.
+fn pair() -> (Links, Links, Vec<u8>, Vec<u8>) {
+    let (mut a, mut b) = (Links::default(), Links::default());
+    assert!(a.offer(ConnId(1), 0xaaaa, [1; 32]));
+    assert!(b.offer(ConnId(2), 0xbbbb, [2; 32]));
+    let probe_to_b = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
+    let probe_to_a = b.accept(ConnId(2), addr(), 0xaaaa, [1; 32]).expect("probe");
+    (a, b, probe_to_b, probe_to_a)
+}
+
+fn gossip_frame(n: u8) -> Vec<u8> {
+    let g = Gossip { id: MsgId::UNSET, round: 1, kind: GossipKind::Event, body: Body::from_slice(&[n; 200]) };
+    wire::encode_frame(&Msg::Gossip(g)).expect("encodes")
+}
+
+#[test]
+fn a_link_is_usable_only_after_the_peers_datagram_arrived() {
+    let (mut a, mut b, probe_to_b, _) = pair();
+    assert!(!a.usable(ConnId(1)) && !b.usable(ConnId(2)));
+    assert!(a.seal_for(ConnId(1), &gossip_frame(1), false).is_none(), "no payload before the path is proven");
+    let (conn, frames) = b.open(&probe_to_b).expect("valid probe");
+    assert_eq!((conn, frames.len()), (ConnId(2), 0));
+    assert!(b.usable(ConnId(2)), "b heard a");
+    assert!(!a.usable(ConnId(1)), "a has not heard b yet");
+    let (_, d) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    let (conn, frames) = a.open(&d).expect("valid");
+    assert_eq!(conn, ConnId(1));
+    let msgs = decode_frames(frames).expect("decodes");
+    assert!(matches!(msgs.as_slice(), [Msg::Gossip(_)]));
+    assert_eq!(a.stats().dropped, 0);
+}
+
+#[test]
+fn forged_replayed_and_malformed_datagrams_are_dropped_and_counted() {
+    let (_a, mut b, probe_to_b, _) = pair();
+    let good = {
+        let mut a2 = Links::default();
+        a2.offer(ConnId(1), 0xaaaa, [1; 32]);
+        a2.accept(ConnId(1), addr(), 0xbbbb, [2; 32]);
+        a2.seal_for(ConnId(1), &gossip_frame(3), true).expect("sealed").1
+    };
+    let mut flipped = good.clone();
+    flipped[HEAD_BYTES + 5] ^= 1;
+    let mut wrong_key = seal(0xbbbb, &[9; 32], 7, &gossip_frame(3));
+    let unknown = seal(0xcccc, &[2; 32], 1, &gossip_frame(3));
+    let huge = seal(0xbbbb, &[2; 32], 9, &vec![0u8; MAX_FRAMES_BYTES + 1]);
+    let cases: Vec<(&[u8], DatagramError)> = vec![
+        (&[], DatagramError::TooShort),
+        (&good[..HEAD_BYTES + MAC_BYTES - 1], DatagramError::TooShort),
+        (&flipped, DatagramError::BadMac),
+        (&wrong_key, DatagramError::BadMac),
+        (&unknown, DatagramError::UnknownToken),
+        (&huge, DatagramError::TooLarge),
+    ];
+    for (n, (d, want)) in cases.into_iter().enumerate() {
+        assert_eq!(b.open(d).map(|_| ()), Err(want), "case {n}");
+        assert_eq!(b.stats().dropped, n as u64 + 1);
+        assert!(!b.usable(ConnId(2)), "a forged datagram proves no path");
+    }
+    b.open(&probe_to_b).expect("the real probe");
+    b.open(&good).expect("the real datagram");
+    assert_eq!(b.open(&good).map(|_| ()), Err(DatagramError::Replay), "replayed");
+    assert_eq!(b.open(&probe_to_b).map(|_| ()), Err(DatagramError::Replay), "an older one replayed");
+    // seq 0 never counts as fresh
+    wrong_key = seal(0xbbbb, &[2; 32], 0, &[]);
+    assert_eq!(b.open(&wrong_key).map(|_| ()), Err(DatagramError::Replay));
+    assert_eq!(b.stats().received, 2);
+}
+
+#[test]
+fn only_eager_events_and_ihaves_travel_by_datagram() {
+    assert!(decode_frames(&gossip_frame(1)).is_ok());
+    let ihave = wire::encode_frame(&Msg::IHave(vec![(MsgId([3; 32]), 1)])).expect("encodes");
+    let mut two = gossip_frame(1);
+    two.extend_from_slice(&ihave);
+    assert_eq!(decode_frames(&two).map(|m| m.len()), Ok(2));
+    for other in [Msg::Prune, Msg::Join, Msg::Ping(1), Msg::DirRecords(vec![])] {
+        let f = wire::encode_frame(&other).expect("encodes");
+        assert_eq!(decode_frames(&f).map(|_| ()), Err(DatagramError::NotAllowed), "{}", other.name());
+    }
+    let mut cut = gossip_frame(1);
+    cut.pop();
+    assert_eq!(decode_frames(&cut).map(|_| ()), Err(DatagramError::BadFrame));
+    assert_eq!(decode_frames(b"\xff\xff\xff\xff\x03").map(|_| ()), Err(DatagramError::BadFrame));
+}
+
+#[test]
+fn replay_window_accepts_reordering_and_counts_gaps() {
+    let mut w = ReplayWindow::default();
+    assert!(!w.fresh(0));
+    assert_eq!(w.record(1), 0);
+    assert_eq!(w.record(4), 2, "2 and 3 skipped");
+    assert!(w.fresh(3) && w.fresh(2));
+    assert_eq!(w.record(3), -1, "a late one fills a gap");
+    assert!(!w.fresh(3) && !w.fresh(4) && !w.fresh(1));
+    assert_eq!(w.record(4 + REPLAY_WINDOW), i64::from(REPLAY_WINDOW) - 1);
+    assert!(!w.fresh(2), "beyond the window is never fresh");
+    assert!(!w.fresh(4), "exactly the window back is too old");
+    assert!(w.fresh(5 + REPLAY_WINDOW));
+    assert_eq!(w.record(u32::MAX), i64::from(u32::MAX - 4 - REPLAY_WINDOW) - 1);
+    assert!(!w.fresh(u32::MAX));
+}
+
+#[test]
+fn one_offer_per_connection_and_tokens_are_unique() {
+    let (mut a, _, _, _) = pair();
+    assert!(a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).is_none(), "a second offer sends no probe");
+    assert!(!a.offer(ConnId(1), 0x1, [0; 32]));
+    assert!(!a.offer(ConnId(3), 0xaaaa, [0; 32]), "token in use");
+    assert!(a.accept(ConnId(9), addr(), 1, [0; 32]).is_none(), "no offer of ours on that connection");
+    a.remove(ConnId(1));
+    assert!(a.is_empty());
+    let d = seal(0xaaaa, &[1; 32], 5, &[]);
+    assert_eq!(a.open(&d).map(|_| ()), Err(DatagramError::UnknownToken), "token gone with its connection");
+}
+
+#[test]
+fn sealed_datagrams_fit_the_minimum_mtu() {
+    let (mut a, mut b, p, _) = pair();
+    b.open(&p).expect("probe");
+    let (_, d) = b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES], false).expect("fits");
+    assert_eq!(d.len(), MAX_DATAGRAM_BYTES);
+    assert!(MAX_DATAGRAM_BYTES + 48 <= 1280);
+    assert!(b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES + 1], false).is_none());
+    assert!(a.open(&d).is_ok());
+}
