@@ -119,6 +119,12 @@ pub struct TransportInfo {
     pub other_protocol_peers: u64,
     /// The version the last such peer spoke.
     pub other_protocol: Option<u8>,
+    /// Connections with a datagram link offered (core↔core).
+    pub datagram_links: u64,
+    /// Datagram counters (sent, received, bytes, lost).
+    pub datagrams: crate::net::datagram::DatagramStats,
+    /// Datagrams the socket refused to send.
+    pub datagram_send_failed: u64,
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent
@@ -142,6 +148,8 @@ pub struct DroppedInfo {
     pub new_ids_limited: u64,
     /// Gossiped records of new node ids over their link's budget.
     pub gossip_limited: u64,
+    /// Datagrams dropped: unknown token, bad MAC, replayed, oversized or bad frames (never a ban).
+    pub datagrams: u64,
 }
 
 /// What `/status` shows of the `-b` bootstrap peer.

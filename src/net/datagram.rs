@@ -146,6 +146,8 @@ struct Link {
 #[derive(Debug, Default)]
 pub struct Links {
     by_conn: BTreeMap<ConnId, Link>,
+    /// Peer offers that came before ours (our role was still undecided): one per connection.
+    early: BTreeMap<ConnId, Peer>,
     by_token: BTreeMap<u64, ConnId>,
     stats: DatagramStats,
 }
@@ -224,15 +226,28 @@ impl Links {
     }
 
     /// The peer's offer for `conn`: returns the probe datagram to send it (proves the path in
-    /// that direction). Ignored (`None`) without our own offer or if the peer already offered:
+    /// that direction). Without our own offer yet it is kept until [`Links::offer`] (then
+    /// [`Links::early_probe`] gives the probe). Ignored (`None`) if the peer already offered:
     /// one offer per connection, so a peer cannot make us send it a stream of probes.
     pub fn accept(&mut self, conn: ConnId, addr: SocketAddr, token: u64, key: [u8; 32]) -> Option<Vec<u8>> {
-        let link = self.by_conn.get_mut(&conn)?;
+        let peer = Peer { addr, token, key, next_seq: 1 };
+        let Some(link) = self.by_conn.get_mut(&conn) else {
+            self.early.entry(conn).or_insert(peer);
+            return None;
+        };
         if link.peer.is_some() {
             return None;
         }
-        link.peer = Some(Peer { addr, token, key, next_seq: 1 });
+        link.peer = Some(peer);
         self.seal_for(conn, &[], true).map(|(_, d)| d)
+    }
+
+    /// After [`Links::offer`]: the probe for a peer offer that came first, if one did.
+    pub fn early_probe(&mut self, conn: ConnId) -> Option<(SocketAddr, Vec<u8>)> {
+        let peer = self.early.remove(&conn)?;
+        let link = self.by_conn.get_mut(&conn)?;
+        link.peer = Some(peer);
+        self.seal_for(conn, &[], true)
     }
 
     /// Whether payloads for `conn` go by datagram (the peer offered and we heard from it).
@@ -312,6 +327,7 @@ impl Links {
 
     /// Forget `conn`'s link (the connection closed).
     pub fn remove(&mut self, conn: ConnId) {
+        self.early.remove(&conn);
         if let Some(l) = self.by_conn.remove(&conn) {
             self.by_token.remove(&l.token);
         }

@@ -14,7 +14,7 @@ pub mod datagram;
 pub mod runtime;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ pub enum NetEvent {
     Malformed(ConnId, wire::DecodeError),
     /// The peer answered in HTTP (its bytes began `HTTP`); the reader has stopped.
     AnsweredHttp(ConnId),
+    /// A UDP datagram arrived on the overlay port (unchecked: `datagram::Links::open`).
+    Datagram(Vec<u8>),
     /// A host name resolution asked for with [`Net::resolve`] finished.
     Resolved(Result<Vec<SocketAddr>, String>),
 }
@@ -70,11 +72,15 @@ pub struct NetStats {
     pub encode_failed: u64,
     /// Bytes queued for sending.
     pub bytes_out: u64,
+    /// Datagrams the UDP socket refused to send (buffer full, unreachable).
+    pub datagram_send_failed: u64,
 }
 
 struct Writer {
     tx: async_channel::Sender<Vec<u8>>,
     full_in_a_row: u32,
+    /// The peer's address (its IP is where datagrams to it go).
+    peer: Option<SocketAddr>,
 }
 
 /// Outcome of [`Net::send`] the driver must act on.
@@ -94,6 +100,8 @@ pub struct Net<'a> {
     writers: BTreeMap<ConnId, Writer>,
     next_inbound: u64,
     stats: NetStats,
+    /// The overlay's UDP socket (datagram path), if it could be bound.
+    udp: Option<Rc<Async<UdpSocket>>>,
 }
 
 /// `SocketAddr` → the overlay's [`Addr`].
@@ -116,7 +124,7 @@ impl<'a> Net<'a> {
     /// A transport spawning its tasks on `ex`.
     pub fn new(ex: &'a LocalExecutor<'static>) -> Net<'a> {
         let (inbox_tx, inbox) = async_channel::bounded(NET_INBOX_CAP);
-        Net { ex, inbox_tx, inbox, writers: BTreeMap::new(), next_inbound: 0, stats: NetStats::default() }
+        Net { ex, inbox_tx, inbox, writers: BTreeMap::new(), next_inbound: 0, stats: NetStats::default(), udp: None }
     }
 
     /// Counters.
@@ -157,6 +165,48 @@ impl<'a> Net<'a> {
             .detach();
     }
 
+    /// Receive datagrams on `socket` forever (reported as [`NetEvent::Datagram`]) and send
+    /// through it. A datagram longer than `datagram::MAX_DATAGRAM_BYTES` arrives one byte
+    /// longer than that (truncated), so the check still refuses it; the receive buffer is that
+    /// size once.
+    pub fn listen_udp(&mut self, socket: Async<UdpSocket>) {
+        let socket = Rc::new(socket);
+        self.udp = Some(socket.clone());
+        let tx = self.inbox_tx.clone();
+        self.ex
+            .spawn(async move {
+                let mut buf = vec![0u8; datagram::MAX_DATAGRAM_BYTES + 1];
+                loop {
+                    match socket.recv_from(&mut buf).await {
+                        Ok((n, _)) => {
+                            let d = buf.get(..n).unwrap_or_default().to_vec();
+                            if tx.send(NetEvent::Datagram(d)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            log::debug!("overlay udp receive failed: {e}");
+                            Timer::after(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            })
+            .detach();
+    }
+
+    /// Send one datagram now (never waits: a full socket buffer drops it, counted).
+    pub fn send_datagram(&mut self, to: SocketAddr, d: &[u8]) {
+        let Some(udp) = &self.udp else { return };
+        if udp.get_ref().send_to(d, to).is_err() {
+            self.stats.datagram_send_failed += 1;
+        }
+    }
+
+    /// The remote address of `conn`.
+    pub fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.writers.get(&conn).and_then(|w| w.peer)
+    }
+
     /// Give an accepted stream an id and start its tasks.
     pub fn adopt_inbound(&mut self, stream: TcpStream) -> Option<ConnId> {
         self.next_inbound += 1;
@@ -171,10 +221,11 @@ impl<'a> Net<'a> {
 
     fn adopt(&mut self, conn: ConnId, stream: TcpStream) -> bool {
         let _ = stream.set_nodelay(true);
+        let peer = stream.peer_addr().ok();
         let Ok(stream) = Async::new(stream) else { return false };
         let stream = Rc::new(stream);
         let (tx, rx) = async_channel::bounded::<Vec<u8>>(PEER_QUEUE_FRAMES);
-        self.writers.insert(conn, Writer { tx, full_in_a_row: 0 });
+        self.writers.insert(conn, Writer { tx, full_in_a_row: 0, peer });
         let inbox = self.inbox_tx.clone();
         let reader = stream.clone();
         self.ex.spawn(read_loop(conn, reader, inbox)).detach();

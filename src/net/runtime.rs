@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use async_io::{Async, Timer};
@@ -22,6 +22,7 @@ use futures_lite::future;
 use smol::LocalExecutor;
 
 use super::bootstrap::Bootstrap;
+use super::datagram::{self, Links};
 use super::{to_addr, to_socket, Net, NetEvent, SendOutcome};
 use crate::app::{self, persist, App, AppConfig, FetchTarget};
 use crate::event::{Event, VerifiedEvent};
@@ -103,6 +104,13 @@ pub struct OverlayRuntime<'a> {
     /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
     /// takes them after every call that can store.
     stored: Vec<crate::event::Event>,
+    /// Datagram links of core↔core connections (`net::datagram`).
+    links: Links,
+    /// Frames waiting to leave by datagram at the end of this drain, per connection (at most
+    /// `datagram::MAX_FRAMES_BYTES` each).
+    dgram_out: std::collections::BTreeMap<crate::wire::ConnId, Vec<u8>>,
+    /// Our UDP port, if the socket could be bound.
+    udp_port: Option<u16>,
     /// Connections dropped because the peer spoke another protocol version (for `/status`).
     other_protocol_peers: u64,
     /// The version the last such peer spoke.
@@ -268,8 +276,20 @@ impl<'a> OverlayRuntime<'a> {
             seed,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
-        let net = Net::new(ex);
+        let mut net = Net::new(ex);
         net.listen(listener);
+        // The datagram path shares the TCP port number (one rule for a firewall). Without it
+        // (port taken, no UDP) every frame goes by TCP as before.
+        let udp_port = match Async::<UdpSocket>::bind(local) {
+            Ok(sock) => {
+                net.listen_udp(sock);
+                Some(local.port())
+            }
+            Err(e) => {
+                log::warn!("no datagram path: cannot bind udp {local}: {e}");
+                None
+            }
+        };
         log::info!("overlay listening on {local}, node id {}", owner.node_id());
         Ok(OverlayRuntime {
             overlay,
@@ -284,6 +304,9 @@ impl<'a> OverlayRuntime<'a> {
             stored: Vec::new(),
             other_protocol_peers: 0,
             other_protocol: None,
+            links: Links::default(),
+            dgram_out: std::collections::BTreeMap::new(),
+            udp_port,
         })
     }
 
@@ -387,14 +410,20 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_closed(conn, now);
                 }
                 self.net.forget(conn);
+                self.links.remove(conn);
                 Input::Closed { conn }
+            }
+            NetEvent::Frame(conn, crate::wire::Msg::Link { port, token, key }) => {
+                return self.on_link(conn, port, token, key.0);
             }
             NetEvent::Frame(conn, msg) => {
                 if let Some(b) = boot {
                     b.on_frame(conn);
                 }
-                Input::Frame { conn, msg }
+                self.overlay.handle_input(Input::Frame { conn, msg }, self.clock);
+                return self.maybe_offer(conn);
             }
+            NetEvent::Datagram(d) => return self.on_datagram(&d),
             NetEvent::Malformed(conn, e) => {
                 if let crate::wire::DecodeError::BadVersion { got } = e {
                     other_protocol(&mut self.other_protocol_peers, &mut self.other_protocol, conn, got);
@@ -404,6 +433,7 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_malformed(conn, false, now);
                 }
                 self.net.forget(conn);
+                self.links.remove(conn);
                 Input::Malformed { conn }
             }
             NetEvent::AnsweredHttp(conn) => {
@@ -412,6 +442,7 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_malformed(conn, true, now);
                 }
                 self.net.forget(conn);
+                self.links.remove(conn);
                 Input::Malformed { conn }
             }
             NetEvent::Resolved(result) => {
@@ -440,6 +471,7 @@ impl<'a> OverlayRuntime<'a> {
                 stored += self.on_app_output(out, unix, store);
             }
             if !progressed {
+                self.flush_datagrams();
                 return stored;
             }
         }
@@ -448,7 +480,11 @@ impl<'a> OverlayRuntime<'a> {
     fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
         let input = match out {
             Output::Send { conn, msg } => {
+                if datagram::allowed(&msg) && self.links.usable(conn) && self.queue_datagram(conn, &msg) {
+                    return;
+                }
                 if self.net.send(conn, &msg) == SendOutcome::Disconnected {
+                    self.links.remove(conn);
                     self.overlay.handle_input(Input::Closed { conn }, self.clock);
                 }
                 return;
@@ -463,6 +499,7 @@ impl<'a> OverlayRuntime<'a> {
                 if let Some(b) = self.bootstrap.as_mut() {
                     b.on_closed(conn, self.clock.mono);
                 }
+                self.links.remove(conn);
                 return self.net.close(conn);
             }
             Output::Deliver(d) => match delivered(d) {
@@ -578,6 +615,86 @@ impl<'a> OverlayRuntime<'a> {
         }
     }
 
+    /// Offer a datagram link on `conn` once it is authenticated and this node is core (once;
+    /// checked on every frame, since the role is decided after the first handshakes). A leaf
+    /// (behind NAT) never offers, so a link only forms between two core nodes: a datagram goes
+    /// only to a peer that offered one.
+    fn maybe_offer(&mut self, conn: crate::wire::ConnId) {
+        let Some(port) = self.udp_port else { return };
+        if self.links.offered(conn)
+            || self.overlay.role() != crate::wire::Role::Core
+            || self.overlay.is_deciding()
+            || self.overlay.up_peer_role(conn).is_none()
+        {
+            return;
+        }
+        let (Ok(t), Ok(key)) = (random_bytes::<8>(), random_bytes::<32>()) else { return };
+        let token = u64::from_be_bytes(t);
+        if self.links.offer(conn, token, key) {
+            let _ = self.net.send(conn, &crate::wire::Msg::Link { port, token, key: Key32(key) });
+            if let Some((to, probe)) = self.links.early_probe(conn) {
+                self.net.send_datagram(to, &probe);
+            }
+        }
+    }
+
+    /// The peer's datagram offer: datagrams to it go to its TCP address's IP and this port.
+    /// One probe proves the path to it (sent now, not in answer to a datagram: a datagram is
+    /// never answered with a datagram, so the path cannot reflect or amplify).
+    fn on_link(&mut self, conn: crate::wire::ConnId, port: u16, token: u64, key: [u8; 32]) {
+        let Some(peer) = self.net.peer_addr(conn) else { return };
+        if port == 0 {
+            return;
+        }
+        let to = SocketAddr::new(peer.ip(), port);
+        if let Some(probe) = self.links.accept(conn, to, token, key) {
+            self.net.send_datagram(to, &probe);
+        }
+    }
+
+    /// A datagram: checked by `Links::open`, then its frames go to the overlay exactly as if
+    /// they had come on that connection's TCP stream. Anything wrong is counted and dropped.
+    fn on_datagram(&mut self, d: &[u8]) {
+        let Ok((conn, frames)) = self.links.open(d) else { return };
+        match datagram::decode_frames(frames) {
+            Ok(msgs) => {
+                for msg in msgs {
+                    self.overlay.handle_input(Input::Frame { conn, msg }, self.clock);
+                }
+            }
+            Err(e) => {
+                log::debug!("datagram on {conn:?} refused: {e:?}");
+                self.links.count_bad_frames();
+            }
+        }
+    }
+
+    /// Add `msg` to `conn`'s datagram; `false` if it does not fit one (it goes by TCP).
+    fn queue_datagram(&mut self, conn: crate::wire::ConnId, msg: &crate::wire::Msg) -> bool {
+        let Ok(frame) = crate::wire::encode_frame(msg) else { return false };
+        if frame.len() > datagram::MAX_FRAMES_BYTES {
+            return false;
+        }
+        let pending = self.dgram_out.entry(conn).or_default();
+        if pending.len() + frame.len() > datagram::MAX_FRAMES_BYTES {
+            let full = std::mem::take(pending);
+            if let Some((to, d)) = self.links.seal_for(conn, &full, false) {
+                self.net.send_datagram(to, &d);
+            }
+        }
+        self.dgram_out.entry(conn).or_default().extend_from_slice(&frame);
+        true
+    }
+
+    /// Send what this drain queued for datagrams (one datagram per peer, usually).
+    fn flush_datagrams(&mut self) {
+        for (conn, frames) in std::mem::take(&mut self.dgram_out) {
+            if let Some((to, d)) = self.links.seal_for(conn, &frames, false) {
+                self.net.send_datagram(to, &d);
+            }
+        }
+    }
+
     /// Figures for `/status`.
     pub fn network_info(&self) -> crate::http::NetworkInfo {
         crate::http::NetworkInfo {
@@ -602,12 +719,16 @@ impl<'a> OverlayRuntime<'a> {
                     forged: o.forged,
                     new_ids_limited: o.prefix_limited,
                     gossip_limited: o.gossip_limited,
+                    datagrams: self.links.stats().dropped,
                 }
             },
             transport: crate::http::TransportInfo {
                 protocol: crate::wire::PROTOCOL_VERSION,
                 other_protocol_peers: self.other_protocol_peers,
                 other_protocol: self.other_protocol,
+                datagram_links: self.links.len() as u64,
+                datagrams: self.links.stats(),
+                datagram_send_failed: self.net.stats().datagram_send_failed,
             },
         }
     }

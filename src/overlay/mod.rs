@@ -487,6 +487,10 @@ impl Overlay {
     pub fn conn_count(&self) -> usize {
         self.conns.len()
     }
+    /// The role of the peer on `conn` once the handshake is done (`None` before, or if unknown).
+    pub fn up_peer_role(&self, conn: ConnId) -> Option<Role> {
+        self.conns.get(&conn).filter(|c| c.is_up()).map(|c| c.peer_role)
+    }
     /// Nodes with an established connection.
     pub fn connected_nodes(&self) -> Vec<NodeId> {
         self.by_node.keys().copied().collect()

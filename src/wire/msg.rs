@@ -211,6 +211,17 @@ pub enum Msg {
     /// Answer to `Ping`.
     #[serde(rename = "Q")]
     Pong(u32),
+    /// Datagram link offer on an authenticated core↔core connection (issue 11, `net::datagram`):
+    /// the sender's UDP port, and the token and key the peer seals datagrams to it with.
+    /// Handled by the transport, never by the overlay.
+    Link {
+        /// UDP port on the connection's IP.
+        port: u16,
+        /// Random token naming this link in every datagram.
+        token: u64,
+        /// Random HMAC key.
+        key: Key32,
+    },
     /// "Dial me back at this address" (reachability check, spec §2.1).
     ReachCheck(Addr),
     /// Result of a `ReachCheck`, with the address the checker used.
@@ -327,6 +338,7 @@ impl Msg {
             Msg::Auth(_) => "Auth",
             Msg::Ping(_) => "Ping",
             Msg::Pong(_) => "Pong",
+            Msg::Link { .. } => "Link",
             Msg::ReachCheck(_) => "ReachCheck",
             Msg::ReachResult { .. } => "ReachResult",
             Msg::Join => "Join",

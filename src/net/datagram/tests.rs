@@ -118,7 +118,13 @@ fn one_offer_per_connection_and_tokens_are_unique() {
     assert!(a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).is_none(), "a second offer sends no probe");
     assert!(!a.offer(ConnId(1), 0x1, [0; 32]));
     assert!(!a.offer(ConnId(3), 0xaaaa, [0; 32]), "token in use");
-    assert!(a.accept(ConnId(9), addr(), 1, [0; 32]).is_none(), "no offer of ours on that connection");
+    assert!(a.accept(ConnId(9), addr(), 1, [0; 32]).is_none(), "no offer of ours on that connection yet");
+    assert!(a.accept(ConnId(9), addr(), 2, [0; 32]).is_none());
+    assert!(a.offer(ConnId(9), 0x9, [9; 32]));
+    let (_, probe) = a.early_probe(ConnId(9)).expect("the early offer gets its probe now");
+    assert_eq!(&probe[..8], &1u64.to_be_bytes(), "sealed with the first offer's token, not the second");
+    assert!(a.early_probe(ConnId(9)).is_none(), "once");
+    a.remove(ConnId(9));
     a.remove(ConnId(1));
     assert!(a.is_empty());
     let d = seal(0xaaaa, &[1; 32], 5, &[]);
