@@ -202,6 +202,11 @@ impl<'a> Net<'a> {
         }
     }
 
+    /// Open connections' ids.
+    pub fn conn_ids(&self) -> Vec<ConnId> {
+        self.writers.keys().copied().collect()
+    }
+
     /// The remote address of `conn`.
     pub fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
         self.writers.get(&conn).and_then(|w| w.peer)

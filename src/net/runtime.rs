@@ -376,6 +376,13 @@ impl<'a> OverlayRuntime<'a> {
             self.on_net(ev);
             stored += self.drain(unix, store);
         }
+        // The role is often decided on a timer, after the handshakes: offer links then too.
+        if self.udp_port.is_some() && self.overlay.role() == crate::wire::Role::Core && !self.overlay.is_deciding() {
+            for conn in self.net.conn_ids() {
+                self.maybe_offer(conn);
+            }
+            self.flush_datagrams();
+        }
         if let Some(b) = self.bootstrap.as_mut() {
             if b.poll_resolve(now) {
                 self.net.resolve(b.host().to_owned());
