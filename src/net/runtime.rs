@@ -649,11 +649,19 @@ impl<'a> OverlayRuntime<'a> {
     /// One probe proves the path to it (sent now, not in answer to a datagram: a datagram is
     /// never answered with a datagram, so the path cannot reflect or amplify).
     fn on_link(&mut self, conn: crate::wire::ConnId, port: u16, token: u64, key: [u8; 32]) {
-        let Some(peer) = self.net.peer_addr(conn) else { return };
-        if port == 0 {
+        // The advertised listen IP (a node dialling out may use another source address, e.g.
+        // 127.0.0.1 on loopback), else the connection's remote IP.
+        let ip = match self.overlay.up_peer_listen(conn) {
+            Some(a) => to_socket(a).ip(),
+            None => match self.net.peer_addr(conn) {
+                Some(p) => p.ip(),
+                None => return,
+            },
+        };
+        if port == 0 || ip.is_unspecified() {
             return;
         }
-        let to = SocketAddr::new(peer.ip(), port);
+        let to = SocketAddr::new(ip, port);
         if let Some(probe) = self.links.accept(conn, to, token, key) {
             self.net.send_datagram(to, &probe);
         }

@@ -491,6 +491,10 @@ impl Overlay {
     pub fn up_peer_role(&self, conn: ConnId) -> Option<Role> {
         self.conns.get(&conn).filter(|c| c.is_up()).map(|c| c.peer_role)
     }
+    /// The listen address the peer on `conn` advertised in its record, once up.
+    pub fn up_peer_listen(&self, conn: ConnId) -> Option<Addr> {
+        self.conns.get(&conn).filter(|c| c.is_up()).and_then(|c| c.peer_addr)
+    }
     /// Nodes with an established connection.
     pub fn connected_nodes(&self) -> Vec<NodeId> {
         self.by_node.keys().copied().collect()
