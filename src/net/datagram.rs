@@ -34,6 +34,9 @@ pub const MAX_DATAGRAM_BYTES: usize = HEAD_BYTES + MAX_FRAMES_BYTES + MAC_BYTES;
 /// Sequence numbers remembered behind the highest one seen (a 64-bit bitmap per link).
 pub const REPLAY_WINDOW: u32 = 64;
 
+// A whole datagram plus IPv6 (40 B) and UDP (8 B) headers fits the IPv6 minimum MTU.
+const _: () = assert!(MAX_DATAGRAM_BYTES + 48 <= 1280);
+
 /// Why a datagram was dropped (counted; never a ban: anyone can send a UDP packet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatagramError {
