@@ -14,7 +14,14 @@
 //!   `/status` `network.transport` (`datagrams_sent`, `datagram_bytes_sent`: UDP payload) and
 //!   added with 28 B each (IPv4 20 + UDP 8).
 //!
-//! `NET3_POSTS` (default 200) sets N and `NET3_GAP_MS` (default 100) the pause between posts:
+//! - server CPU time and context switches per post: `/proc/<pid>/stat` (utime + stime) and
+//!   `/proc/<pid>/task/*/status` (voluntary + involuntary switches, every thread) of the three
+//!   servers, minus the idle figures over the same duration. A context switch is a thread
+//!   going to sleep or being woken: the hand-offs a post costs, which on a busy machine are
+//!   where the latency goes (each one may wait for a CPU).
+//!
+//! `NET3_BIN` runs another build of the server (e.g. a copy of main's, to compare two builds
+//! in turns on the same loaded machine). `NET3_POSTS` (default 200) sets N and `NET3_GAP_MS` (default 100) the pause between posts:
 //! a person posts a few times a second at most, and batching timers only look good when
 //! posts come back to back (`NET3_GAP_MS=0` shows that case). Not a test: nothing here
 //! asserts a speed.
@@ -125,6 +132,29 @@ fn status(p: &Proc) -> serde_json::Value {
 /// Kernel counters of one overlay socket: (bytes_sent, segs_out, data_segs_out).
 type Counters = BTreeMap<String, (u64, u64, u64)>;
 
+/// CPU time (clock ticks, utime + stime) and context switches (all threads) of the servers.
+fn proc_counters(pids: &[u32]) -> (u64, u64) {
+    let mut cpu = 0;
+    let mut switches = 0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After the command name in parentheses: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+        cpu += fields.iter().sum::<u64>();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                .sum::<u64>();
+        }
+    }
+    (cpu, switches)
+}
+
 /// Every TCP socket with one end on an overlay address of the three nodes.
 fn counters(ips: &[IpAddr]) -> Counters {
     let out = Command::new("ss").args(["-tinH", "state", "established"]).output().expect("run ss");
@@ -213,7 +243,8 @@ fn on_req(p: &Proc, id: &str, author: &str) -> bool {
 }
 
 fn main() {
-    let bin = env!("CARGO_BIN_EXE_nostrp2p");
+    let bin = std::env::var("NET3_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nostrp2p").to_owned());
+    let bin = bin.as_str();
     let posts: usize = std::env::var("NET3_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let gap = Duration::from_millis(std::env::var("NET3_GAP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100));
     let pid = std::process::id();
@@ -277,8 +308,10 @@ fn main() {
         one(posts + i, &mut warm);
     }
 
+    let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
     let before = counters(&ips);
     let udp_before = udp_counters(&[&a, &b, &c]);
+    let proc_before = proc_counters(&pids);
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
     let mut missing_on_req = 0;
@@ -294,11 +327,14 @@ fn main() {
     let busy = t.elapsed();
     let after = counters(&ips);
     let udp_after = udp_counters(&[&a, &b, &c]);
+    let proc_after = proc_counters(&pids);
     let idle_before = counters(&ips);
     let udp_idle_before = udp_counters(&[&a, &b, &c]);
+    let proc_idle_before = proc_counters(&pids);
     std::thread::sleep(busy);
     let idle_after = counters(&ips);
     let udp_idle_after = udp_counters(&[&a, &b, &c]);
+    let proc_idle_after = proc_counters(&pids);
     let udp = |x: (u64, u64), y: (u64, u64)| (y.0.saturating_sub(x.0), y.1.saturating_sub(x.1));
     let (udp_bytes, udp_dgrams) = udp(udp_before, udp_after);
     let (udp_idle_bytes, udp_idle_dgrams) = udp(udp_idle_before, udp_idle_after);
@@ -316,6 +352,11 @@ fn main() {
     let tcp_ip_bytes = payload + pkts * HEADER_BYTES;
     let ip_bytes = tcp_ip_bytes + dgram_payload + dgrams * UDP_HEADER_BYTES;
     let all_pkts = pkts + dgrams;
+    let busy_proc = (proc_after.0 - proc_before.0, proc_after.1 - proc_before.1);
+    let idle_proc = (proc_idle_after.0 - proc_idle_before.0, proc_idle_after.1 - proc_idle_before.1);
+    // Clock ticks are 10 ms on Linux (USER_HZ = 100).
+    let cpu_ms = busy_proc.0.saturating_sub(idle_proc.0) as f64 * 10.0 / n;
+    let switches = busy_proc.1.saturating_sub(idle_proc.1) as f64 / n;
     println!(
         "  {:.1} s of posting; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
          /req checks missed a post",
@@ -340,4 +381,9 @@ fn main() {
         GO_PACKETS / all_pkts
     );
     println!("| TCP data packets per post | – | {data_pkts:.2} | | |");
+    println!("| server CPU per post, 3 nodes (10 ms ticks) | – | {cpu_ms:.2} ms | | |");
+    println!(
+        "| context switches per post, 3 nodes (idle over the same time: {}) | – | {switches:.1} | | |",
+        idle_proc.1
+    );
 }

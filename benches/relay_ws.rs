@@ -32,6 +32,7 @@ use nostrp2p::keys::SecretKey;
 use nostrp2p::limits::{MAX_WS_CONNS, WS_MSGS_PER_SEC, WS_MSG_BURST};
 use nostrp2p::time::UnixTime;
 use serde_json::Value;
+use ws::Ws;
 
 /// Events stored before the `REQ` figure.
 const STORED: u64 = 10_000;
@@ -147,13 +148,13 @@ struct Mem {
 fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
     let mut f = Figures { rss_base: mem(t.pid), cap: MAX_WS_CONNS.min(IDLE), ..Figures::default() };
     {
-        let idle: Vec<Conn> = (0..f.cap).map(|_| Conn::open(t)).collect();
+        let idle: Vec<Ws> = (0..f.cap).map(|_| open(t)).collect();
         f.rss_cap = mem(t.pid);
         if t.greets {
             // Our cap: one more websocket is refused; the 1,000 figure is extrapolated.
-            assert!(Conn::try_open(t).is_err(), "the node took more than MAX_WS_CONNS websockets");
+            assert!(try_open(t).is_err(), "the node took more than MAX_WS_CONNS websockets");
         } else {
-            let more: Vec<Conn> = (f.cap..IDLE).map(|_| Conn::open(t)).collect();
+            let more: Vec<Ws> = (f.cap..IDLE).map(|_| open(t)).collect();
             f.rss_idle = Some(mem(t.pid));
             drop(more);
         }
@@ -168,7 +169,7 @@ fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
     println!("  REQ, publish and live figures ...");
     let mut lat = Vec::new();
     for r in 0..REQ_ROUNDS {
-        let mut c = Conn::open(t);
+        let mut c = open(t);
         let t0 = Instant::now();
         c.send(&format!("[\"REQ\",\"t{r}\",{TIMELINE}]"));
         let got = c.recv_until(|m| m[0] == "EOSE");
@@ -179,7 +180,7 @@ fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
     (f.req_p50, f.req_p99) = p50_p99(&mut lat);
     println!("  REQ done; publishing one at a time ...");
 
-    let mut c = Conn::open(t);
+    let mut c = open(t);
     let t0 = Instant::now();
     for e in &ev.serial {
         c.send(&format!("[\"EVENT\",{e}]"));
@@ -199,7 +200,7 @@ fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
     f.conns = (CONNS * PER_CONN) as f64 / t0.elapsed().as_secs_f64();
 
     println!("  live ...");
-    let mut sub = Conn::open(t);
+    let mut sub = open(t);
     // `since`, not `limit: 0`: nostr-rs-relay 0.8 skips the stored query, and so the `EOSE`, for `limit: 0`.
     sub.send(&format!(r#"["REQ","live",{{"kinds":[1],"since":{}}}]"#, unix_now()));
     sub.recv_until(|m| m[0] == "EOSE");
@@ -209,8 +210,8 @@ fn measure(t: &Target, ev: &Events, fill: impl Fn(&Target)) -> Figures {
 
 /// Sends [`LIVE`] posts by `key`, dated now, over a websocket to `to` and times each until
 /// `sub` sees it.
-fn live(to: &Target, sub: &mut Conn, key: &SecretKey) -> (f64, f64) {
-    let mut c = Conn::open(to);
+fn live(to: &Target, sub: &mut Ws, key: &SecretKey) -> (f64, f64) {
+    let mut c = open(to);
     let mut lat = Vec::new();
     let mut last = Instant::now();
     for n in 0..LIVE {
@@ -239,7 +240,7 @@ fn live(to: &Target, sub: &mut Conn, key: &SecretKey) -> (f64, f64) {
 /// Posts/s of `events` sent back to back on one new connection while a second thread reads
 /// the `OK`s (counted from the first byte sent to the last `OK`).
 fn pipelined(t: &Target, events: &[String]) -> f64 {
-    let mut c = Conn::open(t);
+    let mut c = open(t);
     let mut reader = c.split();
     let t0 = Instant::now();
     std::thread::scope(|s| {
@@ -278,85 +279,18 @@ fn fill_ws(t: &Target, events: &[String]) {
     }
 }
 
-/// A websocket client connection (reader and writer halves of one TCP stream).
-struct Conn {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
+/// A websocket to `t`, past the NIP-42 greeting if `t` sends one.
+fn open(t: &Target) -> Ws {
+    try_open(t).unwrap_or_else(|e| panic!("websocket to {}: {e}", t.ws))
 }
 
-impl Conn {
-    fn open(t: &Target) -> Conn {
-        Conn::try_open(t).unwrap_or_else(|e| panic!("websocket to {}: {e}", t.ws))
+fn try_open(t: &Target) -> Result<Ws, String> {
+    let mut c = Ws::try_connect(t.ws, READ_GUARD)?;
+    if t.greets {
+        let hello = c.recv();
+        assert_eq!(hello[0], "AUTH", "first message is the NIP-42 challenge: {hello}");
     }
-
-    fn try_open(t: &Target) -> Result<Conn, String> {
-        let s = TcpStream::connect_timeout(&t.ws, READ_GUARD).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(READ_GUARD)).map_err(|e| e.to_string())?;
-        s.set_nodelay(true).map_err(|e| e.to_string())?;
-        let mut w = s.try_clone().map_err(|e| e.to_string())?;
-        let req = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        w.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-        let mut r = BufReader::new(s);
-        let mut line = String::new();
-        r.read_line(&mut line).map_err(|e| e.to_string())?;
-        if !line.starts_with("HTTP/1.1 101") {
-            return Err(format!("handshake answered {line:?}"));
-        }
-        loop {
-            line.clear();
-            r.read_line(&mut line).map_err(|e| e.to_string())?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let mut c = Conn { r, w };
-        if t.greets {
-            let hello = c.recv();
-            assert_eq!(hello[0], "AUTH", "first message is the NIP-42 challenge: {hello}");
-        }
-        Ok(c)
-    }
-
-    fn send(&mut self, text: &str) {
-        self.w.write_all(&ws::client_frame(1, text.as_bytes())).expect("send frame");
-    }
-
-    /// The next text message as JSON, answering pings on the way.
-    fn recv(&mut self) -> Value {
-        loop {
-            match ws::read_frame(&mut self.r) {
-                Some((1, text)) => return serde_json::from_slice(&text).expect("server sends JSON"),
-                Some((9, p)) => self.w.write_all(&ws::client_frame(10, &p)).expect("pong"),
-                Some((8, p)) => panic!("server closed the websocket: {p:?}"),
-                Some(_) => {}
-                None => panic!("websocket ended or nothing arrived within {READ_GUARD:?}"),
-            }
-        }
-    }
-
-    fn recv_until(&mut self, mut last: impl FnMut(&Value) -> bool) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let m = self.recv();
-            let done = last(&m);
-            out.push(m);
-            if done {
-                return out;
-            }
-        }
-    }
-
-    /// A reader on the same stream for another thread (this one keeps writing).
-    fn split(&mut self) -> Conn {
-        let s = self.w.try_clone().expect("clone");
-        let w = self.w.try_clone().expect("clone");
-        Conn { r: BufReader::new(s), w }
-    }
-
-    fn close(mut self) {
-        let _ = self.w.write_all(&ws::client_frame(8, &1000u16.to_be_bytes()));
-    }
+    Ok(c)
 }
 
 /// One `nostrp2p server` process, killed on drop.

@@ -48,6 +48,9 @@ const NOW: UnixTime = UnixTime(1_800_000_000);
 /// This bench's heap per stored event before the compact indexes (commit f935e25, 10,000
 /// events): 392 B of event (inline + heap) + 258 B of store structures.
 const BEFORE_HEAP_PER_EVENT: isize = 651;
+/// The same after the compact indexes, while each event was still a decoded `Event` (strings
+/// and tags on the heap; commit b80ea3f): before one allocation per event (`store::compact`).
+const BEFORE_PACKED_HEAP_PER_EVENT: isize = 533;
 /// Issue 11's figure for the server: private memory per stored event beyond its bytes.
 const BEFORE_SERVER_PRIVATE_BEYOND: f64 = 900.0;
 
@@ -149,9 +152,11 @@ fn main() {
         real as f64 / stats.bytes as f64
     );
     println!(
-        "bytes per stored event beyond its serialised size ({serialised} B postcard): {} B heap now, {} B before \
+        "bytes per stored event beyond its serialised size ({serialised} B postcard): {} B heap now, {} B with \
+         decoded events (heap {BEFORE_PACKED_HEAP_PER_EVENT} B/event at b80ea3f), {} B before the compact indexes \
          (heap {} B/event at f935e25); {:.1} live allocations per event",
         per(real) - serialised,
+        BEFORE_PACKED_HEAP_PER_EVENT - serialised,
         BEFORE_HEAP_PER_EVENT - serialised,
         BEFORE_HEAP_PER_EVENT,
         allocs as f64 / n as f64

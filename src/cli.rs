@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::keys::PublicKey;
 use crate::limits::{DEFAULT_STORE_MIB, MAX_STORE_MIB, MIN_STORE_MIB};
+use crate::wire::DeliveryMode;
 
 /// The original's default overlay address; HTTP listens on its port + 1.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:20000";
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub store_mib: u64,
     /// Accept events of any author through `/publish`, as the original did.
     pub accept_any_author: bool,
+    /// `--delivery`: which broadcasts this node's server receives (docs/scaling.md "Delivery").
+    pub delivery: DeliveryMode,
 }
 
 /// Why the command line is not usable.
@@ -120,6 +123,10 @@ Options:
       --store-mib <N>           memory budget of the event store in MiB [default: 32]
       --accept-any-author       accept events signed by anyone through /publish (the original's
                                 behaviour); by default only the owner's events are accepted
+      --delivery <broadcast|follow|auto>  which posts reach this server [default: auto]:
+                                everyone's (broadcast), only those of the people you follow
+                                and those addressed to you (follow), or broadcast until the
+                                network has 1,000 nodes, then follow (auto; see README)
   -h, --help                    this help
 ";
 
@@ -183,6 +190,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
     let mut data_dir = None;
     let mut store_mib = DEFAULT_STORE_MIB;
     let mut accept_any_author = false;
+    let mut delivery = DeliveryMode::Auto;
     while let Some(arg) = p.next()? {
         match arg {
             Short('p') | Long("public-key") => {
@@ -220,6 +228,11 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
                     })?;
             }
             Long("accept-any-author") => accept_any_author = bool_flag(&mut p, "--accept-any-author")?,
+            Long("delivery") => {
+                let v = string(p.value()?, "--delivery")?;
+                delivery = DeliveryMode::from_name(&v)
+                    .ok_or_else(|| CliError(format!("--delivery {v:?}: expected broadcast, follow or auto")))?;
+            }
             Short('h') | Long("help") => return Ok(Command::Help(SERVER_HELP)),
             other => return Err(CliError(format!("{} (see `nostrp2p server --help`)", other.unexpected()))),
         }
@@ -252,6 +265,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
         data_dir,
         store_mib,
         accept_any_author,
+        delivery,
     }))
 }
 
@@ -317,6 +331,18 @@ mod tests {
         assert!(c.writable && !c.debug && !c.accept_any_author);
         assert_eq!(c.boot_peer, None);
         assert_eq!(c.store_mib, DEFAULT_STORE_MIB);
+        assert_eq!(c.delivery, DeliveryMode::Auto);
+    }
+
+    #[test]
+    fn delivery_takes_three_words() {
+        for (w, m) in
+            [("broadcast", DeliveryMode::Broadcast), ("follow", DeliveryMode::Follow), ("auto", DeliveryMode::Auto)]
+        {
+            assert_eq!(server(&format!("server -p {NPUB_A} --delivery {w}")).delivery, m);
+        }
+        let e = run(&format!("server -p {NPUB_A} --delivery everyone")).expect_err("bad mode").0;
+        assert!(e.contains("broadcast, follow or auto"), "{e}");
     }
 
     #[test]

@@ -171,9 +171,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         cfg.owner,
         cfg.listen,
         cfg.boot_peer.as_deref(),
+        cfg.delivery,
         &data_dir,
-        clock.now(),
-        clock.unix_now(),
+        crate::overlay::Now::new(clock.now(), clock.unix_now()),
     )
     .map_err(Fatal::Overlay)?;
     log::info!("HTTP API listening on http://{http_addr} (point your client here)");
@@ -205,10 +205,16 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
     };
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
+    // The loop's timers live across iterations and are re-armed only when their deadline
+    // changes (`Rearm`): arming an `async_io::Timer` wakes the reactor thread, and doing it
+    // for three timers on every wake put that thread on the CPU just before a post's
+    // websocket push and overlay forward.
+    let mut stats_timer = Timer::at(clock.origin + Duration::from_millis(next_stats.0));
+    let mut sync_timer = Rearm::new();
+    let mut overlay_timer = Rearm::new();
     let result = loop {
-        let stats_at = clock.origin + Duration::from_millis(next_stats.0);
-        let overlay_at = overlay.poll_timeout().map(|t| clock.origin + Duration::from_millis(t.0));
-        let net_sync_at = node.net_sync_at.map(|t| clock.origin + Duration::from_millis(t.0));
+        sync_timer.set(node.net_sync_at, clock);
+        overlay_timer.set(overlay.poll_timeout(), clock);
         let http = future::or(
             future::or(async { jobs.recv().await.map_or(Wake::Signal(0), Wake::Job) }, async {
                 ws_in.recv().await.map_or(Wake::Signal(0), Wake::Ws)
@@ -222,21 +228,16 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 }),
                 future::or(
                     async {
-                        Timer::at(stats_at).await;
+                        (&mut stats_timer).await;
                         Wake::Stats
                     },
                     async {
-                        match net_sync_at {
-                            Some(at) => {
-                                Timer::at(at).await;
-                            }
-                            None => future::pending::<()>().await,
-                        }
+                        (&mut sync_timer.timer).await;
                         Wake::NetSync
                     },
                 ),
             ),
-            async { Wake::Overlay(overlay.wait(overlay_at).await) },
+            async { Wake::Overlay(overlay.wait(&mut overlay_timer.timer).await) },
         )
         .await;
         match wake {
@@ -261,12 +262,16 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                 }
             }
             Wake::NetSync => {
+                sync_timer.fired();
                 node.net_sync_at = None;
                 if let Err(e) = node.sync_store() {
                     break Err(e);
                 }
             }
             Wake::Overlay(w) => {
+                if matches!(w, OverlayWake::Timer) {
+                    overlay_timer.fired();
+                }
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
                 node.peers = overlay.peers();
                 node.network = Some(overlay.network_info());
@@ -288,6 +293,7 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                     s.disk_bytes
                 );
                 next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
+                stats_timer.set_at(clock.origin + Duration::from_millis(next_stats.0));
             }
         }
     };
@@ -303,6 +309,37 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         log::info!("store synced; bye");
     }
     result.and(synced)
+}
+
+/// A loop timer kept across iterations: armed for a deadline, re-armed only when the
+/// deadline changes or after it fired (a fired `Timer` stays pending until set again).
+struct Rearm {
+    timer: Timer,
+    deadline: Option<Instant>,
+}
+
+impl Rearm {
+    fn new() -> Rearm {
+        Rearm { timer: Timer::never(), deadline: None }
+    }
+
+    /// Arms the timer for `deadline` (`None`: never) unless it is already armed for it.
+    fn set(&mut self, deadline: Option<Instant>, clock: SystemClock) {
+        if deadline == self.deadline {
+            return;
+        }
+        self.deadline = deadline;
+        match deadline {
+            Some(t) => self.timer.set_at(clock.origin + Duration::from_millis(t.0)),
+            None => self.timer = Timer::never(),
+        }
+    }
+
+    /// The timer fired: the next `set` arms it again even for the same deadline.
+    fn fired(&mut self) {
+        self.deadline = None;
+        self.timer = Timer::never();
+    }
 }
 
 impl Node {
@@ -470,6 +507,22 @@ mod tests {
     use super::relay::queue_ws;
     use super::*;
     use crate::limits::WS_OUTBOX_CAP;
+
+    /// A fired timer stays pending until set again: re-arming must not be skipped when the
+    /// next deadline equals the one that fired (the overlay may ask again for the same one).
+    #[test]
+    fn a_loop_timer_fires_again_for_the_same_deadline_after_firing() {
+        let clock = SystemClock::start();
+        let mut t = Rearm::new();
+        assert!(future::block_on(future::poll_once(&mut t.timer)).is_none(), "unset: never fires");
+        t.set(Some(Instant(0)), clock);
+        assert!(future::block_on(future::poll_once(&mut t.timer)).is_some(), "a due deadline fires");
+        t.fired();
+        t.set(Some(Instant(0)), clock);
+        assert!(future::block_on(future::poll_once(&mut t.timer)).is_some(), "re-armed after firing");
+        t.set(None, clock);
+        assert!(future::block_on(future::poll_once(&mut t.timer)).is_none(), "disarmed");
+    }
 
     #[test]
     fn a_full_websocket_queue_closes_that_client_without_waiting() {

@@ -126,6 +126,14 @@ pub const WS_MSG_BURST: u32 = 50;
 /// backfills are legitimate and the original propagates any timestamp.
 pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// Parsed public keys a verifying thread remembers (`keys::parsed`): turning an x-only key
+/// into a curve point costs a square root (≈ 4 µs, a tenth of an event check) and a node
+/// checks the same authors' events again and again. Two-way set-associative with a fixed
+/// slot array: a flood of fresh keys only evicts, it never grows anything, and a key that
+/// is not on the curve is never kept. Memory: 1,024 × 97 B ≈ 97 KiB per thread that verifies
+/// events (the server's driver thread), allocated on its first check.
+pub const PARSED_KEY_CACHE: usize = 1024;
+
 /// Default store budget in MiB: fits a Raspberry Pi Zero 2 W (512 MiB RAM) next to the OS
 /// with room to spare; ≈ 48,000 typical posts.
 pub const DEFAULT_STORE_MIB: u64 = 32;
@@ -151,13 +159,14 @@ pub const MIN_STORE_MIB: u64 = 1;
 /// stored event, so this is also the ring's RAM ceiling).
 pub const MAX_STORE_MIB: u64 = 4096;
 
-/// Bytes each stored event accounts for on top of [`crate::event::Event::approx_size`]: its
-/// box, its entry in the `(created_at, id)` map and in the id index (8-byte prefixes), at the
-/// fill factors those maps reach. `benches/store.rs` measures the real heap (a counting
-/// allocator) at 533 B per typical event (140 B of it store structures) against 533 B
-/// accounted (it was 256 B with 651 B measured before the compact indexes of issue 11).
+/// Bytes each stored event accounts for on top of its packed bytes (`store::compact`, the
+/// event's one allocation): malloc's header and rounding, its 72-byte slot in the
+/// `(created_at, id)` map and its id-index entry (8-byte prefixes), at the fill factors those
+/// maps reach. `benches/store.rs` measures the real heap (a counting allocator): 413 B per
+/// typical event (≈ 249 B packed), against 533 B when each event was a decoded `Event`
+/// (then accounted as `Event::approx_size` + 140 B; 651 B before the compact indexes).
 /// Memory: part of the store budget, not extra.
-pub const STORE_EVENT_OVERHEAD_BYTES: usize = 140;
+pub const STORE_EVENT_OVERHEAD_BYTES: usize = 164;
 
 /// Share of the store budget that pinned events (the owner's own, each author's latest
 /// profile, the owner's follow list) may take. Past it the oldest pinned events become
@@ -201,6 +210,7 @@ pub const RESYNC_MAX_CRC_BYTES: u64 = 256 * 1024 * 1024;
 pub const DISK_BUDGET_FACTOR: u64 = 2;
 
 const _: () = assert!(PINNED_SHARE_PERCENT <= 100);
+const _: () = assert!(PARSED_KEY_CACHE >= 2 && PARSED_KEY_CACHE % 2 == 0);
 const _: () = assert!(SEGMENT_MIN_BYTES <= SEGMENT_MAX_BYTES);
 
 /// Events answered by one timeline request at most (the client asks for 300 on start).
@@ -418,7 +428,8 @@ pub const RELAY_MAX_LIMIT: usize = 1000;
 
 /// Stored events one filter examines at most while looking for matches (newest first). A
 /// filter matching little in a big store stops here and answers what it found (bounded CPU:
-/// ≈ 50,000 × 0.1 µs). The 32 MiB default store holds ≈ 48,000 posts.
+/// ≈ 50,000 × 0.1 µs; only events whose author and kind match are decoded from the store's
+/// packed form). The 32 MiB default store holds ≈ 80,000 posts.
 pub const RELAY_SCAN_MAX: usize = 50_000;
 
 /// Stored events waiting to be sent to one connection (ids, 40 B each): at most 80 KiB.
@@ -456,3 +467,9 @@ pub const ANSWER_INTERVAL: Duration = Duration::from_secs(2);
 /// Sources tracked by the answer limiter (≈ 32 B each ⇒ ≈ 32 KiB). When full, a source whose
 /// budget has refilled is forgotten first (it loses nothing), else the one closest to refilled.
 pub const ANSWER_SOURCES_CAP: usize = 1024;
+
+/// Followees of the owner that follower multicast subscribes to (the first ones of their
+/// newest kind 3, in tag order): 32 B each ⇒ 32 KB here, and ≤ 64 leaves × 32 KB = 2 MiB at a
+/// home (`overlay::params::MAX_INTEREST_AUTHORS`, the same number). NIP-02 lists rarely exceed
+/// it; a longer one subscribes to its first 1,000 (the rest are fetched on demand).
+pub const MAX_FOLLOWEES: usize = 1_000;

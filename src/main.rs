@@ -79,7 +79,13 @@ fn server(cfg: ServerConfig) -> ExitCode {
     let data_dir =
         cfg.data_dir.clone().unwrap_or_else(|| platform::default_data_dir(&cfg.owner.node_id().to_dir_name()));
     let ex = smol::LocalExecutor::new();
-    match smol::block_on(ex.run(driver::run(&ex, cfg, data_dir))) {
+    // `futures_lite`'s `block_on`, not `smol::block_on` (`async_io::block_on`): this thread
+    // only runs tasks and sleeps until one is woken; the "async-io" thread alone waits on the
+    // sockets. With `async_io::block_on` the two threads take turns at the reactor, and the
+    // "async-io" thread, locked out while this one waits, polls for its turn in up to ten
+    // short sleeps after every wake: on `cargo bench --bench net3` that was half of the 57
+    // context switches per post (3 nodes) and a quarter of the CPU time.
+    match futures_lite::future::block_on(ex.run(driver::run(&ex, cfg, data_dir))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");

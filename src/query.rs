@@ -4,37 +4,61 @@
 //! fake, and the real [`crate::store::Store`] implements it. Every answer is ascending by
 //! `created_at` (ties broken by id), which is the order the Flutter client relies on.
 
+use std::borrow::Cow;
+
 use crate::event::{Event, EventId};
 use crate::keys::PublicKey;
 use crate::time::UnixTime;
 
+/// A stored event as a query answers it: borrowed from a store that keeps decoded events
+/// (the test fake), or decoded afresh by the real store, which keeps events packed in one
+/// allocation each (`store::compact`). Either way it derefs to [`Event`].
+pub type Found<'a> = Cow<'a, Event>;
+
 /// Read access to stored events.
 pub trait EventQuery {
     /// The `n` most recent events by `created_at`, returned oldest first.
-    fn last_n(&self, n: usize) -> Vec<&Event>;
+    fn last_n(&self, n: usize) -> Vec<Found<'_>>;
 
     /// Events with `since <= created_at <= until`, oldest first; at most `max` of them (the
     /// most recent `max` when there are more). Empty when `since > until`.
-    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event>;
+    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>>;
 
     /// Events stored late (well after their `created_at`) that *arrived* in `[since, until]`
     /// by this server's clock, in arrival order, at most `max`. Stores that do not track
     /// arrivals answer none.
-    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
         let _ = (since, until, max);
         Vec::new()
     }
 
     /// The event with exactly this id.
-    fn get(&self, id: &EventId) -> Option<&Event>;
+    fn get(&self, id: &EventId) -> Option<Found<'_>>;
+
+    /// Whether the event with exactly this id is stored (without decoding it).
+    fn contains(&self, id: &EventId) -> bool {
+        self.get(id).is_some()
+    }
 
     /// The latest event of a replaceable `kind` (0 profile, 3 follow list) by `author`.
-    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event>;
+    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<Found<'_>>;
 
     /// Events with `since <= created_at <= until`, newest first (the order a relay's `REQ`
     /// wants, NIP-01). Lazy in the real store, so a bounded scan costs only what it reads.
-    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = &'a Event> + 'a> {
+    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = Found<'a>> + 'a> {
         Box::new(self.window(since, until, usize::MAX).into_iter().rev())
+    }
+
+    /// [`EventQuery::newest_first`] with a cheap first test: an event whose author and kind
+    /// fail `pre` is `None` (the real store reads both in place and does not decode it), so a
+    /// caller bounding its scan with `take` still counts every event examined.
+    fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> Box<dyn Iterator<Item = Option<Found<'a>>> + 'a> {
+        Box::new(self.newest_first(since, until).map(move |e| pre(&e.pubkey, e.kind).then_some(e)))
     }
 
     /// Whether `ev` is not superseded by a newer version of the same replaceable or

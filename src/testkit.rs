@@ -2,10 +2,12 @@
 //! tests: the original's signed events (Appendix A of its spec, `tests/vectors/fixtures.tsv`)
 //! and an in-memory [`EventQuery`]. Not part of the server: compiled only for tests and `sim`.
 
+use std::borrow::Cow;
+
 use crate::event::json::parse_event;
 use crate::event::{Event, EventId};
 use crate::keys::PublicKey;
-use crate::query::{EventQuery, StoreStats};
+use crate::query::{EventQuery, Found, StoreStats};
 use crate::time::UnixTime;
 
 const FIXTURES: &str = include_str!("../tests/vectors/fixtures.tsv");
@@ -71,26 +73,27 @@ impl FakeStore {
 }
 
 impl EventQuery for FakeStore {
-    fn last_n(&self, n: usize) -> Vec<&Event> {
-        self.events[self.events.len().saturating_sub(n)..].iter().collect()
+    fn last_n(&self, n: usize) -> Vec<Found<'_>> {
+        self.events[self.events.len().saturating_sub(n)..].iter().map(Cow::Borrowed).collect()
     }
 
-    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        let all: Vec<&Event> = self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).collect();
+    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
+        let all: Vec<Found<'_>> =
+            self.events.iter().filter(|e| since <= e.created_at && e.created_at <= until).map(Cow::Borrowed).collect();
         all[all.len().saturating_sub(max)..].to_vec()
     }
 
-    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
         let arrived = self.late.iter().filter(|(at, _)| since <= *at && *at <= until);
-        arrived.map(|(_, i)| &self.events[*i]).take(max).collect()
+        arrived.map(|(_, i)| Cow::Borrowed(&self.events[*i])).take(max).collect()
     }
 
-    fn get(&self, id: &EventId) -> Option<&Event> {
-        self.events.iter().find(|e| e.id == *id)
+    fn get(&self, id: &EventId) -> Option<Found<'_>> {
+        self.events.iter().find(|e| e.id == *id).map(Cow::Borrowed)
     }
 
-    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
-        self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind)
+    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<Found<'_>> {
+        self.events.iter().rev().find(|e| e.pubkey == *author && e.kind == kind).map(Cow::Borrowed)
     }
 
     fn generation(&self) -> Option<u64> {

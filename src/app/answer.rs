@@ -5,6 +5,7 @@
 //! reply, mention, like or follow list); a follow list is answered only by its owner's node;
 //! a profile is public (it was broadcast).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::classify::is_broadcast_class;
@@ -49,7 +50,7 @@ pub fn answer_sync(
             break;
         }
         bytes += size;
-        page.push((*ev).clone());
+        page.push(ev.as_ref().clone());
     }
     page.reverse();
     let resume = if cut {
@@ -70,10 +71,12 @@ pub fn answer_sync(
 /// The answer to a fetch, if this node has it.
 pub fn answer_fetch(store: &dyn EventQuery, owner: &PublicKey, target: &FetchTarget) -> Option<Event> {
     match target {
-        FetchTarget::Profile(pk) => store.latest_replaceable(pk, KIND_PROFILE).cloned(),
-        FetchTarget::FollowList(pk) if pk == owner => store.latest_replaceable(pk, KIND_FOLLOW_LIST).cloned(),
+        FetchTarget::Profile(pk) => store.latest_replaceable(pk, KIND_PROFILE).map(Cow::into_owned),
+        FetchTarget::FollowList(pk) if pk == owner => {
+            store.latest_replaceable(pk, KIND_FOLLOW_LIST).map(Cow::into_owned)
+        }
         FetchTarget::FollowList(_) => None,
-        FetchTarget::Post(id) => store.get(id).filter(|e| is_broadcast_class(e)).cloned(),
+        FetchTarget::Post(id) => store.get(id).filter(|e| is_broadcast_class(e)).map(Cow::into_owned),
     }
 }
 

@@ -23,6 +23,7 @@
 pub mod answer;
 pub mod classify;
 mod entropy;
+pub mod follows;
 mod limit;
 pub mod mailbox;
 pub mod msg;

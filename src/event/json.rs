@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::{Event, EventId, Sig};
 use crate::hex;
@@ -165,18 +166,85 @@ fn short(v: &Value) -> &'static str {
 /// SHA-256 is the id: no whitespace, strings escaped as go-nostr's `escapeString` does.
 pub fn canonical_bytes(e: &Event) -> Vec<u8> {
     let mut s = String::with_capacity(96 + e.content.len() + e.tags.len() * 80);
-    s.push_str("[0,\"");
-    s.push_str(&e.pubkey.to_hex());
-    s.push_str("\",");
-    s.push_str(&e.created_at.0.to_string());
-    s.push(',');
-    s.push_str(&e.kind.to_string());
-    s.push(',');
-    push_tags(&mut s, &e.tags);
-    s.push(',');
-    push_string(&mut s, &e.content);
-    s.push(']');
+    write_canonical(&mut s, e);
     s.into_bytes()
+}
+
+/// The SHA-256 of [`canonical_bytes`] and its length, without building it: the pieces go
+/// straight into the hash. Past `limit` bytes it only counts (the caller rejects the event
+/// by its length, so an oversized one costs no hashing past the limit).
+pub fn canonical_hash(e: &Event, limit: usize) -> ([u8; 32], usize) {
+    let mut h = Hashing { sha: Sha256::new(), len: 0, limit };
+    write_canonical(&mut h, e);
+    (h.sha.finalize().into(), h.len)
+}
+
+/// Where the canonical form goes: a string, or the id hash.
+trait Sink {
+    fn put(&mut self, s: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+/// Feeds SHA-256 and counts bytes; stops feeding past `limit`.
+struct Hashing {
+    sha: Sha256,
+    len: usize,
+    limit: usize,
+}
+
+impl Sink for Hashing {
+    fn put(&mut self, s: &str) {
+        self.len = self.len.saturating_add(s.len());
+        if self.len <= self.limit {
+            self.sha.update(s.as_bytes());
+        }
+    }
+}
+
+fn write_canonical(out: &mut impl Sink, e: &Event) {
+    let mut hex = [0u8; 64];
+    out.put("[0,\"");
+    out.put(hex_of(&e.pubkey.0, &mut hex));
+    out.put("\",");
+    put_u64(out, e.created_at.0);
+    out.put(",");
+    put_u64(out, u64::from(e.kind));
+    out.put(",");
+    push_tags(out, &e.tags);
+    out.put(",");
+    push_string(out, &e.content);
+    out.put("]");
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Lowercase hex of 32 bytes in `buf`, without allocating.
+fn hex_of<'a>(bytes: &[u8; 32], buf: &'a mut [u8; 64]) -> &'a str {
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(b & 0xf)];
+    }
+    std::str::from_utf8(buf).unwrap_or_default() // ASCII digits: always UTF-8
+}
+
+/// Decimal of `v`, without allocating.
+fn put_u64(out: &mut impl Sink, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.put(std::str::from_utf8(&buf[i..]).unwrap_or_default()); // ASCII digits
 }
 
 /// The event as the client POSTs it: keys in the order id, pubkey, created_at, kind, tags,
@@ -201,43 +269,51 @@ pub fn to_client_json(e: &Event) -> String {
     s
 }
 
-fn push_tags(s: &mut String, tags: &[Vec<String>]) {
-    s.push('[');
+fn push_tags(s: &mut impl Sink, tags: &[Vec<String>]) {
+    s.put("[");
     for (i, tag) in tags.iter().enumerate() {
         if i > 0 {
-            s.push(',');
+            s.put(",");
         }
-        s.push('[');
+        s.put("[");
         for (j, elem) in tag.iter().enumerate() {
             if j > 0 {
-                s.push(',');
+                s.put(",");
             }
             push_string(s, elem);
         }
-        s.push(']');
+        s.put("]");
     }
-    s.push(']');
+    s.put("]");
 }
 
 /// Appends `v` as a JSON string with NIP-01's escaping: `\"`, `\\`, `\b \t \n \f \r`, other
 /// control bytes as `\u00xx`; everything else (non-ASCII UTF-8, `/`, DEL) raw.
-fn push_string(s: &mut String, v: &str) {
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\u{08}' => s.push_str("\\b"),
-            '\t' => s.push_str("\\t"),
-            '\n' => s.push_str("\\n"),
-            '\u{0c}' => s.push_str("\\f"),
-            '\r' => s.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                s.push_str("\\u00");
-                hex::push_byte(s, c as u8);
-            }
-            c => s.push(c),
+fn push_string(s: &mut impl Sink, v: &str) {
+    s.put("\"");
+    let mut run = 0; // start of the bytes not yet written (unescaped text goes in runs)
+    for (i, c) in v.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\u{08}' => "\\b",
+            '\t' => "\\t",
+            '\n' => "\\n",
+            '\u{0c}' => "\\f",
+            '\r' => "\\r",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        s.put(&v[run..i]);
+        if esc.is_empty() {
+            let b = c as u8; // below 0x20
+            let u = [b'\\', b'u', b'0', b'0', HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 0xf)]];
+            s.put(std::str::from_utf8(&u).unwrap_or_default()); // ASCII
+        } else {
+            s.put(esc);
         }
+        run = i + c.len_utf8();
     }
-    s.push('"');
+    s.put(&v[run..]);
+    s.put("\"");
 }

@@ -134,18 +134,19 @@ impl Event {
         if self.tags.len() > MAX_TAGS || self.tags.iter().any(|t| t.len() > MAX_TAG_ELEMS) {
             return Err(EventError::TooManyTags);
         }
-        let canonical = json::canonical_bytes(&self);
-        if canonical.len() > MAX_EVENT_BYTES {
-            return Err(EventError::TooLarge { len: canonical.len() });
+        // One pass, no copy of the event: the canonical pieces go straight into SHA-256.
+        let (hash, len) = json::canonical_hash(&self, MAX_EVENT_BYTES);
+        if len > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge { len });
         }
         if self.created_at > now.saturating_add(MAX_FUTURE_SKEW) {
             return Err(EventError::FromTheFuture { created_at: self.created_at.0, now: now.0 });
         }
-        let computed = EventId(Sha256::digest(&canonical).into());
+        let computed = EventId(hash);
         if computed != self.id {
             return Err(EventError::IdMismatch { computed });
         }
-        let xonly = self.pubkey.to_xonly().map_err(|_| EventError::BadPubkey)?;
+        let xonly = keys::parsed(&self.pubkey).map_err(|_| EventError::BadPubkey)?;
         if !keys::verify(&xonly, &self.id.0, &self.sig.0) {
             return Err(EventError::BadSignature);
         }

@@ -165,3 +165,60 @@ fn new_signed_reproduces_fixture_e1() {
     assert_eq!(e, parse_event(fixture("E1").as_bytes()).expect("E1").event);
     assert!(e.verify(NOW).is_ok());
 }
+
+fn key_parses() -> u64 {
+    crate::keys::KEY_PARSES.with(|c| c.get())
+}
+
+fn secret(i: u64) -> keys::SecretKey {
+    let mut s = [0x42; 32];
+    s[..8].copy_from_slice(&(i + 1).to_be_bytes());
+    keys::SecretKey::from_bytes(s).expect("valid scalar")
+}
+
+fn post(key: &keys::SecretKey, n: u64) -> Event {
+    Event::new_signed(key, UnixTime(NOW.0 - n), KIND_POST, vec![], format!("post {n}"), &[0; 32])
+}
+
+/// The second event of an author does not pay for parsing its key again (a square root).
+#[test]
+fn an_authors_key_is_parsed_once_for_many_events() {
+    let k = secret(1);
+    let (a, b, c) = (post(&k, 1), post(&k, 2), post(&k, 3));
+    let before = key_parses();
+    for e in [a, b, c] {
+        assert!(e.verify(NOW).is_ok());
+    }
+    assert_eq!(key_parses() - before, 1, "one parse for three events of one author");
+}
+
+/// The id hash is computed from the pieces without building the canonical bytes: it must be
+/// the SHA-256 of exactly those bytes, for every fixture and for hostile strings (every
+/// escape, control bytes, multi-byte text, escapes at the ends of runs).
+#[test]
+fn streamed_id_hash_equals_the_hash_of_the_canonical_bytes() {
+    use sha2::{Digest, Sha256};
+    let mut events: Vec<Event> =
+        (1..=16).map(|i| parse_event(fixture(&format!("E{i}")).as_bytes()).expect("fixture").event).collect();
+    let nasty: String = (0u8..0x80).map(char::from).chain("\"\\é世界\u{7f}\u{2028}".chars()).collect();
+    let mut e = events[0].clone();
+    e.content = format!("\n{nasty}\"");
+    e.tags = vec![vec![], vec!["\"".into(), "\\".into(), nasty.clone()], vec![String::new()]];
+    e.created_at = UnixTime(u64::MAX);
+    e.kind = u16::MAX;
+    events.push(e);
+    for e in &events {
+        let bytes = canonical_bytes(e);
+        let want: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(json::canonical_hash(e, MAX_EVENT_BYTES), (want, bytes.len()));
+    }
+}
+
+/// An oversized event is refused by its exact canonical length, whatever it contains.
+#[test]
+fn oversized_event_reports_its_exact_canonical_length() {
+    let mut e = parse_event(fixture("E1").as_bytes()).expect("E1").event;
+    e.content = "\u{1}".repeat(MAX_EVENT_BYTES); // 6 bytes each once escaped
+    let len = canonical_bytes(&e).len();
+    assert_eq!(e.verify(NOW), Err(EventError::TooLarge { len }));
+}

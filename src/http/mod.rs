@@ -94,6 +94,17 @@ pub struct NetworkInfo {
     pub role: &'static str,
     /// Nodes in the directory (this one included).
     pub nodes_known: u64,
+    /// `--delivery` as configured: `broadcast`, `follow` or `auto`.
+    pub delivery: &'static str,
+    /// What it resolves to now (a core node in `auto` by its directory size; a leaf in
+    /// `auto` lets its homes decide and shows `auto`).
+    pub delivery_active: &'static str,
+    /// Followees in the interest set (from the owner's newest kind 3).
+    pub following: u64,
+    /// Leaves attached here that sent their interest set (a core node).
+    pub leaves_filtering: u64,
+    /// Followees in those leaves' sets, summed.
+    pub leaf_followees: u64,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.
@@ -150,6 +161,8 @@ pub struct DroppedInfo {
     pub gossip_limited: u64,
     /// Datagrams dropped: unknown token, bad MAC, replayed, oversized or bad frames (never a ban).
     pub datagrams: u64,
+    /// Leaves' interest sets refused: oversized or over their update budget.
+    pub interest_limited: u64,
 }
 
 /// What `/status` shows of the `-b` bootstrap peer.
@@ -359,7 +372,7 @@ fn answer_req(
     let selected = req::parse_filter(&req.body).and_then(|filter| req::select(&filter, store));
     match selected {
         Ok((events, sig, miss)) => {
-            let encoded = ctx.encode(encode_events(events.into_iter(), sig));
+            let encoded = ctx.encode(encode_events(events.iter().map(AsRef::as_ref), sig));
             // A miss also asks the network: answer it afresh every time.
             if let (Some(g), None) = (generation, &miss) {
                 cache.put(g, &req.body, ctx.gzip, &encoded);

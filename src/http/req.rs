@@ -37,7 +37,7 @@ use crate::event::{Event, EventId, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KI
 use crate::hex;
 use crate::keys::PublicKey;
 use crate::limits::{LATE_WINDOW_SLACK, MAX_REQ_ANSWER_BYTES, MAX_REQ_EVENTS, UNPERIODED_REQ_MAX};
-use crate::query::EventQuery;
+use crate::query::{EventQuery, Found};
 use crate::time::UnixTime;
 
 /// The parts of a NIP-01 filter the original reads (`#x` tags were parsed, never used).
@@ -129,7 +129,7 @@ pub(crate) fn timeline_plan(since: i64, until: i64, limit: i64) -> (Plan, usize)
 }
 
 /// An answer: events oldest first, whether they carry `Sig`, and what a lookup missed.
-pub(crate) type Selected<'s> = (Vec<&'s Event>, SigMode, Option<Miss>);
+pub(crate) type Selected<'s> = (Vec<Found<'s>>, SigMode, Option<Miss>);
 
 /// The events answering `filter`, oldest first, whether they carry `Sig`, and for a lookup
 /// that found nothing, what to ask the network for.
@@ -183,12 +183,12 @@ pub(crate) fn select<'s>(filter: &Filter, store: &'s impl EventQuery) -> Result<
 /// never (original spec §7.4: it only asks `[previous poll, now]` by `created_at`). The
 /// arrival window starts [`LATE_WINDOW_SLACK`] early to forgive a phone clock running ahead.
 fn with_late_arrivals<'s>(
-    mut events: Vec<&'s Event>,
+    mut events: Vec<Found<'s>>,
     store: &'s impl EventQuery,
     since: UnixTime,
     until: UnixTime,
     cap: usize,
-) -> Vec<&'s Event> {
+) -> Vec<Found<'s>> {
     for late in store.arrived_late(since.saturating_sub(LATE_WINDOW_SLACK), until, cap) {
         if !(since..=until).contains(&late.created_at) {
             events.push(late);
@@ -203,7 +203,7 @@ fn hex_arg(what: &str, s: &str) -> Result<[u8; 32], Reject> {
 
 /// Keeps the newest events within `max` events and [`MAX_REQ_ANSWER_BYTES`] (whatever the
 /// store returned; a store is trusted to be ascending, not to respect the cap).
-fn cap_answer(mut events: Vec<&Event>, max: usize) -> Vec<&Event> {
+fn cap_answer(mut events: Vec<Found<'_>>, max: usize) -> Vec<Found<'_>> {
     if events.len() > max {
         events.drain(..events.len() - max);
     }

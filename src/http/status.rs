@@ -27,6 +27,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
         "network": info.network.map(|n| json!({
             "role": n.role,
             "nodes_known": n.nodes_known,
+            "delivery": { "setting": n.delivery, "active": n.delivery_active, "following": n.following, "leaves_filtering": n.leaves_filtering, "leaf_followees": n.leaf_followees },
             "resend_waiting": n.resend_waiting,
             "mailbox_envelopes": n.mailbox_envelopes,
             "mail_opened": n.mail_opened,
@@ -41,6 +42,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "new_ids_limited": n.dropped.new_ids_limited,
                 "gossip_limited": n.dropped.gossip_limited,
                 "datagrams": n.dropped.datagrams,
+                "interest_limited": n.dropped.interest_limited,
             },
             "transport": {
                 "protocol": n.transport.protocol,

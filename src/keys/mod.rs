@@ -12,6 +12,9 @@ use secp256k1::{schnorr, Keypair, XOnlyPublicKey};
 
 use crate::hex;
 
+mod parsed;
+pub use parsed::parsed;
+
 /// A 32-byte BIP-340 x-only public key (not yet checked to be on the curve; see [`PublicKey::to_xonly`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey(pub [u8; 32]);
@@ -112,6 +115,8 @@ impl PublicKey {
     /// # Errors
     /// [`KeyError::NotOnCurve`] when the 32 bytes are not an x coordinate on secp256k1.
     pub fn to_xonly(&self) -> Result<XOnlyPublicKey, KeyError> {
+        #[cfg(test)]
+        KEY_PARSES.with(|c| c.set(c.get() + 1));
         XOnlyPublicKey::from_byte_array(self.0).map_err(|_| KeyError::NotOnCurve)
     }
 }
@@ -232,6 +237,9 @@ thread_local! {
     /// Signature checks made by [`verify`] on this thread: unit tests count them to prove that
     /// a received event is checked exactly once on its way to the store.
     pub(crate) static VERIFY_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Public keys parsed into curve points on this thread (the square root that
+    /// [`PublicKey::to_xonly`] costs): tests count them to prove the parse cache works.
+    pub(crate) static KEY_PARSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn decode_bech32(s: &str, hrp: &'static str) -> Result<[u8; 32], KeyError> {

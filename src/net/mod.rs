@@ -2,9 +2,15 @@
 //! connection on the driver's `LocalExecutor`. Thin: it moves frames, it decides nothing.
 //!
 //! Every task reports into one bounded inbox ([`NetEvent`]); the driver owns [`Net`] and the
-//! overlay and never awaits a peer: sends are `try_send` into the connection's writer queue
-//! (`PEER_QUEUE_FRAMES`), a full queue drops the frame and counts it, and a peer whose queue
-//! stays full for `SLOW_PEER_MAX_DROPS` frames in a row is disconnected. Readers decode with
+//! overlay and never awaits a peer: sends go into the connection's writer queue, bounded in
+//! frames and bytes (`PEER_QUEUE_FRAMES`, `PEER_QUEUE_BYTES`). What does not fit is never a
+//! reason to disconnect: a burst we fan out ourselves (the driver handles a whole inbox of
+//! frames before the writers run) is ours, not the peer's. An eager `Gossip` push is queued
+//! only while `PAYLOAD_HEADROOM_*` stays free for control frames; one that is not is handed
+//! back ([`SendOutcome::Shed`]) and the overlay announces it by `IHave` instead (the peer
+//! grafts it); other frames that do not fit are dropped and counted. A peer is slow only when
+//! its socket accepts no byte for `SLOW_PEER_STALL` while we have bytes for it: then its
+//! writer closes the connection (counted in `slow_disconnects`). Readers decode with
 //! `wire` and stop at the first bad frame (counted by the overlay as `Malformed`). Failed dials
 //! report their cause, and a peer that answers in HTTP is told apart from other garbage, so
 //! the runtime can say why a bootstrap peer does not work ([`bootstrap`]).
@@ -13,6 +19,7 @@ pub mod bootstrap;
 pub mod datagram;
 pub mod runtime;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::rc::Rc;
@@ -24,17 +31,26 @@ use smol::LocalExecutor;
 
 use crate::wire::{self, Addr, ConnId, Msg};
 
-/// Frames queued per connection writer (most frames are < 1 KB; worst case
-/// `PEER_QUEUE_FRAMES × MAX_FRAME_BYTES` per peer, bounded further by the overlay's limits).
+/// Frames queued per connection writer (with [`PEER_QUEUE_BYTES`]).
 pub const PEER_QUEUE_FRAMES: usize = 256;
-/// Consecutive dropped frames (queue full) after which a slow peer is disconnected.
-pub const SLOW_PEER_MAX_DROPS: u32 = 64;
+/// Bytes queued per connection writer: with the writer's coalescing buffer
+/// (≤ `WRITE_COALESCE_BYTES + MAX_FRAME_BYTES`), at most ≈ 832 KiB per peer while it reads
+/// slower than we send (≈ 100 MiB at `MAX_CONNS` = 128, ≈ 8 MiB at a typical 10 links).
+pub const PEER_QUEUE_BYTES: usize = 512 * 1024;
+/// Queue room an eager `Gossip` push may not take: kept for control frames (IHAVE, GRAFT,
+/// pings, acks, directory answers), so a payload burst never crowds out the repair path.
+pub const PAYLOAD_HEADROOM_FRAMES: usize = 64;
+/// Like [`PAYLOAD_HEADROOM_FRAMES`], in bytes.
+pub const PAYLOAD_HEADROOM_BYTES: usize = 128 * 1024;
+/// A peer whose socket takes no byte for this long while we have bytes for it does not read:
+/// it is disconnected (a reader that is merely slow keeps making progress and stays).
+pub const SLOW_PEER_STALL: Duration = Duration::from_secs(30);
+const _: () = assert!(wire::MAX_FRAME_BYTES <= PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES);
+const _: () = assert!(PAYLOAD_HEADROOM_FRAMES < PEER_QUEUE_FRAMES);
 /// Events waiting for the driver; readers wait (backpressure on their own socket only).
 pub const NET_INBOX_CAP: usize = 1024;
 /// A dial that has not connected within this is a failure.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
-/// A single frame write that takes longer than this means the peer is gone.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long resolving the bootstrap host name may take (on a helper thread).
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,9 +80,11 @@ pub enum NetEvent {
 /// Counters of the transport.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NetStats {
-    /// Frames dropped because a writer queue was full.
+    /// Frames other than eager pushes dropped because a writer queue was full.
     pub dropped_full: u64,
-    /// Peers disconnected for staying full.
+    /// Eager pushes handed back to the overlay (announced by `IHave` instead).
+    pub shed: u64,
+    /// Peers disconnected because their socket took nothing for `SLOW_PEER_STALL`.
     pub slow_disconnects: u64,
     /// Frames that could not be encoded (too large: a local bug or oversized payload).
     pub encode_failed: u64,
@@ -78,18 +96,19 @@ pub struct NetStats {
 
 struct Writer {
     tx: async_channel::Sender<Vec<u8>>,
-    full_in_a_row: u32,
+    /// Bytes in `tx` (the writer task subtracts what it takes).
+    queued: Rc<Cell<usize>>,
     /// The peer's address (its IP is where datagrams to it go).
     peer: Option<SocketAddr>,
 }
 
-/// Outcome of [`Net::send`] the driver must act on.
+/// Outcome of [`Net::send`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Queued (or dropped and counted).
+    /// Queued, or dropped and counted (no connection, no room, cannot encode).
     Ok,
-    /// The peer stayed too slow and was disconnected: tell the overlay it closed.
-    Disconnected,
+    /// An eager `Gossip` push found no room: hand it back to the overlay (`Input::Shed`).
+    Shed,
 }
 
 /// The transport: writer handles by connection, and the inbox the tasks report to.
@@ -100,6 +119,8 @@ pub struct Net<'a> {
     writers: BTreeMap<ConnId, Writer>,
     next_inbound: u64,
     stats: NetStats,
+    /// Shared with the writer tasks, which close stalled peers.
+    slow_disconnects: Rc<Cell<u64>>,
     /// The overlay's UDP socket (datagram path), if it could be bound.
     udp: Option<Rc<Async<UdpSocket>>>,
 }
@@ -124,12 +145,21 @@ impl<'a> Net<'a> {
     /// A transport spawning its tasks on `ex`.
     pub fn new(ex: &'a LocalExecutor<'static>) -> Net<'a> {
         let (inbox_tx, inbox) = async_channel::bounded(NET_INBOX_CAP);
-        Net { ex, inbox_tx, inbox, writers: BTreeMap::new(), next_inbound: 0, stats: NetStats::default(), udp: None }
+        Net {
+            ex,
+            inbox_tx,
+            inbox,
+            writers: BTreeMap::new(),
+            next_inbound: 0,
+            stats: NetStats::default(),
+            slow_disconnects: Rc::new(Cell::new(0)),
+            udp: None,
+        }
     }
 
     /// Counters.
     pub fn stats(&self) -> NetStats {
-        self.stats
+        NetStats { slow_disconnects: self.slow_disconnects.get(), ..self.stats }
     }
 
     /// Wait for the next transport event (the driver's loop selects on this).
@@ -230,11 +260,13 @@ impl<'a> Net<'a> {
         let Ok(stream) = Async::new(stream) else { return false };
         let stream = Rc::new(stream);
         let (tx, rx) = async_channel::bounded::<Vec<u8>>(PEER_QUEUE_FRAMES);
-        self.writers.insert(conn, Writer { tx, full_in_a_row: 0, peer });
+        let queued = Rc::new(Cell::new(0));
+        self.writers.insert(conn, Writer { tx, queued: queued.clone(), peer });
         let inbox = self.inbox_tx.clone();
         let reader = stream.clone();
         self.ex.spawn(read_loop(conn, reader, inbox)).detach();
-        self.ex.spawn(write_loop(stream, rx)).detach();
+        let slow = self.slow_disconnects.clone();
+        self.ex.spawn(write_loop(conn, stream, rx, queued, slow)).detach();
         true
     }
 
@@ -273,7 +305,7 @@ impl<'a> Net<'a> {
         }
     }
 
-    /// Queue `msg` on `conn`; never waits.
+    /// Queue `msg` on `conn`; never waits, never disconnects (see the module doc).
     pub fn send(&mut self, conn: ConnId, msg: &Msg) -> SendOutcome {
         let Some(w) = self.writers.get_mut(&conn) else { return SendOutcome::Ok };
         let frame = match wire::encode_frame(msg) {
@@ -284,26 +316,29 @@ impl<'a> Net<'a> {
                 return SendOutcome::Ok;
             }
         };
-        let len = frame.len() as u64;
-        match w.tx.try_send(frame) {
-            Ok(()) => {
-                w.full_in_a_row = 0;
-                self.stats.bytes_out += len;
-                SendOutcome::Ok
-            }
-            Err(async_channel::TrySendError::Full(_)) => {
-                w.full_in_a_row += 1;
-                self.stats.dropped_full += 1;
-                if w.full_in_a_row >= SLOW_PEER_MAX_DROPS {
-                    self.stats.slow_disconnects += 1;
-                    log::info!("disconnecting slow peer {conn:?}");
-                    self.close(conn);
-                    return SendOutcome::Disconnected;
-                }
-                SendOutcome::Ok
-            }
-            Err(async_channel::TrySendError::Closed(_)) => SendOutcome::Ok,
+        let len = frame.len();
+        let eager_push = matches!(msg, Msg::Gossip(_));
+        let (max_frames, max_bytes) = if eager_push {
+            (PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES)
+        } else {
+            (PEER_QUEUE_FRAMES, PEER_QUEUE_BYTES)
+        };
+        let room = w.tx.len() < max_frames && w.queued.get() + len <= max_bytes;
+        if room && w.tx.try_send(frame).is_ok() {
+            w.queued.set(w.queued.get() + len);
+            self.stats.bytes_out += len as u64;
+            return SendOutcome::Ok;
         }
+        if w.tx.is_closed() {
+            return SendOutcome::Ok; // the writer ended; the reader's `Closed` follows
+        }
+        if eager_push {
+            self.stats.shed += 1;
+            return SendOutcome::Shed;
+        }
+        self.stats.dropped_full += 1;
+        log::debug!("send queue of {conn:?} full: {} dropped", msg.name());
+        SendOutcome::Ok
     }
 
     /// Close a connection: its writer flushes what is queued, then shuts the socket down,
@@ -362,22 +397,38 @@ async fn read_loop(conn: ConnId, stream: Rc<Async<TcpStream>>, inbox: async_chan
 /// queued for a peer (a post and the IHAVEs riding with it) leaves as one segment.
 pub const WRITE_COALESCE_BYTES: usize = 64 * 1024;
 
-async fn write_loop(stream: Rc<Async<TcpStream>>, rx: async_channel::Receiver<Vec<u8>>) {
+async fn write_loop(
+    conn: ConnId,
+    stream: Rc<Async<TcpStream>>,
+    rx: async_channel::Receiver<Vec<u8>>,
+    queued: Rc<Cell<usize>>,
+    slow: Rc<Cell<u64>>,
+) {
     let mut writer = &*stream;
-    while let Ok(mut frame) = rx.recv().await {
+    'frames: while let Ok(mut frame) = rx.recv().await {
         while frame.len() < WRITE_COALESCE_BYTES {
             match rx.try_recv() {
                 Ok(next) => frame.extend_from_slice(&next),
                 Err(_) => break,
             }
         }
-        let write = async { writer.write_all(&frame).await.is_ok() };
-        let timeout = async {
-            Timer::after(WRITE_TIMEOUT).await;
-            false
-        };
-        if !future::or(write, timeout).await {
-            break;
+        queued.set(queued.get().saturating_sub(frame.len()));
+        let mut rest = &frame[..];
+        while !rest.is_empty() {
+            let write = async { Some(writer.write(rest).await) };
+            let stall = async {
+                Timer::after(SLOW_PEER_STALL).await;
+                None
+            };
+            match future::or(write, stall).await {
+                Some(Ok(n)) if n > 0 => rest = &rest[n..],
+                Some(_) => break 'frames,
+                None => {
+                    slow.set(slow.get() + 1);
+                    log::info!("closing {conn:?}: its socket took nothing for {} s", SLOW_PEER_STALL.as_secs());
+                    break 'frames;
+                }
+            }
         }
     }
     let _ = writer.flush().await;

@@ -111,6 +111,10 @@ pub struct OverlayRuntime<'a> {
     dgram_out: std::collections::BTreeMap<crate::wire::ConnId, Vec<u8>>,
     /// Our UDP port, if the socket could be bound.
     udp_port: Option<u16>,
+    /// The owner (whose newest follow list sets the overlay's interest set).
+    owner: PublicKey,
+    /// Id of the follow list the interest set was last derived from.
+    follow_list: Option<crate::event::EventId>,
     /// Connections dropped because the peer spoke another protocol version (for `/status`).
     other_protocol_peers: u64,
     /// The version the last such peer spoke.
@@ -217,10 +221,11 @@ impl<'a> OverlayRuntime<'a> {
         owner: PublicKey,
         listen: SocketAddr,
         boot_peer: Option<&str>,
+        delivery: crate::wire::DeliveryMode,
         data_dir: &Path,
-        now: Instant,
-        unix: UnixTime,
+        clock: Now,
     ) -> Result<OverlayRuntime<'a>, OverlayError> {
+        let (now, unix) = (clock.mono, clock.wall);
         let listener = Async::<TcpListener>::bind(listen).map_err(|e| OverlayError::Bind(listen, e))?;
         let local = listener.get_ref().local_addr().map_err(|e| OverlayError::Bind(listen, e))?;
         let secret = node_key(data_dir)?;
@@ -274,6 +279,7 @@ impl<'a> OverlayRuntime<'a> {
             },
             leaf_slots: LEAF_SLOTS,
             seed,
+            delivery,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
         let mut net = Net::new(ex);
@@ -302,6 +308,8 @@ impl<'a> OverlayRuntime<'a> {
             last_persist: unix,
             bootstrap,
             stored: Vec::new(),
+            owner,
+            follow_list: None,
             other_protocol_peers: 0,
             other_protocol: None,
             links: Links::default(),
@@ -333,8 +341,11 @@ impl<'a> OverlayRuntime<'a> {
             .min()
     }
 
-    /// Wait for a transport event or until `deadline` (a `std::time::Instant`).
-    pub async fn wait(&self, deadline: Option<std::time::Instant>) -> OverlayWake {
+    /// Wait for a transport event or until `timer` fires. The driver keeps the timer between
+    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes: arming a
+    /// timer wakes the reactor thread, which on a busy machine competes for a CPU with the
+    /// work a post is waiting for.
+    pub async fn wait(&self, timer: &mut Timer) -> OverlayWake {
         future::or(
             async {
                 match self.net.recv().await {
@@ -343,12 +354,7 @@ impl<'a> OverlayRuntime<'a> {
                 }
             },
             async {
-                match deadline {
-                    Some(at) => {
-                        Timer::at(at).await;
-                    }
-                    None => future::pending::<()>().await,
-                }
+                timer.await;
                 OverlayWake::Timer
             },
         )
@@ -465,6 +471,7 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
+        self.sync_interest(store);
         let mut stored = 0;
         loop {
             let mut progressed = false;
@@ -484,15 +491,31 @@ impl<'a> OverlayRuntime<'a> {
         }
     }
 
+    /// Hand the overlay the owner's followees when their newest follow list changed (at start,
+    /// and after each new kind 3): a leaf tells its homes, an unfollow unsubscribes. Runs on
+    /// every drain, so the unchanged case is one index lookup; the list is decoded on change.
+    fn sync_interest(&mut self, store: &Store) {
+        use crate::query::EventQuery;
+        let id = store.latest_replaceable_id(&self.owner, crate::event::KIND_FOLLOW_LIST);
+        if id == self.follow_list {
+            return;
+        }
+        self.follow_list = id;
+        let list = store.latest_replaceable(&self.owner, crate::event::KIND_FOLLOW_LIST);
+        let authors = list.as_deref().map(app::follows::followees).unwrap_or_default();
+        log::info!("following {} authors (delivery {:?})", authors.len(), self.overlay.delivery());
+        let keys = authors.into_iter().map(|k| Key32(k.0)).collect();
+        self.overlay.handle_input(Input::SetInterest(keys), self.clock);
+    }
+
     fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
         let input = match out {
             Output::Send { conn, msg } => {
                 if datagram::allowed(&msg) && self.links.usable(conn) && self.queue_datagram(conn, &msg) {
                     return;
                 }
-                if self.net.send(conn, &msg) == SendOutcome::Disconnected {
-                    self.links.remove(conn);
-                    self.overlay.handle_input(Input::Closed { conn }, self.clock);
+                if self.net.send(conn, &msg) == SendOutcome::Shed {
+                    self.overlay.handle_input(Input::Shed { conn, msg }, self.clock);
                 }
                 return;
             }
@@ -712,12 +735,18 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Figures for `/status`.
     pub fn network_info(&self) -> crate::http::NetworkInfo {
+        let (following, leaves_filtering, leaf_followees) = self.overlay.interest_sizes();
         crate::http::NetworkInfo {
             role: match self.overlay.role() {
                 crate::wire::Role::Core => "core",
                 crate::wire::Role::Leaf => "leaf",
             },
             nodes_known: self.overlay.directory_len() as u64,
+            delivery: self.overlay.delivery().as_str(),
+            delivery_active: self.overlay.delivery_active().as_str(),
+            following: following as u64,
+            leaves_filtering: leaves_filtering as u64,
+            leaf_followees: leaf_followees as u64,
             resend_waiting: self.app.resend().len() as u64,
             mailbox_envelopes: self.app.mailbox().len() as u64,
             mail_opened: self.app.stats().mail_opened,
@@ -735,6 +764,7 @@ impl<'a> OverlayRuntime<'a> {
                     new_ids_limited: o.prefix_limited,
                     gossip_limited: o.gossip_limited,
                     datagrams: self.links.stats().dropped,
+                    interest_limited: o.interest_dropped,
                 }
             },
             transport: crate::http::TransportInfo {
@@ -828,6 +858,7 @@ mod tests {
             role: RoleChoice::Core,
             leaf_slots: LEAF_SLOTS,
             seed: 1,
+            delivery: crate::wire::DeliveryMode::Auto,
         };
         let mut o = Overlay::new(cfg, Box::new(crypto), clock);
         let conn = ConnId(1);

@@ -10,6 +10,7 @@
 use super::admission::Entry;
 use super::conn::RecordCheck;
 use super::directory::{record_msg_id, Merge};
+use super::interest::Audience;
 use super::params::*;
 use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
@@ -68,7 +69,7 @@ impl Overlay {
         }
         let g = Gossip { id, round: 0, kind: GossipKind::Record, body };
         self.cache.insert(g.clone(), None, self.now);
-        self.push(g, None);
+        self.push(g, None, None);
     }
 
     /// Broadcast our own event.
@@ -86,7 +87,8 @@ impl Overlay {
             }
             self.unsent_own.push(id);
         }
-        self.push(g, None);
+        let audience = self.own_audience(&g);
+        self.push(g, None, audience.as_ref());
     }
 
     /// Push our own messages published while we had no peers (called on housekeeping).
@@ -96,15 +98,41 @@ impl Overlay {
         }
         for id in std::mem::take(&mut self.unsent_own) {
             if let Some(g) = self.cache.get(&id).cloned() {
-                self.push(g, None);
+                let audience = self.own_audience(&g);
+                self.push(g, None, audience.as_ref());
             }
         }
     }
 
-    /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to leaves).
-    fn push(&mut self, mut g: Gossip, from: Option<NodeId>) {
+    /// Who our own event concerns, for the home→leaf filter: checked like a received one (once
+    /// per own post, and only when some leaf filters).
+    fn own_audience(&mut self, g: &Gossip) -> Option<Audience> {
+        if !self.filters_leaves() {
+            return None;
+        }
+        let unix = self.unix_now();
+        let c = self.crypto.verify_event(&g.id, g.body.as_slice(), unix).ok()?;
+        Some(Audience::of(c.author, c.event.as_ref()))
+    }
+
+    /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to
+    /// leaves; an event to a leaf only if it wants it, `interest.rs`).
+    fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
         g.round = g.round.saturating_add(1);
-        let skip = |o: &Overlay, n: &NodeId| Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n));
+        let is_leaf = |o: &Overlay, n: &NodeId| o.role == Role::Core && o.leaves.contains(n);
+        let skip = |o: &Overlay, n: &NodeId| {
+            Some(*n) == from
+                || (g.kind == GossipKind::Record && o.leaves.contains(n))
+                || (g.kind == GossipKind::Event && is_leaf(o, n) && !o.leaf_wants(*n, audience))
+        };
+        let filtered = self
+            .eager
+            .iter()
+            .chain(self.lazy.iter())
+            .filter(|n| g.kind == GossipKind::Event && Some(**n) != from && is_leaf(self, n))
+            .filter(|n| !self.leaf_wants(**n, audience))
+            .count() as u64;
+        self.stats.leaf_filtered += filtered;
         let mut eager: Vec<NodeId> = self.eager.iter().copied().filter(|n| !skip(self, n)).collect();
         let mut lazy: Vec<NodeId> = self.lazy.iter().copied().filter(|n| !skip(self, n)).collect();
         if self.role == Role::Leaf && eager.len() > 1 {
@@ -125,6 +153,20 @@ impl Overlay {
         for n in lazy {
             self.queue_ihave(n, g.id, g.round);
         }
+    }
+
+    /// The transport had no room for an eager push to `conn` (a burst larger than its send
+    /// queue): announce it lazily instead; the peer grafts it if nobody else sends it.
+    pub(super) fn on_shed(&mut self, conn: ConnId, msg: Msg) {
+        let Msg::Gossip(g) = msg else { return };
+        let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer) else { return };
+        if self.shed_pending.len() >= IHAVE_PENDING_CAP {
+            self.shed_pending.remove(0);
+            self.stats_mut().outbox_dropped += 1;
+        }
+        self.stats_mut().shed_to_ihave += 1;
+        self.shed_pending.push((peer, g.id, g.round));
+        self.schedule_ihave_flush();
     }
 
     /// Send now the IHAVEs waiting for `peer` (one frame per `MAX_IHAVE_BATCH` ids).
@@ -157,6 +199,10 @@ impl Overlay {
             self.stats_mut().outbox_dropped += 1;
         }
         self.ihave_pending.push((peer, id, round));
+        self.schedule_ihave_flush();
+    }
+
+    fn schedule_ihave_flush(&mut self) {
         if !self.ihave_scheduled {
             self.ihave_scheduled = true;
             self.schedule(self.now.plus_ms(IHAVE_LAZY_MS), Timer::IHaveFlush);
@@ -167,7 +213,8 @@ impl Overlay {
     pub(super) fn flush_ihaves(&mut self) {
         self.ihave_scheduled = false;
         let mut by_peer: std::collections::BTreeMap<NodeId, Vec<(MsgId, u16)>> = Default::default();
-        for (peer, id, round) in std::mem::take(&mut self.ihave_pending) {
+        let shed = std::mem::take(&mut self.shed_pending);
+        for (peer, id, round) in std::mem::take(&mut self.ihave_pending).into_iter().chain(shed) {
             by_peer.entry(peer).or_default().push((id, round));
         }
         for (peer, ids) in by_peer {
@@ -331,6 +378,7 @@ impl Overlay {
     /// is never verified again) + forward.
     fn accept_event(&mut self, entry: &Entry, from: NodeId, checked: Checked, g: Gossip) {
         let author = checked.author;
+        let audience = Audience::of(author, checked.event.as_ref());
         if !self.admit_new_event(entry, from, author) {
             return;
         }
@@ -350,7 +398,7 @@ impl Overlay {
             event: checked.event.map(Box::new),
         }));
         if self.role == Role::Core {
-            self.push(g, Some(from));
+            self.push(g, Some(from), Some(&audience));
         }
     }
 
@@ -396,7 +444,7 @@ impl Overlay {
             Merge::New | Merge::Updated => {
                 self.missing.remove(&g.id);
                 self.cache.insert(g.clone(), Some(from), self.now);
-                self.push(g, Some(from));
+                self.push(g, Some(from), None);
             }
         }
     }

@@ -84,6 +84,8 @@ pub struct Conn {
     /// New node ids this link may still add beyond its prefix's gossip budget: the join
     /// catch-up of a link to a configured bootstrap peer (`dir_admit.rs`).
     pub catchup: u32,
+    /// Capability bits the peer's `Hello` announced (`Hello::features`; 0 for older builds).
+    pub features: u8,
 }
 
 impl Conn {
@@ -108,6 +110,7 @@ impl Conn {
             pings: 0,
             reach_checked: false,
             dir_answered: None,
+            features: 0,
             catchup: if outbound && purpose == Purpose::Bootstrap { DIR_CATCHUP_NEW_IDS } else { 0 },
         }
     }
@@ -206,7 +209,7 @@ impl Overlay {
     }
 
     fn start_hello(&mut self, conn: ConnId) {
-        let nonce = self.rng.next_u64();
+        let nonce = Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.phase = Phase::Hello { nonce, peer: None, authorised: false };
@@ -269,6 +272,7 @@ impl Overlay {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer_role = rec.role;
             c.peer_addr = rec.addr;
+            c.features = Hello::features(hello.nonce);
             if let Phase::Hello { peer, authorised: a, .. } = &mut c.phase {
                 *peer = Some(hello);
                 *a = authorised;
@@ -553,7 +557,10 @@ impl Overlay {
             Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {
                 self.on_routed_ack(from, super::unicast::RoutedAck { src, dst, msg_id, hops, of, sig })
             }
-            Msg::Undeliverable { src, dst, msg_id, reason } => self.on_undeliverable(from, src, dst, msg_id, reason),
+            Msg::Undeliverable { src, dst, msg_id, reason, of, sig } => {
+                self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
+            }
+            Msg::Interest(i) => self.on_interest(conn, from, i),
         }
     }
 

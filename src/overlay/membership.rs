@@ -370,6 +370,7 @@ impl Overlay {
             self.lazy.remove(&from);
             self.eager.insert(from);
             self.mark_record_dirty();
+            self.flush_interest();
             if let Some(p) = self.peer_ref(from) {
                 if !self.candidates.contains(&p) && self.candidates.len() < MAX_CANDIDATES {
                     self.candidates.push(p);
@@ -420,6 +421,7 @@ impl Overlay {
         self.remove_active(node);
         self.pending_neighbor.remove(&node);
         self.leaves.retain(|n| *n != node);
+        self.forget_interest(node);
         let was_home = self.homes.contains(&node);
         self.homes.retain(|n| *n != node);
         self.pending_homes.retain(|n| *n != node);

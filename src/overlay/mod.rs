@@ -18,8 +18,10 @@ mod conn;
 pub mod crypto;
 mod dir_admit;
 pub mod directory;
+mod interest;
 mod membership;
 pub mod params;
+pub mod ring;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(test)]
@@ -28,6 +30,10 @@ mod tests;
 mod tests_abuse;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_interest;
+#[cfg(test)]
+mod tests_unicast;
 pub mod types;
 mod unicast;
 
@@ -42,7 +48,9 @@ use params::*;
 pub use types::{Instant, Now, SplitMix64};
 
 pub use crate::wire::ConnId;
-use crate::wire::{Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason};
+use crate::wire::{
+    Addr, Body, DeliveryMode, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, UndeliverableReason,
+};
 
 /// How a node decides its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +80,8 @@ pub struct Config {
     pub leaf_slots: usize,
     /// RNG seed.
     pub seed: u64,
+    /// `--delivery`: broadcast, follow or auto (docs/scaling.md "Delivery").
+    pub delivery: DeliveryMode,
 }
 
 /// Something that happened.
@@ -113,6 +123,14 @@ pub enum Input {
         /// Event bytes.
         body: Body,
     },
+    /// The transport did not queue this `Gossip` for `conn` (its send queue had no room for
+    /// payload, `net::PAYLOAD_HEADROOM_*`): the peer is told `IHave` instead and can `Graft`.
+    Shed {
+        /// Where it was to go.
+        conn: ConnId,
+        /// The message as it was emitted.
+        msg: Msg,
+    },
     /// Send a payload to one node, with acknowledgement.
     Unicast {
         /// Destination node id.
@@ -122,6 +140,8 @@ pub enum Input {
         /// Payload.
         payload: Body,
     },
+    /// The owner's followees changed (from their newest kind 3): a leaf tells its homes.
+    SetInterest(Vec<Key32>),
 }
 
 /// Something to do.
@@ -231,6 +251,13 @@ pub struct Stats {
     pub gossip_limited: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
+    /// Eager pushes the transport had no room for, announced by `IHave` instead.
+    pub shed_to_ihave: u64,
+    /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
+    pub interest_dropped: u64,
+    /// Events not forwarded to a leaf because its owner does not follow their author (follow
+    /// delivery): bandwidth saved, not a loss.
+    pub leaf_filtered: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -274,6 +301,9 @@ struct PendingUnicast {
     hash: [u8; 32],
     /// Our signature over `hash`, sent with every attempt.
     sig: crate::wire::Sig,
+    /// The node the current attempt was handed to (a report of failure counts from it, the
+    /// destination or one of its homes only).
+    via: Option<NodeId>,
 }
 
 /// One node's overlay state. See the module doc.
@@ -314,8 +344,13 @@ pub struct Overlay {
     missing: BTreeMap<MsgId, Missing>,
     held: Vec<Held>,
     ihave_pending: Vec<(NodeId, MsgId, u16)>,
+    /// IHAVEs for eager pushes the transport shed (`Input::Shed`): sent only by the batch
+    /// timer, never piggybacked (a piggyback would ride on the next push, shed as well).
+    /// Bounded by `IHAVE_PENDING_CAP` too.
+    shed_pending: Vec<(NodeId, MsgId, u16)>,
     ihave_scheduled: bool,
     unsent_own: Vec<MsgId>,
+    interest: interest::Interests,
     dir: Directory,
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
@@ -385,8 +420,10 @@ impl Overlay {
             missing: BTreeMap::new(),
             held: Vec::new(),
             ihave_pending: Vec::new(),
+            shed_pending: Vec::new(),
             ihave_scheduled: false,
             unsent_own: Vec::new(),
+            interest: interest::Interests::default(),
             dir: Directory::new(DIR_CAP),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
             prefixes: caches::KeyedLimiter::new(PREFIX_CAP, INJECT_PREFIX_PER_S * 60, INJECT_PREFIX_BURST),
@@ -534,6 +571,8 @@ impl Overlay {
             }
             Input::Publish { id, body } => self.publish_event(id, body),
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
+            Input::Shed { conn, msg } => self.on_shed(conn, msg),
+            Input::SetInterest(authors) => self.set_interest(authors),
         }
     }
 
@@ -597,6 +636,7 @@ impl Overlay {
             _ => {}
         }
         self.flush_unsent_own();
+        self.flush_interest();
         self.release_held();
         self.seen.expire(self.now);
         self.cache.expire(self.now);

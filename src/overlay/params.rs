@@ -232,3 +232,43 @@ pub const BAN_MAX_MS: u64 = 7 * 24 * 3_600 * 1_000;
 pub const BAN_FLOOD_MS: u64 = 10 * 60_000;
 /// Banned nodes remembered (~40 B each).
 pub const BANS_CAP: usize = 1_024;
+
+// ---- ring directory (issue 10 part 2; docs/scaling.md "Directory"; `ring.rs`) ----
+/// Successors and predecessors each core keeps on the id ring (16 B each ⇒ 2 × 8 × 16 = 256 B).
+/// More than `RING_REPLICAS`, so a replica set with distinct network prefixes can still be
+/// found when neighbours share a prefix, and a failed successor is replaced without a lookup.
+pub const RING_SUCCESSORS: usize = 8;
+/// Core nodes holding each node's record: the first successors of its id with pairwise
+/// distinct IP prefixes (/24, /48). Three copies survive two simultaneous failures.
+pub const RING_REPLICAS: usize = 3;
+/// Finger slots: finger i is the first known core at or after `me + 2^i` (64 × 24 B ≈ 1.5 KB;
+/// only ≈ log2(cores) of them are distinct, the rest repeat the successor).
+pub const RING_FINGERS: usize = 64;
+/// Candidates from one peer's neighbour list that are worth a handshake (the rest of a long,
+/// possibly invented list is ignored).
+pub const RING_VERIFY_PER_LIST: usize = RING_SUCCESSORS;
+/// Lookup results cached per node (≈ 64 B each ⇒ ≈ 64 KiB).
+pub const LOOKUP_CACHE_CAP: usize = 1_024;
+/// A cached lookup result is used this long (a core's address rarely changes; a leaf's homes
+/// do, and a stale entry costs one failed attempt and a fresh lookup).
+pub const LOOKUP_CACHE_MS: u64 = 10 * 60_000;
+
+// ---- follower multicast (interest.rs; docs/scaling.md "Delivery") ----
+/// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).
+/// 32 B each: 32 KB per leaf at the leaf, and at a home ≤ `LEAF_SLOTS` × this × 32 B = 2 MiB.
+/// An `Interest` frame of this size is ≈ 34 KB (< `MAX_FRAME_BYTES`).
+pub const MAX_INTEREST_AUTHORS: usize = crate::limits::MAX_FOLLOWEES;
+/// `p` tags of an event the home→leaf filter looks at (the rest do not make it travel).
+pub const MAX_AUDIENCE_PTAGS: usize = 32;
+/// A leaf sends its set to a home at most this often (changes in between are coalesced).
+pub const INTEREST_SEND_INTERVAL_MS: u64 = 15_000;
+/// A home accepts a leaf's updates at one per this interval after a burst of
+/// `INTEREST_UPDATE_BURST` (an honest leaf sends at most one per `INTEREST_SEND_INTERVAL_MS`).
+pub const INTEREST_UPDATE_INTERVAL_MS: u64 = 10_000;
+/// See `INTEREST_UPDATE_INTERVAL_MS`.
+pub const INTEREST_UPDATE_BURST: u64 = 4;
+/// `--delivery auto` switches a home's leaves to follow delivery when its directory (the
+/// estimated network size) holds this many nodes: under broadcast a leaf receives every post
+/// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the issue's goal.
+pub const AUTO_FOLLOW_MIN_NODES: usize = 1_000;
+const _: () = assert!(INTEREST_SEND_INTERVAL_MS >= INTEREST_UPDATE_INTERVAL_MS);

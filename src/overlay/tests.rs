@@ -20,6 +20,7 @@ pub(super) fn node_with(seed: u64, bootstrap: Vec<Addr>) -> Overlay {
         bootstrap,
         role: RoleChoice::Core,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed as u8; 32])), t(0))
@@ -109,6 +110,7 @@ fn a_wildcard_listen_address_is_never_advertised() {
         bootstrap: vec![],
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed: 5,
     };
     let wild = Overlay::new(cfg, Box::new(FakeCrypto::new([5; 32])), t(0));
@@ -126,6 +128,11 @@ fn handshake(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, rem
         out.extend(send_auth(o, peer, peer_key, nonce, ConnId(conn), 12));
     }
     out
+}
+
+/// An authenticated inbound connection `conn` from `peer` (node key `peer_key`) at `remote`.
+pub(super) fn handshake_with(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: u64, remote: Addr) {
+    handshake(o, peer, peer_key, conn, remote, true);
 }
 
 /// `peer`'s side of the handshake after `o` said hello on `conn`: its `Hello` at `at`.
@@ -236,6 +243,7 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
         bootstrap: vec![], // `-b name` did not resolve at start
         role: RoleChoice::Auto,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed: 6,
     };
     let mut o = Overlay::new(cfg, Box::new(FakeCrypto::new([6; 32])), t(0));

@@ -17,6 +17,7 @@ fn node_with(seed: u8, delegation: Option<&[u8]>) -> Overlay {
         bootstrap: vec![],
         role: RoleChoice::Core,
         leaf_slots: params::LEAF_SLOTS,
+        delivery: crate::wire::DeliveryMode::Auto,
         seed: seed as u64,
     };
     Overlay::new(cfg, Box::new(FakeCrypto::new([seed; 32])), at(0, 0))

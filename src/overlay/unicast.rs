@@ -5,6 +5,9 @@
 //! one of its homes (a retry picks the next home). A core node relays core→core traffic only to a
 //! leaf attached to it, so routes cannot loop. Acks and `Undeliverable` travel the same way back.
 //! Pending unicasts are bounded by `PENDING_UNICAST_CAP`; each gets `UNICAST_ATTEMPTS` tries.
+//! Both answers are signed by the node that gives them; the origin counts an ack only from the
+//! destination and an `Undeliverable` only from a node on the route (the hop it handed the
+//! attempt to, the destination, or one of the destination's homes).
 
 use super::params::*;
 use super::{Delivery, Output, Overlay, PendingUnicast, Timer};
@@ -16,6 +19,16 @@ enum Check {
     Forged,
     /// The source's node key is not known here (yet).
     UnknownKey,
+}
+
+/// The fields of a `Msg::Undeliverable`.
+pub(super) struct Undeliverable {
+    pub src: NodeId,
+    pub dst: NodeId,
+    pub msg_id: u64,
+    pub reason: UndeliverableReason,
+    pub of: MsgId,
+    pub sig: Sig,
 }
 
 /// The fields of a `Msg::RoutedAck`.
@@ -45,7 +58,7 @@ impl Overlay {
         }
         let hash = Routed::signing_hash(self.me, dst, msg_id, payload.as_slice());
         let sig = self.crypto.sign(&hash);
-        self.pending_unicast.insert(msg_id, PendingUnicast { dst, payload, attempt: 0, hash, sig });
+        self.pending_unicast.insert(msg_id, PendingUnicast { dst, payload, attempt: 0, hash, sig, via: None });
         self.attempt_unicast(msg_id);
     }
 
@@ -62,8 +75,13 @@ impl Overlay {
             payload: p.payload,
             sig: p.sig,
         };
-        if let Err(reason) = self.forward_routed(r, None) {
-            self.unicast_failed(msg_id, reason);
+        match self.forward_routed(r, None) {
+            Ok(hop) => {
+                if let Some(p) = self.pending_unicast.get_mut(&msg_id) {
+                    p.via = Some(hop);
+                }
+            }
+            Err(reason) => self.unicast_failed(msg_id, reason),
         }
     }
 
@@ -138,8 +156,9 @@ impl Overlay {
         }
     }
 
-    /// Deliver or pass on a unicast; `Err` if it cannot go further from here.
-    fn forward_routed(&mut self, mut r: Routed, from: Option<NodeId>) -> Result<(), UndeliverableReason> {
+    /// Deliver or pass on a unicast: the node it went to (us when delivered here); `Err` if
+    /// it cannot go further from here.
+    fn forward_routed(&mut self, mut r: Routed, from: Option<NodeId>) -> Result<NodeId, UndeliverableReason> {
         if r.dst == self.me {
             let hash = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
             let sig = self.crypto.sign(&Routed::ack_hash(&hash));
@@ -147,7 +166,7 @@ impl Overlay {
             self.emit(Output::Deliver(Delivery::Unicast { src: r.src, msg_id: r.msg_id, payload: r.payload }));
             // The ack is a new message from here (not a relay): route it as an origin would.
             self.route_control(r.src, ack, None);
-            return Ok(());
+            return Ok(self.me);
         }
         if r.ttl == 0 {
             return Err(UndeliverableReason::TtlExpired);
@@ -156,7 +175,7 @@ impl Overlay {
         r.ttl -= 1;
         r.hops += 1;
         if self.send_hop(hop, Msg::Routed(r)) {
-            Ok(())
+            Ok(hop.0)
         } else {
             Err(UndeliverableReason::NoRoute)
         }
@@ -172,11 +191,10 @@ impl Overlay {
 
     /// Is `r` really from `r.src`? Checked by whoever delivers it: the destination, or the
     /// home that hands it to its leaf (a leaf holds no directory and trusts its homes' check).
-    fn check_routed(&mut self, r: &Routed, from: NodeId) -> Result<(), Check> {
+    fn check_routed(&mut self, r: &Routed, hash: &[u8; 32], from: NodeId) -> Result<(), Check> {
         match self.node_key_of(r.src) {
             Some(key) => {
-                let hash = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
-                if self.crypto.verify(&key, &hash, &r.sig) {
+                if self.crypto.verify(&key, hash, &r.sig) {
                     Ok(())
                 } else {
                     Err(Check::Forged)
@@ -192,9 +210,11 @@ impl Overlay {
             return;
         }
         let (src, msg_id) = (r.src, r.msg_id);
+        // What a report of failure names (one SHA-256 of the payload per hop: unicasts are rare).
+        let of = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
         let delivers = r.dst == self.me || (self.role == Role::Core && self.leaves.contains(&r.dst));
         if delivers {
-            match self.check_routed(&r, from) {
+            match self.check_routed(&r, &of, from) {
                 Ok(()) => {}
                 Err(Check::Forged) => {
                     // Dropped without an answer; the relaying peer may be honest: no ban.
@@ -202,16 +222,23 @@ impl Overlay {
                     return;
                 }
                 Err(Check::UnknownKey) => {
-                    let reason = UndeliverableReason::UnknownSource;
-                    self.send_node(from, Msg::Undeliverable { src: self.me, dst: src, msg_id, reason });
+                    let msg = self.undeliverable(src, msg_id, of, UndeliverableReason::UnknownSource);
+                    self.send_node(from, msg);
                     return;
                 }
             }
         }
         if let Err(reason) = self.forward_routed(r, Some(from)) {
             // The previous hop is connected and one step closer to the origin.
-            self.send_node(from, Msg::Undeliverable { src: self.me, dst: src, msg_id, reason });
+            let msg = self.undeliverable(src, msg_id, of, reason);
+            self.send_node(from, msg);
         }
+    }
+
+    /// Our signed report that unicast `of` (id `msg_id`, from `origin`) goes no further.
+    fn undeliverable(&mut self, origin: NodeId, msg_id: u64, of: [u8; 32], reason: UndeliverableReason) -> Msg {
+        let sig = self.crypto.sign(&Routed::undeliverable_hash(self.me, &of, reason));
+        Msg::Undeliverable { src: self.me, dst: origin, msg_id, reason, of: MsgId(of), sig }
     }
 
     pub(super) fn on_routed_ack(&mut self, from: NodeId, ack: RoutedAck) {
@@ -244,17 +271,35 @@ impl Overlay {
         self.route_control(dst, Msg::RoutedAck { src, dst, msg_id, hops, of, sig }, Some(from));
     }
 
-    pub(super) fn on_undeliverable(
-        &mut self,
-        from: NodeId,
-        src: NodeId,
-        dst: NodeId,
-        msg_id: u64,
-        reason: UndeliverableReason,
-    ) {
+    pub(super) fn on_undeliverable(&mut self, from: NodeId, u: Undeliverable) {
+        let Undeliverable { src, dst, msg_id, reason, of, sig } = u;
+        let hash = Routed::undeliverable_hash(src, &of.0, reason);
         if dst == self.me {
+            let Some(p) = self.pending_unicast.get(&msg_id) else { return };
+            // Only a node on the route can report: the hop we handed this attempt to, the
+            // destination, or one of its homes, signing with its own key over this payload's
+            // hash. A leaf (no directory) trusts its home, which checked the signature.
+            let on_route =
+                Some(src) == p.via || src == p.dst || self.dir.get(p.dst).is_some_and(|e| e.homes.contains(&src));
+            let genuine = of.0 == p.hash
+                && match self.node_key_of(src) {
+                    Some(key) => on_route && self.crypto.verify(&key, &hash, &sig),
+                    None => self.role == Role::Leaf && self.homes.contains(&from),
+                };
+            if !genuine {
+                self.stats.forged += 1;
+                return;
+            }
             return self.unicast_failed(msg_id, reason);
         }
-        self.route_control(dst, Msg::Undeliverable { src, dst, msg_id, reason }, Some(from));
+        if self.role == Role::Core && self.leaves.contains(&dst) {
+            // Our leaf cannot check who reports (no directory): we do it for it.
+            let genuine = self.node_key_of(src).is_some_and(|k| self.crypto.verify(&k, &hash, &sig));
+            if !genuine {
+                self.stats.forged += 1;
+                return;
+            }
+        }
+        self.route_control(dst, Msg::Undeliverable { src, dst, msg_id, reason, of, sig }, Some(from));
     }
 }

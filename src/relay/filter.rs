@@ -104,6 +104,12 @@ impl Filter {
             + tags
     }
 
+    /// The part of [`Filter::matches`] that needs only the author and kind.
+    pub fn matches_author_and_kind(&self, pubkey: &PublicKey, kind: u16) -> bool {
+        self.authors.as_ref().is_none_or(|a| a.contains(pubkey))
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
+    }
+
     /// Whether `ev` matches every field of this filter (`limit` aside).
     pub fn matches(&self, ev: &Event) -> bool {
         if self.ids.as_ref().is_some_and(|ids| !ids.contains(&ev.id))
@@ -185,16 +191,19 @@ pub fn query(filters: &[Filter], store: &dyn EventQuery, max: usize, visible: &d
                 .filter_map(|id| store.get(id))
                 .filter(|ev| f.matches(ev) && visible(ev))
                 .take(limit)
-                .for_each(&mut add);
+                .for_each(|ev| add(&ev));
         } else {
             let since = f.since.unwrap_or(UnixTime(0));
             let until = f.until.unwrap_or(UnixTime(u64::MAX));
+            // Author and kind are read in place; only events passing them are decoded.
+            let pre = |pk: &PublicKey, kind: u16| f.matches_author_and_kind(pk, kind);
             store
-                .newest_first(since, until)
+                .newest_first_where(since, until, &pre)
                 .take(RELAY_SCAN_MAX)
+                .flatten()
                 .filter(|ev| f.matches(ev) && visible(ev))
                 .take(limit)
-                .for_each(&mut add);
+                .for_each(|ev| add(&ev));
         }
     }
     found.into_iter().take(max.min(RELAY_MAX_LIMIT)).map(|(_, id)| id).collect()

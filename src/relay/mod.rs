@@ -323,7 +323,7 @@ impl Relay {
         if store.is_deleted(&ev) {
             return no("blocked: its author deleted this event");
         }
-        if store.get(&ev.id).is_some() {
+        if store.contains(&ev.id) {
             return Handled::reply(msg::ok(&id, true, "duplicate: already have this event"));
         }
         if is_ephemeral(ev.kind) {
@@ -396,7 +396,7 @@ impl Relay {
                 None => return Some(msg::eose(&sub.id)),
                 Some(id) => {
                     if let Some(ev) = store.get(&id) {
-                        return Some(msg::event(&sub.id, ev));
+                        return Some(msg::event(&sub.id, &ev));
                     }
                 }
             }

@@ -32,6 +32,7 @@
 //! still answer from memory. The driver should treat it as a fault and restart: recovery
 //! reads back what the disk really has.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -40,9 +41,10 @@ use std::path::{Path, PathBuf};
 use crate::event::{Event, EventId, VerifiedEvent};
 use crate::keys::PublicKey;
 use crate::limits::{DISK_BUDGET_FACTOR, SEGMENT_MAX_BYTES, SEGMENT_MIN_BYTES};
-use crate::query::{EventQuery, StoreStats};
+use crate::query::{EventQuery, Found, StoreStats};
 use crate::time::UnixTime;
 
+pub(crate) mod compact;
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
@@ -291,7 +293,7 @@ impl Store {
     /// Notes when a just-stored event arrived, so a late one is still shown by the client's
     /// next timeline poll (see [`late`]). Unknown ids are ignored.
     pub fn note_arrival(&mut self, id: &EventId, arrived: UnixTime) {
-        if let Some(created_at) = self.ring.get(id).map(|e| e.created_at) {
+        if let Some(created_at) = self.ring.created_at(id) {
             self.generation = self.generation.wrapping_add(1);
             self.late.note(*id, created_at, arrived);
         }
@@ -359,7 +361,7 @@ impl Store {
         self.compacted.1 += moving.len() as u64;
         for (id, old) in moving {
             let ev = self.ring.get(&id).expect("live_in_segment names live events");
-            let loc = self.log.append(ev)?;
+            let loc = self.log.append(&ev)?;
             self.ring.relocate(&id, loc);
             add_live(&mut self.live, loc);
             sub_live(&mut self.live, old);
@@ -367,8 +369,14 @@ impl Store {
         Ok(())
     }
 
+    /// The id of `author`'s latest replaceable event of `kind`, without decoding it (a caller
+    /// polling for a change decodes only when the id moved).
+    pub fn latest_replaceable_id(&self, author: &PublicKey, kind: u16) -> Option<EventId> {
+        self.ring.latest_replaceable_id(author, kind)
+    }
+
     /// Live likes (kind 7 reactions other than `-`) of `post`, oldest first.
-    pub fn likes_of(&self, post: &EventId) -> Vec<&Event> {
+    pub fn likes_of(&self, post: &EventId) -> Vec<Event> {
         self.ring.likes_of(post)
     }
 
@@ -400,29 +408,43 @@ fn sub_live(live: &mut BTreeMap<u32, SegmentLive>, loc: Loc) {
     l.bytes -= u64::from(loc.len);
 }
 
+/// Answers are decoded from the ring's packed bytes ([`compact`]): owned events.
 impl EventQuery for Store {
-    fn last_n(&self, n: usize) -> Vec<&Event> {
-        self.ring.last_n(n)
+    fn last_n(&self, n: usize) -> Vec<Found<'_>> {
+        self.ring.last_n(n).into_iter().map(Cow::Owned).collect()
     }
 
-    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        self.ring.window(since, until, max)
+    fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
+        self.ring.window(since, until, max).into_iter().map(Cow::Owned).collect()
     }
 
-    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
-        self.late.between(since, until).filter_map(|id| self.ring.get(id)).take(max).collect()
+    fn arrived_late(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Found<'_>> {
+        self.late.between(since, until).filter_map(|id| self.ring.get(id)).take(max).map(Cow::Owned).collect()
     }
 
-    fn get(&self, id: &EventId) -> Option<&Event> {
-        self.ring.get(id)
+    fn get(&self, id: &EventId) -> Option<Found<'_>> {
+        self.ring.get(id).map(Cow::Owned)
     }
 
-    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
-        self.ring.latest_replaceable(author, kind)
+    fn contains(&self, id: &EventId) -> bool {
+        self.ring.contains(id)
     }
 
-    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = &'a Event> + 'a> {
-        Box::new(self.ring.newest_first(since, until))
+    fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<Found<'_>> {
+        self.ring.latest_replaceable(author, kind).map(Cow::Owned)
+    }
+
+    fn newest_first<'a>(&'a self, since: UnixTime, until: UnixTime) -> Box<dyn Iterator<Item = Found<'a>> + 'a> {
+        Box::new(self.ring.newest_first(since, until).map(Cow::Owned))
+    }
+
+    fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> Box<dyn Iterator<Item = Option<Found<'a>>> + 'a> {
+        Box::new(self.ring.newest_first_where(since, until, pre).map(|e| e.map(Cow::Owned)))
     }
 
     fn is_current(&self, ev: &Event) -> bool {

@@ -22,11 +22,13 @@
 //! Allocation: the budget is in bytes and events vary from ≈ 450 B to over 128 KiB, so a
 //! slot array allocated once (STYLE's `Box<[Option<_>]>`) would have to be sized for the
 //! smallest event and cost ≈ 200 B × budget / 450 B up front, about half the budget, even
-//! when nearly empty. Instead each event is one `Box` and the maps grow with use; the
-//! budget, which counts their share ([`cost_of`]), bounds them all.
+//! when nearly empty. Instead each event is one allocation of packed bytes ([`compact`]:
+//! no per-tag or per-string allocations, no inline `Event`), and the maps grow with use; the
+//! budget, which counts their share ([`cost_of`]), bounds them all. Queries decode the
+//! events they return (owned `Event`s); eviction reads the author and kind in place.
 //!
-//! Memory per event: the boxed entry, one `events` map slot and one id-index slot ([`ids`],
-//! keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
+//! Memory per event: the packed bytes, one 72-byte `events` map slot (key and entry) and one
+//! id-index slot ([`ids`], keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
 //! second ordered set: eviction finds the oldest unpinned event by walking `events` from
 //! `evict_floor`, a key below which no event is evictable (and `enforce_pinned_cap` likewise
 //! from `pin_floor`). Each walk moves its floor up past what it skipped and floors only move
@@ -47,6 +49,7 @@ use crate::keys::PublicKey;
 use crate::limits::{PINNED_SHARE_PERCENT, STORE_EVENT_OVERHEAD_BYTES};
 use crate::time::UnixTime;
 
+use super::compact;
 use super::ids::IdIndex;
 use super::tombs::{self, d_tag, is_addressable, is_ephemeral, Coord, Target, Tombstones, KIND_DELETION};
 
@@ -112,19 +115,31 @@ pub struct Outcome {
     pub deleted: Vec<Evicted>,
 }
 
+/// One live event: its packed bytes ([`compact`], the event's only allocation) and the
+/// store's figures for it. Held inline in the map (32 B a slot).
 struct Entry {
-    event: VerifiedEvent,
+    packed: Box<[u8]>,
+    loc: Loc,
     cost: u32,
     pinned: bool,
-    loc: Loc,
+}
+
+impl Entry {
+    /// The stored event, decoded. `None` only if the packed bytes were corrupted in memory,
+    /// a bug (caught by `debug_assert`); callers then treat the event as absent.
+    fn event(&self, key: &Key) -> Option<Event> {
+        let ev = compact::decode(key.1, key.0, &self.packed);
+        debug_assert!(ev.is_ok(), "packed bytes decode: {ev:?}");
+        ev.ok()
+    }
 }
 
 /// Live events and their indexes. See the module doc for order, eviction and pinning.
 pub struct Ring {
     budget: u64,
     owner: PublicKey,
-    /// Boxed so that B-tree nodes move 8-byte pointers, not ~200-byte events.
-    events: BTreeMap<Key, Box<Entry>>,
+    /// The entries are 32 B (the event's bytes are behind the entry's one pointer).
+    events: BTreeMap<Key, Entry>,
     by_id: IdIndex,
     /// No unpinned event has a smaller key.
     evict_floor: Key,
@@ -144,10 +159,12 @@ pub struct Ring {
     evicted_total: u64,
 }
 
-/// Bytes an event accounts for against the budget: its own size plus a fixed share for the
-/// map entries and indexes that point at it (measured, see [`STORE_EVENT_OVERHEAD_BYTES`]).
+/// Bytes an event accounts for against the budget: its packed bytes (exactly what the ring
+/// allocates for it, [`compact::packed_len`]) plus a fixed share for malloc's header and
+/// rounding and the map entries and indexes that point at it (measured, see
+/// [`STORE_EVENT_OVERHEAD_BYTES`]).
 pub fn cost_of(ev: &Event) -> u64 {
-    (ev.approx_size() + STORE_EVENT_OVERHEAD_BYTES) as u64
+    (compact::packed_len(ev) + STORE_EVENT_OVERHEAD_BYTES) as u64
 }
 
 /// NIP-01 replaceable kinds: only the latest per author counts.
@@ -306,7 +323,7 @@ impl Ring {
         }
         self.by_id.insert(ev.id, ev.created_at);
         let cost32 = u32::try_from(cost).expect("an event's cost is bounded by MAX_EVENT_BYTES");
-        self.events.insert(key, Box::new(Entry { event: ev, cost: cost32, pinned, loc }));
+        self.events.insert(key, Entry { packed: compact::encode(&ev), loc, cost: cost32, pinned });
         self.bytes += cost;
         if pinned {
             self.pinned_count += 1;
@@ -333,7 +350,7 @@ impl Ring {
                 Target::Addr(coord) => self.latest_addr.get(&coord).copied(),
             };
             if let Some(key) = key.filter(|k| !doomed.contains(k)) {
-                if self.tombs.covers(&self.entry(&key).event) {
+                if self.event_at(&key).is_some_and(|ev| self.tombs.covers(&ev)) {
                     doomed.push(key);
                 }
             }
@@ -398,26 +415,34 @@ impl Ring {
     }
 
     /// Removes an unpinned entry and its index entries.
-    fn remove(&mut self, key: &Key) -> Box<Entry> {
+    fn remove(&mut self, key: &Key) -> Entry {
         let entry = self.events.remove(key).expect("evictable keys name live events");
         debug_assert!(!entry.pinned);
         self.bytes -= u64::from(entry.cost);
         self.by_id.remove(&key.1);
-        let slot = (entry.event.pubkey, entry.event.kind);
+        let (Some(pubkey), Some(kind)) = (compact::pubkey(&entry.packed), compact::kind(&entry.packed)) else {
+            debug_assert!(false, "packed bytes hold a pubkey and a kind");
+            return entry;
+        };
+        let slot = (pubkey, kind);
         if self.latest.get(&slot) == Some(key) {
             self.latest.remove(&slot);
         }
-        if is_addressable(entry.event.kind) {
-            let coord = (entry.event.pubkey, entry.event.kind, d_tag(&entry.event).to_string());
-            if self.latest_addr.get(&coord) == Some(key) {
-                self.latest_addr.remove(&coord);
+        // Only these kinds are in the other indexes; only they need the whole event.
+        if is_addressable(kind) || kind == KIND_REACTION {
+            let Some(ev) = entry.event(key) else { return entry };
+            if is_addressable(kind) {
+                let coord = (pubkey, kind, d_tag(&ev).to_string());
+                if self.latest_addr.get(&coord) == Some(key) {
+                    self.latest_addr.remove(&coord);
+                }
             }
-        }
-        if let Some(post) = liked_post(&entry.event) {
-            if let Some(list) = self.likes.get_mut(&post) {
-                list.retain(|k| k != key);
-                if list.is_empty() {
-                    self.likes.remove(&post);
+            if let Some(post) = liked_post(&ev) {
+                if let Some(list) = self.likes.get_mut(&post) {
+                    list.retain(|k| k != key);
+                    if list.is_empty() {
+                        self.likes.remove(&post);
+                    }
                 }
             }
         }
@@ -435,7 +460,7 @@ impl Ring {
 
     /// Ids and locations of the live events whose record is in segment `seg`, in query order.
     pub fn live_in_segment(&self, seg: u32) -> Vec<(EventId, Loc)> {
-        self.events.values().filter(|e| e.loc.seg == seg).map(|e| (e.event.id, e.loc)).collect()
+        self.events.iter().filter(|(_, e)| e.loc.seg == seg).map(|(k, e)| (k.1, e.loc)).collect()
     }
 
     /// Every live event's record location (to rebuild per-segment figures).
@@ -448,42 +473,74 @@ impl Ring {
         self.by_id.get(id, |key| self.events.contains_key(key))
     }
 
-    fn entry(&self, key: &Key) -> &Entry {
-        self.events.get(key).expect("index keys name live events")
+    /// The live event with this key, decoded.
+    fn event_at(&self, key: &Key) -> Option<Event> {
+        self.events.get(key).and_then(|e| e.event(key))
+    }
+
+    /// Whether the live event `id` exists.
+    pub fn contains(&self, id: &EventId) -> bool {
+        self.time_of(id).is_some()
+    }
+
+    /// The `created_at` of the live event `id`, without decoding it.
+    pub fn created_at(&self, id: &EventId) -> Option<UnixTime> {
+        self.time_of(id)
     }
 
     /// The event with exactly this id.
-    pub fn get(&self, id: &EventId) -> Option<&Event> {
+    pub fn get(&self, id: &EventId) -> Option<Event> {
         let t = self.time_of(id)?;
-        self.events.get(&(t, *id)).map(|e| e.event.as_event())
+        self.event_at(&(t, *id))
     }
 
     /// The `n` newest events, oldest first.
-    pub fn last_n(&self, n: usize) -> Vec<&Event> {
-        let mut out: Vec<&Event> = self.events.values().rev().take(n).map(|e| e.event.as_event()).collect();
+    pub fn last_n(&self, n: usize) -> Vec<Event> {
+        let mut out: Vec<Event> = self.events.iter().rev().take(n).filter_map(|(k, e)| e.event(k)).collect();
         out.reverse();
         out
     }
 
     /// Events with `since <= created_at <= until`, oldest first, the newest `max` of them.
-    pub fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<&Event> {
+    pub fn window(&self, since: UnixTime, until: UnixTime, max: usize) -> Vec<Event> {
         if since > until {
             return Vec::new();
         }
         let range = (since, EventId([0; 32]))..=(until, EventId([0xff; 32]));
-        let mut out: Vec<&Event> = self.events.range(range).rev().take(max).map(|(_, e)| e.event.as_event()).collect();
+        let mut out: Vec<Event> = self.events.range(range).rev().take(max).filter_map(|(k, e)| e.event(k)).collect();
         out.reverse();
         out
     }
 
-    /// Live events with `since <= created_at <= until`, newest first (ties: higher id first).
-    pub fn newest_first(&self, since: UnixTime, until: UnixTime) -> impl Iterator<Item = &Event> + '_ {
+    /// Live events with `since <= created_at <= until`, newest first (ties: higher id first),
+    /// each decoded as the iterator reaches it.
+    pub fn newest_first(&self, since: UnixTime, until: UnixTime) -> impl Iterator<Item = Event> + '_ {
         let range = if since > until {
             None
         } else {
             Some(self.events.range((since, EventId([0; 32]))..=(until, EventId([0xff; 32]))))
         };
-        range.into_iter().flatten().rev().map(|(_, e)| e.event.as_event())
+        range.into_iter().flatten().rev().filter_map(|(k, e)| e.event(k))
+    }
+
+    /// [`Ring::newest_first`], but each event for which `pre(author, kind)` is false (read in
+    /// place) is `None`, not decoded: a scan pays the decoding only for likely matches and
+    /// still counts every event it examined.
+    pub fn newest_first_where<'a>(
+        &'a self,
+        since: UnixTime,
+        until: UnixTime,
+        pre: &'a dyn Fn(&PublicKey, u16) -> bool,
+    ) -> impl Iterator<Item = Option<Event>> + 'a {
+        let range = if since > until {
+            None
+        } else {
+            Some(self.events.range((since, EventId([0; 32]))..=(until, EventId([0xff; 32]))))
+        };
+        range.into_iter().flatten().rev().map(move |(k, e)| {
+            let head = compact::pubkey(&e.packed).zip(compact::kind(&e.packed));
+            head.filter(|(pk, kind)| pre(pk, *kind)).and_then(|_| e.event(k))
+        })
     }
 
     /// Whether `ev` is not superseded: for a replaceable or addressable kind, it is the
@@ -519,15 +576,20 @@ impl Ring {
         &mut self.tombs
     }
 
+    /// The id of the latest replaceable event of `kind` by `author`, without decoding it.
+    pub fn latest_replaceable_id(&self, author: &PublicKey, kind: u16) -> Option<EventId> {
+        self.latest.get(&(*author, kind)).map(|(_, id)| *id)
+    }
+
     /// The latest replaceable event of `kind` by `author`.
-    pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<&Event> {
+    pub fn latest_replaceable(&self, author: &PublicKey, kind: u16) -> Option<Event> {
         let key = self.latest.get(&(*author, kind))?;
-        self.events.get(key).map(|e| e.event.as_event())
+        self.event_at(key)
     }
 
     /// Live reactions to `post`, oldest first.
-    pub fn likes_of(&self, post: &EventId) -> Vec<&Event> {
-        self.likes.get(post).map_or_else(Vec::new, |keys| keys.iter().map(|k| self.entry(k).event.as_event()).collect())
+    pub fn likes_of(&self, post: &EventId) -> Vec<Event> {
+        self.likes.get(post).map_or_else(Vec::new, |keys| keys.iter().filter_map(|k| self.event_at(k)).collect())
     }
 
     /// Live events.
@@ -582,7 +644,8 @@ impl Ring {
         self.debug_check();
         let (mut bytes, mut pinned_bytes, mut pinned_count) = (0u64, 0u64, 0usize);
         for (key, e) in &self.events {
-            assert_eq!(*key, (e.event.created_at, e.event.id));
+            let ev = e.event(key).expect("packed bytes decode");
+            assert_eq!(*key, (ev.created_at, ev.id));
             assert_eq!(self.time_of(&key.1), Some(key.0));
             let spared =
                 [KIND_PROFILE, KIND_FOLLOW_LIST].iter().any(|k| self.latest.get(&(self.owner, *k)) == Some(key));
@@ -592,25 +655,26 @@ impl Ring {
             } else {
                 assert!(*key >= self.evict_floor, "an evictable event below the eviction floor");
             }
-            assert_eq!(u64::from(e.cost), cost_of(&e.event));
+            assert_eq!(u64::from(e.cost), cost_of(&ev));
             bytes += u64::from(e.cost);
             if e.pinned {
                 pinned_bytes += u64::from(e.cost);
             }
         }
         assert_eq!((bytes, pinned_bytes, pinned_count), (self.bytes, self.pinned_bytes, self.pinned_count));
+        let event = |key: &Key| self.event_at(key).expect("index keys name live events");
         for (slot, key) in &self.latest {
-            let e = self.entry(key);
-            assert_eq!((e.event.pubkey, e.event.kind), *slot);
+            let e = event(key);
+            assert_eq!((e.pubkey, e.kind), *slot);
         }
         for (slot, key) in &self.latest_addr {
-            let e = self.entry(key);
-            assert_eq!((e.event.pubkey, e.event.kind, d_tag(&e.event).to_string()), *slot);
+            let e = event(key);
+            assert_eq!((e.pubkey, e.kind, d_tag(&e).to_string()), *slot);
         }
-        assert!(self.events.values().all(|e| !self.tombs.covers(&e.event)), "no live event is deleted");
+        assert!(self.events.keys().all(|k| !self.tombs.covers(&event(k))), "no live event is deleted");
         for (post, keys) in &self.likes {
             assert!(!keys.is_empty() && keys.windows(2).all(|w| w[0] < w[1]));
-            assert!(keys.iter().all(|k| liked_post(&self.entry(k).event) == Some(*post)));
+            assert!(keys.iter().all(|k| liked_post(&event(k)) == Some(*post)));
         }
     }
 }

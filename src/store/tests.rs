@@ -1,6 +1,7 @@
 //! Store tests: memory semantics (ring), persistence and recovery (log), retention.
 //! Real signed events only: the original's fixtures and freshly signed ones.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -106,15 +107,16 @@ pub(super) fn open(dir: &Path, cfg: StoreConfig) -> (Store, Recovery) {
     (store, recovery)
 }
 
-pub(super) fn ids(events: &[&Event]) -> Vec<EventId> {
-    events.iter().map(|e| e.id).collect()
+/// Ids of events as any store answer holds them (`&Event`, `Event` or `Found`).
+pub(super) fn ids<E: Borrow<Event>>(events: &[E]) -> Vec<EventId> {
+    events.iter().map(|e| e.borrow().id).collect()
 }
 
-fn keys_of(events: &[&Event]) -> Vec<(UnixTime, EventId)> {
-    events.iter().map(|e| (e.created_at, e.id)).collect()
+fn keys_of<E: Borrow<Event>>(events: &[E]) -> Vec<(UnixTime, EventId)> {
+    events.iter().map(|e| (e.borrow().created_at, e.borrow().id)).collect()
 }
 
-fn is_ascending(events: &[&Event]) -> bool {
+fn is_ascending<E: Borrow<Event>>(events: &[E]) -> bool {
     keys_of(events).windows(2).all(|w| w[0] < w[1])
 }
 
@@ -130,7 +132,7 @@ fn insert_get_and_duplicates_are_stored_once() {
     let disk = store.stats().disk_bytes;
     for ev in &all {
         assert_eq!(store.insert(ev.clone()).expect("insert"), Inserted::Duplicate);
-        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+        assert_eq!(store.get(&ev.id).as_deref(), Some(ev.as_event()));
     }
     assert_eq!(store.stats().disk_bytes, disk, "duplicates are not written");
     assert_eq!(store.len(), all.len());
@@ -182,6 +184,33 @@ fn last_n_and_window_are_ascending_with_ties_by_id_and_bounded() {
     assert!(store.window(UnixTime(0), UnixTime(u64::MAX), 0).is_empty());
     assert_eq!(store.window(UnixTime(109), UnixTime(109), 100).len(), 3);
     assert_eq!(keys_of(&store.window(UnixTime(0), UnixTime(u64::MAX), 1000)), sorted);
+}
+
+#[test]
+fn newest_first_where_decodes_only_what_passes_author_and_kind_and_counts_the_rest() {
+    let dir = TempDir::new("newest-where");
+    let (mut store, _) = open(&dir.0, cfg(BIG, &key(1)));
+    let mut all = Vec::new();
+    for t in 100..130u64 {
+        let k = key(1 + (t % 3) as u32);
+        let kind = if t % 2 == 0 { KIND_POST } else { KIND_REACTION };
+        let ev = signed(&k, t, kind, &[], &format!("{t}"));
+        store.insert(ev.clone()).expect("insert");
+        all.push(ev);
+    }
+    let wanted = key(2).public_key();
+    let pre = |pk: &PublicKey, kind: u16| *pk == wanted && kind == KIND_POST;
+    let got: Vec<Option<EventId>> =
+        store.newest_first_where(UnixTime(105), UnixTime(124), &pre).map(|e| e.map(|e| e.id)).collect();
+    let full: Vec<EventId> = store.newest_first(UnixTime(105), UnixTime(124)).map(|e| e.id).collect();
+    assert_eq!(got.len(), full.len(), "every examined event is counted, passing or not");
+    for (g, id) in got.iter().zip(&full) {
+        let ev = all.iter().find(|e| e.id == *id).expect("stored");
+        let passes = ev.pubkey == wanted && ev.kind == KIND_POST;
+        assert_eq!(*g, passes.then_some(*id), "only passing events are decoded, in the same order");
+    }
+    assert!(got.iter().flatten().count() >= 2, "the test exercises both outcomes");
+    assert!(store.newest_first_where(UnixTime(125), UnixTime(124), &pre).next().is_none(), "since > until");
 }
 
 #[test]
@@ -264,7 +293,7 @@ fn reopen_restores_events_and_indexes() {
     assert_eq!(store.stats().bytes, before_stats.bytes);
     assert_eq!(store.stats().pinned, before_stats.pinned);
     for ev in &events {
-        assert_eq!(store.get(&ev.id), Some(ev.as_event()));
+        assert_eq!(store.get(&ev.id).as_deref(), Some(ev.as_event()));
     }
     let (e1, e3, e4, e16) = (fixture(1), fixture(3), fixture(4), fixture(16));
     assert_eq!(store.latest_replaceable(&e4.pubkey, KIND_PROFILE).map(|e| e.id), Some(e4.id));

@@ -12,7 +12,9 @@ pub mod types;
 use std::error::Error;
 use std::fmt;
 
-pub use msg::{Gossip, GossipKind, Hello, Msg, NodeRecord, Routed, UndeliverableReason};
+pub use msg::{
+    DeliveryMode, Gossip, GossipKind, Hello, Interest, Msg, NodeRecord, Routed, UndeliverableReason, FEATURE_INTEREST,
+};
 pub use types::{Addr, Body, ConnId, Key32, MsgId, NodeId, PeerRef, Role, Sig};
 
 /// Version byte of every frame; a peer speaking another version is disconnected.

@@ -69,7 +69,34 @@ pub struct Hello {
     pub nonce: u64,
 }
 
+/// Capability bits a node announces inside its `Hello` nonce (see [`Hello::tag_nonce`]).
+/// Bit 0: it understands [`Msg::Interest`] (follower multicast, issue 10).
+pub const FEATURE_INTEREST: u8 = 1;
+
+/// Marker in the top 16 bits of a nonce that carries capability bits ("np").
+const FEATURE_MAGIC: u64 = 0x6E70;
+
 impl Hello {
+    /// A nonce announcing `features`: the top 16 bits are a fixed marker, the next 8 the
+    /// capability bits, the low 40 bits random. Why in the nonce: `rmp_serde` refuses a struct
+    /// with an extra field and an unknown `Msg` variant, so a new `Hello` field or frame would
+    /// disconnect every peer of the previous build; the nonce is a plain `u64` they sign and
+    /// never interpret. 40 random bits still make a replayed `Auth` hopeless (the verifier
+    /// picks the nonce). An old peer's random nonce carries the marker by chance once in
+    /// 65,536 handshakes; the cost of that is one dropped link that is redialled.
+    pub fn tag_nonce(random: u64, features: u8) -> u64 {
+        (FEATURE_MAGIC << 48) | (u64::from(features) << 40) | (random & 0xFF_FFFF_FFFF)
+    }
+
+    /// The capability bits a peer's nonce announces (none from a peer of an older build).
+    pub fn features(nonce: u64) -> u8 {
+        if nonce >> 48 == FEATURE_MAGIC {
+            ((nonce >> 40) & 0xFF) as u8
+        } else {
+            0
+        }
+    }
+
     /// What `Auth` signs: SHA-256(tag ‖ peer's nonce ‖ signer's node id).
     pub fn auth_hash(peer_nonce: u64, signer: NodeId) -> [u8; 32] {
         let mut h = Sha256::new();
@@ -180,6 +207,20 @@ impl Routed {
     }
 }
 
+impl Routed {
+    /// What a node that gives up on a unicast signs in its `Undeliverable`: SHA-256(tag ‖
+    /// reporter ‖ the unicast's [`Routed::signing_hash`] ‖ reason code), so a report names one
+    /// payload and one reason and only the reporter's key can make it.
+    pub fn undeliverable_hash(reporter: NodeId, routed_hash: &[u8; 32], reason: UndeliverableReason) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"nostrp2p/undeliverable/v2");
+        h.update(reporter.0.to_be_bytes());
+        h.update(routed_hash);
+        h.update([reason.code()]);
+        h.finalize().into()
+    }
+}
+
 /// Why a unicast did not arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UndeliverableReason {
@@ -194,6 +235,19 @@ pub enum UndeliverableReason {
     /// The node that would deliver it does not (yet) know the origin's node key, so it cannot
     /// check the signature (a record still spreading; the origin retries).
     UnknownSource,
+}
+
+impl UndeliverableReason {
+    /// The reason's byte in [`Routed::undeliverable_hash`] (fixed: part of what is signed).
+    pub fn code(self) -> u8 {
+        match self {
+            UndeliverableReason::Unknown => 0,
+            UndeliverableReason::TtlExpired => 1,
+            UndeliverableReason::NotAttached => 2,
+            UndeliverableReason::NoRoute => 3,
+            UndeliverableReason::UnknownSource => 4,
+        }
+    }
 }
 
 /// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
@@ -319,7 +373,7 @@ pub enum Msg {
     },
     /// Delivery failed, routed back to the origin.
     Undeliverable {
-        /// Node that gave up.
+        /// Node that gave up (the signer).
         src: NodeId,
         /// The origin of the unicast.
         dst: NodeId,
@@ -327,7 +381,79 @@ pub enum Msg {
         msg_id: u64,
         /// Why.
         reason: UndeliverableReason,
+        /// [`Routed::signing_hash`] of the unicast it reports on (the origin compares it).
+        of: MsgId,
+        /// Signature by `src`'s node key over [`Routed::undeliverable_hash`].
+        sig: Sig,
     },
+    // --- follower multicast (issue 10; new variants go at the end) ---
+    /// A leaf tells a home which broadcasts it wants; replaces the previous one. Sent only to
+    /// peers whose `Hello` announced [`FEATURE_INTEREST`].
+    Interest(Interest),
+}
+
+/// How a node wants broadcasts delivered (`--delivery`; one byte on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum DeliveryMode {
+    /// Everything (today's broadcast).
+    Broadcast,
+    /// Only the followees' broadcasts and what is addressed to the owner.
+    Follow,
+    /// Broadcast while the network is small, follow past `AUTO_FOLLOW_MIN_NODES` (the home
+    /// judges, from its directory size).
+    Auto,
+}
+
+impl DeliveryMode {
+    /// Every mode, in wire order.
+    pub const ALL: [DeliveryMode; 3] = [DeliveryMode::Broadcast, DeliveryMode::Follow, DeliveryMode::Auto];
+
+    /// The name `--delivery` takes and `/status` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Broadcast => "broadcast",
+            DeliveryMode::Follow => "follow",
+            DeliveryMode::Auto => "auto",
+        }
+    }
+
+    /// The mode named `name` (see [`DeliveryMode::as_str`]).
+    pub fn from_name(name: &str) -> Option<DeliveryMode> {
+        DeliveryMode::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl From<DeliveryMode> for u8 {
+    fn from(m: DeliveryMode) -> u8 {
+        match m {
+            DeliveryMode::Broadcast => 0,
+            DeliveryMode::Follow => 1,
+            DeliveryMode::Auto => 2,
+        }
+    }
+}
+
+impl TryFrom<u8> for DeliveryMode {
+    type Error = String;
+    fn try_from(b: u8) -> Result<DeliveryMode, String> {
+        match b {
+            0 => Ok(DeliveryMode::Broadcast),
+            1 => Ok(DeliveryMode::Follow),
+            2 => Ok(DeliveryMode::Auto),
+            other => Err(format!("unknown delivery mode {other}")),
+        }
+    }
+}
+
+/// A leaf's interest set: its mode and the authors its owner follows (sorted, distinct, at
+/// most `MAX_INTEREST_AUTHORS`; a longer list is refused whole by the home).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interest {
+    /// The leaf's `--delivery` setting.
+    pub mode: DeliveryMode,
+    /// Followed authors (Nostr pubkeys).
+    pub authors: Vec<Key32>,
 }
 
 impl Msg {
@@ -360,6 +486,7 @@ impl Msg {
             Msg::Routed(_) => "Routed",
             Msg::RoutedAck { .. } => "RoutedAck",
             Msg::Undeliverable { .. } => "Undeliverable",
+            Msg::Interest(_) => "Interest",
         }
     }
     /// True for messages that carry application payload (counted as payload bytes, not control).

@@ -60,7 +60,15 @@ fn samples() -> Vec<Msg> {
             sig: Sig([8; 64]),
         }),
         Msg::RoutedAck { src: NodeId(2), dst: NodeId(1), msg_id: 9, hops: 2, of: MsgId([7; 32]), sig: Sig([6; 64]) },
-        Msg::Undeliverable { src: NodeId(3), dst: NodeId(1), msg_id: 9, reason: UndeliverableReason::NotAttached },
+        Msg::Undeliverable {
+            src: NodeId(3),
+            dst: NodeId(1),
+            msg_id: 9,
+            reason: UndeliverableReason::NotAttached,
+            of: MsgId([7; 32]),
+            sig: Sig([5; 64]),
+        },
+        Msg::Interest(Interest { mode: DeliveryMode::Follow, authors: vec![Key32([4; 32]), Key32([5; 32])] }),
     ]
 }
 
@@ -200,11 +208,19 @@ fn frame_table() -> String {
         out.push_str(&format!("{} {}\n", msg.name(), crate::hex::encode(&frame)));
     }
     let rec = sample_record();
-    let hashes: [(&str, [u8; 32]); 4] = [
+    let hashes: [(&str, [u8; 32]); 5] = [
         ("node-record", rec.signing_hash()),
         ("auth", Hello::auth_hash(0x0102_0304_0506_0708, NodeId(0x1122_3344_5566_7788))),
         ("routed", Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x")),
         ("routed-ack", Routed::ack_hash(&Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x"))),
+        (
+            "undeliverable",
+            Routed::undeliverable_hash(
+                NodeId(3),
+                &Routed::signing_hash(NodeId(1), NodeId(2), 9, b"x"),
+                UndeliverableReason::NotAttached,
+            ),
+        ),
     ];
     for (name, h) in hashes {
         out.push_str(&format!("hash:{name} {}\n", crate::hex::encode(&h)));
@@ -250,4 +266,27 @@ fn ids_keys_and_signatures_travel_as_bin() {
         sig: Sig([0xff; 64]),
     };
     assert!(frame_len(&ack) < 96 + 30, "{}", frame_len(&ack));
+}
+
+#[test]
+fn hello_nonce_carries_features_and_old_nonces_carry_none() {
+    let n = Hello::tag_nonce(0xFFFF_FFFF_FFFF_FFFF, FEATURE_INTEREST);
+    assert_eq!(Hello::features(n), FEATURE_INTEREST);
+    assert_eq!(n & 0xFF_FFFF_FFFF, 0xFF_FFFF_FFFF, "40 random bits kept");
+    assert_eq!(Hello::features(Hello::tag_nonce(7, 0)), 0);
+    // A previous build's nonce is fully random: without the marker it announces nothing,
+    // whatever its other bits are.
+    for old in [0u64, 42, u64::MAX, 0x6E71_FFFF_0000_0000, 0x0000_0000_0000_6E70] {
+        assert_eq!(Hello::features(old), 0, "{old:x}");
+    }
+}
+
+#[test]
+fn an_unknown_delivery_mode_is_malformed_not_a_panic() {
+    let mut frame =
+        encode_frame(&Msg::Interest(Interest { mode: DeliveryMode::Auto, authors: vec![] })).expect("encodes");
+    let last = frame.len() - 2; // [.., mode, fixarray(0)]
+    assert_eq!(frame[last], 2);
+    frame[last] = 9;
+    assert!(matches!(decode_frame(&frame), Err(DecodeError::Malformed(_))));
 }

@@ -3,7 +3,7 @@
 //! turns a hang into a failure; nothing waits a fixed time.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use super::cluster::{nodes_known, overlay_addr, peers, start_node, wait_until};
@@ -110,6 +110,24 @@ impl RawPeer {
         };
         peer.try_send(&Msg::Auth(crypto.sign(&Hello::auth_hash(their_nonce, node))));
         peer
+    }
+
+    /// A core peer (owner `user(seed)`, node key `node_secret`) that advertises a listener of its
+    /// own on 127.0.0.1 and joins `to`'s active view; the listener must stay open while it is used.
+    pub fn join_active_view(to: SocketAddr, seed: u8, node_secret: [u8; 32]) -> (RawPeer, TcpListener) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("advertised address");
+        let port = listener.local_addr().expect("local addr").port();
+        let owner = Key32(user(seed).public_key().0);
+        let mut raw =
+            RawPeer::connect_advertising(to, owner, node_secret, Role::Core, Some(Addr::v4([127, 0, 0, 1], port)));
+        raw.send(&Msg::Join);
+        loop {
+            match raw.read_msg() {
+                Msg::NeighborReply { ok: true } => return (raw, listener),
+                Msg::NeighborReply { ok: false } => panic!("the server refused raw peer {seed} as a neighbour"),
+                _ => {}
+            }
+        }
     }
 
     /// Waits until the server has processed every frame sent so far (frames on one connection

@@ -14,23 +14,41 @@ pub type Frame = (u8, Vec<u8>);
 impl Ws {
     /// Opens a websocket on the node's HTTP port (read timeout: the guard against a hang).
     pub fn connect(addr: SocketAddr) -> Ws {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        Ws::try_connect(addr, Duration::from_secs(60)).unwrap_or_else(|e| panic!("websocket to {addr}: {e}"))
+    }
+
+    /// Opens a websocket, or says why not (a refused connection, a non-`101` answer); `guard`
+    /// bounds the connect and every read. `TCP_NODELAY` is on, as a latency-minded client has it.
+    pub fn try_connect(addr: SocketAddr, guard: Duration) -> Result<Ws, String> {
+        let mut s = TcpStream::connect_timeout(&addr, guard).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(guard)).map_err(|e| e.to_string())?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
         let req = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        s.write_all(req.as_bytes()).expect("write handshake");
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
         let mut r = BufReader::new(s);
         let mut line = String::new();
-        r.read_line(&mut line).expect("status line");
-        assert!(line.starts_with("HTTP/1.1 101"), "handshake answered {line:?}");
+        r.read_line(&mut line).map_err(|e| e.to_string())?;
+        if !line.starts_with("HTTP/1.1 101") {
+            return Err(format!("handshake answered {line:?}"));
+        }
         loop {
             line.clear();
-            r.read_line(&mut line).expect("header");
-            if line == "\r\n" {
-                break;
+            r.read_line(&mut line).map_err(|e| e.to_string())?;
+            if line == "\r\n" || line.is_empty() {
+                return Ok(Ws(r));
             }
         }
-        Ws(r)
+    }
+
+    /// A second handle on the same socket, so one thread can read while another writes.
+    pub fn split(&self) -> Ws {
+        Ws(BufReader::new(self.0.get_ref().try_clone().expect("clone the socket")))
+    }
+
+    /// Sends a normal close frame (1000) and drops the connection.
+    pub fn close(mut self) {
+        let _ = self.0.get_mut().write_all(&client_frame(8, &1000u16.to_be_bytes()));
     }
 
     /// Sends one masked frame.

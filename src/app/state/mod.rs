@@ -437,7 +437,7 @@ impl App {
             return;
         }
         let (Some(node_key), Some(ev)) = (ctx.node_key(dst), store.get(&id)) else { return };
-        let plain = crate::event::packed::encode(ev);
+        let plain = crate::event::packed::encode(&ev);
         let Some(sealed) = self.seal_to(&node_key, &plain) else { return };
         for s in targets {
             if s == ctx.me() {
@@ -479,7 +479,7 @@ impl App {
                 self.outbox_dirty = true;
                 continue;
             };
-            let m = AppMsg::Event(ev.clone());
+            let m = AppMsg::Event(ev.into_owned());
             if self.send(key.0, &m, Some(Pending::Resend(key)), now) {
                 self.resend.mark_sent(&key);
             } else {

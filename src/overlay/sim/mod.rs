@@ -42,6 +42,8 @@ pub struct SimConfig {
     pub meter: bool,
     /// Check the stepped node's invariants every this many steps (1 = always).
     pub check_every: u64,
+    /// Every node's `--delivery` setting.
+    pub delivery: crate::wire::DeliveryMode,
 }
 
 impl Default for SimConfig {
@@ -56,6 +58,7 @@ impl Default for SimConfig {
             join_window_ms: 10_000,
             meter: false,
             check_every: 1,
+            delivery: crate::wire::DeliveryMode::Auto,
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct Traffic {
     pub frames: u64,
     /// Event payload frames received (for per-role RMR).
     pub event_frames_in: u64,
+    /// Bytes of every frame received (what a leaf's radio downloads).
+    pub bytes_in: u64,
 }
 
 /// One simulated node.
@@ -103,6 +108,11 @@ pub struct SimNode {
 }
 
 impl SimNode {
+    /// The owner's key (the author of the posts it publishes).
+    pub fn owner(&self) -> Key32 {
+        self.cfg.owner
+    }
+
     /// A node that has just started: alive, in partition group 0, nothing delivered yet.
     fn fresh(overlay: Overlay, addr: Addr, reachable: bool, cfg: Config, key: [u8; 32]) -> SimNode {
         SimNode {
@@ -243,6 +253,7 @@ impl Sim {
                 bootstrap,
                 role: RoleChoice::Auto,
                 leaf_slots: super::params::LEAF_SLOTS,
+                delivery: cfg.delivery,
                 seed: rng.next_u64(),
             };
             let mut key = [0u8; 32];
@@ -358,6 +369,7 @@ impl Sim {
         if !self.cfg.meter {
             return;
         }
+        self.nodes[to].traffic.bytes_in += len;
         for n in [from, to] {
             let t = &mut self.nodes[n].traffic;
             t.frames += 1;
