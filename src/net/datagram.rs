@@ -33,6 +33,10 @@ pub const MAC_BYTES: usize = 12;
 pub const MAX_DATAGRAM_BYTES: usize = HEAD_BYTES + MAX_FRAMES_BYTES + MAC_BYTES;
 /// Sequence numbers remembered behind the highest one seen (a 64-bit bitmap per link).
 pub const REPLAY_WINDOW: u32 = 64;
+/// Probes a link sends again when an authenticated datagram shows the peer at another address
+/// than the one probed (the first guess, the TCP address, can be wrong: a node dialling out on
+/// loopback or a multi-homed host uses another source IP). Bounds what a peer can make us send.
+pub const MAX_REPROBES: u8 = 2;
 
 // A whole datagram plus IPv6 (40 B) and UDP (8 B) headers fits the IPv6 minimum MTU.
 const _: () = assert!(MAX_DATAGRAM_BYTES + 48 <= 1280);
@@ -130,6 +134,8 @@ struct Peer {
     token: u64,
     key: [u8; 32],
     next_seq: u32,
+    /// Probes sent again after the peer's address changed ([`MAX_REPROBES`] at most).
+    reprobes: u8,
 }
 
 /// One connection's datagram link.
@@ -143,6 +149,9 @@ struct Link {
     peer: Option<Peer>,
     /// A valid datagram from the peer arrived: the path works, so payloads may go this way.
     heard: bool,
+    /// Where the last one came from (see [`Links::learn`]): it can arrive before the peer's
+    /// offer (UDP overtakes the TCP stream), and then it is the address the offer goes to.
+    from: Option<SocketAddr>,
 }
 
 /// The datagram links of all connections.
@@ -224,7 +233,8 @@ impl Links {
             return false;
         }
         self.by_token.insert(token, conn);
-        self.by_conn.insert(conn, Link { token, key, window: ReplayWindow::default(), peer: None, heard: false });
+        self.by_conn
+            .insert(conn, Link { token, key, window: ReplayWindow::default(), peer: None, heard: false, from: None });
         true
     }
 
@@ -232,8 +242,14 @@ impl Links {
     /// that direction). Without our own offer yet it is kept until [`Links::offer`] (then
     /// [`Links::early_probe`] gives the probe). Ignored (`None`) if the peer already offered:
     /// one offer per connection, so a peer cannot make us send it a stream of probes.
-    pub fn accept(&mut self, conn: ConnId, addr: SocketAddr, token: u64, key: [u8; 32]) -> Option<Vec<u8>> {
-        let peer = Peer { addr, token, key, next_seq: 1 };
+    pub fn accept(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        token: u64,
+        key: [u8; 32],
+    ) -> Option<(SocketAddr, Vec<u8>)> {
+        let mut peer = Peer { addr, token, key, next_seq: 1, reprobes: 0 };
         let Some(link) = self.by_conn.get_mut(&conn) else {
             self.early.entry(conn).or_insert(peer);
             return None;
@@ -241,14 +257,17 @@ impl Links {
         if link.peer.is_some() {
             return None;
         }
+        // The peer's datagram came first: it showed where the peer is.
+        peer.addr = link.from.unwrap_or(addr);
         link.peer = Some(peer);
-        self.seal_for(conn, &[], true).map(|(_, d)| d)
+        self.seal_for(conn, &[], true)
     }
 
     /// After [`Links::offer`]: the probe for a peer offer that came first, if one did.
     pub fn early_probe(&mut self, conn: ConnId) -> Option<(SocketAddr, Vec<u8>)> {
-        let peer = self.early.remove(&conn)?;
+        let mut peer = self.early.remove(&conn)?;
         let link = self.by_conn.get_mut(&conn)?;
+        peer.addr = link.from.unwrap_or(peer.addr);
         link.peer = Some(peer);
         self.seal_for(conn, &[], true)
     }
@@ -289,6 +308,26 @@ impl Links {
             Err(_) => self.stats.dropped += 1,
         }
         r
+    }
+
+    /// After [`Links::open`] accepted a datagram of `conn` from `from`: the peer is there (the
+    /// datagram is authenticated and fresh, so only the peer, or someone on its path, sent it),
+    /// so later datagrams go to `from`. If that is not where our probe went, the probe was
+    /// probably lost: returns one more probe to `from` (at most [`MAX_REPROBES`] per link), so
+    /// the peer hears us too. A link whose guess was right never sends one.
+    pub fn learn(&mut self, conn: ConnId, from: SocketAddr) -> Option<(SocketAddr, Vec<u8>)> {
+        let link = self.by_conn.get_mut(&conn)?;
+        link.from = Some(from);
+        let peer = link.peer.as_mut()?;
+        if peer.addr == from {
+            return None;
+        }
+        peer.addr = from;
+        if peer.reprobes >= MAX_REPROBES {
+            return None;
+        }
+        peer.reprobes += 1;
+        self.seal_for(conn, &[], true)
     }
 
     /// Count a datagram that opened but whose frames were refused.

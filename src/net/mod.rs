@@ -71,8 +71,9 @@ pub enum NetEvent {
     Malformed(ConnId, wire::DecodeError),
     /// The peer answered in HTTP (its bytes began `HTTP`); the reader has stopped.
     AnsweredHttp(ConnId),
-    /// A UDP datagram arrived on the overlay port (unchecked: `datagram::Links::open`).
-    Datagram(Vec<u8>),
+    /// A UDP datagram arrived on the overlay port from that address (unchecked:
+    /// `datagram::Links::open`).
+    Datagram(Vec<u8>, SocketAddr),
     /// A host name resolution asked for with [`Net::resolve`] finished.
     Resolved(Result<Vec<SocketAddr>, String>),
 }
@@ -208,9 +209,9 @@ impl<'a> Net<'a> {
                 let mut buf = vec![0u8; datagram::MAX_DATAGRAM_BYTES + 1];
                 loop {
                     match socket.recv_from(&mut buf).await {
-                        Ok((n, _)) => {
+                        Ok((n, from)) => {
                             let d = buf.get(..n).unwrap_or_default().to_vec();
-                            if tx.send(NetEvent::Datagram(d)).await.is_err() {
+                            if tx.send(NetEvent::Datagram(d, from)).await.is_err() {
                                 return;
                             }
                         }

@@ -436,7 +436,7 @@ impl<'a> OverlayRuntime<'a> {
                 self.overlay.handle_input(Input::Frame { conn, msg }, self.clock);
                 return self.maybe_offer(conn);
             }
-            NetEvent::Datagram(d) => return self.on_datagram(&d),
+            NetEvent::Datagram(d, from) => return self.on_datagram(&d, from),
             NetEvent::Malformed(conn, e) => {
                 if let crate::wire::DecodeError::BadVersion { got } = e {
                     other_protocol(&mut self.other_protocol_peers, &mut self.other_protocol, conn, got);
@@ -655,6 +655,7 @@ impl<'a> OverlayRuntime<'a> {
             || self.overlay.role() != crate::wire::Role::Core
             || self.overlay.is_deciding()
             || self.overlay.up_peer_role(conn).is_none()
+            || self.overlay.up_peer_features(conn) & crate::wire::FEATURE_DATAGRAM == 0
         {
             return;
         }
@@ -685,17 +686,26 @@ impl<'a> OverlayRuntime<'a> {
             return;
         }
         let to = SocketAddr::new(ip, port);
-        if let Some(probe) = self.links.accept(conn, to, token, key) {
+        if let Some((to, probe)) = self.links.accept(conn, to, token, key) {
+            log::debug!("datagram link offered on {conn:?}: probing {to}");
             self.net.send_datagram(to, &probe);
         }
     }
 
     /// A datagram: checked by `Links::open`, then its frames go to the overlay exactly as if
     /// they had come on that connection's TCP stream. Anything wrong is counted and dropped.
-    fn on_datagram(&mut self, d: &[u8]) {
-        let Ok((conn, frames)) = self.links.open(d) else { return };
+    fn on_datagram(&mut self, d: &[u8], from: SocketAddr) {
+        let (conn, frames) = match self.links.open(d) {
+            Ok(x) => x,
+            Err(e) => return log::debug!("datagram from {from} dropped: {e:?}"),
+        };
+        if let Some((to, probe)) = self.links.learn(conn, from) {
+            log::debug!("datagram link {conn:?}: the peer is at {from}, probing it there");
+            self.net.send_datagram(to, &probe);
+        }
         match datagram::decode_frames(frames) {
             Ok(msgs) => {
+                log::trace!("datagram from {from} on {conn:?}: {} frames", msgs.len());
                 for msg in msgs {
                     self.overlay.handle_input(Input::Frame { conn, msg }, self.clock);
                 }

@@ -209,7 +209,8 @@ impl Overlay {
     }
 
     fn start_hello(&mut self, conn: ConnId) {
-        let nonce = Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST);
+        let nonce =
+            Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST | crate::wire::FEATURE_DATAGRAM);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.phase = Phase::Hello { nonce, peer: None, authorised: false };

@@ -72,6 +72,9 @@ pub struct Hello {
 /// Capability bits a node announces inside its `Hello` nonce (see [`Hello::tag_nonce`]).
 /// Bit 0: it understands [`Msg::Interest`] (follower multicast, issue 10).
 pub const FEATURE_INTEREST: u8 = 1;
+/// Bit 1: it understands [`Msg::Link`] (datagram path between core servers, issue 11); a
+/// `Link` goes only to a peer that announced it.
+pub const FEATURE_DATAGRAM: u8 = 2;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;

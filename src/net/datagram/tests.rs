@@ -14,8 +14,8 @@ fn pair() -> (Links, Links, Vec<u8>, Vec<u8>) {
     let (mut a, mut b) = (Links::default(), Links::default());
     assert!(a.offer(ConnId(1), 0xaaaa, [1; 32]));
     assert!(b.offer(ConnId(2), 0xbbbb, [2; 32]));
-    let probe_to_b = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
-    let probe_to_a = b.accept(ConnId(2), addr(), 0xaaaa, [1; 32]).expect("probe");
+    let (_, probe_to_b) = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
+    let (_, probe_to_a) = b.accept(ConnId(2), addr(), 0xaaaa, [1; 32]).expect("probe");
     (a, b, probe_to_b, probe_to_a)
 }
 
@@ -139,4 +139,46 @@ fn sealed_datagrams_fit_the_minimum_mtu() {
     assert_eq!(d.len(), MAX_DATAGRAM_BYTES);
     assert!(b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES + 1], false).is_none());
     assert!(a.open(&d).is_ok());
+}
+
+#[test]
+fn a_probe_to_a_wrong_address_is_repaired_by_the_peers_datagram_and_bounded() {
+    // b guessed a's address wrong (a dialled from another source IP): its probe went nowhere.
+    let (mut a, mut b, probe_to_b, _lost) = pair();
+    let real_a = SocketAddr::from(([127, 0, 0, 7], 20000));
+    b.open(&probe_to_b).expect("a's probe reaches b");
+    let (to, again) = b.learn(ConnId(2), real_a).expect("b probes a's real address");
+    assert_eq!(to, real_a);
+    a.open(&again).expect("the second probe reaches a");
+    assert!(a.usable(ConnId(1)) && b.usable(ConnId(2)), "both directions work");
+    assert!(b.learn(ConnId(2), real_a).is_none(), "same address: no more probes");
+    let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    assert_eq!(to, real_a, "payloads follow the learned address");
+    // A peer that keeps moving gets at most MAX_REPROBES probes.
+    let mut sent = 1;
+    for i in 0..10u8 {
+        if b.learn(ConnId(2), SocketAddr::from(([127, 0, 1, i], 20000))).is_some() {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, usize::from(MAX_REPROBES));
+    assert!(b.learn(ConnId(9), real_a).is_none(), "no link, nothing sent");
+}
+
+#[test]
+fn a_peer_datagram_that_overtakes_its_offer_sets_where_the_link_sends() {
+    // a's probe reaches b before a's `Link` frame (UDP overtakes TCP); b's guess of a's address
+    // (the TCP source, e.g. 127.0.0.1 for a dialler on loopback) is wrong.
+    let (mut a, mut b) = (Links::default(), Links::default());
+    assert!(a.offer(ConnId(1), 0xaaaa, [1; 32]));
+    assert!(b.offer(ConnId(2), 0xbbbb, [2; 32]));
+    let (_, probe_to_b) = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
+    let real_a = SocketAddr::from(([127, 0, 0, 7], 20000));
+    b.open(&probe_to_b).expect("a's probe");
+    assert!(b.learn(ConnId(2), real_a).is_none(), "no offer from a yet: nothing to send");
+    let wrong_guess = SocketAddr::from(([127, 0, 0, 1], 20000));
+    let (to, _) = b.accept(ConnId(2), wrong_guess, 0xaaaa, [1; 32]).expect("probe");
+    assert_eq!(to, real_a, "the probe goes where a's datagram came from");
+    let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    assert_eq!(to, real_a, "and so do payloads");
 }
