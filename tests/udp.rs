@@ -9,7 +9,7 @@ use std::net::UdpSocket;
 
 use common::cluster::{has, ids, overlay_addr, peers, publish, start_node, status, wait_converged, wait_until};
 use common::raw::{now, pair, user, RawPeer};
-use common::{Node, TempDir};
+use common::{Node, NodeOpts, TempDir};
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::net::datagram::{seal, MAX_DATAGRAM_BYTES};
@@ -47,6 +47,36 @@ fn posts_cross_a_three_node_network_by_datagram() {
     assert!(after - before >= 5 * 2 * 150, "posts came by datagram: {} B", after - before);
     for n in nodes {
         assert_eq!(dropped_datagrams(n), 0, "no honest datagram dropped");
+    }
+}
+
+#[test]
+fn posts_arrive_everywhere_when_datagrams_are_lost() {
+    // A (debug build test hook) drops every 3rd payload datagram it sends: B and C see gaps,
+    // ask by TCP, and A re-sends; a lost last datagram is repaired by the other peer's IHAVE.
+    let dirs: Vec<TempDir> = (0..3).map(|i| TempDir::new(&format!("udploss-{i}"))).collect();
+    let mut opts = NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path());
+    opts.env.push(("NOSTRP2P_TEST_DROP_DATAGRAMS".into(), "3".into()));
+    let a = Node::start(opts);
+    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
+    let c = start_node(&user(2).public_key().to_hex(), &dirs[2], Some(overlay_addr(&a)));
+    let nodes = [&a, &b, &c];
+    wait_converged(&nodes, 3);
+    wait_until("every link to hear a probe", &nodes, || {
+        nodes.iter().all(|n| transport(n, "datagram_links") >= 2 && transport(n, "datagrams_received") >= 2)
+    });
+    let posts: Vec<Event> = (0..12)
+        .map(|i| Event::new_signed(&user(0), UnixTime(now()), 1, vec![], format!("lossy {i}"), &[i + 40; 32]))
+        .collect();
+    for p in &posts {
+        publish(&a, p);
+    }
+    wait_until("every post to reach B and C", &nodes, || posts.iter().all(|p| has(&b, p) && has(&c, p)));
+    assert!(transport(&a, "datagrams_sent") >= 8, "posts left A by datagram");
+    assert!(transport(&a, "datagrams_resent") >= 1, "a lost datagram was asked for and re-sent");
+    for n in nodes {
+        assert_eq!(dropped_datagrams(n), 0, "no honest datagram dropped");
+        assert!(peers(n) >= 2, "nobody was banned");
     }
 }
 

@@ -54,6 +54,8 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "datagrams_received": n.transport.datagrams.received,
                 "datagram_bytes_received": n.transport.datagrams.received_bytes,
                 "datagrams_lost": n.transport.datagrams.lost,
+                "datagrams_resent": n.transport.datagrams.resent,
+                "datagram_fallbacks": n.transport.datagrams.fallbacks,
                 "datagram_send_failed": n.transport.datagram_send_failed,
             },
         })),

@@ -37,6 +37,18 @@ pub const REPLAY_WINDOW: u32 = 64;
 /// than the one probed (the first guess, the TCP address, can be wrong: a node dialling out on
 /// loopback or a multi-homed host uses another source IP). Bounds what a peer can make us send.
 pub const MAX_REPROBES: u8 = 2;
+/// Payload datagrams a link keeps after sending (their frames, ≤ [`MAX_FRAMES_BYTES`] each:
+/// ≤ 19 KiB per link, ~8 KiB at a typical 500 B post) so a receiver that saw a gap can ask for
+/// them again (`Msg::LinkResend`); each is re-sent once, by TCP.
+pub const RESEND_RING: usize = 16;
+/// Sequence numbers one `LinkResend` asks for at most (a longer gap is beyond the ring anyway).
+pub const MAX_RESEND_ASK: usize = RESEND_RING;
+/// A link falls back to TCP for good once more than one in `FALLBACK_LOSS_DIV` of its payload
+/// datagrams was asked for again (12.5 %), counted after [`FALLBACK_MIN_LOST`] losses so a
+/// single early loss does not decide it.
+pub const FALLBACK_LOSS_DIV: u64 = 8;
+/// Losses before the fallback rule applies.
+pub const FALLBACK_MIN_LOST: u64 = 4;
 
 // A whole datagram plus IPv6 (40 B) and UDP (8 B) headers fits the IPv6 minimum MTU.
 const _: () = assert!(MAX_DATAGRAM_BYTES + 48 <= 1280);
@@ -76,6 +88,10 @@ pub struct DatagramStats {
     /// Sequence numbers skipped by accepted datagrams and not filled in later (lost, or late
     /// beyond the window).
     pub lost: u64,
+    /// Payload datagrams whose frames were re-sent by TCP at the receiver's request.
+    pub resent: u64,
+    /// Links that fell back to TCP because of loss.
+    pub fallbacks: u64,
 }
 
 /// Accepted sequence numbers of one link: the highest and a bitmap of the 64 before it.
@@ -149,6 +165,13 @@ struct Link {
     peer: Option<Peer>,
     /// A valid datagram from the peer arrived: the path works, so payloads may go this way.
     heard: bool,
+    /// Our payload datagrams to the peer, newest last ([`RESEND_RING`]): seq and frames.
+    ring: std::collections::VecDeque<(u32, Vec<u8>)>,
+    /// Payload datagrams sent, and how many of them the peer asked for again.
+    payloads: u64,
+    asked: u64,
+    /// Too lossy: payloads go by TCP from now on.
+    fallen_back: bool,
     /// Where the last one came from (see [`Links::learn`]): it can arrive before the peer's
     /// offer (UDP overtakes the TCP stream), and then it is the address the offer goes to.
     from: Option<SocketAddr>,
@@ -161,6 +184,8 @@ pub struct Links {
     /// Peer offers that came before ours (our role was still undecided): one per connection.
     early: BTreeMap<ConnId, Peer>,
     by_token: BTreeMap<u64, ConnId>,
+    /// Gaps seen by the last [`Links::open`]: the sequence numbers to ask its peer for.
+    asks: Option<(ConnId, Vec<u32>)>,
     stats: DatagramStats,
 }
 
@@ -233,8 +258,21 @@ impl Links {
             return false;
         }
         self.by_token.insert(token, conn);
-        self.by_conn
-            .insert(conn, Link { token, key, window: ReplayWindow::default(), peer: None, heard: false, from: None });
+        self.by_conn.insert(
+            conn,
+            Link {
+                token,
+                key,
+                window: ReplayWindow::default(),
+                peer: None,
+                heard: false,
+                from: None,
+                ring: std::collections::VecDeque::new(),
+                payloads: 0,
+                asked: 0,
+                fallen_back: false,
+            },
+        );
         true
     }
 
@@ -274,7 +312,7 @@ impl Links {
 
     /// Whether payloads for `conn` go by datagram (the peer offered and we heard from it).
     pub fn usable(&self, conn: ConnId) -> bool {
-        self.by_conn.get(&conn).is_some_and(|l| l.heard && l.peer.is_some())
+        self.by_conn.get(&conn).is_some_and(|l| l.heard && !l.fallen_back && l.peer.is_some())
     }
 
     /// Seal `frames` for `conn`'s peer: where to send it and the datagram; `None` if the link
@@ -288,9 +326,45 @@ impl Links {
         let seq = peer.next_seq;
         peer.next_seq = seq.checked_add(1)?;
         let d = seal(peer.token, &peer.key, seq, frames);
+        let addr = peer.addr;
+        if !frames.is_empty() {
+            link.payloads += 1;
+            if link.ring.len() == RESEND_RING {
+                link.ring.pop_front();
+            }
+            link.ring.push_back((seq, frames.to_vec()));
+        }
         self.stats.sent += 1;
         self.stats.sent_bytes += d.len() as u64;
-        Some((peer.addr, d))
+        Some((addr, d))
+    }
+
+    /// After [`Links::open`]: the sequence numbers a gap before that datagram skipped, to ask
+    /// its peer for by `Msg::LinkResend` (at most [`MAX_RESEND_ASK`]).
+    pub fn take_asks(&mut self) -> Option<(ConnId, Vec<u32>)> {
+        self.asks.take()
+    }
+
+    /// The peer on `conn` asks for `seqs` again: the frames of those still in the ring, each
+    /// given once (then forgotten, so asking twice gets nothing: no amplification), to re-send
+    /// by TCP. Counts toward the link's fallback to TCP; unknown numbers are ignored.
+    pub fn resend(&mut self, conn: ConnId, seqs: &[u32]) -> Vec<Vec<u8>> {
+        let Some(link) = self.by_conn.get_mut(&conn) else { return Vec::new() };
+        let mut out = Vec::new();
+        for seq in seqs.iter().take(MAX_RESEND_ASK) {
+            if let Some(i) = link.ring.iter().position(|(s, _)| s == seq) {
+                if let Some((_, frames)) = link.ring.remove(i) {
+                    out.push(frames);
+                }
+            }
+        }
+        link.asked += out.len() as u64;
+        self.stats.resent += out.len() as u64;
+        if !link.fallen_back && link.asked >= FALLBACK_MIN_LOST && link.asked * FALLBACK_LOSS_DIV > link.payloads {
+            link.fallen_back = true;
+            self.stats.fallbacks += 1;
+        }
+        out
     }
 
     /// Check a received datagram: the connection it belongs to and its frames (empty for a
@@ -357,7 +431,14 @@ impl Links {
         if !link.window.fresh(seq) {
             return Err(DatagramError::Replay);
         }
+        let before = link.window.highest;
         let gap = link.window.record(seq);
+        if gap > 0 && before > 0 {
+            // The newest ones: older ones of a long gap have left the sender's ring.
+            let first = (before + 1).max(seq.saturating_sub(MAX_RESEND_ASK as u32));
+            let missing = (first..seq).collect();
+            self.asks = Some((conn, missing));
+        }
         if gap > 0 {
             self.stats.lost += gap as u64;
         } else if gap < 0 {

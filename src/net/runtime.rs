@@ -111,6 +111,10 @@ pub struct OverlayRuntime<'a> {
     dgram_out: std::collections::BTreeMap<crate::wire::ConnId, Vec<u8>>,
     /// Our UDP port, if the socket could be bound.
     udp_port: Option<u16>,
+    /// Test hook (debug builds only, `NOSTRP2P_TEST_DROP_DATAGRAMS=N`): every Nth payload
+    /// datagram is dropped instead of sent, to test loss repair between real servers. 0: off.
+    drop_every: u32,
+    drop_count: u32,
     /// The owner (whose newest follow list sets the overlay's interest set).
     owner: PublicKey,
     /// Id of the follow list the interest set was last derived from.
@@ -315,6 +319,8 @@ impl<'a> OverlayRuntime<'a> {
             links: Links::default(),
             dgram_out: std::collections::BTreeMap::new(),
             udp_port,
+            drop_every: test_drop_every(),
+            drop_count: 0,
         })
     }
 
@@ -428,6 +434,15 @@ impl<'a> OverlayRuntime<'a> {
             }
             NetEvent::Frame(conn, crate::wire::Msg::Link { port, token, key }) => {
                 return self.on_link(conn, port, token, key.0);
+            }
+            NetEvent::Frame(conn, crate::wire::Msg::LinkResend(seqs)) => {
+                // Re-sent by TCP: only what we sent this peer, each once (no amplification).
+                for frames in self.links.resend(conn, &seqs) {
+                    for msg in datagram::decode_frames(&frames).unwrap_or_default() {
+                        let _ = self.net.send(conn, &msg);
+                    }
+                }
+                return;
             }
             NetEvent::Frame(conn, msg) => {
                 if let Some(b) = boot {
@@ -703,6 +718,10 @@ impl<'a> OverlayRuntime<'a> {
             log::debug!("datagram link {conn:?}: the peer is at {from}, probing it there");
             self.net.send_datagram(to, &probe);
         }
+        if let Some((c, seqs)) = self.links.take_asks() {
+            log::debug!("datagram link {c:?}: asking for {} lost datagram(s) by TCP", seqs.len());
+            let _ = self.net.send(c, &crate::wire::Msg::LinkResend(seqs));
+        }
         match datagram::decode_frames(frames) {
             Ok(msgs) => {
                 log::trace!("datagram from {from} on {conn:?}: {} frames", msgs.len());
@@ -726,9 +745,7 @@ impl<'a> OverlayRuntime<'a> {
         let pending = self.dgram_out.entry(conn).or_default();
         if pending.len() + frame.len() > datagram::MAX_FRAMES_BYTES {
             let full = std::mem::take(pending);
-            if let Some((to, d)) = self.links.seal_for(conn, &full, false) {
-                self.net.send_datagram(to, &d);
-            }
+            self.send_payload(conn, &full);
         }
         self.dgram_out.entry(conn).or_default().extend_from_slice(&frame);
         true
@@ -737,10 +754,27 @@ impl<'a> OverlayRuntime<'a> {
     /// Send what this drain queued for datagrams (one datagram per peer, usually).
     fn flush_datagrams(&mut self) {
         for (conn, frames) in std::mem::take(&mut self.dgram_out) {
-            if let Some((to, d)) = self.links.seal_for(conn, &frames, false) {
-                self.net.send_datagram(to, &d);
+            self.send_payload(conn, &frames);
+        }
+    }
+
+    /// One payload datagram to `conn`'s peer; by TCP if the link stopped being usable since
+    /// the frames were queued (it fell back). The test hook may drop it after sealing (as the
+    /// network would: it is in the resend ring and counted as sent).
+    fn send_payload(&mut self, conn: crate::wire::ConnId, frames: &[u8]) {
+        let Some((to, d)) = self.links.seal_for(conn, frames, false) else {
+            for msg in datagram::decode_frames(frames).unwrap_or_default() {
+                let _ = self.net.send(conn, &msg);
+            }
+            return;
+        };
+        if self.drop_every > 0 {
+            self.drop_count += 1;
+            if self.drop_count % self.drop_every == 0 {
+                return;
             }
         }
+        self.net.send_datagram(to, &d);
     }
 
     /// Figures for `/status`.
@@ -841,6 +875,15 @@ fn delivered(d: Delivery) -> Option<app::Input> {
         Delivery::Unicast { src, payload, .. } => {
             Some(app::Input::Unicast { src, payload: payload.as_slice().to_vec() })
         }
+    }
+}
+
+/// `NOSTRP2P_TEST_DROP_DATAGRAMS` in a debug build (tests); always 0 in a release build.
+fn test_drop_every() -> u32 {
+    if cfg!(debug_assertions) {
+        std::env::var("NOSTRP2P_TEST_DROP_DATAGRAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+    } else {
+        0
     }
 }
 

@@ -534,7 +534,7 @@ impl Overlay {
         match msg {
             Msg::Hello(_) | Msg::Auth(_) => self.fail_handshake(conn),
             // The transport's (`net::datagram`); one that reaches the overlay is ignored.
-            Msg::Link { .. } => {}
+            Msg::Link { .. } | Msg::LinkResend(_) => {}
             Msg::Ping(n) => self.send(conn, Msg::Pong(n)),
             Msg::Pong(_) => {}
             Msg::ReachCheck(addr) => self.on_reach_check(conn, from, addr),

@@ -279,6 +279,10 @@ pub enum Msg {
         /// Random HMAC key.
         key: Key32,
     },
+    /// Datagram sequence numbers of this link the sender of this frame never received (a gap
+    /// before a later datagram, issue 11): the peer re-sends their frames by TCP. At most
+    /// `net::datagram::MAX_RESEND_ASK` numbers; handled by the transport, never by the overlay.
+    LinkResend(Vec<u32>),
     /// "Dial me back at this address" (reachability check, spec §2.1).
     ReachCheck(Addr),
     /// Result of a `ReachCheck`, with the address the checker used.
@@ -468,6 +472,7 @@ impl Msg {
             Msg::Ping(_) => "Ping",
             Msg::Pong(_) => "Pong",
             Msg::Link { .. } => "Link",
+            Msg::LinkResend(_) => "LinkResend",
             Msg::ReachCheck(_) => "ReachCheck",
             Msg::ReachResult { .. } => "ReachResult",
             Msg::Join => "Join",

@@ -182,3 +182,52 @@ fn a_peer_datagram_that_overtakes_its_offer_sets_where_the_link_sends() {
     let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
     assert_eq!(to, real_a, "and so do payloads");
 }
+
+#[test]
+fn a_gap_asks_for_the_missing_datagrams_which_are_resent_once_then_the_link_falls_back() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    b.open(&probe_to_b).expect("probe");
+    a.open(&probe_to_a).expect("probe");
+    assert!(b.take_asks().is_none(), "no gap yet");
+    let sent: Vec<Vec<u8>> =
+        (0..4).map(|i| b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable").1).collect();
+    // Datagrams 2 and 3 of four (seq 3 and 4 after b's probe) are lost.
+    a.open(&sent[0]).expect("first");
+    assert!(a.take_asks().is_none());
+    a.open(&sent[3]).expect("last");
+    let (conn, seqs) = a.take_asks().expect("a gap");
+    assert_eq!((conn, seqs.clone()), (ConnId(1), vec![3, 4]));
+    let again = b.resend(ConnId(2), &seqs);
+    assert_eq!(again, vec![gossip_frame(1), gossip_frame(2)], "exactly the lost frames");
+    assert!(b.resend(ConnId(2), &seqs).is_empty(), "each is given once: no amplification");
+    assert!(b.resend(ConnId(2), &[99, 0, u32::MAX]).is_empty(), "unknown numbers are ignored");
+    assert!(b.resend(ConnId(7), &[5]).is_empty(), "no link");
+    assert_eq!(b.stats().resent, 2);
+    assert!(b.usable(ConnId(2)), "two losses do not decide a fallback");
+    // More loss: past FALLBACK_MIN_LOST and one in FALLBACK_LOSS_DIV, payloads go by TCP.
+    for i in 0..4 {
+        b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
+    }
+    let asked: Vec<u32> = (7..=9).collect();
+    assert_eq!(b.resend(ConnId(2), &asked).len(), 3);
+    assert!(!b.usable(ConnId(2)), "5 of 8 lost: fallen back to TCP");
+    assert_eq!(b.stats().fallbacks, 1);
+}
+
+#[test]
+fn the_resend_ring_is_bounded_and_a_huge_gap_asks_only_for_the_newest() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    b.open(&probe_to_b).expect("probe");
+    a.open(&probe_to_a).expect("probe");
+    for i in 0..(RESEND_RING as u8 * 3) {
+        b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
+    }
+    let oldest: Vec<u32> = (2..2 + RESEND_RING as u32 * 2).collect();
+    assert!(b.resend(ConnId(2), &oldest).is_empty(), "only the newest RESEND_RING are kept");
+    // A forged-looking jump (valid MAC: only the peer could send it) asks for a bounded list.
+    let far = seal(0xaaaa, &[1; 32], 1_000_000, &gossip_frame(1));
+    a.open(&far).expect("fresh");
+    let (_, seqs) = a.take_asks().expect("gap");
+    assert_eq!(seqs.len(), MAX_RESEND_ASK);
+    assert_eq!(seqs.last(), Some(&999_999));
+}
