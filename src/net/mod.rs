@@ -17,7 +17,11 @@
 
 pub mod bootstrap;
 pub mod datagram;
+mod deliver;
+mod follow_sync;
 pub mod runtime;
+mod state;
+mod status;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

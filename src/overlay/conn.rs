@@ -562,6 +562,7 @@ impl Overlay {
                 self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
             }
             Msg::Interest(i) => self.on_interest(conn, from, i),
+            Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => self.on_ring_frame(conn, msg),
         }
     }
 

@@ -16,6 +16,7 @@ mod broadcast;
 mod caches;
 mod conn;
 pub mod crypto;
+mod dht;
 mod dir_admit;
 pub mod directory;
 mod interest;
@@ -28,6 +29,8 @@ pub mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_abuse;
+#[cfg(test)]
+mod tests_dht;
 #[cfg(test)]
 mod tests_dir;
 #[cfg(test)]
@@ -258,6 +261,9 @@ pub struct Stats {
     /// Events not forwarded to a leaf because its owner does not follow their author (follow
     /// delivery): bandwidth saved, not a loss.
     pub leaf_filtered: u64,
+    /// Ring directory frames refused: from a peer that did not announce the ring, with a list
+    /// over its bound, or while this node runs the broadcast directory.
+    pub ring_dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

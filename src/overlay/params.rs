@@ -252,6 +252,15 @@ pub const LOOKUP_CACHE_CAP: usize = 1_024;
 /// A cached lookup result is used this long (a core's address rarely changes; a leaf's homes
 /// do, and a stale entry costs one failed attempt and a fresh lookup).
 pub const LOOKUP_CACHE_MS: u64 = 10 * 60_000;
+/// Peers in one `Neighbours` frame: a core's successors and predecessors (a longer list is
+/// refused whole, counted in `ring_dropped`; ≈ 30 B each ⇒ ≤ 0.5 KB per frame).
+pub const RING_NEIGHBOURS_MAX: usize = 2 * RING_SUCCESSORS;
+/// Records in one `Store` frame (≤ 32 × ~200 B ≈ 6.4 KB; a range handoff sends several). A
+/// longer list is refused whole.
+pub const RING_STORE_PER_FRAME: usize = 32;
+/// A lookup that has taken this many hops is answered where it is (greedy routing needs
+/// ≈ ½·log2(cores) hops, 14 at 10^5 cores; the bound only cuts a hostile or broken walk).
+pub const RING_LOOKUP_MAX_HOPS: u8 = 32;
 
 // ---- follower multicast (interest.rs; docs/scaling.md "Delivery") ----
 /// Followed authors a leaf's interest set holds (kind 3 order; the rest are not subscribed).

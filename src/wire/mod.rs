@@ -13,8 +13,8 @@ use std::error::Error;
 use std::fmt;
 
 pub use msg::{
-    DeliveryMode, Gossip, GossipKind, Hello, Interest, Msg, NodeRecord, Routed, UndeliverableReason, FEATURE_DATAGRAM,
-    FEATURE_INTEREST,
+    DeliveryMode, FindNode, Found, Gossip, GossipKind, Hello, Interest, Msg, NodeRecord, Routed, UndeliverableReason,
+    FEATURE_DATAGRAM, FEATURE_INTEREST, FEATURE_RING,
 };
 pub use types::{Addr, Body, ConnId, Key32, MsgId, NodeId, PeerRef, Role, Sig};
 

@@ -72,9 +72,12 @@ pub struct Hello {
 /// Capability bits a node announces inside its `Hello` nonce (see [`Hello::tag_nonce`]).
 /// Bit 0: it understands [`Msg::Interest`] (follower multicast, issue 10).
 pub const FEATURE_INTEREST: u8 = 1;
-/// Bit 1: it understands [`Msg::Link`] (datagram path between core servers, issue 11); a
-/// `Link` goes only to a peer that announced it.
-pub const FEATURE_DATAGRAM: u8 = 2;
+/// Bit 1: it runs the ring directory (`--directory ring`) and understands [`Msg::FindNode`],
+/// [`Msg::Found`], [`Msg::Store`] and [`Msg::Neighbours`] (issue 10 part 2).
+pub const FEATURE_RING: u8 = 2;
+/// Bit 2: it understands [`Msg::Link`] and [`Msg::LinkResend`] (datagram path between core
+/// servers, issue 11); a `Link` goes only to a peer that announced it.
+pub const FEATURE_DATAGRAM: u8 = 4;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -397,6 +400,54 @@ pub enum Msg {
     /// A leaf tells a home which broadcasts it wants; replaces the previous one. Sent only to
     /// peers whose `Hello` announced [`FEATURE_INTEREST`].
     Interest(Interest),
+    // --- ring directory (issue 10 part 2; docs/scaling.md "Directory"). Sent only to peers
+    // whose `Hello` announced [`FEATURE_RING`]; nothing here is signed on its own: a record
+    // carries its owner's signature, and every claim about other cores is verified by a
+    // handshake before it enters a table. ---
+    /// A lookup routed greedily around the ring towards the owner of `key`; each hop remembers
+    /// where it came from and answers with [`Msg::Found`] on the way back.
+    FindNode(FindNode),
+    /// Answer to a [`Msg::FindNode`], carried back hop by hop.
+    Found(Found),
+    /// Encoded `NodeRecord`s for the receiver to hold as one of their replicas (a record's
+    /// refresh by its owner or home, or a range handoff when the ring changes); at most
+    /// `RING_STORE_PER_FRAME`.
+    Store(Vec<Body>),
+    /// Stabilisation: the sender's successors and predecessors (at most `RING_NEIGHBOURS_MAX`,
+    /// claims until verified); `ask` asks for the receiver's lists in return.
+    Neighbours {
+        /// The receiver should answer with its own lists (`ask: false`).
+        ask: bool,
+        /// The sender's ring neighbours.
+        peers: Vec<PeerRef>,
+    },
+}
+
+/// A routed ring lookup (see [`Msg::FindNode`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindNode {
+    /// Chosen by the sender of this hop (each hop picks its own), echoed in the `Found`.
+    pub id: u64,
+    /// The node id looked up.
+    pub key: NodeId,
+    /// Hops taken so far (a hop at `RING_LOOKUP_MAX_HOPS` answers instead of forwarding).
+    pub hops: u8,
+}
+
+/// A lookup's answer (see [`Msg::Found`]). Everything but `record` is a claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    /// The `FindNode::id` of the hop it answers.
+    pub id: u64,
+    /// The node id looked up.
+    pub key: NodeId,
+    /// Hops the lookup took to the answering core.
+    pub hops: u8,
+    /// The key's encoded `NodeRecord`, if the answering core holds it (signed by its node).
+    pub record: Option<Body>,
+    /// The cores that should hold the key's record, as the answering core sees them (at most
+    /// `RING_REPLICAS`): where the record's owner stores it.
+    pub holders: Vec<PeerRef>,
 }
 
 /// How a node wants broadcasts delivered (`--delivery`; one byte on the wire).
@@ -495,7 +546,15 @@ impl Msg {
             Msg::RoutedAck { .. } => "RoutedAck",
             Msg::Undeliverable { .. } => "Undeliverable",
             Msg::Interest(_) => "Interest",
+            Msg::FindNode(_) => "FindNode",
+            Msg::Found(_) => "Found",
+            Msg::Store(_) => "Store",
+            Msg::Neighbours { .. } => "Neighbours",
         }
+    }
+    /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).
+    pub fn is_ring(&self) -> bool {
+        matches!(self, Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. })
     }
     /// True for messages that carry application payload (counted as payload bytes, not control).
     pub fn is_payload(&self) -> bool {

@@ -70,6 +70,17 @@ fn samples() -> Vec<Msg> {
             sig: Sig([5; 64]),
         },
         Msg::Interest(Interest { mode: DeliveryMode::Follow, authors: vec![Key32([4; 32]), Key32([5; 32])] }),
+        Msg::FindNode(FindNode { id: 11, key: NodeId(0x0102_0304_0506_0708), hops: 2 }),
+        Msg::Found(Found {
+            id: 11,
+            key: NodeId(0x0102_0304_0506_0708),
+            hops: 5,
+            record: Some(Body::from_slice(b"rec")),
+            holders: vec![PeerRef { node: NodeId(3), addr: Addr::v4([3, 3, 3, 3], 3) }],
+        }),
+        Msg::Found(Found { id: 12, key: NodeId(9), hops: 0, record: None, holders: vec![] }),
+        Msg::Store(vec![Body::from_slice(b"abc"), Body::from_slice(b"de")]),
+        Msg::Neighbours { ask: true, peers: vec![PeerRef { node: NodeId(4), addr: Addr::v4([4, 4, 4, 4], 4) }] },
     ]
 }
 
@@ -290,4 +301,46 @@ fn an_unknown_delivery_mode_is_malformed_not_a_panic() {
     assert_eq!(frame[last], 2);
     frame[last] = 9;
     assert!(matches!(decode_frame(&frame), Err(DecodeError::Malformed(_))));
+}
+
+#[test]
+fn ring_frames_with_wrong_field_counts_are_malformed() {
+    // FindNode is [id, key, hops]: a 2- or 4-element array, or Found without its holders, is
+    // refused by the decoder (a peer of another build, or a forger), never guessed at.
+    let good = encode_frame(&Msg::FindNode(FindNode { id: 1, key: NodeId(2), hops: 3 })).expect("encodes");
+    let at = good.iter().position(|b| *b == 0x93).expect("fixarray(3) of the struct");
+    for (n, tail) in [(0x92u8, &[][..]), (0x94, &[0x00][..])] {
+        let mut f = good.clone();
+        f[at] = n;
+        if n == 0x92 {
+            f.pop();
+        } else {
+            f.extend_from_slice(tail);
+        }
+        let len = (f.len() - 4) as u32;
+        f[..4].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(decode_frame(&f), Err(DecodeError::Malformed(_))), "array of {n:x}");
+    }
+    let found = Msg::Found(Found { id: 1, key: NodeId(2), hops: 0, record: None, holders: vec![] });
+    let mut f = encode_frame(&found).expect("encodes");
+    let at = f.iter().position(|b| *b == 0x95).expect("fixarray(5)");
+    f[at] = 0x94;
+    f.pop(); // drop the empty holders array
+    let len = (f.len() - 4) as u32;
+    f[..4].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(decode_frame(&f), Err(DecodeError::Malformed(_))));
+}
+
+#[test]
+fn ring_lists_announcing_more_than_they_carry_fail_without_allocating() {
+    // A Store or Neighbours list header claiming 2^32 - 1 entries in a 20-byte frame: the
+    // decoder must fail on the missing bytes, not reserve room for the claim.
+    let mut store = vec![PROTOCOL_VERSION, 0x81, 0xa5];
+    store.extend_from_slice(b"Store");
+    store.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x00]);
+    assert!(matches!(decode_body(&store), Err(DecodeError::Malformed(_))));
+    let mut nb = vec![PROTOCOL_VERSION, 0x81, 0xaa];
+    nb.extend_from_slice(b"Neighbours");
+    nb.extend_from_slice(&[0x92, 0xc3, 0xdd, 0xff, 0xff, 0xff, 0xff]);
+    assert!(matches!(decode_body(&nb), Err(DecodeError::Malformed(_))));
 }
