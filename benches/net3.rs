@@ -10,6 +10,9 @@
 //!   nodes, minus the idle traffic counted over the same duration. IP bytes = TCP payload +
 //!   52 B per packet (20 B IPv4 + 20 B TCP + 12 B timestamp option, what Linux puts on
 //!   loopback); the figure at 40 B per packet is printed too. Packets count pure ACKs.
+//!   Datagrams (the core↔core path for eager copies and IHAVEs) are counted by each node's
+//!   `/status` `network.transport` (`datagrams_sent`, `datagram_bytes_sent`: UDP payload) and
+//!   added with 28 B each (IPv4 20 + UDP 8).
 //!
 //! - server CPU time and context switches per post: `/proc/<pid>/stat` (utime + stime) and
 //!   `/proc/<pid>/task/*/status` (voluntary + involuntary switches, every thread) of the three
@@ -56,6 +59,8 @@ const GO_PACKETS: f64 = 3.9;
 const OVERLAY_PORT: u16 = 20000;
 /// Header bytes per packet on Linux loopback: IPv4 20 + TCP 20 + timestamps 12.
 const HEADER_BYTES: f64 = 52.0;
+/// Header bytes per datagram: IPv4 20 + UDP 8.
+const UDP_HEADER_BYTES: f64 = 28.0;
 const SECRETS: [&str; 3] = [
     "0000000000000000000000000000000000000000000000000000000000000003",
     "76f5056ae58d6460e4272ff038e49432e91c5fe7b670f49577bf483c180b48db",
@@ -173,6 +178,15 @@ fn counters(ips: &[IpAddr]) -> Counters {
         map.insert(k, (field("bytes_sent:"), field("segs_out:"), field("data_segs_out:")));
     }
     map
+}
+
+/// Datagrams sent by the nodes so far: (UDP payload bytes, datagrams).
+fn udp_counters(procs: &[&Proc]) -> (u64, u64) {
+    procs.iter().fold((0, 0), |(b, d), p| {
+        let t = &status(p)["network"]["transport"];
+        let get = |k: &str| t[k].as_u64().unwrap_or(0);
+        (b + get("datagram_bytes_sent"), d + get("datagrams_sent"))
+    })
 }
 
 /// Traffic between two snapshots: (payload bytes, packets, data packets).
@@ -296,6 +310,7 @@ fn main() {
 
     let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
     let before = counters(&ips);
+    let udp_before = udp_counters(&[&a, &b, &c]);
     let proc_before = proc_counters(&pids);
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
@@ -311,12 +326,18 @@ fn main() {
     }
     let busy = t.elapsed();
     let after = counters(&ips);
+    let udp_after = udp_counters(&[&a, &b, &c]);
     let proc_after = proc_counters(&pids);
     let idle_before = counters(&ips);
+    let udp_idle_before = udp_counters(&[&a, &b, &c]);
     let proc_idle_before = proc_counters(&pids);
     std::thread::sleep(busy);
     let idle_after = counters(&ips);
+    let udp_idle_after = udp_counters(&[&a, &b, &c]);
     let proc_idle_after = proc_counters(&pids);
+    let udp = |x: (u64, u64), y: (u64, u64)| (y.0.saturating_sub(x.0), y.1.saturating_sub(x.1));
+    let (udp_bytes, udp_dgrams) = udp(udp_before, udp_after);
+    let (udp_idle_bytes, udp_idle_dgrams) = udp(udp_idle_before, udp_idle_after);
     let (bytes, packets, data) = delta(&before, &after);
     let (idle_bytes, idle_packets, idle_data) = delta(&idle_before, &idle_after);
 
@@ -326,7 +347,11 @@ fn main() {
     let payload = (bytes.saturating_sub(idle_bytes)) as f64 / n;
     let pkts = (packets.saturating_sub(idle_packets)) as f64 / n;
     let data_pkts = (data.saturating_sub(idle_data)) as f64 / n;
-    let ip_bytes = payload + pkts * HEADER_BYTES;
+    let dgrams = udp_dgrams.saturating_sub(udp_idle_dgrams) as f64 / n;
+    let dgram_payload = udp_bytes.saturating_sub(udp_idle_bytes) as f64 / n;
+    let tcp_ip_bytes = payload + pkts * HEADER_BYTES;
+    let ip_bytes = tcp_ip_bytes + dgram_payload + dgrams * UDP_HEADER_BYTES;
+    let all_pkts = pkts + dgrams;
     let busy_proc = (proc_after.0 - proc_before.0, proc_after.1 - proc_before.1);
     let idle_proc = (proc_idle_after.0 - proc_idle_before.0, proc_idle_after.1 - proc_idle_before.1);
     // Clock ticks are 10 ms on Linux (USER_HZ = 100).
@@ -345,10 +370,17 @@ fn main() {
         "| IP bytes per post (payload + 52 B/packet) | {GO_IP_BYTES} B | {ip_bytes:.0} B | {:.2}× | ≤ 600 B |",
         GO_IP_BYTES / ip_bytes
     );
-    println!("| IP bytes per post at 40 B/packet | – | {:.0} B | | |", payload + pkts * 40.0);
+    println!("| TCP: IP bytes per post (payload + 52 B/packet) | – | {tcp_ip_bytes:.0} B | | |");
     println!("| TCP payload per post | – | {payload:.0} B | | |");
-    println!("| packets per post (with pure ACKs) | {GO_PACKETS} | {pkts:.2} | {:.2}× | ≤ 2 |", GO_PACKETS / pkts);
-    println!("| data packets per post | – | {data_pkts:.2} | | |");
+    println!(
+        "| UDP: datagrams per post, IP bytes (payload + 28 B) | – | {dgrams:.2}, {:.0} B | | |",
+        dgram_payload + dgrams * UDP_HEADER_BYTES
+    );
+    println!(
+        "| packets per post (TCP with pure ACKs + datagrams) | {GO_PACKETS} | {all_pkts:.2} | {:.2}× | ≤ 2 |",
+        GO_PACKETS / all_pkts
+    );
+    println!("| TCP data packets per post | – | {data_pkts:.2} | | |");
     println!("| server CPU per post, 3 nodes (10 ms ticks) | – | {cpu_ms:.2} ms | | |");
     println!(
         "| context switches per post, 3 nodes (idle over the same time: {}) | – | {switches:.1} | | |",

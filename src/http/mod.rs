@@ -145,6 +145,12 @@ pub struct TransportInfo {
     pub dropped_full: u64,
     /// Peers disconnected because their socket took nothing for `net::SLOW_PEER_STALL`.
     pub slow_disconnects: u64,
+    /// Connections with a datagram link offered (core↔core).
+    pub datagram_links: u64,
+    /// Datagram counters (sent, received, bytes, lost).
+    pub datagrams: crate::net::datagram::DatagramStats,
+    /// Datagrams the socket refused to send.
+    pub datagram_send_failed: u64,
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent
@@ -168,6 +174,8 @@ pub struct DroppedInfo {
     pub new_ids_limited: u64,
     /// Gossiped records of new node ids over their link's budget.
     pub gossip_limited: u64,
+    /// Datagrams dropped: unknown token, bad MAC, replayed, oversized or bad frames (never a ban).
+    pub datagrams: u64,
     /// Leaves' interest sets refused: oversized or over their update budget.
     pub interest_limited: u64,
 }

@@ -42,6 +42,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "forged": n.dropped.forged,
                 "new_ids_limited": n.dropped.new_ids_limited,
                 "gossip_limited": n.dropped.gossip_limited,
+                "datagrams": n.dropped.datagrams,
                 "interest_limited": n.dropped.interest_limited,
             },
             "transport": {
@@ -51,6 +52,15 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "shed": n.transport.shed,
                 "dropped_full": n.transport.dropped_full,
                 "slow_disconnects": n.transport.slow_disconnects,
+                "datagram_links": n.transport.datagram_links,
+                "datagrams_sent": n.transport.datagrams.sent,
+                "datagram_bytes_sent": n.transport.datagrams.sent_bytes,
+                "datagrams_received": n.transport.datagrams.received,
+                "datagram_bytes_received": n.transport.datagrams.received_bytes,
+                "datagrams_lost": n.transport.datagrams.lost,
+                "datagrams_resent": n.transport.datagrams.resent,
+                "datagram_fallbacks": n.transport.datagrams.fallbacks,
+                "datagram_send_failed": n.transport.datagram_send_failed,
             },
         })),
         "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({

@@ -16,6 +16,7 @@
 //! the runtime can say why a bootstrap peer does not work ([`bootstrap`]).
 
 pub mod bootstrap;
+pub mod datagram;
 mod deliver;
 mod follow_sync;
 pub mod runtime;
@@ -24,7 +25,7 @@ mod status;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -74,6 +75,9 @@ pub enum NetEvent {
     Malformed(ConnId, wire::DecodeError),
     /// The peer answered in HTTP (its bytes began `HTTP`); the reader has stopped.
     AnsweredHttp(ConnId),
+    /// A UDP datagram arrived on the overlay port from that address (unchecked:
+    /// `datagram::Links::open`).
+    Datagram(Vec<u8>, SocketAddr),
     /// A host name resolution asked for with [`Net::resolve`] finished.
     Resolved(Result<Vec<SocketAddr>, String>),
 }
@@ -91,12 +95,16 @@ pub struct NetStats {
     pub encode_failed: u64,
     /// Bytes queued for sending.
     pub bytes_out: u64,
+    /// Datagrams the UDP socket refused to send (buffer full, unreachable).
+    pub datagram_send_failed: u64,
 }
 
 struct Writer {
     tx: async_channel::Sender<Vec<u8>>,
     /// Bytes in `tx` (the writer task subtracts what it takes).
     queued: Rc<Cell<usize>>,
+    /// The peer's address (its IP is where datagrams to it go).
+    peer: Option<SocketAddr>,
 }
 
 /// Outcome of [`Net::send`].
@@ -118,6 +126,8 @@ pub struct Net<'a> {
     stats: NetStats,
     /// Shared with the writer tasks, which close stalled peers.
     slow_disconnects: Rc<Cell<u64>>,
+    /// The overlay's UDP socket (datagram path), if it could be bound.
+    udp: Option<Rc<Async<UdpSocket>>>,
 }
 
 /// `SocketAddr` → the overlay's [`Addr`].
@@ -148,6 +158,7 @@ impl<'a> Net<'a> {
             next_inbound: 0,
             stats: NetStats::default(),
             slow_disconnects: Rc::new(Cell::new(0)),
+            udp: None,
         }
     }
 
@@ -189,6 +200,53 @@ impl<'a> Net<'a> {
             .detach();
     }
 
+    /// Receive datagrams on `socket` forever (reported as [`NetEvent::Datagram`]) and send
+    /// through it. A datagram longer than `datagram::MAX_DATAGRAM_BYTES` arrives one byte
+    /// longer than that (truncated), so the check still refuses it; the receive buffer is that
+    /// size once.
+    pub fn listen_udp(&mut self, socket: Async<UdpSocket>) {
+        let socket = Rc::new(socket);
+        self.udp = Some(socket.clone());
+        let tx = self.inbox_tx.clone();
+        self.ex
+            .spawn(async move {
+                let mut buf = vec![0u8; datagram::MAX_DATAGRAM_BYTES + 1];
+                loop {
+                    match socket.recv_from(&mut buf).await {
+                        Ok((n, from)) => {
+                            let d = buf.get(..n).unwrap_or_default().to_vec();
+                            if tx.send(NetEvent::Datagram(d, from)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            log::debug!("overlay udp receive failed: {e}");
+                            Timer::after(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            })
+            .detach();
+    }
+
+    /// Send one datagram now (never waits: a full socket buffer drops it, counted).
+    pub fn send_datagram(&mut self, to: SocketAddr, d: &[u8]) {
+        let Some(udp) = &self.udp else { return };
+        if udp.get_ref().send_to(d, to).is_err() {
+            self.stats.datagram_send_failed += 1;
+        }
+    }
+
+    /// Open connections' ids.
+    pub fn conn_ids(&self) -> Vec<ConnId> {
+        self.writers.keys().copied().collect()
+    }
+
+    /// The remote address of `conn`.
+    pub fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.writers.get(&conn).and_then(|w| w.peer)
+    }
+
     /// Give an accepted stream an id and start its tasks.
     pub fn adopt_inbound(&mut self, stream: TcpStream) -> Option<ConnId> {
         self.next_inbound += 1;
@@ -203,11 +261,12 @@ impl<'a> Net<'a> {
 
     fn adopt(&mut self, conn: ConnId, stream: TcpStream) -> bool {
         let _ = stream.set_nodelay(true);
+        let peer = stream.peer_addr().ok();
         let Ok(stream) = Async::new(stream) else { return false };
         let stream = Rc::new(stream);
         let (tx, rx) = async_channel::bounded::<Vec<u8>>(PEER_QUEUE_FRAMES);
         let queued = Rc::new(Cell::new(0));
-        self.writers.insert(conn, Writer { tx, queued: queued.clone() });
+        self.writers.insert(conn, Writer { tx, queued: queued.clone(), peer });
         let inbox = self.inbox_tx.clone();
         let reader = stream.clone();
         self.ex.spawn(read_loop(conn, reader, inbox)).detach();

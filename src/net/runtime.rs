@@ -32,6 +32,9 @@ use super::state;
 pub use super::state::{NODE_AUTH_FILE, NODE_KEY_FILE};
 use super::status::{self, OtherProtocol};
 use super::{to_addr, to_socket, Net, NetEvent, SendOutcome};
+use datagram::Datagrams;
+
+mod datagram;
 use crate::app::{self, App, AppConfig, FetchTarget};
 use crate::event::VerifiedEvent;
 use crate::http::Miss;
@@ -107,6 +110,8 @@ pub struct OverlayRuntime<'a> {
     /// (the relay's live subscriptions get them). Bounded by one wake's work: the driver
     /// takes them after every call that can store.
     stored: Vec<crate::event::Event>,
+    /// The datagram path (issue 11; `runtime/datagram.rs`).
+    dg: Datagrams,
     /// Keeps the overlay's interest set on the owner's newest follow list.
     follows: FollowSync,
     /// Peers dropped for speaking another protocol version (for `/status`).
@@ -169,8 +174,9 @@ impl<'a> OverlayRuntime<'a> {
             directory: modes.directory,
         };
         let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
-        let net = Net::new(ex);
+        let mut net = Net::new(ex);
         net.listen(listener);
+        let dg = Datagrams::bind(local, &mut net);
         log::info!("overlay listening on {local}, node id {}", owner.node_id());
         Ok(OverlayRuntime {
             overlay,
@@ -183,6 +189,7 @@ impl<'a> OverlayRuntime<'a> {
             last_persist: unix,
             bootstrap,
             stored: Vec::new(),
+            dg,
             follows: FollowSync::new(owner),
             other_protocol: OtherProtocol::default(),
         })
@@ -252,6 +259,7 @@ impl<'a> OverlayRuntime<'a> {
             self.on_net(ev);
             stored += self.drain(unix, store);
         }
+        self.datagram_wake();
         if let Some(b) = self.bootstrap.as_mut() {
             if b.poll_resolve(now) {
                 self.net.resolve(b.host().to_owned());
@@ -286,14 +294,21 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_closed(conn, now);
                 }
                 self.net.forget(conn);
+                self.dg.links.remove(conn);
                 Input::Closed { conn }
             }
+            NetEvent::Frame(conn, crate::wire::Msg::Link { port, token, key }) => {
+                return self.on_link(conn, port, token, key.0);
+            }
+            NetEvent::Frame(conn, crate::wire::Msg::LinkResend(seqs)) => return self.on_link_resend(conn, &seqs),
             NetEvent::Frame(conn, msg) => {
                 if let Some(b) = boot {
                     b.on_frame(conn);
                 }
-                Input::Frame { conn, msg }
+                self.overlay.handle_input(Input::Frame { conn, msg }, self.clock);
+                return self.maybe_offer(conn);
             }
+            NetEvent::Datagram(d, from) => return self.on_datagram(&d, from),
             NetEvent::Malformed(conn, e) => {
                 if let crate::wire::DecodeError::BadVersion { got } = e {
                     self.other_protocol.note(conn, got);
@@ -303,6 +318,7 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_malformed(conn, false, now);
                 }
                 self.net.forget(conn);
+                self.dg.links.remove(conn);
                 Input::Malformed { conn }
             }
             NetEvent::AnsweredHttp(conn) => {
@@ -311,6 +327,7 @@ impl<'a> OverlayRuntime<'a> {
                     b.on_malformed(conn, true, now);
                 }
                 self.net.forget(conn);
+                self.dg.links.remove(conn);
                 Input::Malformed { conn }
             }
             NetEvent::Resolved(result) => {
@@ -340,6 +357,7 @@ impl<'a> OverlayRuntime<'a> {
                 stored += self.on_app_output(out, unix, store);
             }
             if !progressed {
+                self.flush_datagrams();
                 return stored;
             }
         }
@@ -348,6 +366,9 @@ impl<'a> OverlayRuntime<'a> {
     fn on_overlay_output(&mut self, out: Output, unix: UnixTime, store: &Store) {
         let input = match out {
             Output::Send { conn, msg } => {
+                if self.try_datagram(conn, &msg) {
+                    return;
+                }
                 if self.net.send(conn, &msg) == SendOutcome::Shed {
                     self.overlay.handle_input(Input::Shed { conn, msg }, self.clock);
                 }
@@ -363,6 +384,7 @@ impl<'a> OverlayRuntime<'a> {
                 if let Some(b) = self.bootstrap.as_mut() {
                     b.on_closed(conn, self.clock.mono);
                 }
+                self.dg.links.remove(conn);
                 return self.net.close(conn);
             }
             Output::Deliver(d) => match delivered(d) {
@@ -474,7 +496,15 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Figures for `/status`.
     pub fn network_info(&self) -> crate::http::NetworkInfo {
-        status::network_info(&self.overlay, &self.app, self.bootstrap.as_ref(), &self.other_protocol, self.net.stats())
+        status::network_info(
+            &self.overlay,
+            &self.app,
+            self.bootstrap.as_ref(),
+            &self.other_protocol,
+            self.net.stats(),
+            self.dg.links.stats(),
+            self.dg.links.len() as u64,
+        )
     }
 }
 

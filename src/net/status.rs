@@ -38,6 +38,8 @@ pub(super) fn network_info(
     bootstrap: Option<&Bootstrap>,
     other: &OtherProtocol,
     net: super::NetStats,
+    datagrams: crate::net::datagram::DatagramStats,
+    datagram_links: u64,
 ) -> crate::http::NetworkInfo {
     let (following, leaves_filtering, leaf_followees) = overlay.interest_sizes();
     crate::http::NetworkInfo {
@@ -72,6 +74,7 @@ pub(super) fn network_info(
                 new_ids_limited: o.prefix_limited,
                 gossip_limited: o.gossip_limited,
                 interest_limited: o.interest_dropped,
+                datagrams: datagrams.dropped,
             }
         },
         transport: crate::http::TransportInfo {
@@ -81,6 +84,9 @@ pub(super) fn network_info(
             shed: net.shed,
             dropped_full: net.dropped_full,
             slow_disconnects: net.slow_disconnects,
+            datagram_links,
+            datagrams,
+            datagram_send_failed: net.datagram_send_failed,
         },
     }
 }

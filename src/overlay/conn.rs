@@ -213,7 +213,8 @@ impl Overlay {
 
     fn start_hello(&mut self, conn: ConnId) {
         let ring = if self.dht.is_some() { crate::wire::FEATURE_RING } else { 0 };
-        let nonce = Hello::tag_nonce(self.rng.next_u64(), crate::wire::FEATURE_INTEREST | ring);
+        let features = crate::wire::FEATURE_INTEREST | crate::wire::FEATURE_DATAGRAM | ring;
+        let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.phase = Phase::Hello { nonce, peer: None, authorised: false };
@@ -540,6 +541,8 @@ impl Overlay {
         }
         match msg {
             Msg::Hello(_) | Msg::Auth(_) => self.fail_handshake(conn),
+            // The transport's (`net::datagram`); one that reaches the overlay is ignored.
+            Msg::Link { .. } | Msg::LinkResend(_) => {}
             Msg::Ping(n) => self.send(conn, Msg::Pong(n)),
             Msg::Pong(_) => {}
             Msg::ReachCheck(addr) => self.on_reach_check(conn, from, addr),

@@ -553,6 +553,18 @@ impl Overlay {
     pub fn conn_count(&self) -> usize {
         self.conns.len()
     }
+    /// The role of the peer on `conn` once the handshake is done (`None` before, or if unknown).
+    pub fn up_peer_role(&self, conn: ConnId) -> Option<Role> {
+        self.conns.get(&conn).filter(|c| c.is_up()).map(|c| c.peer_role)
+    }
+    /// The capability bits the peer on `conn` announced in its `Hello`, once up (0 before).
+    pub fn up_peer_features(&self, conn: ConnId) -> u8 {
+        self.conns.get(&conn).filter(|c| c.is_up()).map_or(0, |c| c.features)
+    }
+    /// The listen address the peer on `conn` advertised in its record, once up.
+    pub fn up_peer_listen(&self, conn: ConnId) -> Option<Addr> {
+        self.conns.get(&conn).filter(|c| c.is_up()).and_then(|c| c.peer_addr)
+    }
     /// Nodes with an established connection.
     pub fn connected_nodes(&self) -> Vec<NodeId> {
         self.by_node.keys().copied().collect()

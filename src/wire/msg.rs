@@ -75,6 +75,9 @@ pub const FEATURE_INTEREST: u8 = 1;
 /// Bit 1: it runs the ring directory (`--directory ring`) and understands [`Msg::FindNode`],
 /// [`Msg::Found`], [`Msg::Store`] and [`Msg::Neighbours`] (issue 10 part 2).
 pub const FEATURE_RING: u8 = 2;
+/// Bit 2: it understands [`Msg::Link`] and [`Msg::LinkResend`] (datagram path between core
+/// servers, issue 11); a `Link` goes only to a peer that announced it.
+pub const FEATURE_DATAGRAM: u8 = 4;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -268,6 +271,21 @@ pub enum Msg {
     /// Answer to `Ping`.
     #[serde(rename = "Q")]
     Pong(u32),
+    /// Datagram link offer on an authenticated core↔core connection (issue 11, `net::datagram`):
+    /// the sender's UDP port, and the token and key the peer seals datagrams to it with.
+    /// Handled by the transport, never by the overlay.
+    Link {
+        /// UDP port on the connection's IP.
+        port: u16,
+        /// Random token naming this link in every datagram.
+        token: u64,
+        /// Random HMAC key.
+        key: Key32,
+    },
+    /// Datagram sequence numbers of this link the sender of this frame never received (a gap
+    /// before a later datagram, issue 11): the peer re-sends their frames by TCP. At most
+    /// `net::datagram::MAX_RESEND_ASK` numbers; handled by the transport, never by the overlay.
+    LinkResend(Vec<u32>),
     /// "Dial me back at this address" (reachability check, spec §2.1).
     ReachCheck(Addr),
     /// Result of a `ReachCheck`, with the address the checker used.
@@ -504,6 +522,8 @@ impl Msg {
             Msg::Auth(_) => "Auth",
             Msg::Ping(_) => "Ping",
             Msg::Pong(_) => "Pong",
+            Msg::Link { .. } => "Link",
+            Msg::LinkResend(_) => "LinkResend",
             Msg::ReachCheck(_) => "ReachCheck",
             Msg::ReachResult { .. } => "ReachResult",
             Msg::Join => "Join",

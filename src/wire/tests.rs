@@ -24,6 +24,8 @@ fn samples() -> Vec<Msg> {
         Msg::Auth(Sig([1; 64])),
         Msg::Ping(7),
         Msg::Pong(7),
+        Msg::Link { port: 20000, token: 0x0102_0304_0506_0708, key: Key32([0x11; 32]) },
+        Msg::LinkResend(vec![5, 7]),
         Msg::ReachCheck(Addr::v4([127, 0, 0, 2], 20000)),
         Msg::ReachResult { ok: true, addr: Addr::v4([10, 0, 0, 1], 1) },
         Msg::Join,

@@ -86,6 +86,19 @@ impl RawPeer {
         role: Role,
         addr: Option<Addr>,
     ) -> RawPeer {
+        RawPeer::connect_announcing(to, owner, node_secret, role, addr, 0)
+    }
+
+    /// Like `connect_advertising`, announcing capability bits `features` in its `Hello` nonce
+    /// (0: a peer of the build before capabilities).
+    pub fn connect_announcing(
+        to: SocketAddr,
+        owner: Key32,
+        node_secret: [u8; 32],
+        role: Role,
+        addr: Option<Addr>,
+        features: u8,
+    ) -> RawPeer {
         let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
         let node = NodeId::of_pubkey(&owner.0);
         let mut record = NodeRecord {
@@ -104,7 +117,8 @@ impl RawPeer {
         let stream = TcpStream::connect(to).expect("connect to the overlay port");
         stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
         let mut peer = RawPeer { stream };
-        peer.send(&Msg::Hello(Box::new(Hello { record, nonce: 1 })));
+        let nonce = if features == 0 { 1 } else { Hello::tag_nonce(1, features) };
+        peer.send(&Msg::Hello(Box::new(Hello { record, nonce })));
         let their_nonce = loop {
             if let Msg::Hello(h) = peer.read_msg() {
                 break h.nonce;

@@ -1,0 +1,233 @@
+//! Datagram path tests: forged, replayed, truncated, oversized and unknown datagrams are dropped
+//! and counted; a link is usable only once the peer's datagram arrived; gaps are counted.
+
+use super::*;
+use crate::wire::{Body, Gossip, MsgId};
+
+fn addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 9], 7000))
+}
+
+/// Two ends of one link: `a` on connection 1, `b` on connection 2, offers exchanged; returns
+/// the probes each one sent.
+fn pair() -> (Links, Links, Vec<u8>, Vec<u8>) {
+    let (mut a, mut b) = (Links::default(), Links::default());
+    assert!(a.offer(ConnId(1), 0xaaaa, [1; 32]));
+    assert!(b.offer(ConnId(2), 0xbbbb, [2; 32]));
+    let (_, probe_to_b) = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
+    let (_, probe_to_a) = b.accept(ConnId(2), addr(), 0xaaaa, [1; 32]).expect("probe");
+    (a, b, probe_to_b, probe_to_a)
+}
+
+fn gossip_frame(n: u8) -> Vec<u8> {
+    let g = Gossip { id: MsgId::UNSET, round: 1, kind: GossipKind::Event, body: Body::from_slice(&[n; 200]) };
+    wire::encode_frame(&Msg::Gossip(g)).expect("encodes")
+}
+
+#[test]
+fn a_link_is_usable_only_after_the_peers_datagram_arrived() {
+    let (mut a, mut b, probe_to_b, _) = pair();
+    assert!(!a.usable(ConnId(1)) && !b.usable(ConnId(2)));
+    assert!(a.seal_for(ConnId(1), &gossip_frame(1), false).is_none(), "no payload before the path is proven");
+    let (conn, frames) = b.open(&probe_to_b).expect("valid probe");
+    assert_eq!((conn, frames.len()), (ConnId(2), 0));
+    assert!(b.usable(ConnId(2)), "b heard a");
+    assert!(!a.usable(ConnId(1)), "a has not heard b yet");
+    let (_, d) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    let (conn, frames) = a.open(&d).expect("valid");
+    assert_eq!(conn, ConnId(1));
+    let msgs = decode_frames(frames).expect("decodes");
+    assert!(matches!(msgs.as_slice(), [Msg::Gossip(_)]));
+    assert_eq!(a.stats().dropped, 0);
+}
+
+#[test]
+fn forged_replayed_and_malformed_datagrams_are_dropped_and_counted() {
+    let (_a, mut b, probe_to_b, _) = pair();
+    let good = {
+        let mut a2 = Links::default();
+        a2.offer(ConnId(1), 0xaaaa, [1; 32]);
+        a2.accept(ConnId(1), addr(), 0xbbbb, [2; 32]);
+        a2.seal_for(ConnId(1), &gossip_frame(3), true).expect("sealed").1
+    };
+    let mut flipped = good.clone();
+    flipped[HEAD_BYTES + 5] ^= 1;
+    let mut wrong_key = seal(0xbbbb, &[9; 32], 7, &gossip_frame(3));
+    let unknown = seal(0xcccc, &[2; 32], 1, &gossip_frame(3));
+    let huge = seal(0xbbbb, &[2; 32], 9, &vec![0u8; MAX_FRAMES_BYTES + 1]);
+    let cases: Vec<(&[u8], DatagramError)> = vec![
+        (&[], DatagramError::TooShort),
+        (&good[..HEAD_BYTES + MAC_BYTES - 1], DatagramError::TooShort),
+        (&flipped, DatagramError::BadMac),
+        (&wrong_key, DatagramError::BadMac),
+        (&unknown, DatagramError::UnknownToken),
+        (&huge, DatagramError::TooLarge),
+    ];
+    for (n, (d, want)) in cases.into_iter().enumerate() {
+        assert_eq!(b.open(d).map(|_| ()), Err(want), "case {n}");
+        assert_eq!(b.stats().dropped, n as u64 + 1);
+        assert!(!b.usable(ConnId(2)), "a forged datagram proves no path");
+    }
+    b.open(&probe_to_b).expect("the real probe");
+    b.open(&good).expect("the real datagram");
+    assert_eq!(b.open(&good).map(|_| ()), Err(DatagramError::Replay), "replayed");
+    assert_eq!(b.open(&probe_to_b).map(|_| ()), Err(DatagramError::Replay), "an older one replayed");
+    // seq 0 never counts as fresh
+    wrong_key = seal(0xbbbb, &[2; 32], 0, &[]);
+    assert_eq!(b.open(&wrong_key).map(|_| ()), Err(DatagramError::Replay));
+    assert_eq!(b.stats().received, 2);
+}
+
+#[test]
+fn only_eager_events_and_ihaves_travel_by_datagram() {
+    assert!(decode_frames(&gossip_frame(1)).is_ok());
+    let ihave = wire::encode_frame(&Msg::IHave(vec![(MsgId([3; 32]), 1)])).expect("encodes");
+    let mut two = gossip_frame(1);
+    two.extend_from_slice(&ihave);
+    assert_eq!(decode_frames(&two).map(|m| m.len()), Ok(2));
+    for other in [Msg::Prune, Msg::Join, Msg::Ping(1), Msg::DirRecords(vec![])] {
+        let f = wire::encode_frame(&other).expect("encodes");
+        assert_eq!(decode_frames(&f).map(|_| ()), Err(DatagramError::NotAllowed), "{}", other.name());
+    }
+    let mut cut = gossip_frame(1);
+    cut.pop();
+    assert_eq!(decode_frames(&cut).map(|_| ()), Err(DatagramError::BadFrame));
+    assert_eq!(decode_frames(b"\xff\xff\xff\xff\x03").map(|_| ()), Err(DatagramError::BadFrame));
+}
+
+#[test]
+fn replay_window_accepts_reordering_and_counts_gaps() {
+    let mut w = ReplayWindow::default();
+    assert!(!w.fresh(0));
+    assert_eq!(w.record(1), 0);
+    assert_eq!(w.record(4), 2, "2 and 3 skipped");
+    assert!(w.fresh(3) && w.fresh(2));
+    assert_eq!(w.record(3), -1, "a late one fills a gap");
+    assert!(!w.fresh(3) && !w.fresh(4) && !w.fresh(1));
+    assert_eq!(w.record(4 + REPLAY_WINDOW), i64::from(REPLAY_WINDOW) - 1);
+    assert!(!w.fresh(2), "beyond the window is never fresh");
+    assert!(!w.fresh(4), "exactly the window back is too old");
+    assert!(w.fresh(5 + REPLAY_WINDOW));
+    assert_eq!(w.record(u32::MAX), i64::from(u32::MAX - 4 - REPLAY_WINDOW) - 1);
+    assert!(!w.fresh(u32::MAX));
+}
+
+#[test]
+fn one_offer_per_connection_and_tokens_are_unique() {
+    let (mut a, _, _, _) = pair();
+    assert!(a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).is_none(), "a second offer sends no probe");
+    assert!(!a.offer(ConnId(1), 0x1, [0; 32]));
+    assert!(!a.offer(ConnId(3), 0xaaaa, [0; 32]), "token in use");
+    assert!(a.accept(ConnId(9), addr(), 1, [0; 32]).is_none(), "no offer of ours on that connection yet");
+    assert!(a.accept(ConnId(9), addr(), 2, [0; 32]).is_none());
+    assert!(a.offer(ConnId(9), 0x9, [9; 32]));
+    let (_, probe) = a.early_probe(ConnId(9)).expect("the early offer gets its probe now");
+    assert_eq!(&probe[..8], &1u64.to_be_bytes(), "sealed with the first offer's token, not the second");
+    assert!(a.early_probe(ConnId(9)).is_none(), "once");
+    a.remove(ConnId(9));
+    a.remove(ConnId(1));
+    assert!(a.is_empty());
+    let d = seal(0xaaaa, &[1; 32], 5, &[]);
+    assert_eq!(a.open(&d).map(|_| ()), Err(DatagramError::UnknownToken), "token gone with its connection");
+}
+
+#[test]
+fn sealed_datagrams_fit_the_minimum_mtu() {
+    let (mut a, mut b, p, _) = pair();
+    b.open(&p).expect("probe");
+    let (_, d) = b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES], false).expect("fits");
+    assert_eq!(d.len(), MAX_DATAGRAM_BYTES);
+    assert!(b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES + 1], false).is_none());
+    assert!(a.open(&d).is_ok());
+}
+
+#[test]
+fn a_probe_to_a_wrong_address_is_repaired_by_the_peers_datagram_and_bounded() {
+    // b guessed a's address wrong (a dialled from another source IP): its probe went nowhere.
+    let (mut a, mut b, probe_to_b, _lost) = pair();
+    let real_a = SocketAddr::from(([127, 0, 0, 7], 20000));
+    b.open(&probe_to_b).expect("a's probe reaches b");
+    let (to, again) = b.learn(ConnId(2), real_a).expect("b probes a's real address");
+    assert_eq!(to, real_a);
+    a.open(&again).expect("the second probe reaches a");
+    assert!(a.usable(ConnId(1)) && b.usable(ConnId(2)), "both directions work");
+    assert!(b.learn(ConnId(2), real_a).is_none(), "same address: no more probes");
+    let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    assert_eq!(to, real_a, "payloads follow the learned address");
+    // A peer that keeps moving gets at most MAX_REPROBES probes.
+    let mut sent = 1;
+    for i in 0..10u8 {
+        if b.learn(ConnId(2), SocketAddr::from(([127, 0, 1, i], 20000))).is_some() {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, usize::from(MAX_REPROBES));
+    assert!(b.learn(ConnId(9), real_a).is_none(), "no link, nothing sent");
+}
+
+#[test]
+fn a_peer_datagram_that_overtakes_its_offer_sets_where_the_link_sends() {
+    // a's probe reaches b before a's `Link` frame (UDP overtakes TCP); b's guess of a's address
+    // (the TCP source, e.g. 127.0.0.1 for a dialler on loopback) is wrong.
+    let (mut a, mut b) = (Links::default(), Links::default());
+    assert!(a.offer(ConnId(1), 0xaaaa, [1; 32]));
+    assert!(b.offer(ConnId(2), 0xbbbb, [2; 32]));
+    let (_, probe_to_b) = a.accept(ConnId(1), addr(), 0xbbbb, [2; 32]).expect("probe");
+    let real_a = SocketAddr::from(([127, 0, 0, 7], 20000));
+    b.open(&probe_to_b).expect("a's probe");
+    assert!(b.learn(ConnId(2), real_a).is_none(), "no offer from a yet: nothing to send");
+    let wrong_guess = SocketAddr::from(([127, 0, 0, 1], 20000));
+    let (to, _) = b.accept(ConnId(2), wrong_guess, 0xaaaa, [1; 32]).expect("probe");
+    assert_eq!(to, real_a, "the probe goes where a's datagram came from");
+    let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    assert_eq!(to, real_a, "and so do payloads");
+}
+
+#[test]
+fn a_gap_asks_for_the_missing_datagrams_which_are_resent_once_then_the_link_falls_back() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    b.open(&probe_to_b).expect("probe");
+    a.open(&probe_to_a).expect("probe");
+    assert!(b.take_asks().is_none(), "no gap yet");
+    let sent: Vec<Vec<u8>> =
+        (0..4).map(|i| b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable").1).collect();
+    // Datagrams 2 and 3 of four (seq 3 and 4 after b's probe) are lost.
+    a.open(&sent[0]).expect("first");
+    assert!(a.take_asks().is_none());
+    a.open(&sent[3]).expect("last");
+    let (conn, seqs) = a.take_asks().expect("a gap");
+    assert_eq!((conn, seqs.clone()), (ConnId(1), vec![3, 4]));
+    let again = b.resend(ConnId(2), &seqs);
+    assert_eq!(again, vec![gossip_frame(1), gossip_frame(2)], "exactly the lost frames");
+    assert!(b.resend(ConnId(2), &seqs).is_empty(), "each is given once: no amplification");
+    assert!(b.resend(ConnId(2), &[99, 0, u32::MAX]).is_empty(), "unknown numbers are ignored");
+    assert!(b.resend(ConnId(7), &[5]).is_empty(), "no link");
+    assert_eq!(b.stats().resent, 2);
+    assert!(b.usable(ConnId(2)), "two losses do not decide a fallback");
+    // More loss: past FALLBACK_MIN_LOST and one in FALLBACK_LOSS_DIV, payloads go by TCP.
+    for i in 0..4 {
+        b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
+    }
+    let asked: Vec<u32> = (7..=9).collect();
+    assert_eq!(b.resend(ConnId(2), &asked).len(), 3);
+    assert!(!b.usable(ConnId(2)), "5 of 8 lost: fallen back to TCP");
+    assert_eq!(b.stats().fallbacks, 1);
+}
+
+#[test]
+fn the_resend_ring_is_bounded_and_a_huge_gap_asks_only_for_the_newest() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    b.open(&probe_to_b).expect("probe");
+    a.open(&probe_to_a).expect("probe");
+    for i in 0..(RESEND_RING as u8 * 3) {
+        b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
+    }
+    let oldest: Vec<u32> = (2..2 + RESEND_RING as u32 * 2).collect();
+    assert!(b.resend(ConnId(2), &oldest).is_empty(), "only the newest RESEND_RING are kept");
+    // A forged-looking jump (valid MAC: only the peer could send it) asks for a bounded list.
+    let far = seal(0xaaaa, &[1; 32], 1_000_000, &gossip_frame(1));
+    a.open(&far).expect("fresh");
+    let (_, seqs) = a.take_asks().expect("gap");
+    assert_eq!(seqs.len(), MAX_RESEND_ASK);
+    assert_eq!(seqs.last(), Some(&999_999));
+}
