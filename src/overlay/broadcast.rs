@@ -9,6 +9,7 @@
 
 use super::admission::Entry;
 use super::conn::RecordCheck;
+use super::dir_admit::Refused;
 use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
 use super::params::*;
@@ -409,16 +410,10 @@ impl Overlay {
             }
             return;
         }
-        if !self.admit_gossiped_id(conn, rec.node) {
-            return;
-        }
-        let authorised = match self.check_record(&rec) {
-            RecordCheck::Valid { authorised } => authorised,
-            RecordCheck::Expired => {
-                self.stats_mut().time_dropped += 1;
-                return;
-            }
-            RecordCheck::Invalid => return self.ban_conn(conn),
+        let authorised = match self.admit_gossiped_record(conn, &rec) {
+            Ok(authorised) => authorised,
+            Err(Refused::Dropped) => return,
+            Err(Refused::Forged) => return self.ban_conn(conn),
         };
         let unix = self.unix_now();
         if rec.expires < unix {

@@ -36,6 +36,7 @@
 use std::collections::BTreeMap;
 
 use super::conn::RecordCheck;
+use super::dir_admit::Refused;
 use super::directory::Merge;
 use super::params::*;
 use super::ring::{Hop, RingPeer, RingTable};
@@ -515,16 +516,10 @@ impl Overlay {
                 self.stats.time_dropped += 1;
                 continue;
             }
-            if !self.admit_gossiped_id(conn, rec.node) {
-                continue;
-            }
-            let authorised = match self.check_record(&rec) {
-                RecordCheck::Valid { authorised } => authorised,
-                RecordCheck::Expired => {
-                    self.stats.time_dropped += 1;
-                    continue;
-                }
-                RecordCheck::Invalid => return self.ban_conn(conn),
+            let authorised = match self.admit_gossiped_record(conn, &rec) {
+                Ok(authorised) => authorised,
+                Err(Refused::Dropped) => continue,
+                Err(Refused::Forged) => return self.ban_conn(conn),
             };
             match self.dir.merge(&rec, body, authorised, unix) {
                 Merge::Conflict => self.stats.id_conflicts += 1,

@@ -23,9 +23,18 @@
 //!
 //! Pure: time comes from the overlay's `now`.
 
+use super::conn::RecordCheck;
 use super::params::*;
 use super::Overlay;
-use crate::wire::{ConnId, NodeId};
+use crate::wire::{ConnId, NodeId, NodeRecord};
+
+/// Why a gossiped or stored record is not merged (see [`Overlay::admit_gossiped_record`]).
+pub(super) enum Refused {
+    /// Over its link's new-id budget, or its delegation expired: dropped and counted, no ban.
+    Dropped,
+    /// Provably bad (wrong id, bad signature, forged delegation): the link is banned.
+    Forged,
+}
 
 impl Overlay {
     /// May a gossiped record for `node`, arriving on `conn`, be checked and merged? True for
@@ -47,5 +56,21 @@ impl Overlay {
         self.stats.gossip_limited += 1;
         log::debug!("record of new node {node} over its link's new-id budget: dropped");
         false
+    }
+
+    /// A record gossiped or stored on `conn`: the new-id budget first (cheap, before any
+    /// signature check), then the record's own check. `Ok(authorised)` when it may be merged.
+    pub(super) fn admit_gossiped_record(&mut self, conn: ConnId, rec: &NodeRecord) -> Result<bool, Refused> {
+        if !self.admit_gossiped_id(conn, rec.node) {
+            return Err(Refused::Dropped);
+        }
+        match self.check_record(rec) {
+            RecordCheck::Valid { authorised } => Ok(authorised),
+            RecordCheck::Expired => {
+                self.stats.time_dropped += 1;
+                Err(Refused::Dropped)
+            }
+            RecordCheck::Invalid => Err(Refused::Forged),
+        }
     }
 }
