@@ -163,8 +163,12 @@ struct Link {
     window: ReplayWindow,
     /// The peer's offer, once received.
     peer: Option<Peer>,
-    /// A valid datagram from the peer arrived: the path works, so payloads may go this way.
+    /// A valid datagram from the peer arrived: the path from the peer to us works.
     heard: bool,
+    /// The peer told us (an empty `Msg::LinkResend` by TCP) that our datagrams reach it: the
+    /// path from us to the peer works. Payloads go by datagram only with both (a path open one
+    /// way only would otherwise swallow our posts without a gap the peer could see).
+    confirmed: bool,
     /// Our payload datagrams to the peer, newest last ([`RESEND_RING`]): seq and frames.
     ring: std::collections::VecDeque<(u32, Vec<u8>)>,
     /// Payload datagrams sent, and how many of them the peer asked for again.
@@ -186,6 +190,8 @@ pub struct Links {
     by_token: BTreeMap<u64, ConnId>,
     /// Gaps seen by the last [`Links::open`]: the sequence numbers to ask its peer for.
     asks: Option<(ConnId, Vec<u32>)>,
+    /// The last [`Links::open`] was the first datagram heard on this connection: tell the peer.
+    confirm: Option<ConnId>,
     stats: DatagramStats,
 }
 
@@ -266,6 +272,7 @@ impl Links {
                 window: ReplayWindow::default(),
                 peer: None,
                 heard: false,
+                confirmed: false,
                 from: None,
                 ring: std::collections::VecDeque::new(),
                 payloads: 0,
@@ -310,16 +317,18 @@ impl Links {
         self.seal_for(conn, &[], true)
     }
 
-    /// Whether payloads for `conn` go by datagram (the peer offered and we heard from it).
+    /// Whether payloads for `conn` go by datagram: the peer offered, we heard from it, and it
+    /// confirmed hearing us (the path works both ways).
     pub fn usable(&self, conn: ConnId) -> bool {
-        self.by_conn.get(&conn).is_some_and(|l| l.heard && !l.fallen_back && l.peer.is_some())
+        self.by_conn.get(&conn).is_some_and(|l| l.heard && l.confirmed && !l.fallen_back && l.peer.is_some())
     }
 
     /// Seal `frames` for `conn`'s peer: where to send it and the datagram; `None` if the link
-    /// is not usable (`probe` skips the "heard" condition) or its sequence numbers ran out.
+    /// is not usable (`probe` skips the "heard" and "confirmed" conditions) or its sequence
+    /// numbers ran out.
     pub fn seal_for(&mut self, conn: ConnId, frames: &[u8], probe: bool) -> Option<(SocketAddr, Vec<u8>)> {
         let link = self.by_conn.get_mut(&conn)?;
-        if !(probe || link.heard) || frames.len() > MAX_FRAMES_BYTES {
+        if !(probe || (link.heard && link.confirmed)) || frames.len() > MAX_FRAMES_BYTES {
             return None;
         }
         let peer = link.peer.as_mut()?;
@@ -345,11 +354,22 @@ impl Links {
         self.asks.take()
     }
 
+    /// After [`Links::open`]: the connection whose peer we just heard for the first time, to
+    /// tell it by TCP (an empty `Msg::LinkResend`) that its datagrams reach us.
+    pub fn take_confirm(&mut self) -> Option<ConnId> {
+        self.confirm.take()
+    }
+
     /// The peer on `conn` asks for `seqs` again: the frames of those still in the ring, each
     /// given once (then forgotten, so asking twice gets nothing: no amplification), to re-send
     /// by TCP. Counts toward the link's fallback to TCP; unknown numbers are ignored.
     pub fn resend(&mut self, conn: ConnId, seqs: &[u32]) -> Vec<Vec<u8>> {
         let Some(link) = self.by_conn.get_mut(&conn) else { return Vec::new() };
+        if seqs.is_empty() {
+            // Asking for nothing: the peer hears our datagrams (see `take_confirm`).
+            link.confirmed = true;
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for seq in seqs.iter().take(MAX_RESEND_ASK) {
             if let Some(i) = link.ring.iter().position(|(s, _)| s == seq) {
@@ -444,7 +464,10 @@ impl Links {
         } else if gap < 0 {
             self.stats.lost = self.stats.lost.saturating_sub(1);
         }
-        link.heard = true;
+        if !link.heard {
+            link.heard = true;
+            self.confirm = Some(conn);
+        }
         Ok((conn, frames))
     }
 

@@ -285,6 +285,8 @@ pub enum Msg {
     /// Datagram sequence numbers of this link the sender of this frame never received (a gap
     /// before a later datagram, issue 11): the peer re-sends their frames by TCP. At most
     /// `net::datagram::MAX_RESEND_ASK` numbers; handled by the transport, never by the overlay.
+    /// Empty: "your datagrams reach me" (sent once, when the first one arrives); only then does
+    /// the peer send payloads by datagram.
     LinkResend(Vec<u32>),
     /// "Dial me back at this address" (reachability check, spec §2.1).
     ReachCheck(Addr),

@@ -24,15 +24,33 @@ fn gossip_frame(n: u8) -> Vec<u8> {
     wire::encode_frame(&Msg::Gossip(g)).expect("encodes")
 }
 
+/// Both probes arrive and each end tells the other by TCP (an empty `LinkResend`) that it heard
+/// it: the link is up both ways.
+fn up(a: &mut Links, b: &mut Links, probe_to_b: &[u8], probe_to_a: &[u8]) {
+    b.open(probe_to_b).expect("probe");
+    a.open(probe_to_a).expect("probe");
+    assert_eq!(b.take_confirm(), Some(ConnId(2)), "b heard a for the first time");
+    assert_eq!(a.take_confirm(), Some(ConnId(1)), "a heard b for the first time");
+    assert!(a.resend(ConnId(1), &[]).is_empty() && b.resend(ConnId(2), &[]).is_empty());
+}
+
 #[test]
 fn a_link_is_usable_only_after_the_peers_datagram_arrived() {
-    let (mut a, mut b, probe_to_b, _) = pair();
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
     assert!(!a.usable(ConnId(1)) && !b.usable(ConnId(2)));
     assert!(a.seal_for(ConnId(1), &gossip_frame(1), false).is_none(), "no payload before the path is proven");
     let (conn, frames) = b.open(&probe_to_b).expect("valid probe");
     assert_eq!((conn, frames.len()), (ConnId(2), 0));
-    assert!(b.usable(ConnId(2)), "b heard a");
+    assert_eq!(b.take_confirm(), Some(ConnId(2)));
+    a.resend(ConnId(1), &[]);
+    assert!(!b.usable(ConnId(2)), "b heard a, but a has not told b it hears b");
     assert!(!a.usable(ConnId(1)), "a has not heard b yet");
+    a.open(&probe_to_a).expect("valid probe");
+    assert_eq!(a.take_confirm(), Some(ConnId(1)));
+    assert!(a.usable(ConnId(1)), "a heard b and b confirmed hearing a");
+    b.resend(ConnId(2), &[]);
+    assert!(b.usable(ConnId(2)));
+    assert_eq!(b.take_confirm(), None, "told once");
     let (_, d) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
     let (conn, frames) = a.open(&d).expect("valid");
     assert_eq!(conn, ConnId(1));
@@ -133,8 +151,8 @@ fn one_offer_per_connection_and_tokens_are_unique() {
 
 #[test]
 fn sealed_datagrams_fit_the_minimum_mtu() {
-    let (mut a, mut b, p, _) = pair();
-    b.open(&p).expect("probe");
+    let (mut a, mut b, p, q) = pair();
+    up(&mut a, &mut b, &p, &q);
     let (_, d) = b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES], false).expect("fits");
     assert_eq!(d.len(), MAX_DATAGRAM_BYTES);
     assert!(b.seal_for(ConnId(2), &vec![0u8; MAX_FRAMES_BYTES + 1], false).is_none());
@@ -150,6 +168,10 @@ fn a_probe_to_a_wrong_address_is_repaired_by_the_peers_datagram_and_bounded() {
     let (to, again) = b.learn(ConnId(2), real_a).expect("b probes a's real address");
     assert_eq!(to, real_a);
     a.open(&again).expect("the second probe reaches a");
+    // Each tells the other it heard it (by TCP).
+    assert_eq!((b.take_confirm(), a.take_confirm()), (Some(ConnId(2)), Some(ConnId(1))));
+    a.resend(ConnId(1), &[]);
+    b.resend(ConnId(2), &[]);
     assert!(a.usable(ConnId(1)) && b.usable(ConnId(2)), "both directions work");
     assert!(b.learn(ConnId(2), real_a).is_none(), "same address: no more probes");
     let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
@@ -179,6 +201,7 @@ fn a_peer_datagram_that_overtakes_its_offer_sets_where_the_link_sends() {
     let wrong_guess = SocketAddr::from(([127, 0, 0, 1], 20000));
     let (to, _) = b.accept(ConnId(2), wrong_guess, 0xaaaa, [1; 32]).expect("probe");
     assert_eq!(to, real_a, "the probe goes where a's datagram came from");
+    b.resend(ConnId(2), &[]); // a heard that probe and said so by TCP
     let (to, _) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
     assert_eq!(to, real_a, "and so do payloads");
 }
@@ -186,8 +209,7 @@ fn a_peer_datagram_that_overtakes_its_offer_sets_where_the_link_sends() {
 #[test]
 fn a_gap_asks_for_the_missing_datagrams_which_are_resent_once_then_the_link_falls_back() {
     let (mut a, mut b, probe_to_b, probe_to_a) = pair();
-    b.open(&probe_to_b).expect("probe");
-    a.open(&probe_to_a).expect("probe");
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
     assert!(b.take_asks().is_none(), "no gap yet");
     let sent: Vec<Vec<u8>> =
         (0..4).map(|i| b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable").1).collect();
@@ -217,8 +239,7 @@ fn a_gap_asks_for_the_missing_datagrams_which_are_resent_once_then_the_link_fall
 #[test]
 fn the_resend_ring_is_bounded_and_a_huge_gap_asks_only_for_the_newest() {
     let (mut a, mut b, probe_to_b, probe_to_a) = pair();
-    b.open(&probe_to_b).expect("probe");
-    a.open(&probe_to_a).expect("probe");
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
     for i in 0..(RESEND_RING as u8 * 3) {
         b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
     }
@@ -230,4 +251,16 @@ fn the_resend_ring_is_bounded_and_a_huge_gap_asks_only_for_the_newest() {
     let (_, seqs) = a.take_asks().expect("gap");
     assert_eq!(seqs.len(), MAX_RESEND_ASK);
     assert_eq!(seqs.last(), Some(&999_999));
+}
+
+/// A path open one way only (a firewall drops a's datagrams to b): a hears b's probe, but b
+/// never hears a, so b never confirms, and a keeps its payloads on TCP instead of sending them
+/// where they are lost without a gap b could see.
+#[test]
+fn a_path_open_one_way_only_keeps_payloads_on_tcp() {
+    let (mut a, _b, _lost_probe_to_b, probe_to_a) = pair();
+    a.open(&probe_to_a).expect("b's probe arrives");
+    assert_eq!(a.take_confirm(), Some(ConnId(1)), "a tells b it hears b");
+    assert!(!a.usable(ConnId(1)), "b never said it hears a");
+    assert!(a.seal_for(ConnId(1), &gossip_frame(1), false).is_none());
 }

@@ -130,6 +130,10 @@ impl OverlayRuntime<'_> {
             log::debug!("datagram link {conn:?}: the peer is at {from}, probing it there");
             self.net.send_datagram(to, &probe);
         }
+        if let Some(c) = self.dg.links.take_confirm() {
+            // Our peer's datagrams reach us: it may send its payloads this way now.
+            let _ = self.net.send(c, &Msg::LinkResend(Vec::new()));
+        }
         if let Some((c, seqs)) = self.dg.links.take_asks() {
             log::debug!("datagram link {c:?}: asking for {} lost datagram(s) by TCP", seqs.len());
             let _ = self.net.send(c, &Msg::LinkResend(seqs));
