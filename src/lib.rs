@@ -32,6 +32,7 @@ pub mod net;
 pub mod overlay;
 pub mod platform;
 pub mod query;
+pub mod reactor;
 pub mod relay;
 pub mod store;
 #[cfg(any(test, feature = "sim"))]

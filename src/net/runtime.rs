@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use async_io::{Async, Timer};
+use crate::reactor::{Async, Timer};
 use futures_lite::future;
 use smol::LocalExecutor;
 
