@@ -232,9 +232,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
     // The loop's timers live across iterations and are re-armed only when their deadline
-    // changes (`Rearm`): arming an `async_io::Timer` wakes the reactor thread, and doing it
+    // changes (`Rearm`): with async-io, arming a timer woke its reactor thread, and doing it
     // for three timers on every wake put that thread on the CPU just before a post's
-    // websocket push and overlay forward.
+    // websocket push and overlay forward (the own reactor's timers are a map insert).
     let mut stats_timer = Timer::at(clock.origin + Duration::from_millis(next_stats.0));
     let mut sync_timer = Rearm::new();
     let mut overlay_timer = Rearm::new();
