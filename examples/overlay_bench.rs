@@ -78,6 +78,8 @@ fn reset_peak() {
 /// Today's measured broadcast cost of one record refresh at one core (record frame, duplicate
 /// copies and IHAVEs, sent + received; issue 10, from the 10k simulator run): ≈ 1 KB.
 const BROADCAST_BYTES_PER_RECORD: f64 = 1_000.0;
+/// Heap bytes of one directory record as `ring_bench` measures it (real `Directory::merge`).
+const RECORD_HEAP_BYTES: f64 = 401.0;
 
 /// Size of one post on the wire as the original encodes it (msgpack `Np2pEvent` of a short
 /// kind-1 note: id 34 + pubkey 34 + created_at 9 + kind 3 + tags 1 + sig 66 + ~20 B content +
@@ -188,11 +190,10 @@ fn side_by_side(nodes: usize, cores: usize, all: &[Figures]) {
     row("peak heap / peak RSS", &|f| format!("{:.2} / {:.2} GB", f.peak_heap as f64 / 1e9, f.peak_rss as f64 / 1e9));
     row("sim wall time", &|f| format!("{:.0} s", f.wall_s));
     if !all.iter().any(|f| f.label == "broadcast") {
-        // Not run: every core would hold every record (the per-record cost measured in
-        // ring_bench, ≈ 401 B) and receive every refresh (≈ 1 KB each).
+        // Not run: every core would hold every record and receive every refresh.
         println!(
             "| broadcast directory (computed, not run) | every core holds {nodes} records ≈ {:.1} MB; refreshes ≈ {:.0} KB/min per core |",
-            nodes as f64 * 401.0 / 1e6,
+            nodes as f64 * RECORD_HEAP_BYTES / 1e6,
             nodes as f64 * BROADCAST_BYTES_PER_RECORD / (RECORD_REFRESH_MS as f64 / 60_000.0) / 1e3
         );
     }
