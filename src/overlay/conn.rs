@@ -573,6 +573,13 @@ impl Overlay {
             Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => {
                 self.on_ring_frame(conn, from, msg)
             }
+            Msg::Subscribe(_)
+            | Msg::Unsubscribe(_)
+            | Msg::TopicAck { .. }
+            | Msg::TopicRedirect { .. }
+            | Msg::TopicRefused(_)
+            | Msg::TopicPost { .. }
+            | Msg::TopicFetch { .. } => self.on_tree_frame(conn, from, msg),
         }
     }
 

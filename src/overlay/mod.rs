@@ -39,6 +39,7 @@ mod tests_interest;
 mod tests_unicast;
 pub mod topic;
 mod topic_msg;
+mod trees;
 pub mod types;
 mod unicast;
 
@@ -273,6 +274,9 @@ pub struct Stats {
     /// Ring directory frames refused: from a peer that did not announce the ring, with a list
     /// over its bound, or while this node runs the broadcast directory.
     pub ring_dropped: u64,
+    /// Tree frames refused: from a peer that did not announce the trees, or while this node
+    /// does not run them (`--delivery` resolves to broadcast, or it is a leaf).
+    pub tree_dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
