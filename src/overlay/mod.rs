@@ -372,6 +372,10 @@ pub struct Overlay {
     ihave_scheduled: bool,
     unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
+    /// Per-author trees (cores in follow mode, `trees.rs`), boxed: created when first on.
+    trees: Option<Box<trees::Trees>>,
+    /// Set only around `push_leaves_only`: `push` then skips every core peer.
+    leaves_only: bool,
     dir: Directory,
     /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
     dht: Option<Box<dht::Dht>>,
@@ -450,6 +454,8 @@ impl Overlay {
             ihave_scheduled: false,
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
+            trees: None,
+            leaves_only: false,
             dir: Directory::new(DIR_CAP),
             dht: (cfg.directory == DirectoryMode::Ring)
                 .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),
@@ -689,6 +695,7 @@ impl Overlay {
             self.dir.expire(unix);
         }
         self.ring_tick();
+        self.trees_tick();
         if self.ring_on() {
             self.ring_forget();
         }
