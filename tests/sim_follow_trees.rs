@@ -77,7 +77,11 @@ fn describe(sim: &Sim) -> String {
     let mut s = String::new();
     for (i, n) in sim.nodes.iter().enumerate() {
         if let (Some(t), Some(st)) = (n.overlay.tree_topics(), n.overlay.tree_stats()) {
-            s.push_str(&format!("\n{i}: topics {t} attached {:?} {st:?} dropped {}", n.overlay.tree_parents(), n.overlay.stats().tree_dropped));
+            s.push_str(&format!(
+                "\n{i}: topics {t} attached {:?} {st:?} dropped {}",
+                n.overlay.tree_parents(),
+                n.overlay.stats().tree_dropped
+            ));
         }
     }
     s

@@ -12,8 +12,8 @@ use super::conn::RecordCheck;
 use super::dir_admit::Refused;
 use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
-use super::trees::Via;
 use super::params::*;
+use super::trees::Via;
 use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
 use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
@@ -382,7 +382,15 @@ impl Overlay {
 
     /// A verified event: admission limits, then seen + deliver (with the checked event, which
     /// is never verified again) + forward.
-    fn accept_event(&mut self, entry: &Entry, from: NodeId, checked: Checked, g: Gossip, via: Via, topic: Option<NodeId>) {
+    fn accept_event(
+        &mut self,
+        entry: &Entry,
+        from: NodeId,
+        checked: Checked,
+        g: Gossip,
+        via: Via,
+        topic: Option<NodeId>,
+    ) {
         let author = checked.author;
         if topic.is_some_and(|t| t != super::topic::topic_of(&author)) {
             // A tree copy labelled with another author's topic: dropped, not relayed.

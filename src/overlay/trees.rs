@@ -29,7 +29,9 @@ use super::params::*;
 use super::ring::{RingPeer, RingTable};
 use super::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
 use super::{ConnId, Instant, Overlay};
-use crate::wire::{Body, DeliveryMode, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, MAX_BODY_BYTES};
+use crate::wire::{
+    Body, DeliveryMode, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, MAX_BODY_BYTES,
+};
 
 /// A node's tree state (cores in follow mode only; boxed in `Overlay`).
 #[derive(Debug)]
@@ -83,6 +85,11 @@ impl Overlay {
     /// Topics attached to their tree (acked by a parent, or rooted here), if the trees run.
     pub fn tree_parents(&self) -> Option<usize> {
         self.trees.as_ref().filter(|_| self.trees_on()).map(|t| t.table.attached())
+    }
+
+    /// The tree table, if the trees ever ran (tests, the simulator).
+    pub fn tree_table(&self) -> Option<&TopicTable> {
+        self.trees.as_ref().map(|t| &t.table)
     }
 
     /// The trees' counters, if they ever ran.
@@ -358,7 +365,13 @@ impl Overlay {
             Some(d) => d.table(),
             None => &t.ring,
         };
-        let verdict = t.table.handle_post(ring, tree_from, topic, g.id, routed);
+        let mut verdict = t.table.handle_post(ring, tree_from, topic, g.id, routed);
+        if verdict == PostVerdict::Stray {
+            // A tree copy from a node that is not (or no longer) our neighbour: the tree changed
+            // under the post. It is verified and would be taken as `routed` from anyone, so it
+            // is taken as that rather than lost (counted in `stray_posts` all the same).
+            verdict = t.table.handle_post(ring, tree_from, topic, g.id, true);
+        }
         let wanted = t.table.wants(topic);
         t.neighbours = t.table.neighbours();
         self.drain_trees();
