@@ -36,6 +36,8 @@ mod tests_dir;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
+mod tests_trees;
+#[cfg(test)]
 mod tests_unicast;
 pub mod topic;
 mod topic_msg;
