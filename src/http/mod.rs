@@ -117,6 +117,8 @@ pub struct NetworkInfo {
     pub topics: Option<u64>,
     /// Of those, topics attached to their tree (a parent acked, or this node is the root).
     pub tree_parents: Option<u64>,
+    /// Of those, topics this node wants (its owner's and its leaves' followees, its own).
+    pub topics_wanted: Option<u64>,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.

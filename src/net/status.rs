@@ -59,6 +59,7 @@ pub(super) fn network_info(
         leaf_followees: leaf_followees as u64,
         topics: overlay.tree_topics().map(|n| n as u64),
         tree_parents: overlay.tree_parents().map(|n| n as u64),
+        topics_wanted: overlay.tree_wanted().map(|n| n as u64),
         resend_waiting: app.resend().len() as u64,
         mailbox_envelopes: app.mailbox().len() as u64,
         mail_opened: app.stats().mail_opened,

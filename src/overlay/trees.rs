@@ -40,6 +40,8 @@ pub(super) struct Trees {
     /// The ring built from the broadcast directory (unused with `--directory ring`).
     ring: RingTable,
     ring_built: Option<Instant>,
+    /// Directory size at the last build: a change rebuilds at the next tick.
+    ring_dir_len: usize,
     /// Topics `want`ed for the owner or a leaf (≤ `TOPIC_CAP`).
     wanted: BTreeSet<NodeId>,
     /// Our parents and children in any tree (links kept open), refreshed every tick.
@@ -82,6 +84,11 @@ impl Overlay {
         self.trees.as_ref().filter(|_| self.trees_on()).map(|t| t.table.len())
     }
 
+    /// Topics wanted for the owner or a leaf, if the trees run.
+    pub fn tree_wanted(&self) -> Option<usize> {
+        self.trees.as_ref().filter(|_| self.trees_on()).map(|t| t.wanted.len())
+    }
+
     /// Topics attached to their tree (acked by a parent, or rooted here), if the trees run.
     pub fn tree_parents(&self) -> Option<usize> {
         self.trees.as_ref().filter(|_| self.trees_on()).map(|t| t.table.attached())
@@ -111,6 +118,7 @@ impl Overlay {
                 table: TopicTable::new(self.me, self.now),
                 ring: RingTable::new(RingPeer { node: self.me, prefix: 0 }),
                 ring_built: None,
+                ring_dir_len: 0,
                 wanted: BTreeSet::new(),
                 neighbours: BTreeSet::new(),
                 down: BTreeMap::new(),
@@ -128,11 +136,14 @@ impl Overlay {
         let now = self.now;
         let unix = self.unix_now();
         let my_prefix = self.advertised.map_or(0, |a| a.prefix());
+        let dir_len = self.dir.len();
         let Some(t) = self.trees.as_mut() else { return };
-        if !force && t.ring_built.is_some_and(|b| now.since(b) < TREE_RING_REBUILD_MS) {
+        let fresh = t.ring_built.is_some_and(|b| now.since(b) < TREE_RING_REBUILD_MS);
+        if !force && fresh && t.ring_dir_len == dir_len {
             return;
         }
         t.ring_built = Some(now);
+        t.ring_dir_len = dir_len;
         t.down.retain(|_, until| *until > now);
         let mut all: Vec<RingPeer> = self
             .dir
