@@ -2,8 +2,8 @@
 //! the tree frames between peers and `topic.rs`'s pure [`TopicTable`], feeds it the interest
 //! sets, and sends posts over it instead of over the all-cores Plumtree.
 //!
-//! * **When.** A core whose `--delivery` resolves to follow (`follow`, or `auto` past
-//!   `AUTO_FOLLOW_MIN_NODES`) runs the trees; leaves never do (their homes do it for them).
+//! * **When.** A core set to `--delivery follow` runs the trees (not `auto` yet: see
+//!   [`Overlay::trees_on`]); leaves never do (their homes do it for them).
 //! * **Which topics.** The owner's followees and every attached leaf's interest set: synced on
 //!   each housekeeping tick (`want` what is new, `unwant` what went: an unfollow unsubscribes).
 //! * **Ring.** With `--directory ring` the trees route over the ring directory's table. With
@@ -73,10 +73,13 @@ fn to_msg(m: TopicMsg) -> Msg {
 }
 
 impl Overlay {
-    /// True if this node runs the per-author trees now: a core whose delivery resolves to
-    /// follow.
+    /// True if this node runs the per-author trees now: a core set to `--delivery follow`.
+    /// Not `auto` past `AUTO_FOLLOW_MIN_NODES` yet: the trees carry only followed authors, so a
+    /// network whose owners follow nobody yet would go silent (`tests/sim_abuse.rs`, 1,000
+    /// nodes in `auto`); `auto` keeps the core Plumtree (and the leaf filter) until a public
+    /// sample topic gives newcomers a global view (docs/scaling.md "In nodes").
     pub(super) fn trees_on(&self) -> bool {
-        self.role == Role::Core && self.reach_deadline.is_none() && self.delivery_active() == DeliveryMode::Follow
+        self.role == Role::Core && self.reach_deadline.is_none() && self.cfg.delivery == DeliveryMode::Follow
     }
 
     /// Topics held, if the trees run (`/status`).
@@ -139,7 +142,10 @@ impl Overlay {
         let dir_len = self.dir.len();
         let Some(t) = self.trees.as_mut() else { return };
         let fresh = t.ring_built.is_some_and(|b| now.since(b) < TREE_RING_REBUILD_MS);
-        if !force && fresh && t.ring_dir_len == dir_len {
+        // A grown directory rebuilds early only while the ring is still small (a node starting
+        // up): later growth waits for the period, so one tree does not move on every join.
+        let early = t.ring_dir_len != dir_len && t.ring.known().len() < TREE_RING_EARLY_CORES;
+        if !force && fresh && !early {
             return;
         }
         t.ring_built = Some(now);
