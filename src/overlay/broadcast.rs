@@ -13,6 +13,7 @@ use super::dir_admit::Refused;
 use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
 use super::params::*;
+use super::trees::Via;
 use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
 use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
@@ -85,6 +86,11 @@ impl Overlay {
         log::debug!("publishing event {id} to {} eager, {} lazy peers", self.eager.len(), self.lazy.len());
         let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
         self.cache.insert(g.clone(), None, self.now);
+        if self.role == Role::Core && self.ensure_trees() {
+            // Follow delivery: onto the author's tree and to our leaves, not the core Plumtree.
+            self.tree_forward(&g, &audience.author, None, Via::Gossip);
+            return self.push_leaves_only(g, None, &audience);
+        }
         if self.eager.is_empty() && self.lazy.is_empty() {
             // Not connected yet (still joining, or all links lost): send it once we are.
             if self.unsent_own.len() >= UNSENT_OWN_CAP {
@@ -109,12 +115,15 @@ impl Overlay {
 
     /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to
     /// leaves; an event to a leaf only if it wants it, `interest.rs`).
-    fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
+    pub(super) fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
         g.round = g.round.saturating_add(1);
         // Each peer is judged once: `leaf_wants` both counts a filtered leaf and skips it.
         let mut filtered = 0;
         let mut keep = |o: &Overlay, n: &NodeId| {
             if Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n)) {
+                return false;
+            }
+            if o.leaves_only && !o.leaves.contains(n) {
                 return false;
             }
             let is_leaf = o.role == Role::Core && o.leaves.contains(n);
@@ -295,6 +304,11 @@ impl Overlay {
             self.forget_ihaves(from, |id| *id == g.id);
             return self.duplicate_from(from);
         }
+        self.check_and_accept(conn, from, g, Via::Gossip, None)
+    }
+
+    /// Verify a new event and accept it; `topic` is the tree a `TopicPost` claimed.
+    pub(super) fn check_and_accept(&mut self, conn: ConnId, from: NodeId, g: Gossip, via: Via, topic: Option<NodeId>) {
         if self.held.iter().any(|h| h.g.id == g.id) {
             return;
         }
@@ -311,7 +325,7 @@ impl Overlay {
             }
         };
         let entry = self.entry_of(conn, from);
-        self.accept_event(&entry, from, checked, g);
+        self.accept_event(&entry, from, checked, g, via, topic);
     }
 
     /// An event dated beyond our window (`MAX_FUTURE_SKEW`): another node's clock (or ours) is
@@ -351,7 +365,7 @@ impl Overlay {
                 Ok(checked) => {
                     let mut entry = h.entry;
                     entry.conn = entry.conn.filter(|c| self.conns.contains_key(c));
-                    self.accept_event(&entry, h.from, checked, h.g);
+                    self.accept_event(&entry, h.from, checked, h.g, Via::Gossip, None);
                 }
                 // Held before its signature was checked: provably bad now, so its sender is
                 // banned if it is still connected (counted as invalid either way).
@@ -368,8 +382,21 @@ impl Overlay {
 
     /// A verified event: admission limits, then seen + deliver (with the checked event, which
     /// is never verified again) + forward.
-    fn accept_event(&mut self, entry: &Entry, from: NodeId, checked: Checked, g: Gossip) {
+    fn accept_event(
+        &mut self,
+        entry: &Entry,
+        from: NodeId,
+        checked: Checked,
+        g: Gossip,
+        via: Via,
+        topic: Option<NodeId>,
+    ) {
         let author = checked.author;
+        if topic.is_some_and(|t| t != super::topic::topic_of(&author)) {
+            // A tree copy labelled with another author's topic: dropped, not relayed.
+            self.stats_mut().tree_dropped += 1;
+            return;
+        }
         let audience = Audience::of(author, checked.event.as_ref());
         if !self.admit_new_event(entry, from, author) {
             return;
@@ -382,6 +409,26 @@ impl Overlay {
         self.seen.insert(g.id, self.now);
         self.missing.remove(&g.id);
         self.cache.insert(g.clone(), Some(from), self.now);
+        if self.role == Role::Core && self.ensure_trees() {
+            let from_leaf = self.leaves.contains(&from);
+            let deliver = self.tree_forward(&g, &author, Some(from), via);
+            if via == Via::Gossip && !from_leaf {
+                // A Plumtree copy from a broadcast-mode core: passed on as before too.
+                self.push(g.clone(), Some(from), Some(&audience));
+            } else if deliver || from_leaf {
+                self.push_leaves_only(g.clone(), Some(from), &audience);
+            }
+            if deliver {
+                self.stats_mut().delivered += 1;
+                self.emit(Output::Deliver(Delivery::Broadcast {
+                    id: g.id,
+                    author,
+                    body: g.body,
+                    event: checked.event.map(Box::new),
+                }));
+            }
+            return;
+        }
         self.stats_mut().delivered += 1;
         self.emit(Output::Deliver(Delivery::Broadcast {
             id: g.id,

@@ -177,6 +177,11 @@ impl Dht {
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }
+    /// The verified address of a core in the table.
+    pub(super) fn addr_of(&self, node: NodeId) -> Option<Addr> {
+        self.addrs.get(&node).copied()
+    }
+
     fn peer_ref(&self, node: NodeId) -> Option<PeerRef> {
         self.addrs.get(&node).map(|a| PeerRef { node, addr: *a })
     }

@@ -36,9 +36,12 @@ mod tests_dir;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
+mod tests_trees;
+#[cfg(test)]
 mod tests_unicast;
 pub mod topic;
 mod topic_msg;
+mod trees;
 pub mod types;
 mod unicast;
 
@@ -273,6 +276,9 @@ pub struct Stats {
     /// Ring directory frames refused: from a peer that did not announce the ring, with a list
     /// over its bound, or while this node runs the broadcast directory.
     pub ring_dropped: u64,
+    /// Tree frames refused: from a peer that did not announce the trees, or while this node
+    /// does not run them (`--delivery` resolves to broadcast, or it is a leaf).
+    pub tree_dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -368,6 +374,10 @@ pub struct Overlay {
     ihave_scheduled: bool,
     unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
+    /// Per-author trees (cores in follow mode, `trees.rs`), boxed: created when first on.
+    trees: Option<Box<trees::Trees>>,
+    /// Set only around `push_leaves_only`: `push` then skips every core peer.
+    leaves_only: bool,
     dir: Directory,
     /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
     dht: Option<Box<dht::Dht>>,
@@ -446,6 +456,8 @@ impl Overlay {
             ihave_scheduled: false,
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
+            trees: None,
+            leaves_only: false,
             dir: Directory::new(DIR_CAP),
             dht: (cfg.directory == DirectoryMode::Ring)
                 .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),
@@ -685,6 +697,7 @@ impl Overlay {
             self.dir.expire(unix);
         }
         self.ring_tick();
+        self.trees_tick();
         if self.ring_on() {
             self.ring_forget();
         }

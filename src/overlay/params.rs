@@ -350,3 +350,14 @@ pub const TOPIC_RECENT: usize = 4;
 /// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
 pub const TOPIC_OUTBOX_CAP: usize = 65_536;
 const _: () = assert!(TOPIC_SUBS_PER_PEER < TOPIC_CAP && TOPIC_CHILD_TTL_MS > TOPIC_REFRESH_MS);
+/// With `--directory broadcast` the trees' ring is rebuilt from the directory's live cores this
+/// often, and on the next tick whenever the directory's size changed (`RingTable::converged`,
+/// O(cores): ≈ 1 ms at 20,000 records; ≈ 2 KB of table).
+pub const TREE_RING_REBUILD_MS: u64 = 30_000;
+/// While the trees' ring knows fewer cores than this, a grown directory rebuilds it at the
+/// next tick (a node starting up); past it only the period does.
+pub const TREE_RING_EARLY_CORES: usize = 8;
+/// A core found unreachable, or not speaking the trees, is left out of that ring this long.
+pub const TREE_DOWN_MS: u64 = 60_000;
+/// At most this many such cores are remembered (≈ 40 B each ⇒ 10 KB); the oldest id goes first.
+pub const TREE_DOWN_CAP: usize = 256;
