@@ -212,7 +212,8 @@ impl<'a> OverlayRuntime<'a> {
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
         let resolve = self.bootstrap.as_ref().and_then(Bootstrap::poll_timeout);
-        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve]
+        let datagrams = self.dg.links.poll_timeout();
+        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve, datagrams]
             .into_iter()
             .flatten()
             .min()
@@ -242,6 +243,7 @@ impl<'a> OverlayRuntime<'a> {
     /// were stored (the driver syncs the store once for all of them).
     pub fn handle(&mut self, wake: OverlayWake, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         self.clock = Now::new(now, unix);
+        self.dg.links.advance(now);
         let mut stored = 0;
         match wake {
             OverlayWake::Timer => {
