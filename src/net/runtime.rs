@@ -243,7 +243,6 @@ impl<'a> OverlayRuntime<'a> {
     /// were stored (the driver syncs the store once for all of them).
     pub fn handle(&mut self, wake: OverlayWake, now: Instant, unix: UnixTime, store: &mut Store) -> usize {
         self.clock = Now::new(now, unix);
-        self.dg.links.advance(now);
         let mut stored = 0;
         match wake {
             OverlayWake::Timer => {
@@ -345,6 +344,9 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
+        // Every path in (a wake, an owner's publish, a local miss) drains: the datagram links
+        // date what they send from here (`datagram::TAIL_PROBE_MS`).
+        self.dg.links.advance(self.clock.mono);
         self.follows.sync(store, &mut self.overlay, self.clock);
         let mut stored = 0;
         loop {
