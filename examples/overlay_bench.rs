@@ -1,7 +1,9 @@
 //! Overlay benchmark on the deterministic simulator (spec overlay.md §2.13).
 //!
-//! `cargo run --release --features sim --example overlay_bench [-- NODES [CORE_PERCENT [SEED]]]`
-//! (default 10,000 nodes, 10 % core, seed 1). Prints delivery ratio, delivery time p50/p99,
+//! `cargo run --release --features sim --example overlay_bench [-- NODES [CORE_PERCENT [SEED]]]
+//! [--directory broadcast|ring|both]` (default 10,000 nodes, 10 % core, seed 1, broadcast; `both`
+//! runs the ring directory and then the broadcast one in the same process and prints them side
+//! by side). Prints delivery ratio, delivery time p50/p99,
 //! duplicates per message (RMR), bytes per post per node, control bytes per node per minute (core
 //! and leaf), unicast success and hops; then the 3-node comparison with the original NostrP2P
 //! (bytes per post, idle traffic). All times are simulated; the wall-clock time only says how
@@ -12,10 +14,72 @@
 //! takes that many posts per second from random senders for `BENCH_LOAD_SECS` (default 10)
 //! simulated seconds; it prints delivery, delivery time, drops and bans.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant as WallClock;
 
+use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_REPLICAS};
 use nostrp2p::overlay::sim::{Sim, SimConfig};
+use nostrp2p::overlay::DirectoryMode;
 use nostrp2p::wire::Role;
+
+/// Counts live heap bytes and their peak, to say where the simulator's memory goes.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only adds counters.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: `p` came from `alloc` with this layout.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        if new >= l.size() {
+            let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + (new - l.size());
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        } else {
+            LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Peak resident set of this process (VmHWM), bytes; reset by [`reset_peak`].
+fn peak_rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Start a new peak (heap counter and, where the kernel allows, VmHWM).
+fn reset_peak() {
+    PEAK.store(live(), Ordering::Relaxed);
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Today's measured broadcast cost of one record refresh at one core (record frame, duplicate
+/// copies and IHAVEs, sent + received; issue 10, from the 10k simulator run): ≈ 1 KB.
+const BROADCAST_BYTES_PER_RECORD: f64 = 1_000.0;
+/// Heap bytes of one directory record as `ring_bench` measures it (real `Directory::merge`).
+const RECORD_HEAP_BYTES: f64 = 401.0;
 
 /// Size of one post on the wire as the original encodes it (msgpack `Np2pEvent` of a short
 /// kind-1 note: id 34 + pubkey 34 + created_at 9 + kind 3 + tags 1 + sig 66 + ~20 B content +
@@ -50,8 +114,42 @@ fn totals(sim: &Sim, role: Option<Role>) -> (u64, u64, u64, usize) {
     t
 }
 
+/// The figures one run prints, kept for the side-by-side table.
+#[derive(Default, Clone)]
+struct Figures {
+    label: String,
+    delivered: f64,
+    p50: u64,
+    p99: u64,
+    max: u64,
+    rmr: f64,
+    unicast: f64,
+    core_idle_kb: f64,
+    refresh_kb: f64,
+    dir_mb_core: f64,
+    dir_mb_core_max: f64,
+    heap_per_node: f64,
+    peak_heap: u64,
+    peak_rss: u64,
+    wall_s: f64,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let mut directory = "broadcast".to_string();
+    if let Some(k) = args.iter().position(|a| a == "--directory") {
+        directory = args.get(k + 1).cloned().unwrap_or_default();
+        args.drain(k..(k + 2).min(args.len()));
+    }
+    let modes: Vec<DirectoryMode> = match directory.as_str() {
+        "broadcast" => vec![DirectoryMode::Broadcast],
+        "ring" => vec![DirectoryMode::Ring],
+        "both" => vec![DirectoryMode::Ring, DirectoryMode::Broadcast],
+        other => {
+            eprintln!("--directory takes broadcast, ring or both, not {other:?}");
+            std::process::exit(2);
+        }
+    };
     let nodes: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let core_pct: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -63,8 +161,43 @@ fn main() {
         }
         return;
     }
-    big_network(nodes, cores, seed);
-    three_nodes(seed);
+    let mut all = Vec::new();
+    for mode in modes {
+        all.push(big_network(nodes, cores, seed, mode));
+    }
+    side_by_side(nodes, cores, &all);
+    if std::env::var_os("BENCH_SKIP_3").is_none() {
+        three_nodes(seed);
+    }
+}
+
+fn side_by_side(nodes: usize, cores: usize, all: &[Figures]) {
+    println!("== side by side, {nodes} nodes ({cores} core) ==");
+    let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
+        let cells: Vec<String> = all.iter().map(f).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    };
+    row("directory", &|f| f.label.clone());
+    row("delivery", &|f| format!("{:.4} %", f.delivered));
+    row("delivery time p50 / p99 / max", &|f| format!("{} / {} / {} ms", f.p50, f.p99, f.max));
+    row("duplicates (RMR)", &|f| format!("{:.3}", f.rmr));
+    row("unicast acked", &|f| format!("{:.2} %", f.unicast));
+    row("core idle control, measured + refreshes (computed)", &|f| {
+        format!("{:.1} + {:.2} = {:.1} KB/min", f.core_idle_kb, f.refresh_kb, f.core_idle_kb + f.refresh_kb)
+    });
+    row("directory memory per core, mean (max)", &|f| format!("{:.3} ({:.3}) MB", f.dir_mb_core, f.dir_mb_core_max));
+    row("heap per simulated node", &|f| format!("{:.1} KB", f.heap_per_node / 1e3));
+    row("peak heap / peak RSS", &|f| format!("{:.2} / {:.2} GB", f.peak_heap as f64 / 1e9, f.peak_rss as f64 / 1e9));
+    row("sim wall time", &|f| format!("{:.0} s", f.wall_s));
+    if !all.iter().any(|f| f.label == "broadcast") {
+        // Not run: every core would hold every record and receive every refresh.
+        println!(
+            "| broadcast directory (computed, not run) | every core holds {nodes} records ≈ {:.1} MB; refreshes ≈ {:.0} KB/min per core |",
+            nodes as f64 * RECORD_HEAP_BYTES / 1e6,
+            nodes as f64 * BROADCAST_BYTES_PER_RECORD / (RECORD_REFRESH_MS as f64 / 60_000.0) / 1e3
+        );
+    }
+    println!();
 }
 
 /// Throughput: `rate` posts/s network-wide for `secs` simulated seconds.
@@ -117,9 +250,15 @@ fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
     );
 }
 
-fn big_network(nodes: usize, cores: usize, seed: u64) {
+fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) -> Figures {
     let wall = WallClock::now();
-    println!("== {nodes} nodes ({cores} core, {} leaf), links 20-150 ms one way, seed {seed} ==", nodes - cores);
+    reset_peak();
+    let heap0 = live();
+    let label = directory.as_str().to_string();
+    println!(
+        "== {nodes} nodes ({cores} core, {} leaf), links 20-150 ms one way, seed {seed}, {label} directory ==",
+        nodes - cores
+    );
     let cfg = SimConfig {
         seed,
         cores,
@@ -128,16 +267,25 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         join_window_ms: (nodes as u64 * 20).max(10_000),
         meter: false,
         check_every: 1_009,
+        directory,
         ..SimConfig::default()
     };
     let mut sim = Sim::new(cfg);
+    let built = live() - heap0;
+    println!(
+        "built: heap {:.1} KB per node (wall {:.0} s)",
+        built as f64 / nodes as f64 / 1e3,
+        wall.elapsed().as_secs_f64()
+    );
     let settled = sim.run_until_cond(5_000, 3_600_000, |s| s.settled());
     sim.run_for(120_000);
     let roles = sim.alive().iter().filter(|i| sim.nodes[**i].overlay.role() == Role::Core).count();
     println!(
-        "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf (wall {:.0} s)",
+        "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf, heap {:.1} KB per node, peak heap {:.2} GB (wall {:.0} s)",
         sim.now.0 as f64 / 1e3,
         nodes - roles,
+        (live() - heap0) as f64 / nodes as f64 / 1e3,
+        PEAK.load(Ordering::Relaxed) as f64 / 1e9,
         wall.elapsed().as_secs_f64()
     );
 
@@ -273,7 +421,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
         sim.unicast(a, b, 1_000_000 + k);
         sim.run_for(10);
     }
-    sim.run_for(60_000);
+    sim.run_until_cond(1_000, 60_000, |s| pairs.iter().all(|(a, _, id)| s.nodes[*a].unicast_done.contains_key(id)));
+    sim.run_for(1_000);
     let mut ok = 0;
     let mut hops = [0u64; 5];
     for (a, b, id) in &pairs {
@@ -298,12 +447,98 @@ fn big_network(nodes: usize, cores: usize, seed: u64) {
     let counts: Vec<String> =
         sim.msg_counts.iter().map(|(k, (n, b))| format!("{k}={n}/{:.1}MB", *b as f64 / 1e6)).collect();
     println!("frames by type (whole run): {}", counts.join(" "));
+    // Record refreshes (every RECORD_REFRESH_MS, so outside the 10 idle minutes), computed
+    // per core. Broadcast: every refresh reaches every core (≈ 1 KB each, measured at 10k).
+    // Ring: a refresh is one lookup (FindNode out and Found back per hop) and RING_REPLICAS
+    // Stores, frames sized from this run's own metered frames, spread over the cores; each
+    // frame counts at both ends (sent + received).
+    let refresh_min = RECORD_REFRESH_MS as f64 / 60_000.0;
+    let avg = |name: &str, dflt: f64| {
+        sim.msg_counts.get(name).filter(|(n, b)| *n > 0 && *b > 0).map_or(dflt, |(n, b)| *b as f64 / *n as f64)
+    };
+    let (mut found, mut hops_sum) = (0u64, 0u64);
+    for n in &sim.nodes {
+        if let Some(d) = n.overlay.dht() {
+            found += d.stats().found;
+            hops_sum += d.stats().hops_sum;
+        }
+    }
+    let hops = if found > 0 { hops_sum as f64 / found as f64 } else { (roles.max(2) as f64).log2() / 2.0 };
+    let refresh_kb = match directory {
+        DirectoryMode::Broadcast => nodes as f64 * BROADCAST_BYTES_PER_RECORD / refresh_min / 1e3,
+        DirectoryMode::Ring => {
+            let per_refresh =
+                hops * (avg("FindNode", 60.0) + avg("Found", 80.0)) + RING_REPLICAS as f64 * avg("Store", 420.0);
+            nodes as f64 * per_refresh * 2.0 / roles.max(1) as f64 / refresh_min / 1e3
+        }
+    };
+    if found > 0 {
+        println!("ring lookups: {found} answered, mean {hops:.2} hops");
+    }
     println!(
-        "simulated {:.0} s in {:.0} s wall, {} events\n",
-        sim.now.0 as f64 / 1e3,
-        wall.elapsed().as_secs_f64(),
-        sim.steps
+        "core idle control traffic with record refreshes: {:.2} measured + {refresh_kb:.2} refreshes (computed) = {:.2} KB/min   [goal <= 20]",
+        core_rate / 1e3,
+        core_rate / 1e3 + refresh_kb
     );
+    let sim_s = sim.now.0 as f64 / 1e3;
+    let steps = sim.steps;
+    let peak_heap = PEAK.load(Ordering::Relaxed) as u64;
+    let peak = peak_rss();
+    let heap_end = live() - heap0;
+    let wall_s = wall.elapsed().as_secs_f64();
+    let core_lens: Vec<usize> = sim
+        .nodes
+        .iter()
+        .filter(|n| n.alive && n.overlay.role() == Role::Core)
+        .map(|n| n.overlay.directory_len())
+        .collect();
+    let records: usize = core_lens.iter().sum();
+    let max_len = core_lens.iter().copied().max().unwrap_or(0);
+    // Where the memory is: take the simulation apart component by component.
+    let parts = sim.heap_parts(&live);
+    println!(
+        "heap by component (KB per node of that role; total {:.1} KB per node):",
+        heap_end as f64 / nodes as f64 / 1e3
+    );
+    for ((role, part), bytes) in &parts.bytes {
+        let n = role.map_or(nodes as u64, |r| parts.nodes.get(&r).copied().unwrap_or(0)).max(1);
+        let who = role.map_or("sim".to_string(), |r| format!("{r:?}").to_lowercase());
+        println!("  {who:>5} {part:<40} {:>10.2}", *bytes as f64 / n as f64 / 1e3);
+    }
+    let n_cores = parts.nodes.get(&Role::Core).copied().unwrap_or(0).max(1) as f64;
+    let dir_bytes = parts.bytes.get(&(Some(Role::Core), "directory (records)")).copied().unwrap_or(0)
+        + parts.bytes.get(&(Some(Role::Core), "ring directory state")).copied().unwrap_or(0);
+    let dir_mb_core = dir_bytes as f64 / n_cores / 1e6;
+    // The fullest core, at this run's mean cost per held record (ring state included).
+    let dir_max_mb = dir_bytes as f64 / records.max(1) as f64 * max_len as f64 / 1e6;
+    println!(
+        "directory: {:.0} records per core (max {max_len}), {:.0} B per record measured",
+        records as f64 / n_cores,
+        dir_bytes as f64 / records.max(1) as f64
+    );
+    println!(
+        "directory memory per core: {dir_mb_core:.3} MB mean   [goal <= 8 MB]\n\
+         simulated {sim_s:.0} s in {wall_s:.0} s wall, {steps} events, peak heap {:.2} GB, peak RSS {:.2} GB\n",
+        peak_heap as f64 / 1e9,
+        peak as f64 / 1e9
+    );
+    Figures {
+        label,
+        delivered: 100.0 * delivered as f64 / expected.max(1) as f64,
+        p50: percentile(&times, 0.5),
+        p99: percentile(&times, 0.99),
+        max: times.last().copied().unwrap_or(0),
+        rmr,
+        unicast: 100.0 * ok as f64 / trials as f64,
+        core_idle_kb: core_rate / 1e3,
+        refresh_kb,
+        dir_mb_core,
+        dir_mb_core_max: dir_max_mb,
+        heap_per_node: heap_end as f64 / nodes as f64,
+        peak_heap,
+        peak_rss: peak,
+        wall_s,
+    }
 }
 
 /// The original's numbers (measured on its mesh transport, 3 nodes): ≈283 B per peer message,

@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use async_io::{Async, Timer};
+use crate::reactor::{Async, Timer};
 use futures_lite::future;
 use smol::LocalExecutor;
 
@@ -220,9 +220,9 @@ impl<'a> OverlayRuntime<'a> {
     }
 
     /// Wait for a transport event or until `timer` fires. The driver keeps the timer between
-    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes: arming a
-    /// timer wakes the reactor thread, which on a busy machine competes for a CPU with the
-    /// work a post is waiting for.
+    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes (with
+    /// async-io, arming a timer woke its reactor thread; with the server's own reactor it is a
+    /// map insert, still not free on every wake).
     pub async fn wait(&self, timer: &mut Timer) -> OverlayWake {
         future::or(
             async {

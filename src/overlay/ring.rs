@@ -156,10 +156,23 @@ impl RingTable {
     /// Every known core once, clockwise from this node.
     pub fn known(&self) -> Vec<RingPeer> {
         let me = self.me.node.0;
-        let mut all: Vec<RingPeer> = self.succ.iter().chain(&self.pred).copied().collect();
-        all.extend(self.fingers.iter().flatten().copied());
+        let mut all = self.entries(0);
         all.sort_by_key(|p| dist(me, p.node.0));
         all.dedup_by_key(|p| p.node);
+        all
+    }
+
+    /// Successors, predecessors and fingers in that order, with room for `extra` more, and
+    /// without a finger repeating the entry before it (runs of fingers on one core are the
+    /// norm; the first copy is the one the callers' stable sort + dedup keeps anyway).
+    fn entries(&self, extra: usize) -> Vec<RingPeer> {
+        let mut all: Vec<RingPeer> = Vec::with_capacity(self.succ.len() + self.pred.len() + RING_FINGERS + extra);
+        all.extend(self.succ.iter().chain(&self.pred).copied());
+        for f in self.fingers.iter().flatten() {
+            if all.last().is_none_or(|l| l.node != f.node) {
+                all.push(*f);
+            }
+        }
         all
     }
 
@@ -242,9 +255,13 @@ impl RingTable {
     /// `RING_REPLICAS` at or after the key with pairwise distinct prefixes, then (if there
     /// are not enough prefixes) the nearest others. This node counts as a candidate.
     pub fn holders(&self, key: NodeId) -> Vec<NodeId> {
-        let mut cands = self.known();
+        // Sorted by distance from the key straight away (not first from this node, as
+        // `known` does): the same list, one sort instead of two. Called for every held record
+        // on every housekeeping tick, so it was most of the simulator's time.
+        let mut cands = self.entries(1);
         cands.push(self.me);
         cands.sort_by_key(|p| dist(key.0, p.node.0));
+        cands.dedup_by_key(|p| p.node);
         let mut out: Vec<RingPeer> = Vec::with_capacity(RING_REPLICAS);
         for p in &cands {
             if out.len() < RING_REPLICAS && !out.iter().any(|o| o.prefix == p.prefix) {

@@ -288,3 +288,56 @@ fn cores_joining_through_one_bootstrap_converge_by_stabilising() {
         assert_eq!(walk(&t, from, NodeId(key)).map(|r| r.0), Ok(owner(&all, key)));
     }
 }
+
+/// `holders` as first written (known() sorted from this node, then re-sorted from the key):
+/// the faster version must give exactly the same answer.
+fn holders_reference(t: &RingTable, key: NodeId) -> Vec<NodeId> {
+    let mut cands = t.known();
+    cands.push(t.me);
+    cands.sort_by_key(|p| dist(key.0, p.node.0));
+    let mut out: Vec<RingPeer> = Vec::new();
+    for p in &cands {
+        if out.len() < RING_REPLICAS && !out.iter().any(|o| o.prefix == p.prefix) {
+            out.push(*p);
+        }
+    }
+    for p in &cands {
+        if out.len() < RING_REPLICAS && !out.iter().any(|o| o.node == p.node) {
+            out.push(*p);
+        }
+    }
+    out.sort_by_key(|p| dist(key.0, p.node.0));
+    out.into_iter().map(|p| p.node).collect()
+}
+
+#[test]
+fn holders_match_the_reference_over_partial_tables_with_shared_prefixes() {
+    let mut rng = SplitMix64::new(11);
+    for round in 0..200 {
+        // A partial table: random peers offered, a few networks shared, some prefixes moved.
+        let me = peer(rng.next_u64(), rng.below(4));
+        let mut t = RingTable::new(me);
+        let ids: Vec<u64> = (0..rng.below(60) + 1).map(|_| rng.next_u64()).collect();
+        for id in &ids {
+            let _ = t.offer(peer(*id, rng.below(6)));
+        }
+        for id in ids.iter().take(5) {
+            let _ = t.offer(peer(*id, 100 + rng.below(3)));
+        }
+        if round % 3 == 0 {
+            let _ = t.remove(NodeId(ids[0]));
+        }
+        for _ in 0..50 {
+            let key = if rng.below(4) == 0 {
+                NodeId(ids[rng.below(ids.len() as u64) as usize])
+            } else {
+                NodeId(rng.next_u64())
+            };
+            assert_eq!(t.holders(key), holders_reference(&t, key), "round {round} key {key}");
+        }
+        let mut k = t.known();
+        let n = k.len();
+        k.dedup_by_key(|p| p.node);
+        assert_eq!(k.len(), n, "known lists each core once");
+    }
+}

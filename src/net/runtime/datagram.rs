@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 
-use async_io::Async;
+use crate::reactor::Async;
 
 use super::{to_socket, OverlayRuntime};
 use crate::net::datagram::{self, Links};

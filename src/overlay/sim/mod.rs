@@ -9,7 +9,10 @@
 //! Signatures use [`FakeCrypto`] (cheap, but a bad one is still detected and banned).
 
 mod fake;
+mod heap;
 pub mod trees;
+
+pub use heap::HeapParts;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
