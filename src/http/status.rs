@@ -60,6 +60,8 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "datagrams_lost": n.transport.datagrams.lost,
                 "datagrams_resent": n.transport.datagrams.resent,
                 "datagram_fallbacks": n.transport.datagrams.fallbacks,
+                "datagram_retries": n.transport.datagrams.retries,
+                "datagram_tail_probes": n.transport.datagrams.tail_probes,
                 "datagram_send_failed": n.transport.datagram_send_failed,
             },
         })),

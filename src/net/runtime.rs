@@ -212,7 +212,8 @@ impl<'a> OverlayRuntime<'a> {
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
         let resolve = self.bootstrap.as_ref().and_then(Bootstrap::poll_timeout);
-        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve]
+        let datagrams = self.dg.links.poll_timeout();
+        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve, datagrams]
             .into_iter()
             .flatten()
             .min()
@@ -343,6 +344,9 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
+        // Every path in (a wake, an owner's publish, a local miss) drains: the datagram links
+        // date what they send from here (`datagram::TAIL_PROBE_MS`).
+        self.dg.links.advance(self.clock.mono);
         self.follows.sync(store, &mut self.overlay, self.clock);
         let mut stored = 0;
         loop {

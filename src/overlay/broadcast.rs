@@ -14,7 +14,7 @@ use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
 use super::params::*;
 use super::trees::Via;
-use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
+use super::{Checked, Delivery, Held, Instant, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
 use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
 
@@ -167,22 +167,22 @@ impl Overlay {
         }
         self.stats_mut().shed_to_ihave += 1;
         self.shed_pending.push((peer, g.id, g.round));
-        self.schedule_ihave_flush();
+        self.schedule_ihave_flush(self.now.plus_ms(IHAVE_LAZY_MS));
     }
 
-    /// Send now the IHAVEs waiting for `peer` (one frame per `MAX_IHAVE_BATCH` ids).
+    /// Send now the IHAVEs waiting for `peer` (frames of ≤ `IHAVE_DATAGRAM_IDS` ids).
     fn flush_ihaves_to(&mut self, peer: NodeId) {
         if !self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
             return;
         }
         let mut ids = Vec::new();
-        self.ihave_pending.retain(|(p, id, round)| {
+        self.ihave_pending.retain(|(p, id, round, _)| {
             if *p == peer {
                 ids.push((*id, *round));
             }
             *p != peer
         });
-        for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+        for chunk in ids.chunks(IHAVE_DATAGRAM_IDS) {
             self.send_node(peer, Msg::IHave(chunk.to_vec()));
         }
     }
@@ -190,38 +190,57 @@ impl Overlay {
     /// `peer` has these ids (it announced or sent them): an IHAVE for them would tell it nothing.
     fn forget_ihaves(&mut self, peer: NodeId, has: impl Fn(&MsgId) -> bool) {
         if self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
-            self.ihave_pending.retain(|(p, id, _)| !(*p == peer && has(id)));
+            self.ihave_pending.retain(|(p, id, ..)| !(*p == peer && has(id)));
         }
     }
 
+    /// Lazy push of `id` to `peer` (quiet-link rule: `IHAVE_QUIET_MS`).
     fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.ihave_pending.len() >= IHAVE_PENDING_CAP {
             self.ihave_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;
         }
-        self.ihave_pending.push((peer, id, round));
-        self.schedule_ihave_flush();
+        let due = self.now.plus_ms(IHAVE_QUIET_MS + self.rng.below(IHAVE_QUIET_JITTER_MS));
+        self.ihave_pending.push((peer, id, round, due));
+        if self.ihave_pending.iter().filter(|(p, ..)| *p == peer).count() >= IHAVE_DATAGRAM_IDS {
+            // A full datagram's worth: waiting longer would only need a second packet.
+            return self.flush_ihaves_to(peer);
+        }
+        self.schedule_ihave_flush(due);
     }
 
-    fn schedule_ihave_flush(&mut self) {
-        if !self.ihave_scheduled {
-            self.ihave_scheduled = true;
-            self.schedule(self.now.plus_ms(IHAVE_LAZY_MS), Timer::IHaveFlush);
+    /// Make sure an `IHaveFlush` timer fires at `at` or earlier.
+    fn schedule_ihave_flush(&mut self, at: Instant) {
+        if self.ihave_timer.is_none_or(|t| at < t) {
+            self.ihave_timer = Some(at);
+            self.schedule(at, Timer::IHaveFlush);
         }
     }
 
-    /// Send the batched IHAVEs, one frame per peer (chunked).
+    /// The IHAVE timer: send the shed IHAVEs, and the pending IHAVEs of every peer whose oldest
+    /// one is due (all of that peer's, in frames of ≤ `IHAVE_DATAGRAM_IDS` ids); then re-arm
+    /// for the next due one. Harmless if called early (a superseded timer).
     pub(super) fn flush_ihaves(&mut self) {
-        self.ihave_scheduled = false;
+        let now = self.now;
+        if self.ihave_timer.is_some_and(|t| t <= now) {
+            self.ihave_timer = None;
+        }
         let mut by_peer: std::collections::BTreeMap<NodeId, Vec<(MsgId, u16)>> = Default::default();
-        let shed = std::mem::take(&mut self.shed_pending);
-        for (peer, id, round) in std::mem::take(&mut self.ihave_pending).into_iter().chain(shed) {
+        for (peer, id, round) in std::mem::take(&mut self.shed_pending) {
             by_peer.entry(peer).or_default().push((id, round));
         }
+        let due: std::collections::BTreeSet<NodeId> =
+            self.ihave_pending.iter().filter(|(.., at)| *at <= now).map(|(p, ..)| *p).collect();
+        for peer in due {
+            self.flush_ihaves_to(peer);
+        }
         for (peer, ids) in by_peer {
-            for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+            for chunk in ids.chunks(IHAVE_DATAGRAM_IDS) {
                 self.send_node(peer, Msg::IHave(chunk.to_vec()));
             }
+        }
+        if let Some(next) = self.ihave_pending.iter().map(|(.., at)| *at).min() {
+            self.schedule_ihave_flush(next);
         }
     }
 

@@ -366,12 +366,15 @@ pub struct Overlay {
     cache: MsgCache,
     missing: BTreeMap<MsgId, Missing>,
     held: Vec<Held>,
-    ihave_pending: Vec<(NodeId, MsgId, u16)>,
+    /// Lazy-push IHAVEs waiting for a payload to ride on or their due time: (peer, id,
+    /// round, due). Bounded by `IHAVE_PENDING_CAP`.
+    ihave_pending: Vec<(NodeId, MsgId, u16, Instant)>,
     /// IHAVEs for eager pushes the transport shed (`Input::Shed`): sent only by the batch
     /// timer, never piggybacked (a piggyback would ride on the next push, shed as well).
     /// Bounded by `IHAVE_PENDING_CAP` too.
     shed_pending: Vec<(NodeId, MsgId, u16)>,
-    ihave_scheduled: bool,
+    /// When the pending `Timer::IHaveFlush` fires (the earliest one, if several are queued).
+    ihave_timer: Option<Instant>,
     unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
     /// Per-author trees (cores in follow mode, `trees.rs`), boxed: created when first on.
@@ -453,7 +456,7 @@ impl Overlay {
             held: Vec::new(),
             ihave_pending: Vec::new(),
             shed_pending: Vec::new(),
-            ihave_scheduled: false,
+            ihave_timer: None,
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
             trees: None,

@@ -55,6 +55,10 @@ impl OverlayRuntime<'_> {
             }
             self.flush_datagrams();
         }
+        // Tail probes and fallback retries (`datagram::TAIL_PROBE_MS`, `FALLBACK_RETRY_MS`).
+        for (to, probe) in self.dg.links.tick(self.clock.mono) {
+            self.net.send_datagram(to, &probe);
+        }
     }
 
     /// The peer asks for datagrams it lost: re-sent by TCP, only what we sent this peer, each
