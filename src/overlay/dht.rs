@@ -102,6 +102,10 @@ struct Pending {
     /// The hop the `FindNode` went to: the only one whose answer counts.
     to: NodeId,
     at: super::Instant,
+    /// Hops the lookup had taken when it reached us (to route it again).
+    hops: u8,
+    /// Already routed again once after its link closed (see `ring_link_lost`).
+    retried: bool,
 }
 
 /// A unicast frame waiting for a lookup (`RING_PARKED_CAP`).
@@ -219,6 +223,21 @@ impl Overlay {
         }
     }
 
+    /// The last link to `node` closed: lookups we sent it will get no answer on it (a peer
+    /// trimming an idle link races our `FindNode`: traced in `tests/sim_ring.rs`, where the
+    /// lookup waited out `RING_LOOKUP_TIMEOUT_MS` and the unicasts parked on it failed). Each
+    /// is routed again at once from our table (a new dial, or the next best hop if the table
+    /// dropped `node`), once per lookup so a flapping link cannot keep it alive for ever.
+    pub(super) fn ring_link_lost(&mut self, node: NodeId) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let lost: Vec<u64> = d.pending.iter().filter(|(_, p)| p.to == node && !p.retried).map(|(id, _)| *id).collect();
+        for id in lost {
+            let Some(d) = self.dht.as_mut() else { return };
+            let Some(p) = d.pending.remove(&id) else { continue };
+            self.route_find_again(FindNode { id: 0, key: p.key, hops: p.hops }, p.back, true);
+        }
+    }
+
     /// A dial to a table member failed: it left (or never was); its records go to the next holders.
     pub(super) fn ring_dial_failed(&mut self, remote: Option<Addr>) {
         let Some(addr) = remote else { return };
@@ -229,6 +248,7 @@ impl Overlay {
                 d.addrs.remove(&node);
                 log::debug!("ring: {node} unreachable, removed");
                 self.handoff_all();
+                self.ring_link_lost(node);
                 return;
             }
         }
@@ -351,6 +371,11 @@ impl Overlay {
 
     /// Route a lookup one hop on (or answer it here). `back` says where the answer goes.
     fn route_find(&mut self, f: FindNode, back: Back) {
+        self.route_find_again(f, back, false);
+    }
+
+    /// `route_find`; `retried` marks a lookup routed again after its link closed.
+    fn route_find_again(&mut self, f: FindNode, back: Back, retried: bool) {
         let Some(d) = self.dht.as_mut() else { return };
         let next = match d.table.next_hop(f.key) {
             _ if f.hops >= RING_LOOKUP_MAX_HOPS => None,
@@ -367,7 +392,7 @@ impl Overlay {
         }
         let id = d.next_id;
         d.next_id += 1;
-        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now });
+        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried });
         if matches!(back, Back::Hop { .. }) {
             d.stats.forwarded += 1;
         }

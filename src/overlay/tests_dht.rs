@@ -275,3 +275,28 @@ fn a_lookup_cannot_be_bounced_back_or_walk_for_ever() {
     assert!(out.iter().all(|(_, m)| !matches!(m, Msg::FindNode(_))), "not forwarded: {out:?}");
     assert!(out.iter().any(|(_, m)| matches!(m, Msg::Found(f) if f.id == 9)));
 }
+
+#[test]
+fn a_lookup_whose_link_closes_before_the_answer_is_sent_again_at_once() {
+    // Traced in tests/sim_ring.rs: a peer trimmed its idle on-demand link while our `FindNode`
+    // was on it; the lookup waited out its timeout and every attempt of the unicast parked on
+    // it failed together (`UnknownSource` at the destination). Now the link's loss re-routes
+    // the lookup (once): here through a new dial to the same next hop.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let first = sends(&drain(&mut host)).into_iter().find(|(_, m)| matches!(m, Msg::FindNode(_)));
+    assert_eq!(first.map(|(c, _)| c), Some(ConnId(20)), "the lookup went to 20");
+    host.handle_input(Input::Closed { conn: ConnId(20) }, t(150));
+    let out = drain(&mut host);
+    let dial = out.iter().find_map(|o| match o {
+        Output::Dial { conn, addr } => Some((*conn, *addr)),
+        _ => None,
+    });
+    let (conn, addr) = dial.expect("the next hop is dialled again at once, not after the lookup's timeout");
+    assert_eq!(addr.prefix(), Addr::v4([10, 0, 20, 1], 7000).prefix());
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { .. })), "the unicast still waits");
+    // The lookup is queued on the new link; a second loss does not retry for ever.
+    host.handle_input(Input::Closed { conn }, t(160));
+    let out = drain(&mut host);
+    assert!(out.iter().all(|o| !matches!(o, Output::Dial { addr: a, .. } if *a == addr)), "retried once only");
+}
