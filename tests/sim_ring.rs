@@ -83,7 +83,7 @@ fn run(nodes: usize, directory: DirectoryMode, seed: u64) -> Figures {
                 let dst = sim.nodes[*b].overlay.node_id();
                 let homes = sim.nodes[*b].overlay.homes().to_vec();
                 let e = sim.nodes[*a].overlay.directory().get(dst).map(|e| (e.role, e.homes.clone()));
-                println!("#{a}->#{b} {r:?}: dst homes {homes:?}, origin's entry {e:?}");
+                println!("{} #{a}->#{b} {r:?}: dst homes {homes:?}, origin's entry {e:?}", 1_000 + k);
                 trace_record(&sim, *a);
                 trace_record(&sim, *b);
             }

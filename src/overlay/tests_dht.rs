@@ -300,3 +300,42 @@ fn a_lookup_whose_link_closes_before_the_answer_is_sent_again_at_once() {
     let out = drain(&mut host);
     assert!(out.iter().all(|o| !matches!(o, Output::Dial { addr: a, .. } if *a == addr)), "retried once only");
 }
+
+/// A validly signed leaf record of node `seed`, attached to the core `home`.
+fn leaf_record_body(seed: u8, home: NodeId) -> Body {
+    let mut o = core_in(seed, DirectoryMode::Ring);
+    let mut rec = o.record.clone();
+    rec.role = Role::Leaf;
+    rec.addr = None;
+    rec.homes = vec![home];
+    rec.seq += 1;
+    rec.sig = o.crypto.sign(&rec.signing_hash());
+    Body::from_slice(&rmp_serde::to_vec(&rec).expect("encodes"))
+}
+
+#[test]
+fn an_ack_for_a_leaf_whose_home_record_is_not_held_looks_the_home_up() {
+    // Traced in tests/sim_ring.rs: the destination's home got the ack for a leaf origin whose
+    // record it held, but not the record of that leaf's home (the ring directory holds a
+    // third of the records at 100 nodes): no route, the ack was dropped, and every attempt
+    // timed out (`NoRoute` leaf → leaf). Now the home's record is looked up first.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(40, id(25))]) }, t(100));
+    assert!(host.dir.get(id(40)).is_some(), "the host holds the leaf's record (three-core ring)");
+    assert!(host.dir.get(id(25)).is_none(), "but not its home's");
+    drain(&mut host);
+    let ack = Msg::RoutedAck {
+        src: id(30),
+        dst: id(40),
+        msg_id: 7,
+        hops: 2,
+        of: MsgId([1; 32]),
+        sig: crate::wire::Sig([0; 64]),
+    };
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: ack }, t(110));
+    let out = sends(&drain(&mut host));
+    assert!(
+        out.iter().any(|(_, m)| matches!(m, Msg::FindNode(f) if f.key == id(25))),
+        "the leaf's home is looked up: {out:?}"
+    );
+}
