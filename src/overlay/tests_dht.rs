@@ -339,3 +339,39 @@ fn an_ack_for_a_leaf_whose_home_record_is_not_held_looks_the_home_up() {
         "the leaf's home is looked up: {out:?}"
     );
 }
+
+#[test]
+fn lookups_of_one_key_to_one_hop_are_sent_once_and_all_answered() {
+    // Traced in tests/sim_ring.rs: a relay sent 139 lookups for 16 keys to one owner within a
+    // second, past the owner's per-peer budget; the dropped ones timed out and the unicasts
+    // waiting on them failed. Now the same key on its way to the same hop is sent once and
+    // every requester gets the answer.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let key = id(25);
+    for i in 1..=5u64 {
+        let f = FindNode { id: i, key, hops: 1 };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(f) }, t(100 + i));
+    }
+    let out = sends(&drain(&mut host));
+    let fwd: Vec<FindNode> = out
+        .iter()
+        .filter_map(|(c, m)| match m {
+            Msg::FindNode(f) if *c == ConnId(20) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fwd.len(), 1, "sent once: {out:?}");
+    let target = core_in(25, DirectoryMode::Ring);
+    let answer = Found { id: fwd[0].id, key, hops: 2, record: Some(record_body(&target)), holders: vec![] };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(answer) }, t(200));
+    let mut answered: Vec<u64> = sends(&drain(&mut host))
+        .into_iter()
+        .filter_map(|(c, m)| match m {
+            Msg::Found(f) if c == ConnId(21) && f.record.is_some() => Some(f.id),
+            _ => None,
+        })
+        .collect();
+    answered.sort();
+    assert_eq!(answered, vec![1, 2, 3, 4, 5], "every requester answered under its own id");
+    assert_eq!(host.dht().expect("ring").pending_len(), 0);
+}
