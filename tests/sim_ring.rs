@@ -170,7 +170,7 @@ fn print(nodes: usize, name: &str, f: &Figures) {
 }
 
 #[test]
-#[ignore = "goal not met yet: with the ring 98-99 % of unicasts are acked at 100-1,000 nodes (failures all involve leaves; docs/scaling.md); run with --ignored for the figures"]
+#[ignore = "goal not met yet: with the ring 99.6 % of 1,000 unicasts are acked at 100 nodes (failures involve leaf records; docs/scaling.md); run with --ignored for the figures"]
 fn ring_directory_delivers_unicasts_side_by_side_with_broadcast() {
     let nodes = std::env::var("SIM_RING_NODES").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     let ring = run(nodes, DirectoryMode::Ring, 5);

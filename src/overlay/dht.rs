@@ -19,6 +19,9 @@
 //!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk); every
 //!   hop remembers where a lookup came from (`RING_PENDING_CAP`, `RING_LOOKUP_TIMEOUT_MS`) and
 //!   the answer goes back the same way, so a forged origin cannot aim answers at a victim.
+//!   A lookup of a key already on its way to the same hop is not sent again: it takes that
+//!   answer (a relay for many origins would otherwise spend the next hop's per-peer budget).
+//!   A lookup whose link closes before the answer is routed again at once, once.
 //!   Lookups per peer are rate-limited (`RING_FIND_PER_S`); over budget they are counted and
 //!   dropped, never a ban. An answer is accepted only from the hop it was sent to; its record
 //!   must be the key's and validly signed, and its holders are claims (dialled, verified by the
