@@ -430,6 +430,7 @@ impl Overlay {
             None => {
                 self.by_node.remove(&node);
                 self.on_node_down(node, c.purpose, c.remote);
+                self.ring_link_lost(node);
             }
         }
     }
