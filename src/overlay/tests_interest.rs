@@ -8,13 +8,13 @@ use super::tests::{drain, t};
 use super::*;
 use crate::wire::{DeliveryMode, Gossip, GossipKind, Hello, Interest, FEATURE_INTEREST};
 
-fn owner(seed: u8) -> Key32 {
+pub(super) fn owner(seed: u8) -> Key32 {
     let mut k = [0u8; 32];
     k[31] = seed;
     Key32(k)
 }
 
-fn node(seed: u8, role: RoleChoice, bootstrap: Vec<Addr>, delivery: DeliveryMode) -> Overlay {
+pub(super) fn node(seed: u8, role: RoleChoice, bootstrap: Vec<Addr>, delivery: DeliveryMode) -> Overlay {
     let cfg = Config {
         owner: owner(seed),
         delegation: None,
@@ -31,7 +31,7 @@ fn node(seed: u8, role: RoleChoice, bootstrap: Vec<Addr>, delivery: DeliveryMode
 
 /// `peer` connects to `home` on inbound `conn` (full handshake; its nonce announces
 /// `features`), and attaches as a leaf if `attach`.
-fn connect(home: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8, attach: bool) {
+pub(super) fn connect(home: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8, attach: bool) {
     home.handle_input(Input::Accepted { conn, remote: Addr::v4([10, 9, conn.0 as u8, 1], 1) }, t(1));
     let nonce = drain(home)
         .into_iter()

@@ -3,48 +3,21 @@
 //! batch, and an own post in follow mode staying off the core Plumtree.
 
 use super::params::*;
-use super::sim::{fake_event_at, FakeCrypto};
+use super::sim::fake_event_at;
 use super::tests::{drain, t};
+use super::tests_interest::{self, node, owner};
 use super::topic::topic_of;
 use super::*;
-use crate::wire::{DeliveryMode, Hello, FEATURE_INTEREST, FEATURE_TREES};
+use crate::wire::{DeliveryMode, FEATURE_INTEREST, FEATURE_TREES};
 
-fn owner(seed: u8) -> Key32 {
-    let mut k = [0u8; 32];
-    k[31] = seed;
-    Key32(k)
-}
-
+/// A core in `delivery` mode (the follower-multicast tests' node maker).
 fn core(seed: u8, delivery: DeliveryMode) -> Overlay {
-    let cfg = Config {
-        owner: owner(seed),
-        delegation: None,
-        listen: Some(Addr::v4([10, 0, 0, seed], 7000)),
-        bootstrap: vec![],
-        role: RoleChoice::Core,
-        leaf_slots: LEAF_SLOTS,
-        seed: seed as u64,
-        delivery,
-        directory: crate::overlay::DirectoryMode::Broadcast,
-    };
-    Overlay::new(cfg, Box::new(FakeCrypto::new([seed; 32])), t(0))
+    node(seed, RoleChoice::Core, vec![], delivery)
 }
 
 /// `peer` connects to `home` on inbound `conn`; its nonce announces `features`.
 fn connect(home: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) {
-    home.handle_input(Input::Accepted { conn, remote: Addr::v4([10, 9, conn.0 as u8, 1], 1) }, t(1));
-    let nonce = drain(home)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("home says hello");
-    let hello = Hello { record: peer.record.clone(), nonce: Hello::tag_nonce(5, features) };
-    home.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
-    let sig = peer.crypto.sign(&Hello::auth_hash(nonce, peer.me));
-    home.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(3));
-    drain(home);
+    tests_interest::connect(home, peer, conn, features, false);
 }
 
 fn sent(outs: &[Output], conn: ConnId) -> Vec<&Msg> {
