@@ -236,7 +236,7 @@ impl Mailbox {
     /// # Errors
     /// [`SnapshotError`] when the bytes are not a snapshot of this version.
     pub fn from_snapshot(bytes: &[u8], now: UnixTime) -> Result<Mailbox, SnapshotError> {
-        let snap: Snap = rmp_serde::from_slice(bytes).map_err(SnapshotError::Malformed)?;
+        let snap: Snap = crate::msgpack::from_slice(bytes).map_err(SnapshotError::Malformed)?;
         if snap.v != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version(snap.v));
         }

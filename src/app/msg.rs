@@ -191,7 +191,7 @@ pub fn decode(bytes: &[u8]) -> Result<AppMsg, DecodeError> {
     if bytes.len() > MAX_APP_MSG_BYTES {
         return Err(DecodeError::TooLarge { len: bytes.len() });
     }
-    let wire: Wire = rmp_serde::from_slice(bytes).map_err(DecodeError::Malformed)?;
+    let wire: Wire = crate::msgpack::from_slice(bytes).map_err(DecodeError::Malformed)?;
     if wire.v != APP_MSG_VERSION {
         return Err(DecodeError::Version(wire.v));
     }

@@ -208,8 +208,7 @@ pub fn claimed_id(bytes: &[u8]) -> Option<[u8; 32]> {
 /// # Errors
 /// The MessagePack error if `bytes` are not exactly one packed event.
 pub fn decode(bytes: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
-    let mut rest = bytes;
-    let PackedOwned(e) = serde::Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))?;
+    let (PackedOwned(e), rest) = crate::msgpack::from_prefix(bytes)?;
     if !rest.is_empty() {
         return Err(rmp_serde::decode::Error::Syntax(format!("{} trailing bytes after event", rest.len())));
     }

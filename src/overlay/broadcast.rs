@@ -309,7 +309,7 @@ impl Overlay {
                 self.on_event(conn, from, g)
             }
             GossipKind::Record => {
-                let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(g.body.as_slice()) else {
+                let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(g.body.as_slice()) else {
                     return self.ban_conn(conn);
                 };
                 g.id = record_msg_id(&rec, g.body.as_slice());
@@ -619,7 +619,7 @@ impl Overlay {
         }
         let unix = self.unix_now();
         for body in records.into_iter().take(DIR_RECORDS_PER_FRAME) {
-            let Ok(rec) = rmp_serde::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
             if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
                 continue;
             }

@@ -176,13 +176,13 @@ pub fn decode_header(header: [u8; HEADER_BYTES]) -> Result<usize, DecodeError> {
 /// # Errors
 /// Any [`DecodeError`] but `Truncated`.
 pub fn decode_body(bytes: &[u8]) -> Result<Msg, DecodeError> {
-    let Some((&version, mut body)) = bytes.split_first() else {
+    let Some((&version, body)) = bytes.split_first() else {
         return Err(DecodeError::Empty);
     };
     if version != PROTOCOL_VERSION {
         return Err(DecodeError::BadVersion { got: version });
     }
-    let msg: Msg = rmp_serde::decode::from_read(&mut body).map_err(DecodeError::Malformed)?;
+    let (msg, body): (Msg, _) = crate::msgpack::from_prefix(body).map_err(DecodeError::Malformed)?;
     if !body.is_empty() {
         return Err(DecodeError::TrailingBytes { extra: body.len() });
     }

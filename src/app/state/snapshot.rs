@@ -47,7 +47,7 @@ impl App {
     /// # Errors
     /// [`SnapshotError`] if the bytes are not such a snapshot; the state is then unchanged.
     pub fn restore_outbox(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
-        let snap: OutboxSnap = rmp_serde::from_slice(bytes).map_err(SnapshotError::Malformed)?;
+        let snap: OutboxSnap = crate::msgpack::from_slice(bytes).map_err(SnapshotError::Malformed)?;
         if snap.v != OUTBOX_SNAPSHOT_VERSION {
             return Err(SnapshotError::Version(snap.v));
         }
