@@ -14,9 +14,12 @@
 //!   `/status` `network.transport` (`datagrams_sent`, `datagram_bytes_sent`: UDP payload) and
 //!   added with 28 B each (IPv4 20 + UDP 8).
 //!
-//! - server CPU time and context switches per post: `/proc/<pid>/stat` (utime + stime) and
-//!   `/proc/<pid>/task/*/status` (voluntary + involuntary switches, every thread) of the three
-//!   servers, minus the idle figures over the same duration. A context switch is a thread
+//! - server CPU time and context switches per post: `/proc/<pid>/task/*/schedstat` (ns on a
+//!   CPU, every thread; not the 10 ms ticks of utime + stime) and `/proc/<pid>/task/*/status`
+//!   (voluntary + involuntary switches, every thread) of the three servers, minus the idle
+//!   figures over the same duration.
+//! - what each node's datagrams carried (payloads, IHAVE-only, tail and path probes) per post,
+//!   and the p50 / p99 of each round of 50 posts (how noisy one run is). A context switch is a thread
 //!   going to sleep or being woken: the hand-offs a post costs, which on a busy machine are
 //!   where the latency goes (each one may wait for a CPU).
 //!
@@ -98,7 +101,7 @@ fn start(bin: &str, secret: &str, ip: IpAddr, boot: Option<SocketAddr>, tag: &st
     let mut cmd = Command::new(bin);
     cmd.args(["server", "-p", &npub, "-l", &SocketAddr::new(ip, OVERLAY_PORT).to_string(), "--data-dir"])
         .arg(&dir)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", std::env::var("NET3_LOG").unwrap_or_else(|_| "info".into()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -109,10 +112,20 @@ fn start(bin: &str, secret: &str, ip: IpAddr, boot: Option<SocketAddr>, tag: &st
     let mut child = cmd.spawn().expect("start nostrp2p");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
+    // `NET3_LOG=debug` (any `RUST_LOG` level): each node's log goes to a file, to trace a run.
+    let mut log = std::env::var_os("NET3_LOG").and_then(|_| {
+        let path = std::env::temp_dir().join(format!("nostrp2p-net3-{}-{tag}.log", std::process::id()));
+        println!("  node {tag}'s log: {}", path.display());
+        std::fs::File::create(path).ok()
+    });
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            if let Some(f) = log.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
+            }
             if line.contains("HTTP API listening on") {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(());
@@ -132,18 +145,18 @@ fn status(p: &Proc) -> serde_json::Value {
 /// Kernel counters of one overlay socket: (bytes_sent, segs_out, data_segs_out).
 type Counters = BTreeMap<String, (u64, u64, u64)>;
 
-/// CPU time (clock ticks, utime + stime) and context switches (all threads) of the servers.
+/// CPU time (ns on a CPU, summed over every thread: field 1 of `/proc/<pid>/task/*/schedstat`,
+/// which the scheduler keeps in nanoseconds, where `/proc/<pid>/stat`'s utime + stime are 10 ms
+/// ticks sampled at the timer interrupt) and context switches (all threads) of the servers. A
+/// thread that ended in between is not counted (the servers' threads live as long as they do).
 fn proc_counters(pids: &[u32]) -> (u64, u64) {
-    let mut cpu = 0;
+    let mut cpu_ns = 0;
     let mut switches = 0;
     for pid in pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // After the command name in parentheses: state is field 3, utime 14, stime 15.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
-        cpu += fields.iter().sum::<u64>();
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
         for task in tasks.flatten() {
+            let sched = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            cpu_ns += sched.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
             switches += status
                 .lines()
@@ -152,7 +165,7 @@ fn proc_counters(pids: &[u32]) -> (u64, u64) {
                 .sum::<u64>();
         }
     }
-    (cpu, switches)
+    (cpu_ns, switches)
 }
 
 /// Every TCP socket with one end on an overlay address of the three nodes.
@@ -189,12 +202,51 @@ fn udp_counters(procs: &[&Proc]) -> (u64, u64) {
     })
 }
 
+/// Posts per round in the per-round latency line (two receivers each).
+const ROUND_POSTS: usize = 50;
+
 /// Wait after the last post before the traffic is read (≥ the 2.5 s a quiet IHAVE can wait).
 const SETTLE: Duration = Duration::from_secs(3);
 
-/// Tail probes A sent so far (`datagram::TAIL_PROBE_MS`).
-fn tail_probes(p: &Proc) -> u64 {
-    status(p)["network"]["transport"]["datagram_tail_probes"].as_u64().unwrap_or(0)
+/// What a node's datagrams carried so far, by kind (`/status` `network.transport`).
+#[derive(Clone, Copy, Default)]
+struct Kinds {
+    /// With an eager copy of an event (and maybe IHAVEs behind it).
+    payload: u64,
+    /// Only IHAVEs.
+    ihave_only: u64,
+    /// Empty: tail probes (`datagram::TAIL_PROBE_MS`).
+    tail: u64,
+    /// Empty: path probes of a link being set up.
+    path: u64,
+    /// IHAVE frames in any of them.
+    ihave_frames: u64,
+}
+
+fn kinds(p: &Proc) -> Kinds {
+    let s = status(p);
+    let t = &s["network"]["transport"];
+    let get = |k: &str| t["datagrams_by_kind"][k].as_u64().unwrap_or(0);
+    Kinds {
+        payload: get("payload"),
+        ihave_only: get("ihave_only"),
+        tail: get("tail_probes"),
+        path: get("path_probes"),
+        ihave_frames: get("ihave_frames"),
+    }
+}
+
+/// `after - before` for each kind, per post.
+fn kinds_per_post(before: Kinds, after: Kinds, n: f64) -> String {
+    let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / n;
+    format!(
+        "{:.3} payload, {:.3} IHAVE-only, {:.3} tail probes, {:.3} path probes ({:.3} IHAVE frames)",
+        d(after.payload, before.payload),
+        d(after.ihave_only, before.ihave_only),
+        d(after.tail, before.tail),
+        d(after.path, before.path),
+        d(after.ihave_frames, before.ihave_frames)
+    )
 }
 
 /// Traffic between two snapshots: (payload bytes, packets, data packets).
@@ -321,7 +373,7 @@ fn main() {
     let udp_a_before = udp_counters(&[&a]);
     let udp_before = udp_counters(&[&b, &c]);
     let udp_before = (udp_before.0 + udp_a_before.0, udp_before.1 + udp_a_before.1);
-    let tails_before = tail_probes(&a);
+    let kinds_before = [kinds(&a), kinds(&b), kinds(&c)];
     let proc_before = proc_counters(&pids);
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
@@ -343,7 +395,7 @@ fn main() {
     let udp_a_after = udp_counters(&[&a]);
     let udp_after = udp_counters(&[&b, &c]);
     let udp_after = (udp_after.0 + udp_a_after.0, udp_after.1 + udp_a_after.1);
-    let tails = tail_probes(&a).saturating_sub(tails_before);
+    let kinds_after = [kinds(&a), kinds(&b), kinds(&c)];
     let proc_after = proc_counters(&pids);
     let idle_before = counters(&ips);
     let udp_idle_before = udp_counters(&[&a, &b, &c]);
@@ -358,6 +410,7 @@ fn main() {
     let (bytes, packets, data) = delta(&before, &after);
     let (idle_bytes, idle_packets, idle_data) = delta(&idle_before, &idle_after);
 
+    let by_post = lat.clone();
     lat.sort_by(f64::total_cmp);
     let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
     let n = posts as f64;
@@ -373,8 +426,7 @@ fn main() {
     let from_a = udp_a_after.1.saturating_sub(udp_a_before.1) as f64 / n;
     let busy_proc = (proc_after.0 - proc_before.0, proc_after.1 - proc_before.1);
     let idle_proc = (proc_idle_after.0 - proc_idle_before.0, proc_idle_after.1 - proc_idle_before.1);
-    // Clock ticks are 10 ms on Linux (USER_HZ = 100).
-    let cpu_ms = busy_proc.0.saturating_sub(idle_proc.0) as f64 * 10.0 / n;
+    let cpu_ms = busy_proc.0.saturating_sub(idle_proc.0) as f64 / 1e6 / n;
     let switches = busy_proc.1.saturating_sub(idle_proc.1) as f64 / n;
     println!(
         "  {:.1} s of posting and 3 s after; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
@@ -395,19 +447,29 @@ fn main() {
         "| UDP: datagrams per post, IP bytes (payload + 28 B) | – | {dgrams:.2}, {:.0} B | | |",
         dgram_payload + dgrams * UDP_HEADER_BYTES
     );
-    println!(
-        "| UDP: datagrams per post sent by A (of them tail probes) / by B and C | – | {from_a:.2} ({:.2}) / {:.2} | | |",
-        tails as f64 / n,
-        dgrams - from_a
-    );
+    println!("| UDP: datagrams per post sent by A / by B and C | – | {from_a:.2} / {:.2} | | |", dgrams - from_a);
     println!(
         "| packets per post (TCP with pure ACKs + datagrams) | {GO_PACKETS} | {all_pkts:.2} | {:.2}× | ≤ 2 |",
         GO_PACKETS / all_pkts
     );
     println!("| TCP data packets per post | – | {data_pkts:.2} | | |");
-    println!("| server CPU per post, 3 nodes (10 ms ticks) | – | {cpu_ms:.2} ms | | |");
+    println!("| server CPU per post, 3 nodes (schedstat ns, minus idle) | – | {cpu_ms:.2} ms | | |");
     println!(
         "| context switches per post, 3 nodes (idle over the same time: {}) | – | {switches:.1} | | |",
         idle_proc.1
     );
+    for (name, i) in [("A", 0), ("B", 1), ("C", 2)] {
+        println!("  {name}'s datagrams per post: {}", kinds_per_post(kinds_before[i], kinds_after[i], n));
+    }
+    // The same run cut into rounds: how far one run's p50 is from the next on this machine.
+    let rounds: Vec<String> = by_post
+        .chunks(ROUND_POSTS.max(1) * 2)
+        .filter(|r| r.len() >= 20)
+        .map(|r| {
+            let mut r = r.to_vec();
+            r.sort_by(f64::total_cmp);
+            format!("{:.2}/{:.2}", percentile(&r, 0.5), percentile(&r, 0.99))
+        })
+        .collect();
+    println!("  p50/p99 ms per round of {ROUND_POSTS} posts, in order: {}", rounds.join(", "));
 }

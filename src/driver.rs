@@ -134,10 +134,6 @@ struct Node {
     misses: Vec<http::Miss>,
     /// Recent `/req` answers, valid while the store's generation is unchanged.
     req_cache: http::ReqCache,
-    /// Connected overlay peers (for `/status`).
-    peers: u64,
-    /// Network figures (for `/status`), refreshed after each overlay wake.
-    network: Option<http::NetworkInfo>,
     /// When events stored from the network (not yet fsynced) must be synced.
     net_sync_at: Option<Instant>,
     /// [`NET_SYNC_DELAY`], or the test override.
@@ -224,8 +220,6 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         published: Vec::new(),
         misses: Vec::new(),
         req_cache: http::ReqCache::new(),
-        peers: 0,
-        network: None,
         net_sync_at: None,
         net_sync_delay: net_sync_delay_ms(),
     };
@@ -266,10 +260,10 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
         .await;
         match wake {
             Wake::Job(job) => {
-                node.handle_job(job);
+                node.handle_job(job, &overlay);
                 // Group commit: take whatever else is already queued, then one fsync for all.
                 while let Ok(job) = jobs.try_recv() {
-                    node.handle_job(job);
+                    node.handle_job(job, &overlay);
                 }
                 if let Err(e) = node.flush(&mut overlay).await {
                     break Err(e);
@@ -297,8 +291,6 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
                     overlay_timer.fired();
                 }
                 let stored = overlay.handle(w, clock.now(), clock.unix_now(), &mut node.store);
-                node.peers = overlay.peers();
-                node.network = Some(overlay.network_info());
                 node.network_events_stored(stored, &mut overlay);
             }
             Wake::Signal(sig) => {
@@ -367,20 +359,25 @@ impl Rearm {
 }
 
 impl Node {
-    fn info(&self) -> NodeInfo {
+    /// What `/status` shows of the node; the network's figures are read from `overlay` only
+    /// for `/status` itself (the one route that shows them), at the moment it is asked: no
+    /// copy is refreshed on every network wake (that was work before each websocket push,
+    /// and a `/status` read right after a `/publish` missed the datagrams it sent).
+    fn info(&self, req: &http::Request, overlay: &OverlayRuntime<'_>) -> NodeInfo {
+        let status = req.path.split('?').next() == Some("/status");
         NodeInfo {
             uptime: Duration::from_millis(self.clock.now().0),
             listen: Some(self.listen.clone()),
             http_listen: Some(self.http_addr.clone()),
             data_dir: Some(self.data_dir.clone()),
-            peers: Some(self.peers),
-            network: self.network,
+            peers: status.then(|| overlay.peers()),
+            network: status.then(|| overlay.network_info()),
         }
     }
 
-    fn handle_job(&mut self, job: HttpJob) {
+    fn handle_job(&mut self, job: HttpJob, overlay: &OverlayRuntime<'_>) {
         let now = self.clock.unix_now();
-        let info = self.info();
+        let info = self.info(&job.req, overlay);
         if let Some(ctx) = http::relay_info(&job.req) {
             let _ = job.reply.try_send(ctx.render(self.relay_doc.clone().into_bytes()));
             return;

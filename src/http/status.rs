@@ -45,25 +45,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "datagrams": n.dropped.datagrams,
                 "interest_limited": n.dropped.interest_limited,
             },
-            "transport": {
-                "protocol": n.transport.protocol,
-                "other_protocol_peers": n.transport.other_protocol_peers,
-                "other_protocol": n.transport.other_protocol,
-                "shed": n.transport.shed,
-                "dropped_full": n.transport.dropped_full,
-                "slow_disconnects": n.transport.slow_disconnects,
-                "datagram_links": n.transport.datagram_links,
-                "datagrams_sent": n.transport.datagrams.sent,
-                "datagram_bytes_sent": n.transport.datagrams.sent_bytes,
-                "datagrams_received": n.transport.datagrams.received,
-                "datagram_bytes_received": n.transport.datagrams.received_bytes,
-                "datagrams_lost": n.transport.datagrams.lost,
-                "datagrams_resent": n.transport.datagrams.resent,
-                "datagram_fallbacks": n.transport.datagrams.fallbacks,
-                "datagram_retries": n.transport.datagrams.retries,
-                "datagram_tail_probes": n.transport.datagrams.tail_probes,
-                "datagram_send_failed": n.transport.datagram_send_failed,
-            },
+            "transport": transport(&n.transport),
         })),
         "bootstrap": info.network.and_then(|n| n.bootstrap).map(|b| json!({
             "addr": b.addr.map(|a| a.to_string()),
@@ -89,4 +71,40 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
 /// `Value`'s alternate Display is serde_json's pretty printer (two spaces) and cannot fail.
 fn pretty(v: &Value) -> String {
     format!("{v:#}")
+}
+
+/// `network.transport`: its own `json!` so that the `/status` literal stays within the
+/// macro's recursion limit.
+fn transport(t: &crate::http::TransportInfo) -> Value {
+    json!({
+        "protocol": t.protocol,
+        "other_protocol_peers": t.other_protocol_peers,
+        "other_protocol": t.other_protocol,
+        "shed": t.shed,
+        "dropped_full": t.dropped_full,
+        "slow_disconnects": t.slow_disconnects,
+        "datagram_links": t.datagram_links,
+        "datagrams_sent": t.datagrams.sent,
+        "datagram_bytes_sent": t.datagrams.sent_bytes,
+        "datagrams_received": t.datagrams.received,
+        "datagram_bytes_received": t.datagrams.received_bytes,
+        "datagrams_lost": t.datagrams.lost,
+        "datagrams_resent": t.datagrams.resent,
+        "datagram_fallbacks": t.datagrams.fallbacks,
+        "datagram_retries": t.datagrams.retries,
+        "datagram_tail_probes": t.datagrams.tail_probes,
+        "datagrams_by_kind": datagram_kinds(&t.datagrams),
+        "datagram_send_failed": t.datagram_send_failed,
+    })
+}
+
+/// What the datagrams sent carried (`network.transport.datagrams_by_kind`).
+fn datagram_kinds(d: &crate::net::datagram::DatagramStats) -> serde_json::Value {
+    json!({
+        "payload": d.payload_datagrams,
+        "ihave_only": d.ihave_datagrams,
+        "tail_probes": d.tail_probes,
+        "path_probes": d.path_probes,
+        "ihave_frames": d.ihave_frames,
+    })
 }

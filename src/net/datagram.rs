@@ -62,7 +62,8 @@ pub const FALLBACK_RETRY_MAX_MS: u64 = 16 * 60_000;
 /// the last payload was lost, and the receiver asks for it as for any gap; without it a lost
 /// last datagram before a quiet spell is never seen missing (in a 2-node network nothing else
 /// repairs it). Cost: one 52 B packet (24 B + IPv4/UDP headers) per burst of posts per link,
-/// none while posts keep coming faster than this.
+/// none while posts keep coming faster than this; none after a datagram of IHAVEs only
+/// ([`Links::seal_ihaves`]).
 pub const TAIL_PROBE_MS: u64 = 1_000;
 
 const _: () = assert!(FALLBACK_RETRY_MS <= FALLBACK_RETRY_MAX_MS);
@@ -113,6 +114,15 @@ pub struct DatagramStats {
     pub retries: u64,
     /// Empty datagrams sent after a link's last payload ([`TAIL_PROBE_MS`]).
     pub tail_probes: u64,
+    /// Empty datagrams sent to prove a path (a link's first probe and re-probes; not the tail
+    /// probes): with `tail_probes`, every datagram without frames.
+    pub path_probes: u64,
+    /// Datagrams sent that carry an event's eager copy (with or without IHAVEs behind it).
+    pub payload_datagrams: u64,
+    /// Datagrams sent that carry only IHAVEs (a quiet link's lazy push).
+    pub ihave_datagrams: u64,
+    /// IHAVE frames sent by datagram (riding on a payload or alone).
+    pub ihave_frames: u64,
 }
 
 /// Accepted sequence numbers of one link: the highest and a bitmap of the 64 before it.
@@ -199,7 +209,8 @@ struct Link {
     fallen_back: Option<Instant>,
     /// Fallbacks of this link so far (doubles the next retry's wait).
     fallbacks: u32,
-    /// When the tail probe is due: set by a payload datagram, cleared by any later datagram.
+    /// When the tail probe is due: set by a payload datagram, cleared by any later datagram
+    /// but one of IHAVEs only.
     tail_at: Option<Instant>,
     /// Where the last one came from (see [`Links::learn`]): it can arrive before the peer's
     /// offer (UDP overtakes the TCP stream), and then it is the address the offer goes to.
@@ -376,7 +387,35 @@ impl Links {
         }
         self.stats.sent += 1;
         self.stats.sent_bytes += d.len() as u64;
+        if frames.is_empty() && probe {
+            self.stats.path_probes += 1;
+        }
         Some((addr, d))
+    }
+
+    /// Count what a payload datagram just sealed by [`Links::seal_for`] carried: an eager
+    /// copy or not, and how many IHAVE frames (`/status`, `net3`'s per-kind figures).
+    pub fn count_kinds(&mut self, gossip: bool, ihaves: u64) {
+        if gossip {
+            self.stats.payload_datagrams += 1;
+        } else if ihaves > 0 {
+            self.stats.ihave_datagrams += 1;
+        }
+        self.stats.ihave_frames += ihaves;
+    }
+
+    /// Seal IHAVE frames only (no eager copy) for `conn`'s peer; `None` as for
+    /// [`Links::seal_for`]. Unlike a payload it arms no tail probe and leaves a payload's
+    /// armed one in place: a lost IHAVE datagram costs nothing unless an eager copy was lost
+    /// too (whose own probe stays), and the next datagram's gap still shows it (it is in the
+    /// resend ring). A quiet lazy link thus costs one packet per IHAVE period, not two.
+    pub fn seal_ihaves(&mut self, conn: ConnId, frames: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
+        let tail = self.by_conn.get(&conn)?.tail_at;
+        let sealed = self.seal_for(conn, frames, false);
+        if let Some(link) = self.by_conn.get_mut(&conn) {
+            link.tail_at = tail;
+        }
+        sealed
     }
 
     /// After [`Links::open`]: the sequence numbers a gap before that datagram skipped, to ask

@@ -292,6 +292,36 @@ fn a_lost_last_datagram_is_revealed_by_the_tail_probe_and_resent() {
     assert_eq!(b.stats().tail_probes, 1);
 }
 
+fn ihave_frame(n: u8) -> Vec<u8> {
+    wire::encode_frame(&Msg::IHave(vec![(MsgId([n; 32]), 2)])).expect("encodes")
+}
+
+/// A quiet lazy link's IHAVE-only datagram is not followed by a tail probe (in `net3` each
+/// one was: a second packet per IHAVE period, 0.05 per post); a payload's tail probe still
+/// comes when an IHAVE-only datagram followed the payload (the IHAVEs may be lost too), and a
+/// lost IHAVE-only datagram is still seen by the next datagram's gap and resent.
+#[test]
+fn an_ihave_only_datagram_gets_no_tail_probe_but_a_payloads_probe_stays() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    let t0 = Instant(10_000);
+    b.tick(t0);
+    let (_, _lost) = b.seal_ihaves(ConnId(2), &ihave_frame(1)).expect("usable");
+    assert_eq!(b.poll_timeout(), None, "no tail probe armed by IHAVEs alone");
+    assert!(b.tick(t0.plus_ms(TAIL_PROBE_MS * 5)).is_empty(), "no tail probe after IHAVEs alone");
+    let (_, payload) = b.seal_for(ConnId(2), &gossip_frame(2), false).expect("usable");
+    a.open(&payload).expect("arrives");
+    let (_, seqs) = a.take_asks().expect("the payload shows the lost IHAVE datagram");
+    assert_eq!(b.resend(ConnId(2), &seqs), vec![ihave_frame(1)], "resent by TCP");
+    b.tick(t0.plus_ms(TAIL_PROBE_MS * 5 + 100));
+    let (_, _also_lost) = b.seal_ihaves(ConnId(2), &ihave_frame(3)).expect("usable");
+    let probes = b.tick(t0.plus_ms(TAIL_PROBE_MS * 6 + 100));
+    assert_eq!(probes.len(), 1, "the payload's tail probe stays armed behind IHAVEs");
+    a.open(&probes[0].1).expect("authenticated probe");
+    assert!(a.take_asks().is_some(), "the probe shows the IHAVE datagram's gap");
+    assert_eq!(b.stats().tail_probes, 1);
+}
+
 /// A link that fell back to TCP tries datagrams again after `FALLBACK_RETRY_MS`, with fresh
 /// loss counts; a second fallback waits twice as long.
 #[test]

@@ -18,13 +18,23 @@ pub(super) struct Datagrams {
     pub(super) links: Links,
     /// Frames waiting to leave by datagram at the end of this drain, per connection (at most
     /// `datagram::MAX_FRAMES_BYTES` each).
-    out: std::collections::BTreeMap<ConnId, Vec<u8>>,
+    out: std::collections::BTreeMap<ConnId, Queued>,
     /// Our UDP port, if the socket could be bound.
     port: Option<u16>,
     /// Test hook (debug builds only, `NOSTRP2P_TEST_DROP_DATAGRAMS=N`): every Nth payload
     /// datagram is dropped instead of sent, to test loss repair between real servers. 0: off.
     drop_every: u32,
     drop_count: u32,
+}
+
+/// Frames queued for one peer's next datagram, and what they are (for the counters).
+#[derive(Default)]
+pub(super) struct Queued {
+    frames: Vec<u8>,
+    /// An event's eager copy is among them.
+    gossip: bool,
+    /// IHAVE frames among them.
+    ihaves: u64,
 }
 
 impl Datagrams {
@@ -163,31 +173,48 @@ impl OverlayRuntime<'_> {
             return false;
         }
         let pending = self.dg.out.entry(conn).or_default();
-        if pending.len() + frame.len() > datagram::MAX_FRAMES_BYTES {
+        if pending.frames.len() + frame.len() > datagram::MAX_FRAMES_BYTES {
             let full = std::mem::take(pending);
             self.send_payload(conn, &full);
         }
-        self.dg.out.entry(conn).or_default().extend_from_slice(&frame);
+        let pending = self.dg.out.entry(conn).or_default();
+        pending.frames.extend_from_slice(&frame);
+        match msg {
+            Msg::IHave(_) => pending.ihaves += 1,
+            _ => pending.gossip = true,
+        }
         true
     }
 
     /// Send what this drain queued for datagrams (one datagram per peer, usually).
     pub(super) fn flush_datagrams(&mut self) {
-        for (conn, frames) in std::mem::take(&mut self.dg.out) {
-            self.send_payload(conn, &frames);
+        for (conn, queued) in std::mem::take(&mut self.dg.out) {
+            self.send_payload(conn, &queued);
         }
     }
 
     /// One payload datagram to `conn`'s peer; by TCP if the link stopped being usable since
     /// the frames were queued (it fell back). The test hook may drop it after sealing (as the
     /// network would: it is in the resend ring and counted as sent).
-    pub(super) fn send_payload(&mut self, conn: ConnId, frames: &[u8]) {
-        let Some((to, d)) = self.dg.links.seal_for(conn, frames, false) else {
-            for msg in datagram::decode_frames(frames).unwrap_or_default() {
+    pub(super) fn send_payload(&mut self, conn: ConnId, queued: &Queued) {
+        let sealed = if queued.gossip {
+            self.dg.links.seal_for(conn, &queued.frames, false)
+        } else {
+            self.dg.links.seal_ihaves(conn, &queued.frames)
+        };
+        let Some((to, d)) = sealed else {
+            for msg in datagram::decode_frames(&queued.frames).unwrap_or_default() {
                 let _ = self.net.send(conn, &msg);
             }
             return;
         };
+        self.dg.links.count_kinds(queued.gossip, queued.ihaves);
+        log::debug!(
+            "datagram to {to} on {conn:?}: {} B, eager copy {}, {} IHAVE frames",
+            d.len(),
+            queued.gossip,
+            queued.ihaves
+        );
         if self.dg.drop_every > 0 {
             self.dg.drop_count += 1;
             if self.dg.drop_count % self.dg.drop_every == 0 {
