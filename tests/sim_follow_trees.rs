@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use nostrp2p::overlay::sim::{Sim, SimConfig};
+use nostrp2p::overlay::topic::topic_of;
 use nostrp2p::overlay::Input;
 use nostrp2p::wire::{DeliveryMode, Key32, NodeId, Role};
 
@@ -71,6 +72,102 @@ fn a_cores_post_reaches_its_followers_over_the_tree_and_no_stranger() {
     assert!(!other_cores.is_empty(), "the test needs cores no follower is attached to");
     let got: Vec<usize> = other_cores.iter().copied().filter(|c| sim.nodes[*c].delivered.contains_key(&id)).collect();
     assert!(got.is_empty(), "cores without followers stored it: {got:?} of {other_cores:?}");
+}
+
+/// follow_big's shape in the simulator: a few popular authors and quiet ones, cores and
+/// leaves both posting, every author posting once right after the homes attached.
+#[test]
+fn every_authors_post_reaches_every_follower_cores_and_leaves_alike() {
+    let mut sim = sim(8, 24);
+    let leaves = leaves_of(&sim);
+    let alive = sim.alive();
+    let owners: Vec<Key32> = sim.nodes.iter().map(|n| n.owner()).collect();
+    let mut seed = 42u64;
+    let mut below = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    let popular = [alive[1], alive[2], leaves[1]];
+    let mut follows: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &l in &leaves {
+        let mut set: Vec<usize> = popular.iter().copied().filter(|p| *p != l).collect();
+        for _ in 0..2 {
+            let a = alive[below(alive.len())];
+            if a != l && !set.contains(&a) {
+                set.push(a);
+            }
+        }
+        sim.input(l, Input::SetInterest(set.iter().map(|a| owners[*a]).collect()));
+        follows.insert(l, set);
+    }
+    let index: BTreeMap<NodeId, usize> = sim.nodes.iter().enumerate().map(|(i, n)| (n.overlay.node_id(), i)).collect();
+    // Every home wants each of its leaves' followees and is attached to that tree.
+    let ok = sim.run_until_cond(1_000, 120_000, |s| {
+        follows.iter().all(|(l, set)| {
+            s.nodes[*l].overlay.homes().iter().all(|h| {
+                let t = s.nodes[index[h]].overlay.tree_table();
+                set.iter().all(|a| {
+                    let topic = topic_of(&owners[*a]);
+                    t.is_some_and(|t| t.wants(topic) && t.depth(topic).is_some())
+                })
+            })
+        })
+    });
+    assert!(ok, "homes did not attach to the trees: {}", describe(&sim));
+    let mut authors: Vec<usize> = follows.values().flatten().copied().collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let posts: Vec<(usize, nostrp2p::wire::MsgId)> = authors.iter().map(|&a| (a, sim.publish(a, 300))).collect();
+    let missing = |s: &Sim| -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (l, set) in &follows {
+            for (a, id) in posts.iter().filter(|(a, _)| set.contains(a)) {
+                if !s.nodes[*l].delivered.contains_key(id) {
+                    out.push((*l, *a));
+                }
+            }
+        }
+        out
+    };
+    let ok = sim.run_until_cond(500, 60_000, |s| missing(s).is_empty());
+    assert!(ok, "followers missed posts (follower, author): {:?}; {}", missing(&sim), describe(&sim));
+}
+
+/// A home that subscribes after its author posted gets the post from the tree's recent ids
+/// (the parent's `Ack` announces them, the new member fetches what it lacks): a follow made
+/// just after a post does not miss it.
+#[test]
+fn a_home_that_subscribes_after_a_post_fetches_it_from_the_tree() {
+    let mut sim = sim(8, 16);
+    let leaves = leaves_of(&sim);
+    let author = sim.alive()[1];
+    let key: Key32 = sim.nodes[author].owner();
+    let topic = topic_of(&key);
+    let index: BTreeMap<NodeId, usize> = sim.nodes.iter().enumerate().map(|(i, n)| (n.overlay.node_id(), i)).collect();
+    let (first, late): (Vec<usize>, Vec<usize>) = leaves.iter().partition(|l| *l % 2 == 0);
+    for &l in &first {
+        sim.input(l, Input::SetInterest(vec![key]));
+    }
+    let attached = |s: &Sim, ls: &[usize]| {
+        ls.iter().all(|l| {
+            s.nodes[*l].overlay.homes().iter().all(|h| {
+                s.nodes[index[h]].overlay.tree_table().is_some_and(|t| t.wants(topic) && t.depth(topic).is_some())
+            })
+        })
+    };
+    assert!(sim.run_until_cond(1_000, 120_000, |s| attached(s, &first)), "{}", describe(&sim));
+    let id = sim.publish(author, 300);
+    assert!(sim.run_until_cond(500, 30_000, |s| first.iter().all(|l| s.nodes[*l].delivered.contains_key(&id))));
+    for &l in &late {
+        sim.input(l, Input::SetInterest(vec![key]));
+    }
+    assert!(sim.run_until_cond(1_000, 120_000, |s| attached(s, &late)), "{}", describe(&sim));
+    let late_homes: Vec<usize> =
+        late.iter().flat_map(|l| sim.nodes[*l].overlay.homes().iter().map(|h| index[h]).collect::<Vec<_>>()).collect();
+    let ok = sim.run_until_cond(500, 30_000, |s| late_homes.iter().all(|h| s.nodes[*h].delivered.contains_key(&id)));
+    let missed: Vec<usize> =
+        late_homes.iter().copied().filter(|h| !sim.nodes[*h].delivered.contains_key(&id)).collect();
+    assert!(ok, "homes that subscribed after the post never got it: {missed:?}; {}", describe(&sim));
 }
 
 fn describe(sim: &Sim) -> String {

@@ -157,6 +157,9 @@ pub struct TransportInfo {
     pub datagrams: crate::net::datagram::DatagramStats,
     /// Datagrams the socket refused to send.
     pub datagram_send_failed: u64,
+    /// Bytes of frames queued on stream connections since start (datagrams are counted in
+    /// `datagrams`).
+    pub stream_bytes_sent: u64,
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent

@@ -11,7 +11,7 @@ use crate::time::UnixTime;
 
 /// The `/status` body, pretty-printed like every JSON answer (two-space indent).
 pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: UnixTime) -> Vec<u8> {
-    let value = json!({
+    let mut value = json!({
         "version": cfg.version,
         "owner_npub": cfg.owner.to_npub(),
         "owner_hex": cfg.owner.to_hex(),
@@ -65,6 +65,10 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
             "disk_bytes": stats.disk_bytes,
         },
     });
+    // Added outside `json!` (the macro's recursion limit is reached by the literal above).
+    if let Some(n) = info.network {
+        value["network"]["transport"]["stream_bytes_sent"] = json!(n.transport.stream_bytes_sent);
+    }
     pretty(&value).into_bytes()
 }
 

@@ -90,6 +90,7 @@ pub(super) fn network_info(
             datagram_links,
             datagrams,
             datagram_send_failed: net.datagram_send_failed,
+            stream_bytes_sent: net.bytes_out,
         },
     }
 }

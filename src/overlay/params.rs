@@ -362,6 +362,10 @@ pub const TOPIC_MAX_DEPTH: u8 = 32;
 /// Ids of the latest posts a tree node remembers per topic and announces in each ack (the
 /// IHAVE of the tree: a child that missed one fetches it). 4 × 32 B per topic.
 pub const TOPIC_RECENT: usize = 4;
+/// A tree member passes its parent the recent posts the parent's ack does not list at most
+/// this often per topic (≤ `TOPIC_RECENT` posts ≈ 2 KB per period; one `Option<Instant>`,
+/// 16 B, per topic).
+pub const TOPIC_PUSH_UP_MS: u64 = 10_000;
 /// Outputs waiting to be drained; past it the oldest control output is dropped and counted (a
 /// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
 pub const TOPIC_OUTBOX_CAP: usize = 65_536;

@@ -18,7 +18,9 @@
 //!   the first tree member on the way floods it over the tree's edges (parent and children, not
 //!   back where it came from), so it never has to climb to the root first. Each member keeps the
 //!   latest `TOPIC_RECENT` ids per topic and announces them in every ack: a child that missed
-//!   one (a broken link, a new parent) asks for it ([`TopicOut::Want`]). This is Plumtree's
+//!   one (a broken link, a new parent) asks for it ([`TopicOut::Want`]), and a child holding
+//!   one the ack does not list (the parent was down, or joined after the post) passes it up,
+//!   at most once per `TOPIC_PUSH_UP_MS`. This is Plumtree's
 //!   eager push plus IHAVE repair, on a tree the subscriptions built instead of one pruned out of
 //!   a flood.
 //!
@@ -42,7 +44,8 @@ use sha2::{Digest, Sha256};
 
 use super::params::{
     TOPIC_ACK_TIMEOUT_MS, TOPIC_BATCH, TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH,
-    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS, TOPIC_SUBS_PER_PEER,
+    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_PUSH_UP_MS, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS,
+    TOPIC_SUBS_PER_PEER,
 };
 use super::ring::{dist, Hop, RingTable};
 use super::types::Instant;
@@ -79,6 +82,8 @@ struct Topic {
     children: Vec<Child>,
     /// Newest first, ≤ `TOPIC_RECENT`.
     recent: VecDeque<MsgId>,
+    /// Last time we passed our parent posts its ack did not list (≤ once per `TOPIC_PUSH_UP_MS`).
+    pushed_up: Option<Instant>,
 }
 
 /// One core's trees. Memory: ≤ `TOPIC_CAP` topics (≈ 600 B each worst case, see `params`) and
@@ -429,10 +434,25 @@ impl TopicTable {
                 self.set_depth(topic, Some(d + 1));
             }
         }
-        let Some(t) = self.topics.get(&topic) else { return };
-        let missing: Vec<MsgId> = recent.into_iter().take(TOPIC_RECENT).filter(|id| !t.recent.contains(id)).collect();
+        let Some(t) = self.topics.get_mut(&topic) else { return };
+        let recent: Vec<MsgId> = recent.into_iter().take(TOPIC_RECENT).collect();
+        let missing: Vec<MsgId> = recent.iter().copied().filter(|id| !t.recent.contains(id)).collect();
+        // The other way: posts we hold that the parent's ack does not list (it was down, or
+        // joined the tree after they went out) go up, and flood the tree from there. At most
+        // once per `TOPIC_PUSH_UP_MS` per topic, so a parent repeating acks cannot make us
+        // upload more than `TOPIC_RECENT` posts per period.
+        let due = t.pushed_up.is_none_or(|at| now.since(at) >= TOPIC_PUSH_UP_MS);
+        let lacking: Vec<MsgId> =
+            if due { t.recent.iter().copied().filter(|id| !recent.contains(id)).collect() } else { Vec::new() };
+        if !lacking.is_empty() {
+            t.pushed_up = Some(now);
+            self.stats.pushed_up += lacking.len() as u64;
+        }
         for id in missing {
             self.push(TopicOut::Want { from, topic, id });
+        }
+        for id in lacking.into_iter().rev() {
+            self.push(TopicOut::Post { to: from, topic, id, routed: false });
         }
     }
 

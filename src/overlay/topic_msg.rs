@@ -114,4 +114,6 @@ pub struct TopicStats {
     pub stray_posts: u64,
     /// Outputs dropped because the outbox was full.
     pub outbox_dropped: u64,
+    /// Posts passed up to a parent whose ack did not list them.
+    pub pushed_up: u64,
 }

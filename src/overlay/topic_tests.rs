@@ -361,3 +361,56 @@ fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
     assert!(net.tables[&x].depth(topic).is_some(), "x rejoined");
     assert!(wants.contains(&MsgId([3; 32])), "the new parent's ack announced the missed post");
 }
+
+/// follow_big's loss at 16 processes, made small: a member holds a post its parent never got
+/// (the parent was down, or joined the tree after the post went out). The parent's ack lists
+/// its recent ids without it, so the member passes the post up; from there it floods the tree.
+#[test]
+fn a_member_passes_up_a_post_its_new_parent_lacks() {
+    let mut net = Net::new(40, 11);
+    let ids = net.ids();
+    let topic = topic_of(&Key32([21; 32]));
+    for s in ids.iter().step_by(2) {
+        net.want(*s, topic);
+    }
+    net.run(T0);
+    let root = owner(&net, topic);
+    let x = ids
+        .iter()
+        .copied()
+        .find(|n| net.tables[n].parent(topic).is_some_and(|p| p != root) && net.tables[n].wants(topic))
+        .expect("a subscriber below an inner node");
+    let parent = net.tables[&x].parent(topic).expect("parent");
+    // The parent restarts (all its tree state gone); x's post goes out meanwhile and is lost.
+    let post = MsgId([7; 32]);
+    if let Some(t) = net.tables.get_mut(&x) {
+        t.handle_post(&net.rings[&x], None, topic, post, false);
+        while t.poll_output().is_some() {}
+    }
+    net.tables.insert(parent, TopicTable::new(parent, T0));
+    let ring = net.rings[&x].clone();
+    if let Some(t) = net.tables.get_mut(&x) {
+        t.handle_disconnect(&ring, parent, Instant(1));
+    }
+    net.drain(x);
+    net.run(Instant(1));
+    assert!(net.tables[&x].depth(topic).is_some(), "x rejoined");
+    assert!(net.has(root, post), "the root got the post x passed up");
+    // Members outside the restarted parent's old subtree (those below it wait for their refresh).
+    let below = |net: &Net, n: NodeId| {
+        let mut at = n;
+        for _ in 0..=ids.len() {
+            match net.tables[&at].parent(topic) {
+                Some(p) if p == parent => return true,
+                Some(p) => at = p,
+                None => return false,
+            }
+        }
+        true
+    };
+    let members: Vec<NodeId> =
+        ids.iter().copied().filter(|n| net.tables[n].wants(topic) && *n != x && !below(&net, *n)).collect();
+    assert!(!members.is_empty());
+    let missed: Vec<NodeId> = members.iter().copied().filter(|n| !net.has(*n, post)).collect();
+    assert!(missed.is_empty(), "members without the post: {missed:?}");
+}
