@@ -22,6 +22,15 @@
 //!   The seen set (`SEEN_CAP` = 65,536) is not at its cap unless the warm-up is ~66 rounds.
 //!   `BENCH_INGEST_WARMUP=0 BENCH_INGEST_STORE_MIB=32` measures a fresh node as before.
 //!
+//! * **Why a figure is what it is** (`ingest/probe.rs`): per round, how often the server's
+//!   loop thread slept and was woken (events per wake), how often it was preempted, the
+//!   hypervisor's steal ticks, and the raw verify rate measured in the server's shape (right
+//!   after the round, by a thread that slept since the last one). `BENCH_INGEST_CALLGRIND=1`
+//!   runs the server under callgrind, instrumented during the measured rounds only, and prints
+//!   its instructions per stored event next to one check's (load-independent; use few
+//!   rounds, e.g. `BENCH_INGEST_ROUNDS=4`). `BENCH_INGEST_STRACE=1` prints the server's
+//!   syscalls over the rounds (`strace -c -f`: counts, not times).
+//!
 //! A round ends when each link's `Pong` comes back (a link's frames are handled in order); the
 //! stored count is then read from `/status` (`events_received`). `BENCH_INGEST_ROUNDS` (default
 //! 20, at most 24: each author's burst) and `BENCH_INGEST_PEERS` (default 1) set the rounds and
@@ -31,6 +40,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "ingest/probe.rs"]
+mod probe;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -45,6 +56,7 @@ use nostrp2p::overlay::params::{
 };
 use nostrp2p::time::UnixTime;
 use nostrp2p::wire::{encode_frame, Body, Gossip, GossipKind, Msg, MsgId};
+use probe::{callgrind_control, ir_child, report_instructions, Probe, ShapedVerifier, IR_CHILD};
 
 /// Raw core peers flooding at once by default (`BENCH_INGEST_PEERS`, at most the active view
 /// size, 5). One: with more, the server also forwards every event to the other raw peers,
@@ -63,6 +75,12 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    if let Ok(mode) = std::env::var(IR_CHILD) {
+        ir_child(&mode, env("BENCH_INGEST_IR_REPEAT", 0));
+        return;
+    }
+    let callgrind = std::env::var("BENCH_INGEST_CALLGRIND").is_ok_and(|v| v == "1");
+    let strace = std::env::var("BENCH_INGEST_STRACE").is_ok_and(|v| v == "1");
     let rounds = env("BENCH_INGEST_ROUNDS", 20);
     let peers_n = env("BENCH_INGEST_PEERS", PEERS);
     let warmup = env("BENCH_INGEST_WARMUP", WARMUP_ROUNDS);
@@ -103,8 +121,18 @@ fn main() {
     let owner = user(0).public_key().to_hex();
     let mut opts = NodeOpts::new(&owner, dir.path()).arg("--store-mib").arg(&store_mib.to_string());
     opts.env.push(("RUST_LOG".into(), "warn,nostrp2p::driver=info,nostrp2p::net=info".into()));
+    let cg_out = dir.path().join("callgrind.out");
+    if callgrind {
+        // Instrumented only while the measured rounds run (`callgrind_control -i on/off`).
+        opts.wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!("--callgrind-out-file={}", cg_out.display())])
+            .collect();
+    }
     let node = Node::start(opts);
     let pid = node.child.id();
+    let shaped = ShapedVerifier::start(&events);
     let overlay = SocketAddr::new(node.opts.ip, node.opts.port);
     let mut http = node.client();
 
@@ -156,10 +184,36 @@ fn main() {
     let mut stored = received(&mut http);
     let (mut wall, mut cpu, mut done) = (0.0, 0.0, 0usize);
     let ticks0 = user_system_ticks(pid);
+    let (mut shape_rows, mut probe_sum) = (Vec::with_capacity(rounds), Probe::default());
+    if callgrind {
+        callgrind_control(&["-i", "on"], pid);
+    }
+    let strace_out = dir.path().join("strace.txt");
+    let mut tracer = strace.then(|| {
+        let child = std::process::Command::new("strace")
+            .args(["-c", "-f", "-o"])
+            .arg(&strace_out)
+            .args(["-p", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("strace");
+        // Wait until it is attached (the server's `TracerPid` is set).
+        let attached = Instant::now() + WAIT;
+        while Instant::now() < attached
+            && std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.split_whitespace().eq(["TracerPid:", "0"]))
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
+    });
     for r in 0..rounds {
         let base = r * peers_n * per_link;
         let bursts: Vec<Vec<u8>> =
             (0..peers_n).map(|p| frames[base + p * per_link..base + (p + 1) * per_link].concat()).collect();
+        let p0 = Probe::read(pid);
         let (c0, t0) = (cpu_seconds(pid), Instant::now());
         std::thread::scope(|s| {
             for (f, burst) in peers.iter().zip(&bursts) {
@@ -171,16 +225,29 @@ fn main() {
             f.sync((r * peers_n + i + 1) as u32);
         }
         let (dt, dc) = (t0.elapsed().as_secs_f64(), cpu_seconds(pid) - c0);
+        let probe = Probe::read(pid).minus(&p0);
         let got = received(&mut http);
         let n = got - stored;
+        // The raw check in the server's shape: a thread that slept since the last round
+        // verifies as many events back to back, right after the server's round.
+        let raw_shaped = shaped.round(n as usize);
         println!(
-            "  round {}: {n} events stored in {:.3} s wall ({:.0}/s), {:.3} s server CPU ({:.0}/CPU-s)",
+            "  round {}: {n} events stored in {:.3} s wall ({:.0}/s), {:.3} s server CPU ({:.0}/CPU-s); \
+             woken {} times ({:.0} events/wake), {} steal ticks; \
+             raw verify just after, woken likewise: {raw_shaped:.0}/CPU-s",
             r + 1,
             dt,
             n as f64 / dt,
             dc,
-            n as f64 / dc
+            n as f64 / dc,
+            probe.wakes,
+            n as f64 / probe.wakes.max(1) as f64,
+            probe.steal,
         );
+        if dc > 0.0 && n > 0 {
+            shape_rows.push((n as f64 / dc) / raw_shaped);
+        }
+        probe_sum = probe_sum.plus(&probe);
         stored = got;
         if dc > 0.0 && n > 0 {
             per_round.push(n as f64 / dc);
@@ -190,6 +257,18 @@ fn main() {
         done += n as usize;
         // Let every link's flood guard refill before the next round.
         std::thread::sleep(Duration::from_millis(CONN_PAYLOAD_BURST * 1000 / CONN_PAYLOAD_PER_S + 500));
+    }
+    if callgrind {
+        callgrind_control(&["-i", "off"], pid);
+        callgrind_control(&["-d"], pid);
+    }
+    if let Some(mut t) = tracer.take() {
+        let _ = std::process::Command::new("kill").args(["-INT", &t.id().to_string()]).status();
+        let _ = t.wait();
+        println!("server syscalls over the rounds (strace -c -f; {done_so_far} events):", done_so_far = total);
+        for line in std::fs::read_to_string(&strace_out).unwrap_or_default().lines() {
+            println!("  {line}");
+        }
     }
     for line in node.log_text().lines().filter(|l| l.contains("slow peer") || l.contains("ban")) {
         println!("  server log: {line}");
@@ -236,6 +315,27 @@ fn main() {
         per_round.len()
     );
     println!("  server CPU split over the rounds (10 ms ticks): user {user_s:.2} s, kernel {sys_s:.2} s");
+    shape_rows.sort_by(f64::total_cmp);
+    if let [lo, .., hi] = shape_rows.as_slice() {
+        println!(
+            "  vs the raw verify measured in the server's shape (after each round, by a thread woken like the server): \
+             median {:.0} % (spread {:.0}–{:.0} %)",
+            100.0 * shape_rows[shape_rows.len() / 2],
+            100.0 * lo,
+            100.0 * hi
+        );
+    }
+    println!(
+        "  wake shape: {:.1} events per wake of the server's loop thread (it slept {} times), preempted {} times, \
+         {} steal ticks over the rounds",
+        done as f64 / probe_sum.wakes.max(1) as f64,
+        probe_sum.wakes,
+        probe_sum.preempted,
+        probe_sum.steal
+    );
+    if callgrind {
+        report_instructions(&cg_out, done);
+    }
     println!("  load average (1 min) before the rounds {load_before}, after {load_after}");
     println!(
         "stranger's link: {STRANGER_EVENTS} fresh-key events pushed, {kept} stored (entry budget {INJECT_BURST} + {INJECT_PER_S}/s; \

@@ -19,6 +19,7 @@ pub mod bootstrap;
 pub mod datagram;
 mod deliver;
 mod follow_sync;
+mod frames;
 pub mod runtime;
 mod state;
 mod status;
@@ -30,7 +31,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::reactor::{Async, Timer};
-use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use futures_lite::{future, AsyncWriteExt};
 use smol::LocalExecutor;
 
 use crate::wire::{self, Addr, ConnId, Msg};
@@ -369,28 +370,17 @@ impl<'a> Net<'a> {
 }
 
 async fn read_loop(conn: ConnId, stream: Rc<Async<TcpStream>>, inbox: async_channel::Sender<NetEvent>) {
-    let mut reader = &*stream;
+    let mut reader = frames::frame_reader(&*stream);
     let ev = loop {
-        let mut header = [0u8; wire::HEADER_BYTES];
-        if reader.read_exact(&mut header).await.is_err() {
-            break NetEvent::Closed(conn);
-        }
-        let len = match wire::decode_header(header) {
-            Ok(len) => len,
-            Err(_) if header == *b"HTTP" => break NetEvent::AnsweredHttp(conn),
-            Err(e) => break NetEvent::Malformed(conn, e),
-        };
-        let mut body = vec![0u8; len];
-        if reader.read_exact(&mut body).await.is_err() {
-            break NetEvent::Closed(conn);
-        }
-        match wire::decode_body(&body) {
+        match frames::next_frame(&mut reader).await {
             Ok(msg) => {
                 if inbox.send(NetEvent::Frame(conn, msg)).await.is_err() {
                     return;
                 }
             }
-            Err(e) => break NetEvent::Malformed(conn, e),
+            Err(frames::ReadEnd::Closed) => break NetEvent::Closed(conn),
+            Err(frames::ReadEnd::Http) => break NetEvent::AnsweredHttp(conn),
+            Err(frames::ReadEnd::Malformed(e)) => break NetEvent::Malformed(conn, e),
         }
     };
     let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);

@@ -88,6 +88,9 @@ pub struct NodeOpts {
     pub extra: Vec<String>,
     /// Extra environment variables (test-only overrides such as `NOSTRP2P_TEST_WS_PING_MS`).
     pub env: Vec<(String, String)>,
+    /// A program (and its arguments) to run the server under, e.g. `valgrind --tool=callgrind`
+    /// (the ingest benchmark's instruction count); empty: the server runs directly.
+    pub wrapper: Vec<String>,
 }
 
 impl NodeOpts {
@@ -99,6 +102,7 @@ impl NodeOpts {
             data_dir: data_dir.into(),
             extra: vec![],
             env: vec![],
+            wrapper: vec![],
         }
     }
 
@@ -119,7 +123,15 @@ pub struct Node {
 impl Node {
     /// Starts `nostrp2p server` and waits until its HTTP API is listening.
     pub fn start(opts: NodeOpts) -> Node {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nostrp2p"));
+        let bin = env!("CARGO_BIN_EXE_nostrp2p");
+        let mut cmd = match opts.wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("server")
             .arg("-p")
             .arg(&opts.owner)
