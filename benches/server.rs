@@ -10,7 +10,10 @@
 //! valgrind installed (and `BENCH_CALLGRIND` not `0`), instructions per publish and per poll
 //! counted by callgrind on the same data (slow: about a minute). `BENCH_BIN` measures another
 //! build of the server. Server CPU comes from `/proc/<pid>/stat` (10 ms ticks) over
-//! thousands of requests. Not a test: nothing here asserts.
+//! thousands of requests. `BENCH_RSS_ONLY=1` measures only the memory figures (idle and after
+//! 10,000 posts), each with where the resident pages are (`/proc/<pid>/smaps` summed per
+//! mapped file: the binary, libc, the heap, thread stacks and other anonymous memory).
+//! Not a test: nothing here asserts.
 
 #[allow(dead_code)] // the tests use more of the client than the benchmark
 #[path = "../tests/common/client.rs"]
@@ -109,6 +112,11 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_mb(pid);
     let idle_private = rss_field_mb(pid, "RssAnon:");
+    let rss_only = std::env::var("BENCH_RSS_ONLY").is_ok_and(|v| v == "1");
+    if rss_only {
+        println!("idle: RSS {idle_rss:.2} MB, private {idle_private:.2} MB");
+        print_smaps(pid);
+    }
 
     // Publish throughput, durable acks, one keep-alive connection, one request at a time.
     let cpu0 = cpu_seconds(pid);
@@ -121,6 +129,27 @@ fn main() {
     let publish_cpu_ms = (cpu_seconds(pid) - cpu0) * 1e3 / EVENTS as f64;
     let rss_10k = rss_mb(pid);
     let private_10k = rss_field_mb(pid, "RssAnon:");
+    if rss_only {
+        println!("after {EVENTS} posts ({publish_rate:.0}/s): RSS {rss_10k:.2} MB, private {private_10k:.2} MB");
+        print_smaps(pid);
+        // `BENCH_RSS_HOLD=S`: S seconds to look at the server from outside (gdb, heaptrack).
+        let hold: u64 = std::env::var("BENCH_RSS_HOLD").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        if hold > 0 {
+            println!("holding server pid {pid} for {hold} s");
+            std::thread::sleep(Duration::from_secs(hold));
+        }
+        // A poll renders and compresses a timeline: what it leaves resident.
+        let _ = polls(&mut c, pid, fresh_poll);
+        println!(
+            "after {POLLS} fresh polls: RSS {:.2} MB, private {:.2} MB",
+            rss_mb(pid),
+            rss_field_mb(pid, "RssAnon:")
+        );
+        print_smaps(pid);
+        stop(&mut child);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // The client's 300-event first poll: repeated (the cache answers), then each different.
     let cached = polls(&mut c, pid, |_| POLL.to_vec());
@@ -357,6 +386,39 @@ fn fsync_ms(dir: &Path) -> f64 {
     let _ = std::fs::remove_file(&path);
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Resident and private-dirty kB per mapping name in `/proc/<pid>/smaps` (anonymous
+/// mappings other than the heap and the main stack summed as "[anon]"), largest first.
+fn print_smaps(pid: u32) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut parts: Vec<(String, u64, u64, u32)> = Vec::new();
+    let mut cur = String::new();
+    let kb = |l: &str| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    for l in s.lines() {
+        let head = l.split_whitespace().next().unwrap_or("");
+        if head.contains('-') && !head.ends_with(':') {
+            cur = l.split_whitespace().nth(5).unwrap_or("[anon]").to_string();
+            if cur == "[anon]" {
+                // Each anonymous mapping on its own: malloc's thread arenas and large blocks.
+                cur = format!("[anon] {head}");
+            }
+            match parts.iter_mut().find(|p| p.0 == cur) {
+                Some(p) => p.3 += 1,
+                None => parts.push((cur.clone(), 0, 0, 1)),
+            }
+        } else if let Some(p) = parts.iter_mut().find(|p| p.0 == cur) {
+            if l.starts_with("Rss:") {
+                p.1 += kb(l);
+            } else if l.starts_with("Private_Dirty:") {
+                p.2 += kb(l);
+            }
+        }
+    }
+    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    for (name, rss, dirty, maps) in parts.iter().filter(|p| p.1 > 0) {
+        println!("  {rss:>6} kB resident, {dirty:>6} kB private dirty, {maps:>2} mappings: {name}");
+    }
 }
 
 fn rss_mb(pid: u32) -> f64 {

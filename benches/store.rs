@@ -6,10 +6,10 @@
 //!
 //! Run with `cargo bench --bench store` (release profile); the store directory is created
 //! under the system temp dir and removed. Not part of `cargo test`.
-#![allow(unsafe_code)] // the counting global allocator below; nothing else
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::time::Instant;
 
 use nostrp2p::event::{Event, EventId, Sig, VerifiedEvent, KIND_POST, KIND_REACTION};
@@ -18,30 +18,15 @@ use nostrp2p::query::EventQuery;
 use nostrp2p::store::{Store, StoreConfig};
 use nostrp2p::time::UnixTime;
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        LIVE_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        LIVE_ALLOCS.fetch_sub(1, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
+/// Live heap bytes (signed: the store's growth is a difference of two of these).
+fn live() -> isize {
+    counting_alloc::live() as isize
 }
 
-#[global_allocator]
-static ALLOC: Counting = Counting;
+/// Live heap allocations.
+fn live_allocs() -> isize {
+    counting_alloc::live_allocs() as isize
+}
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
 
@@ -120,13 +105,13 @@ fn main() {
 
     // Memory: heap growth of the store while it takes ownership of already-allocated events,
     // plus the events' own heap (measured by dropping the clones).
-    let (before_clone_drop, allocs_before_drop) = (LIVE.load(Ordering::Relaxed), LIVE_ALLOCS.load(Ordering::Relaxed));
+    let (before_clone_drop, allocs_before_drop) = (live(), live_allocs());
     drop(copies);
-    let event_heap = before_clone_drop - LIVE.load(Ordering::Relaxed);
-    let event_allocs = allocs_before_drop - LIVE_ALLOCS.load(Ordering::Relaxed) - 1; // less the Vec's buffer
-    let base = LIVE.load(Ordering::Relaxed);
+    let event_heap = before_clone_drop - live();
+    let event_allocs = allocs_before_drop - live_allocs() - 1; // less the Vec's buffer
+    let base = live();
     // The events' own allocations move into the store with them.
-    let base_allocs = LIVE_ALLOCS.load(Ordering::Relaxed) - event_allocs;
+    let base_allocs = live_allocs() - event_allocs;
     let (mut store, _) = Store::open(&dir, cfg).expect("open");
     let t = Instant::now();
     for (i, ev) in events.into_iter().enumerate() {
@@ -137,8 +122,8 @@ fn main() {
     }
     store.sync().expect("sync");
     let elapsed = t.elapsed();
-    let index_heap = LIVE.load(Ordering::Relaxed) - base;
-    let allocs = LIVE_ALLOCS.load(Ordering::Relaxed) - base_allocs;
+    let index_heap = live() - base;
+    let allocs = live_allocs() - base_allocs;
     let (rss1, private1) = (smaps_bytes("Rss:"), smaps_bytes("Anonymous:"));
     let stats = store.stats();
     let real = event_heap + index_heap;

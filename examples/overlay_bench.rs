@@ -14,8 +14,6 @@
 //! takes that many posts per second from random senders for `BENCH_LOAD_SECS` (default 10)
 //! simulated seconds; it prints delivery, delivery time, drops and bans.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant as WallClock;
 
 use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_REPLICAS};
@@ -23,42 +21,10 @@ use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
 use nostrp2p::wire::Role;
 
-/// Counts live heap bytes and their peak, to say where the simulator's memory goes.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
-// SAFETY: forwards to the system allocator unchanged; only adds counters.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: `p` came from `alloc` with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        if new >= l.size() {
-            let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + (new - l.size());
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
-
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
+use counting_alloc::live;
 
 /// Peak resident set of this process (VmHWM), bytes; reset by [`reset_peak`].
 fn peak_rss() -> u64 {
@@ -71,7 +37,7 @@ fn peak_rss() -> u64 {
 
 /// Start a new peak (heap counter and, where the kernel allows, VmHWM).
 fn reset_peak() {
-    PEAK.store(live(), Ordering::Relaxed);
+    counting_alloc::reset_peak();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -285,7 +251,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         sim.now.0 as f64 / 1e3,
         nodes - roles,
         (live() - heap0) as f64 / nodes as f64 / 1e3,
-        PEAK.load(Ordering::Relaxed) as f64 / 1e9,
+        counting_alloc::peak() as f64 / 1e9,
         wall.elapsed().as_secs_f64()
     );
 
@@ -482,7 +448,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     );
     let sim_s = sim.now.0 as f64 / 1e3;
     let steps = sim.steps;
-    let peak_heap = PEAK.load(Ordering::Relaxed) as u64;
+    let peak_heap = counting_alloc::peak() as u64;
     let peak = peak_rss();
     let heap_end = live() - heap0;
     let wall_s = wall.elapsed().as_secs_f64();

@@ -14,9 +14,7 @@
 //! today's messages of the same shape (the lookup frames are not on the wire yet). The
 //! broadcast column uses the same per-record costs with every core holding every record.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant as WallClock;
 
 use nostrp2p::overlay::params::{DIR_CAP, RECORD_REFRESH_MS, RING_REPLICAS, RING_SUCCESSORS};
@@ -26,26 +24,8 @@ use nostrp2p::wire::{
     frame_len, Addr, Body, Key32, Msg, MsgId, NodeId, NodeRecord, PeerRef, Role, Sig, UndeliverableReason,
 };
 
-/// Counts live heap bytes, to measure what a record and a table really cost.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only adds a counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: `p` came from `alloc` with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Lookups per size.
 const LOOKUPS: usize = 20_000;
@@ -81,7 +61,7 @@ fn record(node: u64, role: Role) -> NodeRecord {
 /// Heap bytes per directory record (9 leaves : 1 core) and encoded record size.
 fn record_cost() -> (f64, f64) {
     let n = 10_000u64;
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live();
     let mut dir = Directory::new(n as usize);
     let mut enc = 0usize;
     for i in 0..n {
@@ -90,7 +70,7 @@ fn record_cost() -> (f64, f64) {
         enc += bytes.len();
         dir.merge(&rec, Body::from_slice(&bytes), false, 1_780_000_000);
     }
-    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let heap = counting_alloc::live().saturating_sub(before);
     drop(dir);
     (heap as f64 / n as f64, enc as f64 / n as f64)
 }
@@ -109,9 +89,9 @@ fn run(nodes: usize, core_pct: usize, seed: u64, per_record: f64, record_bytes: 
         shuffled[..cores].iter().map(|n| RingPeer { node: NodeId(*n), prefix: rng.next_u64() >> 40 }).collect();
     all.sort_by_key(|p| p.node);
 
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live();
     let tables: BTreeMap<NodeId, RingTable> = all.iter().map(|p| (p.node, RingTable::converged(*p, &all))).collect();
-    let table_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64 / cores as f64;
+    let table_bytes = counting_alloc::live().saturating_sub(before) as f64 / cores as f64;
     let fingers: usize = tables.values().map(|t| t.distinct_fingers()).sum();
 
     // Lookups.

@@ -1,37 +1,16 @@
 //! `Sim::heap_parts`, the simulator's memory breakdown (examples/overlay_bench.rs prints it):
 //! the parts must account for every byte the simulation held, and put the broadcast
-//! directory's records where they are (at the cores). A counting allocator, as in the bench.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! directory's records where they are (at the cores). Heap bytes come from the counting
+//! allocator the benches share (`tests/common/counting_alloc.rs`).
 
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
 use nostrp2p::wire::Role;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-// SAFETY: forwards to the system allocator unchanged; only adds a counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: `p` came from `alloc` with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
-
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
+use counting_alloc::live;
 
 #[test]
 fn heap_parts_account_for_the_whole_simulation() {

@@ -59,6 +59,7 @@ mod ring_tests;
 pub mod scan;
 #[cfg(test)]
 mod tests;
+pub(crate) mod timeline;
 pub mod tombfile;
 pub mod tombs;
 #[cfg(test)]

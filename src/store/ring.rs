@@ -5,7 +5,8 @@
 //! (`log.rs`) is driven by `mod.rs`; the ring only remembers, per event, where its record
 //! lives ([`Loc`]) so that retention can tell which segments still hold live events.
 //!
-//! Order and eviction: events are kept in a `BTreeMap` keyed by `(created_at, id)`, the order
+//! Order and eviction: events are kept in a [`Timeline`] (an ordered map in chunks of 64)
+//! keyed by `(created_at, id)`, the order
 //! every query answers in (ties broken by id, so answers are deterministic). "Oldest" for
 //! eviction means the smallest `(created_at, id)`, not insertion order: the store then always
 //! holds the newest events by the clock the timeline is read by, so a time window is never
@@ -27,8 +28,9 @@
 //! budget, which counts their share ([`cost_of`]), bounds them all. Queries decode the
 //! events they return (owned `Event`s); eviction reads the author and kind in place.
 //!
-//! Memory per event: the packed bytes, one 72-byte `events` map slot (key and entry) and one
-//! id-index slot ([`ids`], keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
+//! Memory per event: the packed bytes, one 72-byte `events` slot (key and entry; ≈ 73 B with
+//! the chunks full, as they are when events arrive in time order, where a `BTreeMap` filled
+//! its nodes to 55 %: ≈ 133 B) and one id-index slot ([`ids`], keyed by an 8-byte id prefix). Whether an event is pinned is a flag in its entry, not a
 //! second ordered set: eviction finds the oldest unpinned event by walking `events` from
 //! `evict_floor`, a key below which no event is evictable (and `enforce_pinned_cap` likewise
 //! from `pin_floor`). Each walk moves its floor up past what it skipped and floors only move
@@ -42,7 +44,7 @@
 //! and follow list; `latest` and `likes` only name live events; `bytes <= budget` unless only
 //! pinned events are left.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::event::{Event, EventId, VerifiedEvent, KIND_FOLLOW_LIST, KIND_PROFILE, KIND_REACTION};
 use crate::keys::PublicKey;
@@ -51,6 +53,7 @@ use crate::time::UnixTime;
 
 use super::compact;
 use super::ids::IdIndex;
+use super::timeline::Timeline;
 use super::tombs::{self, d_tag, is_addressable, is_ephemeral, Coord, Target, Tombstones, KIND_DELETION};
 
 /// Position in the query order: `(created_at, id)`.
@@ -138,8 +141,9 @@ impl Entry {
 pub struct Ring {
     budget: u64,
     owner: PublicKey,
-    /// The entries are 32 B (the event's bytes are behind the entry's one pointer).
-    events: BTreeMap<Key, Entry>,
+    /// The entries are 32 B (the event's bytes are behind the entry's one pointer), in
+    /// [`Timeline`]'s chunks (a slot is 72 B with its key).
+    events: Timeline<Entry>,
     by_id: IdIndex,
     /// No unpinned event has a smaller key.
     evict_floor: Key,
@@ -198,7 +202,7 @@ impl Ring {
         Ring {
             budget,
             owner,
-            events: BTreeMap::new(),
+            events: Timeline::default(),
             by_id: IdIndex::default(),
             evict_floor: FIRST,
             pin_floor: FIRST,
@@ -668,7 +672,8 @@ impl Ring {
     pub fn check(&self) {
         self.debug_check();
         let (mut bytes, mut pinned_bytes, mut pinned_count) = (0u64, 0u64, 0usize);
-        for (key, e) in &self.events {
+        self.events.check();
+        for (key, e) in self.events.iter() {
             let ev = e.event(key).expect("packed bytes decode");
             assert_eq!(*key, (ev.created_at, ev.id));
             assert_eq!(self.time_of(&key.1), Some(key.0));
