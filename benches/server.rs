@@ -415,7 +415,7 @@ fn print_smaps(pid: u32) {
             }
         }
     }
-    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
     for (name, rss, dirty, maps) in parts.iter().filter(|p| p.1 > 0) {
         println!("  {rss:>6} kB resident, {dirty:>6} kB private dirty, {maps:>2} mappings: {name}");
     }

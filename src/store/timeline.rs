@@ -175,7 +175,7 @@ impl<V> Timeline<V> {
         } else {
             upper.insert(at - CHUNK / 2, (k, v));
         }
-        let Some(upper_bound) = upper.first().map(|(b, _)| *b) else { return None };
+        let upper_bound = upper.first().map(|(b, _)| *b)?;
         self.chunks.insert(upper_bound, upper);
         let after = self.next_bound(&upper_bound);
         self.merge(Some(upper_bound), after);
