@@ -413,3 +413,47 @@ fn links_carrying_lookups_are_not_trimmed_as_idle() {
     assert!(!closed.contains(&ConnId(20)), "the link our lookup waits on stays: {closed:?}");
     assert!(!closed.contains(&ConnId(21)), "the link a lookup's answer goes back on stays: {closed:?}");
 }
+
+#[test]
+fn unchanged_neighbour_lists_are_sent_in_full_only_every_few_rounds() {
+    // Idle control at 10k nodes was 30 KB/min per core against a goal of 20: every round
+    // sent the same 16-entry lists to both neighbours, and each answered with its own.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let mut sizes = Vec::new();
+    for r in 0..u64::from(RING_LISTS_RESEND_ROUNDS) + 1 {
+        host.now = Instant(100_000 + r * RING_ROUND_MS);
+        host.ring_tick();
+        let lists: Vec<usize> = sends(&drain(&mut host))
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { ask: true, peers } if c == ConnId(20) => Some(peers.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lists.len(), 1, "one list to the neighbour per round");
+        sizes.push(lists[0]);
+    }
+    let n = RING_LISTS_RESEND_ROUNDS as usize;
+    assert!(sizes[0] > 0 && sizes[n] == sizes[0], "in full first and every few rounds: {sizes:?}");
+    assert!(sizes[1..n].iter().all(|s| *s == 0), "unchanged lists are not sent again: {sizes:?}");
+    // Answers too: the same asker gets the unchanged lists once per period.
+    let mut answers = Vec::new();
+    for i in 0..2 {
+        let ask = Msg::Neighbours { ask: true, peers: vec![] };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: ask }, t(900_000 + i));
+        answers.extend(sends(&drain(&mut host)).into_iter().filter_map(|(c, m)| match m {
+            Msg::Neighbours { ask: false, peers } if c == ConnId(21) => Some(peers.len()),
+            _ => None,
+        }));
+    }
+    assert!(answers.len() == 2 && answers[0] > 0 && answers[1] == 0, "{answers:?}");
+    // A change in the lists is sent at once.
+    let mut p = core_in(40, DirectoryMode::Ring);
+    connect(&mut host, &mut p, ConnId(22), RING);
+    drain(&mut host);
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Neighbours { ask: true, peers: vec![] } }, t(900_010));
+    let changed = sends(&drain(&mut host)).into_iter().any(
+        |(c, m)| matches!(m, Msg::Neighbours { ask: false, peers } if c == ConnId(21) && peers.iter().any(|p| p.node == id(40))),
+    );
+    assert!(changed, "the new neighbour is sent at once");
+}
