@@ -261,7 +261,27 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     let (_, c0_core, _, n_core) = totals(&sim, Some(Role::Core));
     let (_, c0_leaf, _, n_leaf) = totals(&sim, Some(Role::Leaf));
     let f0: Vec<u64> = sim.nodes.iter().map(|n| n.traffic.control_bytes).collect();
+    let types0 = sim.msg_counts.clone();
     sim.run_for(idle_min * 60_000);
+    // Where the idle bytes go, by frame type (all nodes; each frame counted once here, at
+    // both of its ends in the per-node rates, hence the × 2 per core).
+    let mut idle_types: Vec<(u64, &str, u64)> = sim
+        .msg_counts
+        .iter()
+        .map(|(k, (n, b))| {
+            let (n0, b0) = types0.get(k).copied().unwrap_or((0, 0));
+            (b - b0, *k, n - n0)
+        })
+        .filter(|(b, _, _)| *b > 0)
+        .collect();
+    idle_types.sort_unstable_by(|a, b| b.cmp(a));
+    let per_core = |b: u64| 2.0 * b as f64 / 1e3 / n_core.max(1) as f64 / idle_min as f64;
+    let shown: Vec<String> =
+        idle_types.iter().map(|(b, k, n)| format!("{k}={:.2} ({n} frames)", per_core(*b))).collect();
+    println!(
+        "idle control by frame type, KB/min per core if all were cores' (all nodes' frames x 2 / cores): {}",
+        shown.join(" ")
+    );
     let (_, c1_core, _, _) = totals(&sim, Some(Role::Core));
     let (_, c1_leaf, _, _) = totals(&sim, Some(Role::Leaf));
     let mut leaf_rates: Vec<u64> = sim

@@ -95,6 +95,17 @@ fn run(nodes: usize, directory: DirectoryMode, seed: u64) -> Figures {
     if !reasons.is_empty() {
         println!("failures: {reasons:?}");
     }
+    if std::env::var_os("SIM_RING_DEBUG").is_some() {
+        let (mut pf, mut to, mut fe, mut pe, mut rr, mut fu) = (0, 0, 0, 0, 0, 0);
+        for i in &core_ids {
+            if let Some(d) = sim.nodes[*i].overlay.dht() {
+                let s = d.stats();
+                (pf, to, fe, pe) = (pf + s.park_full, to + s.lookup_timeouts, fe + s.found_empty, pe + s.pending_full);
+                (rr, fu) = (rr + s.rerouted, fu + s.found_unsent);
+            }
+        }
+        println!("park_full {pf}, lookup timeouts {to}, found empty {fe}, pending full {pe}, rerouted {rr}, found unsent {fu}, timed-out pending {}", sim.nodes.iter().map(|n| n.overlay.dht().map_or(0, |d| d.pending_len())).sum::<usize>());
+    }
     let (mut lookups, mut found, mut hops_sum, mut hops_max) = (0, 0, 0, 0u8);
     for i in &core_ids {
         if let Some(d) = sim.nodes[*i].overlay.dht() {
@@ -156,7 +167,7 @@ fn trace_record(sim: &Sim, i: usize) {
 
 fn print(nodes: usize, name: &str, f: &Figures) {
     println!(
-        "{nodes:>6} nodes {name:>9}: unicast acked {}/{} ({:.1} %), records per core {:.0}, idle control {:.1} KB/min per core, lookups {} (found {}), hops mean {:.1} max {}",
+        "{nodes:>6} nodes {name:>10}: unicast acked {}/{} ({:.1} %), records per core {:.0}, idle control {:.1} KB/min per core, lookups {} (found {}), hops mean {:.1} max {}",
         f.acked,
         f.sent,
         100.0 * f.acked as f64 / f.sent as f64,
@@ -169,17 +180,26 @@ fn print(nodes: usize, name: &str, f: &Figures) {
     );
 }
 
+/// Seeds the default run covers (≈ 3 s each at 100 nodes); `SIM_SEED=n` runs one.
+const SEEDS: [u64; 4] = [5, 6, 7, 8];
+
 #[test]
-#[ignore = "goal not met yet: with the ring 99.6 % of 1,000 unicasts are acked at 100 nodes (failures involve leaf records; docs/scaling.md); run with --ignored for the figures"]
 fn ring_directory_delivers_unicasts_side_by_side_with_broadcast() {
     let nodes = std::env::var("SIM_RING_NODES").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
-    let ring = run(nodes, DirectoryMode::Ring, 5);
-    print(nodes, "ring", &ring);
-    if std::env::var_os("SIM_RING_SKIP_BROADCAST").is_none() {
-        let bc = run(nodes, DirectoryMode::Broadcast, 5);
-        print(nodes, "broadcast", &bc);
-    }
+    let seeds: Vec<u64> = match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+        Some(s) => vec![s],
+        None if nodes > 100 => vec![SEEDS[0]],
+        None => SEEDS.to_vec(),
+    };
     let cores = (nodes * 3 / 10) as f64;
-    assert!(ring.acked * 1000 >= ring.sent * 999, "unicast acked {}/{}", ring.acked, ring.sent);
-    assert!(f64::from(ring.hops_max) <= cores.log2().ceil(), "lookup hops {} > log2({cores})", ring.hops_max);
+    for (i, seed) in seeds.iter().enumerate() {
+        let ring = run(nodes, DirectoryMode::Ring, *seed);
+        print(nodes, &format!("ring s{seed}"), &ring);
+        if i == 0 && std::env::var_os("SIM_RING_SKIP_BROADCAST").is_none() {
+            let bc = run(nodes, DirectoryMode::Broadcast, *seed);
+            print(nodes, &format!("bcast s{seed}"), &bc);
+        }
+        assert!(ring.acked * 1000 >= ring.sent * 999, "seed {seed}: unicast acked {}/{}", ring.acked, ring.sent);
+        assert!(f64::from(ring.hops_max) <= cores.log2().ceil(), "lookup hops {} > log2({cores})", ring.hops_max);
+    }
 }

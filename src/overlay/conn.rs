@@ -398,6 +398,7 @@ impl Overlay {
             || self.pending_homes.contains(&node)
             || self.pending_neighbor.contains_key(&node)
             || self.is_tree_neighbour(node)
+            || self.ring_in_use(node)
     }
 
     pub(super) fn on_closed(&mut self, conn: ConnId) {

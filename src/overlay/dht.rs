@@ -145,6 +145,18 @@ pub struct DhtStats {
     pub stores_kept: u64,
     /// Stored records refused because this node is not one of their holders.
     pub stores_not_holder: u64,
+    /// Frames not parked because the queue was full (`RING_PARKED_CAP`).
+    pub park_full: u64,
+    /// Unicast lookups that timed out (`RING_LOOKUP_TIMEOUT_MS`) with frames waiting.
+    pub lookup_timeouts: u64,
+    /// Unicast lookups answered without the record.
+    pub found_empty: u64,
+    /// Lookups not sent because `RING_PENDING_CAP` was reached.
+    pub pending_full: u64,
+    /// Lookups routed again after their link closed (`ring_link_lost`).
+    pub rerouted: u64,
+    /// Answers that could not go back: the link to the hop that asked had closed.
+    pub found_unsent: u64,
 }
 
 /// The ring directory's state (≈ 2 KB table + addresses + pending lookups).
@@ -206,6 +218,16 @@ impl Overlay {
         self.dht.is_some() && self.role == Role::Core && self.reach_deadline.is_none()
     }
 
+    /// True if a lookup waits on `node` here: ours went to it, or its answer goes back to it.
+    /// Such a link is not trimmed as idle (traced in `tests/sim_ring.rs`: trimmed links lost
+    /// lookups and answers, and unicasts waiting on them failed). Bounded: lookups end within
+    /// `RING_LOOKUP_TIMEOUT_MS` and there are at most `RING_PENDING_CAP`.
+    pub(super) fn ring_in_use(&self, node: NodeId) -> bool {
+        self.dht.as_ref().is_some_and(|d| {
+            d.pending.values().any(|p| p.to == node || matches!(p.back, Back::Hop { node: n, .. } if n == node))
+        })
+    }
+
     /// A ring frame from an authenticated peer.
     pub(super) fn on_ring_frame(&mut self, conn: ConnId, from: NodeId, msg: Msg) {
         let announced = self.conns.get(&conn).is_some_and(|c| c.features & FEATURE_RING != 0);
@@ -250,6 +272,7 @@ impl Overlay {
         for id in lost {
             let Some(d) = self.dht.as_mut() else { return };
             let Some(p) = d.pending.remove(&id) else { continue };
+            d.stats.rerouted += 1;
             self.route_find_again(FindNode { id: 0, key: p.key, hops: p.hops }, p.back, true);
         }
     }
@@ -300,6 +323,9 @@ impl Overlay {
         }
         for k in lost {
             // Its lookup timed out: the frames waiting for it fail.
+            if let Some(d) = self.dht.as_mut() {
+                d.stats.lookup_timeouts += 1;
+            }
             self.unpark(k);
         }
         let Some(d) = self.dht.as_mut() else { return };
@@ -403,6 +429,7 @@ impl Overlay {
             return self.deliver_found(back, found);
         };
         if d.pending.len() >= RING_PENDING_CAP {
+            d.stats.pending_full += 1;
             self.stats.ring_dropped += 1;
             return;
         }
@@ -496,7 +523,11 @@ impl Overlay {
         match back {
             Back::Hop { node, id } => {
                 f.id = id;
-                self.send_node(node, Msg::Found(f));
+                if !self.send_node(node, Msg::Found(f)) {
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.found_unsent += 1;
+                    }
+                }
             }
             Back::Unicast => {
                 let waiting: Vec<u64> = self
@@ -510,6 +541,9 @@ impl Overlay {
                     .collect();
                 self.unpark(f.key);
                 if f.record.is_none() && self.dir.get(f.key).is_none() {
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.found_empty += 1;
+                    }
                     // The holders do not know it: the unicasts fail now (no retry loop).
                     for msg_id in waiting {
                         self.unicast_failed(msg_id, crate::wire::UndeliverableReason::Unknown);
@@ -617,6 +651,7 @@ impl Overlay {
         }
         let Some(d) = self.dht.as_mut() else { return false };
         if d.parked.len() >= RING_PARKED_CAP {
+            d.stats.park_full += 1;
             self.stats.ring_dropped += 1;
             return false;
         }

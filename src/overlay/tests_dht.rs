@@ -375,3 +375,41 @@ fn lookups_of_one_key_to_one_hop_are_sent_once_and_all_answered() {
     assert_eq!(answered, vec![1, 2, 3, 4, 5], "every requester answered under its own id");
     assert_eq!(host.dht().expect("ring").pending_len(), 0);
 }
+
+#[test]
+fn links_carrying_lookups_are_not_trimmed_as_idle() {
+    // Traced in tests/sim_ring.rs (1,000 unicasts at 100 nodes): 116 lookups lost their link
+    // and were routed again, 5 answers found the link back closed, 25 unicast lookups timed
+    // out and 3 unicasts failed (`UnknownSource`): a core over `ONDEMAND_CAP` links trimmed
+    // the least recently used one, which was often the one a lookup waited on. A link with a
+    // lookup on it (ours to answer, or one we wait for) now counts as in use.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    host.handle_input(
+        Input::Frame { conn: ConnId(21), msg: Msg::FindNode(FindNode { id: 4, key: id(26), hops: 1 }) },
+        t(101),
+    );
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().any(|(c, m)| matches!(m, Msg::FindNode(_)) && *c == ConnId(20)), "{out:?}");
+    // More idle links than the cap, each more recently used than the two above.
+    let mut others = Vec::new();
+    for s in 0..ONDEMAND_CAP as u8 + 2 {
+        let mut p = core_in(100 + s, DirectoryMode::Broadcast);
+        let conn = ConnId(40 + u64::from(s));
+        connect(&mut host, &mut p, conn, 0);
+        host.handle_input(Input::Frame { conn, msg: Msg::Ping(1) }, t(200));
+        others.push(p);
+    }
+    drain(&mut host);
+    host.trim_ondemand();
+    let closed: Vec<ConnId> = drain(&mut host)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Close { conn } => Some(conn),
+            _ => None,
+        })
+        .collect();
+    assert!(!closed.is_empty(), "over the cap, idle links are trimmed");
+    assert!(!closed.contains(&ConnId(20)), "the link our lookup waits on stays: {closed:?}");
+    assert!(!closed.contains(&ConnId(21)), "the link a lookup's answer goes back on stays: {closed:?}");
+}
