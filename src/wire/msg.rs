@@ -78,6 +78,9 @@ pub const FEATURE_RING: u8 = 2;
 /// Bit 2: it understands [`Msg::Link`] and [`Msg::LinkResend`] (datagram path between core
 /// servers, issue 11); a `Link` goes only to a peer that announced it.
 pub const FEATURE_DATAGRAM: u8 = 4;
+/// Bit 3: it understands [`Msg::DirIds`] and [`Msg::DirWant`] (two-step directory
+/// anti-entropy); a `DirDigest` from such a peer is answered with ids, not whole buckets.
+pub const FEATURE_DIR_IDS: u8 = 8;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -423,6 +426,14 @@ pub enum Msg {
         /// The sender's ring neighbours.
         peers: Vec<PeerRef>,
     },
+    // --- two-step directory anti-entropy (issue 8/10 at 10k nodes). Sent only to peers whose
+    // `Hello` announced [`FEATURE_DIR_IDS`]. ---
+    /// Answer to a [`Msg::DirDigest`]: (node id, seq) of the sender's records in the buckets
+    /// where the digests differ, at most `DIR_IDS_PER_ANSWER`, instead of the records.
+    DirIds(Vec<(NodeId, u64)>),
+    /// The ids from the last [`Msg::DirIds`] the sender lacks (or holds older) and will take;
+    /// answered with [`Msg::DirRecords`], never more records than that `DirIds` offered.
+    DirWant(Vec<NodeId>),
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -552,6 +563,8 @@ impl Msg {
             Msg::Found(_) => "Found",
             Msg::Store(_) => "Store",
             Msg::Neighbours { .. } => "Neighbours",
+            Msg::DirIds(_) => "DirIds",
+            Msg::DirWant(_) => "DirWant",
         }
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).

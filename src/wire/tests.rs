@@ -81,6 +81,8 @@ fn samples() -> Vec<Msg> {
         Msg::Found(Found { id: 12, key: NodeId(9), hops: 0, record: None, holders: vec![] }),
         Msg::Store(vec![Body::from_slice(b"abc"), Body::from_slice(b"de")]),
         Msg::Neighbours { ask: true, peers: vec![PeerRef { node: NodeId(4), addr: Addr::v4([4, 4, 4, 4], 4) }] },
+        Msg::DirIds(vec![(NodeId(0x0102_0304_0506_0708), 7), (NodeId(9), 1_700_000_000_000)]),
+        Msg::DirWant(vec![NodeId(0x0102_0304_0506_0708), NodeId(9)]),
     ]
 }
 
@@ -343,4 +345,33 @@ fn ring_lists_announcing_more_than_they_carry_fail_without_allocating() {
     nb.extend_from_slice(b"Neighbours");
     nb.extend_from_slice(&[0x92, 0xc3, 0xdd, 0xff, 0xff, 0xff, 0xff]);
     assert!(matches!(decode_body(&nb), Err(DecodeError::Malformed(_))));
+}
+
+#[test]
+fn dir_id_frames_hostile_shapes_are_malformed_without_allocating() {
+    // A pair with a third element, a string for a seq, or a list header claiming 2^32 - 1 pairs
+    // in a tiny frame: refused by the decoder, never guessed at or pre-allocated.
+    let good = encode_frame(&Msg::DirIds(vec![(NodeId(1), 2)])).expect("encodes");
+    let at = good.iter().rposition(|b| *b == 0x92).expect("fixarray(2) of the pair");
+    let mut f = good.clone();
+    f[at] = 0x93;
+    f.push(0x00);
+    let len = (f.len() - 4) as u32;
+    f[..4].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(decode_frame(&f), Err(DecodeError::Malformed(_))), "3-element pair");
+    let mut f = good.clone();
+    let last = f.len() - 1;
+    f[last] = 0xa1; // fixstr(1) with no byte after it
+    assert!(decode_frame(&f).is_err(), "a string for a seq");
+    for name in [&b"DirIds"[..], &b"DirWant"[..]] {
+        let mut body = vec![PROTOCOL_VERSION, 0x81, 0xa0 | name.len() as u8];
+        body.extend_from_slice(name);
+        body.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert!(matches!(decode_body(&body), Err(DecodeError::Malformed(_))), "{name:?}");
+    }
+    // A want of ids as byte strings is not a want.
+    let mut body = vec![PROTOCOL_VERSION, 0x81, 0xa7];
+    body.extend_from_slice(b"DirWant");
+    body.extend_from_slice(&[0x91, 0xc4, 0x01, 0x05]);
+    assert!(matches!(decode_body(&body), Err(DecodeError::Malformed(_))));
 }
