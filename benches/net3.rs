@@ -189,6 +189,14 @@ fn udp_counters(procs: &[&Proc]) -> (u64, u64) {
     })
 }
 
+/// Wait after the last post before the traffic is read (≥ the 2.5 s a quiet IHAVE can wait).
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Tail probes A sent so far (`datagram::TAIL_PROBE_MS`).
+fn tail_probes(p: &Proc) -> u64 {
+    status(p)["network"]["transport"]["datagram_tail_probes"].as_u64().unwrap_or(0)
+}
+
 /// Traffic between two snapshots: (payload bytes, packets, data packets).
 fn delta(before: &Counters, after: &Counters) -> (u64, u64, u64) {
     let mut d = (0, 0, 0);
@@ -310,7 +318,10 @@ fn main() {
 
     let pids: Vec<u32> = nodes.iter().map(|n| n.child.id()).collect();
     let before = counters(&ips);
-    let udp_before = udp_counters(&[&a, &b, &c]);
+    let udp_a_before = udp_counters(&[&a]);
+    let udp_before = udp_counters(&[&b, &c]);
+    let udp_before = (udp_before.0 + udp_a_before.0, udp_before.1 + udp_a_before.1);
+    let tails_before = tail_probes(&a);
     let proc_before = proc_counters(&pids);
     let t = Instant::now();
     let mut lat = Vec::with_capacity(posts * 2);
@@ -324,9 +335,15 @@ fn main() {
             }
         }
     }
+    // What the posts cause later (a quiet link's IHAVEs, `IHAVE_QUIET_MS` + jitter; the
+    // links' tail probes, `TAIL_PROBE_MS`) belongs to them, not to the idle window after.
+    std::thread::sleep(SETTLE);
     let busy = t.elapsed();
     let after = counters(&ips);
-    let udp_after = udp_counters(&[&a, &b, &c]);
+    let udp_a_after = udp_counters(&[&a]);
+    let udp_after = udp_counters(&[&b, &c]);
+    let udp_after = (udp_after.0 + udp_a_after.0, udp_after.1 + udp_a_after.1);
+    let tails = tail_probes(&a).saturating_sub(tails_before);
     let proc_after = proc_counters(&pids);
     let idle_before = counters(&ips);
     let udp_idle_before = udp_counters(&[&a, &b, &c]);
@@ -352,13 +369,15 @@ fn main() {
     let tcp_ip_bytes = payload + pkts * HEADER_BYTES;
     let ip_bytes = tcp_ip_bytes + dgram_payload + dgrams * UDP_HEADER_BYTES;
     let all_pkts = pkts + dgrams;
+    // A's datagrams are the payloads (and tail probes); B's and C's, their IHAVEs to each other.
+    let from_a = udp_a_after.1.saturating_sub(udp_a_before.1) as f64 / n;
     let busy_proc = (proc_after.0 - proc_before.0, proc_after.1 - proc_before.1);
     let idle_proc = (proc_idle_after.0 - proc_idle_before.0, proc_idle_after.1 - proc_idle_before.1);
     // Clock ticks are 10 ms on Linux (USER_HZ = 100).
     let cpu_ms = busy_proc.0.saturating_sub(idle_proc.0) as f64 * 10.0 / n;
     let switches = busy_proc.1.saturating_sub(idle_proc.1) as f64 / n;
     println!(
-        "  {:.1} s of posting; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
+        "  {:.1} s of posting and 3 s after; idle over the same time: {idle_bytes} B, {idle_packets} packets; {missing_on_req} \
          /req checks missed a post",
         busy.as_secs_f64()
     );
@@ -375,6 +394,11 @@ fn main() {
     println!(
         "| UDP: datagrams per post, IP bytes (payload + 28 B) | – | {dgrams:.2}, {:.0} B | | |",
         dgram_payload + dgrams * UDP_HEADER_BYTES
+    );
+    println!(
+        "| UDP: datagrams per post sent by A (of them tail probes) / by B and C | – | {from_a:.2} ({:.2}) / {:.2} | | |",
+        tails as f64 / n,
+        dgrams - from_a
     );
     println!(
         "| packets per post (TCP with pure ACKs + datagrams) | {GO_PACKETS} | {all_pkts:.2} | {:.2}× | ≤ 2 |",

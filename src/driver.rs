@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_io::Timer;
+use crate::reactor::Timer;
 use futures_lite::{future, StreamExt};
 use smol::LocalExecutor;
 
@@ -70,6 +70,8 @@ pub enum Fatal {
     Signals(std::io::Error),
     /// The overlay cannot start (address in use, node key unwritable).
     Overlay(OverlayError),
+    /// The reactor cannot be created or waited on (no file descriptors, epoll failed).
+    Runtime(std::io::Error),
 }
 
 impl fmt::Display for Fatal {
@@ -79,6 +81,7 @@ impl fmt::Display for Fatal {
             Fatal::Bind(e) => write!(f, "{e}"),
             Fatal::Signals(e) => write!(f, "cannot install SIGINT/SIGTERM handlers: {e}"),
             Fatal::Overlay(e) => write!(f, "overlay: {e}"),
+            Fatal::Runtime(e) => write!(f, "event loop (epoll): {e}"),
         }
     }
 }
@@ -90,6 +93,7 @@ impl std::error::Error for Fatal {
             Fatal::Bind(e) => Some(e),
             Fatal::Signals(e) => Some(e),
             Fatal::Overlay(e) => Some(e),
+            Fatal::Runtime(e) => Some(e),
         }
     }
 }
@@ -138,6 +142,17 @@ struct Node {
     net_sync_at: Option<Instant>,
     /// [`NET_SYNC_DELAY`], or the test override.
     net_sync_delay: u64,
+}
+
+/// Runs the server on this thread until SIGINT or SIGTERM: one `LocalExecutor` for the loop
+/// and every connection task, run by the server's own reactor (`crate::reactor`), so the
+/// thread that waits on the sockets is the one that handles what they bring.
+///
+/// # Errors
+/// [`Fatal::Runtime`] if the reactor cannot be set up; otherwise as [`run`].
+pub fn serve(cfg: ServerConfig, data_dir: PathBuf) -> Result<(), Fatal> {
+    let ex = LocalExecutor::new();
+    crate::reactor::block_on(ex.run(run(&ex, cfg, data_dir))).map_err(Fatal::Runtime)?
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -217,9 +232,9 @@ pub async fn run(ex: &LocalExecutor<'static>, cfg: ServerConfig, data_dir: PathB
 
     let mut next_stats = clock.now().saturating_add(STATS_LOG_INTERVAL);
     // The loop's timers live across iterations and are re-armed only when their deadline
-    // changes (`Rearm`): arming an `async_io::Timer` wakes the reactor thread, and doing it
+    // changes (`Rearm`): with async-io, arming a timer woke its reactor thread, and doing it
     // for three timers on every wake put that thread on the CPU just before a post's
-    // websocket push and overlay forward.
+    // websocket push and overlay forward (the own reactor's timers are a map insert).
     let mut stats_timer = Timer::at(clock.origin + Duration::from_millis(next_stats.0));
     let mut sync_timer = Rearm::new();
     let mut overlay_timer = Rearm::new();

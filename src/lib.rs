@@ -2,12 +2,13 @@
 //!
 //! Architecture (see README "Design notes"): decide in pure code, move bytes in thin code.
 //! ```text
-//! main.rs   args → Config, logger, platform init, LocalExecutor → driver::run
+//! main.rs   args → Config, logger, platform init → driver::serve (LocalExecutor on reactor/)
 //! driver    the only place that touches sockets, files, clocks, randomness and signals
 //!  ├─ http/     pure route(request, &Store, now) → reply; front.rs: HTTP/1.1 + websocket tasks on the executor
 //!  ├─ relay/    NIP-01 relay protocol per websocket connection (sans-IO; docs/relay.md)
 //!  ├─ store/    fixed-capacity event ring + indexes, NIP-09 tombstones, crash-safe segment log
 //!  └─ event/    NIP-01 events, canonical form, client MessagePack layout
+//! reactor/  the loop thread's own epoll reactor: sockets, timers, block_on (Linux/Android)
 //! keys, hex, time, limits   values and bounds shared by everything above
 //! ```
 //! Invariants: nothing below the driver reads a clock or a random source; every queue,
@@ -32,6 +33,7 @@ pub mod net;
 pub mod overlay;
 pub mod platform;
 pub mod query;
+pub mod reactor;
 pub mod relay;
 pub mod store;
 #[cfg(any(test, feature = "sim"))]

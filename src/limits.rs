@@ -480,3 +480,11 @@ pub const ANSWER_SOURCES_CAP: usize = 1024;
 /// home (`overlay::params::MAX_INTEREST_AUTHORS`, the same number). NIP-02 lists rarely exceed
 /// it; a longer one subscribes to its first 1,000 (the rest are fetched on demand).
 pub const MAX_FOLLOWEES: usize = 1_000;
+
+/// Readiness events the server's reactor takes per `epoll_wait` (12–16 B each ⇒ ≤ 1 KiB, kept
+/// for the process's life); more ready sources are taken by the next wait, at once.
+pub const REACTOR_EVENTS_PER_WAIT: usize = 64;
+
+/// The longest single `epoll_wait` of the reactor even with no timer due (it simply waits
+/// again): keeps the timeout far from any overflow in the kernel's conversion.
+pub const REACTOR_MAX_WAIT: Duration = Duration::from_secs(3600);

@@ -1,4 +1,4 @@
-//! `nostrp2p`: parse arguments, set up logging, run the driver on one `LocalExecutor`.
+//! `nostrp2p`: parse arguments, set up logging, run the driver (`driver::serve`).
 //!
 //! Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 for a fault while running (the
 //! message says what failed), 2 for a bad command line.
@@ -78,14 +78,7 @@ fn server(cfg: ServerConfig) -> ExitCode {
     platform::init_logging(cfg.debug);
     let data_dir =
         cfg.data_dir.clone().unwrap_or_else(|| platform::default_data_dir(&cfg.owner.node_id().to_dir_name()));
-    let ex = smol::LocalExecutor::new();
-    // `futures_lite`'s `block_on`, not `smol::block_on` (`async_io::block_on`): this thread
-    // only runs tasks and sleeps until one is woken; the "async-io" thread alone waits on the
-    // sockets. With `async_io::block_on` the two threads take turns at the reactor, and the
-    // "async-io" thread, locked out while this one waits, polls for its turn in up to ten
-    // short sleeps after every wake: on `cargo bench --bench net3` that was half of the 57
-    // context switches per post (3 nodes) and a quarter of the CPU time.
-    match futures_lite::future::block_on(ex.run(driver::run(&ex, cfg, data_dir))) {
+    match driver::serve(cfg, data_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");

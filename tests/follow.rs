@@ -4,6 +4,10 @@
 //! after L's owner replaces A by C and D in a newer follow list (an unfollow of A), L gets C's
 //! posts and no longer A's. Posts are published on B (`--accept-any-author`), so that one
 //! server originates all of them. Every wait is on state (`/status`, timelines), never a sleep.
+//!
+//! The second test runs four core servers in `--delivery follow` (per-author trees among cores,
+//! docs/scaling.md "Per-author trees"): a core whose owner follows an author gets the author's
+//! post over the tree, a core whose owner does not never stores it, and an unfollow stops it.
 
 mod common;
 
@@ -92,4 +96,70 @@ fn a_follow_leaf_gets_its_followees_posts_only_and_unfollow_stops_them() {
     });
     assert!(!has(&l, &unfollowed), "an unfollowed author's post still reached the leaf");
     assert_eq!(status(&l)["network"]["dropped"]["interest_limited"], 0);
+}
+
+fn tree_status(node: &Node, field: &str) -> Option<u64> {
+    status(node)["network"]["delivery"][field].as_u64()
+}
+
+fn core_follow(owner: &str, dir: &TempDir, boot: Option<&Node>, any_author: bool) -> Node {
+    let mut opts = NodeOpts::new(owner, dir.path()).arg("--delivery").arg("follow");
+    if let Some(b) = boot {
+        opts = opts.arg("-b").arg(&overlay_addr(b).to_string());
+    }
+    if any_author {
+        opts = opts.arg("--accept-any-author");
+    }
+    Node::start(opts)
+}
+
+#[test]
+fn follow_mode_cores_get_their_followees_posts_over_the_trees_and_nothing_else() {
+    let dirs: Vec<TempDir> = (0..4).map(|i| TempDir::new(&format!("trees-{i}"))).collect();
+    let hex_d = key(SECRET_D).public_key().to_hex();
+    let hex_x = key(SECRET_L).public_key().to_hex();
+    let a = core_follow(HEX_A, &dirs[0], None, true);
+    let b = core_follow(HEX_B, &dirs[1], Some(&a), false);
+    let c = core_follow(HEX_C, &dirs[2], Some(&a), false);
+    let d = core_follow(&hex_d, &dirs[3], Some(&b), false);
+    let all = [&a, &b, &c, &d];
+    wait_until("four cores that know each other", &all, || {
+        all.iter().all(|n| status(n)["network"]["role"] == "core" && nodes_known(n) >= 4)
+    });
+    // B's owner follows A, C's owner follows X (whose posts are also published on A).
+    let t0 = now();
+    let follows_of = |secret: &str, at: u64, list: &[&str]| {
+        let tags = list.iter().map(|h| vec!["p".to_string(), h.to_string()]).collect();
+        signed_at(secret, at, KIND_FOLLOW_LIST, tags, "")
+    };
+    publish(&b, &follows_of(SECRET_B, t0, &[HEX_A]));
+    publish(&c, &follows_of(SECRET_C, t0, &[&hex_x]));
+    let attached =
+        |n: &Node| tree_status(n, "topics").is_some() && tree_status(n, "topics") == tree_status(n, "topics_attached");
+    wait_until("B and C subscribed (own topic + one followee), every tree attached", &all, || {
+        tree_status(&b, "topics_wanted") == Some(2)
+            && tree_status(&c, "topics_wanted") == Some(2)
+            && all.iter().all(|n| attached(n))
+    });
+
+    let p1 = signed_at(SECRET_A, now(), KIND_POST, vec![], "A posts; B follows A");
+    let x1 = signed_at(SECRET_L, now(), KIND_POST, vec![], "X posts; C follows X");
+    publish(&a, &p1);
+    publish(&a, &x1);
+    wait_until("A's post at B, X's post at C", &all, || has(&b, &p1) && has(&c, &x1));
+    assert!(!has(&c, &p1) && !has(&d, &p1), "a core whose owner does not follow A stored A's post");
+    assert!(!has(&b, &x1) && !has(&d, &x1), "a core whose owner does not follow X stored X's post");
+
+    // B's owner unfollows A (a newer follow list: X and C instead).
+    publish(&b, &follows_of(SECRET_B, t0 + 1, &[&hex_x, HEX_C]));
+    wait_until("B resubscribed (own topic + X + C)", &all, || {
+        tree_status(&b, "topics_wanted") == Some(3) && all.iter().all(|n| attached(n))
+    });
+    let p2 = signed_at(SECRET_A, now(), KIND_POST, vec![], "A posts after B unfollowed A");
+    let x2 = signed_at(SECRET_L, now(), KIND_POST, vec![], "X posts again");
+    publish(&a, &p2);
+    publish(&a, &x2);
+    wait_until("X's new post at B and C", &all, || has(&b, &x2) && has(&c, &x2));
+    assert!(!has(&b, &p2), "an unfollowed author's post still reached B");
+    assert!(status(&b)["network"]["delivery"]["active"] == "follow");
 }

@@ -124,6 +124,49 @@ fn run(delivery: DeliveryMode) -> Run {
             got += usize::from(has && l != *a);
             if l != *a && want(l, *a) && !has {
                 missed.push((l, *a));
+                let homes: Vec<String> = sim.nodes[l]
+                    .overlay
+                    .homes()
+                    .iter()
+                    .map(|h| {
+                        let i = index[h];
+                        let n = &sim.nodes[i];
+                        format!(
+                            "{i}: has {} topics {:?}/{:?}",
+                            n.delivered.contains_key(id),
+                            n.overlay.tree_parents(),
+                            n.overlay.tree_topics()
+                        )
+                    })
+                    .collect();
+                let topic = nostrp2p::overlay::topic::topic_of(&sim.nodes[*a].owner());
+                for start in [sim.nodes[l].overlay.homes()[0], sim.nodes[*a].overlay.node_id()] {
+                    let mut chain = vec![];
+                    let mut cur = Some(start);
+                    while let Some(c) = cur {
+                        let t = sim.nodes[index[&c]].overlay.tree_table().unwrap();
+                        chain.push(format!("{}(d{:?},kids{})", index[&c], t.depth(topic), t.children(topic).len()));
+                        cur = t.parent(topic);
+                        if chain.len() > 20 {
+                            break;
+                        }
+                    }
+                    eprintln!("chain {chain:?}");
+                }
+                let sum = |f: &dyn Fn(&nostrp2p::overlay::Stats) -> u64| {
+                    sim.nodes.iter().map(|n| f(n.overlay.stats())).sum::<u64>()
+                };
+                let strays: u64 = sim.nodes.iter().filter_map(|n| n.overlay.tree_stats()).map(|s| s.stray_posts).sum();
+                eprintln!(
+                    "drops rate {} inject {} tree {} author {} outbox {} queue {} strays {strays}",
+                    sum(&|s| s.rate_dropped),
+                    sum(&|s| s.inject_dropped),
+                    sum(&|s| s.tree_dropped),
+                    sum(&|s| s.author_dropped),
+                    sum(&|s| s.outbox_dropped),
+                    sum(&|s| s.queue_dropped)
+                );
+                eprintln!("miss {l} of {a}: homes {homes:?}, author home/role {:?}", sim.nodes[*a].overlay.role());
             }
             if l != *a && !want(l, *a) && has {
                 strangers += 1;

@@ -81,6 +81,32 @@ fn posts_arrive_everywhere_when_datagrams_are_lost() {
 }
 
 #[test]
+fn a_lost_last_datagram_on_a_quiet_two_node_link_is_repaired() {
+    // A (debug build test hook) drops every 2nd payload datagram, and each post is awaited
+    // before the next: every dropped one is the link's last before a quiet spell, with no
+    // later datagram to show the gap and no third node to announce it. A's tail probe
+    // (`TAIL_PROBE_MS` after its last payload) shows it; B asks, A re-sends by TCP.
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("udptail-{i}"))).collect();
+    let mut opts = NodeOpts::new(&user(0).public_key().to_hex(), dirs[0].path());
+    opts.env.push(("NOSTRP2P_TEST_DROP_DATAGRAMS".into(), "2".into()));
+    let a = Node::start(opts);
+    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
+    let nodes = [&a, &b];
+    wait_converged(&nodes, 2);
+    wait_until("the link to work both ways", &nodes, || {
+        nodes.iter().all(|n| transport(n, "datagram_links") >= 1 && transport(n, "datagrams_received") >= 1)
+    });
+    for i in 0..4u8 {
+        let p = Event::new_signed(&user(0), UnixTime(now()), 1, vec![], format!("tail {i}"), &[i + 80; 32]);
+        publish(&a, &p);
+        wait_until("the post to reach B", &nodes, || has(&b, &p));
+    }
+    assert!(transport(&a, "datagram_tail_probes") >= 1, "A probed its tails");
+    assert!(transport(&a, "datagrams_resent") >= 1, "the lost last datagram was asked for and re-sent");
+    assert_eq!(dropped_datagrams(&b), 0, "no honest datagram dropped");
+}
+
+#[test]
 fn forged_replayed_and_garbage_datagrams_are_dropped_and_counted_never_a_ban() {
     let (_dirs, a, b) = pair("udp-hostile");
     let to = overlay_addr(&a);

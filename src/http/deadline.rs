@@ -1,7 +1,7 @@
 //! A connection deadline that moves later without touching the reactor.
 //!
-//! Arming an `async_io::Timer` queues an operation for the reactor and wakes the thread
-//! that waits on it ("async-io"): one extra wake and context switch. A keep-alive HTTP
+//! Arming a `Timer` inserts into the reactor's timer map (with async-io it also woke the
+//! thread that waited on it, "async-io": one extra wake and context switch). A keep-alive HTTP
 //! connection re-armed its idle timer after every request, and a websocket its ping timer
 //! after every message read: on `cargo bench --bench net3` that was a reactor wake per post on
 //! the publishing node, competing for a CPU with the post's forward. A [`Deadline`] keeps
@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use crate::reactor::Timer;
 
 /// A deadline that [`Deadline::expired`] waits for; [`Deadline::set_after`] moves it.
 #[derive(Debug)]
@@ -70,11 +70,11 @@ mod tests {
         let _ = future::block_on(future::poll_once(d.expired()));
         d.set_after(Duration::from_millis(30));
         let at = d.at;
-        future::block_on(d.expired());
+        let _ = crate::reactor::block_on(d.expired());
         assert!(Instant::now() >= at, "fired before its deadline");
         // Earlier again: armed for the earlier time at once.
         d.set_after(Duration::ZERO);
-        future::block_on(d.expired());
+        let _ = crate::reactor::block_on(d.expired());
         assert!(Instant::now() >= d.at);
     }
 
@@ -83,7 +83,7 @@ mod tests {
     fn an_expired_deadline_keeps_firing() {
         let mut d = Deadline::after(Duration::ZERO);
         for _ in 0..3 {
-            future::block_on(d.expired());
+            let _ = crate::reactor::block_on(d.expired());
         }
     }
 }

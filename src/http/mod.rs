@@ -113,6 +113,12 @@ pub struct NetworkInfo {
     pub leaves_filtering: u64,
     /// Followees in those leaves' sets, summed.
     pub leaf_followees: u64,
+    /// Per-author trees (a core in follow mode): topics held, `None` when not running them.
+    pub topics: Option<u64>,
+    /// Of those, topics attached to their tree (a parent acked, or this node is the root).
+    pub tree_parents: Option<u64>,
+    /// Of those, topics this node wants (its owner's and its leaves' followees, its own).
+    pub topics_wanted: Option<u64>,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.

@@ -27,7 +27,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
         "network": info.network.map(|n| json!({
             "role": n.role,
             "nodes_known": n.nodes_known,
-            "delivery": { "setting": n.delivery, "active": n.delivery_active, "following": n.following, "leaves_filtering": n.leaves_filtering, "leaf_followees": n.leaf_followees },
+            "delivery": { "setting": n.delivery, "active": n.delivery_active, "following": n.following, "leaves_filtering": n.leaves_filtering, "leaf_followees": n.leaf_followees, "topics": n.topics, "topics_attached": n.tree_parents, "topics_wanted": n.topics_wanted },
             "directory": { "setting": n.directory, "ring_known": n.ring_known, "ring_lookups": n.ring_lookups, "ring_found": n.ring_found },
             "resend_waiting": n.resend_waiting,
             "mailbox_envelopes": n.mailbox_envelopes,
@@ -60,6 +60,8 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
                 "datagrams_lost": n.transport.datagrams.lost,
                 "datagrams_resent": n.transport.datagrams.resent,
                 "datagram_fallbacks": n.transport.datagrams.fallbacks,
+                "datagram_retries": n.transport.datagrams.retries,
+                "datagram_tail_probes": n.transport.datagrams.tail_probes,
                 "datagram_send_failed": n.transport.datagram_send_failed,
             },
         })),

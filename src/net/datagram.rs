@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::time::Instant;
 use crate::wire::{self, ConnId, GossipKind, Msg};
 
 /// Frame bytes carried by one datagram at most: with the 24 B of token, seq and MAC, and 48 B of
@@ -43,12 +44,28 @@ pub const MAX_REPROBES: u8 = 2;
 pub const RESEND_RING: usize = 16;
 /// Sequence numbers one `LinkResend` asks for at most (a longer gap is beyond the ring anyway).
 pub const MAX_RESEND_ASK: usize = RESEND_RING;
-/// A link falls back to TCP for good once more than one in `FALLBACK_LOSS_DIV` of its payload
+/// A link falls back to TCP once more than one in `FALLBACK_LOSS_DIV` of its payload
 /// datagrams was asked for again (12.5 %), counted after [`FALLBACK_MIN_LOST`] losses so a
 /// single early loss does not decide it.
 pub const FALLBACK_LOSS_DIV: u64 = 8;
 /// Losses before the fallback rule applies.
 pub const FALLBACK_MIN_LOST: u64 = 4;
+/// A fallen-back link tries datagrams again after this long (the loss was a burst, a Wi-Fi
+/// handover, a congested uplink: rarely for good); each further fallback of the same link
+/// doubles the wait, up to [`FALLBACK_RETRY_MAX_MS`]. The retry starts with fresh loss
+/// counts, so a path that is still lossy falls back again after [`FALLBACK_MIN_LOST`] losses.
+pub const FALLBACK_RETRY_MS: u64 = 60_000;
+/// Longest wait before a retry (a path lossy for good costs at most 4 re-sent datagrams an hour).
+pub const FALLBACK_RETRY_MAX_MS: u64 = 16 * 60_000;
+/// Tail loss: this long after a link's last payload datagram (nothing sent to that peer
+/// since), the link sends one empty datagram. Its sequence number shows the receiver a gap if
+/// the last payload was lost, and the receiver asks for it as for any gap; without it a lost
+/// last datagram before a quiet spell is never seen missing (in a 2-node network nothing else
+/// repairs it). Cost: one 52 B packet (24 B + IPv4/UDP headers) per burst of posts per link,
+/// none while posts keep coming faster than this.
+pub const TAIL_PROBE_MS: u64 = 1_000;
+
+const _: () = assert!(FALLBACK_RETRY_MS <= FALLBACK_RETRY_MAX_MS);
 
 // A whole datagram plus IPv6 (40 B) and UDP (8 B) headers fits the IPv6 minimum MTU.
 const _: () = assert!(MAX_DATAGRAM_BYTES + 48 <= 1280);
@@ -92,6 +109,10 @@ pub struct DatagramStats {
     pub resent: u64,
     /// Links that fell back to TCP because of loss.
     pub fallbacks: u64,
+    /// Fallen-back links that tried datagrams again ([`FALLBACK_RETRY_MS`]).
+    pub retries: u64,
+    /// Empty datagrams sent after a link's last payload ([`TAIL_PROBE_MS`]).
+    pub tail_probes: u64,
 }
 
 /// Accepted sequence numbers of one link: the highest and a bitmap of the 64 before it.
@@ -174,8 +195,12 @@ struct Link {
     /// Payload datagrams sent, and how many of them the peer asked for again.
     payloads: u64,
     asked: u64,
-    /// Too lossy: payloads go by TCP from now on.
-    fallen_back: bool,
+    /// Too lossy: payloads go by TCP until this time ([`FALLBACK_RETRY_MS`]).
+    fallen_back: Option<Instant>,
+    /// Fallbacks of this link so far (doubles the next retry's wait).
+    fallbacks: u32,
+    /// When the tail probe is due: set by a payload datagram, cleared by any later datagram.
+    tail_at: Option<Instant>,
     /// Where the last one came from (see [`Links::learn`]): it can arrive before the peer's
     /// offer (UDP overtakes the TCP stream), and then it is the address the offer goes to.
     from: Option<SocketAddr>,
@@ -193,6 +218,8 @@ pub struct Links {
     /// The last [`Links::open`] was the first datagram heard on this connection: tell the peer.
     confirm: Option<ConnId>,
     stats: DatagramStats,
+    /// The time of the last [`Links::tick`] (the runtime ticks on every wake).
+    now: Instant,
 }
 
 fn mac(key: &[u8; 32], head: &[u8], frames: &[u8]) -> [u8; MAC_BYTES] {
@@ -277,7 +304,9 @@ impl Links {
                 ring: std::collections::VecDeque::new(),
                 payloads: 0,
                 asked: 0,
-                fallen_back: false,
+                fallen_back: None,
+                fallbacks: 0,
+                tail_at: None,
             },
         );
         true
@@ -320,7 +349,7 @@ impl Links {
     /// Whether payloads for `conn` go by datagram: the peer offered, we heard from it, and it
     /// confirmed hearing us (the path works both ways).
     pub fn usable(&self, conn: ConnId) -> bool {
-        self.by_conn.get(&conn).is_some_and(|l| l.heard && l.confirmed && !l.fallen_back && l.peer.is_some())
+        self.by_conn.get(&conn).is_some_and(|l| l.heard && l.confirmed && l.fallen_back.is_none() && l.peer.is_some())
     }
 
     /// Seal `frames` for `conn`'s peer: where to send it and the datagram; `None` if the link
@@ -336,7 +365,9 @@ impl Links {
         peer.next_seq = seq.checked_add(1)?;
         let d = seal(peer.token, &peer.key, seq, frames);
         let addr = peer.addr;
+        link.tail_at = None;
         if !frames.is_empty() {
+            link.tail_at = Some(self.now.plus_ms(TAIL_PROBE_MS));
             link.payloads += 1;
             if link.ring.len() == RESEND_RING {
                 link.ring.pop_front();
@@ -380,11 +411,58 @@ impl Links {
         }
         link.asked += out.len() as u64;
         self.stats.resent += out.len() as u64;
-        if !link.fallen_back && link.asked >= FALLBACK_MIN_LOST && link.asked * FALLBACK_LOSS_DIV > link.payloads {
-            link.fallen_back = true;
+        if link.fallen_back.is_none()
+            && link.asked >= FALLBACK_MIN_LOST
+            && link.asked * FALLBACK_LOSS_DIV > link.payloads
+        {
+            let wait = FALLBACK_RETRY_MS.saturating_mul(1 << link.fallbacks.min(8)).min(FALLBACK_RETRY_MAX_MS);
+            link.fallbacks = link.fallbacks.saturating_add(1);
+            link.fallen_back = Some(self.now.plus_ms(wait));
+            link.tail_at = None;
             self.stats.fallbacks += 1;
         }
         out
+    }
+
+    /// The time is `now` (the runtime calls this first on every wake, so a payload sealed in
+    /// that wake dates its tail probe from when it was sent). Never goes back.
+    pub fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// The time passes to `now` (call on every wake, after sending): fallen-back links whose wait is over use
+    /// datagrams again, with fresh loss counts; returns the tail probes due
+    /// ([`TAIL_PROBE_MS`]), each an empty datagram to send.
+    pub fn tick(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let mut due = Vec::new();
+        for (conn, link) in &mut self.by_conn {
+            if link.fallen_back.is_some_and(|t| t <= now) {
+                link.fallen_back = None;
+                link.payloads = 0;
+                link.asked = 0;
+                self.stats.retries += 1;
+            }
+            if link.tail_at.is_some_and(|t| t <= now) {
+                due.push(*conn);
+            }
+        }
+        let mut out = Vec::new();
+        for conn in due {
+            if let Some(d) = self.seal_for(conn, &[], false) {
+                self.stats.tail_probes += 1;
+                out.push(d);
+            } else if let Some(l) = self.by_conn.get_mut(&conn) {
+                l.tail_at = None;
+            }
+        }
+        out
+    }
+
+    /// When [`Links::tick`] has work next: a tail probe or the end of a fallback.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.by_conn.values().flat_map(|l| [l.tail_at, l.fallen_back]).flatten().min()
     }
 
     /// Check a received datagram: the connection it belongs to and its frames (empty for a

@@ -29,7 +29,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, U
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use crate::reactor::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use smol::LocalExecutor;
 

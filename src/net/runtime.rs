@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use async_io::{Async, Timer};
+use crate::reactor::{Async, Timer};
 use futures_lite::future;
 use smol::LocalExecutor;
 
@@ -212,16 +212,17 @@ impl<'a> OverlayRuntime<'a> {
         let persist = (self.app.outbox_dirty() || self.app.mailbox_dirty())
             .then(|| to_instant(self.last_persist.saturating_add(APP_PERSIST_INTERVAL)));
         let resolve = self.bootstrap.as_ref().and_then(Bootstrap::poll_timeout);
-        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve]
+        let datagrams = self.dg.links.poll_timeout();
+        [self.overlay.poll_timeout(), self.app.poll_timeout().map(to_instant), persist, resolve, datagrams]
             .into_iter()
             .flatten()
             .min()
     }
 
     /// Wait for a transport event or until `timer` fires. The driver keeps the timer between
-    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes: arming a
-    /// timer wakes the reactor thread, which on a busy machine competes for a CPU with the
-    /// work a post is waiting for.
+    /// calls and re-arms it only when [`OverlayRuntime::poll_timeout`] changes (with
+    /// async-io, arming a timer woke its reactor thread; with the server's own reactor it is a
+    /// map insert, still not free on every wake).
     pub async fn wait(&self, timer: &mut Timer) -> OverlayWake {
         future::or(
             async {
@@ -343,6 +344,9 @@ impl<'a> OverlayRuntime<'a> {
 
     /// Runs overlay and application outputs until both are quiet; returns events stored.
     fn drain(&mut self, unix: UnixTime, store: &mut Store) -> usize {
+        // Every path in (a wake, an owner's publish, a local miss) drains: the datagram links
+        // date what they send from here (`datagram::TAIL_PROBE_MS`).
+        self.dg.links.advance(self.clock.mono);
         self.follows.sync(store, &mut self.overlay, self.clock);
         let mut stored = 0;
         loop {

@@ -61,7 +61,9 @@ pub(super) struct Entry {
 impl Overlay {
     /// True if `c` (to node `from`) is a relay link: see the module doc.
     pub(super) fn is_relay_link(&self, c: &Conn, from: NodeId) -> bool {
-        let upstream = self.active.contains(&from) || self.homes.contains(&from);
+        // A parent or child in a per-author tree relays like an active-view neighbour, under
+        // the same trust rule (we dialled it, or it stayed `RELAY_TRUST_MS`).
+        let upstream = self.active.contains(&from) || self.homes.contains(&from) || self.is_tree_neighbour(from);
         upstream && (c.outbound || self.now.since(c.opened) >= RELAY_TRUST_MS)
     }
 

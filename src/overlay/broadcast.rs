@@ -12,7 +12,8 @@ use super::dir_admit::Refused;
 use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
 use super::params::*;
-use super::{Checked, Delivery, Held, Missing, Output, Overlay, Rejected, Timer};
+use super::trees::Via;
+use super::{Checked, Delivery, Held, Instant, Missing, Output, Overlay, Rejected, Timer};
 use crate::limits::MAX_FUTURE_SKEW;
 use crate::wire::{Body, ConnId, Gossip, GossipKind, Msg, MsgId, NodeId, NodeRecord, Role, Sig, MAX_BODY_BYTES};
 
@@ -84,6 +85,11 @@ impl Overlay {
         log::debug!("publishing event {id} to {} eager, {} lazy peers", self.eager.len(), self.lazy.len());
         let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
         self.cache.insert(g.clone(), None, self.now);
+        if self.role == Role::Core && self.ensure_trees() {
+            // Follow delivery: onto the author's tree and to our leaves, not the core Plumtree.
+            self.tree_forward(&g, &audience.author, None, Via::Gossip);
+            return self.push_leaves_only(g, None, &audience);
+        }
         if self.eager.is_empty() && self.lazy.is_empty() {
             // Not connected yet (still joining, or all links lost): send it once we are.
             if self.unsent_own.len() >= UNSENT_OWN_CAP {
@@ -108,12 +114,15 @@ impl Overlay {
 
     /// Eager push to eager peers, IHAVE to lazy peers (never back to `from`; records never to
     /// leaves; an event to a leaf only if it wants it, `interest.rs`).
-    fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
+    pub(super) fn push(&mut self, mut g: Gossip, from: Option<NodeId>, audience: Option<&Audience>) {
         g.round = g.round.saturating_add(1);
         // Each peer is judged once: `leaf_wants` both counts a filtered leaf and skips it.
         let mut filtered = 0;
         let mut keep = |o: &Overlay, n: &NodeId| {
             if Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n)) {
+                return false;
+            }
+            if o.leaves_only && !o.leaves.contains(n) {
                 return false;
             }
             let is_leaf = o.role == Role::Core && o.leaves.contains(n);
@@ -157,22 +166,22 @@ impl Overlay {
         }
         self.stats_mut().shed_to_ihave += 1;
         self.shed_pending.push((peer, g.id, g.round));
-        self.schedule_ihave_flush();
+        self.schedule_ihave_flush(self.now.plus_ms(IHAVE_LAZY_MS));
     }
 
-    /// Send now the IHAVEs waiting for `peer` (one frame per `MAX_IHAVE_BATCH` ids).
+    /// Send now the IHAVEs waiting for `peer` (frames of ≤ `IHAVE_DATAGRAM_IDS` ids).
     fn flush_ihaves_to(&mut self, peer: NodeId) {
         if !self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
             return;
         }
         let mut ids = Vec::new();
-        self.ihave_pending.retain(|(p, id, round)| {
+        self.ihave_pending.retain(|(p, id, round, _)| {
             if *p == peer {
                 ids.push((*id, *round));
             }
             *p != peer
         });
-        for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+        for chunk in ids.chunks(IHAVE_DATAGRAM_IDS) {
             self.send_node(peer, Msg::IHave(chunk.to_vec()));
         }
     }
@@ -180,38 +189,57 @@ impl Overlay {
     /// `peer` has these ids (it announced or sent them): an IHAVE for them would tell it nothing.
     fn forget_ihaves(&mut self, peer: NodeId, has: impl Fn(&MsgId) -> bool) {
         if self.ihave_pending.iter().any(|(p, ..)| *p == peer) {
-            self.ihave_pending.retain(|(p, id, _)| !(*p == peer && has(id)));
+            self.ihave_pending.retain(|(p, id, ..)| !(*p == peer && has(id)));
         }
     }
 
+    /// Lazy push of `id` to `peer` (quiet-link rule: `IHAVE_QUIET_MS`).
     fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.ihave_pending.len() >= IHAVE_PENDING_CAP {
             self.ihave_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;
         }
-        self.ihave_pending.push((peer, id, round));
-        self.schedule_ihave_flush();
+        let due = self.now.plus_ms(IHAVE_QUIET_MS + self.rng.below(IHAVE_QUIET_JITTER_MS));
+        self.ihave_pending.push((peer, id, round, due));
+        if self.ihave_pending.iter().filter(|(p, ..)| *p == peer).count() >= IHAVE_DATAGRAM_IDS {
+            // A full datagram's worth: waiting longer would only need a second packet.
+            return self.flush_ihaves_to(peer);
+        }
+        self.schedule_ihave_flush(due);
     }
 
-    fn schedule_ihave_flush(&mut self) {
-        if !self.ihave_scheduled {
-            self.ihave_scheduled = true;
-            self.schedule(self.now.plus_ms(IHAVE_LAZY_MS), Timer::IHaveFlush);
+    /// Make sure an `IHaveFlush` timer fires at `at` or earlier.
+    fn schedule_ihave_flush(&mut self, at: Instant) {
+        if self.ihave_timer.is_none_or(|t| at < t) {
+            self.ihave_timer = Some(at);
+            self.schedule(at, Timer::IHaveFlush);
         }
     }
 
-    /// Send the batched IHAVEs, one frame per peer (chunked).
+    /// The IHAVE timer: send the shed IHAVEs, and the pending IHAVEs of every peer whose oldest
+    /// one is due (all of that peer's, in frames of ≤ `IHAVE_DATAGRAM_IDS` ids); then re-arm
+    /// for the next due one. Harmless if called early (a superseded timer).
     pub(super) fn flush_ihaves(&mut self) {
-        self.ihave_scheduled = false;
+        let now = self.now;
+        if self.ihave_timer.is_some_and(|t| t <= now) {
+            self.ihave_timer = None;
+        }
         let mut by_peer: std::collections::BTreeMap<NodeId, Vec<(MsgId, u16)>> = Default::default();
-        let shed = std::mem::take(&mut self.shed_pending);
-        for (peer, id, round) in std::mem::take(&mut self.ihave_pending).into_iter().chain(shed) {
+        for (peer, id, round) in std::mem::take(&mut self.shed_pending) {
             by_peer.entry(peer).or_default().push((id, round));
         }
+        let due: std::collections::BTreeSet<NodeId> =
+            self.ihave_pending.iter().filter(|(.., at)| *at <= now).map(|(p, ..)| *p).collect();
+        for peer in due {
+            self.flush_ihaves_to(peer);
+        }
         for (peer, ids) in by_peer {
-            for chunk in ids.chunks(MAX_IHAVE_BATCH) {
+            for chunk in ids.chunks(IHAVE_DATAGRAM_IDS) {
                 self.send_node(peer, Msg::IHave(chunk.to_vec()));
             }
+        }
+        if let Some(next) = self.ihave_pending.iter().map(|(.., at)| *at).min() {
+            self.schedule_ihave_flush(next);
         }
     }
 
@@ -294,6 +322,11 @@ impl Overlay {
             self.forget_ihaves(from, |id| *id == g.id);
             return self.duplicate_from(from);
         }
+        self.check_and_accept(conn, from, g, Via::Gossip, None)
+    }
+
+    /// Verify a new event and accept it; `topic` is the tree a `TopicPost` claimed.
+    pub(super) fn check_and_accept(&mut self, conn: ConnId, from: NodeId, g: Gossip, via: Via, topic: Option<NodeId>) {
         if self.held.iter().any(|h| h.g.id == g.id) {
             return;
         }
@@ -310,7 +343,7 @@ impl Overlay {
             }
         };
         let entry = self.entry_of(conn, from);
-        self.accept_event(&entry, from, checked, g);
+        self.accept_event(&entry, from, checked, g, via, topic);
     }
 
     /// An event dated beyond our window (`MAX_FUTURE_SKEW`): another node's clock (or ours) is
@@ -350,7 +383,7 @@ impl Overlay {
                 Ok(checked) => {
                     let mut entry = h.entry;
                     entry.conn = entry.conn.filter(|c| self.conns.contains_key(c));
-                    self.accept_event(&entry, h.from, checked, h.g);
+                    self.accept_event(&entry, h.from, checked, h.g, Via::Gossip, None);
                 }
                 // Held before its signature was checked: provably bad now, so its sender is
                 // banned if it is still connected (counted as invalid either way).
@@ -367,8 +400,21 @@ impl Overlay {
 
     /// A verified event: admission limits, then seen + deliver (with the checked event, which
     /// is never verified again) + forward.
-    fn accept_event(&mut self, entry: &Entry, from: NodeId, checked: Checked, g: Gossip) {
+    fn accept_event(
+        &mut self,
+        entry: &Entry,
+        from: NodeId,
+        checked: Checked,
+        g: Gossip,
+        via: Via,
+        topic: Option<NodeId>,
+    ) {
         let author = checked.author;
+        if topic.is_some_and(|t| t != super::topic::topic_of(&author)) {
+            // A tree copy labelled with another author's topic: dropped, not relayed.
+            self.stats_mut().tree_dropped += 1;
+            return;
+        }
         let audience = Audience::of(author, checked.event.as_ref());
         if !self.admit_new_event(entry, from, author) {
             return;
@@ -381,6 +427,26 @@ impl Overlay {
         self.seen.insert(g.id, self.now);
         self.missing.remove(&g.id);
         self.cache.insert(g.clone(), Some(from), self.now);
+        if self.role == Role::Core && self.ensure_trees() {
+            let from_leaf = self.leaves.contains(&from);
+            let deliver = self.tree_forward(&g, &author, Some(from), via);
+            if via == Via::Gossip && !from_leaf {
+                // A Plumtree copy from a broadcast-mode core: passed on as before too.
+                self.push(g.clone(), Some(from), Some(&audience));
+            } else if deliver || from_leaf {
+                self.push_leaves_only(g.clone(), Some(from), &audience);
+            }
+            if deliver {
+                self.stats_mut().delivered += 1;
+                self.emit(Output::Deliver(Delivery::Broadcast {
+                    id: g.id,
+                    author,
+                    body: g.body,
+                    event: checked.event.map(Box::new),
+                }));
+            }
+            return;
+        }
         self.stats_mut().delivered += 1;
         self.emit(Output::Deliver(Delivery::Broadcast {
             id: g.id,

@@ -220,8 +220,11 @@ impl Overlay {
 
     fn start_hello(&mut self, conn: ConnId) {
         let ring = if self.dht.is_some() { crate::wire::FEATURE_RING } else { 0 };
-        let features =
-            crate::wire::FEATURE_INTEREST | crate::wire::FEATURE_DATAGRAM | crate::wire::FEATURE_DIR_IDS | ring;
+        let features = crate::wire::FEATURE_INTEREST
+            | crate::wire::FEATURE_DATAGRAM
+            | crate::wire::FEATURE_TREES
+            | crate::wire::FEATURE_DIR_IDS
+            | ring;
         let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
@@ -360,13 +363,17 @@ impl Overlay {
         c.phase = Phase::Up;
         c.peer = Some(node);
         c.last_rx = self.now;
-        let queued = std::mem::take(&mut c.queue);
-        let purpose = c.purpose;
+        let mut queued = std::mem::take(&mut c.queue);
+        let (purpose, features) = (c.purpose, c.features);
         // A second connection to a node we already reach (a dial race, or a dial-back probe) is
         // kept as a spare: `by_node` keeps pointing at the first, the spare closes when idle, and
         // takes over if the first dies. No tie-break messages, and both sides stay consistent.
         log::debug!("{conn:?} up: node {node} ({:?})", purpose);
         self.by_node.entry(node).or_insert(conn);
+        self.tree_filter_queue(node, features, &mut queued);
+        if features & crate::wire::FEATURE_TREES != 0 {
+            self.tree_peer_up(node);
+        }
         for m in queued {
             self.send(conn, m);
         }
@@ -400,6 +407,7 @@ impl Overlay {
             || self.homes.contains(&node)
             || self.pending_homes.contains(&node)
             || self.pending_neighbor.contains_key(&node)
+            || self.is_tree_neighbour(node)
     }
 
     pub(super) fn on_closed(&mut self, conn: ConnId) {
@@ -415,6 +423,7 @@ impl Overlay {
             }
             if c.outbound {
                 self.ring_dial_failed(c.remote);
+                self.tree_dial_failed(c.remote);
             }
             return;
         }
@@ -431,6 +440,7 @@ impl Overlay {
             None => {
                 self.by_node.remove(&node);
                 self.on_node_down(node, c.purpose, c.remote);
+                self.ring_link_lost(node);
             }
         }
     }
@@ -583,6 +593,13 @@ impl Overlay {
             Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => {
                 self.on_ring_frame(conn, from, msg)
             }
+            Msg::Subscribe(_)
+            | Msg::Unsubscribe(_)
+            | Msg::TopicAck { .. }
+            | Msg::TopicRedirect { .. }
+            | Msg::TopicRefused(_)
+            | Msg::TopicPost { .. }
+            | Msg::TopicFetch { .. } => self.on_tree_frame(conn, from, msg),
         }
     }
 

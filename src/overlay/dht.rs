@@ -19,6 +19,9 @@
 //!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk); every
 //!   hop remembers where a lookup came from (`RING_PENDING_CAP`, `RING_LOOKUP_TIMEOUT_MS`) and
 //!   the answer goes back the same way, so a forged origin cannot aim answers at a victim.
+//!   A lookup of a key already on its way to the same hop is not sent again: it takes that
+//!   answer (a relay for many origins would otherwise spend the next hop's per-peer budget).
+//!   A lookup whose link closes before the answer is routed again at once, once.
 //!   Lookups per peer are rate-limited (`RING_FIND_PER_S`); over budget they are counted and
 //!   dropped, never a ban. An answer is accepted only from the hop it was sent to; its record
 //!   must be the key's and validly signed, and its holders are claims (dialled, verified by the
@@ -102,6 +105,13 @@ struct Pending {
     /// The hop the `FindNode` went to: the only one whose answer counts.
     to: NodeId,
     at: super::Instant,
+    /// Hops the lookup had taken when it reached us (to route it again).
+    hops: u8,
+    /// Already routed again once after its link closed (see `ring_link_lost`).
+    retried: bool,
+    /// Not sent: it waits for the answer to this earlier lookup of the same key to the same
+    /// hop (coalesced, see `route_find_again`).
+    lead: Option<u64>,
 }
 
 /// A unicast frame waiting for a lookup (`RING_PARKED_CAP`).
@@ -126,6 +136,9 @@ pub struct DhtStats {
     pub hops_max: u8,
     /// Lookups forwarded for others.
     pub forwarded: u64,
+    /// Lookups not sent because the same key was already on its way to the same hop: they
+    /// take that answer.
+    pub coalesced: u64,
     /// Records sent to holders (refreshes and handoffs).
     pub stores_sent: u64,
     /// Records kept as a holder.
@@ -177,6 +190,11 @@ impl Dht {
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }
+    /// The verified address of a core in the table.
+    pub(super) fn addr_of(&self, node: NodeId) -> Option<Addr> {
+        self.addrs.get(&node).copied()
+    }
+
     fn peer_ref(&self, node: NodeId) -> Option<PeerRef> {
         self.addrs.get(&node).map(|a| PeerRef { node, addr: *a })
     }
@@ -219,6 +237,23 @@ impl Overlay {
         }
     }
 
+    /// The last link to `node` closed: lookups we sent it will get no answer on it (a peer
+    /// trimming an idle link races our `FindNode`: traced in `tests/sim_ring.rs`, where the
+    /// lookup waited out `RING_LOOKUP_TIMEOUT_MS` and the unicasts parked on it failed). Each
+    /// is routed again at once from our table (a new dial, or the next best hop if the table
+    /// dropped `node`), once per lookup so a flapping link cannot keep it alive for ever.
+    pub(super) fn ring_link_lost(&mut self, node: NodeId) {
+        let Some(d) = self.dht.as_mut() else { return };
+        // Coalesced followers went (in effect) the same way: routed again too, they coalesce
+        // on the first one re-sent.
+        let lost: Vec<u64> = d.pending.iter().filter(|(_, p)| p.to == node && !p.retried).map(|(id, _)| *id).collect();
+        for id in lost {
+            let Some(d) = self.dht.as_mut() else { return };
+            let Some(p) = d.pending.remove(&id) else { continue };
+            self.route_find_again(FindNode { id: 0, key: p.key, hops: p.hops }, p.back, true);
+        }
+    }
+
     /// A dial to a table member failed: it left (or never was); its records go to the next holders.
     pub(super) fn ring_dial_failed(&mut self, remote: Option<Addr>) {
         let Some(addr) = remote else { return };
@@ -229,6 +264,7 @@ impl Overlay {
                 d.addrs.remove(&node);
                 log::debug!("ring: {node} unreachable, removed");
                 self.handoff_all();
+                self.ring_link_lost(node);
                 return;
             }
         }
@@ -351,6 +387,11 @@ impl Overlay {
 
     /// Route a lookup one hop on (or answer it here). `back` says where the answer goes.
     fn route_find(&mut self, f: FindNode, back: Back) {
+        self.route_find_again(f, back, false);
+    }
+
+    /// `route_find`; `retried` marks a lookup routed again after its link closed.
+    fn route_find_again(&mut self, f: FindNode, back: Back, retried: bool) {
         let Some(d) = self.dht.as_mut() else { return };
         let next = match d.table.next_hop(f.key) {
             _ if f.hops >= RING_LOOKUP_MAX_HOPS => None,
@@ -367,9 +408,18 @@ impl Overlay {
         }
         let id = d.next_id;
         d.next_id += 1;
-        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now });
+        // The same key already on its way to the same hop: wait for that answer instead of
+        // sending again. Traced in `tests/sim_ring.rs`: a core relaying for many origins sent
+        // 139 lookups for 16 keys to one owner in one second, past its `RING_FIND_PER_S`
+        // budget there; the dropped ones timed out and their unicasts failed.
+        let lead = d.pending.iter().find(|(_, p)| p.key == f.key && p.to == next && p.lead.is_none()).map(|(k, _)| *k);
+        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried, lead });
         if matches!(back, Back::Hop { .. }) {
             d.stats.forwarded += 1;
+        }
+        if lead.is_some() {
+            d.stats.coalesced += 1;
+            return;
         }
         if !self.ring_send(next, Msg::FindNode(FindNode { id, key: f.key, hops: f.hops + 1 })) {
             if let Some(d) = self.dht.as_mut() {
@@ -429,6 +479,14 @@ impl Overlay {
                 // A record of another node, or not a record: an invalid answer.
                 _ => return self.ban_conn(conn),
             }
+        }
+        // The lookups that waited for this one take the same answer.
+        let Some(d) = self.dht.as_mut() else { return };
+        let followers: Vec<u64> =
+            d.pending.iter().filter(|(_, q)| q.lead == Some(f.id) && q.key == f.key).map(|(k, _)| *k).collect();
+        let backs: Vec<Back> = followers.iter().filter_map(|k| d.pending.remove(k)).map(|q| q.back).collect();
+        for back in backs {
+            self.deliver_found(back, f.clone());
         }
         self.deliver_found(p.back, f);
     }

@@ -14,7 +14,7 @@
 //! Must not: send `Interest` to a peer that did not announce it (an older build would drop the
 //! link on the unknown variant), or hold more than `MAX_INTEREST_AUTHORS` keys per leaf.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::caches::Bucket;
 use super::params::*;
@@ -108,6 +108,16 @@ impl Overlay {
     pub fn interest_sizes(&self) -> (usize, usize, usize) {
         let held = self.interest.leaves.values().map(|l| l.authors.len()).sum();
         (self.interest.own.len(), self.interest.leaves.len(), held)
+    }
+
+    /// The owner's followees and every attached leaf's (the topics a core in follow mode
+    /// subscribes to): ≤ (1 + `LEAF_SLOTS`) × `MAX_INTEREST_AUTHORS` keys.
+    pub(super) fn interest_authors(&self) -> BTreeSet<Key32> {
+        let mut out: BTreeSet<Key32> = self.interest.own.iter().copied().collect();
+        for l in self.interest.leaves.values() {
+            out.extend(l.authors.iter().copied());
+        }
+        out
     }
 
     /// The set a home holds for `leaf` (tests, `/status` of a home).

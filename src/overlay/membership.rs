@@ -428,6 +428,7 @@ impl Overlay {
         self.pending_neighbor.remove(&node);
         self.leaves.retain(|n| *n != node);
         self.forget_interest(node);
+        self.tree_node_down(node);
         let was_home = self.homes.contains(&node);
         self.homes.retain(|n| *n != node);
         self.pending_homes.retain(|n| *n != node);

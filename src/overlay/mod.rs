@@ -39,9 +39,12 @@ mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
+mod tests_trees;
+#[cfg(test)]
 mod tests_unicast;
 pub mod topic;
 mod topic_msg;
+mod trees;
 pub mod types;
 mod unicast;
 
@@ -284,6 +287,9 @@ pub struct Stats {
     /// Ring directory frames refused: from a peer that did not announce the ring, with a list
     /// over its bound, or while this node runs the broadcast directory.
     pub ring_dropped: u64,
+    /// Tree frames refused: from a peer that did not announce the trees, or while this node
+    /// does not run them (`--delivery` resolves to broadcast, or it is a leaf).
+    pub tree_dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -371,14 +377,21 @@ pub struct Overlay {
     cache: MsgCache,
     missing: BTreeMap<MsgId, Missing>,
     held: Vec<Held>,
-    ihave_pending: Vec<(NodeId, MsgId, u16)>,
+    /// Lazy-push IHAVEs waiting for a payload to ride on or their due time: (peer, id,
+    /// round, due). Bounded by `IHAVE_PENDING_CAP`.
+    ihave_pending: Vec<(NodeId, MsgId, u16, Instant)>,
     /// IHAVEs for eager pushes the transport shed (`Input::Shed`): sent only by the batch
     /// timer, never piggybacked (a piggyback would ride on the next push, shed as well).
     /// Bounded by `IHAVE_PENDING_CAP` too.
     shed_pending: Vec<(NodeId, MsgId, u16)>,
-    ihave_scheduled: bool,
+    /// When the pending `Timer::IHaveFlush` fires (the earliest one, if several are queued).
+    ihave_timer: Option<Instant>,
     unsent_own: Vec<(MsgId, Audience)>,
     interest: interest::Interests,
+    /// Per-author trees (cores in follow mode, `trees.rs`), boxed: created when first on.
+    trees: Option<Box<trees::Trees>>,
+    /// Set only around `push_leaves_only`: `push` then skips every core peer.
+    leaves_only: bool,
     dir: Directory,
     /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
     dht: Option<Box<dht::Dht>>,
@@ -454,9 +467,11 @@ impl Overlay {
             held: Vec::new(),
             ihave_pending: Vec::new(),
             shed_pending: Vec::new(),
-            ihave_scheduled: false,
+            ihave_timer: None,
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
+            trees: None,
+            leaves_only: false,
             dir: Directory::new(DIR_CAP),
             dht: (cfg.directory == DirectoryMode::Ring)
                 .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),
@@ -696,6 +711,7 @@ impl Overlay {
             self.dir.expire(unix);
         }
         self.ring_tick();
+        self.trees_tick();
         if self.ring_on() {
             self.ring_forget();
         }

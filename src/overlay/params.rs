@@ -42,12 +42,28 @@ pub const MAX_CANDIDATES: usize = 30;
 pub const MAX_ALTERNATIVES: usize = 8;
 
 // ---- Plumtree (broadcast) ----
-/// Lazy-push period: IHAVEs that found no payload frame to the same peer to ride on (they are
-/// piggybacked on the next one) are sent together after this long (spec §2.10: 200 ms; iroh:
-/// 5 ms). Longer batches more ids per frame and lets a peer's own IHAVE for the same id arrive
-/// first (then ours is not sent): at a few posts per second, one IHAVE frame per link per
-/// period instead of one per post. Repair after a lost eager copy starts this much later.
+/// Flush delay of IHAVEs for a peer the transport shed an eager push to (`Input::Shed`): that
+/// peer expected the payload, so it hears of it soon (spec §2.10: 200 ms; iroh: 5 ms).
 pub const IHAVE_LAZY_MS: u64 = 500;
+/// Lazy push on a quiet link (issue 11): IHAVEs for a lazy peer ride on the next payload frame
+/// to it, else wait this long from the oldest one (plus up to [`IHAVE_QUIET_JITTER_MS`]) and
+/// leave as one frame. A lazy link carries no payloads, so this is the usual case: one IHAVE
+/// frame per lazy link per period at most, instead of one per 500 ms. When the peer's own
+/// IHAVE for the same ids arrives first, ours for them is not sent, and what is left is newer
+/// than the peer's frame (its period starts again), so on a link where both sides get every
+/// post from elsewhere one side announces per period in the simulator (both still do in
+/// `net3`'s real servers: README Benchmarks). Cost: a repair that starts from
+/// an IHAVE (the eager copy or its GRAFT was lost, or the eager parent died) starts up to
+/// this much later (`tests/sim_lazy.rs`, docs/overlay.md §4).
+pub const IHAVE_QUIET_MS: u64 = 2_000;
+/// Random extra delay of a quiet IHAVE (0..this), so the two ends of a lazy link do not flush
+/// at the same instant (their frames would cross and both be sent in full).
+pub const IHAVE_QUIET_JITTER_MS: u64 = 500;
+/// A peer's pending IHAVE ids that fill one datagram (36 B each: ≤ 1,080 B of the 1,200 B of
+/// frames one datagram carries, `net::datagram::MAX_FRAMES_BYTES`): sent at once when
+/// reached (waiting longer would only need a second packet), and the size of a quiet flush's
+/// frames, so each goes as one datagram rather than falling back to TCP.
+pub const IHAVE_DATAGRAM_IDS: usize = 30;
 /// First GRAFT after an IHAVE for a missing message (spec §1.5: 1.5 s on 20–150 ms links).
 pub const GRAFT_TIMEOUT_1_MS: u64 = 1_500;
 /// Retry GRAFT to the next announcer (≈ 1 RTT on slow links).
@@ -356,3 +372,14 @@ pub const TOPIC_RECENT: usize = 4;
 /// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
 pub const TOPIC_OUTBOX_CAP: usize = 65_536;
 const _: () = assert!(TOPIC_SUBS_PER_PEER < TOPIC_CAP && TOPIC_CHILD_TTL_MS > TOPIC_REFRESH_MS);
+/// With `--directory broadcast` the trees' ring is rebuilt from the directory's live cores this
+/// often, and on the next tick whenever the directory's size changed (`RingTable::converged`,
+/// O(cores): ≈ 1 ms at 20,000 records; ≈ 2 KB of table).
+pub const TREE_RING_REBUILD_MS: u64 = 30_000;
+/// While the trees' ring knows fewer cores than this, a grown directory rebuilds it at the
+/// next tick (a node starting up); past it only the period does.
+pub const TREE_RING_EARLY_CORES: usize = 8;
+/// A core found unreachable, or not speaking the trees, is left out of that ring this long.
+pub const TREE_DOWN_MS: u64 = 60_000;
+/// At most this many such cores are remembered (≈ 40 B each ⇒ 10 KB); the oldest id goes first.
+pub const TREE_DOWN_CAP: usize = 256;

@@ -275,3 +275,103 @@ fn a_lookup_cannot_be_bounced_back_or_walk_for_ever() {
     assert!(out.iter().all(|(_, m)| !matches!(m, Msg::FindNode(_))), "not forwarded: {out:?}");
     assert!(out.iter().any(|(_, m)| matches!(m, Msg::Found(f) if f.id == 9)));
 }
+
+#[test]
+fn a_lookup_whose_link_closes_before_the_answer_is_sent_again_at_once() {
+    // Traced in tests/sim_ring.rs: a peer trimmed its idle on-demand link while our `FindNode`
+    // was on it; the lookup waited out its timeout and every attempt of the unicast parked on
+    // it failed together (`UnknownSource` at the destination). Now the link's loss re-routes
+    // the lookup (once): here through a new dial to the same next hop.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let first = sends(&drain(&mut host)).into_iter().find(|(_, m)| matches!(m, Msg::FindNode(_)));
+    assert_eq!(first.map(|(c, _)| c), Some(ConnId(20)), "the lookup went to 20");
+    host.handle_input(Input::Closed { conn: ConnId(20) }, t(150));
+    let out = drain(&mut host);
+    let dial = out.iter().find_map(|o| match o {
+        Output::Dial { conn, addr } => Some((*conn, *addr)),
+        _ => None,
+    });
+    let (conn, addr) = dial.expect("the next hop is dialled again at once, not after the lookup's timeout");
+    assert_eq!(addr.prefix(), Addr::v4([10, 0, 20, 1], 7000).prefix());
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { .. })), "the unicast still waits");
+    // The lookup is queued on the new link; a second loss does not retry for ever.
+    host.handle_input(Input::Closed { conn }, t(160));
+    let out = drain(&mut host);
+    assert!(out.iter().all(|o| !matches!(o, Output::Dial { addr: a, .. } if *a == addr)), "retried once only");
+}
+
+/// A validly signed leaf record of node `seed`, attached to the core `home`.
+fn leaf_record_body(seed: u8, home: NodeId) -> Body {
+    let mut o = core_in(seed, DirectoryMode::Ring);
+    let mut rec = o.record.clone();
+    rec.role = Role::Leaf;
+    rec.addr = None;
+    rec.homes = vec![home];
+    rec.seq += 1;
+    rec.sig = o.crypto.sign(&rec.signing_hash());
+    Body::from_slice(&rmp_serde::to_vec(&rec).expect("encodes"))
+}
+
+#[test]
+fn an_ack_for_a_leaf_whose_home_record_is_not_held_looks_the_home_up() {
+    // Traced in tests/sim_ring.rs: the destination's home got the ack for a leaf origin whose
+    // record it held, but not the record of that leaf's home (the ring directory holds a
+    // third of the records at 100 nodes): no route, the ack was dropped, and every attempt
+    // timed out (`NoRoute` leaf → leaf). Now the home's record is looked up first.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(40, id(25))]) }, t(100));
+    assert!(host.dir.get(id(40)).is_some(), "the host holds the leaf's record (three-core ring)");
+    assert!(host.dir.get(id(25)).is_none(), "but not its home's");
+    drain(&mut host);
+    let ack = Msg::RoutedAck {
+        src: id(30),
+        dst: id(40),
+        msg_id: 7,
+        hops: 2,
+        of: MsgId([1; 32]),
+        sig: crate::wire::Sig([0; 64]),
+    };
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: ack }, t(110));
+    let out = sends(&drain(&mut host));
+    assert!(
+        out.iter().any(|(_, m)| matches!(m, Msg::FindNode(f) if f.key == id(25))),
+        "the leaf's home is looked up: {out:?}"
+    );
+}
+
+#[test]
+fn lookups_of_one_key_to_one_hop_are_sent_once_and_all_answered() {
+    // Traced in tests/sim_ring.rs: a relay sent 139 lookups for 16 keys to one owner within a
+    // second, past the owner's per-peer budget; the dropped ones timed out and the unicasts
+    // waiting on them failed. Now the same key on its way to the same hop is sent once and
+    // every requester gets the answer.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let key = id(25);
+    for i in 1..=5u64 {
+        let f = FindNode { id: i, key, hops: 1 };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(f) }, t(100 + i));
+    }
+    let out = sends(&drain(&mut host));
+    let fwd: Vec<FindNode> = out
+        .iter()
+        .filter_map(|(c, m)| match m {
+            Msg::FindNode(f) if *c == ConnId(20) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fwd.len(), 1, "sent once: {out:?}");
+    let target = core_in(25, DirectoryMode::Ring);
+    let answer = Found { id: fwd[0].id, key, hops: 2, record: Some(record_body(&target)), holders: vec![] };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(answer) }, t(200));
+    let mut answered: Vec<u64> = sends(&drain(&mut host))
+        .into_iter()
+        .filter_map(|(c, m)| match m {
+            Msg::Found(f) if c == ConnId(21) && f.record.is_some() => Some(f.id),
+            _ => None,
+        })
+        .collect();
+    answered.sort();
+    assert_eq!(answered, vec![1, 2, 3, 4, 5], "every requester answered under its own id");
+    assert_eq!(host.dht().expect("ring").pending_len(), 0);
+}

@@ -59,7 +59,7 @@ fn post(author: Key32, k: u64) -> Msg {
 /// Messages `home` sends on `conn` (payloads and IHAVEs, after the IHAVE batch timer).
 fn sent_on(home: &mut Overlay, conn: ConnId, at: u64) -> Vec<Msg> {
     let mut out = drain(home);
-    home.handle_timeout(t(at + IHAVE_LAZY_MS + 1));
+    home.handle_timeout(t(at + IHAVE_QUIET_MS + IHAVE_QUIET_JITTER_MS + 1));
     out.extend(drain(home));
     out.into_iter()
         .filter_map(|o| match o {

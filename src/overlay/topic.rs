@@ -143,6 +143,31 @@ impl TopicTable {
     pub fn children(&self, topic: NodeId) -> Vec<NodeId> {
         self.topics.get(&topic).map(|t| t.children.iter().map(|c| c.node).collect()).unwrap_or_default()
     }
+    /// Topics attached to their tree (we have a depth).
+    pub fn attached(&self) -> usize {
+        self.topics.values().filter(|t| t.depth.is_some()).count()
+    }
+    /// The ring table changed (cores came or went): a topic we root but no longer own by the
+    /// new table joins again along the ring (its children follow the depth change), so two
+    /// roots do not stay split after tables converge.
+    pub fn ring_changed(&mut self, ring: &RingTable, now: Instant) {
+        let stale: Vec<NodeId> = self
+            .topics
+            .iter()
+            .filter(|(k, t)| t.depth == Some(0) && ring.next_hop(**k) != Hop::Local)
+            .map(|(k, _)| *k)
+            .collect();
+        for topic in stale {
+            self.set_depth(topic, None);
+            self.join(ring, topic, now);
+        }
+    }
+    /// Every node that is our parent or child in some tree.
+    pub fn neighbours(&self) -> std::collections::BTreeSet<NodeId> {
+        let mut out: std::collections::BTreeSet<NodeId> = self.per_peer.keys().copied().collect();
+        out.extend(self.topics.values().filter_map(|t| t.parent));
+        out
+    }
     /// True if this node wants `topic` for itself or its leaves.
     pub fn wants(&self, topic: NodeId) -> bool {
         self.topics.get(&topic).is_some_and(|t| t.local)

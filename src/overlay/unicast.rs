@@ -200,6 +200,13 @@ impl Overlay {
     /// Route an ack / undeliverable toward `dst` (the unicast's origin). Control traffic that
     /// cannot go on is dropped, never bounced (bouncing could loop); the origin's timeout retries.
     pub(super) fn route_control(&mut self, dst: NodeId, msg: Msg, from: Option<NodeId>) {
+        // Ring directory: a leaf origin whose home's record is not held here (no address to
+        // dial) has that record looked up first, as a relayed unicast does (`ring_missing`).
+        if let Some(home) = self.ring_missing(dst, 0).filter(|k| *k != dst) {
+            if self.ring_park(home, super::dht::Parked::Control { dst, msg: msg.clone(), from }) {
+                return;
+            }
+        }
         match self.next_hop(dst, 0, from) {
             Ok(hop) => {
                 self.send_hop(hop, msg);

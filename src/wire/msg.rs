@@ -78,9 +78,14 @@ pub const FEATURE_RING: u8 = 2;
 /// Bit 2: it understands [`Msg::Link`] and [`Msg::LinkResend`] (datagram path between core
 /// servers, issue 11); a `Link` goes only to a peer that announced it.
 pub const FEATURE_DATAGRAM: u8 = 4;
-/// Bit 3: it understands [`Msg::DirIds`] and [`Msg::DirWant`] (two-step directory
+
+/// Bit 3: it runs per-author delivery trees and understands [`Msg::Subscribe`],
+/// [`Msg::Unsubscribe`], [`Msg::TopicAck`], [`Msg::TopicRedirect`], [`Msg::TopicRefused`],
+/// [`Msg::TopicPost`] and [`Msg::TopicFetch`] (issue 10, docs/scaling.md "Per-author trees").
+pub const FEATURE_TREES: u8 = 8;
+/// Bit 4: it understands [`Msg::DirIds`] and [`Msg::DirWant`] (two-step directory
 /// anti-entropy); a `DirDigest` from such a peer is answered with ids, not whole buckets.
-pub const FEATURE_DIR_IDS: u8 = 8;
+pub const FEATURE_DIR_IDS: u8 = 16;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -426,6 +431,52 @@ pub enum Msg {
         /// The sender's ring neighbours.
         peers: Vec<PeerRef>,
     },
+    // --- per-author trees (issue 10; docs/scaling.md "Per-author trees"). Sent only to peers
+    // whose `Hello` announced [`FEATURE_TREES`]; the sender of each is the connection it
+    // arrives on, never a field. Lists are clamped by the receiver (`TOPIC_BATCH`,
+    // `TOPIC_RECENT`), so an oversized one costs the sender, not us. ---
+    /// Keep (or make) the sender a child in these topics' trees; also the periodic refresh
+    /// batch (at most `TOPIC_BATCH` topics are read).
+    Subscribe(Vec<NodeId>),
+    /// Stop being the sender's parent for these topics (at most `TOPIC_BATCH` are read).
+    Unsubscribe(Vec<NodeId>),
+    /// Parent → child: the parent's depth (0 at the root; `None`: its path is broken) and the
+    /// ids of its latest posts on the topic (at most `TOPIC_RECENT` are read).
+    TopicAck {
+        /// Topic key (`topic_of(author)`).
+        topic: NodeId,
+        /// Sender's depth in the tree.
+        depth: Option<u8>,
+        /// Latest post ids, newest first.
+        recent: Vec<MsgId>,
+    },
+    /// "I am full: subscribe to this child of mine instead" (SplitStream push-down).
+    TopicRedirect {
+        /// Topic key.
+        topic: NodeId,
+        /// One of the sender's children.
+        to: NodeId,
+    },
+    /// The subscription to this topic was refused; the subscriber retries along the ring.
+    TopicRefused(NodeId),
+    /// A post (an event; its id is derived from the body as for `Gossip`) on its author's tree:
+    /// `routed` while it still travels toward the tree along the ring.
+    TopicPost {
+        /// Topic key; the receiver checks it is `topic_of` the verified author.
+        topic: NodeId,
+        /// Still on its way to the tree.
+        routed: bool,
+        /// The event (≤ `MAX_BODY_BYTES`).
+        body: Body,
+    },
+    /// A child asks its parent for a post the parent's `TopicAck` announced and it lacks; the
+    /// answer is a `TopicPost`.
+    TopicFetch {
+        /// Topic key.
+        topic: NodeId,
+        /// Post id.
+        id: MsgId,
+    },
     // --- two-step directory anti-entropy (issue 8/10 at 10k nodes). Sent only to peers whose
     // `Hello` announced [`FEATURE_DIR_IDS`]. ---
     /// Answer to a [`Msg::DirDigest`]: (node id, seq) of the sender's records in the buckets
@@ -563,6 +614,13 @@ impl Msg {
             Msg::Found(_) => "Found",
             Msg::Store(_) => "Store",
             Msg::Neighbours { .. } => "Neighbours",
+            Msg::Subscribe(_) => "Subscribe",
+            Msg::Unsubscribe(_) => "Unsubscribe",
+            Msg::TopicAck { .. } => "TopicAck",
+            Msg::TopicRedirect { .. } => "TopicRedirect",
+            Msg::TopicRefused(_) => "TopicRefused",
+            Msg::TopicPost { .. } => "TopicPost",
+            Msg::TopicFetch { .. } => "TopicFetch",
             Msg::DirIds(_) => "DirIds",
             Msg::DirWant(_) => "DirWant",
         }
@@ -571,8 +629,23 @@ impl Msg {
     pub fn is_ring(&self) -> bool {
         matches!(self, Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. })
     }
+    /// True for the per-author trees' frames (sent only to peers that announced
+    /// [`FEATURE_TREES`]).
+    pub fn is_tree(&self) -> bool {
+        matches!(
+            self,
+            Msg::Subscribe(_)
+                | Msg::Unsubscribe(_)
+                | Msg::TopicAck { .. }
+                | Msg::TopicRedirect { .. }
+                | Msg::TopicRefused(_)
+                | Msg::TopicPost { .. }
+                | Msg::TopicFetch { .. }
+        )
+    }
     /// True for messages that carry application payload (counted as payload bytes, not control).
     pub fn is_payload(&self) -> bool {
-        matches!(self, Msg::Gossip(g) if g.kind == GossipKind::Event) || matches!(self, Msg::Routed(_))
+        matches!(self, Msg::Gossip(g) if g.kind == GossipKind::Event)
+            || matches!(self, Msg::Routed(_) | Msg::TopicPost { .. })
     }
 }

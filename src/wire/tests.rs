@@ -81,6 +81,14 @@ fn samples() -> Vec<Msg> {
         Msg::Found(Found { id: 12, key: NodeId(9), hops: 0, record: None, holders: vec![] }),
         Msg::Store(vec![Body::from_slice(b"abc"), Body::from_slice(b"de")]),
         Msg::Neighbours { ask: true, peers: vec![PeerRef { node: NodeId(4), addr: Addr::v4([4, 4, 4, 4], 4) }] },
+        Msg::Subscribe(vec![NodeId(5), NodeId(0x0102_0304_0506_0708)]),
+        Msg::Unsubscribe(vec![NodeId(5)]),
+        Msg::TopicAck { topic: NodeId(5), depth: Some(2), recent: vec![MsgId([6; 32])] },
+        Msg::TopicAck { topic: NodeId(5), depth: None, recent: vec![] },
+        Msg::TopicRedirect { topic: NodeId(5), to: NodeId(6) },
+        Msg::TopicRefused(NodeId(5)),
+        Msg::TopicPost { topic: NodeId(5), routed: true, body: Body::from_slice(&[1, 2, 3]) },
+        Msg::TopicFetch { topic: NodeId(5), id: MsgId([7; 32]) },
         Msg::DirIds(vec![(NodeId(0x0102_0304_0506_0708), 7), (NodeId(9), 1_700_000_000_000)]),
         Msg::DirWant(vec![NodeId(0x0102_0304_0506_0708), NodeId(9)]),
     ]
@@ -345,6 +353,41 @@ fn ring_lists_announcing_more_than_they_carry_fail_without_allocating() {
     nb.extend_from_slice(b"Neighbours");
     nb.extend_from_slice(&[0x92, 0xc3, 0xdd, 0xff, 0xff, 0xff, 0xff]);
     assert!(matches!(decode_body(&nb), Err(DecodeError::Malformed(_))));
+}
+
+#[test]
+fn tree_lists_announcing_more_than_they_carry_fail_without_allocating() {
+    // A Subscribe list or a TopicAck's recent ids claiming 2^32 - 1 entries in a tiny frame:
+    // the decoder fails on the missing bytes, it does not reserve room for the claim.
+    let mut sub = vec![PROTOCOL_VERSION, 0x81, 0xa9];
+    sub.extend_from_slice(b"Subscribe");
+    sub.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x05]);
+    assert!(matches!(decode_body(&sub), Err(DecodeError::Malformed(_))));
+    let mut ack = vec![PROTOCOL_VERSION, 0x81, 0xa8];
+    ack.extend_from_slice(b"TopicAck");
+    ack.extend_from_slice(&[0x93, 0x05, 0x02, 0xdd, 0xff, 0xff, 0xff, 0xff]);
+    assert!(matches!(decode_body(&ack), Err(DecodeError::Malformed(_))));
+    // A post body announcing 4 GiB.
+    let mut post = vec![PROTOCOL_VERSION, 0x81, 0xa9];
+    post.extend_from_slice(b"TopicPost");
+    post.extend_from_slice(&[0x93, 0x05, 0xc3, 0xc6, 0xff, 0xff, 0xff, 0xff]);
+    assert!(matches!(decode_body(&post), Err(DecodeError::Malformed(_))));
+    // The largest Subscribe a node sends (a full refresh batch) fits a frame with room to spare.
+    let batch = Msg::Subscribe(vec![NodeId(u64::MAX); crate::overlay::params::TOPIC_BATCH]);
+    assert!(frame_len(&batch) < MAX_FRAME_BYTES / 16, "{}", frame_len(&batch));
+}
+
+#[test]
+fn tree_frames_are_tree_frames_and_posts_are_payload() {
+    for msg in samples() {
+        let tree = matches!(
+            msg.name(),
+            "Subscribe" | "Unsubscribe" | "TopicAck" | "TopicRedirect" | "TopicRefused" | "TopicPost" | "TopicFetch"
+        );
+        assert_eq!(msg.is_tree(), tree, "{msg:?}");
+        assert!(!(msg.is_tree() && msg.is_ring()));
+    }
+    assert!(Msg::TopicPost { topic: NodeId(1), routed: false, body: Body::from_slice(b"x") }.is_payload());
 }
 
 #[test]

@@ -264,3 +264,73 @@ fn a_path_open_one_way_only_keeps_payloads_on_tcp() {
     assert!(!a.usable(ConnId(1)), "b never said it hears a");
     assert!(a.seal_for(ConnId(1), &gossip_frame(1), false).is_none());
 }
+
+/// Tail loss: the last payload before a quiet spell is lost. Nothing after it would show the
+/// gap; the tail probe (an empty datagram `TAIL_PROBE_MS` later) does, once per burst.
+#[test]
+fn a_lost_last_datagram_is_revealed_by_the_tail_probe_and_resent() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    let t0 = Instant(10_000);
+    assert!(b.tick(t0).is_empty(), "nothing sent yet: no tail to probe");
+    let (_, first) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    b.tick(t0.plus_ms(400));
+    let (_, _lost) = b.seal_for(ConnId(2), &gossip_frame(2), false).expect("usable");
+    a.open(&first).expect("first arrives");
+    assert!(a.take_asks().is_none());
+    assert!(b.tick(t0.plus_ms(400 + TAIL_PROBE_MS - 1)).is_empty(), "not yet quiet long enough");
+    assert_eq!(b.poll_timeout(), Some(t0.plus_ms(400 + TAIL_PROBE_MS)));
+    let probes = b.tick(t0.plus_ms(400 + TAIL_PROBE_MS));
+    assert_eq!(probes.len(), 1, "one tail probe");
+    let (conn, frames) = a.open(&probes[0].1).expect("authenticated probe");
+    assert_eq!((conn, frames.len()), (ConnId(1), 0));
+    let (conn, seqs) = a.take_asks().expect("the probe shows the gap");
+    assert_eq!(conn, ConnId(1));
+    assert_eq!(b.resend(ConnId(2), &seqs), vec![gossip_frame(2)], "the lost post comes by TCP");
+    assert!(b.tick(t0.plus_ms(60_000)).is_empty(), "one probe per burst");
+    assert_eq!(b.poll_timeout(), None);
+    assert_eq!(b.stats().tail_probes, 1);
+}
+
+/// A link that fell back to TCP tries datagrams again after `FALLBACK_RETRY_MS`, with fresh
+/// loss counts; a second fallback waits twice as long.
+#[test]
+fn a_fallen_back_link_retries_datagrams_after_a_bounded_backoff() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    let fall_back = |b: &mut Links| {
+        let seqs: Vec<u32> = (0..8)
+            .map(|i| {
+                let (_, d) = b.seal_for(ConnId(2), &gossip_frame(i), false).expect("usable");
+                u32::from_be_bytes([d[8], d[9], d[10], d[11]])
+            })
+            .collect();
+        assert_eq!(b.resend(ConnId(2), &seqs[..5]).len(), 5);
+    };
+    let t0 = Instant(5_000);
+    b.tick(t0);
+    fall_back(&mut b);
+    assert!(!b.usable(ConnId(2)), "fallen back");
+    assert!(b.tick(t0.plus_ms(FALLBACK_RETRY_MS - 1)).is_empty());
+    assert!(!b.usable(ConnId(2)), "still within the backoff");
+    assert_eq!(b.poll_timeout(), Some(t0.plus_ms(FALLBACK_RETRY_MS)));
+    b.tick(t0.plus_ms(FALLBACK_RETRY_MS));
+    assert!(b.usable(ConnId(2)), "retried after FALLBACK_RETRY_MS");
+    assert_eq!((b.stats().fallbacks, b.stats().retries), (1, 1));
+    // Still lossy: falls back again, now for twice as long.
+    let t1 = t0.plus_ms(FALLBACK_RETRY_MS);
+    fall_back(&mut b);
+    assert!(!b.usable(ConnId(2)));
+    b.tick(t1.plus_ms(2 * FALLBACK_RETRY_MS - 1));
+    assert!(!b.usable(ConnId(2)), "the second wait is doubled");
+    b.tick(t1.plus_ms(2 * FALLBACK_RETRY_MS));
+    assert!(b.usable(ConnId(2)));
+    // However often it falls back, the wait stays bounded.
+    let mut t = t1.plus_ms(2 * FALLBACK_RETRY_MS);
+    for _ in 0..12 {
+        fall_back(&mut b);
+        t = t.plus_ms(FALLBACK_RETRY_MAX_MS);
+        b.tick(t);
+        assert!(b.usable(ConnId(2)), "retried within FALLBACK_RETRY_MAX_MS");
+    }
+}

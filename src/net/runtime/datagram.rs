@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 
-use async_io::Async;
+use crate::reactor::Async;
 
 use super::{to_socket, OverlayRuntime};
 use crate::net::datagram::{self, Links};
@@ -54,6 +54,10 @@ impl OverlayRuntime<'_> {
                 self.maybe_offer(conn);
             }
             self.flush_datagrams();
+        }
+        // Tail probes and fallback retries (`datagram::TAIL_PROBE_MS`, `FALLBACK_RETRY_MS`).
+        for (to, probe) in self.dg.links.tick(self.clock.mono) {
+            self.net.send_datagram(to, &probe);
         }
     }
 

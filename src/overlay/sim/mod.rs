@@ -558,6 +558,12 @@ impl Sim {
         self.cfg.meter = on;
     }
 
+    /// Change the frame loss rate (per mille) from now on: lossy-link scenarios settle the
+    /// network without loss first, since the simulated links are otherwise TCP-like.
+    pub fn set_loss(&mut self, permille: u32) {
+        self.cfg.loss_permille = permille;
+    }
+
     /// The RNG (for tests that pick random nodes reproducibly).
     pub fn rng(&mut self) -> &mut SplitMix64 {
         &mut self.rng

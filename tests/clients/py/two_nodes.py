@@ -37,10 +37,23 @@ async def fetch_ids(client, f, refusal_ok=False):
     return {e.id().to_hex() for e in evs}
 
 
-async def wait_live(stream, sub_id, event_id):
+async def wait_eose(stream, sub_id):
+    """Reads notifications until `sub_id`'s EOSE: from then on the relay has the subscription.
+    (`subscribe` returns before the REQ reached the relay: a post published at once on another
+    node could reach B before B has the subscription, and arrive stored, not live.)"""
+    while True:
+        note = await asyncio.wait_for(stream.next(), GUARD.total_seconds())
+        if note is None:
+            fail("notification stream ended")
+        if note.is_MESSAGE():
+            m = note.message.as_enum()
+            if m.is_END_OF_STORED_EVENTS() and m.subscription_id == sub_id:
+                return
+
+
+async def wait_live(stream, sub_id, event_id, eosed=False):
     """Reads notifications until `event_id` arrives on `sub_id` after that subscription's EOSE;
     returns whether it came after EOSE."""
-    eosed = False
     while True:
         note = await asyncio.wait_for(stream.next(), GUARD.total_seconds())
         if note is None:
@@ -67,8 +80,9 @@ async def main(url_a, url_b, sk_a, sk_b):
     stream = anon_b.notifications()
     feed = n.Filter().author(pk_a).kind(n.Kind(1)).since(n.Timestamp.from_secs(now - 1))
     sub = await anon_b.subscribe(n.ReqTarget.auto([feed]))
+    await wait_eose(stream, sub.id)
     post = n.EventBuilder(n.Kind(1), "nostr-sdk: from A, live on B").custom_created_at(n.Timestamp.from_secs(now)).finalize(keys_a)
-    waiter = asyncio.create_task(wait_live(stream, sub.id, post.id().to_hex()))
+    waiter = asyncio.create_task(wait_live(stream, sub.id, post.id().to_hex(), eosed=True))
     out = await on_a.send_event(post, ok_timeout=GUARD)
     check("publish on A", len(out.success) == 1 and not out.failed, str(out))
     check("live on B after EOSE", await waiter)

@@ -1,0 +1,138 @@
+//! Hand-fed tests of the per-author trees in a node (`trees.rs`): frames from a peer that did
+//! not announce them, a post labelled with another author's topic, an oversized subscribe
+//! batch, and an own post in follow mode staying off the core Plumtree.
+
+use super::params::*;
+use super::sim::{fake_event_at, FakeCrypto};
+use super::tests::{drain, t};
+use super::topic::topic_of;
+use super::*;
+use crate::wire::{DeliveryMode, Hello, FEATURE_INTEREST, FEATURE_TREES};
+
+fn owner(seed: u8) -> Key32 {
+    let mut k = [0u8; 32];
+    k[31] = seed;
+    Key32(k)
+}
+
+fn core(seed: u8, delivery: DeliveryMode) -> Overlay {
+    let cfg = Config {
+        owner: owner(seed),
+        delegation: None,
+        listen: Some(Addr::v4([10, 0, 0, seed], 7000)),
+        bootstrap: vec![],
+        role: RoleChoice::Core,
+        leaf_slots: LEAF_SLOTS,
+        seed: seed as u64,
+        delivery,
+        directory: crate::overlay::DirectoryMode::Broadcast,
+    };
+    Overlay::new(cfg, Box::new(FakeCrypto::new([seed; 32])), t(0))
+}
+
+/// `peer` connects to `home` on inbound `conn`; its nonce announces `features`.
+fn connect(home: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) {
+    home.handle_input(Input::Accepted { conn, remote: Addr::v4([10, 9, conn.0 as u8, 1], 1) }, t(1));
+    let nonce = drain(home)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
+            _ => None,
+        })
+        .expect("home says hello");
+    let hello = Hello { record: peer.record.clone(), nonce: Hello::tag_nonce(5, features) };
+    home.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
+    let sig = peer.crypto.sign(&Hello::auth_hash(nonce, peer.me));
+    home.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(3));
+    drain(home);
+}
+
+fn sent(outs: &[Output], conn: ConnId) -> Vec<&Msg> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { conn: c, msg } if *c == conn => Some(msg),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn tree_frames_from_a_peer_that_did_not_announce_them_are_dropped() {
+    let mut home = core(1, DeliveryMode::Follow);
+    let (mut old, mut new) = (core(2, DeliveryMode::Follow), core(3, DeliveryMode::Follow));
+    connect(&mut home, &mut old, ConnId(20), FEATURE_INTEREST);
+    connect(&mut home, &mut new, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Subscribe(vec![NodeId(9)]) }, t(10));
+    assert!(sent(&drain(&mut home), ConnId(20)).is_empty(), "no answer to a peer that did not announce trees");
+    assert_eq!(home.stats().tree_dropped, 1);
+    assert!(home.tree_table().is_none_or(|t| t.children(NodeId(9)).is_empty()), "not taken as a child");
+    home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Subscribe(vec![NodeId(9)]) }, t(11));
+    let outs = drain(&mut home);
+    assert!(sent(&outs, ConnId(21)).iter().any(|m| m.is_tree()), "a peer that announced them is answered");
+    assert_eq!(home.stats().tree_dropped, 1);
+}
+
+#[test]
+fn a_broadcast_mode_core_drops_tree_frames() {
+    let mut home = core(1, DeliveryMode::Broadcast);
+    let mut peer = core(3, DeliveryMode::Follow);
+    connect(&mut home, &mut peer, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+    home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Subscribe(vec![NodeId(9)]) }, t(10));
+    assert!(sent(&drain(&mut home), ConnId(21)).is_empty());
+    assert_eq!(home.stats().tree_dropped, 1);
+    assert_eq!(home.tree_topics(), None);
+}
+
+#[test]
+fn an_oversized_subscribe_batch_is_read_up_to_its_bound() {
+    let mut home = core(1, DeliveryMode::Follow);
+    let mut peer = core(3, DeliveryMode::Follow);
+    connect(&mut home, &mut peer, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+    let topics: Vec<NodeId> = (0..(TOPIC_BATCH as u64 + 10)).map(|i| NodeId(i * 7919 + 1)).collect();
+    home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Subscribe(topics) }, t(10));
+    drain(&mut home);
+    let st = home.tree_stats().expect("trees on");
+    assert_eq!(st.batch_overflow, 10);
+    assert!(home.tree_topics().unwrap_or(0) <= TOPIC_BATCH + 1, "its own topic and at most one batch");
+}
+
+#[test]
+fn a_tree_post_labelled_with_another_authors_topic_is_neither_stored_nor_relayed() {
+    let mut home = core(1, DeliveryMode::Follow);
+    let mut peer = core(3, DeliveryMode::Follow);
+    connect(&mut home, &mut peer, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+    let author = owner(40);
+    let (_, body) = fake_event_at(author.0, 1, 100, true, super::sim::SIM_UNIX_ORIGIN);
+    let wrong = topic_of(&owner(41));
+    let msg = Msg::TopicPost { topic: wrong, routed: true, body: body.clone() };
+    home.handle_input(Input::Frame { conn: ConnId(21), msg }, t(10));
+    let outs = drain(&mut home);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Deliver(_))), "not stored");
+    assert!(!outs.iter().any(|o| matches!(o, Output::Send { msg: Msg::TopicPost { .. }, .. })), "not relayed");
+    assert_eq!(home.stats().tree_dropped, 1);
+    assert_eq!(home.stats().invalid, 0, "never a ban: the event itself is valid");
+    // The right topic on a tree nobody here wants: passed on or dropped, never stored here.
+    let msg = Msg::TopicPost { topic: topic_of(&author), routed: true, body };
+    home.handle_input(Input::Frame { conn: ConnId(21), msg }, t(20));
+    assert!(!drain(&mut home).iter().any(|o| matches!(o, Output::Deliver(_))), "a relay does not store it");
+}
+
+#[test]
+fn an_own_post_in_follow_mode_stays_off_the_core_plumtree() {
+    for (delivery, expect_gossip) in [(DeliveryMode::Follow, false), (DeliveryMode::Broadcast, true)] {
+        let mut home = core(1, delivery);
+        let mut peer = core(3, DeliveryMode::Follow);
+        connect(&mut home, &mut peer, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+        // Make the peer an eager Plumtree neighbour, as an active-view core is.
+        home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Neighbor { high: true } }, t(5));
+        home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Graft { id: None, round: 0 } }, t(6));
+        drain(&mut home);
+        let (id, body) = fake_event_at(owner(1).0, 4, 100, true, super::sim::SIM_UNIX_ORIGIN);
+        home.handle_input(Input::Publish { id, body, audience: Audience::of(owner(1), None) }, t(10));
+        let mut outs = drain(&mut home);
+        home.handle_timeout(t(10 + IHAVE_LAZY_MS + 1));
+        outs.extend(drain(&mut home));
+        let gossip = sent(&outs, ConnId(21)).iter().any(|m| matches!(m, Msg::Gossip(_) | Msg::IHave(_)));
+        assert_eq!(gossip, expect_gossip, "{delivery:?}");
+    }
+}
