@@ -4,8 +4,8 @@
 //! active view; each connection's digest is answered at most once per `DIR_ANSWER_INTERVAL_MS`.
 //!
 //! * **Two-step** (peer announced `FEATURE_DIR_IDS`): the answer is `DirIds`, the (id, seq) of
-//!   our records in the buckets that differ (at most `DIR_IDS_PER_ANSWER`, from a random
-//!   bucket on). The asker replies with `DirWant`: the ids it lacks or holds older *and will
+//!   our records in the buckets that differ (at most `DIR_IDS_PER_ANSWER`, from a bucket
+//!   picked by the clock). The asker replies with `DirWant`: the ids it lacks or holds older *and will
 //!   take* — updates of ids it holds, and new ids only as far as this link's catch-up allowance
 //!   and its prefix's gossip budget reach (`dir_admit.rs`). We then send exactly those records
 //!   (never more than the `DirIds` offered). At 10,000 nodes a bucket holds ≈ 39 records: the
@@ -46,7 +46,9 @@ impl Overlay {
         }
         c.dir_answered = Some(now);
         if c.features & FEATURE_DIR_IDS != 0 {
-            let start = self.rng.below(DIR_BUCKETS as u64) as usize;
+            // Where a bounded answer starts, so repeated exchanges cover other buckets; from
+            // the clock, not the node's random stream (which every other choice shares).
+            let start = (now.0 / 1_000 % DIR_BUCKETS as u64) as usize;
             let ids = self.dir.ids_differing(&digest, start, DIR_IDS_PER_ANSWER);
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.dir_offered = ids.len() as u32;
