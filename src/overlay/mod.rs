@@ -18,6 +18,7 @@ mod conn;
 pub mod crypto;
 pub mod dht;
 mod dir_admit;
+mod dir_sync;
 pub mod directory;
 mod interest;
 mod membership;
@@ -33,6 +34,8 @@ mod tests_abuse;
 mod tests_dht;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
@@ -264,6 +267,14 @@ pub struct Stats {
     /// Gossiped records of new node ids dropped because their link's IP prefix (and catch-up
     /// allowance) had added too many new ids lately (`dir_admit.rs`).
     pub gossip_limited: u64,
+    /// Anti-entropy records merged (new or newer), from `DirRecords`.
+    pub dir_records_merged: u64,
+    /// Anti-entropy records received that we already held (or older, expired, our own, or
+    /// no room): bytes the exchange wasted.
+    pub dir_records_useless: u64,
+    /// Ids a peer's `DirIds` offered that we lack but did not ask for: this link's new-id
+    /// allowance and prefix budget were spent (asked again in a later exchange).
+    pub dir_not_wanted: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.

@@ -11,10 +11,12 @@ use crate::wire::{Gossip, GossipKind, Sig};
 const UNIX0: u64 = super::sim::SIM_UNIX_ORIGIN;
 
 /// A fabricated core record number `k`, signed by the attacker's node key `[0x99; 32]`.
-fn fabricated(k: u64, seq: u64) -> Body {
+pub(super) fn fabricated(k: u64, seq: u64) -> Body {
     let mut crypto = FakeCrypto::new([0x99; 32]);
     let mut owner = [0xab; 32];
-    owner[24..].copy_from_slice(&(k + 1_000_000).to_be_bytes());
+    // The node id is the key's last 8 bytes: distinct ids, spread over the id space (an odd
+    // multiplier is a bijection).
+    owner[24..].copy_from_slice(&(k + 1_000_000).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     let mut rec = NodeRecord {
         node: NodeId::of_pubkey(&owner),
         owner: Key32(owner),
@@ -32,14 +34,14 @@ fn fabricated(k: u64, seq: u64) -> Body {
 }
 
 /// Completes the handshake on `conn` (already accepted, or dialled and connected) with `peer`.
-fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
+pub(super) fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
     let (nonce, _) = answer_hello(o, peer, conn, at);
     send_auth(o, peer, peer_key, nonce, conn, at + 1);
     assert!(o.connected_nodes().contains(&peer.node_id()), "handshake on {conn:?} failed");
 }
 
 /// Sends records `ks` (at `seq`) on `conn` in `DirRecords` frames.
-fn send_records(o: &mut Overlay, conn: ConnId, ks: std::ops::Range<u64>, seq: u64, at: u64) {
+pub(super) fn send_records(o: &mut Overlay, conn: ConnId, ks: std::ops::Range<u64>, seq: u64, at: u64) {
     let bodies: Vec<Body> = ks.map(|k| fabricated(k, seq)).collect();
     for (i, chunk) in bodies.chunks(DIR_RECORDS_PER_FRAME).enumerate() {
         o.handle_input(Input::Frame { conn, msg: Msg::DirRecords(chunk.to_vec()) }, t(at + i as u64));
