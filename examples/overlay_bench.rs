@@ -201,15 +201,17 @@ fn side_by_side(nodes: usize, cores: usize, all: &[Figures]) {
 }
 
 /// Directory anti-entropy counters summed over core nodes: records merged, records that were
-/// useless to their receiver, new ids refused over budget, ids offered but not asked for.
-fn anti_entropy(sim: &Sim) -> [u64; 4] {
-    let mut t = [0u64; 4];
+/// useless to their receiver, new ids refused over budget, ids offered but not asked for, new
+/// ids taken because another prefix vouched for them.
+fn anti_entropy(sim: &Sim) -> [u64; 5] {
+    let mut t = [0u64; 5];
     for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
         let s = n.overlay.stats();
         t[0] += s.dir_records_merged;
         t[1] += s.dir_records_useless;
         t[2] += s.gossip_limited;
         t[3] += s.dir_not_wanted;
+        t[4] += s.dir_vouched;
     }
     t
 }
@@ -321,7 +323,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     let ae1 = anti_entropy(&sim);
     println!(
         "directory anti-entropy on cores (join / idle {idle_min} min): records merged {} / {}, useless (held already) {} / {}, \
-         new ids over budget: refused {} / {}, not asked for {} / {}",
+         new ids over budget: refused {} / {}, not asked for {} / {}, vouched by a second prefix {} / {}",
         ae0[0],
         ae1[0] - ae0[0],
         ae0[1],
@@ -329,7 +331,9 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         ae0[2],
         ae1[2] - ae0[2],
         ae0[3],
-        ae1[3] - ae0[3]
+        ae1[3] - ae0[3],
+        ae0[4],
+        ae1[4] - ae0[4]
     );
     let (_, c1_core, _, _) = totals(&sim, Some(Role::Core));
     let (_, c1_leaf, _, _) = totals(&sim, Some(Role::Leaf));

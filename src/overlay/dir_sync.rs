@@ -6,8 +6,9 @@
 //! * **Two-step** (peer announced `FEATURE_DIR_IDS`): the answer is `DirIds`, the (id, seq) of
 //!   our records in the buckets that differ (at most `DIR_IDS_PER_ANSWER`, from a bucket
 //!   picked by the clock). The asker replies with `DirWant`: the ids it lacks or holds older *and will
-//!   take* — updates of ids it holds, and new ids only as far as this link's catch-up allowance
-//!   and its prefix's gossip budget reach (`dir_admit.rs`). We then send exactly those records
+//!   take* — updates of ids it holds, ids another prefix offered before (vouched), and new ids
+//!   only as far as this link's catch-up allowance and its prefix's gossip budget reach
+//!   (`dir_admit.rs`; the rest are remembered, so a second prefix's offer vouches for them). We then send exactly those records
 //!   (never more than the `DirIds` offered). At 10,000 nodes a bucket holds ≈ 39 records: the
 //!   old answer re-sent ≈ 9 KB per differing bucket, both ways, and a receiver whose new-id
 //!   budget was spent refused most of it and was sent it all again by the next link (measured:
@@ -89,11 +90,16 @@ impl Overlay {
             match self.dir.seq_of(node) {
                 Some(held) if held >= seq => continue,
                 Some(_) => want.push(node),
+                // Refused from another prefix before: two networks vouch for it, no charge.
+                None if self.refused_ids.vouched(node, prefix) => want.push(node),
                 None if new_ok > 0 => {
                     new_ok -= 1;
                     want.push(node);
                 }
-                None => self.stats.dir_not_wanted += 1,
+                None => {
+                    self.refused_ids.note(node, prefix);
+                    self.stats.dir_not_wanted += 1;
+                }
             }
         }
         if !want.is_empty() {

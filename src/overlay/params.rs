@@ -142,6 +142,11 @@ pub const GOSSIP_NEW_IDS_BURST: u64 = 1_000;
 /// Refill interval of the gossiped new-id budget: 10 per minute, 14,400 per day per prefix
 /// (≈ 7× the daily joins and returns of a 20,000-node network with 10 % churn a day).
 pub const GOSSIP_NEW_ID_INTERVAL_MS: u64 = 6_000;
+/// Node ids remembered as refused over their prefix's new-id budget, with that prefix, so a
+/// link from another prefix relaying the same id vouches for it (`dir_admit.rs`): 8 B id + 8 B
+/// prefix in a hash map (≈ 40 B with its table) + 8 B in the age queue (up to twice the cap)
+/// ⇒ ≈ 250 KiB when full; oldest forgotten first (forgotten ids come back by anti-entropy).
+pub const DIR_REFUSED_CAP: usize = 4_096;
 /// A connection we dialled to one of our configured bootstrap peers may add this many new ids
 /// on top (once per connection): a joining node legitimately learns the whole directory from
 /// its first digest exchange with the contact its operator chose.
