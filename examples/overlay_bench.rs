@@ -166,6 +166,22 @@ fn side_by_side(nodes: usize, cores: usize, all: &[Figures]) {
     println!();
 }
 
+/// Directory anti-entropy counters summed over core nodes: records merged, records that were
+/// useless to their receiver, new ids refused over budget, ids offered but not asked for, new
+/// ids taken because another prefix vouched for them.
+fn anti_entropy(sim: &Sim) -> [u64; 5] {
+    let mut t = [0u64; 5];
+    for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
+        let s = n.overlay.stats();
+        t[0] += s.dir_records_merged;
+        t[1] += s.dir_records_useless;
+        t[2] += s.gossip_limited;
+        t[3] += s.dir_not_wanted;
+        t[4] += s.dir_vouched;
+    }
+    t
+}
+
 /// Throughput: `rate` posts/s network-wide for `secs` simulated seconds.
 fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
     let wall = WallClock::now();
@@ -261,6 +277,14 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     let (_, c0_core, _, n_core) = totals(&sim, Some(Role::Core));
     let (_, c0_leaf, _, n_leaf) = totals(&sim, Some(Role::Leaf));
     let f0: Vec<u64> = sim.nodes.iter().map(|n| n.traffic.control_bytes).collect();
+    let ae0 = anti_entropy(&sim);
+    let held: Vec<usize> =
+        sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.overlay.directory_len()).collect();
+    println!(
+        "directory at idle start: {:.1} records per core (min {})",
+        held.iter().sum::<usize>() as f64 / held.len().max(1) as f64,
+        held.iter().min().copied().unwrap_or(0)
+    );
     let types0 = sim.msg_counts.clone();
     sim.run_for(idle_min * 60_000);
     // Where the idle bytes go, by frame type (all nodes; each frame counted once here, at
@@ -281,6 +305,21 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     println!(
         "idle control by frame type, KB/min per core if all were cores' (all nodes' frames x 2 / cores): {}",
         shown.join(" ")
+    );
+    let ae1 = anti_entropy(&sim);
+    println!(
+        "directory anti-entropy on cores (join / idle {idle_min} min): records merged {} / {}, useless (held already) {} / {}, \
+         new ids over budget: refused {} / {}, not asked for {} / {}, vouched by a second prefix {} / {}",
+        ae0[0],
+        ae1[0] - ae0[0],
+        ae0[1],
+        ae1[1] - ae0[1],
+        ae0[2],
+        ae1[2] - ae0[2],
+        ae0[3],
+        ae1[3] - ae0[3],
+        ae0[4],
+        ae1[4] - ae0[4]
     );
     let (_, c1_core, _, _) = totals(&sim, Some(Role::Core));
     let (_, c1_leaf, _, _) = totals(&sim, Some(Role::Leaf));

@@ -8,7 +8,6 @@
 //! Invariant: `eager ∩ lazy = ∅`; both ⊆ connected peers.
 
 use super::admission::Entry;
-use super::conn::RecordCheck;
 use super::dir_admit::Refused;
 use super::directory::{record_msg_id, Merge};
 use super::interest::Audience;
@@ -591,52 +590,6 @@ impl Overlay {
     pub(super) fn on_prune(&mut self, from: NodeId) {
         if self.eager.remove(&from) {
             self.lazy.insert(from);
-        }
-    }
-
-    pub(super) fn on_dir_digest(&mut self, conn: ConnId, from: NodeId, digest: Vec<u32>) {
-        if self.role != Role::Core || self.leaves.contains(&from) {
-            return;
-        }
-        // One ~1.3 KB digest can ask for the whole directory (up to `DIR_CAP` records): answer
-        // each connection at most once per `DIR_ANSWER_INTERVAL_MS` (a link sends one on start).
-        let now = self.now;
-        let Some(c) = self.conns.get_mut(&conn) else { return };
-        if c.dir_answered.is_some_and(|t| now.since(t) < DIR_ANSWER_INTERVAL_MS) {
-            self.stats_mut().rate_dropped += 1;
-            return;
-        }
-        c.dir_answered = Some(now);
-        let records = self.dir.records_differing(&digest);
-        for chunk in records.chunks(DIR_RECORDS_PER_FRAME) {
-            self.send_node(from, Msg::DirRecords(chunk.to_vec()));
-        }
-    }
-
-    pub(super) fn on_dir_records(&mut self, conn: ConnId, records: Vec<Body>) {
-        if self.role != Role::Core {
-            return;
-        }
-        let unix = self.unix_now();
-        for body in records.into_iter().take(DIR_RECORDS_PER_FRAME) {
-            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
-            if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
-                continue;
-            }
-            if !self.admit_gossiped_id(conn, rec.node) {
-                continue;
-            }
-            let authorised = match self.check_record(&rec) {
-                RecordCheck::Valid { authorised } => authorised,
-                RecordCheck::Expired => {
-                    self.stats_mut().time_dropped += 1;
-                    continue;
-                }
-                RecordCheck::Invalid => return self.ban_conn(conn),
-            };
-            if self.dir.merge(&rec, body, authorised, unix) == Merge::Conflict {
-                self.stats_mut().id_conflicts += 1;
-            }
         }
     }
 }

@@ -250,6 +250,16 @@ impl PrefixBudget {
         self.tat.insert(prefix, tat + interval_ms);
         true
     }
+
+    /// How many times `allow` would say yes for `prefix` at `now` (spends nothing).
+    pub fn available(&self, prefix: u64, now: Instant, burst: u64, interval_ms: u64) -> u64 {
+        let tolerance = interval_ms * burst.saturating_sub(1);
+        let tat = self.tat.get(&prefix).copied().unwrap_or(0).max(now.0);
+        match (now.0 + tolerance).checked_sub(tat) {
+            Some(room) => room / interval_ms.max(1) + 1,
+            None => 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,11 @@ pub struct Conn {
     pub reach_checked: bool,
     /// When a `DirDigest` from this connection was last answered.
     pub dir_answered: Option<Instant>,
+    /// Records the peer may still fetch with one `DirWant`: the count of ids our last `DirIds`
+    /// offered it (0 after that `DirWant`), so a want never costs more than a digest answer.
+    pub dir_offered: u32,
+    /// We sent this peer a `DirDigest` and take one `DirIds` in answer (unasked ones are ignored).
+    pub dir_asked: bool,
     /// New node ids this link may still add beyond its prefix's gossip budget: the join
     /// catch-up of a link to a configured bootstrap peer (`dir_admit.rs`).
     pub catchup: u32,
@@ -112,6 +117,8 @@ impl Conn {
             pings: 0,
             reach_checked: false,
             dir_answered: None,
+            dir_offered: 0,
+            dir_asked: false,
             features: 0,
             ring_finds: Bucket::new(RING_FIND_PER_S, RING_FIND_BURST, now),
             catchup: if outbound && purpose == Purpose::Bootstrap { DIR_CATCHUP_NEW_IDS } else { 0 },
@@ -213,8 +220,11 @@ impl Overlay {
 
     fn start_hello(&mut self, conn: ConnId) {
         let ring = if self.dht.is_some() { crate::wire::FEATURE_RING } else { 0 };
-        let features =
-            crate::wire::FEATURE_INTEREST | crate::wire::FEATURE_DATAGRAM | crate::wire::FEATURE_TREES | ring;
+        let features = crate::wire::FEATURE_INTEREST
+            | crate::wire::FEATURE_DATAGRAM
+            | crate::wire::FEATURE_TREES
+            | crate::wire::FEATURE_DIR_IDS
+            | ring;
         let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
         let Some(c) = self.conns.get_mut(&conn) else { return };
@@ -571,6 +581,8 @@ impl Overlay {
             Msg::Prune => self.on_prune(from),
             Msg::DirDigest(d) => self.on_dir_digest(conn, from, d),
             Msg::DirRecords(r) => self.on_dir_records(conn, r),
+            Msg::DirIds(ids) => self.on_dir_ids(conn, ids),
+            Msg::DirWant(ids) => self.on_dir_want(conn, from, ids),
             Msg::Routed(r) => self.on_routed(from, r),
             Msg::RoutedAck { src, dst, msg_id, hops, of, sig } => {
                 self.on_routed_ack(from, super::unicast::RoutedAck { src, dst, msg_id, hops, of, sig })

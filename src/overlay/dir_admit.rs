@@ -13,6 +13,15 @@
 //!   signature is checked, counted in `gossip_limited`, never a ban (an honest relay forwards
 //!   others' records), and not remembered, so it can still arrive through another link or a
 //!   later digest exchange.
+//! * **Vouched ids.** In an honest mass join one link — a core's broadcast-tree parent — relays
+//!   nearly every new record, far more than one prefix's burst (10,000 at 10,000 nodes), so
+//!   cores were left short of records and the anti-entropy storm followed (issue 8/10). An id
+//!   refused over one prefix's budget (or offered in `DirIds` and not asked for) is remembered
+//!   with that prefix (`RefusedIds`, at most `DIR_REFUSED_CAP`); when a link from *another*
+//!   prefix relays it too (a graft after the lazy `IHave`, or a `DirIds` offer), it is taken
+//!   without charge. A Sybil flood from one /24 stays bounded (all its links share the prefix);
+//!   an attacker holding core links from two prefixes can vouch for its own ids (bounded by
+//!   `DIR_CAP` and by live records never being evicted: not fixed here).
 //! * **Join catch-up.** A joining node legitimately learns the whole directory (up to
 //!   `DIR_CAP`) from its first digest exchange. A link we dialled to one of our configured
 //!   bootstrap peers (`-b`: the contact the operator chose, who could mislead a newcomer
@@ -22,6 +31,8 @@
 //!   unhelpful still catches up, from several links, just more slowly.
 //!
 //! Pure: time comes from the overlay's `now`.
+
+use std::collections::{HashMap, VecDeque};
 
 use super::conn::RecordCheck;
 use super::params::*;
@@ -34,6 +45,50 @@ pub(super) enum Refused {
     Dropped,
     /// Provably bad (wrong id, bad signature, forged delegation): the link is banned.
     Forged,
+}
+
+/// Node ids refused over a prefix's new-id budget (or offered in `DirIds` and not asked for),
+/// each with the prefix that offered it first; at most `DIR_REFUSED_CAP`, oldest forgotten
+/// first. The same id later relayed by a link from *another* prefix is taken without charge:
+/// two networks vouch for it (see the module doc).
+#[derive(Debug, Default)]
+pub(super) struct RefusedIds {
+    by_id: HashMap<NodeId, u64>,
+    /// Insertion order; may hold ids already forgotten (skipped, compacted at twice the cap).
+    order: VecDeque<NodeId>,
+}
+
+impl RefusedIds {
+    /// True if `node` was refused from a prefix other than `prefix`.
+    pub(super) fn vouched(&self, node: NodeId, prefix: u64) -> bool {
+        self.by_id.get(&node).is_some_and(|p| *p != prefix)
+    }
+
+    /// Forget `node` (taken, or its record turned out forged).
+    pub(super) fn forget(&mut self, node: NodeId) {
+        self.by_id.remove(&node);
+    }
+
+    /// Remember that `prefix` offered `node` and it was refused; the first prefix is kept.
+    pub(super) fn note(&mut self, node: NodeId, prefix: u64) {
+        if self.by_id.contains_key(&node) {
+            return;
+        }
+        while self.by_id.len() >= DIR_REFUSED_CAP {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.by_id.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.order.len() >= 2 * DIR_REFUSED_CAP {
+            let by_id = &self.by_id;
+            self.order.retain(|n| by_id.contains_key(n));
+        }
+        self.by_id.insert(node, prefix);
+        self.order.push_back(node);
+    }
 }
 
 impl Overlay {
@@ -50,9 +105,15 @@ impl Overlay {
             return true;
         }
         let prefix = c.remote.map_or(0, |a| a.prefix());
+        if self.refused_ids.vouched(node, prefix) {
+            self.refused_ids.forget(node);
+            self.stats.dir_vouched += 1;
+            return true;
+        }
         if self.gossip_budget.allow(prefix, now, GOSSIP_NEW_IDS_BURST, GOSSIP_NEW_ID_INTERVAL_MS, PREFIX_TABLE_CAP) {
             return true;
         }
+        self.refused_ids.note(node, prefix);
         self.stats.gossip_limited += 1;
         log::debug!("record of new node {node} over its link's new-id budget: dropped");
         false
@@ -72,5 +133,31 @@ impl Overlay {
             }
             RecordCheck::Invalid => Err(Refused::Forged),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_ids_vouch_only_across_prefixes_and_stay_bounded() {
+        let mut r = RefusedIds::default();
+        r.note(NodeId(1), 7);
+        assert!(!r.vouched(NodeId(1), 7), "one prefix cannot vouch for its own offer");
+        assert!(r.vouched(NodeId(1), 8));
+        r.note(NodeId(1), 8);
+        assert!(!r.vouched(NodeId(1), 7), "the first prefix is kept");
+        // A flood of refused ids (ids are not checked before the budget): bounded, oldest first.
+        for k in 0..3 * DIR_REFUSED_CAP as u64 {
+            r.note(NodeId(1_000 + k), 9);
+            if k % 2 == 0 {
+                r.forget(NodeId(1_000 + k));
+            }
+        }
+        assert!(r.by_id.len() <= DIR_REFUSED_CAP, "{} ids", r.by_id.len());
+        assert!(r.order.len() <= 2 * DIR_REFUSED_CAP, "{} in the age queue", r.order.len());
+        assert!(!r.vouched(NodeId(1), 8), "the oldest was forgotten");
+        assert!(r.vouched(NodeId(1_000 + 3 * DIR_REFUSED_CAP as u64 - 1), 8));
     }
 }

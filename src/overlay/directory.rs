@@ -71,6 +71,9 @@ pub fn record_msg_id(rec: &NodeRecord, body: &[u8]) -> MsgId {
     MsgId(id)
 }
 
+// `ids_differing` reads a bucket as the range of ids sharing their top byte.
+const _: () = assert!(DIR_BUCKETS == 256);
+
 fn bucket_of(node: NodeId) -> usize {
     ((node.0 >> 56) as usize) % DIR_BUCKETS
 }
@@ -228,6 +231,36 @@ impl Directory {
         self.entries.iter().filter(|(k, _)| differs[bucket_of(**k)]).map(|(_, e)| e.body.clone()).collect()
     }
 
+    /// (node id, seq) of our records in the buckets where `theirs` differs from ours, whole
+    /// buckets only, visited from bucket `start` on, until `max` pairs (the two-step exchange).
+    pub fn ids_differing(&self, theirs: &[u32], start: usize, max: usize) -> Vec<(NodeId, u64)> {
+        let mut out = Vec::new();
+        if theirs.len() != DIR_BUCKETS {
+            return out;
+        }
+        for k in 0..DIR_BUCKETS {
+            let b = (start + k) % DIR_BUCKETS;
+            if theirs[b] == self.digest[b] {
+                continue;
+            }
+            let lo = NodeId((b as u64) << 56);
+            let bucket: Vec<(NodeId, u64)> = if b + 1 < DIR_BUCKETS {
+                self.entries.range(lo..NodeId(((b as u64) + 1) << 56)).map(|(k, e)| (*k, e.seq)).collect()
+            } else {
+                self.entries.range(lo..).map(|(k, e)| (*k, e.seq)).collect()
+            };
+            if out.len() + bucket.len() > max {
+                if out.is_empty() {
+                    // One bucket alone over the bound: its first `max` ids, not nothing.
+                    out.extend(bucket.into_iter().take(max));
+                }
+                break;
+            }
+            out.extend(bucket);
+        }
+        out
+    }
+
     /// Up to `n` core nodes, picked by `pick(len)` (the caller's seeded RNG).
     pub fn sample_cores(&self, n: usize, mut pick: impl FnMut(usize) -> usize) -> Vec<PeerRef> {
         let cores: Vec<PeerRef> = self
@@ -364,5 +397,47 @@ mod tests {
         assert_eq!(a.digest(), b.digest());
         a.expire(1000);
         assert_eq!(a.digest(), Directory::new(1).digest());
+    }
+}
+#[cfg(test)]
+mod ids_tests {
+    use super::*;
+    use crate::wire::Sig;
+
+    fn rec(node: u64, seq: u64) -> NodeRecord {
+        NodeRecord {
+            node: NodeId(node),
+            owner: Key32([0; 32]),
+            node_key: Key32([1; 32]),
+            delegation: None,
+            role: Role::Core,
+            addr: None,
+            homes: vec![],
+            seq,
+            expires: 100,
+            sig: Sig([0; 64]),
+        }
+    }
+
+    #[test]
+    fn ids_differing_lists_exactly_the_differing_buckets() {
+        let mut a = Directory::new(10_000);
+        let mut b = Directory::new(10_000);
+        let body = Body::from_slice(b"x");
+        for k in 0..4_096u64 {
+            let id = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            a.merge(&rec(id, 1), body.clone(), false, 0);
+            if k % 1_000 != 3 {
+                b.merge(&rec(id, 1), body.clone(), false, 0);
+            }
+        }
+        let ids = a.ids_differing(&b.digest(), 77, 10_000);
+        let buckets: std::collections::BTreeSet<usize> = ids.iter().map(|(n, _)| bucket_of(*n)).collect();
+        assert_eq!(buckets.len(), 5, "{ids:?}");
+        let per_bucket = 4_096 / DIR_BUCKETS;
+        assert!(ids.len() <= 5 * 2 * per_bucket, "{} ids", ids.len());
+        assert!(b.ids_differing(&b.digest(), 0, 10_000).is_empty());
+        // The bound: whole buckets only, except a single bucket over it.
+        assert!(a.ids_differing(&b.digest(), 0, per_bucket / 2).len() == per_bucket / 2 || ids.len() <= per_bucket);
     }
 }

@@ -205,8 +205,7 @@ impl Overlay {
         self.eager.insert(node);
         if !self.ring_on() {
             // The broadcast directory's anti-entropy (the ring keeps records at their holders).
-            let digest = self.dir.digest();
-            self.send_node(node, Msg::DirDigest(digest));
+            self.send_dir_digest(node);
         }
     }
 

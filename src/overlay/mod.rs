@@ -18,6 +18,7 @@ mod conn;
 pub mod crypto;
 pub mod dht;
 mod dir_admit;
+mod dir_sync;
 pub mod directory;
 mod interest;
 mod membership;
@@ -33,6 +34,8 @@ mod tests_abuse;
 mod tests_dht;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
@@ -264,6 +267,17 @@ pub struct Stats {
     /// Gossiped records of new node ids dropped because their link's IP prefix (and catch-up
     /// allowance) had added too many new ids lately (`dir_admit.rs`).
     pub gossip_limited: u64,
+    /// Anti-entropy records merged (new or newer), from `DirRecords`.
+    pub dir_records_merged: u64,
+    /// Anti-entropy records received that we already held (or older, expired, our own, or
+    /// no room): bytes the exchange wasted.
+    pub dir_records_useless: u64,
+    /// Ids a peer's `DirIds` offered that we lack but did not ask for: this link's new-id
+    /// allowance and prefix budget were spent (asked again in a later exchange).
+    pub dir_not_wanted: u64,
+    /// New ids taken without charge because a link from another prefix had offered them
+    /// before and been refused over budget (`dir_admit.rs`, vouched ids).
+    pub dir_vouched: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.
@@ -389,6 +403,8 @@ pub struct Overlay {
     bans: Bans,
     prefix_budget: caches::PrefixBudget,
     gossip_budget: caches::PrefixBudget,
+    /// Ids refused over their prefix's budget, for vouching by another prefix (`dir_admit.rs`).
+    refused_ids: dir_admit::RefusedIds,
     pending_unicast: BTreeMap<u64, PendingUnicast>,
     /// Home: where our leaves' unicasts went, (payload hash, destination, hop), oldest first;
     /// at most `LEAF_ROUTES_CAP`.
@@ -469,6 +485,7 @@ impl Overlay {
             bans: Bans::default(),
             prefix_budget: caches::PrefixBudget::default(),
             gossip_budget: caches::PrefixBudget::default(),
+            refused_ids: dir_admit::RefusedIds::default(),
             pending_unicast: BTreeMap::new(),
             leaf_routes: VecDeque::new(),
             timers: BTreeMap::new(),

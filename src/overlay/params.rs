@@ -104,6 +104,12 @@ pub const DIR_RECORDS_PER_FRAME: usize = 200;
 /// A connection's `DirDigest` is answered at most once per this interval (a link sends one when
 /// it comes up; each answer may re-encode up to `DIR_CAP` records ≈ 12 MiB).
 pub const DIR_ANSWER_INTERVAL_MS: u64 = 10 * 60_000;
+/// Most (node id, seq) pairs in one `DirIds` answer to a digest (≈ 19 B each ⇒ ≈ 78 KB frame, and
+/// at most this many records in the `DirRecords` that answer the peer's `DirWant`). Whole
+/// buckets of records were sent before: at 10,000 nodes a bucket holds ≈ 39 records (≈ 9 KB), so
+/// one missing record cost 9 KB each way; its id costs 19 B. Differing buckets beyond the bound
+/// are left to the next exchange (which starts at another bucket, picked by the clock).
+pub const DIR_IDS_PER_ANSWER: usize = 4_096;
 /// A record is valid this long after it was made (spec: 36 h).
 pub const RECORD_TTL_S: u64 = 36 * 3_600;
 /// A node re-publishes its record this often (spec: 12 h).
@@ -136,6 +142,11 @@ pub const GOSSIP_NEW_IDS_BURST: u64 = 1_000;
 /// Refill interval of the gossiped new-id budget: 10 per minute, 14,400 per day per prefix
 /// (≈ 7× the daily joins and returns of a 20,000-node network with 10 % churn a day).
 pub const GOSSIP_NEW_ID_INTERVAL_MS: u64 = 6_000;
+/// Node ids remembered as refused over their prefix's new-id budget, with that prefix, so a
+/// link from another prefix relaying the same id vouches for it (`dir_admit.rs`): 8 B id + 8 B
+/// prefix in a hash map (≈ 40 B with its table) + 8 B in the age queue (up to twice the cap)
+/// ⇒ ≈ 250 KiB when full; oldest forgotten first (forgotten ids come back by anti-entropy).
+pub const DIR_REFUSED_CAP: usize = 4_096;
 /// A connection we dialled to one of our configured bootstrap peers may add this many new ids
 /// on top (once per connection): a joining node legitimately learns the whole directory from
 /// its first digest exchange with the contact its operator chose.

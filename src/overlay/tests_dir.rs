@@ -11,10 +11,12 @@ use crate::wire::{Gossip, GossipKind, Sig};
 const UNIX0: u64 = super::sim::SIM_UNIX_ORIGIN;
 
 /// A fabricated core record number `k`, signed by the attacker's node key `[0x99; 32]`.
-fn fabricated(k: u64, seq: u64) -> Body {
+pub(super) fn fabricated(k: u64, seq: u64) -> Body {
     let mut crypto = FakeCrypto::new([0x99; 32]);
     let mut owner = [0xab; 32];
-    owner[24..].copy_from_slice(&(k + 1_000_000).to_be_bytes());
+    // The node id is the key's last 8 bytes: distinct ids, spread over the id space (an odd
+    // multiplier is a bijection).
+    owner[24..].copy_from_slice(&(k + 1_000_000).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     let mut rec = NodeRecord {
         node: NodeId::of_pubkey(&owner),
         owner: Key32(owner),
@@ -32,14 +34,14 @@ fn fabricated(k: u64, seq: u64) -> Body {
 }
 
 /// Completes the handshake on `conn` (already accepted, or dialled and connected) with `peer`.
-fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
+pub(super) fn authenticate(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32], conn: ConnId, at: u64) {
     let (nonce, _) = answer_hello(o, peer, conn, at);
     send_auth(o, peer, peer_key, nonce, conn, at + 1);
     assert!(o.connected_nodes().contains(&peer.node_id()), "handshake on {conn:?} failed");
 }
 
 /// Sends records `ks` (at `seq`) on `conn` in `DirRecords` frames.
-fn send_records(o: &mut Overlay, conn: ConnId, ks: std::ops::Range<u64>, seq: u64, at: u64) {
+pub(super) fn send_records(o: &mut Overlay, conn: ConnId, ks: std::ops::Range<u64>, seq: u64, at: u64) {
     let bodies: Vec<Body> = ks.map(|k| fabricated(k, seq)).collect();
     for (i, chunk) in bodies.chunks(DIR_RECORDS_PER_FRAME).enumerate() {
         o.handle_input(Input::Frame { conn, msg: Msg::DirRecords(chunk.to_vec()) }, t(at + i as u64));
@@ -107,4 +109,33 @@ fn a_joining_node_learns_a_whole_directory_from_its_bootstrap_peer() {
     let mid = o.directory_len() as u64;
     send_records(&mut o, ConnId(9), n..3 * n, 1, 600);
     assert_eq!(o.directory_len() as u64 - mid, GOSSIP_NEW_IDS_BURST);
+}
+
+/// The honest mass join (issue 8/10): a core's broadcast-tree parent relays nearly every new
+/// record, more than one prefix's budget, so records were refused and left to anti-entropy
+/// (the storm). A record refused over one prefix's budget is taken free when a link from
+/// another prefix relays it too; a Sybil's second link from its own /24 adds nothing.
+#[test]
+fn an_id_refused_over_one_prefixs_budget_is_taken_when_another_prefix_relays_it() {
+    let mut o = node(1, vec![]);
+    let links = [(5, [10, 40, 0, 1]), (6, [10, 40, 0, 2]), (7, [10, 41, 0, 1])];
+    for (i, (conn, ip)) in links.iter().enumerate() {
+        let peer = node(2 + i as u64, vec![]);
+        o.handle_input(Input::Accepted { conn: ConnId(*conn), remote: Addr::v4(*ip, 4000) }, t(10));
+        authenticate(&mut o, &peer, [2 + i as u8; 32], ConnId(*conn), 11);
+    }
+    let b = GOSSIP_NEW_IDS_BURST;
+    let before = o.directory_len() as u64;
+    // The tree parent (prefix 10.40.0) relays three budgets' worth: two are refused.
+    send_records(&mut o, ConnId(5), 0..3 * b, 1, 20);
+    assert_eq!(o.directory_len() as u64 - before, b);
+    // The same ids again from another link of the same /24: still refused (the Sybil bound).
+    send_records(&mut o, ConnId(6), b..3 * b, 1, 40);
+    assert_eq!(o.directory_len() as u64 - before, b, "a second link from one /24 vouched for its own ids");
+    // A link from another prefix relays them: all taken, and its own budget is untouched.
+    send_records(&mut o, ConnId(7), b..3 * b, 1, 60);
+    assert_eq!(o.directory_len() as u64 - before, 3 * b, "ids relayed by two prefixes stayed refused");
+    send_records(&mut o, ConnId(7), 3 * b..5 * b, 1, 80);
+    assert_eq!(o.directory_len() as u64 - before, 4 * b, "the second prefix's own budget");
+    assert_eq!(o.stats().invalid, 0);
 }

@@ -83,6 +83,9 @@ pub const FEATURE_DATAGRAM: u8 = 4;
 /// [`Msg::Unsubscribe`], [`Msg::TopicAck`], [`Msg::TopicRedirect`], [`Msg::TopicRefused`],
 /// [`Msg::TopicPost`] and [`Msg::TopicFetch`] (issue 10, docs/scaling.md "Per-author trees").
 pub const FEATURE_TREES: u8 = 8;
+/// Bit 4: it understands [`Msg::DirIds`] and [`Msg::DirWant`] (two-step directory
+/// anti-entropy); a `DirDigest` from such a peer is answered with ids, not whole buckets.
+pub const FEATURE_DIR_IDS: u8 = 16;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -474,6 +477,14 @@ pub enum Msg {
         /// Post id.
         id: MsgId,
     },
+    // --- two-step directory anti-entropy (issue 8/10 at 10k nodes). Sent only to peers whose
+    // `Hello` announced [`FEATURE_DIR_IDS`]. ---
+    /// Answer to a [`Msg::DirDigest`]: (node id, seq) of the sender's records in the buckets
+    /// where the digests differ, at most `DIR_IDS_PER_ANSWER`, instead of the records.
+    DirIds(Vec<(NodeId, u64)>),
+    /// The ids from the last [`Msg::DirIds`] the sender lacks (or holds older) and will take;
+    /// answered with [`Msg::DirRecords`], never more records than that `DirIds` offered.
+    DirWant(Vec<NodeId>),
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -610,6 +621,8 @@ impl Msg {
             Msg::TopicRefused(_) => "TopicRefused",
             Msg::TopicPost { .. } => "TopicPost",
             Msg::TopicFetch { .. } => "TopicFetch",
+            Msg::DirIds(_) => "DirIds",
+            Msg::DirWant(_) => "DirWant",
         }
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).

@@ -89,6 +89,8 @@ fn samples() -> Vec<Msg> {
         Msg::TopicRefused(NodeId(5)),
         Msg::TopicPost { topic: NodeId(5), routed: true, body: Body::from_slice(&[1, 2, 3]) },
         Msg::TopicFetch { topic: NodeId(5), id: MsgId([7; 32]) },
+        Msg::DirIds(vec![(NodeId(0x0102_0304_0506_0708), 7), (NodeId(9), 1_700_000_000_000)]),
+        Msg::DirWant(vec![NodeId(0x0102_0304_0506_0708), NodeId(9)]),
     ]
 }
 
@@ -386,4 +388,33 @@ fn tree_frames_are_tree_frames_and_posts_are_payload() {
         assert!(!(msg.is_tree() && msg.is_ring()));
     }
     assert!(Msg::TopicPost { topic: NodeId(1), routed: false, body: Body::from_slice(b"x") }.is_payload());
+}
+
+#[test]
+fn dir_id_frames_hostile_shapes_are_malformed_without_allocating() {
+    // A pair with a third element, a string for a seq, or a list header claiming 2^32 - 1 pairs
+    // in a tiny frame: refused by the decoder, never guessed at or pre-allocated.
+    let good = encode_frame(&Msg::DirIds(vec![(NodeId(1), 2)])).expect("encodes");
+    let at = good.iter().rposition(|b| *b == 0x92).expect("fixarray(2) of the pair");
+    let mut f = good.clone();
+    f[at] = 0x93;
+    f.push(0x00);
+    let len = (f.len() - 4) as u32;
+    f[..4].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(decode_frame(&f), Err(DecodeError::Malformed(_))), "3-element pair");
+    let mut f = good.clone();
+    let last = f.len() - 1;
+    f[last] = 0xa1; // fixstr(1) with no byte after it
+    assert!(decode_frame(&f).is_err(), "a string for a seq");
+    for name in [&b"DirIds"[..], &b"DirWant"[..]] {
+        let mut body = vec![PROTOCOL_VERSION, 0x81, 0xa0 | name.len() as u8];
+        body.extend_from_slice(name);
+        body.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert!(matches!(decode_body(&body), Err(DecodeError::Malformed(_))), "{name:?}");
+    }
+    // A want of ids as byte strings is not a want.
+    let mut body = vec![PROTOCOL_VERSION, 0x81, 0xa7];
+    body.extend_from_slice(b"DirWant");
+    body.extend_from_slice(&[0x91, 0xc4, 0x01, 0x05]);
+    assert!(matches!(decode_body(&body), Err(DecodeError::Malformed(_))));
 }
