@@ -317,11 +317,12 @@ fn hostile_unsubscribe_names_only_its_sender() {
     assert_eq!(t.children(topic), kids, "a stranger's unsubscribe changes nothing");
 }
 
-#[test]
-fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
-    let mut net = Net::new(50, 9);
+/// A `nodes`-node tree for topic `key` with every second node subscribed: (net, topic, root, a
+/// subscriber whose parent is not the root).
+fn tree_with_inner_subscriber(nodes: usize, seed: u64, key: u8) -> (Net, NodeId, NodeId, NodeId) {
+    let mut net = Net::new(nodes, seed);
     let ids = net.ids();
-    let topic = topic_of(&Key32([12; 32]));
+    let topic = topic_of(&Key32([key; 32]));
     for s in ids.iter().step_by(2) {
         net.want(*s, topic);
     }
@@ -332,6 +333,12 @@ fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
         .copied()
         .find(|n| net.tables[n].parent(topic).is_some_and(|p| p != root) && net.tables[n].wants(topic))
         .expect("a subscriber below an inner node");
+    (net, topic, root, x)
+}
+
+#[test]
+fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
+    let (mut net, topic, root, x) = tree_with_inner_subscriber(50, 9, 12);
     let dead = net.tables[&x].parent(topic).expect("parent");
     // The parent dies; a post goes out meanwhile and x misses it.
     net.tables.remove(&dead);
@@ -367,19 +374,8 @@ fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
 /// its recent ids without it, so the member passes the post up; from there it floods the tree.
 #[test]
 fn a_member_passes_up_a_post_its_new_parent_lacks() {
-    let mut net = Net::new(40, 11);
+    let (mut net, topic, root, x) = tree_with_inner_subscriber(40, 11, 21);
     let ids = net.ids();
-    let topic = topic_of(&Key32([21; 32]));
-    for s in ids.iter().step_by(2) {
-        net.want(*s, topic);
-    }
-    net.run(T0);
-    let root = owner(&net, topic);
-    let x = ids
-        .iter()
-        .copied()
-        .find(|n| net.tables[n].parent(topic).is_some_and(|p| p != root) && net.tables[n].wants(topic))
-        .expect("a subscriber below an inner node");
     let parent = net.tables[&x].parent(topic).expect("parent");
     // The parent restarts (all its tree state gone); x's post goes out meanwhile and is lost.
     let post = MsgId([7; 32]);
