@@ -162,10 +162,12 @@ pub const MAX_STORE_MIB: u64 = 4096;
 /// Bytes each stored event accounts for on top of its packed bytes (`store::compact`, the
 /// event's one allocation): malloc's header and rounding, its 72-byte slot in the
 /// `(created_at, id)` map and its id-index entry (8-byte prefixes), at the fill factors those
-/// maps reach. `benches/store.rs` measures the real heap (a counting allocator): 413 B per
-/// typical event (≈ 249 B packed), against 533 B when each event was a decoded `Event`
-/// (then accounted as `Event::approx_size` + 140 B; 651 B before the compact indexes).
-/// Memory: part of the store budget, not extra.
+/// maps reach. The map is a `store::timeline::Timeline` of 64-entry chunks, at least half full
+/// in any insert/remove order: `tests/store_heap.rs` measures 104 B per event beyond the packed
+/// bytes in time order and at most 130 B in hostile orders (the `BTreeMap` before it filled
+/// its nodes to ≈ 55 % in time order), so 164 B keeps a margin for the worst order.
+/// `benches/store.rs` measured 413 B per typical event (≈ 249 B packed) with the `BTreeMap`,
+/// against 533 B when each event was a decoded `Event`. Memory: part of the store budget.
 pub const STORE_EVENT_OVERHEAD_BYTES: usize = 164;
 
 /// Share of the store budget that pinned events (the owner's own, each author's latest
