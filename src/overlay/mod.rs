@@ -293,6 +293,11 @@ pub struct Stats {
     /// Tree frames refused: from a peer that did not announce the trees, or while this node
     /// does not run them (`--delivery` resolves to broadcast, or it is a leaf).
     pub tree_dropped: u64,
+    /// Posts this core had relayed on a tree before anyone here wanted the author, delivered
+    /// when the owner or a leaf started following (from the message cache).
+    pub tree_late_delivered: u64,
+    /// The same, but the post had left the message cache (`MSG_CACHE_MS`): not delivered.
+    pub tree_late_uncached: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

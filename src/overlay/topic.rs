@@ -207,9 +207,18 @@ impl TopicTable {
     }
 
     /// The owner (or a leaf) wants `topic`. Refused (false) only when `TOPIC_CAP` is reached.
+    /// A topic this node only relayed until now emits [`TopicOut::Relayed`] for its recent
+    /// ids: they went through without being delivered.
     pub fn want(&mut self, ring: &RingTable, topic: NodeId, now: Instant) -> bool {
         if let Some(t) = self.topics.get_mut(&topic) {
-            t.local = true;
+            if !t.local {
+                // Relayed until now: the recent posts went through without being delivered.
+                t.local = true;
+                let ids: Vec<MsgId> = t.recent.iter().rev().copied().collect();
+                for id in ids {
+                    self.push(TopicOut::Relayed { topic, id });
+                }
+            }
             return true;
         }
         if self.topics.len() >= TOPIC_CAP {

@@ -62,6 +62,15 @@ pub enum TopicOut {
         /// True while the post is still on its way to the tree (routed toward the root).
         routed: bool,
     },
+    /// This node relayed the post (it was on the path of the author's tree) before anyone
+    /// here wanted the topic, so it was passed on without being delivered: deliver it now
+    /// (from the caller's message cache).
+    Relayed {
+        /// Topic key.
+        topic: NodeId,
+        /// Post id.
+        id: MsgId,
+    },
     /// A parent announced a post this node may lack: fetch it from there if the store lacks it.
     Want {
         /// Peer to ask.

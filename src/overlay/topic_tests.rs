@@ -62,6 +62,10 @@ impl Net {
                 }
                 TopicOut::Post { to, topic, id, routed } => (to, Some((topic, id, routed))),
                 TopicOut::Want { .. } => continue,
+                TopicOut::Relayed { id, .. } => {
+                    self.got.entry(from).or_default().insert(id);
+                    continue;
+                }
             };
             if let Some((topic, id, routed)) = post {
                 if let (Some(t), Some(r)) = (self.tables.get_mut(&to), self.rings.get(&to)) {
@@ -362,7 +366,7 @@ fn a_lost_parent_is_replaced_and_the_new_parent_s_ihave_repairs_the_gap() {
                 }
                 net.drain(to);
             }
-            TopicOut::Post { .. } => {}
+            TopicOut::Post { .. } | TopicOut::Relayed { .. } => {}
         }
     }
     assert!(net.tables[&x].depth(topic).is_some(), "x rejoined");
@@ -409,4 +413,32 @@ fn a_member_passes_up_a_post_its_new_parent_lacks() {
     assert!(!members.is_empty());
     let missed: Vec<NodeId> = members.iter().copied().filter(|n| !net.has(*n, post)).collect();
     assert!(missed.is_empty(), "members without the post: {missed:?}");
+}
+
+#[test]
+fn a_relay_that_starts_wanting_the_topic_delivers_the_posts_it_only_passed_on() {
+    let mut net = Net::new(60, 5);
+    let ids = net.ids();
+    let topic = topic_of(&Key32([9; 32]));
+    for s in ids.iter().copied().step_by(4) {
+        net.want(s, topic);
+    }
+    net.run(T0);
+    let relay = ids
+        .iter()
+        .copied()
+        .find(|n| !net.tables[n].is_empty() && !net.tables[n].wants(topic))
+        .expect("some member only relays");
+    let outsider = ids.iter().copied().find(|n| net.tables[n].is_empty()).expect("some core holds no topic");
+    net.publish(outsider, topic, MsgId([2; 32]));
+    assert!(net.has(relay, MsgId([2; 32])), "the relay passed the post on");
+    net.got.clear();
+    net.want(relay, topic);
+    net.run(T0);
+    assert!(net.has(relay, MsgId([2; 32])), "the post the relay passed on is delivered once it is wanted");
+    // Wanting it again emits nothing more.
+    net.got.clear();
+    net.want(relay, topic);
+    net.run(T0);
+    assert!(!net.has(relay, MsgId([2; 32])));
 }

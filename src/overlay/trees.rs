@@ -28,7 +28,7 @@ use super::interest::Audience;
 use super::params::*;
 use super::ring::{RingPeer, RingTable};
 use super::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
-use super::{ConnId, Instant, Overlay};
+use super::{ConnId, Delivery, Instant, Output, Overlay};
 use crate::wire::{
     Body, DeliveryMode, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, MAX_BODY_BYTES,
 };
@@ -237,6 +237,7 @@ impl Overlay {
                         self.tree_send(to, Msg::TopicPost { topic, routed, body });
                     }
                 }
+                TopicOut::Relayed { id, .. } => self.deliver_relayed(id),
                 TopicOut::Want { from, topic, id } => {
                     if !self.seen.contains(&id) {
                         self.tree_send(from, Msg::TopicFetch { topic, id });
@@ -244,6 +245,31 @@ impl Overlay {
                 }
             }
         }
+    }
+
+    /// A post this core relayed without delivering (nobody here wanted its author then; now
+    /// someone does): delivered and pushed to the leaves from the message cache. Verified
+    /// again: the checked event of a relayed post is not kept (at most `TOPIC_RECENT` per
+    /// newly wanted topic).
+    fn deliver_relayed(&mut self, id: MsgId) {
+        let Some(g) = self.cache.get(&id).filter(|g| g.kind == GossipKind::Event).cloned() else {
+            self.stats.tree_late_uncached += 1;
+            return;
+        };
+        let Ok(checked) = self.crypto.verify_event(&g.id, g.body.as_slice(), self.unix_now()) else {
+            self.stats.tree_late_uncached += 1;
+            return;
+        };
+        let audience = Audience::of(checked.author, checked.event.as_ref());
+        self.push_leaves_only(g.clone(), None, &audience);
+        self.stats.tree_late_delivered += 1;
+        self.stats.delivered += 1;
+        self.emit(Output::Deliver(Delivery::Broadcast {
+            id: g.id,
+            author: checked.author,
+            body: g.body,
+            event: checked.event.map(Box::new),
+        }));
     }
 
     /// Send a tree frame: on the link if `to` is connected and speaks the trees, else dial

@@ -178,6 +178,9 @@ impl World {
                 }
                 // Repair fetches: no loss in this run, so a Want means a duplicate; not sent.
                 TopicOut::Want { .. } => continue,
+                // Delivered from the node's own cache: nothing travels (and this bench posts
+                // only after every subscription is made).
+                TopicOut::Relayed { .. } => continue,
             };
             let Some(&j) = self.index.get(&to) else { continue };
             self.sent[i as usize] += bytes as u64;
