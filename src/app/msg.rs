@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{packed, Event, EventId};
 use crate::keys::PublicKey;
-use crate::limits::{MAX_APP_MSG_BYTES, SYNC_PAGE_EVENTS};
+use crate::limits::{CATCHUP_PAGE_EVENTS, MAX_APP_MSG_BYTES, SYNC_PAGE_EVENTS};
 
 /// Version of the application protocol; a message of another version is refused.
 pub const APP_MSG_VERSION: u16 = 2;
@@ -125,6 +125,29 @@ pub enum AppMsg {
         #[serde(with = "packed::events")]
         events: Vec<Event>,
     },
+    /// Follow-mode catch-up (issue 10): broadcast-class events by `author` with
+    /// `since <= created_at <= until`, newest first; asked of the author's tree parent, or of
+    /// the author's own server.
+    AuthorSyncReq {
+        /// The followed author.
+        #[serde(with = "packed::key")]
+        author: PublicKey,
+        /// Window start (Unix seconds).
+        since: u64,
+        /// Window end (Unix seconds).
+        until: u64,
+        /// Events wanted at most (clamped to `CATCHUP_PAGE_EVENTS`).
+        limit: u32,
+    },
+    /// The answer: that author's events (empty when this node stores none in the window).
+    AuthorSyncResp {
+        /// The author asked for.
+        #[serde(with = "packed::key")]
+        author: PublicKey,
+        /// Broadcast-class events by `author` only.
+        #[serde(with = "packed::events")]
+        events: Vec<Event>,
+    },
 }
 
 #[derive(Serialize)]
@@ -198,6 +221,7 @@ pub fn decode(bytes: &[u8]) -> Result<AppMsg, DecodeError> {
     let too_many = match &wire.msg {
         AppMsg::SyncResp { events, .. } => events.len() > SYNC_PAGE_EVENTS,
         AppMsg::FetchResp { events, .. } => events.len() > 1,
+        AppMsg::AuthorSyncResp { events, .. } => events.len() > CATCHUP_PAGE_EVENTS,
         // Each envelope or id costs at least a few bytes, so the size check bounds these.
         _ => false,
     };

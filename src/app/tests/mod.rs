@@ -9,6 +9,7 @@ use super::*;
 use crate::event::{Event, EventId};
 use crate::time::UnixTime;
 
+mod catchup;
 mod classify;
 mod flows;
 mod offline;
