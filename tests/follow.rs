@@ -2,7 +2,8 @@
 //! "Delivery"): two core servers A and B, and a leaf L (`NOSTRP2P_ROLE=leaf`,
 //! `--delivery follow`) attached to both. L's owner follows A: L gets A's post and not C's;
 //! after L's owner replaces A by C and D in a newer follow list (an unfollow of A), L gets C's
-//! posts and no longer A's. Posts are published on B (`--accept-any-author`), so that one
+//! posts and no longer A's, and C's post from before the follow (its homes push a new
+//! followee's recent posts when they learn the new set). Posts are published on B (`--accept-any-author`), so that one
 //! server originates all of them. Every wait is on state (`/status`, timelines), never a sleep.
 //!
 //! The second test runs four core servers in `--delivery follow` (per-author trees among cores,
@@ -97,6 +98,9 @@ fn a_follow_leaf_gets_its_followees_posts_only_and_unfollow_stops_them() {
         has(&l, &newly) && has(&a, &unfollowed) && has(&b, &unfollowed)
     });
     assert!(!has(&l, &unfollowed), "an unfollowed author's post still reached the leaf");
+    // C's first post reached both homes before L followed C: when a home learns the new set
+    // it pushes the newly followed authors' recent posts it holds.
+    wait_until("C's post from before the follow at L", &all, || has(&l, &stranger));
     assert_eq!(status(&l)["network"]["dropped"]["interest_limited"], 0);
 }
 
