@@ -186,17 +186,30 @@ impl OverlayRuntime<'_> {
         true
     }
 
-    /// Send what this drain queued for datagrams (one datagram per peer, usually).
+    /// Send what this drain queued for datagrams (one datagram per peer, usually), all in one
+    /// system call (`reactor::send_datagrams`: every receiver of a post is woken before one of
+    /// them can preempt us).
     pub(super) fn flush_datagrams(&mut self) {
+        let mut batch = Vec::new();
         for (conn, queued) in std::mem::take(&mut self.dg.out) {
-            self.send_payload(conn, &queued);
+            if let Some(d) = self.seal_payload(conn, &queued) {
+                batch.push(d);
+            }
+        }
+        self.net.send_datagrams(&batch);
+    }
+
+    /// One payload datagram to `conn`'s peer, sent now.
+    pub(super) fn send_payload(&mut self, conn: ConnId, queued: &Queued) {
+        if let Some((to, d)) = self.seal_payload(conn, queued) {
+            self.net.send_datagram(to, &d);
         }
     }
 
-    /// One payload datagram to `conn`'s peer; by TCP if the link stopped being usable since
-    /// the frames were queued (it fell back). The test hook may drop it after sealing (as the
-    /// network would: it is in the resend ring and counted as sent).
-    pub(super) fn send_payload(&mut self, conn: ConnId, queued: &Queued) {
+    /// One payload datagram to `conn`'s peer, to send; by TCP (and `None`) if the link stopped
+    /// being usable since the frames were queued (it fell back). The test hook may drop it
+    /// after sealing (as the network would: it is in the resend ring and counted as sent).
+    fn seal_payload(&mut self, conn: ConnId, queued: &Queued) -> Option<(SocketAddr, Vec<u8>)> {
         let sealed = if queued.gossip {
             self.dg.links.seal_for(conn, &queued.frames, false)
         } else {
@@ -206,7 +219,7 @@ impl OverlayRuntime<'_> {
             for msg in datagram::decode_frames(&queued.frames).unwrap_or_default() {
                 let _ = self.net.send(conn, &msg);
             }
-            return;
+            return None;
         };
         self.dg.links.count_kinds(queued.gossip, queued.ihaves);
         log::debug!(
@@ -218,10 +231,10 @@ impl OverlayRuntime<'_> {
         if self.dg.drop_every > 0 {
             self.dg.drop_count += 1;
             if self.dg.drop_count % self.dg.drop_every == 0 {
-                return;
+                return None;
             }
         }
-        self.net.send_datagram(to, &d);
+        Some((to, d))
     }
 }
 
