@@ -487,11 +487,6 @@ pub const MAX_FOLLOWEES: usize = 1_000;
 /// for the process's life); more ready sources are taken by the next wait, at once.
 pub const REACTOR_EVENTS_PER_WAIT: usize = 64;
 
-/// Datagrams sent per `sendmmsg(2)` call (`reactor::send_datagrams`): one post's copies and
-/// IHAVEs to every datagram peer usually fit one call; a longer batch takes more. Each costs
-/// ≈ 200 B of headers and addresses while the call lasts (≤ 13 KiB), nothing kept.
-pub const SENDMMSG_BATCH: usize = 64;
-
 /// The longest single `epoll_wait` of the reactor even with no timer due (it simply waits
 /// again): keeps the timeout far from any overflow in the kernel's conversion.
 pub const REACTOR_MAX_WAIT: Duration = Duration::from_secs(3600);

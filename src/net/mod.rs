@@ -238,17 +238,6 @@ impl<'a> Net<'a> {
         }
     }
 
-    /// Send datagrams now, in one system call (`reactor::send_datagrams`); as `send_datagram`
-    /// for each.
-    pub fn send_datagrams(&mut self, batch: &[(SocketAddr, Vec<u8>)]) {
-        let Some(udp) = &self.udp else { return };
-        if batch.is_empty() {
-            return;
-        }
-        let failed = crate::reactor::send_datagrams(udp.get_ref(), batch);
-        self.stats.datagram_send_failed += u64::try_from(failed).unwrap_or(u64::MAX);
-    }
-
     /// Open connections' ids.
     pub fn conn_ids(&self) -> Vec<ConnId> {
         self.writers.keys().copied().collect()

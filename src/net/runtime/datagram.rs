@@ -186,30 +186,17 @@ impl OverlayRuntime<'_> {
         true
     }
 
-    /// Send what this drain queued for datagrams (one datagram per peer, usually), all in one
-    /// system call (`reactor::send_datagrams`: every receiver of a post is woken before one of
-    /// them can preempt us).
+    /// Send what this drain queued for datagrams (one datagram per peer, usually).
     pub(super) fn flush_datagrams(&mut self) {
-        let mut batch = Vec::new();
         for (conn, queued) in std::mem::take(&mut self.dg.out) {
-            if let Some(d) = self.seal_payload(conn, &queued) {
-                batch.push(d);
-            }
+            self.send_payload(conn, &queued);
         }
-        self.net.send_datagrams(&batch);
     }
 
-    /// One payload datagram to `conn`'s peer, sent now.
+    /// One payload datagram to `conn`'s peer; by TCP if the link stopped being usable since
+    /// the frames were queued (it fell back). The test hook may drop it after sealing (as the
+    /// network would: it is in the resend ring and counted as sent).
     pub(super) fn send_payload(&mut self, conn: ConnId, queued: &Queued) {
-        if let Some((to, d)) = self.seal_payload(conn, queued) {
-            self.net.send_datagram(to, &d);
-        }
-    }
-
-    /// One payload datagram to `conn`'s peer, to send; by TCP (and `None`) if the link stopped
-    /// being usable since the frames were queued (it fell back). The test hook may drop it
-    /// after sealing (as the network would: it is in the resend ring and counted as sent).
-    fn seal_payload(&mut self, conn: ConnId, queued: &Queued) -> Option<(SocketAddr, Vec<u8>)> {
         let sealed = if queued.gossip {
             self.dg.links.seal_for(conn, &queued.frames, false)
         } else {
@@ -219,7 +206,7 @@ impl OverlayRuntime<'_> {
             for msg in datagram::decode_frames(&queued.frames).unwrap_or_default() {
                 let _ = self.net.send(conn, &msg);
             }
-            return None;
+            return;
         };
         self.dg.links.count_kinds(queued.gossip, queued.ihaves);
         log::debug!(
@@ -231,10 +218,10 @@ impl OverlayRuntime<'_> {
         if self.dg.drop_every > 0 {
             self.dg.drop_count += 1;
             if self.dg.drop_count % self.dg.drop_every == 0 {
-                return None;
+                return;
             }
         }
-        Some((to, d))
+        self.net.send_datagram(to, &d);
     }
 }
 
