@@ -183,7 +183,7 @@ impl<'a> Reader<'a> {
     /// An array header; the count is at most the bytes left (every element is ≥ 1 byte), so a
     /// caller may reserve room for it.
     pub(crate) fn array_len(&mut self) -> Result<usize, ReadError> {
-        self.len_header(|r| rmp::decode::read_array_len(r), "an array", 1)
+        self.len_header(rmp::decode::read_array_len, "an array", 1)
     }
 
     /// An array header that must announce exactly `n` elements (a struct's fields).
@@ -197,13 +197,13 @@ impl<'a> Reader<'a> {
 
     /// A map header; the count is at most half the bytes left.
     pub(crate) fn map_len(&mut self) -> Result<usize, ReadError> {
-        self.len_header(|r| rmp::decode::read_map_len(r), "a map", 2)
+        self.len_header(rmp::decode::read_map_len, "a map", 2)
     }
 
     /// A byte string (`bin`), borrowed from the input.
     pub(crate) fn bin(&mut self) -> Result<&'a [u8], ReadError> {
         let at = self.at();
-        let n = self.len_header(|r| rmp::decode::read_bin_len(r), "a byte string", 1)?;
+        let n = self.len_header(rmp::decode::read_bin_len, "a byte string", 1)?;
         self.take(n, at)
     }
 
@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
     /// A text string's bytes (not checked to be UTF-8: callers compare them with names).
     pub(crate) fn str(&mut self) -> Result<&'a [u8], ReadError> {
         let at = self.at();
-        let n = self.len_header(|r| rmp::decode::read_str_len(r), "a string", 1)?;
+        let n = self.len_header(rmp::decode::read_str_len, "a string", 1)?;
         self.take(n, at)
     }
 

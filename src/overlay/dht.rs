@@ -45,8 +45,7 @@ use super::params::*;
 use super::ring::{Hop, RingPeer, RingTable};
 use super::{Overlay, Timer};
 use crate::wire::{
-    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason,
-    FEATURE_RING,
+    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason, FEATURE_RING,
 };
 
 /// True if a ring frame's lists are within their bounds (`RING_NEIGHBOURS_MAX`,

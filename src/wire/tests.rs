@@ -95,7 +95,12 @@ fn samples() -> Vec<Msg> {
         // shapes the earlier samples leave out, so the golden file pins every enum value and
         // every length class (fixarray/array16, bin8/bin16, fixstr, every int width).
         Msg::Hello(Box::new(Hello { record: core_record(), nonce: u64::MAX })),
-        Msg::Gossip(Gossip { id: MsgId::UNSET, round: 65535, kind: GossipKind::Record, body: Body::from_slice(&[9; 300]) }),
+        Msg::Gossip(Gossip {
+            id: MsgId::UNSET,
+            round: 65535,
+            kind: GossipKind::Record,
+            body: Body::from_slice(&[9; 300]),
+        }),
         Msg::Undeliverable {
             src: NodeId(u64::MAX),
             dst: NodeId(0xffff_ffff),

@@ -26,7 +26,8 @@ impl Rng {
     }
     /// An integer from every width class (fixint, u8, u16, u32, u64 boundaries and random).
     fn int(&mut self) -> u64 {
-        const EDGES: [u64; 12] = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 0xffff_ffff, 1 << 32, u64::MAX - 1, u64::MAX];
+        const EDGES: [u64; 12] =
+            [0, 1, 127, 128, 255, 256, 65_535, 65_536, 0xffff_ffff, 1 << 32, u64::MAX - 1, u64::MAX];
         match self.below(3) {
             0 => EDGES[self.below(EDGES.len() as u64) as usize],
             1 => self.below(300),
@@ -273,8 +274,9 @@ fn mutated_and_random_input_is_judged_like_serde_did() {
                 }
                 1 if !m.is_empty() => {
                     // An interesting marker: nil, bools, int/bin/str/array/map headers.
-                    const MARKERS: [u8; 16] =
-                        [0xc0, 0xc2, 0xc3, 0xcc, 0xcd, 0xd0, 0xc4, 0xc5, 0xa1, 0xd9, 0x90, 0x91, 0xdc, 0x80, 0x81, 0xff];
+                    const MARKERS: [u8; 16] = [
+                        0xc0, 0xc2, 0xc3, 0xcc, 0xcd, 0xd0, 0xc4, 0xc5, 0xa1, 0xd9, 0x90, 0x91, 0xdc, 0x80, 0x81, 0xff,
+                    ];
                     let i = rng.below(m.len() as u64) as usize;
                     m[i] = MARKERS[rng.below(16) as usize];
                 }
@@ -332,7 +334,10 @@ fn forms_serde_tolerated_and_no_encoder_writes_are_refused() {
     assert_eq!(new_decode(&canonical), old_decode(&canonical));
     let cases: Vec<(&str, Vec<u8>)> = vec![
         // {"id":1,"key":2,"hops":3}: a struct as a map.
-        ("struct as map", find(&[0x83, 0xa2, b'i', b'd', 1, 0xa3, b'k', b'e', b'y', 2, 0xa4, b'h', b'o', b'p', b's', 3])),
+        (
+            "struct as map",
+            find(&[0x83, 0xa2, b'i', b'd', 1, 0xa3, b'k', b'e', b'y', 2, 0xa4, b'h', b'o', b'p', b's', 3]),
+        ),
         // LinkResend's list of integers as a byte string.
         ("list as bin", {
             let mut b = vec![0x81, 0xaa];
@@ -373,7 +378,8 @@ fn forms_serde_tolerated_and_no_encoder_writes_are_refused() {
         assert_eq!(new_decode(&bytes), None, "{what}");
     }
     // Accepted by both: integers in a wider form than needed, and `{"Join": nil}`.
-    for bytes in [vec![0x81, 0xa1, b'P', 0xcf, 0, 0, 0, 0, 0, 0, 0, 7], vec![0x81, 0xa4, b'J', b'o', b'i', b'n', 0xc0]] {
+    for bytes in [vec![0x81, 0xa1, b'P', 0xcf, 0, 0, 0, 0, 0, 0, 0, 7], vec![0x81, 0xa4, b'J', b'o', b'i', b'n', 0xc0]]
+    {
         assert!(new_decode(&bytes).is_some());
         assert_eq!(new_decode(&bytes), old_decode(&bytes));
     }
