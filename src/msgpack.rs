@@ -229,6 +229,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Elements to reserve room for when a list header announces `n` of type `T`: `n`, but at
+/// most [`MSGPACK_PREALLOC_BYTES`](crate::limits::MSGPACK_PREALLOC_BYTES) worth (the count is a
+/// peer's claim; a list longer than that grows as its elements actually arrive).
+pub(crate) fn prealloc<T>(n: usize) -> usize {
+    n.min(crate::limits::MSGPACK_PREALLOC_BYTES / std::mem::size_of::<T>().max(1))
+}
+
 /// True if marker `m` starts a value of the family `expected` names (used to tell a cut-short
 /// header from a wrong type).
 fn marker_is(m: rmp::Marker, expected: &'static str) -> bool {
@@ -332,6 +339,16 @@ mod tests {
         let mut r = Reader::new(&[0x92, 0x01, 0x02]);
         assert_eq!(r.array_len(), Ok(2));
         assert_eq!(r.bin_array::<0>().ok(), None, "not a bin");
+    }
+
+    #[test]
+    fn room_reserved_for_a_claimed_list_is_capped() {
+        // A header may claim as many elements as there are bytes left (256 Ki in a full
+        // frame); reserving that many 32-byte peers would be 8 MiB for a frame of 256 KiB.
+        let cap = crate::limits::MSGPACK_PREALLOC_BYTES;
+        assert_eq!(prealloc::<[u8; 32]>(256 * 1024) * 32, cap);
+        assert_eq!(prealloc::<u8>(5), 5, "short lists get exactly their room");
+        assert_eq!(prealloc::<()>(7), 7, "zero-sized elements do not divide by zero");
     }
 
     #[test]

@@ -311,7 +311,7 @@ fn read_msg(r: &mut Reader<'_>) -> Result<AppMsg, ReadError> {
         b"Mail" => {
             r.fields(2)?;
             let n = r.array_len()?;
-            let mut envelopes = Vec::with_capacity(n);
+            let mut envelopes = Vec::with_capacity(crate::msgpack::prealloc::<Envelope>(n));
             for _ in 0..n {
                 r.fields(2)?;
                 envelopes.push(Envelope { id: r.uint()?, sealed: Bytes(r.bin()?.to_vec()) });
@@ -321,7 +321,7 @@ fn read_msg(r: &mut Reader<'_>) -> Result<AppMsg, ReadError> {
         b"MailAck" => {
             r.fields(1)?;
             let n = r.array_len()?;
-            let mut ids = Vec::with_capacity(n);
+            let mut ids = Vec::with_capacity(crate::msgpack::prealloc::<u64>(n));
             for _ in 0..n {
                 ids.push(r.uint()?);
             }

@@ -58,10 +58,10 @@ pub(crate) fn read_event(r: &mut Reader<'_>) -> Result<Event, ReadError> {
     let created_at = UnixTime(r.uint()?);
     let kind = r.uint()?;
     let n = r.array_len()?;
-    let mut tags = Vec::with_capacity(n);
+    let mut tags = Vec::with_capacity(crate::msgpack::prealloc::<Vec<String>>(n));
     for _ in 0..n {
         let m = r.array_len()?;
-        let mut tag = Vec::with_capacity(m);
+        let mut tag = Vec::with_capacity(crate::msgpack::prealloc::<String>(m));
         for _ in 0..m {
             tag.push(read_string(r)?);
         }

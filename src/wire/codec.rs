@@ -486,10 +486,11 @@ pub(crate) fn read_record(r: &mut Reader<'_>) -> R<NodeRecord> {
 }
 
 /// A list whose elements `item` reads. Room is reserved only for what the input can hold
-/// (`array_len` checked the count against the bytes left).
+/// (`array_len` checked the count against the bytes left), and at most
+/// `limits::MSGPACK_PREALLOC_BYTES` of it.
 fn read_list<'a, T>(r: &mut Reader<'a>, item: impl Fn(&mut Reader<'a>) -> R<T>) -> R<Vec<T>> {
     let n = r.array_len()?;
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(crate::msgpack::prealloc::<T>(n));
     for _ in 0..n {
         out.push(item(r)?);
     }

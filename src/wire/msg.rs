@@ -85,7 +85,7 @@ const FEATURE_MAGIC: u64 = 0x6E70;
 
 impl Hello {
     /// A nonce announcing `features`: the top 16 bits are a fixed marker, the next 8 the
-    /// capability bits, the low 40 bits random. Why in the nonce: `rmp_serde` refuses a struct
+    /// capability bits, the low 40 bits random. Why in the nonce: the decoder refuses a struct
     /// with an extra field and an unknown `Msg` variant, so a new `Hello` field or frame would
     /// disconnect every peer of the previous build; the nonce is a plain `u64` they sign and
     /// never interpret. 40 random bits still make a replayed `Auth` hopeless (the verifier
@@ -262,7 +262,7 @@ impl UndeliverableReason {
     }
 }
 
-/// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
+/// One overlay message. See spec §2.9 for the protocol each group belongs to. The wire carries
 /// the variant name: the most frequent ones (gossip, IHAVE, ping/pong) have one-letter wire names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(test, derive(Serialize, Deserialize))]
