@@ -519,3 +519,9 @@ pub const REACTOR_EVENTS_PER_WAIT: usize = 64;
 /// The longest single `epoll_wait` of the reactor even with no timer due (it simply waits
 /// again): keeps the timeout far from any overflow in the kernel's conversion.
 pub const REACTOR_MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Room reserved up front for a MessagePack list read from a peer (`msgpack::prealloc`): at
+/// most this many bytes of elements, whatever count the list header claims (the header is
+/// already checked against the bytes left; this caps the transient reservation of a list of
+/// large elements, e.g. 256 Ki announced `PeerRef`s ⇒ 8 MiB, to 64 KiB; longer lists grow).
+pub const MSGPACK_PREALLOC_BYTES: usize = 64 * 1024;

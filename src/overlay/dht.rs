@@ -45,8 +45,7 @@ use super::params::*;
 use super::ring::{Hop, RingPeer, RingTable};
 use super::{Overlay, Timer};
 use crate::wire::{
-    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, NodeRecord, PeerRef, Role, Routed, UndeliverableReason,
-    FEATURE_RING,
+    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason, FEATURE_RING,
 };
 
 /// True if a ring frame's lists are within their bounds (`RING_NEIGHBOURS_MAX`,
@@ -490,7 +489,7 @@ impl Overlay {
         }
         let Some(p) = d.pending.remove(&f.id) else { return };
         if let Some(body) = &f.record {
-            match crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) {
+            match crate::wire::decode_record(body.as_slice()) {
                 Ok(rec) if rec.node == f.key => match self.check_record(&rec) {
                     RecordCheck::Valid { authorised } => {
                         let unix = self.unix_now();
@@ -565,7 +564,7 @@ impl Overlay {
                 let Some(e) = self.dir.get(f.key) else { return };
                 let body = e.body.clone();
                 let seq = e.seq;
-                let held = f.record.as_ref().and_then(|b| crate::msgpack::from_slice::<NodeRecord>(b.as_slice()).ok());
+                let held = f.record.as_ref().and_then(|b| crate::wire::decode_record(b.as_slice()).ok());
                 if held.is_some_and(|r| r.seq >= seq) {
                     // Read-back check passed: the owner core holds the current record.
                     self.ring_consider(&f.holders);
@@ -593,7 +592,7 @@ impl Overlay {
     fn on_store(&mut self, conn: ConnId, records: Vec<Body>) {
         let unix = self.unix_now();
         for body in records {
-            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            let Ok(rec) = crate::wire::decode_record(body.as_slice()) else { return self.ban_conn(conn) };
             let holder = self.dht.as_ref().is_some_and(|d| d.table.stores(rec.node));
             if !holder {
                 if let Some(d) = self.dht.as_mut() {

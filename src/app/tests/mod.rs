@@ -14,6 +14,7 @@ mod classify;
 mod flows;
 mod offline;
 mod wire;
+mod wire_oracle;
 
 /// A clock after every fixture (events are checked against it).
 const NOW: UnixTime = UnixTime(1_717_100_000);
