@@ -269,8 +269,8 @@ pub struct Stats {
     pub gossip_limited: u64,
     /// Anti-entropy records merged (new or newer), from `DirRecords`.
     pub dir_records_merged: u64,
-    /// Anti-entropy records received that we already held (or older, expired, our own, or
-    /// no room): bytes the exchange wasted.
+    /// Anti-entropy records received that we already held (or older, expired, or our own):
+    /// bytes the exchange wasted.
     pub dir_records_useless: u64,
     /// Ids a peer's `DirIds` offered that we lack but did not ask for: this link's new-id
     /// allowance and prefix budget were spent (asked again in a later exchange).
