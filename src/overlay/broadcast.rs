@@ -490,7 +490,7 @@ impl Overlay {
                 self.stats_mut().id_conflicts += 1;
                 log::warn!("record for node {} signed by another key; not relayed", rec.node);
             }
-            Merge::Full => {}
+            Merge::Full => self.stats_mut().dir_full += 1,
             Merge::Stale => {}
             Merge::New | Merge::Updated if self.ring_on() => {
                 // Ring directory: records are not broadcast; an attached leaf's record is

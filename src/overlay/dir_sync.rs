@@ -149,7 +149,8 @@ impl Overlay {
             match self.dir.merge(&rec, body, authorised, unix) {
                 Merge::Conflict => self.stats.id_conflicts += 1,
                 Merge::New | Merge::Updated => self.stats.dir_records_merged += 1,
-                Merge::Stale | Merge::Full => self.stats.dir_records_useless += 1,
+                Merge::Stale => self.stats.dir_records_useless += 1,
+                Merge::Full => self.stats.dir_full += 1,
             }
         }
     }

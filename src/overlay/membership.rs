@@ -174,6 +174,11 @@ impl Overlay {
     pub(super) fn on_neighbor_reply(&mut self, from: NodeId, ok: bool) {
         self.pending_neighbor.remove(&from);
         if ok && self.role == Role::Core {
+            if self.is_bootstrap_peer(from) {
+                // A contact took our `Join` (or a high-priority request): we are in its part
+                // of the overlay, no retry needed.
+                self.join_retries_left = 0;
+            }
             self.add_active(from);
         } else if let Some(p) = self.peer_ref(from) {
             self.add_passive(p);
@@ -285,6 +290,9 @@ impl Overlay {
         let now = self.now;
         self.keep_eager_floor();
         self.pending_neighbor.retain(|_, deadline| *deadline > now);
+        // Before the refill below, which would ask the contact at low priority (refused by a
+        // full view) and leave it pending.
+        self.retry_join();
         if self.passive.len() < SHUFFLE_PASSIVE && self.active.len() < ACTIVE_VIEW {
             let sample = self.dir.sample_cores(PASSIVE_VIEW / 2, |n| self.rng.below(n as u64) as usize);
             for p in sample {
@@ -318,6 +326,48 @@ impl Overlay {
                 let peers = self.sample_views();
                 self.send_node(targets[i], Msg::Shuffle { origin, peers, ttl: SHUFFLE_TTL });
             }
+        }
+    }
+
+    /// True if our connection to `node` is one we dialled to a configured bootstrap peer.
+    fn is_bootstrap_peer(&self, node: NodeId) -> bool {
+        self.by_node.get(&node).and_then(|c| self.conns.get(c)).is_some_and(|c| c.purpose == Purpose::Bootstrap)
+    }
+
+    /// Re-send our `Join` to the bootstrap contacts until one accepts it (`JOIN_RETRIES`, every
+    /// `JOIN_RETRY_MS`). A contact still checking its own reachability refuses a `Join`; the
+    /// high-priority fallback request (`maintain_core`) stops once anyone links to us, and the
+    /// low-priority ones are refused by full views, so a core that cores joined *through* before
+    /// its own `Join` succeeded stayed an island with them for minutes (the broadcast directory
+    /// never crossed over: docs/scaling.md, 1k seed 2).
+    fn retry_join(&mut self) {
+        if self.join_retries_left == 0 || self.now < self.next_join_retry {
+            return;
+        }
+        let boots: Vec<(ConnId, NodeId)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_up() && c.purpose == Purpose::Bootstrap)
+            .filter_map(|(k, c)| c.peer.map(|n| (*k, n)))
+            .collect();
+        if boots.iter().any(|(_, n)| self.active.contains(n)) {
+            // A contact linked to us on its own (a forwarded join): joined.
+            self.join_retries_left = 0;
+            return;
+        }
+        let mut sent = false;
+        for (conn, node) in boots {
+            if self.pending_neighbor.contains_key(&node) {
+                continue;
+            }
+            self.pending_neighbor.insert(node, self.now.plus_ms(NEIGHBOR_TIMEOUT_MS));
+            self.send(conn, Msg::Join);
+            sent = true;
+        }
+        if sent {
+            self.join_retries_left -= 1;
+            self.stats.join_retries += 1;
+            self.next_join_retry = self.now.plus_ms(JOIN_RETRY_MS);
         }
     }
 

@@ -277,8 +277,8 @@ pub struct Stats {
     pub gossip_limited: u64,
     /// Anti-entropy records merged (new or newer), from `DirRecords`.
     pub dir_records_merged: u64,
-    /// Anti-entropy records received that we already held (or older, expired, our own, or
-    /// no room): bytes the exchange wasted.
+    /// Anti-entropy records received that we already held (or older, expired, or our own):
+    /// bytes the exchange wasted.
     pub dir_records_useless: u64,
     /// Ids a peer's `DirIds` offered that we lack but did not ask for: this link's new-id
     /// allowance and prefix budget were spent (asked again in a later exchange).
@@ -288,6 +288,10 @@ pub struct Stats {
     pub dir_vouched: u64,
     /// Records not kept because the directory was full of live records.
     pub dir_full: u64,
+    /// `Join`s re-sent to a bootstrap contact that had refused (or not answered) ours: a
+    /// contact still checking its own reachability refuses, and a core that never joined
+    /// stayed an island with the cores that joined through it (`membership.rs`).
+    pub join_retries: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.
     pub shed_to_ihave: u64,
     /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
@@ -382,6 +386,10 @@ pub struct Overlay {
     active: Vec<NodeId>,
     passive: Vec<PeerRef>,
     pending_neighbor: BTreeMap<NodeId, Instant>,
+    /// `Join`s still to re-send to our bootstrap contacts (0 once one accepted us, see
+    /// `membership.rs` `retry_join`), and when the next may go.
+    join_retries_left: u8,
+    next_join_retry: Instant,
     leaves: Vec<NodeId>,
     /// A leaf's homes: a structural bound, so a fixed-capacity vector (no heap, no growth).
     homes: heapless::Vec<NodeId, MAX_HOMES>,
@@ -473,6 +481,8 @@ impl Overlay {
             active: Vec::new(),
             passive: Vec::new(),
             pending_neighbor: BTreeMap::new(),
+            join_retries_left: JOIN_RETRIES,
+            next_join_retry: now,
             leaves: Vec::new(),
             homes: heapless::Vec::new(),
             pending_homes: Vec::new(),

@@ -28,6 +28,14 @@ pub const SHUFFLE_INTERVAL_MS: u64 = 60_000;
 pub const ACTIVE_REFRESH_ONE_IN: u64 = 4;
 /// A Neighbor request unanswered this long is given up (WAN/phones; iroh's 500 ms is LAN-tuned).
 pub const NEIGHBOR_TIMEOUT_MS: u64 = 5_000;
+/// A core whose `Join` its bootstrap contact refused (the contact was still checking its own
+/// reachability, up to `REACH_TIMEOUT_MS`) or did not answer sends it again this often ...
+pub const JOIN_RETRY_MS: u64 = 2_000;
+/// ... at most this many times (one minute: four times the longest reachability check), until
+/// a contact accepts. Without it, the cores that joined through such a core formed an island
+/// the broadcast never crossed (1k seed 2: three parts for minutes, cores at 476 of 1,000
+/// records). Two fields per node, one small frame per retry.
+pub const JOIN_RETRIES: u8 = 30;
 
 // ---- leaves and homes ----
 /// Homes a leaf keeps (one eager, one lazy).

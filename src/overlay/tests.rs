@@ -265,3 +265,62 @@ fn a_bootstrap_resolved_after_start_is_dialled_and_checks_reachability_first() {
     assert!(o.redials.iter().all(|r| r.addr != boot || r.purpose != conn::Purpose::Bootstrap));
     assert!(o.redials.iter().any(|r| r.addr == moved));
 }
+
+/// A core whose bootstrap contact refuses its `Join` (the contact is still checking its own
+/// reachability) asks again until one is accepted, and only `JOIN_RETRIES` times: before, it
+/// never asked again once other cores linked to it, and stayed an island with them
+/// (tests/sim_dir.rs). A contact that refuses for ever costs one small frame per retry, bounded.
+#[test]
+fn a_refused_join_is_retried_until_accepted_and_no_more_than_the_bound() {
+    let boot = Addr::v4([10, 0, 0, 9], 7000);
+    let mut o = node_with(1, vec![boot]);
+    let contact = node(9);
+    o.handle_timeout(t(1));
+    let conn = drain(&mut o)
+        .into_iter()
+        .find_map(|out| match out {
+            Output::Dial { conn, addr } if addr == boot => Some(conn),
+            _ => None,
+        })
+        .expect("dials its bootstrap");
+    o.handle_input(Input::Connected { conn }, t(2));
+    let (nonce, _) = answer_hello(&mut o, &contact, conn, 3);
+    let joins = |out: &[Output]| out.iter().filter(|x| matches!(x, Output::Send { msg: Msg::Join, .. })).count();
+    let mut sent = joins(&send_auth(&mut o, &contact, [9; 32], nonce, conn, 4));
+    assert_eq!(sent, 1, "joins on connecting");
+    // The contact refuses every Join, and someone else links to us meanwhile (a core that
+    // joined through us): our view is not empty, so only the retry can get us to the contact.
+    let other = node(3);
+    handshake_with(&mut o, &other, [3; 32], 40, Addr::v4([10, 0, 0, 3], 7000));
+    o.handle_input(Input::Frame { conn: ConnId(40), msg: Msg::Join }, t(13));
+    assert!(o.active_view().contains(&other.node_id()));
+    let mut at = 14;
+    for _ in 0..(JOIN_RETRIES as u64 + 10) * JOIN_RETRY_MS / 1_000 {
+        o.handle_input(Input::Frame { conn, msg: Msg::NeighborReply { ok: false } }, t(at));
+        o.handle_timeout(t(at + 1_000));
+        sent += joins(&drain(&mut o));
+        at += 1_000;
+    }
+    assert!(sent >= 3, "a refused Join must be asked again ({sent} sent)");
+    assert!(sent <= 1 + JOIN_RETRIES as usize, "retries are bounded ({sent} sent)");
+    assert_eq!(o.stats().join_retries as usize, sent - 1);
+
+    // With retries left, an accepted one ends them.
+    let mut o = node_with(1, vec![boot]);
+    o.handle_timeout(t(1));
+    drain(&mut o);
+    o.handle_input(Input::Connected { conn }, t(2));
+    let (nonce, _) = answer_hello(&mut o, &contact, conn, 3);
+    send_auth(&mut o, &contact, [9; 32], nonce, conn, 4);
+    o.handle_input(Input::Frame { conn, msg: Msg::NeighborReply { ok: false } }, t(5));
+    o.handle_timeout(t(1_005));
+    assert_eq!(joins(&drain(&mut o)), 1, "asked again");
+    o.handle_input(Input::Frame { conn, msg: Msg::NeighborReply { ok: true } }, t(1_100));
+    assert!(o.active_view().contains(&contact.node_id()));
+    let mut later = 0;
+    for k in 0..60 {
+        o.handle_timeout(t(2_000 + k * 1_000));
+        later += joins(&drain(&mut o));
+    }
+    assert_eq!(later, 0, "accepted: no more Joins");
+}

@@ -139,3 +139,30 @@ fn an_id_refused_over_one_prefixs_budget_is_taken_when_another_prefix_relays_it(
     assert_eq!(o.directory_len() as u64 - before, 4 * b, "the second prefix's own budget");
     assert_eq!(o.stats().invalid, 0);
 }
+
+/// Every way a valid record is not kept is counted: a directory full of live records refuses
+/// a newcomer from `DirRecords` *and* from a record broadcast in `dir_full` (the broadcast path
+/// dropped it silently, `DirRecords` counted it as merely useless).
+#[test]
+fn records_refused_by_a_full_directory_are_counted_on_every_path() {
+    let mut o = node(1, vec![]);
+    let peer = node(2, vec![]);
+    o.handle_input(Input::Accepted { conn: ConnId(5), remote: Addr::v4([10, 9, 9, 9], 4000) }, t(10));
+    authenticate(&mut o, &peer, [2; 32], ConnId(5), 11);
+    // Room for two more (the cap is structural; a small one stands for `DIR_CAP`).
+    let mut small = directory::Directory::new(o.directory_len() + 2);
+    for (node, e) in o.directory().iter() {
+        let rec: NodeRecord = rmp_serde::from_slice(e.body.as_slice()).expect("decodes");
+        assert_eq!(small.merge(&rec, e.body.clone(), e.authorised, UNIX0), directory::Merge::New, "{node}");
+    }
+    o.dir = small;
+    send_records(&mut o, ConnId(5), 0..5, 1, 20);
+    assert_eq!(o.stats().dir_full, 3, "DirRecords");
+    let body = fabricated(9, 1);
+    let rec: NodeRecord = rmp_serde::from_slice(body.as_slice()).expect("decodes");
+    let g = Gossip { id: directory::record_msg_id(&rec, body.as_slice()), kind: GossipKind::Record, round: 0, body };
+    o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::Gossip(g) }, t(30));
+    assert!(o.directory().get(rec.node).is_none());
+    assert_eq!(o.stats().dir_full, 4, "a record broadcast");
+    assert_eq!(o.stats().invalid, 0, "a full directory is not the sender's offence");
+}
