@@ -5,8 +5,7 @@
 //! * **Table upkeep.** Every authenticated core peer that announced `FEATURE_RING` is offered
 //!   to the table at its verified id and address. Each round (`RING_ROUND_MS`, on the
 //!   housekeeping tick) the node sends its lists to its nearest successor and predecessor
-//!   (`Neighbours { ask }`; lists a neighbour already has go empty, in full again only on a
-//!   change or every `RING_LISTS_RESEND_ROUNDS`), dials the claimed cores worth verifying (at most
+//!   (`Neighbours { ask }`), dials the claimed cores worth verifying (at most
 //!   `RING_VERIFY_PER_LIST` per list: nothing enters the table without a handshake), and looks
 //!   one finger point up.
 //! * **Records at the holders.** A core does not gossip its record: each refresh looks its own
@@ -30,8 +29,8 @@
 //! * **Unicast.** A destination not in the directory starts a lookup; the unicast waits for
 //!   it (its own timeout still runs) and the found record is kept `LOOKUP_CACHE_MS`.
 //! * **Handoff.** When the table changes (a core enters, or leaves after a failed dial), each
-//!   record this node holds goes to the cores that hold it now and did not before, and to no
-//!   one else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
+//!   record goes to the cores that hold it now by our table and did not before, and to no one
+//!   else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
 //!   and not in use as a lookup result. Held records survive a restart (`dht_persist.rs`).
 //!
 //! Parts: this file (state, frame dispatch, table upkeep), `dht_lookup.rs` (lookups and the
@@ -182,9 +181,6 @@ pub struct Dht {
     finger_turn: usize,
     parked: Vec<(NodeId, Parked)>,
     next_readback: super::Instant,
-    /// Per neighbour: a digest of the lists last sent it and the rounds since they were sent
-    /// in full (≤ `RING_NEIGHBOURS_MAX` entries, ≈ 40 B each; see `ring_lists_for`).
-    lists_sent: BTreeMap<NodeId, (u64, u32)>,
     /// Digest of the held records last snapshotted (`dht_persist.rs`).
     pub(super) saved: Option<[u8; 32]>,
     stats: DhtStats,
@@ -203,7 +199,6 @@ impl Dht {
             parked: Vec::new(),
             // The first check comes once the table has had a few rounds to fill.
             next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
-            lists_sent: BTreeMap::new(),
             saved: None,
             stats: DhtStats::default(),
         }
@@ -355,9 +350,9 @@ impl Overlay {
         }
         d.next_round = now.plus_ms(RING_ROUND_MS);
         let targets = d.table.stabilise_targets();
+        let lists = self.ring_lists();
         for t in targets {
-            let peers = self.ring_lists_for(t);
-            self.ring_send(t, Msg::Neighbours { ask: true, peers });
+            self.ring_send(t, Msg::Neighbours { ask: true, peers: lists.clone() });
         }
         let Some(d) = self.dht.as_mut() else { return };
         let fingers = d.table.finger_targets();
@@ -383,34 +378,6 @@ impl Overlay {
         out
     }
 
-    /// Our lists for neighbour `to`: in full if they changed since we last sent them to it, or
-    /// every `RING_LISTS_RESEND_ROUNDS` sends; otherwise empty (it has them already: the link
-    /// is ordered and reliable, and the periodic full copy repairs a peer that forgot). Traced
-    /// in the 10k simulator: unchanged 16-entry lists every minute both ways were a large part
-    /// of a core's idle control traffic.
-    fn ring_lists_for(&mut self, to: NodeId) -> Vec<PeerRef> {
-        let lists = self.ring_lists();
-        let Some(d) = self.dht.as_mut() else { return lists };
-        // FNV-1a over ids, address bytes and ports (a collision only delays a list a few rounds).
-        let digest = lists.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, p| {
-            let words = p.node.0.to_le_bytes().into_iter().chain(p.addr.ip).chain(p.addr.port.to_le_bytes());
-            words.fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-        });
-        match d.lists_sent.get_mut(&to) {
-            Some((h, n)) if *h == digest && *n + 1 < RING_LISTS_RESEND_ROUNDS => {
-                *n += 1;
-                return Vec::new();
-            }
-            _ => {}
-        }
-        if d.lists_sent.len() >= RING_NEIGHBOURS_MAX && !d.lists_sent.contains_key(&to) {
-            // Bounded: forgetting only costs a full copy next time.
-            d.lists_sent.clear();
-        }
-        d.lists_sent.insert(to, (digest, 0));
-        lists
-    }
-
     /// Send to a ring member, dialling its known address if not connected.
     fn ring_send(&mut self, node: NodeId, msg: Msg) -> bool {
         if self.send_node(node, msg.clone()) {
@@ -427,8 +394,8 @@ impl Overlay {
 
     fn on_neighbours(&mut self, from: NodeId, ask: bool, peers: Vec<PeerRef>) {
         if ask {
-            let peers = self.ring_lists_for(from);
-            self.send_node(from, Msg::Neighbours { ask: false, peers });
+            let lists = self.ring_lists();
+            self.send_node(from, Msg::Neighbours { ask: false, peers: lists });
         }
         self.ring_consider(&peers);
     }

@@ -54,16 +54,17 @@ impl Overlay {
         self.ring_lookup(node, Back::Store);
     }
 
-    /// The records this node hands off, each with its holders by the current table: the
-    /// ones it holds itself (its own record among them). Records it only caches (lookup
-    /// results, connected peers) are not its to hand off: their holders' own tables decide.
+    /// Every record this node has, with its holders by the current table (taken before a
+    /// table change, for `handoff_changed`). Handing off only the records it holds itself (and
+    /// its leaves') was tried: stores made at join on tables still filling then missed the
+    /// holders of the converged ring (`tests/sim_ring.rs` seed 5: 961, then 998 of 1,000).
     pub(in crate::overlay) fn holder_sets(&self) -> Vec<(NodeId, Vec<NodeId>)> {
         let Some(d) = self.dht.as_ref() else { return Vec::new() };
-        self.dir.iter().map(|(key, _)| (*key, d.table.holders(*key))).filter(|(_, hs)| hs.contains(&self.me)).collect()
+        self.dir.iter().map(|(key, _)| (*key, d.table.holders(*key))).collect()
     }
 
-    /// The table changed: each record we held before goes to the cores that hold it now and
-    /// did not before, and to nobody else. Traced at 10k nodes: re-sending every record to
+    /// The table changed: each record goes to the cores that hold it now by our table and did
+    /// not before, and to nobody else. Traced at 10k nodes: re-sending every record to
     /// all its holders on each change (and cached records too) was 204,000 `Store` frames,
     /// 65 MB, in 10 idle minutes.
     pub(in crate::overlay) fn handoff_changed(&mut self, before: Vec<(NodeId, Vec<NodeId>)>) {
