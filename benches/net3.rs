@@ -19,7 +19,8 @@
 //!   (voluntary + involuntary switches, every thread) of the three servers, minus the idle
 //!   figures over the same duration.
 //! - what each node's datagrams carried (payloads, IHAVE-only, tail and path probes) per post,
-//!   and the p50 / p99 of each round of 50 posts (how noisy one run is). A context switch is a thread
+//!   and the p50 / p99 of each round of 50 posts (how noisy one run is), and of each post's
+//!   first and second receiver apart. A context switch is a thread
 //!   going to sleep or being woken: the hand-offs a post costs, which on a busy machine are
 //!   where the latency goes (each one may wait for a CPU).
 //!
@@ -472,4 +473,17 @@ fn main() {
         })
         .collect();
     println!("  p50/p99 ms per round of {ROUND_POSTS} posts, in order: {}", rounds.join(", "));
+    // Each post's first and second receiver apart: when the servers share a CPU, the second
+    // one's figure holds the first one's run (it preempts A between A's two sends).
+    let (mut first, mut second): (Vec<f64>, Vec<f64>) =
+        by_post.chunks(2).filter(|p| p.len() == 2).map(|p| (p[0].min(p[1]), p[0].max(p[1]))).unzip();
+    first.sort_by(f64::total_cmp);
+    second.sort_by(f64::total_cmp);
+    println!(
+        "  first / second receiver of each post, p50: {:.2} / {:.2} ms, p99: {:.2} / {:.2} ms",
+        percentile(&first, 0.5),
+        percentile(&second, 0.5),
+        percentile(&first, 0.99),
+        percentile(&second, 0.99)
+    );
 }

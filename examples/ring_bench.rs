@@ -66,7 +66,7 @@ fn record_cost() -> (f64, f64) {
     let mut enc = 0usize;
     for i in 0..n {
         let rec = record(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), if i % 10 == 0 { Role::Core } else { Role::Leaf });
-        let bytes = rmp_serde::to_vec(&rec).unwrap_or_default();
+        let bytes = nostrp2p::wire::encode_record(&rec);
         enc += bytes.len();
         dir.merge(&rec, Body::from_slice(&bytes), false, 1_780_000_000);
     }

@@ -29,7 +29,7 @@ pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod logger;
-pub(crate) mod msgpack;
+pub mod msgpack;
 pub mod net;
 pub mod overlay;
 pub mod platform;

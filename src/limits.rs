@@ -347,6 +347,34 @@ pub const SYNC_MAX_LOOKBACK: Duration = Duration::from_secs(3 * 24 * 3600);
 /// A catch-up session with no answer for this long is abandoned.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Followed authors a follow-mode core catches up on per (re)join (issue 10, docs/scaling.md
+/// "Catch-up by followees"): one request each to the author's tree parent, and one to the
+/// author's own server if the parent had nothing. The first ones in key order; the others
+/// get only what the trees bring from then on. Memory: ≤ 200 entries × ≈ 64 B = 13 KB while
+/// a catch-up runs.
+pub const CATCHUP_AUTHORS: usize = 200;
+
+/// Catch-up requests sent per second at most (200 authors: ≥ 20 s; pacing, so a restart
+/// does not burst 200 requests at a few parents).
+pub const CATCHUP_SENDS_PER_TICK: usize = 10;
+
+/// Requests one peer gets from one catch-up at most: half its answer budget
+/// ([`ANSWER_BURST`]), so the answers are not rate-limited away. Authors past it are asked
+/// of their own servers.
+pub const CATCHUP_PER_PEER: u32 = ANSWER_BURST / 2;
+
+/// How long an author's catch-up waits for its tree to attach before asking the author's own
+/// server instead.
+pub const CATCHUP_TREE_WAIT: Duration = Duration::from_secs(30);
+
+/// A follow-mode catch-up ends this long after the (re)join, answered or not.
+pub const CATCHUP_TIMEOUT: Duration = Duration::from_secs(3 * 60);
+
+/// Events of one author in one catch-up answer at most (newest first, within
+/// [`SYNC_PAGE_BYTES`]); an author who posted more while this node was away leaves the older
+/// ones to on-demand fetches. Answers are clamped to it.
+pub const CATCHUP_PAGE_EVENTS: usize = 100;
+
 /// The persisted catch-up cursor is rewritten only when it moved this much (SD cards wear).
 pub const SYNC_CURSOR_STEP: Duration = Duration::from_secs(5 * 60);
 
@@ -392,6 +420,7 @@ pub const MAX_SNAPSHOT_BYTES: usize = MAILBOX_TOTAL_BYTES + 4 * 1024 * 1024;
 const _: () = assert!(MAX_SEALED_BYTES + 1024 <= MAIL_BATCH_BYTES + 8 * 1024);
 const _: () = assert!(MAILBOX_PER_DEST_BYTES <= MAILBOX_TOTAL_BYTES);
 const _: () = assert!(SYNC_PAGE_EVENTS <= SYNC_SCAN_EVENTS);
+const _: () = assert!(CATCHUP_PAGE_EVENTS <= SYNC_PAGE_EVENTS && CATCHUP_PER_PEER >= 1);
 const _: () = assert!(SYNC_PAGE_EVENTS + APP_INFLIGHT_CAP < APP_OUTBOX_CAP);
 
 // ---- NIP-01 relay protocol over websocket (`src/relay`). ----
@@ -495,3 +524,9 @@ pub const REACTOR_EVENTS_PER_WAIT: usize = 64;
 /// The longest single `epoll_wait` of the reactor even with no timer due (it simply waits
 /// again): keeps the timeout far from any overflow in the kernel's conversion.
 pub const REACTOR_MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Room reserved up front for a MessagePack list read from a peer (`msgpack::prealloc`): at
+/// most this many bytes of elements, whatever count the list header claims (the header is
+/// already checked against the bytes left; this caps the transient reservation of a list of
+/// large elements, e.g. 256 Ki announced `PeerRef`s ⇒ 8 MiB, to 64 KiB; longer lists grow).
+pub const MSGPACK_PREALLOC_BYTES: usize = 64 * 1024;

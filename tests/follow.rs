@@ -2,12 +2,15 @@
 //! "Delivery"): two core servers A and B, and a leaf L (`NOSTRP2P_ROLE=leaf`,
 //! `--delivery follow`) attached to both. L's owner follows A: L gets A's post and not C's;
 //! after L's owner replaces A by C and D in a newer follow list (an unfollow of A), L gets C's
-//! posts and no longer A's. Posts are published on B (`--accept-any-author`), so that one
+//! posts and no longer A's, and C's post from before the follow (its homes push a new
+//! followee's recent posts when they learn the new set). Posts are published on B (`--accept-any-author`), so that one
 //! server originates all of them. Every wait is on state (`/status`, timelines), never a sleep.
 //!
 //! The second test runs four core servers in `--delivery follow` (per-author trees among cores,
 //! docs/scaling.md "Per-author trees"): a core whose owner follows an author gets the author's
 //! post over the tree, a core whose owner does not never stores it, and an unfollow stops it.
+//! The third restarts a follow-mode core and checks it catches up on what it missed by asking
+//! its followee's tree (`/status` counts the events from the tree and the author's server).
 
 mod common;
 
@@ -95,6 +98,9 @@ fn a_follow_leaf_gets_its_followees_posts_only_and_unfollow_stops_them() {
         has(&l, &newly) && has(&a, &unfollowed) && has(&b, &unfollowed)
     });
     assert!(!has(&l, &unfollowed), "an unfollowed author's post still reached the leaf");
+    // C's first post reached both homes before L followed C: when a home learns the new set
+    // it pushes the newly followed authors' recent posts it holds.
+    wait_until("C's post from before the follow at L", &all, || has(&l, &stranger));
     assert_eq!(status(&l)["network"]["dropped"]["interest_limited"], 0);
 }
 
@@ -162,4 +168,64 @@ fn follow_mode_cores_get_their_followees_posts_over_the_trees_and_nothing_else()
     wait_until("X's new post at B and C", &all, || has(&b, &x2) && has(&c, &x2));
     assert!(!has(&b, &p2), "an unfollowed author's post still reached B");
     assert!(status(&b)["network"]["delivery"]["active"] == "follow");
+}
+
+/// Events a node received in answers to its follow-mode catch-up, from its trees' parents and
+/// from its followees' own servers (`/status`).
+fn catchup_events(node: &Node) -> u64 {
+    let d = &status(node)["network"]["delivery"];
+    d["catchup_from_tree"].as_u64().unwrap_or(0) + d["catchup_from_author"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_restarted_follow_core_catches_up_on_its_followees_posts_along_their_trees() {
+    // A's owner posts; B and C follow A; D follows nobody. B stops, A posts more than a tree
+    // ack announces (`TOPIC_RECENT` = 4), B restarts: it asks A's tree (its parent there, or
+    // A's own server when the parent does not store A), not two random neighbours.
+    let dirs: Vec<TempDir> = (0..4).map(|i| TempDir::new(&format!("catchup-{i}"))).collect();
+    let hex_d = key(SECRET_D).public_key().to_hex();
+    let a = core_follow(HEX_A, &dirs[0], None, false);
+    let b = core_follow(HEX_B, &dirs[1], Some(&a), false);
+    let c = core_follow(HEX_C, &dirs[2], Some(&a), false);
+    let d = core_follow(&hex_d, &dirs[3], Some(&b), false);
+    let attached =
+        |n: &Node| tree_status(n, "topics").is_some() && tree_status(n, "topics") == tree_status(n, "topics_attached");
+    {
+        let all = [&a, &b, &c, &d];
+        wait_until("four cores that know each other", &all, || {
+            all.iter().all(|n| status(n)["network"]["role"] == "core" && nodes_known(n) >= 4)
+        });
+        let t0 = now();
+        for (node, secret) in [(&b, SECRET_B), (&c, SECRET_C)] {
+            let tags = vec![vec!["p".to_string(), HEX_A.to_string()]];
+            publish(node, &signed_at(secret, t0, KIND_FOLLOW_LIST, tags, ""));
+        }
+        wait_until("B and C on A's tree", &all, || {
+            tree_status(&b, "topics_wanted") == Some(2)
+                && tree_status(&c, "topics_wanted") == Some(2)
+                && all.iter().all(|n| attached(n))
+        });
+        let first = signed_at(SECRET_A, now(), KIND_POST, vec![], "A posts while B is up");
+        publish(&a, &first);
+        wait_until("A's first post at B and C", &all, || has(&b, &first) && has(&c, &first));
+    }
+    let b_opts = b.opts.clone();
+    assert!(b.terminate().success());
+
+    let t1 = now();
+    let missed: Vec<Event> =
+        (0..6).map(|i| signed_at(SECRET_A, t1 - 6 + i, KIND_POST, vec![], &format!("missed {i}"))).collect();
+    for p in &missed {
+        publish(&a, p);
+    }
+    wait_until("the posts B missed at C", &[&a, &c, &d], || missed.iter().all(|p| has(&c, p)));
+
+    let b = Node::start(b_opts);
+    let all = [&a, &b, &c, &d];
+    wait_until("B caught up on every post it missed", &all, || missed.iter().all(|p| has(&b, p)));
+    let delivery = &status(&b)["network"]["delivery"];
+    let (tree, author) = (&delivery["catchup_from_tree"], &delivery["catchup_from_author"]);
+    eprintln!("B's catch-up: {tree} events from the tree, {author} from A's server");
+    assert!(catchup_events(&b) >= missed.len() as u64, "B's missed posts did not come by its follow catch-up");
+    assert!(missed.iter().all(|p| !has(&d, p)), "a core that does not follow A stored A's post");
 }

@@ -195,7 +195,7 @@ fn a_core_peer_gossiping_fabricated_records_adds_at_most_its_budget() {
                     sig: Sig([0; 64]),
                 };
                 rec.sig = crypto.sign(&rec.signing_hash());
-                Body::from_slice(&rmp_serde::to_vec(&rec).expect("encodes"))
+                Body::from_slice(&nostrp2p::wire::encode_record(&rec))
             })
             .collect();
         assert!(peer.try_send(&Msg::DirRecords(bodies)), "A closed the link during the flood");

@@ -57,7 +57,7 @@ fn record(owner: u8, seed: u8) -> (NodeId, Body) {
         sig: Sig([0; 64]),
     };
     rec.sig = crypto.sign(&rec.signing_hash());
-    (node, Body::from_slice(&rmp_serde::to_vec(&rec).expect("encodes")))
+    (node, Body::from_slice(&nostrp2p::wire::encode_record(&rec)))
 }
 
 /// Ask the server for `key` and return the record bytes its answer carries.

@@ -13,7 +13,8 @@ use super::msg::FetchTarget;
 use crate::event::{Event, KIND_FOLLOW_LIST, KIND_PROFILE};
 use crate::keys::PublicKey;
 use crate::limits::{
-    FETCH_ANSWER_WINDOW, FETCH_INTERVAL, FETCH_TABLE_CAP, SYNC_PAGE_BYTES, SYNC_PAGE_EVENTS, SYNC_SCAN_EVENTS,
+    CATCHUP_PAGE_EVENTS, FETCH_ANSWER_WINDOW, FETCH_INTERVAL, FETCH_TABLE_CAP, SYNC_PAGE_BYTES, SYNC_PAGE_EVENTS,
+    SYNC_SCAN_EVENTS,
 };
 use crate::query::EventQuery;
 use crate::time::UnixTime;
@@ -66,6 +67,38 @@ pub fn answer_sync(
         .map(|t| if t < until { t } else { UnixTime(until.0.saturating_sub(1)) })
         .filter(|t| *t >= since && *t < until);
     (page, more)
+}
+
+/// A follow-mode catch-up answer: the newest broadcast-class events by `author` with
+/// `since <= created_at <= until`, at most `limit` (≤ [`CATCHUP_PAGE_EVENTS`]) and
+/// [`SYNC_PAGE_BYTES`], newest first. Examines at most [`SYNC_SCAN_EVENTS`] stored events
+/// (others' events are skipped without decoding), so one answer's work is bounded.
+pub fn answer_author(
+    store: &dyn EventQuery,
+    author: &PublicKey,
+    since: UnixTime,
+    until: UnixTime,
+    limit: u32,
+) -> Vec<Event> {
+    let limit = (limit as usize).min(CATCHUP_PAGE_EVENTS);
+    let mut page: Vec<Event> = Vec::new();
+    if since > until || limit == 0 {
+        return page;
+    }
+    let pre = |pk: &PublicKey, _kind: u16| pk == author;
+    let mut bytes = 0;
+    for ev in store.newest_first_where(since, until, &pre).take(SYNC_SCAN_EVENTS).flatten() {
+        if !is_broadcast_class(&ev) {
+            continue;
+        }
+        let size = wire_size(&ev);
+        if page.len() >= limit || bytes + size > SYNC_PAGE_BYTES {
+            break;
+        }
+        bytes += size;
+        page.push(ev.into_owned());
+    }
+    page
 }
 
 /// The answer to a fetch, if this node has it.

@@ -13,6 +13,9 @@
 //!   support servers for its mail; they also push it when they see it, with backoff.
 //! * `SyncReq{since, until, limit}` → `SyncResp{events, more}` — catch-up of broadcasts missed
 //!   while offline, paged newest first; answers carry broadcast-class events only.
+//! * `AuthorSyncReq{author, since, until, limit}` → `AuthorSyncResp{author, events}` — a
+//!   follow-mode core's catch-up (`state/catchup.rs`): per followed author, asked of the
+//!   author's tree parent, then of the author's own server if the parent had nothing.
 //! * `FetchReq(target)` → `FetchResp{target, events}` — a profile, follow list or post this
 //!   node's client asked for and the store lacks; rate-limited and answered from the store.
 //!
@@ -57,6 +60,38 @@ pub trait Context {
     fn is_reachable(&self, node: NodeId) -> bool;
     /// Nodes this node is connected to now (catch-up partners), in a stable order.
     fn neighbours(&self) -> Vec<NodeId>;
+    /// How this node catches up after (re)joining. The default: from random neighbours.
+    fn catchup_plan(&self) -> CatchupPlan {
+        CatchupPlan::Peers
+    }
+    /// Where `author`'s delivery tree reaches this node (follow mode). The default: unknown.
+    fn tree_source(&self, author: &PublicKey) -> TreeSource {
+        let _ = author;
+        TreeSource::Unknown
+    }
+}
+
+/// How a (re)joining node catches up on the broadcasts it missed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatchupPlan {
+    /// Ask [`crate::limits::SYNC_PEERS`] random neighbours for everything since it was last
+    /// up (broadcast delivery, and leaves: their homes hold what they follow).
+    Peers,
+    /// Not known yet (the node's role is being decided): ask again shortly.
+    Undecided,
+    /// A follow-mode core: ask each of these followed authors' trees (issue 10).
+    Trees(Vec<PublicKey>),
+}
+
+/// Where a followed author's delivery tree reaches this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeSource {
+    /// Not attached to the tree yet.
+    Unknown,
+    /// Attached below this parent.
+    Parent(NodeId),
+    /// This node is the tree's root (no parent to ask).
+    Root,
 }
 
 /// How the application is set up.

@@ -1,18 +1,26 @@
 //! `AppMsg`: what one node's application layer says to another inside an overlay unicast
-//! payload. MessagePack (rmp-serde, structs as arrays) behind a version number; no IO.
+//! payload. MessagePack (the form rmp-serde gave it: structs as arrays, variants by name)
+//! behind a version number, written and read by hand on `rmp` (binary size, README
+//! "Benchmarks"); the serde derives exist only in tests, as the oracle. No IO.
 //!
 //! Decoding never panics and never allocates more than the input: the length is checked
-//! against [`MAX_APP_MSG_BYTES`] first, rmp-serde reads from a slice (a length prefix larger
-//! than what is left is an error), and counts are checked after decoding. A message that does
-//! not decode is a [`DecodeError`]: the caller counts it and drops it.
+//! against [`MAX_APP_MSG_BYTES`] first, every list header is checked against the bytes left
+//! before room is reserved, and counts are checked after decoding. A message that does not
+//! decode is a [`DecodeError`]: the caller counts it and drops it. The reader accepts what the
+//! serde one accepted from our encoders (integers in any width, a unit variant also as
+//! `{name: nil}`) and refuses forms none wrote (a struct as a map, a variant by number).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{packed, Event, EventId};
+#[cfg(test)]
+use crate::event::packed;
+use crate::event::packed::{put_event, read_event, read_fixed};
+use crate::event::{Event, EventId};
 use crate::keys::PublicKey;
-use crate::limits::{MAX_APP_MSG_BYTES, SYNC_PAGE_EVENTS};
+use crate::limits::{CATCHUP_PAGE_EVENTS, MAX_APP_MSG_BYTES, SYNC_PAGE_EVENTS};
+use crate::msgpack::{put_array_len, put_bin, put_bool, put_map_len, put_nil, put_str, put_uint, ReadError, Reader};
 
 /// Version of the application protocol; a message of another version is refused.
 pub const APP_MSG_VERSION: u16 = 2;
@@ -53,14 +61,15 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 /// What a node asks another for when it lacks it locally (spec §5.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub enum FetchTarget {
     /// The latest profile (kind 0) of this user.
-    Profile(#[serde(with = "packed::key")] PublicKey),
+    Profile(#[cfg_attr(test, serde(with = "packed::key"))] PublicKey),
     /// The follow list (kind 3) of this user; only the user's own server answers it.
-    FollowList(#[serde(with = "packed::key")] PublicKey),
+    FollowList(#[cfg_attr(test, serde(with = "packed::key"))] PublicKey),
     /// A post by id; answered only if it is broadcast-class.
-    Post(#[serde(with = "packed::id")] EventId),
+    Post(#[cfg_attr(test, serde(with = "packed::id"))] EventId),
 }
 
 /// One sealed envelope held by a support server, with the id its `MailAck` names.
@@ -73,10 +82,11 @@ pub struct Envelope {
 }
 
 /// An application message. See the module doc of `app` for the exchanges.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub enum AppMsg {
     /// Direct delivery of a reply, mention or like to a recipient's node.
-    Event(#[serde(with = "packed::event")] Event),
+    Event(#[cfg_attr(test, serde(with = "packed::event"))] Event),
     /// To a support server: keep this for node `dst` until it comes back.
     Deposit {
         /// The node the envelope is for.
@@ -110,7 +120,7 @@ pub enum AppMsg {
     /// Catch-up answer; `more` is the `until` to ask next when the window has more.
     SyncResp {
         /// Broadcast-class events only.
-        #[serde(with = "packed::events")]
+        #[cfg_attr(test, serde(with = "packed::events"))]
         events: Vec<Event>,
         /// Resume point (strictly below the request's `until`), if there is more.
         more: Option<u64>,
@@ -122,21 +132,48 @@ pub enum AppMsg {
         /// What was asked.
         target: FetchTarget,
         /// At most one event.
-        #[serde(with = "packed::events")]
+        #[cfg_attr(test, serde(with = "packed::events"))]
+        events: Vec<Event>,
+    },
+    /// Follow-mode catch-up (issue 10): broadcast-class events by `author` with
+    /// `since <= created_at <= until`, newest first; asked of the author's tree parent, or of
+    /// the author's own server.
+    AuthorSyncReq {
+        /// The followed author.
+        #[cfg_attr(test, serde(with = "packed::key"))]
+        author: PublicKey,
+        /// Window start (Unix seconds).
+        since: u64,
+        /// Window end (Unix seconds).
+        until: u64,
+        /// Events wanted at most (clamped to `CATCHUP_PAGE_EVENTS`).
+        limit: u32,
+    },
+    /// The answer: that author's events (empty when this node stores none in the window).
+    AuthorSyncResp {
+        /// The author asked for.
+        #[cfg_attr(test, serde(with = "packed::key"))]
+        author: PublicKey,
+        /// Broadcast-class events by `author` only.
+        #[cfg_attr(test, serde(with = "packed::events"))]
         events: Vec<Event>,
     },
 }
 
+/// The serde form `[v, msg]`, kept as the oracle of the hand-written codec.
+#[cfg(test)]
 #[derive(Serialize)]
-struct WireRef<'a> {
-    v: u16,
-    msg: &'a AppMsg,
+pub(crate) struct WireRef<'a> {
+    pub(crate) v: u16,
+    pub(crate) msg: &'a AppMsg,
 }
 
+/// The serde reading of `[v, msg]`, kept as the oracle.
+#[cfg(test)]
 #[derive(Deserialize)]
-struct Wire {
-    v: u16,
-    msg: AppMsg,
+pub(crate) struct Wire {
+    pub(crate) v: u16,
+    pub(crate) msg: AppMsg,
 }
 
 /// Why bytes from a peer are not an [`AppMsg`]. Counted and dropped by the caller.
@@ -148,7 +185,7 @@ pub enum DecodeError {
         len: usize,
     },
     /// Not a valid MessagePack `AppMsg`.
-    Malformed(rmp_serde::decode::Error),
+    Malformed(ReadError),
     /// Another protocol version.
     Version(u16),
     /// More events or ids than one message may carry.
@@ -177,10 +214,208 @@ impl std::error::Error for DecodeError {
     }
 }
 
-/// Encodes a message (infallible for these types; an encoder error would be a bug, so it
-/// yields an empty payload that every receiver rejects rather than a panic).
+/// Encodes a message: `[v, msg]`.
 pub fn encode(msg: &AppMsg) -> Vec<u8> {
-    rmp_serde::to_vec(&WireRef { v: APP_MSG_VERSION, msg }).unwrap_or_default()
+    let mut out = Vec::with_capacity(64);
+    put_array_len(&mut out, 2);
+    put_uint(&mut out, u64::from(APP_MSG_VERSION));
+    put_msg(&mut out, msg);
+    out
+}
+
+fn put_msg(out: &mut Vec<u8>, msg: &AppMsg) {
+    if let AppMsg::MailReq = msg {
+        put_str(out, "MailReq");
+        return;
+    }
+    put_map_len(out, 1);
+    match msg {
+        AppMsg::MailReq => {}
+        AppMsg::Event(e) => {
+            put_str(out, "Event");
+            put_event(out, e);
+        }
+        AppMsg::Deposit { dst, sealed } => {
+            put_str(out, "Deposit");
+            put_array_len(out, 2);
+            put_uint(out, *dst);
+            put_bin(out, &sealed.0);
+        }
+        AppMsg::Mail { envelopes, more } => {
+            put_str(out, "Mail");
+            put_array_len(out, 2);
+            put_array_len(out, envelopes.len());
+            for e in envelopes {
+                put_array_len(out, 2);
+                put_uint(out, e.id);
+                put_bin(out, &e.sealed.0);
+            }
+            put_bool(out, *more);
+        }
+        AppMsg::MailAck { ids } => {
+            put_str(out, "MailAck");
+            put_array_len(out, 1);
+            put_array_len(out, ids.len());
+            for id in ids {
+                put_uint(out, *id);
+            }
+        }
+        AppMsg::SyncReq { since, until, limit } => {
+            put_str(out, "SyncReq");
+            put_array_len(out, 3);
+            put_uint(out, *since);
+            put_uint(out, *until);
+            put_uint(out, u64::from(*limit));
+        }
+        AppMsg::SyncResp { events, more } => {
+            put_str(out, "SyncResp");
+            put_array_len(out, 2);
+            put_events(out, events);
+            match more {
+                Some(m) => put_uint(out, *m),
+                None => put_nil(out),
+            }
+        }
+        AppMsg::FetchReq(t) => {
+            put_str(out, "FetchReq");
+            put_target(out, t);
+        }
+        AppMsg::FetchResp { target, events } => {
+            put_str(out, "FetchResp");
+            put_array_len(out, 2);
+            put_target(out, target);
+            put_events(out, events);
+        }
+        AppMsg::AuthorSyncReq { author, since, until, limit } => {
+            put_str(out, "AuthorSyncReq");
+            put_array_len(out, 4);
+            put_bin(out, &author.0);
+            put_uint(out, *since);
+            put_uint(out, *until);
+            put_uint(out, u64::from(*limit));
+        }
+        AppMsg::AuthorSyncResp { author, events } => {
+            put_str(out, "AuthorSyncResp");
+            put_array_len(out, 2);
+            put_bin(out, &author.0);
+            put_events(out, events);
+        }
+    }
+}
+
+fn put_events(out: &mut Vec<u8>, events: &[Event]) {
+    put_array_len(out, events.len());
+    for e in events {
+        put_event(out, e);
+    }
+}
+
+fn put_target(out: &mut Vec<u8>, t: &FetchTarget) {
+    put_map_len(out, 1);
+    let (name, bytes) = match t {
+        FetchTarget::Profile(k) => ("Profile", &k.0),
+        FetchTarget::FollowList(k) => ("FollowList", &k.0),
+        FetchTarget::Post(id) => ("Post", &id.0),
+    };
+    put_str(out, name);
+    put_bin(out, bytes);
+}
+
+fn read_msg(r: &mut Reader<'_>) -> Result<AppMsg, ReadError> {
+    let at = r.at();
+    if r.at_str() {
+        return match r.str()? {
+            b"MailReq" => Ok(AppMsg::MailReq),
+            _ => Err(Reader::invalid(at, "not a unit variant of AppMsg")),
+        };
+    }
+    if r.map_len()? != 1 {
+        return Err(Reader::invalid(at, "a message map with other than one entry"));
+    }
+    let name_at = r.at();
+    Ok(match r.str()? {
+        b"MailReq" => {
+            if !r.nil() {
+                return Err(Reader::invalid(r.at(), "a unit variant with a value"));
+            }
+            AppMsg::MailReq
+        }
+        b"Event" => AppMsg::Event(read_event(r)?),
+        b"Deposit" => {
+            r.fields(2)?;
+            AppMsg::Deposit { dst: r.uint()?, sealed: Bytes(r.bin()?.to_vec()) }
+        }
+        b"Mail" => {
+            r.fields(2)?;
+            let n = r.array_len()?;
+            let mut envelopes = Vec::with_capacity(crate::msgpack::prealloc::<Envelope>(n));
+            for _ in 0..n {
+                r.fields(2)?;
+                envelopes.push(Envelope { id: r.uint()?, sealed: Bytes(r.bin()?.to_vec()) });
+            }
+            AppMsg::Mail { envelopes, more: r.bool()? }
+        }
+        b"MailAck" => {
+            r.fields(1)?;
+            let n = r.array_len()?;
+            let mut ids = Vec::with_capacity(crate::msgpack::prealloc::<u64>(n));
+            for _ in 0..n {
+                ids.push(r.uint()?);
+            }
+            AppMsg::MailAck { ids }
+        }
+        b"SyncReq" => {
+            r.fields(3)?;
+            AppMsg::SyncReq { since: r.uint()?, until: r.uint()?, limit: r.uint()? }
+        }
+        b"SyncResp" => {
+            r.fields(2)?;
+            let events = read_events(r)?;
+            AppMsg::SyncResp { events, more: if r.nil() { None } else { Some(r.uint()?) } }
+        }
+        b"FetchReq" => AppMsg::FetchReq(read_target(r)?),
+        b"FetchResp" => {
+            r.fields(2)?;
+            AppMsg::FetchResp { target: read_target(r)?, events: read_events(r)? }
+        }
+        b"AuthorSyncReq" => {
+            r.fields(4)?;
+            AppMsg::AuthorSyncReq {
+                author: PublicKey(read_fixed(r)?),
+                since: r.uint()?,
+                until: r.uint()?,
+                limit: r.uint()?,
+            }
+        }
+        b"AuthorSyncResp" => {
+            r.fields(2)?;
+            AppMsg::AuthorSyncResp { author: PublicKey(read_fixed(r)?), events: read_events(r)? }
+        }
+        _ => return Err(Reader::invalid(name_at, "an unknown message name")),
+    })
+}
+
+fn read_events(r: &mut Reader<'_>) -> Result<Vec<Event>, ReadError> {
+    let n = r.array_len()?;
+    let mut events = Vec::with_capacity(n.min(SYNC_PAGE_EVENTS + 1));
+    for _ in 0..n {
+        events.push(read_event(r)?);
+    }
+    Ok(events)
+}
+
+fn read_target(r: &mut Reader<'_>) -> Result<FetchTarget, ReadError> {
+    let at = r.at();
+    if r.map_len()? != 1 {
+        return Err(Reader::invalid(at, "a fetch target map with other than one entry"));
+    }
+    let name_at = r.at();
+    Ok(match r.str()? {
+        b"Profile" => FetchTarget::Profile(PublicKey(read_fixed(r)?)),
+        b"FollowList" => FetchTarget::FollowList(PublicKey(read_fixed(r)?)),
+        b"Post" => FetchTarget::Post(EventId(read_fixed(r)?)),
+        _ => return Err(Reader::invalid(name_at, "an unknown fetch target")),
+    })
 }
 
 /// Decodes and bounds-checks a message.
@@ -191,18 +426,25 @@ pub fn decode(bytes: &[u8]) -> Result<AppMsg, DecodeError> {
     if bytes.len() > MAX_APP_MSG_BYTES {
         return Err(DecodeError::TooLarge { len: bytes.len() });
     }
-    let wire: Wire = crate::msgpack::from_slice(bytes).map_err(DecodeError::Malformed)?;
-    if wire.v != APP_MSG_VERSION {
-        return Err(DecodeError::Version(wire.v));
+    // Bytes after the message are ignored, as the serde decoder did.
+    let mut r = Reader::new(bytes);
+    r.fields(2).map_err(DecodeError::Malformed)?;
+    let v: u16 = r.uint().map_err(DecodeError::Malformed)?;
+    // The whole message is read before the version is judged (as the serde decoder did): a
+    // message that is not even well-formed is `Malformed`, whatever version it claims.
+    let msg = read_msg(&mut r).map_err(DecodeError::Malformed)?;
+    if v != APP_MSG_VERSION {
+        return Err(DecodeError::Version(v));
     }
-    let too_many = match &wire.msg {
+    let too_many = match &msg {
         AppMsg::SyncResp { events, .. } => events.len() > SYNC_PAGE_EVENTS,
         AppMsg::FetchResp { events, .. } => events.len() > 1,
+        AppMsg::AuthorSyncResp { events, .. } => events.len() > CATCHUP_PAGE_EVENTS,
         // Each envelope or id costs at least a few bytes, so the size check bounds these.
         _ => false,
     };
     if too_many {
         return Err(DecodeError::TooMany);
     }
-    Ok(wire.msg)
+    Ok(msg)
 }

@@ -127,6 +127,10 @@ pub struct NetworkInfo {
     pub mail_opened: u64,
     /// Events from other nodes stored since start.
     pub events_received: u64,
+    /// Events received in follow-mode catch-up answers from followees' tree parents.
+    pub catchup_from_tree: u64,
+    /// The same from followees' own servers (the tree parent had nothing).
+    pub catchup_from_author: u64,
     /// The `-b` bootstrap peer, if one was given.
     pub bootstrap: Option<BootstrapInfo>,
     /// What the overlay refused or dropped from peers since start.

@@ -34,6 +34,26 @@ impl app::Context for Ctx<'_> {
     fn neighbours(&self) -> Vec<NodeId> {
         self.0.connected_nodes()
     }
+
+    fn catchup_plan(&self) -> app::CatchupPlan {
+        if self.0.delivery() != crate::wire::DeliveryMode::Follow {
+            return app::CatchupPlan::Peers;
+        }
+        match self.0.tree_authors() {
+            Some(authors) => app::CatchupPlan::Trees(authors.into_iter().map(|k| PublicKey(k.0)).collect()),
+            None if self.0.is_deciding() => app::CatchupPlan::Undecided,
+            // A leaf: its homes hold what it follows.
+            None => app::CatchupPlan::Peers,
+        }
+    }
+
+    fn tree_source(&self, author: &PublicKey) -> app::TreeSource {
+        match self.0.tree_source(&crate::wire::Key32(author.0)) {
+            Some(Some(parent)) => app::TreeSource::Parent(parent),
+            Some(None) => app::TreeSource::Root,
+            None => app::TreeSource::Unknown,
+        }
+    }
 }
 
 /// The overlay's event check: MessagePack `Event` whose id matches, verified (id hash,

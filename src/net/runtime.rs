@@ -360,6 +360,7 @@ impl<'a> OverlayRuntime<'a> {
                 progressed = true;
                 self.on_overlay_output(out, unix, store);
             }
+            progressed |= super::follow_sync::backfill_leaves(store, &mut self.overlay, self.clock);
             self.notice_membership(unix, store);
             while let Some(out) = self.app.poll_output() {
                 progressed = true;

@@ -64,6 +64,8 @@ pub(super) fn network_info(
         mailbox_envelopes: app.mailbox().len() as u64,
         mail_opened: app.stats().mail_opened,
         events_received: app.stats().stored,
+        catchup_from_tree: app.stats().catchup_from_tree,
+        catchup_from_author: app.stats().catchup_from_author,
         bootstrap: bootstrap.map(Bootstrap::info),
         dropped: {
             let o = overlay.stats();

@@ -59,7 +59,7 @@ impl Overlay {
         self.sign_record();
         self.record_dirty = None;
         self.record_published = self.now;
-        let Ok(bytes) = rmp_serde::to_vec(&self.record) else { return };
+        let bytes = crate::wire::encode_record(&self.record);
         let body = Body::from_slice(&bytes);
         let id = record_msg_id(&self.record, &bytes);
         if self.role == Role::Core {
@@ -308,7 +308,7 @@ impl Overlay {
                 self.on_event(conn, from, g)
             }
             GossipKind::Record => {
-                let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(g.body.as_slice()) else {
+                let Ok(rec) = crate::wire::decode_record(g.body.as_slice()) else {
                     return self.ban_conn(conn);
                 };
                 g.id = record_msg_id(&rec, g.body.as_slice());

@@ -337,7 +337,7 @@ impl Overlay {
                 return false;
             }
         }
-        let body = crate::wire::Body::from_slice(&rmp_serde::to_vec(rec).unwrap_or_default());
+        let body = crate::wire::Body::from_slice(&crate::wire::encode_record(rec));
         match self.dir.merge(rec, body, authorised, unix) {
             super::directory::Merge::Conflict => {
                 // Another key holds this node id: refuse the impostor (or the second server).

@@ -8,7 +8,7 @@ use crate::overlay::directory::Merge;
 use crate::overlay::params::*;
 use crate::overlay::ring::Hop;
 use crate::overlay::{Overlay, Timer};
-use crate::wire::{ConnId, FindNode, Found, Msg, NodeId, NodeRecord, PeerRef, Role, Routed, UndeliverableReason};
+use crate::wire::{ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason};
 
 impl Overlay {
     /// Start a lookup of `key` from here.
@@ -106,7 +106,7 @@ impl Overlay {
         }
         let Some(p) = d.pending.remove(&f.id) else { return };
         if let Some(body) = &f.record {
-            match crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) {
+            match crate::wire::decode_record(body.as_slice()) {
                 Ok(rec) if rec.node == f.key => match self.check_record(&rec) {
                     RecordCheck::Valid { authorised } => {
                         let unix = self.unix_now();
@@ -181,7 +181,7 @@ impl Overlay {
                 let Some(e) = self.dir.get(f.key) else { return };
                 let body = e.body.clone();
                 let seq = e.seq;
-                let held = f.record.as_ref().and_then(|b| crate::msgpack::from_slice::<NodeRecord>(b.as_slice()).ok());
+                let held = f.record.as_ref().and_then(|b| crate::wire::decode_record(b.as_slice()).ok());
                 if held.is_some_and(|r| r.seq >= seq) {
                     // Read-back check passed: the owner core holds the current record.
                     self.ring_consider(&f.holders);

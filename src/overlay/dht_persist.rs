@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::conn::RecordCheck;
 use super::params::{RING_FILE_MAX_BYTES, RING_FILE_RECORD_MAX_BYTES, RING_PERSIST_CAP};
 use super::Overlay;
-use crate::wire::{Body, NodeId, NodeRecord};
+use crate::wire::{Body, NodeId};
 
 /// First bytes of a ring record file (format version 1).
 pub const RING_FILE_MAGIC: &[u8; 8] = b"NP2PRNG1";
@@ -176,7 +176,7 @@ impl Overlay {
         }
         let unix = self.unix_now();
         for body in bodies {
-            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else {
+            let Ok(rec) = crate::wire::decode_record(body.as_slice()) else {
                 r.dropped += 1;
                 continue;
             };

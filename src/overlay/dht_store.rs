@@ -9,14 +9,14 @@ use crate::overlay::dir_admit::Refused;
 use crate::overlay::directory::Merge;
 use crate::overlay::params::*;
 use crate::overlay::Overlay;
-use crate::wire::{Body, ConnId, Msg, NodeId, NodeRecord};
+use crate::wire::{Body, ConnId, Msg, NodeId};
 
 impl Overlay {
     /// Records offered for us to hold.
     pub(in crate::overlay) fn on_store(&mut self, conn: ConnId, records: Vec<Body>) {
         let unix = self.unix_now();
         for body in records {
-            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            let Ok(rec) = crate::wire::decode_record(body.as_slice()) else { return self.ban_conn(conn) };
             let holder = self.dht.as_ref().is_some_and(|d| d.table.stores(rec.node));
             if !holder {
                 if let Some(d) = self.dht.as_mut() {

@@ -21,7 +21,7 @@ use super::conn::RecordCheck;
 use super::directory::Merge;
 use super::params::*;
 use super::Overlay;
-use crate::wire::{Body, ConnId, Msg, NodeId, NodeRecord, Role, FEATURE_DIR_IDS};
+use crate::wire::{Body, ConnId, Msg, NodeId, Role, FEATURE_DIR_IDS};
 
 impl Overlay {
     /// Send our digest to `node` (a link entering the active view) and take one `DirIds` back.
@@ -130,7 +130,7 @@ impl Overlay {
         }
         let unix = self.unix_now();
         for body in records.into_iter().take(DIR_RECORDS_PER_FRAME) {
-            let Ok(rec) = crate::msgpack::from_slice::<NodeRecord>(body.as_slice()) else { return self.ban_conn(conn) };
+            let Ok(rec) = crate::wire::decode_record(body.as_slice()) else { return self.ban_conn(conn) };
             if rec.node == self.me || rec.expires < unix || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
                 self.stats.dir_records_useless += 1;
                 continue;

@@ -14,12 +14,14 @@
 //! Must not: send `Interest` to a peer that did not announce it (an older build would drop the
 //! link on the unknown variant), or hold more than `MAX_INTEREST_AUTHORS` keys per leaf.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::caches::Bucket;
 use super::params::*;
 use super::{Instant, Overlay};
-use crate::wire::{ConnId, DeliveryMode, Interest, Key32, Msg, NodeId, Role, FEATURE_INTEREST};
+use crate::wire::{
+    Body, ConnId, DeliveryMode, Gossip, GossipKind, Interest, Key32, Msg, NodeId, Role, FEATURE_INTEREST,
+};
 
 /// Who a broadcast event concerns: its author and the nodes of the owners it `p`-tags. Read
 /// from the verified event by whoever holds it (the overlay for a received event, the driver
@@ -68,6 +70,9 @@ pub(super) struct Interests {
     homes: BTreeMap<NodeId, (Option<Instant>, bool)>,
     /// Home side, per attached leaf.
     leaves: BTreeMap<NodeId, LeafInterest>,
+    /// Home side: leaves' newly followed authors, for the driver to push their recent stored
+    /// posts (≤ `LEAF_BACKFILL_QUEUE` entries of ≤ `LEAF_BACKFILL_AUTHORS` keys).
+    backfill: VecDeque<(NodeId, Vec<Key32>)>,
 }
 
 /// Sort, dedup and bound a followee list (the first `MAX_INTEREST_AUTHORS` distinct keys in
@@ -181,6 +186,7 @@ impl Overlay {
             return;
         }
         let now = self.now;
+        let known = self.interest.leaves.contains_key(&from);
         let entry = self.interest.leaves.entry(from).or_insert_with(|| LeafInterest {
             mode: DeliveryMode::Broadcast,
             authors: Vec::new(),
@@ -194,8 +200,52 @@ impl Overlay {
         let mut authors = msg.authors;
         authors.sort_unstable();
         authors.dedup();
+        // Newly followed authors of a leaf that had a set (a first set comes with the leaf's
+        // own catch-up from its homes, `SyncReq`).
+        let added: Vec<Key32> = if known && entry.mode != DeliveryMode::Broadcast {
+            authors
+                .iter()
+                .filter(|a| entry.authors.binary_search(a).is_err())
+                .take(LEAF_BACKFILL_AUTHORS)
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
         entry.authors = authors;
-        log::debug!("leaf {from}: interest {:?}, {} authors", entry.mode, entry.authors.len());
+        log::debug!("leaf {from}: interest {:?}, {} authors ({} new)", entry.mode, entry.authors.len(), added.len());
+        if !added.is_empty() {
+            if self.interest.backfill.len() >= LEAF_BACKFILL_QUEUE {
+                self.interest.backfill.pop_front();
+                self.stats.interest_dropped += 1;
+            }
+            self.interest.backfill.push_back((from, added));
+        }
+    }
+
+    /// Home: a leaf's newly followed authors, for the driver to look up their recent stored
+    /// posts and hand back as `Input::LeafBackfill` (oldest update first).
+    pub fn take_leaf_backfill(&mut self) -> Option<(NodeId, Vec<Key32>)> {
+        self.interest.backfill.pop_front()
+    }
+
+    /// Home: push these stored events (the driver's answer to [`Overlay::take_leaf_backfill`])
+    /// to `leaf`, if it is still attached, as ordinary event gossip (the leaf checks them like
+    /// any other; one it holds is a duplicate).
+    pub(super) fn on_leaf_backfill(&mut self, leaf: NodeId, bodies: Vec<Body>) {
+        if self.role != Role::Core || !self.leaves.contains(&leaf) {
+            return;
+        }
+        let mut bytes = 0;
+        for body in bodies {
+            bytes += body.len();
+            if bytes > LEAF_BACKFILL_BYTES {
+                break;
+            }
+            let Some(id) = self.crypto.event_id(body.as_slice()) else { continue };
+            self.stats.leaf_backfilled += 1;
+            self.send_node(leaf, Msg::Gossip(Gossip { id, round: 0, kind: GossipKind::Event, body }));
+        }
     }
 
     /// A link closed: forget what it told us, and what we told it.

@@ -49,9 +49,8 @@ impl Overlay {
             Role::Core => {
                 // Our Hello may predate the reachability result: send the current signed record
                 // first, so the contact (and its ForwardJoin walk) knows our address.
-                if let Ok(bytes) = rmp_serde::to_vec(&self.record) {
-                    self.send(conn, Msg::DirRecords(vec![crate::wire::Body::from_slice(&bytes)]));
-                }
+                let bytes = crate::wire::encode_record(&self.record);
+                self.send(conn, Msg::DirRecords(vec![crate::wire::Body::from_slice(&bytes)]));
                 // The contact answers with NeighborReply; we add it to the active view only
                 // then, so a contact that is not ready (still checking its own reachability)
                 // cannot leave us with a one-sided link.

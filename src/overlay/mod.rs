@@ -163,6 +163,14 @@ pub enum Input {
     },
     /// The owner's followees changed (from their newest kind 3): a leaf tells its homes.
     SetInterest(Vec<Key32>),
+    /// Home: recent stored posts of a leaf's newly followed authors (the driver's answer to
+    /// [`Overlay::take_leaf_backfill`]), pushed to that leaf.
+    LeafBackfill {
+        /// The leaf.
+        leaf: NodeId,
+        /// Encoded events (`event::packed`), ≤ `LEAF_BACKFILL_BYTES` of them are sent.
+        bodies: Vec<Body>,
+    },
 }
 
 /// Something to do.
@@ -301,6 +309,8 @@ pub struct Stats {
     pub tree_late_delivered: u64,
     /// The same, but the post had left the message cache (`MSG_CACHE_MS`): not delivered.
     pub tree_late_uncached: u64,
+    /// Stored posts of a leaf's newly followed authors pushed to it (`Input::LeafBackfill`).
+    pub leaf_backfilled: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -651,6 +661,7 @@ impl Overlay {
             Input::Unicast { dst, msg_id, payload } => self.start_unicast(dst, msg_id, payload),
             Input::Shed { conn, msg } => self.on_shed(conn, msg),
             Input::SetInterest(authors) => self.set_interest(authors),
+            Input::LeafBackfill { leaf, bodies } => self.on_leaf_backfill(leaf, bodies),
         }
     }
 

@@ -341,6 +341,20 @@ pub const INTEREST_SEND_INTERVAL_MS: u64 = 15_000;
 pub const INTEREST_UPDATE_INTERVAL_MS: u64 = 10_000;
 /// See `INTEREST_UPDATE_INTERVAL_MS`.
 pub const INTEREST_UPDATE_BURST: u64 = 4;
+/// Newly followed authors per leaf update whose recent posts a home pushes to the leaf
+/// (a leaf's new follows reach its homes up to `INTEREST_SEND_INTERVAL_MS` late; posts of the
+/// new followee the home stored in between would be missed otherwise). The rest are fetched
+/// on demand. Updates are rate-limited per leaf (`INTEREST_UPDATE_*`).
+pub const LEAF_BACKFILL_AUTHORS: usize = 32;
+/// Recent posts per newly followed author pushed (the newest, within `LEAF_BACKFILL_WINDOW_S`).
+pub const LEAF_BACKFILL_POSTS: usize = 4;
+/// How far back a pushed post may be dated: the interest delay, generously (10 min).
+pub const LEAF_BACKFILL_WINDOW_S: u64 = 600;
+/// Bytes of events pushed per leaf update at most (≈ 8 × a leaf outbox's share).
+pub const LEAF_BACKFILL_BYTES: usize = 256 * 1024;
+/// Leaf updates waiting for the driver's store lookup (≤ 16 × 32 keys × 32 B = 16 KB);
+/// past it the oldest is dropped (counted in `interest_dropped`).
+pub const LEAF_BACKFILL_QUEUE: usize = 16;
 /// `--delivery auto` switches a home's leaves to follow delivery when its directory (the
 /// estimated network size) holds this many nodes: under broadcast a leaf receives every post
 /// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the goal.

@@ -103,6 +103,34 @@ fn a_follow_leaf_gets_only_its_followees_and_its_own_owner() {
 }
 
 #[test]
+fn a_leafs_new_follows_are_queued_for_backfill_and_pushed_only_to_that_attached_leaf() {
+    let (mut home, ..) = home_with_leaf();
+    let leaf = NodeId::of_pubkey(&owner(3).0);
+    let first = Interest { mode: DeliveryMode::Follow, authors: vec![owner(40)] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(first) }, t(10));
+    assert_eq!(home.take_leaf_backfill(), None, "a first set comes with the leaf's own catch-up");
+    // An interest frame from the core peer (not a leaf) queues nothing either.
+    let fake = Interest { mode: DeliveryMode::Follow, authors: vec![owner(50)] };
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Interest(fake) }, t(15));
+    assert_eq!(home.take_leaf_backfill(), None);
+    // The leaf follows 41 and 42 more, and unfollows 40: only the new ones are queued.
+    let more = Interest { mode: DeliveryMode::Follow, authors: vec![owner(42), owner(41)] };
+    home.handle_input(Input::Frame { conn: ConnId(30), msg: Msg::Interest(more) }, t(20));
+    assert_eq!(home.take_leaf_backfill(), Some((leaf, vec![owner(41), owner(42)])));
+    assert_eq!(home.take_leaf_backfill(), None);
+    // The driver's answer goes to that leaf only, as event gossip; to a node that is not an
+    // attached leaf, nothing.
+    let Msg::Gossip(g) = post(owner(41), 1) else { unreachable!("post is gossip") };
+    home.handle_input(Input::LeafBackfill { leaf, bodies: vec![g.body.clone()] }, t(30));
+    let to_leaf = sent_on(&mut home, ConnId(30), 30);
+    assert!(matches!(&to_leaf[..], [Msg::Gossip(x)] if x.id == g.id));
+    let core = NodeId::of_pubkey(&owner(2).0);
+    home.handle_input(Input::LeafBackfill { leaf: core, bodies: vec![g.body.clone()] }, t(40));
+    assert!(sent_on(&mut home, ConnId(20), 40).is_empty());
+    assert_eq!(home.stats().leaf_backfilled, 1);
+}
+
+#[test]
 fn without_an_interest_set_or_in_broadcast_mode_a_leaf_gets_everything() {
     let (mut home, ..) = home_with_leaf();
     home.handle_input(Input::Frame { conn: ConnId(20), msg: post(owner(41), 1) }, t(20));

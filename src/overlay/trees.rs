@@ -97,6 +97,23 @@ impl Overlay {
         self.trees.as_ref().filter(|_| self.trees_on()).map(|t| t.table.attached())
     }
 
+    /// The authors whose trees this node runs for itself and its leaves (the follow-mode
+    /// catch-up asks each one's tree), if the trees run; `None` otherwise.
+    pub fn tree_authors(&self) -> Option<Vec<Key32>> {
+        self.trees_on().then(|| self.interest_authors().into_iter().collect())
+    }
+
+    /// Where `author`'s tree reaches this node: `Some(Some(parent))` once attached below a
+    /// parent, `Some(None)` if this node is the root, `None` if not attached (or no trees).
+    pub fn tree_source(&self, author: &Key32) -> Option<Option<NodeId>> {
+        let t = self.trees.as_ref().filter(|_| self.trees_on())?;
+        let topic = topic_of(author);
+        match t.table.depth(topic)? {
+            0 => Some(None),
+            _ => t.table.parent(topic).map(Some),
+        }
+    }
+
     /// The tree table, if the trees ever ran (tests, the simulator).
     pub fn tree_table(&self) -> Option<&TopicTable> {
         self.trees.as_ref().map(|t| &t.table)

@@ -1,16 +1,19 @@
 //! Server-to-server messages and their frame codec. No IO, no clock, no state.
 //!
 //! A frame is `u32 big-endian length ‖ u8 PROTOCOL_VERSION ‖ MessagePack(Msg)`, where the length
-//! counts the version byte and the body and is at most [`MAX_FRAME_BYTES`]. MessagePack is
-//! `rmp_serde`'s compact form (structs as arrays, enum variants by name). Decoding never panics on
-//! any input: a bad length, version or body is a [`DecodeError`]; the caller counts it and drops
+//! counts the version byte and the body and is at most [`MAX_FRAME_BYTES`]. MessagePack is the
+//! compact form `rmp_serde` wrote (structs as arrays, enum variants by name), now written and read
+//! by hand in `codec` (binary size, README "Benchmarks"). Decoding never panics on any input: a bad length, version or body is a [`DecodeError`]; the caller counts it and drops
 //! the connection (spec overlay.md §2.9).
 
+mod codec;
 mod msg;
 pub mod types;
 
 use std::error::Error;
 use std::fmt;
+
+pub use crate::msgpack::ReadError;
 
 pub use msg::{
     DeliveryMode, FindNode, Found, Gossip, GossipKind, Hello, Interest, Msg, NodeRecord, Routed, UndeliverableReason,
@@ -58,7 +61,7 @@ pub enum DecodeError {
         have: usize,
     },
     /// The body is not a valid MessagePack `Msg`.
-    Malformed(rmp_serde::decode::Error),
+    Malformed(ReadError),
     /// The body decoded but bytes were left over.
     TrailingBytes {
         /// How many bytes were left.
@@ -88,7 +91,7 @@ impl Error for DecodeError {
     }
 }
 
-/// Why a message could not be framed (a bug or an oversized local payload; never peer input).
+/// Why a message could not be framed (an oversized local payload; never peer input).
 #[derive(Debug)]
 pub enum EncodeError {
     /// The encoded message would exceed [`MAX_FRAME_BYTES`].
@@ -96,27 +99,17 @@ pub enum EncodeError {
         /// Encoded length (version byte + body).
         len: usize,
     },
-    /// `rmp_serde` refused the value.
-    Msgpack(rmp_serde::encode::Error),
 }
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncodeError::TooLarge { len } => write!(f, "message of {len} bytes exceeds {MAX_FRAME_BYTES}"),
-            EncodeError::Msgpack(_) => write!(f, "cannot encode message"),
         }
     }
 }
 
-impl Error for EncodeError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            EncodeError::Msgpack(e) => Some(e),
-            EncodeError::TooLarge { .. } => None,
-        }
-    }
-}
+impl Error for EncodeError {}
 
 /// Encode `msg` as one complete frame (header included).
 ///
@@ -125,7 +118,7 @@ impl Error for EncodeError {
 pub fn encode_frame(msg: &Msg) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&[0, 0, 0, 0, PROTOCOL_VERSION]);
-    rmp_serde::encode::write(&mut out, msg).map_err(EncodeError::Msgpack)?;
+    codec::put_msg(&mut out, msg);
     let len = out.len() - HEADER_BYTES;
     if len > MAX_FRAME_BYTES {
         return Err(EncodeError::TooLarge { len });
@@ -137,23 +130,27 @@ pub fn encode_frame(msg: &Msg) -> Result<Vec<u8>, EncodeError> {
 
 /// Bytes `msg` occupies on the wire as a frame (header included); used by the simulator's meter.
 pub fn frame_len(msg: &Msg) -> usize {
-    let mut counter = Counter(0);
-    match rmp_serde::encode::write(&mut counter, msg) {
-        Ok(()) => counter.0 + HEADER_BYTES + 1,
-        Err(_) => 0,
-    }
+    let mut out = Vec::new();
+    codec::put_msg(&mut out, msg);
+    out.len() + HEADER_BYTES + 1
 }
 
-/// A `Write` that only counts bytes.
-struct Counter(usize);
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The MessagePack form of a node record: a directory body (its id is the SHA-256 of these
+/// bytes) and what a `Hello` carries.
+pub fn encode_record(record: &NodeRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    codec::put_record_fields(&mut out, record, true);
+    out
+}
+
+/// Decode a node record from the start of `bytes`. Bytes after it are ignored, as the serde
+/// decoder before it did (a directory body's id covers every byte, so they cannot be changed
+/// unnoticed; the record's signature covers its fields).
+///
+/// # Errors
+/// The bytes do not start with a node record.
+pub fn decode_record(bytes: &[u8]) -> Result<NodeRecord, ReadError> {
+    codec::read_record(&mut crate::msgpack::Reader::new(bytes))
 }
 
 /// Check a length prefix; returns the number of bytes that follow it.
@@ -182,9 +179,10 @@ pub fn decode_body(bytes: &[u8]) -> Result<Msg, DecodeError> {
     if version != PROTOCOL_VERSION {
         return Err(DecodeError::BadVersion { got: version });
     }
-    let (msg, body): (Msg, _) = crate::msgpack::from_prefix(body).map_err(DecodeError::Malformed)?;
-    if !body.is_empty() {
-        return Err(DecodeError::TrailingBytes { extra: body.len() });
+    let mut r = crate::msgpack::Reader::new(body);
+    let msg = codec::read_msg(&mut r).map_err(DecodeError::Malformed)?;
+    if !r.rest().is_empty() {
+        return Err(DecodeError::TrailingBytes { extra: r.rest().len() });
     }
     Ok(msg)
 }
@@ -210,3 +208,5 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Msg, usize), DecodeError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_codec;

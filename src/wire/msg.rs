@@ -1,9 +1,11 @@
-//! The message set of the overlay protocol (spec overlay.md §2.9), as plain serde types.
+//! The message set of the overlay protocol (spec overlay.md §2.9), as plain types; `codec`
+//! encodes them (their serde derives exist only in tests, as the oracle `codec` is checked against).
 //!
 //! Holds no logic beyond the canonical bytes a node record is signed over. Every `Vec` here is
 //! bounded only by the frame size on the wire; the overlay clamps lengths when it reads them.
-//! Variant names are short because `rmp_serde` writes them on the wire.
+//! Variant names are short because they are written on the wire.
 
+#[cfg(test)]
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -11,7 +13,8 @@ use super::types::{Addr, Body, Key32, MsgId, NodeId, PeerRef, Role, Sig};
 
 /// A signed statement "node `node` (owner `owner`) is reachable like this", spread to every core
 /// node (spec §2.3 "Directory"). Newer `seq` wins.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct NodeRecord {
     /// Low 64 bits of `owner` (checked by every receiver).
     pub node: NodeId,
@@ -37,31 +40,21 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// SHA-256 over a domain tag and every field but `sig` (MessagePack, compact form).
+    /// SHA-256 over a domain tag and every field but `sig` (MessagePack, compact form: a
+    /// 9-element array).
     pub fn signing_hash(&self) -> [u8; 32] {
-        let fields = (
-            self.node,
-            self.owner,
-            self.node_key,
-            &self.delegation,
-            self.role,
-            self.addr,
-            &self.homes,
-            self.seq,
-            self.expires,
-        );
+        let mut bytes = Vec::with_capacity(256);
+        super::codec::put_record_fields(&mut bytes, self, false);
         let mut h = Sha256::new();
         h.update(b"nostrp2p/node-record/v1");
-        // Encoding plain values into a Vec cannot fail; an error would only make the hash differ.
-        if let Ok(bytes) = rmp_serde::to_vec(&fields) {
-            h.update(&bytes);
-        }
+        h.update(&bytes);
         h.finalize().into()
     }
 }
 
 /// First message on every connection, both directions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Hello {
     /// The sender's current signed record (identity, key, role, address).
     pub record: NodeRecord,
@@ -92,7 +85,7 @@ const FEATURE_MAGIC: u64 = 0x6E70;
 
 impl Hello {
     /// A nonce announcing `features`: the top 16 bits are a fixed marker, the next 8 the
-    /// capability bits, the low 40 bits random. Why in the nonce: `rmp_serde` refuses a struct
+    /// capability bits, the low 40 bits random. Why in the nonce: the decoder refuses a struct
     /// with an extra field and an unknown `Msg` variant, so a new `Hello` field or frame would
     /// disconnect every peer of the previous build; the nonce is a plain `u64` they sign and
     /// never interpret. 40 random bits still make a replayed `Auth` hopeless (the verifier
@@ -122,8 +115,9 @@ impl Hello {
 }
 
 /// What a broadcast carries (one byte on the wire: 0 = event, 1 = record).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "u8", try_from = "u8")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+#[cfg_attr(test, serde(into = "u8", try_from = "u8"))]
 pub enum GossipKind {
     /// A Nostr event (post, repost, profile); id = event id; checked by the `Verifier`.
     Event,
@@ -157,10 +151,11 @@ impl TryFrom<u8> for GossipKind {
 /// starts with its id, which verification checks against the hash; a record's id is
 /// `record_msg_id`), so the receiver derives it before anything else and every eager copy is
 /// 34 B shorter. A decoded `Gossip` carries [`MsgId::UNSET`] until the overlay derives it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Gossip {
     /// Message id (derived from the body by the receiver; never sent).
-    #[serde(skip, default = "unset_id")]
+    #[cfg_attr(test, serde(skip, default = "unset_id"))]
     pub id: MsgId,
     /// Hops from the origin.
     pub round: u16,
@@ -170,12 +165,14 @@ pub struct Gossip {
     pub body: Body,
 }
 
+#[cfg(test)]
 fn unset_id() -> MsgId {
     MsgId::UNSET
 }
 
 /// A unicast payload routed by directory lookup (spec §2.5).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Routed {
     /// Origin node.
     pub src: NodeId,
@@ -236,7 +233,8 @@ impl Routed {
 }
 
 /// Why a unicast did not arrive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub enum UndeliverableReason {
     /// No directory record for the destination.
     Unknown,
@@ -264,9 +262,10 @@ impl UndeliverableReason {
     }
 }
 
-/// One overlay message. See spec §2.9 for the protocol each group belongs to. `rmp_serde` writes
+/// One overlay message. See spec §2.9 for the protocol each group belongs to. The wire carries
 /// the variant name: the most frequent ones (gossip, IHAVE, ping/pong) have one-letter wire names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub enum Msg {
     // --- session ---
     /// Handshake, both directions.
@@ -274,10 +273,10 @@ pub enum Msg {
     /// Signature by the node key over `Hello::auth_hash(peer_nonce, my_id)`.
     Auth(Sig),
     /// Liveness probe (sent only by the dialling side of an idle link).
-    #[serde(rename = "P")]
+    #[cfg_attr(test, serde(rename = "P"))]
     Ping(u32),
     /// Answer to `Ping`.
-    #[serde(rename = "Q")]
+    #[cfg_attr(test, serde(rename = "Q"))]
     Pong(u32),
     /// Datagram link offer on an authenticated core↔core connection (issue 11, `net::datagram`):
     /// the sender's UDP port, and the token and key the peer seals datagrams to it with.
@@ -353,10 +352,10 @@ pub enum Msg {
     },
     // --- broadcast (Plumtree) ---
     /// Eager push of a payload.
-    #[serde(rename = "G")]
+    #[cfg_attr(test, serde(rename = "G"))]
     Gossip(Gossip),
     /// Lazy push: ids (and rounds) the sender has.
-    #[serde(rename = "I")]
+    #[cfg_attr(test, serde(rename = "I"))]
     IHave(Vec<(MsgId, u16)>),
     /// Make the link eager again, and send this message if given.
     Graft {
@@ -488,7 +487,8 @@ pub enum Msg {
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct FindNode {
     /// Chosen by the sender of this hop (each hop picks its own), echoed in the `Found`.
     pub id: u64,
@@ -499,7 +499,8 @@ pub struct FindNode {
 }
 
 /// A lookup's answer (see [`Msg::Found`]). Everything but `record` is a claim.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Found {
     /// The `FindNode::id` of the hop it answers.
     pub id: u64,
@@ -515,8 +516,9 @@ pub struct Found {
 }
 
 /// How a node wants broadcasts delivered (`--delivery`; one byte on the wire).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "u8", try_from = "u8")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+#[cfg_attr(test, serde(into = "u8", try_from = "u8"))]
 pub enum DeliveryMode {
     /// Everything (today's broadcast).
     Broadcast,
@@ -570,7 +572,8 @@ impl TryFrom<u8> for DeliveryMode {
 
 /// A leaf's interest set: its mode and the authors its owner follows (sorted, distinct, at
 /// most `MAX_INTEREST_AUTHORS`; a longer list is refused whole by the home).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Interest {
     /// The leaf's `--delivery` setting.
     pub mode: DeliveryMode,

@@ -4,11 +4,12 @@
 //! Owns no state and does no IO. `Addr` replaces
 //! the standard library's socket address so that pure code never names the networking module
 //! (STYLE.md); `net` converts.
-//! Fixed-size byte arrays are serialised as MessagePack `bin`, never as arrays of integers.
+//! Fixed-size byte arrays travel as MessagePack `bin`, never as arrays of integers (`wire::codec`).
 
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(test)]
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A node on the overlay: the one node id type of the crate, defined with the keys it derives from.
@@ -25,10 +26,11 @@ impl ConnId {
 }
 
 /// A transport address: IPv6 or IPv4-mapped IPv6 bytes and a port.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Addr {
     /// IPv6 address bytes; IPv4 is stored as `::ffff:a.b.c.d`.
-    #[serde(with = "fixed_bytes")]
+    #[cfg_attr(test, serde(with = "fixed_bytes"))]
     pub ip: [u8; 16],
     /// TCP port.
     pub port: u16,
@@ -106,8 +108,9 @@ impl fmt::Display for Addr {
 }
 
 /// A 32-byte id of a broadcast message (the Nostr event id, or the hash of a node record).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct MsgId(#[serde(with = "fixed_bytes")] pub [u8; 32]);
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct MsgId(#[cfg_attr(test, serde(with = "fixed_bytes"))] pub [u8; 32]);
 
 impl MsgId {
     /// The id of a decoded `Gossip` before the receiver derives it from the body.
@@ -129,8 +132,9 @@ impl fmt::Display for MsgId {
 }
 
 /// A 32-byte x-only secp256k1 public key (owner key or node key).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Key32(#[serde(with = "fixed_bytes")] pub [u8; 32]);
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct Key32(#[cfg_attr(test, serde(with = "fixed_bytes"))] pub [u8; 32]);
 
 impl fmt::Debug for Key32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,8 +147,9 @@ impl fmt::Debug for Key32 {
 }
 
 /// A 64-byte BIP-340 Schnorr signature.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sig(#[serde(with = "fixed_bytes")] pub [u8; 64]);
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct Sig(#[cfg_attr(test, serde(with = "fixed_bytes"))] pub [u8; 64]);
 
 impl fmt::Debug for Sig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -182,12 +187,16 @@ impl fmt::Debug for Body {
     }
 }
 
+// The serde forms below exist only as the test oracle for the hand-written codec
+// (`wire::tests_codec`).
+#[cfg(test)]
 impl Serialize for Body {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(&self.0)
     }
 }
 
+#[cfg(test)]
 impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
         struct V;
@@ -208,7 +217,8 @@ impl<'de> Deserialize<'de> for Body {
 }
 
 /// Role of a node in the two-tier overlay (spec overlay.md §2.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub enum Role {
     /// Reachable: passed a dial-back check; runs HyParView + Plumtree and relays for leaves.
     Core,
@@ -217,7 +227,8 @@ pub enum Role {
 }
 
 /// A core node as carried in views, shuffles and attach alternatives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct PeerRef {
     /// Its node id.
     pub node: NodeId,
@@ -225,7 +236,8 @@ pub struct PeerRef {
     pub addr: Addr,
 }
 
-/// serde helpers: `[u8; N]` as MessagePack `bin` (compact) instead of an array of integers.
+/// serde helpers (test oracle only): `[u8; N]` as MessagePack `bin` instead of an array of integers.
+#[cfg(test)]
 pub mod fixed_bytes {
     use std::fmt;
 

@@ -6,12 +6,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod catchup;
 mod requests;
 mod snapshot;
 
 use log::{debug, info, warn};
 
-use super::answer::{answer_fetch, answer_sync, answers, FetchTable};
+use super::answer::{answer_author, answer_fetch, answer_sync, answers, FetchTable};
 use super::classify::{accepts_unicast, classify, is_broadcast_class, Route};
 use super::limit::AnswerLimiter;
 use super::mailbox::{Deposited, Mailbox};
@@ -58,6 +59,12 @@ pub struct AppStats {
     pub dropped_sends: u64,
     /// Requests not answered because their source spent its answer budget.
     pub answers_limited: u64,
+    /// Events received in follow-mode catch-up answers from a followee's tree parent.
+    pub catchup_from_tree: u64,
+    /// Events received in follow-mode catch-up answers from a followee's own server.
+    pub catchup_from_author: u64,
+    /// Followed authors whose catch-up got no answer (unreachable, failed, timed out).
+    pub catchup_unanswered: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +74,7 @@ enum Pending {
     Mail,
     Sync { peer: NodeId },
     Fetch { fallback: Vec<NodeId>, target: FetchTarget },
+    Catchup { author: PublicKey },
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +103,8 @@ pub struct App {
     fetches: FetchTable,
     inflight: BTreeMap<u64, InFlight>,
     syncs: BTreeMap<NodeId, SyncSession>,
+    /// The follow-mode catch-up in progress, if any.
+    catchup: Option<catchup::Catchup>,
     answers: AnswerLimiter,
     last_heard: UnixTime,
     saved_heard: UnixTime,
@@ -120,6 +130,7 @@ impl App {
             fetches: FetchTable::default(),
             inflight: BTreeMap::new(),
             syncs: BTreeMap::new(),
+            catchup: None,
             answers: AnswerLimiter::default(),
             last_heard: UnixTime(0),
             saved_heard: UnixTime(0),
@@ -199,6 +210,9 @@ impl App {
             }
         }
         self.syncs.retain(|_, s| s.deadline > now);
+        if self.catchup.as_ref().is_some_and(|c| c.next_tick() <= now) {
+            self.catchup_tick(now, ctx);
+        }
         self.pump(now, ctx, store);
     }
 
@@ -212,6 +226,7 @@ impl App {
     pub fn poll_timeout(&self) -> Option<UnixTime> {
         let mut next = self.inflight.values().map(|f| f.sent.saturating_add(APP_INFLIGHT_TIMEOUT)).min();
         next = min_opt(next, self.syncs.values().map(|s| s.deadline).min());
+        next = min_opt(next, self.catchup.as_ref().map(catchup::Catchup::next_tick));
         if self.inflight.len() < APP_INFLIGHT_CAP {
             next = min_opt(next, self.resend.next_deadline());
             next = min_opt(next, self.mailbox.next_deadline());
@@ -319,7 +334,9 @@ impl App {
                     self.mailbox_dirty = true;
                 }
             }
-            AppMsg::SyncReq { .. } | AppMsg::FetchReq(_) if !self.answers.allow(src, now) => {
+            AppMsg::SyncReq { .. } | AppMsg::FetchReq(_) | AppMsg::AuthorSyncReq { .. }
+                if !self.answers.allow(src, now) =>
+            {
                 self.stats.answers_limited += 1;
             }
             AppMsg::SyncReq { since, until, limit } => {
@@ -328,6 +345,11 @@ impl App {
                 self.send(src, &resp, None, now);
             }
             AppMsg::SyncResp { events, more } => self.on_sync_resp(src, events, more.map(UnixTime), now),
+            AppMsg::AuthorSyncReq { author, since, until, limit } => {
+                let events = answer_author(store, &author, UnixTime(since), UnixTime(until), limit);
+                self.send(src, &AppMsg::AuthorSyncResp { author, events }, None, now);
+            }
+            AppMsg::AuthorSyncResp { author, events } => self.on_author_sync_resp(src, author, events, now, ctx),
             AppMsg::FetchReq(target) => {
                 let events: Vec<Event> = answer_fetch(store, &self.owner, &target).into_iter().collect();
                 self.send(src, &AppMsg::FetchResp { target, events }, None, now);
@@ -424,6 +446,8 @@ impl App {
                 }
             }
             Pending::Fetch { .. } => {}
+            Pending::Catchup { author } if !ok => self.on_catchup_failed(author, now, ctx),
+            Pending::Catchup { .. } => {}
         }
     }
 

@@ -1,11 +1,12 @@
 //! The requesting side of catch-up and fetches: what a node asks for when it (re)joins or
 //! when its client misses something, and what it accepts back (only what it asked for).
 
+use super::catchup::Catchup;
 use super::{App, Pending, SyncSession};
 use crate::app::classify::is_broadcast_class;
 use crate::app::msg::AppMsg;
 use crate::app::ring::support_servers;
-use crate::app::{Context, FetchTarget};
+use crate::app::{CatchupPlan, Context, FetchTarget};
 use crate::event::Event;
 use crate::keys::{NodeId, PublicKey};
 use crate::limits::{SYNC_MARGIN, SYNC_MAX_LOOKBACK, SYNC_MAX_PAGES, SYNC_PAGE_EVENTS, SYNC_PEERS, SYNC_TIMEOUT};
@@ -20,6 +21,19 @@ impl App {
         }
         let floor = UnixTime(now.0.saturating_sub(SYNC_MAX_LOOKBACK.as_secs()));
         let since = UnixTime(self.last_heard.0.saturating_sub(SYNC_MARGIN.as_secs())).max(floor);
+        if ctx.catchup_plan() == CatchupPlan::Peers {
+            self.catchup = None;
+            return self.sync_from_peers(since, now, ctx);
+        }
+        // Follow mode (or not known yet): ask the followees' trees (`catchup.rs`).
+        self.catchup = Some(Catchup::new(since, now));
+        self.catchup_tick(now, ctx);
+    }
+
+    /// The broadcast-mode catch-up: everything since `since` from [`SYNC_PEERS`] random
+    /// neighbours.
+    pub(super) fn sync_from_peers(&mut self, since: UnixTime, now: UnixTime, ctx: &dyn Context) {
+        let me = ctx.me();
         let peers = ctx.neighbours();
         if peers.is_empty() {
             return;

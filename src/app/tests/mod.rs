@@ -9,10 +9,12 @@ use super::*;
 use crate::event::{Event, EventId};
 use crate::time::UnixTime;
 
+mod catchup;
 mod classify;
 mod flows;
 mod offline;
 mod wire;
+mod wire_oracle;
 
 /// A clock after every fixture (events are checked against it).
 const NOW: UnixTime = UnixTime(1_717_100_000);

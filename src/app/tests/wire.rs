@@ -17,6 +17,8 @@ fn samples() -> Vec<AppMsg> {
         AppMsg::FetchReq(FetchTarget::Profile(pk_a())),
         AppMsg::FetchReq(FetchTarget::Post(fixture("E1").id)),
         AppMsg::FetchResp { target: FetchTarget::FollowList(pk_a()), events: vec![fixture("E8")] },
+        AppMsg::AuthorSyncReq { author: pk_b(), since: 1, until: 2, limit: 100 },
+        AppMsg::AuthorSyncResp { author: pk_b(), events: vec![fixture("E1")] },
     ]
 }
 
@@ -99,6 +101,9 @@ fn oversized_and_foreign_versions_are_refused() {
 #[test]
 fn too_many_events_in_one_answer_are_refused() {
     let m = AppMsg::FetchResp { target: FetchTarget::Profile(pk_a()), events: vec![fixture("E4"), fixture("E4")] };
+    assert!(matches!(decode(&encode(&m)), Err(DecodeError::TooMany)));
+    let events = vec![fixture("E1"); crate::limits::CATCHUP_PAGE_EVENTS + 1];
+    let m = AppMsg::AuthorSyncResp { author: pk_a(), events };
     assert!(matches!(decode(&encode(&m)), Err(DecodeError::TooMany)));
 }
 
