@@ -286,7 +286,16 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         held.iter().min().copied().unwrap_or(0)
     );
     let types0 = sim.msg_counts.clone();
+    let ring0 = ring_counts(&sim);
     sim.run_for(idle_min * 60_000);
+    if directory == DirectoryMode::Ring {
+        let ring1 = ring_counts(&sim);
+        let per = |i: usize| (ring1[i] - ring0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
+        println!(
+            "ring, idle, per core per minute: lookups finger {:.2}, store/read-back {:.2}, unicast {:.2}; dials for a frame {:.2}, to verify a claim {:.2}, to store {:.2}; records sent to holders {:.2}",
+            per(0), per(1), per(2), per(3), per(4), per(5), per(6)
+        );
+    }
     // Where the idle bytes go, by frame type (all nodes; each frame counted once here, at
     // both of its ends in the per-node rates, hence the × 2 per core).
     let mut idle_types: Vec<(u64, &str, u64)> = sim
@@ -663,4 +672,28 @@ fn diag(sim: &Sim) {
         }
     }
     println!("diag: core-core eager edges symmetric {} one-sided {one}, core components {}, leaves without eager home {no_eager_leaf}", both / 2, comps.len());
+}
+
+/// Ring counters summed over all nodes: lookups (finger, store, unicast), dials (send,
+/// verify, store), records sent to holders.
+fn ring_counts(sim: &Sim) -> [u64; 7] {
+    let mut c = [0u64; 7];
+    for n in &sim.nodes {
+        if let Some(d) = n.overlay.dht() {
+            let s = d.stats();
+            let v = [
+                s.lookups_finger,
+                s.lookups_store,
+                s.lookups_unicast,
+                s.dials_send,
+                s.dials_verify,
+                s.dials_store,
+                s.stores_sent,
+            ];
+            for (a, b) in c.iter_mut().zip(v) {
+                *a += b;
+            }
+        }
+    }
+    c
 }

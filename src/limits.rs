@@ -409,6 +409,11 @@ pub const APP_OUTBOX_CAP: usize = 2048;
 /// good: senders keep their own resend queue.
 pub const APP_PERSIST_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The driver writes the ring records this core holds (`ring-records.bin`) at most this often
+/// when they changed, and at shutdown. A crash loses at most these minutes of stores, which
+/// the owners' read-back checks and handoffs bring back.
+pub const RING_PERSIST_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
 /// Largest snapshot file read back at start-up (the mailbox at its cap plus overhead).
 pub const MAX_SNAPSHOT_BYTES: usize = MAILBOX_TOTAL_BYTES + 4 * 1024 * 1024;
 

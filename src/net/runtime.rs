@@ -10,7 +10,8 @@
 //! decisions (`crate::app`, a pure state machine owned here): overlay deliveries become app
 //! inputs, app outputs become overlay publishes/unicasts or store inserts, connection changes
 //! become `NodeUp`/`Joined`. The app's resend queue and mailbox are persisted in the data dir
-//! (atomic snapshot files) at most every `APP_PERSIST_INTERVAL` and at shutdown.
+//! (atomic snapshot files) at most every `APP_PERSIST_INTERVAL` and at shutdown, a ring core's
+//! held records at most every `RING_PERSIST_INTERVAL` and at shutdown.
 //!
 //! Split along its seams: `deliver.rs` (the received-event check and overlay deliveries as
 //! app inputs), `follow_sync.rs` (interest set from the owner's follow list), `state.rs`
@@ -39,7 +40,7 @@ use crate::app::{self, App, AppConfig, FetchTarget};
 use crate::event::VerifiedEvent;
 use crate::http::Miss;
 use crate::keys::{PublicKey, SecretKey};
-use crate::limits::{APP_PERSIST_INTERVAL, STORED_BUF_KEEP};
+use crate::limits::{APP_PERSIST_INTERVAL, RING_PERSIST_INTERVAL, STORED_BUF_KEEP};
 use crate::overlay::crypto::SchnorrCrypto;
 use crate::overlay::{params::LEAF_SLOTS, Config, Input, Output, Overlay, RoleChoice};
 use crate::store::Store;
@@ -104,6 +105,8 @@ pub struct OverlayRuntime<'a> {
     clock: Now,
     /// When the app's state was last written to disk.
     last_persist: UnixTime,
+    /// When the held ring records were last written (`RING_PERSIST_INTERVAL`).
+    last_ring_persist: UnixTime,
     /// The `-b` peer: why it does not work, when to resolve it again.
     bootstrap: Option<Bootstrap>,
     /// Events newly stored from the network since the last [`OverlayRuntime::drain_stored`]
@@ -173,7 +176,8 @@ impl<'a> OverlayRuntime<'a> {
             delivery: modes.delivery,
             directory: modes.directory,
         };
-        let overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
+        let mut overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
+        state::restore_ring(&mut overlay, data_dir);
         let mut net = Net::new(ex);
         net.listen(listener);
         let dg = Datagrams::bind(local, &mut net);
@@ -187,6 +191,7 @@ impl<'a> OverlayRuntime<'a> {
             connected: BTreeSet::new(),
             clock: Now::new(now, unix),
             last_persist: unix,
+            last_ring_persist: unix,
             bootstrap,
             stored: Vec::new(),
             dg,
@@ -492,6 +497,10 @@ impl<'a> OverlayRuntime<'a> {
     /// Writes the app's resend queue and mailbox if they changed, at most every
     /// `APP_PERSIST_INTERVAL` unless `force` (shutdown).
     pub fn persist(&mut self, unix: UnixTime, force: bool) {
+        if force || unix >= self.last_ring_persist.saturating_add(RING_PERSIST_INTERVAL) {
+            self.last_ring_persist = unix;
+            state::save_ring(&mut self.overlay, &self.data_dir);
+        }
         if !force && unix < self.last_persist.saturating_add(APP_PERSIST_INTERVAL) {
             return;
         }

@@ -1,7 +1,7 @@
 //! What the overlay runtime keeps in the data dir besides the store: the node key
 //! (`node.key`, created on first start: zero configuration), the owner's optional
 //! authorisation of it (`node-auth.json`, docs/overlay.md "Identity") and the application's
-//! resend queue and mailbox snapshots. Plain file IO at start and at persist time; decides
+//! resend queue and mailbox snapshots, and (ring directory) the records this core holds. Plain file IO at start and at persist time; decides
 //! nothing about the protocol. Every write is atomic (temporary file, fsync, rename).
 
 use std::path::Path;
@@ -9,11 +9,16 @@ use std::path::Path;
 use super::runtime::OverlayError;
 use crate::app::{persist, App};
 use crate::keys::PublicKey;
+use crate::overlay::params::RING_FILE_MAX_BYTES;
+use crate::overlay::Overlay;
 use crate::time::UnixTime;
 use crate::wire::{Body, Key32};
 
 /// File holding the node key (64 hex characters), created on first start.
 pub const NODE_KEY_FILE: &str = "node.key";
+/// The ring records this core holds (`--directory ring`), kept across restarts
+/// (`overlay::dht_persist`).
+pub const RING_FILE: &str = "ring-records.bin";
 /// Optional file with the owner's signed authorisation of the node key (a Nostr event, JSON).
 pub const NODE_AUTH_FILE: &str = "node-auth.json";
 
@@ -115,6 +120,34 @@ pub(super) fn restore_app(app: &mut App, data_dir: &Path, unix: UnixTime) {
         }
         Ok(None) => {}
         Err(e) => log::warn!("cannot read {}: {e}; starting with an empty mailbox", mailbox.display()),
+    }
+}
+
+/// Takes back the ring records held before a restart. A missing file is the first start; a
+/// damaged, oversized or unreadable one is logged and ignored (the records come back by
+/// handoff and the owners' read-back checks), never trusted: every record is verified again.
+pub(super) fn restore_ring(overlay: &mut Overlay, data_dir: &Path) {
+    use std::io::Read;
+    let path = data_dir.join(RING_FILE);
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(&path)
+        .and_then(|f| f.take(RING_FILE_MAX_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| ()));
+    match read {
+        Ok(()) => match overlay.ring_restore(&bytes) {
+            Ok(r) => log::info!("{}: {} ring records taken back, {} dropped", path.display(), r.kept, r.dropped),
+            Err(e) => log::warn!("{}: {e}; ignored, starting without held ring records", path.display()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot read {}: {e}; starting without held ring records", path.display()),
+    }
+}
+
+/// Writes the ring records this core holds if they changed (the caller rate-limits).
+pub(super) fn save_ring(overlay: &mut Overlay, data_dir: &Path) {
+    let Some((bytes, digest)) = overlay.ring_snapshot() else { return };
+    match persist::write_atomic(&data_dir.join(RING_FILE), &bytes) {
+        Ok(()) => overlay.ring_saved(digest),
+        Err(e) => log::error!("cannot save the held ring records in {}: {e}", data_dir.display()),
     }
 }
 

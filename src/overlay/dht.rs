@@ -28,9 +28,13 @@
 //!   handshake, before anything enters a table).
 //! * **Unicast.** A destination not in the directory starts a lookup; the unicast waits for
 //!   it (its own timeout still runs) and the found record is kept `LOOKUP_CACHE_MS`.
-//! * **Handoff.** When a core enters the table, the records it now holds with us are sent to it;
-//!   when one leaves, our records are re-sent to their holders. A record this node no longer
-//!   holds is forgotten once handed off and not in use as a lookup result.
+//! * **Handoff.** When the table changes (a core enters, or leaves after a failed dial), each
+//!   record goes to the cores that hold it now by our table and did not before, and to no one
+//!   else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
+//!   and not in use as a lookup result. Held records survive a restart (`dht_persist.rs`).
+//!
+//! Parts: this file (state, frame dispatch, table upkeep), `dht_lookup.rs` (lookups and the
+//! unicasts waiting on them), `dht_store.rs` (records at their holders), `dht_persist.rs`.
 //!
 //! Every ring frame passes [`ring_frame_fits`] first: a peer that did not announce
 //! `FEATURE_RING`, or a list over its bound, is counted in `Stats::ring_dropped` and dropped
@@ -38,15 +42,10 @@
 
 use std::collections::BTreeMap;
 
-use super::conn::RecordCheck;
-use super::dir_admit::Refused;
-use super::directory::Merge;
 use super::params::*;
-use super::ring::{Hop, RingPeer, RingTable};
-use super::{Overlay, Timer};
-use crate::wire::{
-    Addr, Body, ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason, FEATURE_RING,
-};
+use super::ring::{RingPeer, RingTable};
+use super::Overlay;
+use crate::wire::{Addr, ConnId, FindNode, Msg, NodeId, PeerRef, Role, Routed, FEATURE_RING};
 
 /// True if a ring frame's lists are within their bounds (`RING_NEIGHBOURS_MAX`,
 /// `RING_STORE_PER_FRAME`, `RING_REPLICAS` holders). Other frames are not ring frames: false.
@@ -156,6 +155,18 @@ pub struct DhtStats {
     pub rerouted: u64,
     /// Answers that could not go back: the link to the hop that asked had closed.
     pub found_unsent: u64,
+    /// Of `lookups`: finger points, store/read-back lookups, unicast lookups.
+    pub lookups_finger: u64,
+    /// See `lookups_finger`.
+    pub lookups_store: u64,
+    /// See `lookups_finger`.
+    pub lookups_unicast: u64,
+    /// Ring frames that needed a new connection (the member was not connected).
+    pub dials_send: u64,
+    /// Claimed cores dialled to verify them (`ring_consider`).
+    pub dials_verify: u64,
+    /// Holders dialled to store a record at them.
+    pub dials_store: u64,
 }
 
 /// The ring directory's state (≈ 2 KB table + addresses + pending lookups).
@@ -170,6 +181,8 @@ pub struct Dht {
     finger_turn: usize,
     parked: Vec<(NodeId, Parked)>,
     next_readback: super::Instant,
+    /// Digest of the held records last snapshotted (`dht_persist.rs`).
+    pub(super) saved: Option<[u8; 32]>,
     stats: DhtStats,
 }
 
@@ -186,6 +199,7 @@ impl Dht {
             parked: Vec::new(),
             // The first check comes once the table has had a few rounds to fill.
             next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
+            saved: None,
             stats: DhtStats::default(),
         }
     }
@@ -249,12 +263,13 @@ impl Overlay {
         let (Some(addr), true) = (c.peer_addr, c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) else {
             return;
         };
+        let before = self.holder_sets();
         let Some(d) = self.dht.as_mut() else { return };
         let changed = d.table.offer(RingPeer { node, prefix: addr.prefix() }).unwrap_or(false);
         if changed {
             d.addrs.insert(node, addr);
             self.ring_prune_addrs();
-            self.handoff_to(node);
+            self.handoff_changed(before);
         }
     }
 
@@ -282,10 +297,12 @@ impl Overlay {
         let Some(d) = self.dht.as_mut() else { return };
         let gone: Vec<NodeId> = d.addrs.iter().filter(|(_, a)| **a == addr).map(|(n, _)| *n).collect();
         for node in gone {
+            let before = self.holder_sets();
+            let Some(d) = self.dht.as_mut() else { return };
             if d.table.remove(node) {
                 d.addrs.remove(&node);
                 log::debug!("ring: {node} unreachable, removed");
-                self.handoff_all();
+                self.handoff_changed(before);
                 self.ring_link_lost(node);
                 return;
             }
@@ -366,8 +383,11 @@ impl Overlay {
         if self.send_node(node, msg.clone()) {
             return true;
         }
-        match self.dht.as_ref().and_then(|d| d.addrs.get(&node).copied()) {
-            Some(addr) => self.send_or_dial(node, addr, msg),
+        match self.dht.as_mut().and_then(|d| d.addrs.get(&node).copied().map(|a| (d, a))) {
+            Some((d, addr)) => {
+                d.stats.dials_send += 1;
+                self.send_or_dial(node, addr, msg)
+            }
             None => false,
         }
     }
@@ -394,380 +414,17 @@ impl Overlay {
             let Some(addr) = claims.iter().find(|c| c.node == w.node).map(|c| c.addr) else { continue };
             let opening = self.conns.values().any(|c| !c.is_up() && c.remote == Some(addr));
             if !opening && self.conns.len() < MAX_CONNS {
+                if let Some(d) = self.dht.as_mut() {
+                    d.stats.dials_verify += 1;
+                }
                 self.trim_ondemand();
                 self.dial(addr, super::conn::Purpose::Direct);
             }
         }
     }
-
-    /// Start a lookup of `key` from here.
-    fn ring_lookup(&mut self, key: NodeId, back: Back) {
-        let Some(d) = self.dht.as_mut() else { return };
-        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast) {
-            return;
-        }
-        d.stats.lookups += 1;
-        self.route_find(FindNode { id: 0, key, hops: 0 }, back);
-    }
-
-    /// Route a lookup one hop on (or answer it here). `back` says where the answer goes.
-    fn route_find(&mut self, f: FindNode, back: Back) {
-        self.route_find_again(f, back, false);
-    }
-
-    /// `route_find`; `retried` marks a lookup routed again after its link closed.
-    fn route_find_again(&mut self, f: FindNode, back: Back, retried: bool) {
-        let Some(d) = self.dht.as_mut() else { return };
-        let next = match d.table.next_hop(f.key) {
-            _ if f.hops >= RING_LOOKUP_MAX_HOPS => None,
-            Hop::Local => None,
-            Hop::Owner(n) | Hop::Forward(n) => Some(n),
-        };
-        let Some(next) = next.filter(|n| !matches!(back, Back::Hop { node, .. } if node == *n)) else {
-            let found = self.answer_here(f.key, f.hops);
-            return self.deliver_found(back, found);
-        };
-        if d.pending.len() >= RING_PENDING_CAP {
-            d.stats.pending_full += 1;
-            self.stats.ring_dropped += 1;
-            return;
-        }
-        let id = d.next_id;
-        d.next_id += 1;
-        // The same key already on its way to the same hop: wait for that answer instead of
-        // sending again. Traced in `tests/sim_ring.rs`: a core relaying for many origins sent
-        // 139 lookups for 16 keys to one owner in one second, past its `RING_FIND_PER_S`
-        // budget there; the dropped ones timed out and their unicasts failed.
-        let lead = d.pending.iter().find(|(_, p)| p.key == f.key && p.to == next && p.lead.is_none()).map(|(k, _)| *k);
-        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried, lead });
-        if matches!(back, Back::Hop { .. }) {
-            d.stats.forwarded += 1;
-        }
-        if lead.is_some() {
-            d.stats.coalesced += 1;
-            return;
-        }
-        if !self.ring_send(next, Msg::FindNode(FindNode { id, key: f.key, hops: f.hops + 1 })) {
-            if let Some(d) = self.dht.as_mut() {
-                d.pending.remove(&id);
-            }
-        }
-    }
-
-    /// The answer this node gives for `key`: its record if held, and the holders it sees.
-    fn answer_here(&self, key: NodeId, hops: u8) -> Found {
-        let record = self.dir.get(key).map(|e| e.body.clone());
-        let mut holders = Vec::new();
-        if let Some(d) = self.dht.as_ref() {
-            for h in d.table.holders(key) {
-                let r =
-                    if h == self.me { self.advertised.map(|addr| PeerRef { node: h, addr }) } else { d.peer_ref(h) };
-                holders.extend(r);
-            }
-        }
-        Found { id: 0, key, hops, record, holders }
-    }
-
-    fn on_find_node(&mut self, conn: ConnId, from: NodeId, f: FindNode) {
-        let now = self.now;
-        let Some(c) = self.conns.get_mut(&conn) else { return };
-        if !c.ring_finds.take(now) {
-            // A lookup flood from one peer: its lookups are dropped, the link is kept.
-            self.stats.ring_dropped += 1;
-            return;
-        }
-        self.route_find(f.clone(), Back::Hop { node: from, id: f.id });
-    }
-
-    fn on_found(&mut self, conn: ConnId, from: NodeId, f: Found) {
-        let Some(d) = self.dht.as_mut() else { return };
-        let ours = d.pending.get(&f.id).is_some_and(|p| p.to == from && p.key == f.key);
-        if !ours {
-            // Not an answer to anything we sent this peer: dropped, counted.
-            self.stats.ring_dropped += 1;
-            return;
-        }
-        let Some(p) = d.pending.remove(&f.id) else { return };
-        if let Some(body) = &f.record {
-            match crate::wire::decode_record(body.as_slice()) {
-                Ok(rec) if rec.node == f.key => match self.check_record(&rec) {
-                    RecordCheck::Valid { authorised } => {
-                        let unix = self.unix_now();
-                        if rec.expires >= unix
-                            && self.dir.merge(&rec, body.clone(), authorised, unix) == Merge::Conflict
-                        {
-                            self.stats.id_conflicts += 1;
-                        }
-                    }
-                    RecordCheck::Expired => self.stats.time_dropped += 1,
-                    RecordCheck::Invalid => return self.ban_conn(conn),
-                },
-                // A record of another node, or not a record: an invalid answer.
-                _ => return self.ban_conn(conn),
-            }
-        }
-        // The lookups that waited for this one take the same answer.
-        let Some(d) = self.dht.as_mut() else { return };
-        let followers: Vec<u64> =
-            d.pending.iter().filter(|(_, q)| q.lead == Some(f.id) && q.key == f.key).map(|(k, _)| *k).collect();
-        let backs: Vec<Back> = followers.iter().filter_map(|k| d.pending.remove(k)).map(|q| q.back).collect();
-        for back in backs {
-            self.deliver_found(back, f.clone());
-        }
-        self.deliver_found(p.back, f);
-    }
-
-    /// Hand an answer on: back to the hop it came from, or to our own purpose.
-    fn deliver_found(&mut self, back: Back, mut f: Found) {
-        match back {
-            Back::Hop { node, id } => {
-                f.id = id;
-                if !self.send_node(node, Msg::Found(f)) {
-                    if let Some(d) = self.dht.as_mut() {
-                        d.stats.found_unsent += 1;
-                    }
-                }
-            }
-            Back::Unicast => {
-                let waiting: Vec<u64> = self
-                    .pending_unicast
-                    .iter()
-                    .filter(|(_, u)| {
-                        u.via.is_none()
-                            && (u.dst == f.key || self.dir.get(u.dst).is_some_and(|e| e.homes.contains(&f.key)))
-                    })
-                    .map(|(k, _)| *k)
-                    .collect();
-                self.unpark(f.key);
-                if f.record.is_none() && self.dir.get(f.key).is_none() {
-                    if let Some(d) = self.dht.as_mut() {
-                        d.stats.found_empty += 1;
-                    }
-                    // The holders do not know it: the unicasts fail now (no retry loop).
-                    for msg_id in waiting {
-                        self.unicast_failed(msg_id, crate::wire::UndeliverableReason::Unknown);
-                    }
-                    return;
-                }
-                if let Some(d) = self.dht.as_mut() {
-                    if f.record.is_some() {
-                        d.stats.found += 1;
-                        d.stats.hops_sum += u64::from(f.hops);
-                        d.stats.hops_max = d.stats.hops_max.max(f.hops);
-                    }
-                }
-                for msg_id in waiting {
-                    self.schedule(self.now, Timer::UnicastRetry(msg_id));
-                }
-            }
-            Back::Store => {
-                let Some(e) = self.dir.get(f.key) else { return };
-                let body = e.body.clone();
-                let seq = e.seq;
-                let held = f.record.as_ref().and_then(|b| crate::wire::decode_record(b.as_slice()).ok());
-                if held.is_some_and(|r| r.seq >= seq) {
-                    // Read-back check passed: the owner core holds the current record.
-                    self.ring_consider(&f.holders);
-                    return;
-                }
-                if let Some(d) = self.dht.as_mut() {
-                    d.stats.found += u64::from(f.record.is_some());
-                }
-                for h in f.holders.iter().take(RING_REPLICAS) {
-                    if h.node == self.me {
-                        continue;
-                    }
-                    if let Some(d) = self.dht.as_mut() {
-                        d.stats.stores_sent += 1;
-                    }
-                    self.send_or_dial(h.node, h.addr, Msg::Store(vec![body.clone()]));
-                }
-                self.ring_consider(&f.holders);
-            }
-            Back::Finger => self.ring_consider(&f.holders),
-        }
-    }
-
-    /// Records offered for us to hold.
-    fn on_store(&mut self, conn: ConnId, records: Vec<Body>) {
-        let unix = self.unix_now();
-        for body in records {
-            let Ok(rec) = crate::wire::decode_record(body.as_slice()) else { return self.ban_conn(conn) };
-            let holder = self.dht.as_ref().is_some_and(|d| d.table.stores(rec.node));
-            if !holder {
-                if let Some(d) = self.dht.as_mut() {
-                    d.stats.stores_not_holder += 1;
-                }
-                continue;
-            }
-            if rec.node == self.me || self.dir.seq_of(rec.node).is_some_and(|s| s >= rec.seq) {
-                continue;
-            }
-            if rec.expires < unix {
-                self.stats.time_dropped += 1;
-                continue;
-            }
-            let authorised = match self.admit_gossiped_record(conn, &rec) {
-                Ok(authorised) => authorised,
-                Err(Refused::Dropped) => continue,
-                Err(Refused::Forged) => return self.ban_conn(conn),
-            };
-            match self.dir.merge(&rec, body, authorised, unix) {
-                Merge::Conflict => self.stats.id_conflicts += 1,
-                Merge::Full => self.stats.dir_full += 1,
-                Merge::New | Merge::Updated => {
-                    if let Some(d) = self.dht.as_mut() {
-                        d.stats.stores_kept += 1;
-                    }
-                }
-                Merge::Stale => {}
-            }
-        }
-    }
-
-    /// The record a unicast to `dst` still needs here, with the ring on: `dst`'s own, or (a
-    /// leaf's) the record of the home this attempt goes through when no home is connected.
-    pub(super) fn ring_missing(&self, dst: NodeId, attempt: u8) -> Option<NodeId> {
-        if !self.ring_on() || dst == self.me || self.by_node.contains_key(&dst) {
-            return None;
-        }
-        let Some(e) = self.dir.get(dst) else { return Some(dst) };
-        if e.role != Role::Leaf {
-            return None;
-        }
-        let homes: Vec<NodeId> = e.homes.iter().copied().filter(|h| *h != self.me).collect();
-        if homes.is_empty() || homes.iter().any(|h| self.by_node.contains_key(h)) {
-            return None;
-        }
-        let h = homes[attempt as usize % homes.len()];
-        self.dir.get(h).is_none().then_some(h)
-    }
-
-    /// Hold `p` until `key` is looked up; false if the ring is off here or the queue is full.
-    pub(super) fn ring_park(&mut self, key: NodeId, p: Parked) -> bool {
-        if !self.ring_on() {
-            return false;
-        }
-        let Some(d) = self.dht.as_mut() else { return false };
-        if d.parked.len() >= RING_PARKED_CAP {
-            d.stats.park_full += 1;
-            self.stats.ring_dropped += 1;
-            return false;
-        }
-        d.parked.push((key, p));
-        self.ring_lookup(key, Back::Unicast);
-        true
-    }
-
-    /// A lookup for `key` ended: the frames waiting for it go on, or fail if it was not found.
-    fn unpark(&mut self, key: NodeId) {
-        let Some(d) = self.dht.as_mut() else { return };
-        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut d.parked).into_iter().partition(|(k, _)| *k == key);
-        d.parked = rest;
-        let known = self.dir.get(key).is_some();
-        for (_, p) in ready {
-            match p {
-                Parked::Routed { r, from } if known => self.on_routed(from, r),
-                Parked::Routed { r, from } => {
-                    let of = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
-                    // The destination's record, or (at the destination) the source's key.
-                    let reason =
-                        if r.dst == key { UndeliverableReason::Unknown } else { UndeliverableReason::UnknownSource };
-                    let msg = self.undeliverable(r.src, r.msg_id, of, reason);
-                    self.send_node(from, msg);
-                }
-                Parked::Control { dst, msg, from } if known => self.route_control(dst, msg, from),
-                Parked::Control { .. } => {}
-            }
-        }
-    }
-
-    /// Our record (core) is due: store it at its holders instead of broadcasting it.
-    pub(super) fn ring_publish(&mut self, node: NodeId) {
-        self.ring_lookup(node, Back::Store);
-    }
-
-    /// A unicast to `dst`, which is not in our directory: look it up (the unicast is retried
-    /// when the answer comes). False if the ring is off here.
-    pub(super) fn ring_find_for_unicast(&mut self, dst: NodeId) -> bool {
-        if !self.ring_on() {
-            return false;
-        }
-        self.ring_lookup(dst, Back::Unicast);
-        true
-    }
-
-    /// A core entered our table: send it the records it now holds with us.
-    fn handoff_to(&mut self, node: NodeId) {
-        let Some(d) = self.dht.as_ref() else { return };
-        let mut batch: Vec<Body> = Vec::new();
-        for (key, e) in self.dir.iter() {
-            if *key != node && d.table.holders(*key).contains(&node) {
-                batch.push(e.body.clone());
-            }
-        }
-        self.send_store_batches(node, batch);
-    }
-
-    /// The table lost a core: re-send our records to their holders (the next one takes over).
-    fn handoff_all(&mut self) {
-        let Some(d) = self.dht.as_ref() else { return };
-        let mut per: BTreeMap<NodeId, Vec<Body>> = BTreeMap::new();
-        for (key, e) in self.dir.iter() {
-            for h in d.table.holders(*key) {
-                if h != self.me && h != *key {
-                    per.entry(h).or_default().push(e.body.clone());
-                }
-            }
-        }
-        for (node, batch) in per {
-            self.send_store_batches(node, batch);
-        }
-    }
-
-    fn send_store_batches(&mut self, node: NodeId, batch: Vec<Body>) {
-        for chunk in batch.chunks(RING_STORE_PER_FRAME) {
-            if let Some(d) = self.dht.as_mut() {
-                d.stats.stores_sent += chunk.len() as u64;
-            }
-            self.ring_send(node, Msg::Store(chunk.to_vec()));
-        }
-    }
-
-    /// A unicast to `dst` failed: forget its record (and its homes'), so the next attempt looks them up again instead of reusing a stale answer.
-    pub(super) fn ring_forget_cached(&mut self, dst: NodeId) {
-        if !self.ring_on() {
-            return;
-        }
-        let mut keys = vec![dst];
-        keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
-        for k in keys {
-            // A holder's copy may be the stale one (an update stored by a home whose table
-            // named other holders): forgotten too; the lookup asks the key's owner.
-            if k != self.me && !self.by_node.contains_key(&k) {
-                self.dir.remove(k);
-            }
-        }
-    }
-
-    /// Forget records this node neither holds nor uses: not a holder, not connected, and
-    /// not looked up within `LOOKUP_CACHE_MS` (the directory doubles as the lookup cache).
-    pub(super) fn ring_forget(&mut self) {
-        let Some(d) = self.dht.as_ref() else { return };
-        let unix = self.unix_now();
-        let drop: Vec<NodeId> = self
-            .dir
-            .iter()
-            .filter(|(k, e)| {
-                **k != self.me
-                    && !self.by_node.contains_key(k)
-                    && !d.table.stores(**k)
-                    && unix.saturating_sub(e.refreshed) * 1000 >= LOOKUP_CACHE_MS
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        for k in drop {
-            self.dir.remove(k);
-        }
-    }
 }
+
+#[path = "dht_lookup.rs"]
+mod lookup;
+#[path = "dht_store.rs"]
+mod store;

@@ -17,6 +17,7 @@ mod caches;
 mod conn;
 pub mod crypto;
 pub mod dht;
+pub mod dht_persist;
 mod dir_admit;
 mod dir_sync;
 pub mod directory;
@@ -32,6 +33,8 @@ mod tests;
 mod tests_abuse;
 #[cfg(test)]
 mod tests_dht;
+#[cfg(test)]
+mod tests_dht_persist;
 #[cfg(test)]
 mod tests_dir;
 #[cfg(test)]

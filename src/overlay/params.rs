@@ -320,6 +320,15 @@ pub const RING_PARKED_CAP: usize = 64;
 pub const RING_READBACK_MS: u64 = 30 * 60_000;
 /// The first read-back check after start (the table has had a few rounds to fill by then).
 pub const RING_FIRST_READBACK_MS: u64 = 5 * RING_ROUND_MS;
+/// Held ring records written to the data dir's `ring-records.bin` (`dht_persist.rs`): a core
+/// holds ≈ 3 × records / cores (136 mean, 259 max at 10k in the simulator), so this is ten
+/// times the largest seen; more are left out of the file (they come back by handoff).
+pub const RING_PERSIST_CAP: usize = 4_096;
+/// A record longer than this is not written, and a file naming one is rejected (a record
+/// with its owner's delegation is ≈ 0.4–1 KB).
+pub const RING_FILE_RECORD_MAX_BYTES: usize = 2_048;
+/// Largest ring record file read back at start (≈ 8.2 MiB, read once into memory).
+pub const RING_FILE_MAX_BYTES: usize = 44 + RING_PERSIST_CAP * (4 + RING_FILE_RECORD_MAX_BYTES);
 /// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
 /// forwarding for many origins sends a few per second; a flood is dropped, never banned).
 pub const RING_FIND_PER_S: u64 = 20;

@@ -35,6 +35,11 @@ pub(super) fn core_in(seed: u8, directory: DirectoryMode) -> Overlay {
 
 /// `peer` connects to `host` on inbound `conn` (full handshake; its nonce announces `features`).
 pub(super) fn connect(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) {
+    connect_out(host, peer, conn, features);
+}
+
+/// `connect`, returning what the host sent once the handshake completed.
+pub(super) fn connect_out(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) -> Vec<Output> {
     let remote = peer.cfg.listen.map_or(Addr::v4([10, 9, 9, 9], 1), |a| Addr { port: 40000, ..a });
     host.handle_input(Input::Accepted { conn, remote }, t(1));
     let nonce = drain(host)
@@ -48,8 +53,8 @@ pub(super) fn connect(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, feat
     host.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
     let sig = peer.crypto.sign(&Hello::auth_hash(nonce, peer.me));
     host.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(3));
-    drain(host);
     assert!(host.connected_nodes().contains(&peer.me), "handshake completed");
+    drain(host)
 }
 
 fn ring_samples() -> Vec<Msg> {
@@ -412,4 +417,58 @@ fn links_carrying_lookups_are_not_trimmed_as_idle() {
     assert!(!closed.is_empty(), "over the cap, idle links are trimmed");
     assert!(!closed.contains(&ConnId(20)), "the link our lookup waits on stays: {closed:?}");
     assert!(!closed.contains(&ConnId(21)), "the link a lookup's answer goes back on stays: {closed:?}");
+}
+
+#[test]
+fn a_core_leaving_the_table_hands_off_only_records_whose_holders_changed() {
+    // Idle control at 10k: a core unreachable once made every other core re-send every
+    // record it had to all of its holders (204,000 `Store` frames, 65 MB, in 10 idle
+    // minutes). Host 10 with 20, 30, 40, 50 (distinct prefixes). Without 30, two holder sets
+    // change: the host's own record (10, 20, 30 → 10, 20, 40) and 20's (20, 30, 40 → 20, 40,
+    // 50). Each goes to its one new holder; the old code sent 8 records.
+    let (mut host, _peers) = ring_host(&[20, 30, 40, 50]);
+    host.publish_record();
+    drain(&mut host);
+    let addr30 = host.dht().and_then(|d| d.addr_of(id(30))).expect("30 in the table");
+    host.ring_dial_failed(Some(addr30));
+    let out = drain(&mut host);
+    assert_eq!(stored(&out), vec![(ConnId(22), id(10)), (ConnId(23), id(20))], "only to the new holders");
+}
+
+#[test]
+fn a_core_entering_the_table_is_sent_the_records_it_now_holds_once() {
+    // Host 10 with 20, 30, 40, 50, 100, 110, 120 (distinct prefixes); 105 arrives and becomes
+    // a holder of 50's, 100's, 103's and 55's records (the last two known here as lookup results).
+    let (mut host, _peers) = ring_host(&[20, 30, 40, 50, 100, 110, 120]);
+    host.publish_record();
+    let unix = host.unix_now();
+    for s in [103, 55] {
+        let o = core_in(s, DirectoryMode::Ring);
+        host.dir.merge(&o.record, record_body(&o), false, unix);
+    }
+    drain(&mut host);
+    let mut p = core_in(105, DirectoryMode::Ring);
+    let out = connect_out(&mut host, &mut p, ConnId(27), RING);
+    let got: Vec<NodeId> = stored(&out).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(got, vec![id(50), id(55), id(100), id(103)]);
+    // Offered again (a second link): nothing changed, nothing sent.
+    host.ring_peer_up(id(105));
+    assert!(stored(&drain(&mut host)).is_empty());
+}
+
+/// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
+fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
+    let mut v: Vec<(ConnId, NodeId)> = sends(out)
+        .into_iter()
+        .filter_map(|(c, m)| match m {
+            Msg::Store(recs) => Some(recs.into_iter().map(move |b| {
+                let r: NodeRecord = crate::msgpack::from_slice(b.as_slice()).expect("a record");
+                (c, r.node)
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    v.sort();
+    v
 }

@@ -77,7 +77,12 @@ impl Rng {
             5 => AppMsg::SyncReq { since: self.int(), until: self.int(), limit: self.int() as u32 },
             6 => AppMsg::SyncResp { events: self.events(), more: (self.below(2) == 0).then(|| self.int()) },
             7 => AppMsg::FetchReq(self.target()),
-            8 => AppMsg::AuthorSyncReq { author: self.key(), since: self.int(), until: self.int(), limit: self.int() as u32 },
+            8 => AppMsg::AuthorSyncReq {
+                author: self.key(),
+                since: self.int(),
+                until: self.int(),
+                limit: self.int() as u32,
+            },
             9 => AppMsg::AuthorSyncResp { author: self.key(), events: self.events() },
             _ => AppMsg::FetchResp { target: self.target(), events: self.events().into_iter().take(1).collect() },
         }

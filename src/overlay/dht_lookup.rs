@@ -1,0 +1,292 @@
+//! The ring directory's lookups (`FindNode` routed greedily hop by hop, `Found` back the
+//! same way) and the unicasts that wait for them (see `dht.rs` for the rules). A child of
+//! `dht`: it shares the private lookup state.
+
+use super::{Back, Parked, Pending};
+use crate::overlay::conn::RecordCheck;
+use crate::overlay::directory::Merge;
+use crate::overlay::params::*;
+use crate::overlay::ring::Hop;
+use crate::overlay::{Overlay, Timer};
+use crate::wire::{ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, UndeliverableReason};
+
+impl Overlay {
+    /// Start a lookup of `key` from here.
+    pub(super) fn ring_lookup(&mut self, key: NodeId, back: Back) {
+        let Some(d) = self.dht.as_mut() else { return };
+        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast) {
+            return;
+        }
+        d.stats.lookups += 1;
+        match back {
+            Back::Finger => d.stats.lookups_finger += 1,
+            Back::Store => d.stats.lookups_store += 1,
+            Back::Unicast => d.stats.lookups_unicast += 1,
+            Back::Hop { .. } => {}
+        }
+        self.route_find(FindNode { id: 0, key, hops: 0 }, back);
+    }
+
+    /// Route a lookup one hop on (or answer it here). `back` says where the answer goes.
+    pub(super) fn route_find(&mut self, f: FindNode, back: Back) {
+        self.route_find_again(f, back, false);
+    }
+
+    /// `route_find`; `retried` marks a lookup routed again after its link closed.
+    pub(super) fn route_find_again(&mut self, f: FindNode, back: Back, retried: bool) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let next = match d.table.next_hop(f.key) {
+            _ if f.hops >= RING_LOOKUP_MAX_HOPS => None,
+            Hop::Local => None,
+            Hop::Owner(n) | Hop::Forward(n) => Some(n),
+        };
+        let Some(next) = next.filter(|n| !matches!(back, Back::Hop { node, .. } if node == *n)) else {
+            let found = self.answer_here(f.key, f.hops);
+            return self.deliver_found(back, found);
+        };
+        if d.pending.len() >= RING_PENDING_CAP {
+            d.stats.pending_full += 1;
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        let id = d.next_id;
+        d.next_id += 1;
+        // The same key already on its way to the same hop: wait for that answer instead of
+        // sending again. Traced in `tests/sim_ring.rs`: a core relaying for many origins sent
+        // 139 lookups for 16 keys to one owner in one second, past its `RING_FIND_PER_S`
+        // budget there; the dropped ones timed out and their unicasts failed.
+        let lead = d.pending.iter().find(|(_, p)| p.key == f.key && p.to == next && p.lead.is_none()).map(|(k, _)| *k);
+        d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried, lead });
+        if matches!(back, Back::Hop { .. }) {
+            d.stats.forwarded += 1;
+        }
+        if lead.is_some() {
+            d.stats.coalesced += 1;
+            return;
+        }
+        if !self.ring_send(next, Msg::FindNode(FindNode { id, key: f.key, hops: f.hops + 1 })) {
+            if let Some(d) = self.dht.as_mut() {
+                d.pending.remove(&id);
+            }
+        }
+    }
+
+    /// The answer this node gives for `key`: its record if held, and the holders it sees.
+    pub(in crate::overlay) fn answer_here(&self, key: NodeId, hops: u8) -> Found {
+        let record = self.dir.get(key).map(|e| e.body.clone());
+        let mut holders = Vec::new();
+        if let Some(d) = self.dht.as_ref() {
+            for h in d.table.holders(key) {
+                let r =
+                    if h == self.me { self.advertised.map(|addr| PeerRef { node: h, addr }) } else { d.peer_ref(h) };
+                holders.extend(r);
+            }
+        }
+        Found { id: 0, key, hops, record, holders }
+    }
+
+    pub(in crate::overlay) fn on_find_node(&mut self, conn: ConnId, from: NodeId, f: FindNode) {
+        let now = self.now;
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.ring_finds.take(now) {
+            // A lookup flood from one peer: its lookups are dropped, the link is kept.
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        self.route_find(f.clone(), Back::Hop { node: from, id: f.id });
+    }
+
+    pub(in crate::overlay) fn on_found(&mut self, conn: ConnId, from: NodeId, f: Found) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let ours = d.pending.get(&f.id).is_some_and(|p| p.to == from && p.key == f.key);
+        if !ours {
+            // Not an answer to anything we sent this peer: dropped, counted.
+            self.stats.ring_dropped += 1;
+            return;
+        }
+        let Some(p) = d.pending.remove(&f.id) else { return };
+        if let Some(body) = &f.record {
+            match crate::wire::decode_record(body.as_slice()) {
+                Ok(rec) if rec.node == f.key => match self.check_record(&rec) {
+                    RecordCheck::Valid { authorised } => {
+                        let unix = self.unix_now();
+                        if rec.expires >= unix
+                            && self.dir.merge(&rec, body.clone(), authorised, unix) == Merge::Conflict
+                        {
+                            self.stats.id_conflicts += 1;
+                        }
+                    }
+                    RecordCheck::Expired => self.stats.time_dropped += 1,
+                    RecordCheck::Invalid => return self.ban_conn(conn),
+                },
+                // A record of another node, or not a record: an invalid answer.
+                _ => return self.ban_conn(conn),
+            }
+        }
+        // The lookups that waited for this one take the same answer.
+        let Some(d) = self.dht.as_mut() else { return };
+        let followers: Vec<u64> =
+            d.pending.iter().filter(|(_, q)| q.lead == Some(f.id) && q.key == f.key).map(|(k, _)| *k).collect();
+        let backs: Vec<Back> = followers.iter().filter_map(|k| d.pending.remove(k)).map(|q| q.back).collect();
+        for back in backs {
+            self.deliver_found(back, f.clone());
+        }
+        self.deliver_found(p.back, f);
+    }
+
+    /// Hand an answer on: back to the hop it came from, or to our own purpose.
+    pub(super) fn deliver_found(&mut self, back: Back, mut f: Found) {
+        match back {
+            Back::Hop { node, id } => {
+                f.id = id;
+                if !self.send_node(node, Msg::Found(f)) {
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.found_unsent += 1;
+                    }
+                }
+            }
+            Back::Unicast => {
+                let waiting: Vec<u64> = self
+                    .pending_unicast
+                    .iter()
+                    .filter(|(_, u)| {
+                        u.via.is_none()
+                            && (u.dst == f.key || self.dir.get(u.dst).is_some_and(|e| e.homes.contains(&f.key)))
+                    })
+                    .map(|(k, _)| *k)
+                    .collect();
+                self.unpark(f.key);
+                if f.record.is_none() && self.dir.get(f.key).is_none() {
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.found_empty += 1;
+                    }
+                    // The holders do not know it: the unicasts fail now (no retry loop).
+                    for msg_id in waiting {
+                        self.unicast_failed(msg_id, crate::wire::UndeliverableReason::Unknown);
+                    }
+                    return;
+                }
+                if let Some(d) = self.dht.as_mut() {
+                    if f.record.is_some() {
+                        d.stats.found += 1;
+                        d.stats.hops_sum += u64::from(f.hops);
+                        d.stats.hops_max = d.stats.hops_max.max(f.hops);
+                    }
+                }
+                for msg_id in waiting {
+                    self.schedule(self.now, Timer::UnicastRetry(msg_id));
+                }
+            }
+            Back::Store => {
+                let Some(e) = self.dir.get(f.key) else { return };
+                let body = e.body.clone();
+                let seq = e.seq;
+                let held = f.record.as_ref().and_then(|b| crate::wire::decode_record(b.as_slice()).ok());
+                if held.is_some_and(|r| r.seq >= seq) {
+                    // Read-back check passed: the owner core holds the current record.
+                    self.ring_consider(&f.holders);
+                    return;
+                }
+                if let Some(d) = self.dht.as_mut() {
+                    d.stats.found += u64::from(f.record.is_some());
+                }
+                for h in f.holders.iter().take(RING_REPLICAS) {
+                    if h.node == self.me {
+                        continue;
+                    }
+                    let dial = !self.by_node.contains_key(&h.node);
+                    if let Some(d) = self.dht.as_mut() {
+                        d.stats.stores_sent += 1;
+                        d.stats.dials_store += u64::from(dial);
+                    }
+                    self.send_or_dial(h.node, h.addr, Msg::Store(vec![body.clone()]));
+                }
+                self.ring_consider(&f.holders);
+            }
+            Back::Finger => self.ring_consider(&f.holders),
+        }
+    }
+
+    /// The record a unicast to `dst` still needs here, with the ring on: `dst`'s own, or (a
+    /// leaf's) the record of the home this attempt goes through when no home is connected.
+    pub(in crate::overlay) fn ring_missing(&self, dst: NodeId, attempt: u8) -> Option<NodeId> {
+        if !self.ring_on() || dst == self.me || self.by_node.contains_key(&dst) {
+            return None;
+        }
+        let Some(e) = self.dir.get(dst) else { return Some(dst) };
+        if e.role != Role::Leaf {
+            return None;
+        }
+        let homes: Vec<NodeId> = e.homes.iter().copied().filter(|h| *h != self.me).collect();
+        if homes.is_empty() || homes.iter().any(|h| self.by_node.contains_key(h)) {
+            return None;
+        }
+        let h = homes[attempt as usize % homes.len()];
+        self.dir.get(h).is_none().then_some(h)
+    }
+
+    /// Hold `p` until `key` is looked up; false if the ring is off here or the queue is full.
+    pub(in crate::overlay) fn ring_park(&mut self, key: NodeId, p: Parked) -> bool {
+        if !self.ring_on() {
+            return false;
+        }
+        let Some(d) = self.dht.as_mut() else { return false };
+        if d.parked.len() >= RING_PARKED_CAP {
+            d.stats.park_full += 1;
+            self.stats.ring_dropped += 1;
+            return false;
+        }
+        d.parked.push((key, p));
+        self.ring_lookup(key, Back::Unicast);
+        true
+    }
+
+    /// A lookup for `key` ended: the frames waiting for it go on, or fail if it was not found.
+    pub(in crate::overlay) fn unpark(&mut self, key: NodeId) {
+        let Some(d) = self.dht.as_mut() else { return };
+        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut d.parked).into_iter().partition(|(k, _)| *k == key);
+        d.parked = rest;
+        let known = self.dir.get(key).is_some();
+        for (_, p) in ready {
+            match p {
+                Parked::Routed { r, from } if known => self.on_routed(from, r),
+                Parked::Routed { r, from } => {
+                    let of = Routed::signing_hash(r.src, r.dst, r.msg_id, r.payload.as_slice());
+                    // The destination's record, or (at the destination) the source's key.
+                    let reason =
+                        if r.dst == key { UndeliverableReason::Unknown } else { UndeliverableReason::UnknownSource };
+                    let msg = self.undeliverable(r.src, r.msg_id, of, reason);
+                    self.send_node(from, msg);
+                }
+                Parked::Control { dst, msg, from } if known => self.route_control(dst, msg, from),
+                Parked::Control { .. } => {}
+            }
+        }
+    }
+
+    /// A unicast to `dst`, which is not in our directory: look it up (the unicast is retried
+    /// when the answer comes). False if the ring is off here.
+    pub(in crate::overlay) fn ring_find_for_unicast(&mut self, dst: NodeId) -> bool {
+        if !self.ring_on() {
+            return false;
+        }
+        self.ring_lookup(dst, Back::Unicast);
+        true
+    }
+
+    /// A unicast to `dst` failed: forget its record (and its homes'), so the next attempt looks them up again instead of reusing a stale answer.
+    pub(in crate::overlay) fn ring_forget_cached(&mut self, dst: NodeId) {
+        if !self.ring_on() {
+            return;
+        }
+        let mut keys = vec![dst];
+        keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
+        for k in keys {
+            // A holder's copy may be the stale one (an update stored by a home whose table
+            // named other holders): forgotten too; the lookup asks the key's owner.
+            if k != self.me && !self.by_node.contains_key(&k) {
+                self.dir.remove(k);
+            }
+        }
+    }
+}
