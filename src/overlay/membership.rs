@@ -104,12 +104,7 @@ impl Overlay {
         self.mark_record_dirty();
         self.sign_record();
         log::info!("role decided: {:?} (advertised {:?})", self.role, self.advertised);
-        let boots: Vec<(ConnId, NodeId)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_up() && c.purpose == Purpose::Bootstrap)
-            .filter_map(|(k, c)| c.peer.map(|n| (*k, n)))
-            .collect();
+        let boots = self.bootstrap_links();
         for (conn, node) in boots {
             self.on_bootstrap_up(conn, node);
         }
@@ -334,6 +329,15 @@ impl Overlay {
         self.by_node.get(&node).and_then(|c| self.conns.get(c)).is_some_and(|c| c.purpose == Purpose::Bootstrap)
     }
 
+    /// Our authenticated links to configured bootstrap contacts.
+    fn bootstrap_links(&self) -> Vec<(ConnId, NodeId)> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.is_up() && c.purpose == Purpose::Bootstrap)
+            .filter_map(|(k, c)| c.peer.map(|n| (*k, n)))
+            .collect()
+    }
+
     /// Re-send our `Join` to the bootstrap contacts until one accepts it (`JOIN_RETRIES`, every
     /// `JOIN_RETRY_MS`). A contact still checking its own reachability refuses a `Join`; the
     /// high-priority fallback request (`maintain_core`) stops once anyone links to us, and the
@@ -344,12 +348,7 @@ impl Overlay {
         if self.join_retries_left == 0 || self.now < self.next_join_retry {
             return;
         }
-        let boots: Vec<(ConnId, NodeId)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_up() && c.purpose == Purpose::Bootstrap)
-            .filter_map(|(k, c)| c.peer.map(|n| (*k, n)))
-            .collect();
+        let boots = self.bootstrap_links();
         if boots.iter().any(|(_, n)| self.active.contains(n)) {
             // A contact linked to us on its own (a forwarded join): joined.
             self.join_retries_left = 0;
