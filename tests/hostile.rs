@@ -8,7 +8,7 @@
 mod common;
 
 use common::cluster::{ids, nodes_known, overlay_addr, peers, publish, status, wait_until};
-use common::raw::{now, pair, user, RawPeer};
+use common::raw::{now, pair, signed_record, user, RawPeer};
 use nostrp2p::event::Event;
 use nostrp2p::hex;
 use nostrp2p::keys::SecretKey;
@@ -18,7 +18,7 @@ use nostrp2p::overlay::params::{
     NEW_IDS_PER_PREFIX_BURST,
 };
 use nostrp2p::time::UnixTime;
-use nostrp2p::wire::{Addr, Body, Key32, Msg, NodeId, NodeRecord, Role, Routed, Sig};
+use nostrp2p::wire::{Addr, Body, Key32, Msg, NodeId, Role, Routed};
 
 /// Guards the live-owner rule of the directory merge on handshake (`merge_hello_record` refuses
 /// a peer whose node id is held by another key whose record is live): without it, the squatter
@@ -182,19 +182,7 @@ fn a_core_peer_gossiping_fabricated_records_adds_at_most_its_budget() {
                 // An owner key is only hashed into the node id (no delegation): any 32 bytes do.
                 let mut owner = [0xab; 32];
                 owner[24..].copy_from_slice(&(k + 1).to_be_bytes());
-                let mut rec = NodeRecord {
-                    node: NodeId::of_pubkey(&owner),
-                    owner: Key32(owner),
-                    node_key: crypto.node_key(),
-                    delegation: None,
-                    role: Role::Core,
-                    addr: Some(Addr::v4([127, 0, 0, 1], 9)),
-                    homes: vec![],
-                    seq: now() * 1000,
-                    expires: now() + 3_600,
-                    sig: Sig([0; 64]),
-                };
-                rec.sig = crypto.sign(&rec.signing_hash());
+                let rec = signed_record(&mut crypto, Key32(owner), Role::Core, Some(Addr::v4([127, 0, 0, 1], 9)));
                 Body::from_slice(&nostrp2p::wire::encode_record(&rec))
             })
             .collect();

@@ -9,10 +9,10 @@ mod common;
 use std::net::TcpListener;
 
 use common::cluster::overlay_addr;
-use common::raw::{now, user, RawPeer};
+use common::raw::{signed_record, user, RawPeer};
 use common::{Node, NodeOpts, TempDir};
-use nostrp2p::overlay::crypto::{Crypto, Rejected, SchnorrCrypto};
-use nostrp2p::wire::{Addr, Body, FindNode, Key32, Msg, NodeId, NodeRecord, Role, Sig, FEATURE_INTEREST, FEATURE_RING};
+use nostrp2p::overlay::crypto::{Rejected, SchnorrCrypto};
+use nostrp2p::wire::{Addr, Body, FindNode, Key32, Msg, NodeId, Role, FEATURE_INTEREST, FEATURE_RING};
 
 fn start(dir: &TempDir, ip: Option<std::net::IpAddr>) -> Node {
     let mut opts = NodeOpts::new(&user(0).public_key().to_hex(), dir.path()).arg("--directory").arg("ring");
@@ -43,21 +43,8 @@ fn ring_peer(server: &Node, owner: u8, seed: u8) -> (RawPeer, TcpListener) {
 fn record(owner: u8, seed: u8) -> (NodeId, Body) {
     let mut crypto = SchnorrCrypto::new([seed; 32], |_, _, _| Err(Rejected::Malformed)).expect("node key");
     let owner = Key32(user(owner).public_key().0);
-    let node = NodeId::of_pubkey(&owner.0);
-    let mut rec = NodeRecord {
-        node,
-        owner,
-        node_key: crypto.node_key(),
-        delegation: None,
-        role: Role::Core,
-        addr: Some(Addr::v4([127, 0, 0, 1], 9)),
-        homes: vec![],
-        seq: now() * 1000,
-        expires: now() + 3_600,
-        sig: Sig([0; 64]),
-    };
-    rec.sig = crypto.sign(&rec.signing_hash());
-    (node, Body::from_slice(&nostrp2p::wire::encode_record(&rec)))
+    let rec = signed_record(&mut crypto, owner, Role::Core, Some(Addr::v4([127, 0, 0, 1], 9)));
+    (rec.node, Body::from_slice(&nostrp2p::wire::encode_record(&rec)))
 }
 
 /// Ask the server for `key` and return the record bytes its answer carries.

@@ -36,6 +36,24 @@ pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// A record of `owner`'s node (no delegation, valid for an hour) signed by `crypto`'s node key.
+pub fn signed_record(crypto: &mut SchnorrCrypto, owner: Key32, role: Role, addr: Option<Addr>) -> NodeRecord {
+    let mut record = NodeRecord {
+        node: NodeId::of_pubkey(&owner.0),
+        owner,
+        node_key: crypto.node_key(),
+        delegation: None,
+        role,
+        addr,
+        homes: vec![],
+        seq: now() * 1000,
+        expires: now() + 3_600,
+        sig: Sig([0; 64]),
+    };
+    record.sig = crypto.sign(&record.signing_hash());
+    record
+}
+
 /// A peer that speaks the wire protocol by hand.
 pub struct RawPeer {
     pub stream: TcpStream,
@@ -100,20 +118,8 @@ impl RawPeer {
         features: u8,
     ) -> RawPeer {
         let mut crypto = SchnorrCrypto::new(node_secret, |_, _, _| Err(Rejected::Malformed)).expect("node key");
-        let node = NodeId::of_pubkey(&owner.0);
-        let mut record = NodeRecord {
-            node,
-            owner,
-            node_key: crypto.node_key(),
-            delegation: None,
-            role,
-            addr,
-            homes: vec![],
-            seq: now() * 1000,
-            expires: now() + 3_600,
-            sig: Sig([0; 64]),
-        };
-        record.sig = crypto.sign(&record.signing_hash());
+        let record = signed_record(&mut crypto, owner, role, addr);
+        let node = record.node;
         let stream = TcpStream::connect(to).expect("connect to the overlay port");
         stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
         let mut peer = RawPeer { stream };
