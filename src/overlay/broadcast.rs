@@ -437,26 +437,26 @@ impl Overlay {
                 self.push_leaves_only(g.clone(), Some(from), &audience);
             }
             if deliver {
-                self.stats_mut().delivered += 1;
-                self.emit(Output::Deliver(Delivery::Broadcast {
-                    id: g.id,
-                    author,
-                    body: g.body,
-                    event: checked.event.map(Box::new),
-                }));
+                self.deliver_event(g.id, g.body, checked);
             }
             return;
         }
-        self.stats_mut().delivered += 1;
-        self.emit(Output::Deliver(Delivery::Broadcast {
-            id: g.id,
-            author,
-            body: g.body.clone(),
-            event: checked.event.map(Box::new),
-        }));
+        self.deliver_event(g.id, g.body.clone(), checked);
         if self.role == Role::Core {
             self.push(g, Some(from), Some(&audience));
         }
+    }
+
+    /// Hands a verified event to the application (with the checked event: never verified
+    /// again) and counts it.
+    pub(super) fn deliver_event(&mut self, id: MsgId, body: Body, checked: Checked) {
+        self.stats_mut().delivered += 1;
+        self.emit(Output::Deliver(Delivery::Broadcast {
+            id,
+            author: checked.author,
+            body,
+            event: checked.event.map(Box::new),
+        }));
     }
 
     fn on_record_gossip(&mut self, conn: ConnId, from: NodeId, g: Gossip, rec: NodeRecord) {

@@ -28,7 +28,7 @@ use super::interest::Audience;
 use super::params::*;
 use super::ring::{RingPeer, RingTable};
 use super::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
-use super::{ConnId, Delivery, Instant, Output, Overlay};
+use super::{ConnId, Instant, Overlay};
 use crate::wire::{
     Body, DeliveryMode, Gossip, GossipKind, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, MAX_BODY_BYTES,
 };
@@ -280,13 +280,7 @@ impl Overlay {
         let audience = Audience::of(checked.author, checked.event.as_ref());
         self.push_leaves_only(g.clone(), None, &audience);
         self.stats.tree_late_delivered += 1;
-        self.stats.delivered += 1;
-        self.emit(Output::Deliver(Delivery::Broadcast {
-            id: g.id,
-            author: checked.author,
-            body: g.body,
-            event: checked.event.map(Box::new),
-        }));
+        self.deliver_event(g.id, g.body, checked);
     }
 
     /// Send a tree frame: on the link if `to` is connected and speaks the trees, else dial
