@@ -86,9 +86,12 @@ impl Overlay {
         let g = Gossip { id, round: 0, kind: GossipKind::Event, body };
         self.cache.insert(g.clone(), None, self.now);
         if self.role == Role::Core && self.ensure_trees() {
-            // Follow delivery: onto the author's tree and to our leaves, not the core Plumtree.
-            self.tree_forward(&g, &audience.author, None, Via::Gossip);
-            return self.push_leaves_only(g, None, &audience);
+            // Follow delivery: onto the author's tree and to our leaves; not the core Plumtree
+            // once on the trees only (`auto` below that level publishes on both).
+            self.tree_forward(&g, &audience.author, None, Via::Gossip, None);
+            if self.trees_only() {
+                return self.push_leaves_only(g, None, &audience);
+            }
         }
         if self.eager.is_empty() && self.lazy.is_empty() {
             // Not connected yet (still joining, or all links lost): send it once we are.
@@ -410,8 +413,9 @@ impl Overlay {
         topic: Option<NodeId>,
     ) {
         let author = checked.author;
-        if topic.is_some_and(|t| t != super::topic::topic_of(&author)) {
-            // A tree copy labelled with another author's topic: dropped, not relayed.
+        if topic.is_some_and(|t| !self.tree_label_ok(t, &author, &g.id)) {
+            // A tree copy labelled with another author's topic (or the sample's, not
+            // eligible): dropped, not relayed.
             self.stats_mut().tree_dropped += 1;
             return;
         }
@@ -429,9 +433,10 @@ impl Overlay {
         self.cache.insert(g.clone(), Some(from), self.now);
         if self.role == Role::Core && self.ensure_trees() {
             let from_leaf = self.leaves.contains(&from);
-            let deliver = self.tree_forward(&g, &author, Some(from), via);
-            if via == Via::Gossip && !from_leaf {
-                // A Plumtree copy from a broadcast-mode core: passed on as before too.
+            let deliver = self.tree_forward(&g, &author, Some(from), via, topic);
+            if via == Via::Gossip && (!from_leaf || !self.trees_only()) {
+                // A Plumtree copy from a core not on the trees only: passed on as before too;
+                // a leaf's post while `auto` still publishes on both (`sample.rs`).
                 self.push(g.clone(), Some(from), Some(&audience));
             } else if deliver || from_leaf {
                 self.push_leaves_only(g.clone(), Some(from), &audience);

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::caches::Bucket;
 use super::params::*;
+use super::sample::{estimate_cores_ring, estimate_nodes_ring, AutoLevel};
 use super::{Instant, Overlay};
 use crate::wire::{
     Body, ConnId, DeliveryMode, Gossip, GossipKind, Interest, Key32, Msg, NodeId, Role, FEATURE_INTEREST,
@@ -92,19 +93,76 @@ pub(super) fn normalise(authors: Vec<Key32>) -> Vec<Key32> {
     sorted
 }
 
+impl Interests {
+    /// True if the owner follows nobody (leaf or core).
+    pub(super) fn own_is_empty(&self) -> bool {
+        self.own.is_empty()
+    }
+
+    /// True if an attached leaf in `auto` told us it follows nobody (a newcomer: its home
+    /// subscribes to the public sample for it).
+    pub(super) fn a_leaf_follows_nobody(&self) -> bool {
+        self.leaves.values().any(|l| l.mode == DeliveryMode::Auto && l.authors.is_empty())
+    }
+}
+
 impl Overlay {
     /// The configured `--delivery` setting.
     pub fn delivery(&self) -> DeliveryMode {
         self.cfg.delivery
     }
 
-    /// What this node does now: a core node resolves `auto` by its directory size (the
-    /// estimated network size); a leaf in `auto` leaves it to its homes and reports `Auto`.
+    /// What this node does now: a core node resolves `auto` by its level (`sample.rs`: follow
+    /// from `Both` on, i.e. past `AUTO_FOLLOW_MIN_NODES` estimated nodes); a leaf in `auto`
+    /// leaves it to its homes and reports `Auto`.
     pub fn delivery_active(&self) -> DeliveryMode {
         match (self.cfg.delivery, self.role) {
-            (DeliveryMode::Auto, Role::Core) if self.dir.len() >= AUTO_FOLLOW_MIN_NODES => DeliveryMode::Follow,
+            (DeliveryMode::Auto, Role::Core) if self.auto.level >= AutoLevel::Both => DeliveryMode::Follow,
             (DeliveryMode::Auto, Role::Core) => DeliveryMode::Broadcast,
             (m, _) => m,
+        }
+    }
+
+    /// `--delivery auto`'s level (meaningful on a core in `auto`) and the estimated network
+    /// size it was last set from.
+    pub fn auto_level(&self) -> (AutoLevel, u64) {
+        (self.auto.level, self.auto.estimate)
+    }
+
+    /// Lower `auto`'s threshold `T` (tests and small private networks that want the trees
+    /// early; never raised past `AUTO_FOLLOW_MIN_NODES`). Takes effect at the next estimate.
+    pub fn lower_auto_threshold(&mut self, nodes: u64) {
+        self.auto.min_nodes = nodes.clamp(1, AUTO_FOLLOW_MIN_NODES as u64);
+        self.auto.at = None;
+    }
+
+    /// The estimated network size: with the broadcast directory its size (every core holds
+    /// every node's record); with the ring, the successor spacing scaled by the records held.
+    pub(super) fn estimate_nodes(&self) -> u64 {
+        match self.dht.as_ref() {
+            None => self.dir.len() as u64,
+            Some(d) => {
+                let t = d.table();
+                let held = self.dir.iter().filter(|(n, _)| t.stores(**n)).count();
+                estimate_nodes_ring(estimate_cores_ring(t), held, RING_REPLICAS)
+            }
+        }
+    }
+
+    /// Housekeeping: a core in `auto` re-estimates the network size every `AUTO_ESTIMATE_MS`
+    /// and moves its level (with hysteresis).
+    pub(super) fn auto_tick(&mut self) {
+        if self.role != Role::Core || self.cfg.delivery != DeliveryMode::Auto || !self.auto.due(self.now) {
+            return;
+        }
+        let est = self.estimate_nodes();
+        if let Some(before) = self.auto.update(est, self.now) {
+            log::info!(
+                "delivery auto: {} -> {} (≈ {est} nodes, threshold {})",
+                before.as_str(),
+                self.auto.level.as_str(),
+                self.auto.min_nodes
+            );
         }
     }
 

@@ -25,6 +25,7 @@ mod interest;
 mod membership;
 pub mod params;
 pub mod ring;
+pub mod sample;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(test)]
@@ -419,6 +420,8 @@ pub struct Overlay {
     interest: interest::Interests,
     /// Per-author trees (cores in follow mode, `trees.rs`), boxed: created when first on.
     trees: Option<Box<trees::Trees>>,
+    /// `--delivery auto`'s level and the estimated network size (`sample.rs`).
+    auto: sample::AutoSwitch,
     /// Set only around `push_leaves_only`: `push` then skips every core peer.
     leaves_only: bool,
     dir: Directory,
@@ -504,6 +507,7 @@ impl Overlay {
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
             trees: None,
+            auto: sample::AutoSwitch::new(),
             leaves_only: false,
             dir: Directory::new(DIR_CAP),
             dht: (cfg.directory == DirectoryMode::Ring)
@@ -746,6 +750,7 @@ impl Overlay {
             self.dir.expire(unix);
         }
         self.ring_tick();
+        self.auto_tick();
         self.trees_tick();
         if self.ring_on() {
             self.ring_forget();

@@ -367,6 +367,36 @@ pub const LEAF_BACKFILL_QUEUE: usize = 16;
 /// estimated network size) holds this many nodes: under broadcast a leaf receives every post
 /// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the goal.
 pub const AUTO_FOLLOW_MIN_NODES: usize = 1_000;
+/// A level of `auto` (`sample.rs`) is left only when the estimate falls under this many
+/// quarters of its entry size (3/4): hysteresis, so an estimate wobbling around a boundary
+/// does not switch the trees on and off.
+pub const AUTO_DOWN_NUM: u64 = 3;
+/// The estimated network size is recomputed at most this often (the ring estimate walks the
+/// held records: O(records × successors)).
+pub const AUTO_ESTIMATE_MS: u64 = 30_000;
+
+// ---- the public sample topic (sample.rs; docs/scaling.md "The global timeline in follow mode") ----
+/// Target size of the whole network's sample: ≈ 1 post a minute. At ≈ 660 B per post received
+/// over a tree that is ≈ 1 MB/day for a core or leaf that reads it, whatever the network size.
+pub const SAMPLE_POSTS_PER_DAY: u64 = 1_440;
+/// Posts per node per day assumed when scaling the sample share (the figure).
+pub const ASSUMED_POSTS_PER_NODE_DAY: u64 = 10;
+/// A sample tree member accepts posts eligible with this many fewer bits than its own
+/// estimate asks for (2: a node whose estimate is up to 4× smaller put it on).
+pub const SAMPLE_SLACK_BITS: u32 = 2;
+/// Sample posts a node enters or passes on per minute at most (4× the target), then dropped
+/// and counted: the sample's volume is bounded whatever spammers grind. Worst case ≈ 5,760
+/// posts/day × 660 B ≈ 3.8 MB/day per member.
+pub const SAMPLE_PER_MIN: u64 = 4;
+/// Burst of the sample's rate budget.
+pub const SAMPLE_BURST: u64 = 16;
+/// One sample post per author per this long at each node (a ground id buys an author one
+/// slot per 10 min, not its whole per-author rate).
+pub const SAMPLE_AUTHOR_GAP_MS: u64 = 10 * 60_000;
+/// Authors remembered for the gap (≈ 48 B each ⇒ 3 KB). The rate budget lets at most
+/// `SAMPLE_BURST` + `SAMPLE_PER_MIN` × 10 = 56 through per gap, so the cap is never reached.
+pub const SAMPLE_AUTHORS_CAP: usize = 64;
+const _: () = assert!(SAMPLE_BURST + SAMPLE_PER_MIN * (SAMPLE_AUTHOR_GAP_MS / 60_000) <= SAMPLE_AUTHORS_CAP as u64);
 const _: () = assert!(INTEREST_SEND_INTERVAL_MS >= INTEREST_UPDATE_INTERVAL_MS);
 
 // ---- per-author delivery trees among cores (topic.rs; docs/scaling.md "Per-author trees") ----

@@ -173,6 +173,11 @@ impl TopicTable {
         out.extend(self.topics.values().filter_map(|t| t.parent));
         out
     }
+    /// True if this node holds state for `topic` (a member of its tree, or waiting to be).
+    pub fn holds(&self, topic: NodeId) -> bool {
+        self.topics.contains_key(&topic)
+    }
+
     /// True if this node wants `topic` for itself or its leaves.
     pub fn wants(&self, topic: NodeId) -> bool {
         self.topics.get(&topic).is_some_and(|t| t.local)

@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::interest::Audience;
 use super::params::*;
 use super::ring::{RingPeer, RingTable};
+use super::sample::{in_sample, sample_accepts, sample_bits, sample_topic, AutoLevel, SampleGate, SampleStats};
 use super::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
 use super::{ConnId, Instant, Overlay};
 use crate::wire::{
@@ -48,6 +49,8 @@ pub(super) struct Trees {
     neighbours: BTreeSet<NodeId>,
     /// Cores left out of the built ring until the instant given (≤ `TREE_DOWN_CAP`).
     down: BTreeMap<NodeId, Instant>,
+    /// The sample topic's per-author gap and rate (`sample.rs`).
+    sample: SampleGate,
 }
 
 /// How an event reached [`Overlay::accept_event`].
@@ -73,13 +76,58 @@ fn to_msg(m: TopicMsg) -> Msg {
 }
 
 impl Overlay {
-    /// True if this node runs the per-author trees now: a core set to `--delivery follow`.
-    /// Not `auto` past `AUTO_FOLLOW_MIN_NODES` yet: the trees carry only followed authors, so a
-    /// network whose owners follow nobody yet would go silent (`tests/sim_abuse.rs`, 1,000
-    /// nodes in `auto`); `auto` keeps the core Plumtree (and the leaf filter) until a public
-    /// sample topic gives newcomers a global view (docs/scaling.md "In nodes").
+    /// True if this node runs the per-author trees now: a core set to `--delivery follow`, or
+    /// in `auto` from the `Preparing` level on (`sample.rs`: half `AUTO_FOLLOW_MIN_NODES`).
     pub(super) fn trees_on(&self) -> bool {
-        self.role == Role::Core && self.reach_deadline.is_none() && self.cfg.delivery == DeliveryMode::Follow
+        self.role == Role::Core
+            && self.reach_deadline.is_none()
+            && match self.cfg.delivery {
+                DeliveryMode::Follow => true,
+                DeliveryMode::Auto => self.auto.level >= AutoLevel::Preparing,
+                DeliveryMode::Broadcast => false,
+            }
+    }
+
+    /// True if posts published here (or by our leaves) go on the trees only, not also on the
+    /// core Plumtree: `follow`, or `auto` at the `Trees` level (twice `AUTO_FOLLOW_MIN_NODES`).
+    /// Below it an `auto` core publishes on both, so cores not switched yet still get them.
+    pub(super) fn trees_only(&self) -> bool {
+        self.trees_on() && (self.cfg.delivery == DeliveryMode::Follow || self.auto.level == AutoLevel::Trees)
+    }
+
+    /// True if this core subscribes to the public sample: it is in `auto` and its owner, or an
+    /// attached leaf in `auto`, follows nobody yet (a newcomer's global view). An explicit
+    /// `follow` with an empty set is taken as meant.
+    pub(super) fn wants_sample(&self) -> bool {
+        let owner_new = self.cfg.delivery == DeliveryMode::Auto && self.interest.own_is_empty();
+        owner_new || self.interest.a_leaf_follows_nobody()
+    }
+
+    /// The sample's state for `/status`: (subscribed, attached, share bits, counters), if the
+    /// trees run.
+    pub fn sample_state(&self) -> Option<(bool, bool, u32, SampleStats)> {
+        let t = self.trees.as_ref().filter(|_| self.trees_on())?;
+        let topic = sample_topic();
+        let attached = t.table.depth(topic).is_some();
+        Some((t.wanted.contains(&topic), attached, self.sample_bits_now(), t.sample.stats))
+    }
+
+    /// The sample share for our current estimate (`sample_bits`).
+    fn sample_bits_now(&self) -> u32 {
+        let est = match self.cfg.delivery {
+            DeliveryMode::Auto if self.auto.estimate > 0 => self.auto.estimate,
+            _ => self.estimate_nodes_cheap(),
+        };
+        sample_bits(est)
+    }
+
+    /// The estimate without the ring's walk over held records (a `follow` core, which keeps
+    /// no `auto` state): the directory size, or the ring's core count.
+    fn estimate_nodes_cheap(&self) -> u64 {
+        match self.dht.as_ref() {
+            None => self.dir.len() as u64,
+            Some(d) => super::sample::estimate_cores_ring(d.table()),
+        }
     }
 
     /// Topics held, if the trees run (`/status`).
@@ -142,6 +190,7 @@ impl Overlay {
                 wanted: BTreeSet::new(),
                 neighbours: BTreeSet::new(),
                 down: BTreeMap::new(),
+                sample: SampleGate::new(self.now),
             }));
             log::info!("delivery: per-author trees on");
         }
@@ -216,6 +265,9 @@ impl Overlay {
         self.rebuild_ring(false);
         let mut desired: BTreeSet<NodeId> = self.interest_authors().iter().map(topic_of).collect();
         desired.insert(topic_of(&self.cfg.owner));
+        if self.wants_sample() {
+            desired.insert(sample_topic());
+        }
         let now = self.now;
         let Some(t) = self.trees.as_mut() else { return };
         let ring = match self.dht.as_ref() {
@@ -402,37 +454,99 @@ impl Overlay {
     }
 
     /// The event `g`, new here, came `via` from `from` (a leaf of ours, a core, or `None`:
-    /// published by the owner): puts it on its author's tree (`TopicTable::handle_post`) and
-    /// returns true if the application should get it (anything but a tree copy of a topic
+    /// published by the owner), on the tree of `arrived_on` if it came as a `TopicPost`: puts
+    /// it on its author's tree (`TopicTable::handle_post`) and, where it enters the trees here
+    /// (published here or by a leaf of ours) and its id is in the sample, on the sample tree
+    /// too; a tree copy is passed along the other of the two trees if this node is in it.
+    /// Returns true if the application should get it (anything but a tree copy of topics
     /// nobody here wants: a relay core on the path does not store it). The caller pushes it to
     /// the leaves.
-    pub(super) fn tree_forward(&mut self, g: &Gossip, author: &Key32, from: Option<NodeId>, via: Via) -> bool {
-        let topic = topic_of(author);
-        let (tree_from, routed) = match via {
-            Via::Tree { routed } => (from, routed),
-            // Published here, by a leaf, or a Plumtree copy from a broadcast-mode core: it
-            // enters the tree here.
-            Via::Gossip => (None, false),
-        };
+    pub(super) fn tree_forward(
+        &mut self,
+        g: &Gossip,
+        author: &Key32,
+        from: Option<NodeId>,
+        via: Via,
+        arrived_on: Option<NodeId>,
+    ) -> bool {
+        let own = topic_of(author);
+        let sample = sample_topic();
+        let bits = self.sample_bits_now();
+        // Published here or by a leaf of ours (not a Plumtree copy from another core).
+        let entry = from.is_none_or(|f| self.leaves.contains(&f));
+        let now = self.now;
         let Some(t) = self.trees.as_mut() else { return true };
         let ring = match self.dht.as_ref() {
             Some(d) => d.table(),
             None => &t.ring,
         };
-        let mut verdict = t.table.handle_post(ring, tree_from, topic, g.id, routed);
-        if verdict == PostVerdict::Stray {
-            // A tree copy from a node that is not (or no longer) our neighbour: the tree changed
-            // under the post. It is verified and would be taken as `routed` from anyone, so it
-            // is taken as that rather than lost (counted in `stray_posts` all the same).
-            verdict = t.table.handle_post(ring, tree_from, topic, g.id, true);
-        }
-        let wanted = t.table.wants(topic);
+        let deliver = match via {
+            // Published here, by a leaf, or a Plumtree copy from a broadcast-mode core: it
+            // enters its author's tree here (and the sample's, if it is ours to put on).
+            Via::Gossip => {
+                t.table.handle_post(ring, None, own, g.id, false);
+                if entry && in_sample(&g.id, bits) && t.sample.admit(author, now).is_ok() {
+                    t.sample.stats.entered += 1;
+                    t.table.handle_post(ring, None, sample, g.id, false);
+                }
+                true
+            }
+            Via::Tree { routed } => {
+                let topic = arrived_on.unwrap_or(own);
+                let on_sample = topic == sample;
+                let (mut fresh, mut wanted) = (false, false);
+                if !on_sample || t.sample.admit(author, now).is_ok() {
+                    let mut verdict = t.table.handle_post(ring, from, topic, g.id, routed);
+                    if verdict == PostVerdict::Stray {
+                        // A tree copy from a node that is not (or no longer) our neighbour: the
+                        // tree changed under the post. It is verified and would be taken as
+                        // `routed` from anyone, so it is taken as that rather than lost
+                        // (counted in `stray_posts` all the same).
+                        verdict = t.table.handle_post(ring, from, topic, g.id, true);
+                    }
+                    fresh = verdict == PostVerdict::Fresh;
+                    wanted = t.table.wants(topic);
+                    if on_sample && fresh {
+                        t.sample.stats.relayed += 1;
+                    }
+                }
+                // The same post on the other tree it travels on, if we are in that one too: a
+                // copy arriving there later is a duplicate here and would stop.
+                if on_sample {
+                    if t.table.holds(own) && t.table.handle_post(ring, None, own, g.id, false) == PostVerdict::Fresh {
+                        fresh = true;
+                        wanted |= t.table.wants(own);
+                    }
+                } else if fresh
+                    && t.table.holds(sample)
+                    && sample_accepts(&g.id, bits)
+                    && t.sample.admit(author, now).is_ok()
+                {
+                    t.sample.stats.relayed += 1;
+                    t.table.handle_post(ring, None, sample, g.id, false);
+                    wanted |= t.table.wants(sample);
+                }
+                fresh && wanted
+            }
+        };
         t.neighbours = t.table.neighbours();
         self.drain_trees();
-        match via {
-            Via::Gossip => true,
-            Via::Tree { .. } => verdict == PostVerdict::Fresh && wanted,
+        deliver
+    }
+
+    /// May a tree copy labelled `topic` carry this post by `author`? Its author's topic, or
+    /// the sample's if the id is eligible (`sample_accepts`; an ineligible one is counted).
+    pub(super) fn tree_label_ok(&mut self, topic: NodeId, author: &Key32, id: &MsgId) -> bool {
+        if topic == topic_of(author) {
+            return true;
         }
+        let ok = topic == sample_topic() && sample_accepts(id, self.sample_bits_now());
+        if !ok && topic == sample_topic() {
+            if let Some(t) = self.trees.as_mut() {
+                t.sample.stats.ineligible += 1;
+            }
+        }
+        ok
     }
 
     /// Plumtree's push restricted to our attached leaves (filtered by their interest sets).

@@ -1,0 +1,398 @@
+//! `--delivery auto`'s switch and the public sample topic (issue 10; docs/scaling.md "Delivery"):
+//! pure decisions, no IO, time passed in.
+//!
+//! * **The switch.** A core in `auto` moves through four levels by the estimated network size
+//!   `N` against `T` = `AUTO_FOLLOW_MIN_NODES` (a test may lower it): `Broadcast` (N < T/2),
+//!   `Preparing` (T/2 ≤ N: it runs the trees and subscribes, but still publishes on the core
+//!   Plumtree), `Both` (T ≤ N: its leaves are filtered as well) and `Trees` (2T ≤ N: its own
+//!   and its leaves' posts go on the trees only). Each level is left downwards only below 3/4
+//!   of its entry size (`next_level`), so an estimate wobbling around a boundary does not flap.
+//!   A post is lost in the mixed window only if its author's node is at `Trees` while a
+//!   follower's node is still at `Broadcast`: their estimates must differ more than 4×.
+//! * **The sample.** A well-known topic (`sample_topic`, its own tree) carries the posts whose
+//!   id hashes below a threshold scaled by the estimated size (`sample_bits`), so the whole
+//!   network's sample stays ≈ `SAMPLE_POSTS_PER_DAY` whatever N. The node where a post enters
+//!   the trees (its author's home) puts it on; every node on the sample tree checks the rule
+//!   again (with `SAMPLE_SLACK_BITS` of tolerance for a different estimate), allows each author
+//!   one sample post per `SAMPLE_AUTHOR_GAP_MS` and the whole sample `SAMPLE_PER_MIN`, and
+//!   drops (counted) the rest. Subscribed by cores in `auto` whose owner, or some `auto` leaf,
+//!   follows nobody yet: a newcomer's global view.
+//!
+//! Must not: hold more than `SAMPLE_AUTHORS_CAP` authors; read a clock.
+
+use std::collections::VecDeque;
+
+use sha2::{Digest, Sha256};
+
+use super::caches::Bucket;
+use super::params::{
+    ASSUMED_POSTS_PER_NODE_DAY, AUTO_DOWN_NUM, SAMPLE_AUTHORS_CAP, SAMPLE_AUTHOR_GAP_MS, SAMPLE_BURST, SAMPLE_PER_MIN,
+    SAMPLE_POSTS_PER_DAY, SAMPLE_SLACK_BITS,
+};
+use super::ring::{dist, RingTable};
+use super::types::Instant;
+use crate::wire::{Key32, MsgId, NodeId};
+
+/// Where a core in `--delivery auto` stands (ordered: each level includes the ones below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AutoLevel {
+    /// Small network: the core Plumtree carries everything; no trees.
+    Broadcast,
+    /// Runs the trees (subscribes), still publishes on the core Plumtree.
+    Preparing,
+    /// As `Preparing`, and its leaves get follow delivery.
+    Both,
+    /// Publishes on the trees only.
+    Trees,
+}
+
+impl AutoLevel {
+    /// Name for `/status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoLevel::Broadcast => "broadcast",
+            AutoLevel::Preparing => "preparing",
+            AutoLevel::Both => "both",
+            AutoLevel::Trees => "trees",
+        }
+    }
+
+    /// The estimated size at which this level is entered, for threshold `t`.
+    fn entry(self, t: u64) -> u64 {
+        match self {
+            AutoLevel::Broadcast => 0,
+            AutoLevel::Preparing => t / 2,
+            AutoLevel::Both => t,
+            AutoLevel::Trees => t.saturating_mul(2),
+        }
+    }
+
+    fn up(self) -> AutoLevel {
+        match self {
+            AutoLevel::Broadcast => AutoLevel::Preparing,
+            AutoLevel::Preparing => AutoLevel::Both,
+            _ => AutoLevel::Trees,
+        }
+    }
+
+    fn down(self) -> AutoLevel {
+        match self {
+            AutoLevel::Trees => AutoLevel::Both,
+            AutoLevel::Both => AutoLevel::Preparing,
+            _ => AutoLevel::Broadcast,
+        }
+    }
+}
+
+/// The level after `cur` for an estimated size `est` and threshold `t`: up while `est` reaches
+/// the next level's entry size, down while it is under 3/4 of the current one's.
+pub fn next_level(cur: AutoLevel, est: u64, t: u64) -> AutoLevel {
+    let mut l = cur;
+    while l != AutoLevel::Trees && est >= l.up().entry(t) {
+        l = l.up();
+    }
+    while l != AutoLevel::Broadcast && est.saturating_mul(4) < l.entry(t).saturating_mul(AUTO_DOWN_NUM) {
+        l = l.down();
+    }
+    l
+}
+
+/// Core count from the ring table's spacing: the successors' and predecessors' gaps together
+/// (16 gaps: the successor list alone, 8 gaps, is often 2× off). 1 if alone.
+pub fn estimate_cores_ring(t: &RingTable) -> u64 {
+    let me = t.me().0;
+    let gaps = t.successors().len() + t.predecessors().len();
+    let from = t.predecessors().last().map_or(me, |p| p.node.0);
+    let to = t.successors().last().map_or(me, |p| p.node.0);
+    let span = dist(from, to);
+    if gaps == 0 || span == 0 {
+        return 1;
+    }
+    (gaps as u128 * (1u128 << 64) / span as u128).min(u64::MAX as u128) as u64
+}
+
+/// Network size from the ring directory: the core count from the spacing
+/// (`estimate_cores_ring`), scaled by the records this core holds as one of `replicas`
+/// holders (leaves' records included): a core holds ≈ `replicas` × N / cores records, so
+/// N ≈ cores × held / replicas.
+pub fn estimate_nodes_ring(cores: u64, held: usize, replicas: usize) -> u64 {
+    let scaled = (cores as u128 * held as u128 / replicas.max(1) as u128).min(u64::MAX as u128) as u64;
+    cores.max(scaled)
+}
+
+/// The sample topic's ring key: the low 64 bits of SHA-256("nostrp2p/sample"), the same
+/// derivation as an author's topic (`topic_of`), so no author's topic can collide with it
+/// except by a 2⁻⁶⁴ chance.
+pub fn sample_topic() -> NodeId {
+    let d = Sha256::digest(b"nostrp2p/sample");
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&d[..8]);
+    NodeId(u64::from_le_bytes(low))
+}
+
+/// How many leading zero bits a post's sample hash needs at estimated size `est`: the least
+/// `k` with `est` × `ASSUMED_POSTS_PER_NODE_DAY` / 2^k ≤ `SAMPLE_POSTS_PER_DAY` (0 in a small
+/// network: every post).
+pub fn sample_bits(est: u64) -> u32 {
+    let per_day = est.saturating_mul(ASSUMED_POSTS_PER_NODE_DAY);
+    let mut k = 0;
+    while k < 63 && (per_day >> k) > SAMPLE_POSTS_PER_DAY {
+        k += 1;
+    }
+    k
+}
+
+/// True if post `id` belongs to the sample at `bits`: SHA-256("nostrp2p/sample" ‖ id) starts
+/// with `bits` zero bits. An author can grind ids into it (2^bits hashes, ≈ 1,000 at 100k
+/// nodes: nothing), so the per-author gap and the rate cap are what bound a spammer.
+pub fn in_sample(id: &MsgId, bits: u32) -> bool {
+    if bits == 0 {
+        return true;
+    }
+    let mut h = Sha256::new();
+    h.update(b"nostrp2p/sample");
+    h.update(id.0);
+    let d = h.finalize();
+    let mut top = [0u8; 8];
+    top.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(top) >> (64 - bits.min(63)) == 0
+}
+
+/// What a sample tree member accepts: the rule with `SAMPLE_SLACK_BITS` fewer bits (a node whose
+/// estimate is up to 2^slack × smaller put it on).
+pub fn sample_accepts(id: &MsgId, bits: u32) -> bool {
+    in_sample(id, bits.saturating_sub(SAMPLE_SLACK_BITS))
+}
+
+/// A core's `auto` state: the level, the estimate it was last set from, and the threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct AutoSwitch {
+    /// Where the core stands now.
+    pub level: AutoLevel,
+    /// The estimated network size last computed (0 before the first).
+    pub estimate: u64,
+    /// `T`: `AUTO_FOLLOW_MIN_NODES`, or lower for a test.
+    pub min_nodes: u64,
+    /// When the estimate was last computed.
+    pub at: Option<Instant>,
+}
+
+impl AutoSwitch {
+    /// At `Broadcast`, threshold `AUTO_FOLLOW_MIN_NODES`.
+    pub fn new() -> AutoSwitch {
+        AutoSwitch {
+            level: AutoLevel::Broadcast,
+            estimate: 0,
+            min_nodes: super::params::AUTO_FOLLOW_MIN_NODES as u64,
+            at: None,
+        }
+    }
+
+    /// True if a new estimate is due at `now`.
+    pub fn due(&self, now: Instant) -> bool {
+        self.at.is_none_or(|t| now.since(t) >= super::params::AUTO_ESTIMATE_MS)
+    }
+
+    /// Take a new estimate; returns the level before, if it changed.
+    pub fn update(&mut self, estimate: u64, now: Instant) -> Option<AutoLevel> {
+        self.at = Some(now);
+        self.estimate = estimate;
+        let before = self.level;
+        self.level = next_level(before, estimate, self.min_nodes);
+        (self.level != before).then_some(before)
+    }
+}
+
+impl Default for AutoSwitch {
+    fn default() -> AutoSwitch {
+        AutoSwitch::new()
+    }
+}
+
+/// Why a sample post was not put on (or passed along) the sample tree here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleDrop {
+    /// Its author had a sample post here less than `SAMPLE_AUTHOR_GAP_MS` ago.
+    AuthorGap,
+    /// Over `SAMPLE_PER_MIN` for the whole sample.
+    OverRate,
+}
+
+/// The sample's counters (`/status` `network.delivery.sample`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SampleStats {
+    /// Posts put on the sample tree here (published here or by a leaf of ours).
+    pub entered: u64,
+    /// Sample posts that arrived on the sample tree and were passed on.
+    pub relayed: u64,
+    /// Dropped: author gap.
+    pub author_gap: u64,
+    /// Dropped: over the sample's rate.
+    pub over_rate: u64,
+    /// Labelled with the sample topic but not eligible: dropped, not relayed.
+    pub ineligible: u64,
+}
+
+/// Per-node sample limits: ≤ `SAMPLE_AUTHORS_CAP` × ≈ 48 B (24 KB) + a bucket.
+#[derive(Debug)]
+pub struct SampleGate {
+    rate: Bucket,
+    /// (author, when its last sample post passed here), oldest first.
+    authors: VecDeque<(Key32, Instant)>,
+    /// Counters.
+    pub stats: SampleStats,
+}
+
+impl SampleGate {
+    /// A gate with a full rate budget.
+    pub fn new(now: Instant) -> SampleGate {
+        SampleGate {
+            rate: Bucket::per_minute(SAMPLE_PER_MIN, SAMPLE_BURST, now),
+            authors: VecDeque::new(),
+            stats: SampleStats::default(),
+        }
+    }
+
+    /// May a sample post by `author` pass here now? Counts a refusal.
+    pub fn admit(&mut self, author: &Key32, now: Instant) -> Result<(), SampleDrop> {
+        while self.authors.front().is_some_and(|(_, t)| now.since(*t) >= SAMPLE_AUTHOR_GAP_MS) {
+            self.authors.pop_front();
+        }
+        if self.authors.iter().any(|(a, _)| a == author) {
+            self.stats.author_gap += 1;
+            return Err(SampleDrop::AuthorGap);
+        }
+        if !self.rate.take(now) {
+            self.stats.over_rate += 1;
+            return Err(SampleDrop::OverRate);
+        }
+        if self.authors.len() >= SAMPLE_AUTHORS_CAP {
+            self.authors.pop_front();
+        }
+        self.authors.push_back((*author, now));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::overlay::params::{AUTO_FOLLOW_MIN_NODES, RING_REPLICAS};
+    use crate::overlay::ring::RingPeer;
+
+    fn id(i: u64) -> MsgId {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&i.to_be_bytes());
+        MsgId(Sha256::digest(b).into())
+    }
+
+    #[test]
+    fn levels_climb_with_the_estimate_and_fall_only_below_three_quarters() {
+        let t = 1_000;
+        let mut l = AutoLevel::Broadcast;
+        let mut seen = Vec::new();
+        for est in [0, 499, 500, 999, 1_000, 1_999, 2_000] {
+            l = next_level(l, est, t);
+            seen.push(l);
+        }
+        use AutoLevel::*;
+        assert_eq!(seen, vec![Broadcast, Broadcast, Preparing, Preparing, Both, Both, Trees]);
+        // Wobbling just under the entry size keeps the level; under 3/4 of it leaves it.
+        assert_eq!(next_level(Trees, 1_999, t), Trees);
+        assert_eq!(next_level(Trees, 1_500, t), Trees);
+        assert_eq!(next_level(Trees, 1_499, t), Both);
+        assert_eq!(next_level(Both, 750, t), Both);
+        assert_eq!(next_level(Both, 749, t), Preparing);
+        assert_eq!(next_level(Preparing, 374, t), Broadcast);
+        // A jump goes straight through.
+        assert_eq!(next_level(Broadcast, 10_000, t), Trees);
+        assert_eq!(next_level(Trees, 10, t), Broadcast);
+        assert_eq!(next_level(Broadcast, 500, AUTO_FOLLOW_MIN_NODES as u64), Preparing);
+    }
+
+    #[test]
+    fn the_ring_estimate_is_mostly_within_a_factor_two_of_the_network() {
+        // 1,000 cores with random ids, 3,000 nodes in all: each core's estimate from its
+        // converged successor list and the records it would hold.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cores: Vec<RingPeer> = (0..1_000).map(|i| RingPeer { node: NodeId(next()), prefix: i }).collect();
+        let leaves: Vec<NodeId> = (0..2_000).map(|_| NodeId(next())).collect();
+        let mut sorted = cores.clone();
+        sorted.sort_by_key(|p| p.node.0);
+        let off = |est: u64, truth: f64| if est as f64 > truth { est as f64 / truth } else { truth / est as f64 };
+        let (mut worst_cores, mut worst_nodes, mut cores_within, mut within) = (1f64, 1f64, 0, 0);
+        let sampled: Vec<RingPeer> = cores.iter().step_by(10).copied().collect();
+        for me in &sampled {
+            let t = RingTable::converged(*me, &sorted);
+            let held = cores.iter().map(|p| p.node).chain(leaves.iter().copied()).filter(|n| t.stores(*n)).count();
+            let c = estimate_cores_ring(&t);
+            worst_cores = worst_cores.max(off(c, 1_000.0));
+            cores_within += usize::from(off(c, 1_000.0) < 2.0);
+            let r = off(estimate_nodes_ring(c, held, RING_REPLICAS), 3_000.0);
+            worst_nodes = worst_nodes.max(r);
+            within += usize::from(r < 2.0);
+        }
+        eprintln!(
+            "ring estimate, 100 of 1,000 cores: cores within 2x {cores_within}%, worst {worst_cores:.2}x; \
+             nodes (3,000) within 2x {within}%, worst {worst_nodes:.2}x"
+        );
+        // The level boundaries are 4× apart (`next_level`): a core estimate is within 2× for
+        // nearly every core and never 4× off; the node estimate (noisier: ≈ 9 held records
+        // here, ≈ 30 at 100k nodes with 10 % cores) likewise for most cores.
+        assert!(
+            cores_within >= 95 && worst_cores < 3.0,
+            "core estimates: {cores_within}% within 2x, worst {worst_cores:.2}x"
+        );
+        assert!(within >= 85 && worst_nodes < 4.0, "node estimates: {within}% within 2x, worst {worst_nodes:.2}x");
+        // Alone, or holding nothing: the core count.
+        assert_eq!(estimate_nodes_ring(7, 0, RING_REPLICAS), 7);
+    }
+
+    #[test]
+    fn the_sample_share_keeps_the_volume_near_the_target() {
+        assert_eq!(sample_bits(10), 0);
+        for n in [1_000u64, 10_000, 100_000, 1_000_000] {
+            let k = sample_bits(n);
+            let per_day = (n * ASSUMED_POSTS_PER_NODE_DAY) >> k;
+            assert!(per_day <= SAMPLE_POSTS_PER_DAY && per_day * 2 > SAMPLE_POSTS_PER_DAY, "n={n} k={k}");
+        }
+        // The rule itself: the share of 20,000 ids in the sample at 3 bits ≈ 1/8.
+        let hits = (0..20_000).filter(|i| in_sample(&id(*i), 3)).count();
+        assert!((2_000..3_000).contains(&hits), "{hits}");
+        // Slack: every post a member puts on is accepted by one whose estimate is 4× larger.
+        let k = sample_bits(1_000);
+        assert!((0..5_000).filter(|i| in_sample(&id(*i), k)).all(|i| sample_accepts(&id(i), k + 2)));
+        assert!(in_sample(&id(1), 0));
+    }
+
+    #[test]
+    fn a_grinding_author_gets_one_sample_post_per_gap_and_the_sample_is_capped() {
+        let now = Instant(0);
+        let mut g = SampleGate::new(now);
+        let spammer = Key32([1; 32]);
+        assert_eq!(g.admit(&spammer, now), Ok(()));
+        for i in 1..100 {
+            assert_eq!(g.admit(&spammer, Instant(i * 1_000)), Err(SampleDrop::AuthorGap));
+        }
+        assert_eq!(g.admit(&spammer, Instant(SAMPLE_AUTHOR_GAP_MS)), Ok(()));
+        // Many authors at once: the burst, then the rate.
+        let mut g = SampleGate::new(now);
+        let ok = (0..100u8).filter(|i| g.admit(&Key32([*i; 32]), now).is_ok()).count();
+        assert_eq!(ok as u64, SAMPLE_BURST);
+        assert_eq!(g.stats.over_rate, 100 - SAMPLE_BURST);
+        // Memory: never more than the cap of authors, however many pass.
+        let mut g = SampleGate::new(now);
+        for i in 0..(SAMPLE_AUTHORS_CAP as u64 * 3) {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&i.to_be_bytes());
+            let _ = g.admit(&Key32(k), Instant(i * 1_000));
+        }
+        assert!(g.authors.len() <= SAMPLE_AUTHORS_CAP);
+    }
+}
