@@ -125,7 +125,7 @@ impl Overlay {
             if Some(*n) == from || (g.kind == GossipKind::Record && o.leaves.contains(n)) {
                 return false;
             }
-            if o.leaves_only && !o.leaves.contains(n) {
+            if (o.leaves_only && !o.leaves.contains(n)) || (o.cores_only && o.leaves.contains(n)) {
                 return false;
             }
             let is_leaf = o.role == Role::Core && o.leaves.contains(n);
@@ -323,6 +323,9 @@ impl Overlay {
     fn on_event(&mut self, conn: ConnId, from: NodeId, g: Gossip) {
         if self.seen.contains(&g.id) {
             self.forget_ihaves(from, |id| *id == g.id);
+            // A Plumtree copy of a post we took from a tree first: relayed on the Plumtree now,
+            // or the flood stops here and our Plumtree peers (cores not switched yet) miss it.
+            self.tree_late_plumtree(&g.id, from);
             return self.duplicate_from(from);
         }
         self.check_and_accept(conn, from, g, Via::Gossip, None)
@@ -440,6 +443,9 @@ impl Overlay {
                 self.push(g.clone(), Some(from), Some(&audience));
             } else if deliver || from_leaf {
                 self.push_leaves_only(g.clone(), Some(from), &audience);
+            }
+            if via != Via::Gossip {
+                self.tree_took(g.id);
             }
             if deliver {
                 self.deliver_event(g.id, g.body, checked);

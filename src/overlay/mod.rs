@@ -309,6 +309,8 @@ pub struct Stats {
     /// Tree frames refused: from a peer that did not announce the trees, or while this node
     /// does not run them (`--delivery` resolves to broadcast, or it is a leaf).
     pub tree_dropped: u64,
+    /// Posts taken from a tree first and relayed on the core Plumtree when its copy came.
+    pub tree_late_plumtree: u64,
     /// Posts this core had relayed on a tree before anyone here wanted the author, delivered
     /// when the owner or a leaf started following (from the message cache).
     pub tree_late_delivered: u64,
@@ -424,6 +426,8 @@ pub struct Overlay {
     auto: sample::AutoSwitch,
     /// Set only around `push_leaves_only`: `push` then skips every core peer.
     leaves_only: bool,
+    /// Set only around `push_cores_only`: `push` then skips every leaf.
+    cores_only: bool,
     dir: Directory,
     /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
     dht: Option<Box<dht::Dht>>,
@@ -509,6 +513,7 @@ impl Overlay {
             trees: None,
             auto: sample::AutoSwitch::new(),
             leaves_only: false,
+            cores_only: false,
             dir: Directory::new(DIR_CAP),
             dht: (cfg.directory == DirectoryMode::Ring)
                 .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),

@@ -375,6 +375,10 @@ pub const AUTO_DOWN_NUM: u64 = 3;
 /// held records: O(records × successors)).
 pub const AUTO_ESTIMATE_MS: u64 = 30_000;
 
+/// Post ids a tree-running core remembers as taken from a tree and not relayed on the core
+/// Plumtree (32 B each ⇒ 8 KB): covers the seconds between a tree copy and a Plumtree copy.
+pub const TREE_TOOK_CAP: usize = 256;
+
 // ---- the public sample topic (sample.rs; docs/scaling.md "The global timeline in follow mode") ----
 /// Target size of the whole network's sample: ≈ 1 post a minute. At ≈ 660 B per post received
 /// over a tree that is ≈ 1 MB/day for a core or leaf that reads it, whatever the network size.

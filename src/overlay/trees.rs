@@ -51,6 +51,9 @@ pub(super) struct Trees {
     down: BTreeMap<NodeId, Instant>,
     /// The sample topic's per-author gap and rate (`sample.rs`).
     sample: SampleGate,
+    /// Posts taken from a tree and not passed on over the core Plumtree, newest last
+    /// (≤ `TREE_TOOK_CAP`): a Plumtree copy of one arriving later is relayed then.
+    took: std::collections::VecDeque<MsgId>,
 }
 
 /// How an event reached [`Overlay::accept_event`].
@@ -191,6 +194,7 @@ impl Overlay {
                 neighbours: BTreeSet::new(),
                 down: BTreeMap::new(),
                 sample: SampleGate::new(self.now),
+                took: std::collections::VecDeque::new(),
             }));
             log::info!("delivery: per-author trees on");
         }
@@ -494,7 +498,10 @@ impl Overlay {
             Via::Tree { routed } => {
                 let topic = arrived_on.unwrap_or(own);
                 let on_sample = topic == sample;
-                let (mut fresh, mut wanted) = (false, false);
+                // `new_here`: not a duplicate on this tree (a member's fresh copy, or a routed
+                // copy passing through a non-member): it is `seen` from now on, so the other
+                // tree must be served now or never.
+                let (mut new_here, mut fresh_wanted) = (false, false);
                 if !on_sample || t.sample.admit(author, now).is_ok() {
                     let mut verdict = t.table.handle_post(ring, from, topic, g.id, routed);
                     if verdict == PostVerdict::Stray {
@@ -504,9 +511,9 @@ impl Overlay {
                         // (counted in `stray_posts` all the same).
                         verdict = t.table.handle_post(ring, from, topic, g.id, true);
                     }
-                    fresh = verdict == PostVerdict::Fresh;
-                    wanted = t.table.wants(topic);
-                    if on_sample && fresh {
+                    new_here = verdict != PostVerdict::Duplicate;
+                    fresh_wanted = verdict == PostVerdict::Fresh && t.table.wants(topic);
+                    if on_sample && new_here {
                         t.sample.stats.relayed += 1;
                     }
                 }
@@ -514,24 +521,27 @@ impl Overlay {
                 // copy arriving there later is a duplicate here and would stop.
                 if on_sample {
                     if t.table.holds(own) && t.table.handle_post(ring, None, own, g.id, false) == PostVerdict::Fresh {
-                        fresh = true;
-                        wanted |= t.table.wants(own);
+                        fresh_wanted |= t.table.wants(own);
                     }
-                } else if fresh
+                } else if new_here
                     && t.table.holds(sample)
-                    && sample_accepts(&g.id, bits)
+                    && in_sample(&g.id, bits)
                     && t.sample.admit(author, now).is_ok()
                 {
                     t.sample.stats.relayed += 1;
-                    t.table.handle_post(ring, None, sample, g.id, false);
-                    wanted |= t.table.wants(sample);
+                    if t.table.handle_post(ring, None, sample, g.id, false) == PostVerdict::Fresh {
+                        fresh_wanted |= t.table.wants(sample);
+                    }
                 }
-                fresh && wanted
+                fresh_wanted
             }
         };
         t.neighbours = t.table.neighbours();
         self.drain_trees();
-        deliver
+        // A core still publishing on the Plumtree (`auto` below `Trees`) keeps its global
+        // view: it stores every post it takes, from a tree or not (a tree copy that passed
+        // first makes the Plumtree copy a duplicate).
+        deliver || !self.trees_only()
     }
 
     /// May a tree copy labelled `topic` carry this post by `author`? Its author's topic, or
@@ -547,6 +557,30 @@ impl Overlay {
             }
         }
         ok
+    }
+
+    /// A post taken from a tree (not passed on over the core Plumtree).
+    pub(super) fn tree_took(&mut self, id: MsgId) {
+        let Some(t) = self.trees.as_mut() else { return };
+        if t.took.len() >= TREE_TOOK_CAP {
+            t.took.pop_front();
+        }
+        t.took.push_back(id);
+    }
+
+    /// A Plumtree copy of `id` came from `from` after a tree copy: while some cores still
+    /// publish on the Plumtree (`auto` below `Trees`, or `broadcast`), the flood must not stop
+    /// at a core that happened to get the tree copy first, so it is passed on to our core
+    /// Plumtree peers now, once (our leaves had it from the tree copy).
+    pub(super) fn tree_late_plumtree(&mut self, id: &MsgId, from: NodeId) {
+        let Some(t) = self.trees.as_mut() else { return };
+        let Some(at) = t.took.iter().position(|x| x == id) else { return };
+        t.took.remove(at);
+        let Some(g) = self.cache.get(id).cloned() else { return };
+        self.stats.tree_late_plumtree += 1;
+        self.cores_only = true;
+        self.push(g, Some(from), None);
+        self.cores_only = false;
     }
 
     /// Plumtree's push restricted to our attached leaves (filtered by their interest sets).
