@@ -229,3 +229,59 @@ fn a_restarted_follow_core_catches_up_on_its_followees_posts_along_their_trees()
     assert!(catchup_events(&b) >= missed.len() as u64, "B's missed posts did not come by its follow catch-up");
     assert!(missed.iter().all(|p| !has(&d, p)), "a core that does not follow A stored A's post");
 }
+
+/// Four core servers in `--delivery auto` with the threshold lowered to 2 nodes
+/// (`NOSTRP2P_AUTO_MIN_NODES`, so 4 known nodes is twice it: the `Trees` level, publishing on
+/// the trees only). D's owner follows nobody: D subscribes to the public sample, which at 4
+/// nodes carries every post; B's and C's owners follow each other and get only that.
+#[test]
+fn auto_cores_switch_to_the_trees_and_a_newcomer_gets_the_sample() {
+    let dirs: Vec<TempDir> = (0..4).map(|i| TempDir::new(&format!("auto-{i}"))).collect();
+    let hex_d = key(SECRET_D).public_key().to_hex();
+    let start = |owner: &str, dir: &TempDir, boot: Option<&Node>, any_author: bool| {
+        let mut opts = NodeOpts::new(owner, dir.path());
+        if let Some(b) = boot {
+            opts = opts.arg("-b").arg(&overlay_addr(b).to_string());
+        }
+        if any_author {
+            opts = opts.arg("--accept-any-author");
+        }
+        opts.env.push(("NOSTRP2P_AUTO_MIN_NODES".into(), "2".into()));
+        Node::start(opts)
+    };
+    let a = start(HEX_A, &dirs[0], None, true);
+    let b = start(HEX_B, &dirs[1], Some(&a), false);
+    let c = start(HEX_C, &dirs[2], Some(&a), false);
+    let d = start(&hex_d, &dirs[3], Some(&b), false);
+    let all = [&a, &b, &c, &d];
+    let t0 = now();
+    let follows_of = |secret: &str, at: u64, list: &[&str]| {
+        let tags = list.iter().map(|h| vec!["p".to_string(), h.to_string()]).collect();
+        signed_at(secret, at, KIND_FOLLOW_LIST, tags, "")
+    };
+    publish(&a, &follows_of(SECRET_A, t0, &[HEX_B]));
+    publish(&b, &follows_of(SECRET_B, t0, &[HEX_C]));
+    publish(&c, &follows_of(SECRET_C, t0, &[HEX_B]));
+    let delivery = |n: &Node| status(n)["network"]["delivery"].clone();
+    let attached =
+        |n: &Node| tree_status(n, "topics").is_some() && tree_status(n, "topics") == tree_status(n, "topics_attached");
+    wait_until("four auto cores at the trees level, D on the sample tree", &all, || {
+        all.iter().all(|n| delivery(n)["auto_level"] == "trees" && attached(n))
+            && delivery(&d)["sample"]["subscribed"] == true
+            && delivery(&d)["sample"]["attached"] == true
+            && tree_status(&b, "topics_wanted") == Some(2)
+            && tree_status(&c, "topics_wanted") == Some(2)
+    });
+    assert_eq!(delivery(&b)["sample"]["subscribed"], false, "B's owner follows someone");
+    assert_eq!(delivery(&b)["active"], "follow");
+
+    let stranger = signed_at(SECRET_L, now(), KIND_POST, vec![], "X posts; nobody follows X");
+    let followed = signed_at(SECRET_C, now(), KIND_POST, vec![], "C posts; B follows C");
+    publish(&a, &stranger);
+    publish(&a, &followed);
+    wait_until("C's post at B, both posts at D (the sample)", &all, || {
+        has(&b, &followed) && has(&d, &followed) && has(&d, &stranger)
+    });
+    assert!(!has(&b, &stranger) && !has(&c, &stranger), "a core that follows others stored a stranger's post");
+    assert!(delivery(&a)["sample"]["entered"].as_u64().unwrap_or(0) >= 2, "{}", delivery(&a));
+}

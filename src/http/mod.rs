@@ -119,6 +119,13 @@ pub struct NetworkInfo {
     pub tree_parents: Option<u64>,
     /// Of those, topics this node wants (its owner's and its leaves' followees, its own).
     pub topics_wanted: Option<u64>,
+    /// A core in `--delivery auto`: its level (`broadcast`, `preparing`, `both`, `trees`;
+    /// docs/scaling.md "Delivery"), `None` otherwise.
+    pub auto_level: Option<&'static str>,
+    /// The estimated network size that level was set from.
+    pub estimated_nodes: u64,
+    /// The public sample topic, if this node runs the trees.
+    pub sample: Option<SampleInfo>,
     /// Replies/mentions/likes of the owner waiting to be delivered (resend queue).
     pub resend_waiting: u64,
     /// Sealed envelopes held for offline nodes this node supports.
@@ -167,6 +174,28 @@ pub struct TransportInfo {
 }
 
 /// What `/status` shows of the overlay's defences: counters since start of what peers sent
+/// The public sample topic at a core running the trees (`network.delivery.sample`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleInfo {
+    /// This node subscribes to it (its owner or an `auto` leaf follows nobody).
+    pub subscribed: bool,
+    /// Attached to the sample tree (a parent acked, or this node is its root).
+    pub attached: bool,
+    /// Leading zero bits a post's sample hash needs here (share = 2^-bits).
+    pub share_bits: u32,
+    /// Posts put on the sample here, passed on, and dropped (per-author gap, rate cap, not
+    /// eligible).
+    pub entered: u64,
+    /// See `entered`.
+    pub relayed: u64,
+    /// See `entered`.
+    pub author_gap: u64,
+    /// See `entered`.
+    pub over_rate: u64,
+    /// See `entered`.
+    pub ineligible: u64,
+}
+
 /// and this node refused or dropped (none of them bans an honest peer; `invalid` bans the
 /// connection that sent provably bad data).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

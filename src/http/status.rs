@@ -68,6 +68,18 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
     // Added outside `json!` (the macro's recursion limit is reached by the literal above).
     if let Some(n) = info.network {
         value["network"]["transport"]["stream_bytes_sent"] = json!(n.transport.stream_bytes_sent);
+        value["network"]["delivery"]["auto_level"] = json!(n.auto_level);
+        value["network"]["delivery"]["estimated_nodes"] = json!(n.estimated_nodes);
+        value["network"]["delivery"]["sample"] = json!(n.sample.map(|s| json!({
+            "subscribed": s.subscribed,
+            "attached": s.attached,
+            "share_bits": s.share_bits,
+            "entered": s.entered,
+            "relayed": s.relayed,
+            "author_gap": s.author_gap,
+            "over_rate": s.over_rate,
+            "ineligible": s.ineligible,
+        })));
     }
     pretty(&value).into_bytes()
 }

@@ -177,6 +177,10 @@ impl<'a> OverlayRuntime<'a> {
             directory: modes.directory,
         };
         let mut overlay = Overlay::new(cfg, Box::new(crypto), Now::new(now, unix));
+        // Tests and small private networks: `auto`'s threshold lowered (never raised).
+        if let Some(n) = std::env::var("NOSTRP2P_AUTO_MIN_NODES").ok().and_then(|v| v.parse::<u64>().ok()) {
+            overlay.lower_auto_threshold(n);
+        }
         state::restore_ring(&mut overlay, data_dir);
         let mut net = Net::new(ex);
         net.listen(listener);

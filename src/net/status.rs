@@ -60,6 +60,20 @@ pub(super) fn network_info(
         topics: overlay.tree_topics().map(|n| n as u64),
         tree_parents: overlay.tree_parents().map(|n| n as u64),
         topics_wanted: overlay.tree_wanted().map(|n| n as u64),
+        auto_level: (overlay.role() == crate::wire::Role::Core
+            && overlay.delivery() == crate::wire::DeliveryMode::Auto)
+            .then(|| overlay.auto_level().0.as_str()),
+        estimated_nodes: overlay.auto_level().1,
+        sample: overlay.sample_state().map(|(subscribed, attached, share_bits, s)| crate::http::SampleInfo {
+            subscribed,
+            attached,
+            share_bits,
+            entered: s.entered,
+            relayed: s.relayed,
+            author_gap: s.author_gap,
+            over_rate: s.over_rate,
+            ineligible: s.ineligible,
+        }),
         resend_waiting: app.resend().len() as u64,
         mailbox_envelopes: app.mailbox().len() as u64,
         mail_opened: app.stats().mail_opened,

@@ -149,10 +149,14 @@ impl Overlay {
         }
     }
 
-    /// Housekeeping: a core in `auto` re-estimates the network size every `AUTO_ESTIMATE_MS`
-    /// and moves its level (with hysteresis).
+    /// Housekeeping: a core in `auto` re-estimates the network size (the directory's size at
+    /// every tick; the ring's walk over held records every `AUTO_ESTIMATE_MS`) and moves its
+    /// level (with hysteresis).
     pub(super) fn auto_tick(&mut self) {
-        if self.role != Role::Core || self.cfg.delivery != DeliveryMode::Auto || !self.auto.due(self.now) {
+        if self.role != Role::Core || self.cfg.delivery != DeliveryMode::Auto {
+            return;
+        }
+        if self.dht.is_some() && !self.auto.due(self.now) {
             return;
         }
         let est = self.estimate_nodes();
