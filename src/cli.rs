@@ -128,7 +128,8 @@ Options:
       --delivery <broadcast|follow|auto>  which posts reach this server [default: auto]:
                                 everyone's (broadcast), only those of the people you follow
                                 and those addressed to you (follow), or broadcast until the
-                                network has 1,000 nodes, then follow (auto; see README)
+                                network has about 1,000 nodes, then follow, with a public
+                                sample for those who follow nobody yet (auto; see README)
       --directory <broadcast|ring>  how node records are found [default: broadcast]: every
                                 core holds every record (broadcast), or each record is held by
                                 3 cores on an id ring and looked up (ring; experimental, every

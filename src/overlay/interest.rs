@@ -9,7 +9,8 @@
 //! replaced, never merged; refused whole when oversized or over its rate; forgotten when the
 //! leaf's link closes. When the leaf's delivery resolves to `Follow`, the home forwards it (eager
 //! payload and IHAVE) only events whose author the leaf follows, that its owner wrote, or that
-//! `p`-tag its owner. Core nodes still receive everything (per-author trees need the ring).
+//! `p`-tag its owner. Core nodes running the per-author trees (`trees.rs`) receive only what
+//! they or their leaves want, what they relay, and the public sample if subscribed.
 //!
 //! Must not: send `Interest` to a peer that did not announce it (an older build would drop the
 //! link on the unknown variant), or hold more than `MAX_INTEREST_AUTHORS` keys per leaf.

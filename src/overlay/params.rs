@@ -363,9 +363,10 @@ pub const LEAF_BACKFILL_BYTES: usize = 256 * 1024;
 /// Leaf updates waiting for the driver's store lookup (≤ 16 × 32 keys × 32 B = 16 KB);
 /// past it the oldest is dropped (counted in `interest_dropped`).
 pub const LEAF_BACKFILL_QUEUE: usize = 16;
-/// `--delivery auto` switches a home's leaves to follow delivery when its directory (the
-/// estimated network size) holds this many nodes: under broadcast a leaf receives every post
-/// of every node, ≈ N × 10 posts/day × ~500 B = 5 MB/day at N = 1,000 — the goal.
+/// `T` of `--delivery auto` (`sample.rs`): a core runs the trees from T/2 estimated nodes, its
+/// leaves get follow delivery from T, and it publishes on the trees only from 2T. Under
+/// broadcast a leaf receives every post of every node, ≈ N × 10 posts/day × ~500 B =
+/// 5 MB/day at N = 1,000 — the goal.
 pub const AUTO_FOLLOW_MIN_NODES: usize = 1_000;
 /// A level of `auto` (`sample.rs`) is left only when the estimate falls under this many
 /// quarters of its entry size (3/4): hysteresis, so an estimate wobbling around a boundary

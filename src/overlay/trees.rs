@@ -2,9 +2,14 @@
 //! the tree frames between peers and `topic.rs`'s pure [`TopicTable`], feeds it the interest
 //! sets, and sends posts over it instead of over the all-cores Plumtree.
 //!
-//! * **When.** A core set to `--delivery follow` runs the trees (not `auto` yet: see
-//!   [`Overlay::trees_on`]); leaves never do (their homes do it for them).
-//! * **Which topics.** The owner's followees and every attached leaf's interest set: synced on
+//! * **When.** A core set to `--delivery follow`, or in `auto` from the `preparing` level on
+//!   (`sample.rs`: the estimated size against `AUTO_FOLLOW_MIN_NODES`); leaves never do (their
+//!   homes do it for them). Below the `trees` level an `auto` core publishes on the core
+//!   Plumtree too, stores every post it takes, and passes a tree-taken post on over the
+//!   Plumtree when its Plumtree copy comes (`tree_late_plumtree`), so cores not switched yet
+//!   miss nothing.
+//! * **Which topics.** The owner's followees, every attached leaf's interest set, and the
+//!   public sample for a newcomer (`wants_sample`): synced on
 //!   each housekeeping tick (`want` what is new, `unwant` what went: an unfollow unsubscribes).
 //! * **Ring.** With `--directory ring` the trees route over the ring directory's table. With
 //!   `--directory broadcast` every core holds every core's record, so the table is the

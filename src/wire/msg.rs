@@ -525,7 +525,7 @@ pub enum DeliveryMode {
     /// Only the followees' broadcasts and what is addressed to the owner.
     Follow,
     /// Broadcast while the network is small, follow past `AUTO_FOLLOW_MIN_NODES` (the home
-    /// judges, from its directory size).
+    /// judges, from its estimated network size; `overlay/sample.rs` has the steps).
     Auto,
 }
 
