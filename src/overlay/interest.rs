@@ -137,6 +137,14 @@ impl Overlay {
         self.auto.at = None;
     }
 
+    /// Put a core in `auto` at `level` with `estimate` (hand-fed tests of a large network).
+    #[cfg(test)]
+    pub(super) fn force_auto(&mut self, level: AutoLevel, estimate: u64) {
+        self.auto.level = level;
+        self.auto.estimate = estimate;
+        self.auto.min_nodes = 1;
+    }
+
     /// The estimated network size: with the broadcast directory its size (every core holds
     /// every node's record); with the ring, the successor spacing scaled by the records held.
     pub(super) fn estimate_nodes(&self) -> u64 {

@@ -1,8 +1,10 @@
 //! Hand-fed tests of the per-author trees in a node (`trees.rs`): frames from a peer that did
 //! not announce them, a post labelled with another author's topic, an oversized subscribe
-//! batch, and an own post in follow mode staying off the core Plumtree.
+//! batch, an own post in follow mode staying off the core Plumtree, and posts labelled with the
+//! public sample's topic (ineligible, or one author grinding ids into it).
 
 use super::params::*;
+use super::sample::{in_sample, sample_accepts, sample_bits, sample_topic, AutoLevel};
 use super::sim::fake_event_at;
 use super::tests::{drain, t};
 use super::tests_interest::{self, node, owner};
@@ -108,4 +110,57 @@ fn an_own_post_in_follow_mode_stays_off_the_core_plumtree() {
         let gossip = sent(&outs, ConnId(21)).iter().any(|m| matches!(m, Msg::Gossip(_) | Msg::IHave(_)));
         assert_eq!(gossip, expect_gossip, "{delivery:?}");
     }
+}
+
+/// A post by `author` (counter `from` on: the counter used is returned) that is, or is not,
+/// eligible for the sample at `bits`: what a spammer grinding ids does.
+fn sample_post(author: Key32, from: u64, bits: u32, eligible: bool) -> (u64, Body) {
+    (from..from + 1_000_000)
+        .map(|i| (i, fake_event_at(author.0, i, 100, true, super::sim::SIM_UNIX_ORIGIN)))
+        .find(|(_, (id, _))| if eligible { in_sample(id, bits) } else { !sample_accepts(id, bits) })
+        .map(|(i, (_, body))| (i, body))
+        .expect("a million ids hold one of each")
+}
+
+#[test]
+fn a_sample_labelled_post_must_be_eligible_and_an_author_gets_one_per_gap() {
+    // A core in `auto` at the trees level in a network it estimates at 100k nodes (k = 10):
+    // its owner follows nobody, so it wants the sample.
+    let mut home = core(1, DeliveryMode::Auto);
+    home.force_auto(AutoLevel::Trees, 100_000);
+    let mut peer = core(3, DeliveryMode::Follow);
+    connect(&mut home, &mut peer, ConnId(21), FEATURE_INTEREST | FEATURE_TREES);
+    home.handle_timeout(t(TICK_CORE_MS + 1));
+    drain(&mut home);
+    // The tick re-estimated from the 2-node directory: back to the large network.
+    home.force_auto(AutoLevel::Trees, 100_000);
+    let bits = sample_bits(100_000);
+    assert_eq!(bits, 10);
+    assert_eq!(home.sample_state().map(|s| s.0), Some(true), "a newcomer core wants the sample");
+    let spammer = owner(40);
+    // Not eligible (an id that hashes above the share, even with the slack): dropped, counted,
+    // never a ban.
+    let (_, body) = sample_post(spammer, 1, bits, false);
+    let msg = Msg::TopicPost { topic: sample_topic(), routed: true, body };
+    home.handle_input(Input::Frame { conn: ConnId(21), msg }, t(TICK_CORE_MS + 10));
+    let outs = drain(&mut home);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Deliver(_))), "not stored");
+    assert!(!outs.iter().any(|o| matches!(o, Output::Send { msg: Msg::TopicPost { .. }, .. })), "not relayed");
+    assert_eq!(home.sample_state().map(|s| s.3.ineligible), Some(1));
+    assert_eq!(home.stats().invalid, 0);
+    // Ground ids: the first eligible post is taken, the next ones of the same author within
+    // `SAMPLE_AUTHOR_GAP_MS` are not (counted), whatever their share.
+    let mut counter = 1_000;
+    let mut delivered = 0;
+    for k in 0..5u64 {
+        let (used, body) = sample_post(spammer, counter, bits, true);
+        counter = used + 1;
+        let msg = Msg::TopicPost { topic: sample_topic(), routed: true, body };
+        home.handle_input(Input::Frame { conn: ConnId(21), msg }, t(TICK_CORE_MS + 100 + k));
+        delivered += drain(&mut home).iter().filter(|o| matches!(o, Output::Deliver(_))).count();
+    }
+    let st = home.sample_state().expect("trees on").3;
+    assert_eq!(delivered, 1, "one sample post per author per gap");
+    assert_eq!(st.author_gap, 4);
+    assert_eq!(home.stats().invalid, 0, "never a ban");
 }
