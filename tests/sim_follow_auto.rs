@@ -14,6 +14,9 @@ use nostrp2p::overlay::topic::topic_of;
 use nostrp2p::overlay::Input;
 use nostrp2p::wire::{DeliveryMode, Key32, MsgId, NodeId, Role};
 
+/// (node, author) of a post the node should have and has not.
+type Pair = (usize, usize);
+
 const CORES: usize = 60;
 const LEAVES: usize = 140;
 const NODES: u64 = (CORES + LEAVES) as u64;
@@ -120,7 +123,7 @@ fn no_follower_misses_a_post_while_cores_switch_and_newcomers_get_the_sample() {
     let bits = sample_bits(NODES);
     let sampled: Vec<(usize, MsgId)> = posts.iter().copied().filter(|(_, id)| in_sample(id, bits)).collect();
     assert!(sampled.len() >= 4, "the test needs sample posts: {} of {}", sampled.len(), posts.len());
-    let missing = |s: &Sim| -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+    let missing = |s: &Sim| -> (Vec<Pair>, Vec<Pair>) {
         let mut followers = Vec::new();
         for (n, set) in &follows {
             for (a, id) in posts.iter().filter(|(a, _)| set.contains(a)) {
