@@ -269,6 +269,11 @@ impl Overlay {
     /// carry out its outputs.
     pub(super) fn trees_tick(&mut self) {
         if !self.ensure_trees() {
+            // Off (an `auto` core whose estimate fell): its tree links are no longer kept
+            // open; the subscriptions lapse at both ends (`TOPIC_CHILD_TTL_MS`).
+            if let Some(t) = self.trees.as_mut() {
+                t.neighbours.clear();
+            }
             return;
         }
         self.rebuild_ring(false);
