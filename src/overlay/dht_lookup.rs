@@ -282,9 +282,13 @@ impl Overlay {
         let mut keys = vec![dst];
         keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
         for k in keys {
-            // A holder's copy may be the stale one (an update stored by a home whose table
-            // named other holders): forgotten too; the lookup asks the key's owner.
-            if k != self.me && !self.by_node.contains_key(&k) {
+            // A record this node holds is kept: the next lookup would be answered here, from
+            // nothing, and the unicast would fail for good as `Unknown` (traced in
+            // `tests/sim_ring.rs` seed 1: a core that held its destination's record lost it
+            // to one timed-out attempt). A holder's copy is kept current by the first-hand
+            // stores its co-holders pass on (`on_store`).
+            let held = self.dht.as_ref().is_some_and(|d| d.table.stores(k));
+            if k != self.me && !held && !self.by_node.contains_key(&k) {
                 self.dir.remove(k);
             }
         }

@@ -456,6 +456,52 @@ fn a_core_entering_the_table_is_sent_the_records_it_now_holds_once() {
     assert!(stored(&drain(&mut host)).is_empty());
 }
 
+#[test]
+fn a_first_hand_store_is_passed_on_to_the_other_holders_and_a_handoff_is_not() {
+    // Traced in tests/sim_ring.rs seed 5 (with the Join retry on): a home stored its leaf's
+    // record at the holders one lookup named while tables were filling; a holder it missed
+    // kept the leaf's handshake record from its reachability check (role core, no address)
+    // for good, and acks to the leaf had no route. Host 10 with 20, 30, 40: key 5's holders
+    // are 10, 20, 30. Leaf 5's home 20 stores its record here: the host passes it to 30 only.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    let holders = host.dht().expect("ring").table().holders(id(5));
+    assert_eq!(holders, vec![id(10), id(20), id(30)]);
+    drain(&mut host);
+    let leaf = leaf_record_body(5, id(20));
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf.clone()]) }, t(100));
+    assert!(host.dir.get(id(5)).is_some(), "kept by a holder");
+    assert_eq!(stored(&drain(&mut host)), vec![(ConnId(21), id(5))], "to the holder the home did not name");
+    // The same record again: not new here, not passed on.
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf.clone()]) }, t(110));
+    assert!(stored(&drain(&mut host)).is_empty());
+    // Handed off by a co-holder (30 is neither the node nor its home): kept, not passed on
+    // (its sender hands records to the holders its own table gains).
+    let (mut other, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut other);
+    other.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Store(vec![leaf]) }, t(100));
+    assert!(other.dir.get(id(5)).is_some());
+    assert!(stored(&drain(&mut other)).is_empty());
+}
+
+#[test]
+fn a_failed_attempt_does_not_forget_a_record_this_core_holds() {
+    // Traced in tests/sim_ring.rs seed 1: a core held its destination's record; one attempt
+    // timed out, the record was forgotten, the next attempt's lookup was answered here from
+    // nothing and the unicast failed for good (`Unknown` core → leaf).
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(5, id(20))]) }, t(100));
+    assert!(host.dht().expect("ring").table().stores(id(5)));
+    host.handle_input(Input::Unicast { dst: id(5), msg_id: 1, payload: Body::from_slice(b"hi") }, t(200));
+    let first = sends(&drain(&mut host));
+    assert!(first.iter().any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Routed(_))), "via the home: {first:?}");
+    host.handle_timeout(t(200 + UNICAST_TIMEOUT_MS + 1));
+    let out = drain(&mut host);
+    assert!(host.dir.get(id(5)).is_some(), "the held record is kept");
+    assert!(!out.iter().any(|o| matches!(o, Output::UnicastDone { msg_id: 1, .. })), "the unicast goes on: {out:?}");
+    let again = sends(&out);
+    assert!(again.iter().any(|(_, m)| matches!(m, Msg::Routed(r) if r.attempt == 1)), "attempt 2 sent: {again:?}");
+}
+
 /// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
 fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
     let mut v: Vec<(ConnId, NodeId)> = sends(out)
