@@ -420,6 +420,63 @@ fn links_carrying_lookups_are_not_trimmed_as_idle() {
 }
 
 #[test]
+fn unchanged_neighbour_lists_are_sent_in_full_only_every_few_rounds_once_settled() {
+    // Idle control at 10k nodes was 30 KB/min per core against a goal of 20: every round
+    // sent the same 16-entry lists to both neighbours, and each answered with its own. Cut
+    // as soon as the lists stopped changing, it cost tests/sim_ring.rs unicasts (tables still
+    // filling heard less of their neighbourhood): lists go in full while they settle.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let settle = (RING_LISTS_SETTLE_MS / RING_ROUND_MS) as usize;
+    let n = RING_LISTS_RESEND_ROUNDS as usize;
+    let mut sizes = Vec::new();
+    for r in 0..(settle + n + 1) as u64 {
+        host.now = Instant(100_000 + r * RING_ROUND_MS);
+        host.ring_tick();
+        let lists: Vec<usize> = sends(&drain(&mut host))
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { ask: true, peers } if c == ConnId(20) => Some(peers.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lists.len(), 1, "one list to the neighbour per round");
+        sizes.push(lists[0]);
+    }
+    let full = sizes[0];
+    assert!(full > 0 && sizes[..settle].iter().all(|s| *s == full), "in full while settling: {sizes:?}");
+    assert!(sizes[settle..settle + n - 1].iter().all(|s| *s == 0), "then not again: {sizes:?}");
+    assert_eq!(sizes[settle + n - 1], full, "and in full every few rounds: {sizes:?}");
+    // Answers: `ConnId(21)` (seed 30) asks. Its empty lists (it has nothing new) get empty
+    // lists back once ours went to it; its lists in full (it is converging) get ours in full.
+    let answer = |host: &mut Overlay, at: u64, peers: Vec<PeerRef>| -> Vec<Vec<NodeId>> {
+        let ask = Msg::Neighbours { ask: true, peers };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: ask }, t(at));
+        sends(&drain(host))
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { ask: false, peers } if c == ConnId(21) => {
+                    Some(peers.iter().map(|p| p.node).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let at = 100_000 + (settle + n + 1) as u64 * RING_ROUND_MS;
+    assert_eq!(answer(&mut host, at, vec![]).len(), 1, "one answer per ask");
+    assert_eq!(answer(&mut host, at + 1, vec![]), vec![Vec::<NodeId>::new()], "empty while unchanged");
+    let theirs = vec![PeerRef { node: id(20), addr: Addr::v4([10, 0, 20, 1], 7000) }];
+    let back = answer(&mut host, at + 2, theirs);
+    assert!(back.len() == 1 && back[0].len() == 2, "in full to a neighbour that sent its own: {back:?}");
+    // A change in the lists is sent at once, in full, then (settling) every round.
+    let mut p = core_in(40, DirectoryMode::Ring);
+    connect(&mut host, &mut p, ConnId(22), RING);
+    drain(&mut host);
+    let changed = answer(&mut host, at + 10, vec![]);
+    assert!(changed.len() == 1 && changed[0].contains(&id(40)) && changed[0].len() == 3, "{changed:?}");
+    assert_eq!(answer(&mut host, at + 11, vec![])[0].len(), 3, "settling: in full again");
+}
+
+#[test]
 fn a_core_leaving_the_table_hands_off_only_records_whose_holders_changed() {
     // Idle control at 10k: a core unreachable once made every other core re-send every
     // record it had to all of its holders (204,000 `Store` frames, 65 MB, in 10 idle
