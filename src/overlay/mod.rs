@@ -297,6 +297,9 @@ pub struct Stats {
     pub join_retries: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.
     pub shed_to_ihave: u64,
+    /// Ids of `IHave` frames the transport had no room for either, announced again on the
+    /// next flush.
+    pub ihave_requeued: u64,
     /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
     pub interest_dropped: u64,
     /// Events not forwarded to a leaf because its owner does not follow their author (follow
