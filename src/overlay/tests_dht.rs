@@ -559,6 +559,37 @@ fn a_failed_attempt_does_not_forget_a_record_this_core_holds() {
     assert!(again.iter().any(|(_, m)| matches!(m, Msg::Routed(r) if r.attempt == 1)), "attempt 2 sent: {again:?}");
 }
 
+#[test]
+fn a_record_whose_lookup_is_answered_here_is_stored_at_the_other_holders() {
+    // Traced in tests/sim_ring.rs seed 7: a home that was its leaf's first holder answered its
+    // own store lookup from its own copy, took that as the read-back check passing, and never
+    // stored the record at the other holders (one kept the leaf's stale handshake record). A
+    // core is always the first holder of its own id: its record went nowhere either. Host 10
+    // with 20, 30, 40: its own id's holders are 10, 20, 30.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut host);
+    host.publish_record();
+    let out = drain(&mut host);
+    assert_eq!(stored(&out), vec![(ConnId(20), id(10)), (ConnId(21), id(10))], "to the two other holders");
+    // Answered by another core that has the current record: the check passes, nothing is sent.
+    let (mut far, _peers) = ring_host(&[20, 30, 40]);
+    far.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(25, id(10))]) }, t(50));
+    drain(&mut far);
+    far.ring_publish(id(25));
+    let ask = sends(&drain(&mut far))
+        .into_iter()
+        .find_map(|(c, m)| match m {
+            Msg::FindNode(f) => Some((c, f)),
+            _ => None,
+        })
+        .expect("a lookup of 25 goes to its first holder, 30");
+    let record = far.dir.get(id(25)).map(|e| e.body.clone());
+    let holders = vec![PeerRef { node: id(30), addr: Addr::v4([10, 0, 30, 1], 7000) }];
+    let found = Found { id: ask.1.id, key: id(25), hops: 1, record, holders };
+    far.handle_input(Input::Frame { conn: ask.0, msg: Msg::Found(found) }, t(60));
+    assert!(stored(&drain(&mut far)).is_empty(), "read-back passed at another holder");
+}
+
 /// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
 fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
     let mut v: Vec<(ConnId, NodeId)> = sends(out)
