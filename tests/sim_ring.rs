@@ -180,8 +180,10 @@ fn print(nodes: usize, name: &str, f: &Figures) {
     );
 }
 
-/// Seeds the default run covers (≈ 3 s each at 100 nodes); `SIM_SEED=n` runs one.
-const SEEDS: [u64; 4] = [5, 6, 7, 8];
+/// Seeds the default run covers (≈ 2 s each at 100 nodes); `SIM_SEED=n` runs one. Seeds 5,
+/// 7, 8 failed with the Join retry on before holders passed first-hand stores on, seed 1
+/// when a failed attempt made a holder forget the record it held.
+const SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 #[test]
 fn ring_directory_delivers_unicasts_side_by_side_with_broadcast() {

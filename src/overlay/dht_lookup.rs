@@ -182,13 +182,19 @@ impl Overlay {
                 let body = e.body.clone();
                 let seq = e.seq;
                 let held = f.record.as_ref().and_then(|b| crate::wire::decode_record(b.as_slice()).ok());
-                if held.is_some_and(|r| r.seq >= seq) {
+                // Answered here (`hops` 0: we are the key's first holder, as a core always is
+                // of its own id, and a home may be of its leaf's): our own copy proves nothing
+                // about the other holders, so the record goes to them. Traced in
+                // `tests/sim_ring.rs` seed 7: a home that was its leaf's first holder never
+                // stored the leaf's record elsewhere; a co-holder answered with the leaf's
+                // stale handshake record for good (≈ 2 `Store`s per such record per read-back).
+                if f.hops > 0 && held.is_some_and(|r| r.seq >= seq) {
                     // Read-back check passed: the owner core holds the current record.
                     self.ring_consider(&f.holders);
                     return;
                 }
                 if let Some(d) = self.dht.as_mut() {
-                    d.stats.found += u64::from(f.record.is_some());
+                    d.stats.found += u64::from(f.record.is_some() && f.hops > 0);
                 }
                 for h in f.holders.iter().take(RING_REPLICAS) {
                     if h.node == self.me {
@@ -282,9 +288,13 @@ impl Overlay {
         let mut keys = vec![dst];
         keys.extend(self.dir.get(dst).map(|e| e.homes.clone()).unwrap_or_default());
         for k in keys {
-            // A holder's copy may be the stale one (an update stored by a home whose table
-            // named other holders): forgotten too; the lookup asks the key's owner.
-            if k != self.me && !self.by_node.contains_key(&k) {
+            // A record this node holds is kept: the next lookup would be answered here, from
+            // nothing, and the unicast would fail for good as `Unknown` (traced in
+            // `tests/sim_ring.rs` seed 1: a core that held its destination's record lost it
+            // to one timed-out attempt). A holder's copy is kept current by the first-hand
+            // stores its co-holders pass on (`on_store`).
+            let held = self.dht.as_ref().is_some_and(|d| d.table.stores(k));
+            if k != self.me && !held && !self.by_node.contains_key(&k) {
                 self.dir.remove(k);
             }
         }

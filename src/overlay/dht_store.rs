@@ -13,8 +13,18 @@ use crate::wire::{Body, ConnId, Msg, NodeId};
 
 impl Overlay {
     /// Records offered for us to hold.
+    ///
+    /// A record that is new here and came first-hand (from its own node, or from one of the
+    /// homes it names) is passed on to the key's other holders by our table: the sender chose
+    /// the holders from one lookup's answer, made on a table that may still have been filling,
+    /// and a holder it missed kept an older copy for good (traced in `tests/sim_ring.rs` seed 5:
+    /// a holder answered with the `Core` record a leaf had shown in its handshake while still
+    /// checking its reachability, so acks to that leaf had no route). Records handed off by a
+    /// holder are not passed on: their sender hands them to the holders its own table adds.
     pub(in crate::overlay) fn on_store(&mut self, conn: ConnId, records: Vec<Body>) {
         let unix = self.unix_now();
+        let sender = self.conns.get(&conn).and_then(|c| c.peer);
+        let mut pass_on: BTreeMap<NodeId, Vec<Body>> = BTreeMap::new();
         for body in records {
             let Ok(rec) = crate::wire::decode_record(body.as_slice()) else { return self.ban_conn(conn) };
             let holder = self.dht.as_ref().is_some_and(|d| d.table.stores(rec.node));
@@ -36,16 +46,26 @@ impl Overlay {
                 Err(Refused::Dropped) => continue,
                 Err(Refused::Forged) => return self.ban_conn(conn),
             };
-            match self.dir.merge(&rec, body, authorised, unix) {
+            match self.dir.merge(&rec, body.clone(), authorised, unix) {
                 Merge::Conflict => self.stats.id_conflicts += 1,
                 Merge::Full => self.stats.dir_full += 1,
                 Merge::New | Merge::Updated => {
-                    if let Some(d) = self.dht.as_mut() {
-                        d.stats.stores_kept += 1;
+                    let Some(d) = self.dht.as_mut() else { continue };
+                    d.stats.stores_kept += 1;
+                    let first_hand = sender.is_some_and(|s| s == rec.node || rec.homes.contains(&s));
+                    if first_hand {
+                        for h in d.table.holders(rec.node) {
+                            if h != self.me && Some(h) != sender && h != rec.node {
+                                pass_on.entry(h).or_default().push(body.clone());
+                            }
+                        }
                     }
                 }
                 Merge::Stale => {}
             }
+        }
+        for (node, batch) in pass_on {
+            self.send_store_batches(node, batch);
         }
     }
 

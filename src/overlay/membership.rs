@@ -345,11 +345,13 @@ impl Overlay {
     /// its own `Join` succeeded stayed an island with them for minutes (the broadcast directory
     /// never crossed over: docs/scaling.md, 1k seed 2).
     ///
-    /// Broadcast directory only: with the ring directory the retries cost unicasts between
-    /// leaves in `tests/sim_ring.rs` (seeds 5, 7, 8: 997–998 of 1,000 acked with them, 1,000
-    /// without; found after both changes were merged, not traced yet: docs/scaling.md).
+    /// Both directories. With the ring directory the retries once cost unicasts between leaves
+    /// in `tests/sim_ring.rs` (seeds 5, 7, 8: 997–998 of 1,000): they changed who saw a leaf's
+    /// handshake record while it still checked its reachability, and a ring holder kept that
+    /// stale record because the leaf's home had named other holders. Traced and fixed in
+    /// `dht_store.rs` (`on_store` passes first-hand stores on to the co-holders).
     fn retry_join(&mut self) {
-        if self.join_retries_left == 0 || self.now < self.next_join_retry || self.ring_on() {
+        if self.join_retries_left == 0 || self.now < self.next_join_retry {
             return;
         }
         let boots = self.bootstrap_links();

@@ -311,6 +311,13 @@ pub const RING_LOOKUP_TIMEOUT_MS: u64 = 10_000;
 /// One stabilise round (lists to the nearest successor and predecessor) and one finger lookup
 /// per this interval: ≈ 4–5 KB/min per core (docs/scaling.md).
 pub const RING_ROUND_MS: u64 = 60_000;
+/// Unchanged neighbour lists are sent to a neighbour in full only every this many rounds
+/// (empty in between; ≈ 0.7 KB saved per skipped list, both ways: `dht.rs` `ring_lists_for`).
+pub const RING_LISTS_RESEND_ROUNDS: u32 = 5;
+/// While our table changed within this long, or a neighbour's own lists just came in full,
+/// our lists go in full every round: a table still converging needs every chance to hear of
+/// (and verify) the cores near it (`tests/sim_ring.rs` lost unicasts without it). No memory.
+pub const RING_LISTS_SETTLE_MS: u64 = 5 * RING_ROUND_MS;
 /// Unicasts and acks a core holds while it looks their destination (or source) up (≤ 64 ×
 /// `MAX_BODY_BYTES` ≈ 4.3 MB worst case, a few KB in practice); when full, the newest is refused.
 pub const RING_PARKED_CAP: usize = 64;

@@ -420,6 +420,63 @@ fn links_carrying_lookups_are_not_trimmed_as_idle() {
 }
 
 #[test]
+fn unchanged_neighbour_lists_are_sent_in_full_only_every_few_rounds_once_settled() {
+    // Idle control at 10k nodes was 30 KB/min per core against a goal of 20: every round
+    // sent the same 16-entry lists to both neighbours, and each answered with its own. Cut
+    // as soon as the lists stopped changing, it cost tests/sim_ring.rs unicasts (tables still
+    // filling heard less of their neighbourhood): lists go in full while they settle.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let settle = (RING_LISTS_SETTLE_MS / RING_ROUND_MS) as usize;
+    let n = RING_LISTS_RESEND_ROUNDS as usize;
+    let mut sizes = Vec::new();
+    for r in 0..(settle + n + 1) as u64 {
+        host.now = Instant(100_000 + r * RING_ROUND_MS);
+        host.ring_tick();
+        let lists: Vec<usize> = sends(&drain(&mut host))
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { ask: true, peers } if c == ConnId(20) => Some(peers.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lists.len(), 1, "one list to the neighbour per round");
+        sizes.push(lists[0]);
+    }
+    let full = sizes[0];
+    assert!(full > 0 && sizes[..settle].iter().all(|s| *s == full), "in full while settling: {sizes:?}");
+    assert!(sizes[settle..settle + n - 1].iter().all(|s| *s == 0), "then not again: {sizes:?}");
+    assert_eq!(sizes[settle + n - 1], full, "and in full every few rounds: {sizes:?}");
+    // Answers: `ConnId(21)` (seed 30) asks. Its empty lists (it has nothing new) get empty
+    // lists back once ours went to it; its lists in full (it is converging) get ours in full.
+    let answer = |host: &mut Overlay, at: u64, peers: Vec<PeerRef>| -> Vec<Vec<NodeId>> {
+        let ask = Msg::Neighbours { ask: true, peers };
+        host.handle_input(Input::Frame { conn: ConnId(21), msg: ask }, t(at));
+        sends(&drain(host))
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { ask: false, peers } if c == ConnId(21) => {
+                    Some(peers.iter().map(|p| p.node).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let at = 100_000 + (settle + n + 1) as u64 * RING_ROUND_MS;
+    assert_eq!(answer(&mut host, at, vec![]).len(), 1, "one answer per ask");
+    assert_eq!(answer(&mut host, at + 1, vec![]), vec![Vec::<NodeId>::new()], "empty while unchanged");
+    let theirs = vec![PeerRef { node: id(20), addr: Addr::v4([10, 0, 20, 1], 7000) }];
+    let back = answer(&mut host, at + 2, theirs);
+    assert!(back.len() == 1 && back[0].len() == 2, "in full to a neighbour that sent its own: {back:?}");
+    // A change in the lists is sent at once, in full, then (settling) every round.
+    let mut p = core_in(40, DirectoryMode::Ring);
+    connect(&mut host, &mut p, ConnId(22), RING);
+    drain(&mut host);
+    let changed = answer(&mut host, at + 10, vec![]);
+    assert!(changed.len() == 1 && changed[0].contains(&id(40)) && changed[0].len() == 3, "{changed:?}");
+    assert_eq!(answer(&mut host, at + 11, vec![])[0].len(), 3, "settling: in full again");
+}
+
+#[test]
 fn a_core_leaving_the_table_hands_off_only_records_whose_holders_changed() {
     // Idle control at 10k: a core unreachable once made every other core re-send every
     // record it had to all of its holders (204,000 `Store` frames, 65 MB, in 10 idle
@@ -454,6 +511,83 @@ fn a_core_entering_the_table_is_sent_the_records_it_now_holds_once() {
     // Offered again (a second link): nothing changed, nothing sent.
     host.ring_peer_up(id(105));
     assert!(stored(&drain(&mut host)).is_empty());
+}
+
+#[test]
+fn a_first_hand_store_is_passed_on_to_the_other_holders_and_a_handoff_is_not() {
+    // Traced in tests/sim_ring.rs seed 5 (with the Join retry on): a home stored its leaf's
+    // record at the holders one lookup named while tables were filling; a holder it missed
+    // kept the leaf's handshake record from its reachability check (role core, no address)
+    // for good, and acks to the leaf had no route. Host 10 with 20, 30, 40: key 5's holders
+    // are 10, 20, 30. Leaf 5's home 20 stores its record here: the host passes it to 30 only.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    let holders = host.dht().expect("ring").table().holders(id(5));
+    assert_eq!(holders, vec![id(10), id(20), id(30)]);
+    drain(&mut host);
+    let leaf = leaf_record_body(5, id(20));
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf.clone()]) }, t(100));
+    assert!(host.dir.get(id(5)).is_some(), "kept by a holder");
+    assert_eq!(stored(&drain(&mut host)), vec![(ConnId(21), id(5))], "to the holder the home did not name");
+    // The same record again: not new here, not passed on.
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf.clone()]) }, t(110));
+    assert!(stored(&drain(&mut host)).is_empty());
+    // Handed off by a co-holder (30 is neither the node nor its home): kept, not passed on
+    // (its sender hands records to the holders its own table gains).
+    let (mut other, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut other);
+    other.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Store(vec![leaf]) }, t(100));
+    assert!(other.dir.get(id(5)).is_some());
+    assert!(stored(&drain(&mut other)).is_empty());
+}
+
+#[test]
+fn a_failed_attempt_does_not_forget_a_record_this_core_holds() {
+    // Traced in tests/sim_ring.rs seed 1: a core held its destination's record; one attempt
+    // timed out, the record was forgotten, the next attempt's lookup was answered here from
+    // nothing and the unicast failed for good (`Unknown` core → leaf).
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(5, id(20))]) }, t(100));
+    assert!(host.dht().expect("ring").table().stores(id(5)));
+    host.handle_input(Input::Unicast { dst: id(5), msg_id: 1, payload: Body::from_slice(b"hi") }, t(200));
+    let first = sends(&drain(&mut host));
+    assert!(first.iter().any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Routed(_))), "via the home: {first:?}");
+    host.handle_timeout(t(200 + UNICAST_TIMEOUT_MS + 1));
+    let out = drain(&mut host);
+    assert!(host.dir.get(id(5)).is_some(), "the held record is kept");
+    assert!(!out.iter().any(|o| matches!(o, Output::UnicastDone { msg_id: 1, .. })), "the unicast goes on: {out:?}");
+    let again = sends(&out);
+    assert!(again.iter().any(|(_, m)| matches!(m, Msg::Routed(r) if r.attempt == 1)), "attempt 2 sent: {again:?}");
+}
+
+#[test]
+fn a_record_whose_lookup_is_answered_here_is_stored_at_the_other_holders() {
+    // Traced in tests/sim_ring.rs seed 7: a home that was its leaf's first holder answered its
+    // own store lookup from its own copy, took that as the read-back check passing, and never
+    // stored the record at the other holders (one kept the leaf's stale handshake record). A
+    // core is always the first holder of its own id: its record went nowhere either. Host 10
+    // with 20, 30, 40: its own id's holders are 10, 20, 30.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut host);
+    host.publish_record();
+    let out = drain(&mut host);
+    assert_eq!(stored(&out), vec![(ConnId(20), id(10)), (ConnId(21), id(10))], "to the two other holders");
+    // Answered by another core that has the current record: the check passes, nothing is sent.
+    let (mut far, _peers) = ring_host(&[20, 30, 40]);
+    far.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(25, id(10))]) }, t(50));
+    drain(&mut far);
+    far.ring_publish(id(25));
+    let ask = sends(&drain(&mut far))
+        .into_iter()
+        .find_map(|(c, m)| match m {
+            Msg::FindNode(f) => Some((c, f)),
+            _ => None,
+        })
+        .expect("a lookup of 25 goes to its first holder, 30");
+    let record = far.dir.get(id(25)).map(|e| e.body.clone());
+    let holders = vec![PeerRef { node: id(30), addr: Addr::v4([10, 0, 30, 1], 7000) }];
+    let found = Found { id: ask.1.id, key: id(25), hops: 1, record, holders };
+    far.handle_input(Input::Frame { conn: ask.0, msg: Msg::Found(found) }, t(60));
+    assert!(stored(&drain(&mut far)).is_empty(), "read-back passed at another holder");
 }
 
 /// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
