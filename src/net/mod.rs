@@ -323,7 +323,7 @@ impl<'a> Net<'a> {
             }
         };
         let len = frame.len();
-        let eager_push = matches!(msg, Msg::Gossip(_));
+        let eager_push = matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..));
         let (max_frames, max_bytes) = if eager_push {
             (PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES)
         } else {

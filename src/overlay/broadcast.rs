@@ -144,21 +144,24 @@ impl Overlay {
             lazy.append(&mut eager);
             eager.push(chosen);
         }
-        for n in eager {
-            self.send_node(n, Msg::Gossip(g.clone()));
+        for &n in &eager {
+            let copy = self.eager_copy(&g, n, &eager, from);
+            self.send_node(n, copy);
             // Piggyback: the IHAVEs waiting for this peer go right behind the payload, so the
             // transport writes both in one segment.
             self.flush_ihaves_to(n);
         }
         for n in lazy {
-            self.queue_ihave(n, g.id, g.round);
+            if !self.hold_if_named(n, g.id, g.round, from) {
+                self.queue_ihave(n, g.id, g.round);
+            }
         }
     }
 
     /// The transport had no room for an eager push to `conn` (a burst larger than its send
     /// queue): announce it lazily instead; the peer grafts it if nobody else sends it.
     pub(super) fn on_shed(&mut self, conn: ConnId, msg: Msg) {
-        let Msg::Gossip(g) = msg else { return };
+        let (Msg::Gossip(g) | Msg::GossipAlso(g, _)) = msg else { return };
         let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer) else { return };
         if self.shed_pending.len() >= IHAVE_PENDING_CAP {
             self.shed_pending.remove(0);
@@ -194,7 +197,7 @@ impl Overlay {
     }
 
     /// Lazy push of `id` to `peer` (quiet-link rule: `IHAVE_QUIET_MS`).
-    fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
+    pub(super) fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.ihave_pending.len() >= IHAVE_PENDING_CAP {
             self.ihave_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;
