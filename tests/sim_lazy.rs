@@ -120,7 +120,8 @@ fn lossy_links_are_repaired_by_ihave_and_graft() {
 /// net3's shape in the simulator: 3 core nodes on ~1 ms links, 60 posts from one of them
 /// 100 ms apart. The other two get every post eagerly from the author, so their link is lazy
 /// and carries only IHAVEs: at most one frame per `IHAVE_QUIET_MS` period from one side
-/// (ids fill ≤ 1 datagram each), where the 500 ms batch sent ~2 frames per 500 ms.
+/// (ids fill ≤ 1 datagram each), where the 500 ms batch sent ~2 frames per 500 ms; none
+/// since the author's copies name their twins (3 before, for these 60 posts).
 #[test]
 fn a_quiet_lazy_link_sends_few_ihave_frames() {
     let cfg = SimConfig { seed: 5, cores: 3, latency_ms: (1, 2), join_window_ms: 1_000, ..SimConfig::default() };

@@ -60,7 +60,9 @@ pub const IHAVE_LAZY_MS: u64 = 500;
 /// IHAVE for the same ids arrives first, ours for them is not sent, and what is left is newer
 /// than the peer's frame (its period starts again), so on a link where both sides get every
 /// post from elsewhere one side announces per period, in the simulator and in `net3`'s real
-/// servers alike (0.05 datagrams per post there; an IHAVE-only datagram arms no tail probe). Cost: a repair that starts from
+/// servers alike (0.05 datagrams per post there; an IHAVE-only datagram arms no tail probe;
+/// since the author's copies name their twins, `also.rs`, that link announces nothing of the
+/// author's posts at all). Cost: a repair that starts from
 /// an IHAVE (the eager copy or its GRAFT was lost, or the eager parent died) starts up to
 /// this much later (`tests/sim_lazy.rs`, docs/overlay.md §4).
 pub const IHAVE_QUIET_MS: u64 = 2_000;
