@@ -8,7 +8,8 @@
 //! frames before the writers run) is ours, not the peer's. An eager `Gossip` push is queued
 //! only while `PAYLOAD_HEADROOM_*` stays free for control frames; one that is not is handed
 //! back ([`SendOutcome::Shed`]) and the overlay announces it by `IHave` instead (the peer
-//! grafts it); other frames that do not fit are dropped and counted. A peer is slow only when
+//! grafts it), and an `IHave` that does not fit is handed back to be announced again; other
+//! frames that do not fit are dropped and counted. A peer is slow only when
 //! its socket accepts no byte for `SLOW_PEER_STALL` while we have bytes for it: then its
 //! writer closes the connection (counted in `slow_disconnects`). Readers decode with
 //! `wire` and stop at the first bad frame (counted by the overlay as `Malformed`). Failed dials
@@ -108,12 +109,33 @@ struct Writer {
     peer: Option<SocketAddr>,
 }
 
+/// Whether a writer queue holding `frames` frames and `bytes` bytes has room for `msg`, a frame
+/// of `len` bytes. An eager `Gossip` push is queued only while `PAYLOAD_HEADROOM_*` stays free
+/// for control frames.
+fn has_room(msg: &Msg, frames: usize, bytes: usize, len: usize) -> bool {
+    let (max_frames, max_bytes) = if matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..)) {
+        (PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES)
+    } else {
+        (PEER_QUEUE_FRAMES, PEER_QUEUE_BYTES)
+    };
+    frames < max_frames && bytes + len <= max_bytes
+}
+
+/// Whether a frame that found no room goes back to the overlay, which has something better to
+/// do than lose it: an eager `Gossip` push is announced by `IHave` instead, and an `IHave` (what
+/// shed pushes become) is announced again on the next flush, so a burst we fan out never
+/// loses an announcement silently. Other frames are dropped and counted (`dropped_full`).
+fn hand_back(msg: &Msg) -> bool {
+    matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..) | Msg::IHave(_))
+}
+
 /// Outcome of [`Net::send`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum SendOutcome {
     /// Queued, or dropped and counted (no connection, no room, cannot encode).
     Ok,
-    /// An eager `Gossip` push found no room: hand it back to the overlay (`Input::Shed`).
+    /// An eager `Gossip` push or an `IHave` found no room: hand it back to the overlay
+    /// (`Input::Shed`).
     Shed,
 }
 
@@ -323,14 +345,7 @@ impl<'a> Net<'a> {
             }
         };
         let len = frame.len();
-        let eager_push = matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..));
-        let (max_frames, max_bytes) = if eager_push {
-            (PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES)
-        } else {
-            (PEER_QUEUE_FRAMES, PEER_QUEUE_BYTES)
-        };
-        let room = w.tx.len() < max_frames && w.queued.get() + len <= max_bytes;
-        if room && w.tx.try_send(frame).is_ok() {
+        if has_room(msg, w.tx.len(), w.queued.get(), len) && w.tx.try_send(frame).is_ok() {
             w.queued.set(w.queued.get() + len);
             self.stats.bytes_out += len as u64;
             return SendOutcome::Ok;
@@ -338,7 +353,7 @@ impl<'a> Net<'a> {
         if w.tx.is_closed() {
             return SendOutcome::Ok; // the writer ended; the reader's `Closed` follows
         }
-        if eager_push {
+        if hand_back(msg) {
             self.stats.shed += 1;
             return SendOutcome::Shed;
         }
@@ -428,4 +443,37 @@ async fn write_loop(
     }
     let _ = writer.flush().await;
     let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Gossip, GossipKind, MsgId};
+
+    #[test]
+    fn a_full_queue_hands_back_pushes_and_announcements_and_drops_other_control_frames() {
+        let push = Msg::Gossip(Gossip {
+            id: MsgId([1; 32]),
+            round: 1,
+            kind: GossipKind::Event,
+            body: crate::wire::Body::from_slice(&[]),
+        });
+        let ihave = Msg::IHave(vec![(MsgId([2; 32]), 1)]);
+        let ping = Msg::Ping(7);
+        let payload_full = PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES;
+        // A push stops at the headroom; control frames may use it.
+        assert!(has_room(&push, payload_full - 1, 0, 100));
+        assert!(!has_room(&push, payload_full, 0, 100));
+        assert!(has_room(&ihave, payload_full, 0, 100) && has_room(&ping, payload_full, 0, 100));
+        assert!(!has_room(&push, 0, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES, 1));
+        // Queue full: the push and the IHAVE go back to the overlay (an IHAVE used to be dropped,
+        // which lost the announcement of every push shed before it: tests/slow_peer.rs).
+        assert!(!has_room(&ihave, PEER_QUEUE_FRAMES, 0, 100));
+        assert!(hand_back(&push) && hand_back(&ihave));
+        assert!(!hand_back(&ping));
+        // An eager copy naming its twins is a push like any other.
+        let Msg::Gossip(g) = push else { unreachable!("built as a push") };
+        let named = Msg::GossipAlso(g, vec![crate::wire::NodeId(3)]);
+        assert!(!has_room(&named, payload_full, 0, 100) && hand_back(&named));
+    }
 }

@@ -159,16 +159,31 @@ impl Overlay {
     }
 
     /// The transport had no room for an eager push to `conn` (a burst larger than its send
-    /// queue): announce it lazily instead; the peer grafts it if nobody else sends it.
+    /// queue): announce it lazily instead; the peer grafts it if nobody else sends it. An
+    /// `IHave` that found no room either is announced again on the next flush.
     pub(super) fn on_shed(&mut self, conn: ConnId, msg: Msg) {
-        let (Msg::Gossip(g) | Msg::GossipAlso(g, _)) = msg else { return };
         let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer) else { return };
+        match msg {
+            Msg::Gossip(g) | Msg::GossipAlso(g, _) => {
+                self.stats_mut().shed_to_ihave += 1;
+                self.queue_shed(peer, g.id, g.round);
+            }
+            Msg::IHave(ids) => {
+                self.stats_mut().ihave_requeued += ids.len() as u64;
+                for (id, round) in ids {
+                    self.queue_shed(peer, id, round);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn queue_shed(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.shed_pending.len() >= IHAVE_PENDING_CAP {
             self.shed_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;
         }
-        self.stats_mut().shed_to_ihave += 1;
-        self.shed_pending.push((peer, g.id, g.round));
+        self.shed_pending.push((peer, id, round));
         self.schedule_ihave_flush(self.now.plus_ms(IHAVE_LAZY_MS));
     }
 
@@ -219,8 +234,8 @@ impl Overlay {
         }
     }
 
-    /// The IHAVE timer: send the shed IHAVEs, and the pending IHAVEs of every peer whose oldest
-    /// one is due (all of that peer's, in frames of ≤ `IHAVE_DATAGRAM_IDS` ids); then re-arm
+    /// The IHAVE timer: send the shed IHAVEs (frames of ≤ `MAX_IHAVE_BATCH` ids), and the
+    /// pending IHAVEs of every peer whose oldest one is due (all of that peer's, in frames of ≤ `IHAVE_DATAGRAM_IDS` ids); then re-arm
     /// for the next due one. Harmless if called early (a superseded timer).
     pub(super) fn flush_ihaves(&mut self) {
         let now = self.now;
@@ -236,8 +251,10 @@ impl Overlay {
         for peer in due {
             self.flush_ihaves_to(peer);
         }
+        // The shed ones go to a peer whose queue was full: in as few frames as the receiver
+        // takes (a datagram's worth each would need more queue room than a burst leaves).
         for (peer, ids) in by_peer {
-            for chunk in ids.chunks(IHAVE_DATAGRAM_IDS) {
+            for chunk in ids.chunks(MAX_IHAVE_BATCH) {
                 self.send_node(peer, Msg::IHave(chunk.to_vec()));
             }
         }

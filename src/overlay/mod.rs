@@ -306,6 +306,9 @@ pub struct Stats {
     /// Of those, released as ordinary IHAVEs: the sender's link dropped within the hold, or
     /// the hold was full.
     pub also_released: u64,
+    /// Ids of `IHave` frames the transport had no room for either, announced again on the
+    /// next flush.
+    pub ihave_requeued: u64,
     /// Interest sets refused: oversized, over a leaf's update budget, or not from a leaf of ours.
     pub interest_dropped: u64,
     /// Events not forwarded to a leaf because its owner does not follow their author (follow

@@ -355,3 +355,52 @@ fn an_own_post_is_not_checked_again_to_filter_it_for_leaves() {
     assert_eq!(sent_on(&mut home, ConnId(30), 3_000).len(), 1, "the leaf follows the home's owner");
     assert_eq!(checks.get(), 0, "event checks of an own post");
 }
+
+/// Pushes the transport had no room for (a burst we fan out): every one is announced, in
+/// frames as large as a receiver takes, and an announcement that found no room either is
+/// announced again (`tests/slow_peer.rs` lost ids both ways: 30-id frames filled the queue's
+/// headroom, and the `IHave`s that did not fit were dropped).
+#[test]
+fn shed_pushes_are_all_announced_in_few_frames_and_a_shed_announcement_is_sent_again() {
+    let (mut home, ..) = home_with_leaf();
+    let author = owner(40);
+    let shed: Vec<Gossip> = (0..3_000)
+        .map(|k| match post(author, k) {
+            Msg::Gossip(g) => g,
+            _ => unreachable!(),
+        })
+        .collect();
+    for g in &shed {
+        home.handle_input(Input::Shed { conn: ConnId(30), msg: Msg::Gossip(g.clone()) }, t(10));
+    }
+    let mut out = drain(&mut home);
+    home.handle_timeout(t(10 + IHAVE_LAZY_MS));
+    out.extend(drain(&mut home));
+    let frames: Vec<Vec<(MsgId, u16)>> = out
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send { conn: ConnId(30), msg: Msg::IHave(ids) } => Some(ids),
+            _ => None,
+        })
+        .collect();
+    let announced: std::collections::BTreeSet<MsgId> = frames.iter().flatten().map(|(id, _)| *id).collect();
+    assert_eq!(announced.len(), shed.len(), "every shed push is announced");
+    assert_eq!(frames.len(), shed.len().div_ceil(MAX_IHAVE_BATCH), "in frames of up to MAX_IHAVE_BATCH ids");
+
+    // The transport hands back the first frame (no room for it either): announced again.
+    let first = frames[0].clone();
+    home.handle_input(Input::Shed { conn: ConnId(30), msg: Msg::IHave(first.clone()) }, t(2_000));
+    let mut out = drain(&mut home);
+    home.handle_timeout(t(2_000 + IHAVE_LAZY_MS));
+    out.extend(drain(&mut home));
+    let again: Vec<(MsgId, u16)> = out
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send { conn: ConnId(30), msg: Msg::IHave(ids) } => Some(ids),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(again, first);
+    assert_eq!(home.stats().ihave_requeued, first.len() as u64);
+}
