@@ -9,11 +9,13 @@
 //! forgotten. While the sender's link stays up its own repair covers the named peer (a lost
 //! datagram is asked for again, a shed push is announced by the sender); if the sender's link
 //! drops within the hold (it crashed between its sends, or before a lost datagram was
-//! repaired) the held IHAVEs are released as ordinary ones and the named peer grafts.
+//! repaired) the held IHAVEs are released as ordinary ones and the named peer grafts. When
+//! the hold ends they all go out anyway, batched, as a slow digest (about one frame per peer
+//! per hold), so a named peer that did not get the message is repaired late, never not.
 //!
 //! Hostile senders: the names are the sender's word (authenticated by the link, unverifiable
-//! otherwise). A liar can only stop *this* node's announcements of messages *it* delivered
-//! here first, to the peers it names; see docs/overlay.md §4 for what that costs a victim.
+//! otherwise). A liar can only delay, by up to `ALSO_HOLD_MS`, *this* node's announcements of
+//! messages *it* delivered here first, to the peers it names; see docs/overlay.md §4.
 
 use std::collections::VecDeque;
 
@@ -111,10 +113,18 @@ impl Overlay {
         }
     }
 
-    /// Housekeeping: forget the held IHAVEs whose sender stayed connected for the whole hold.
+    /// Housekeeping: once the oldest held IHAVE's hold is over, every held one goes out as a
+    /// slow digest (the shed path: frames of up to `MAX_IHAVE_BATCH` ids, one per peer). A
+    /// named peer that has the message ignores it; one that a lying sender named without
+    /// sending it the message grafts it now, at most `ALSO_HOLD_MS` late, instead of never.
+    /// Releasing all at once keeps the digest to about one frame per peer per hold.
     pub(super) fn expire_covered(&mut self) {
-        while self.also.held.front().is_some_and(|c| c.until <= self.now) {
-            self.also.held.pop_front();
+        if self.also.held.front().is_none_or(|c| c.until > self.now) {
+            return;
+        }
+        for c in std::mem::take(&mut self.also.held) {
+            self.stats_mut().also_digested += 1;
+            self.queue_shed(c.peer, c.id, c.round);
         }
     }
 }

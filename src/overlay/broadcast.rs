@@ -178,7 +178,7 @@ impl Overlay {
         }
     }
 
-    fn queue_shed(&mut self, peer: NodeId, id: MsgId, round: u16) {
+    pub(super) fn queue_shed(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.shed_pending.len() >= IHAVE_PENDING_CAP {
             self.shed_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;

@@ -306,6 +306,8 @@ pub struct Stats {
     /// Of those, released as ordinary IHAVEs: the sender's link dropped within the hold, or
     /// the hold was full.
     pub also_released: u64,
+    /// Held IHAVEs sent as the slow digest when their hold ended (`also.rs`).
+    pub also_digested: u64,
     /// Ids of `IHave` frames the transport had no room for either, announced again on the
     /// next flush.
     pub ihave_requeued: u64,

@@ -129,19 +129,32 @@ fn a_named_twin_gets_no_ihave_while_the_sender_lives_and_gets_it_when_the_sender
 }
 
 #[test]
-fn a_held_ihave_is_forgotten_after_the_hold_if_the_sender_stayed() {
+fn a_held_ihave_goes_out_in_the_slow_digest_after_the_hold_if_the_sender_stayed() {
     let (mut h, _p2, p3) = host_with_lazy_3();
     let g = event(1, 1_000, true);
+    let id = g.id;
     h.handle_input(Input::Frame { conn: FROM_2, msg: Msg::GossipAlso(g, vec![p3]) }, t(1_000));
-    // Keep the sender's link alive (pings answered) through the hold.
+    // Keep both links alive (pings answered) through the hold: nothing to 3 meanwhile.
     let mut now = 1_000;
-    while now < 1_000 + ALSO_HOLD_MS + 2 * TICK_CORE_MS {
+    while now + 10_000 < 1_000 + ALSO_HOLD_MS {
         now += 10_000;
         h.handle_input(Input::Frame { conn: FROM_2, msg: Msg::Ping(1) }, t(now));
+        h.handle_input(Input::Frame { conn: TO_3, msg: Msg::Ping(1) }, t(now));
         h.handle_timeout(t(now));
         assert!(ihaves_to(&drain(&mut h), TO_3).is_empty(), "at {now} ms");
     }
-    assert_eq!((h.also.held(), h.stats().also_released), (0, 0));
+    // After the hold: the digest announces it to 3 (a sender that named 3 but never sent it
+    // the post, i.e. a liar, delays 3's repair by the hold, never stops it).
+    let mut announced = Vec::new();
+    while now < 1_000 + ALSO_HOLD_MS + 2 * TICK_CORE_MS + IHAVE_LAZY_MS {
+        now += 1_000;
+        h.handle_input(Input::Frame { conn: FROM_2, msg: Msg::Ping(1) }, t(now));
+        h.handle_input(Input::Frame { conn: TO_3, msg: Msg::Ping(1) }, t(now));
+        h.handle_timeout(t(now));
+        announced.extend(ihaves_to(&drain(&mut h), TO_3));
+    }
+    assert_eq!(announced, vec![id]);
+    assert_eq!((h.also.held(), h.stats().also_released, h.stats().also_digested), (0, 0, 1));
 }
 
 #[test]
