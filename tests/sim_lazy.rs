@@ -5,6 +5,8 @@
 //! docs/overlay.md §4 quotes. Lossy links (2 % and 5 % of frames dropped once the network has
 //! settled; a worst case: the real datagram path repairs its own gaps by `LinkResend`) are the case where repair goes through IHAVE → GRAFT, so where the lazy period shows.
 
+use std::collections::BTreeMap;
+
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 
 struct Figures {
@@ -118,7 +120,8 @@ fn lossy_links_are_repaired_by_ihave_and_graft() {
 /// net3's shape in the simulator: 3 core nodes on ~1 ms links, 60 posts from one of them
 /// 100 ms apart. The other two get every post eagerly from the author, so their link is lazy
 /// and carries only IHAVEs: at most one frame per `IHAVE_QUIET_MS` period from one side
-/// (ids fill ≤ 1 datagram each), where the 500 ms batch sent ~2 frames per 500 ms.
+/// (ids fill ≤ 1 datagram each), where the 500 ms batch sent ~2 frames per 500 ms; none
+/// since the author's copies name their twins (3 before, for these 60 posts).
 #[test]
 fn a_quiet_lazy_link_sends_few_ihave_frames() {
     let cfg = SimConfig { seed: 5, cores: 3, latency_ms: (1, 2), join_window_ms: 1_000, ..SimConfig::default() };
@@ -144,4 +147,71 @@ fn a_quiet_lazy_link_sends_few_ihave_frames() {
         );
     }
     assert!(frames <= 6, "{frames} IHAVE frames for 60 posts");
+}
+
+fn frames(sim: &Sim) -> BTreeMap<&'static str, u64> {
+    sim.msg_counts.iter().map(|(k, v)| (*k, v.0)).collect()
+}
+
+/// Frames sent between `before` and `after`, by name (only names that changed).
+fn frames_since(before: &BTreeMap<&'static str, u64>, after: &BTreeMap<&'static str, u64>) -> Vec<(&'static str, u64)> {
+    after.iter().map(|(k, v)| (*k, v - before.get(k).copied().unwrap_or(0))).filter(|(_, d)| *d > 0).collect()
+}
+
+/// 3 settled core nodes on ~1 ms links (net3's shape); returns the simulator.
+fn three_nodes(seed: u64) -> Sim {
+    let cfg = SimConfig { seed, cores: 3, latency_ms: (1, 2), join_window_ms: 1_000, ..SimConfig::default() };
+    let mut sim = Sim::new(cfg);
+    assert!(sim.run_until_cond(1_000, 60_000, |s| s.settled()), "did not settle");
+    sim.run_for(10_000);
+    sim
+}
+
+/// Issue 11's goal, on the simulator: at most 2 frames per post in the 3-node network, every
+/// frame the nodes exchange counted (each is its own datagram there: no frame rides on
+/// another). Before the eager copy named its twin, B and C each announced every post to the
+/// other (IHAVEs on their lazy link: 123 frames for 60 posts in this run).
+#[test]
+fn three_nodes_exchange_at_most_two_frames_per_post() {
+    for seed in [5, 6, 7] {
+        let mut sim = three_nodes(seed);
+        let before = frames(&sim);
+        let mut ids = Vec::new();
+        for _ in 0..60 {
+            ids.push(sim.publish(0, 300));
+            sim.run_for(100);
+        }
+        sim.run_for(5_000);
+        let sent = frames_since(&before, &frames(&sim));
+        let total: u64 = sent.iter().map(|(_, n)| n).sum();
+        eprintln!("seed {seed}: 3 nodes, 60 posts 100 ms apart: {total} frames: {sent:?}");
+        for id in &ids {
+            assert!(sim.missing(id).is_empty(), "seed {seed}: post {id:?} missing at {:?}", sim.missing(id));
+        }
+        assert!(total <= 2 * ids.len() as u64, "seed {seed}: {total} frames for {} posts: {sent:?}", ids.len());
+    }
+}
+
+/// The repair the named twin gives up: the author's copy to C is lost (a partition swallows
+/// it) and the author dies before anything repairs it. B held its IHAVE to C on the author's
+/// word; the author's link dropping releases it, and C grafts the post from B. Bound: the
+/// quiet IHAVE period (2–2.5 s) and the first GRAFT timeout (1.5 s) after the link drops.
+#[test]
+fn a_post_whose_author_died_after_its_first_send_still_reaches_the_third_node() {
+    for seed in [5, 6, 7] {
+        let mut sim = three_nodes(seed);
+        // Node 2 hears nothing from node 0 (and node 0 nothing from it) while the post leaves.
+        sim.partition(|i| u8::from(i == 2));
+        let id = sim.publish(0, 300);
+        sim.run_for(20);
+        assert!(sim.missing(&id) == vec![2], "seed {seed}: only node 2 lacks it: {:?}", sim.missing(&id));
+        sim.kill(0);
+        sim.partition(|_| 0);
+        let killed = sim.now;
+        let got = sim.run_until_cond(50, 30_000, |s| s.missing(&id).is_empty());
+        assert!(got, "seed {seed}: node 2 never got the post of the dead author");
+        let took = sim.now.0 - killed.0;
+        eprintln!("seed {seed}: repaired {took} ms after the author died");
+        assert!(took <= 6_000, "seed {seed}: repair took {took} ms");
+    }
 }

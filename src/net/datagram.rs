@@ -280,7 +280,7 @@ pub fn decode_frames(mut frames: &[u8]) -> Result<Vec<Msg>, DatagramError> {
 /// Frames that may go by datagram: an event's eager copy and IHAVEs (losing one costs only a
 /// repair). Everything else (handshake, membership, records, unicasts) stays on TCP.
 pub fn allowed(msg: &Msg) -> bool {
-    matches!(msg, Msg::Gossip(g) if g.kind == GossipKind::Event) || matches!(msg, Msg::IHave(_))
+    matches!(msg, Msg::Gossip(g) | Msg::GossipAlso(g, _) if g.kind == GossipKind::Event) || matches!(msg, Msg::IHave(_))
 }
 
 impl Links {

@@ -113,7 +113,7 @@ struct Writer {
 /// of `len` bytes. An eager `Gossip` push is queued only while `PAYLOAD_HEADROOM_*` stays free
 /// for control frames.
 fn has_room(msg: &Msg, frames: usize, bytes: usize, len: usize) -> bool {
-    let (max_frames, max_bytes) = if matches!(msg, Msg::Gossip(_)) {
+    let (max_frames, max_bytes) = if matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..)) {
         (PEER_QUEUE_FRAMES - PAYLOAD_HEADROOM_FRAMES, PEER_QUEUE_BYTES - PAYLOAD_HEADROOM_BYTES)
     } else {
         (PEER_QUEUE_FRAMES, PEER_QUEUE_BYTES)
@@ -126,7 +126,7 @@ fn has_room(msg: &Msg, frames: usize, bytes: usize, len: usize) -> bool {
 /// shed pushes become) is announced again on the next flush, so a burst we fan out never
 /// loses an announcement silently. Other frames are dropped and counted (`dropped_full`).
 fn hand_back(msg: &Msg) -> bool {
-    matches!(msg, Msg::Gossip(_) | Msg::IHave(_))
+    matches!(msg, Msg::Gossip(_) | Msg::GossipAlso(..) | Msg::IHave(_))
 }
 
 /// Outcome of [`Net::send`].
@@ -471,5 +471,9 @@ mod tests {
         assert!(!has_room(&ihave, PEER_QUEUE_FRAMES, 0, 100));
         assert!(hand_back(&push) && hand_back(&ihave));
         assert!(!hand_back(&ping));
+        // An eager copy naming its twins is a push like any other.
+        let Msg::Gossip(g) = push else { unreachable!("built as a push") };
+        let named = Msg::GossipAlso(g, vec![crate::wire::NodeId(3)]);
+        assert!(!has_room(&named, payload_full, 0, 100) && hand_back(&named));
     }
 }

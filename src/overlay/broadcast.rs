@@ -147,14 +147,17 @@ impl Overlay {
             lazy.append(&mut eager);
             eager.push(chosen);
         }
-        for n in eager {
-            self.send_node(n, Msg::Gossip(g.clone()));
+        for &n in &eager {
+            let copy = self.eager_copy(&g, n, &eager, from);
+            self.send_node(n, copy);
             // Piggyback: the IHAVEs waiting for this peer go right behind the payload, so the
             // transport writes both in one segment.
             self.flush_ihaves_to(n);
         }
         for n in lazy {
-            self.queue_ihave(n, g.id, g.round);
+            if !self.hold_if_named(n, g.id, g.round, from) {
+                self.queue_ihave(n, g.id, g.round);
+            }
         }
     }
 
@@ -164,7 +167,7 @@ impl Overlay {
     pub(super) fn on_shed(&mut self, conn: ConnId, msg: Msg) {
         let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer) else { return };
         match msg {
-            Msg::Gossip(g) => {
+            Msg::Gossip(g) | Msg::GossipAlso(g, _) => {
                 self.stats_mut().shed_to_ihave += 1;
                 self.queue_shed(peer, g.id, g.round);
             }
@@ -178,7 +181,7 @@ impl Overlay {
         }
     }
 
-    fn queue_shed(&mut self, peer: NodeId, id: MsgId, round: u16) {
+    pub(super) fn queue_shed(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.shed_pending.len() >= IHAVE_PENDING_CAP {
             self.shed_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;
@@ -212,7 +215,7 @@ impl Overlay {
     }
 
     /// Lazy push of `id` to `peer` (quiet-link rule: `IHAVE_QUIET_MS`).
-    fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
+    pub(super) fn queue_ihave(&mut self, peer: NodeId, id: MsgId, round: u16) {
         if self.ihave_pending.len() >= IHAVE_PENDING_CAP {
             self.ihave_pending.remove(0);
             self.stats_mut().outbox_dropped += 1;

@@ -224,6 +224,7 @@ impl Overlay {
             | crate::wire::FEATURE_DATAGRAM
             | crate::wire::FEATURE_TREES
             | crate::wire::FEATURE_DIR_IDS
+            | crate::wire::FEATURE_ALSO
             | ring;
         let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
@@ -440,6 +441,7 @@ impl Overlay {
             }
             None => {
                 self.by_node.remove(&node);
+                self.release_covered(node);
                 self.on_node_down(node, c.purpose, c.remote);
                 self.ring_link_lost(node);
             }
@@ -576,6 +578,7 @@ impl Overlay {
             Msg::Attach => self.on_attach(conn, from),
             Msg::AttachAck { ok, alternatives } => self.on_attach_ack(from, ok, alternatives),
             Msg::Gossip(g) => self.on_gossip(conn, from, g),
+            Msg::GossipAlso(g, named) => self.on_gossip_also(conn, from, g, named),
             Msg::IHave(ids) => self.on_ihave(from, ids),
             Msg::Graft { id, round } => self.on_graft(from, id, round),
             Msg::Prune => self.on_prune(from),

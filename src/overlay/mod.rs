@@ -12,6 +12,7 @@
 //! `leaves`, `homes`, `eager`, `lazy` has an `Up` connection (checked by `check_invariants`).
 
 mod admission;
+mod also;
 mod broadcast;
 mod caches;
 mod conn;
@@ -32,6 +33,8 @@ pub mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_abuse;
+#[cfg(test)]
+mod tests_also;
 #[cfg(test)]
 mod tests_dht;
 #[cfg(test)]
@@ -298,6 +301,14 @@ pub struct Stats {
     pub join_retries: u64,
     /// Eager pushes the transport had no room for, announced by `IHave` instead.
     pub shed_to_ihave: u64,
+    /// IHAVEs held, not sent, because the eager copy's sender named the peer as another
+    /// receiver of the same push (`Msg::GossipAlso`, `also.rs`).
+    pub also_skipped: u64,
+    /// Of those, released as ordinary IHAVEs: the sender's link dropped within the hold, or
+    /// the hold was full.
+    pub also_released: u64,
+    /// Held IHAVEs sent as the slow digest when their hold ended (`also.rs`).
+    pub also_digested: u64,
     /// Ids of `IHave` frames the transport had no room for either, announced again on the
     /// next flush.
     pub ihave_requeued: u64,
@@ -419,6 +430,8 @@ pub struct Overlay {
     /// timer, never piggybacked (a piggyback would ride on the next push, shed as well).
     /// Bounded by `IHAVE_PENDING_CAP` too.
     shed_pending: Vec<(NodeId, MsgId, u16)>,
+    /// IHAVEs not sent because the sender of the eager copy named the peer (`also.rs`).
+    also: also::Also,
     /// When the pending `Timer::IHaveFlush` fires (the earliest one, if several are queued).
     ihave_timer: Option<Instant>,
     unsent_own: Vec<(MsgId, Audience)>,
@@ -510,6 +523,7 @@ impl Overlay {
             held: Vec::new(),
             ihave_pending: Vec::new(),
             shed_pending: Vec::new(),
+            also: also::Also::default(),
             ihave_timer: None,
             unsent_own: Vec::new(),
             interest: interest::Interests::default(),
@@ -750,6 +764,7 @@ impl Overlay {
         self.flush_unsent_own();
         self.flush_interest();
         self.release_held();
+        self.expire_covered();
         self.seen.expire(self.now);
         self.cache.expire(self.now);
         self.bans.expire(self.now, BAN_MAX_MS);

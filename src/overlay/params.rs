@@ -60,7 +60,9 @@ pub const IHAVE_LAZY_MS: u64 = 500;
 /// IHAVE for the same ids arrives first, ours for them is not sent, and what is left is newer
 /// than the peer's frame (its period starts again), so on a link where both sides get every
 /// post from elsewhere one side announces per period, in the simulator and in `net3`'s real
-/// servers alike (0.05 datagrams per post there; an IHAVE-only datagram arms no tail probe). Cost: a repair that starts from
+/// servers alike (0.05 datagrams per post there; an IHAVE-only datagram arms no tail probe;
+/// since the author's copies name their twins, `also.rs`, that link announces nothing of the
+/// author's posts at all). Cost: a repair that starts from
 /// an IHAVE (the eager copy or its GRAFT was lost, or the eager parent died) starts up to
 /// this much later (`tests/sim_lazy.rs`, docs/overlay.md §4).
 pub const IHAVE_QUIET_MS: u64 = 2_000;
@@ -72,6 +74,19 @@ pub const IHAVE_QUIET_JITTER_MS: u64 = 500;
 /// reached (waiting longer would only need a second packet), and the size of a quiet flush's
 /// frames, so each goes as one datagram rather than falling back to TCP.
 pub const IHAVE_DATAGRAM_IDS: usize = 30;
+/// Most peers an eager copy names as its other receivers (`Msg::GossipAlso`, `also.rs`): 9 B
+/// each on the wire; a longer list is cut here by the receiver.
+pub const ALSO_MAX_NAMED: usize = 8;
+/// How long a receiver holds the IHAVEs it skipped because the sender named the peer
+/// (`also.rs`): released as ordinary IHAVEs if the sender's link drops within it, so a sender
+/// that died between its sends (or after a send its datagram repair had not yet repaired) is
+/// covered. A crashed process closes its sockets at once; a host that vanished is seen after
+/// [`DEAD_MS`], hence a little more than that.
+pub const ALSO_HOLD_MS: u64 = DEAD_MS + 10_000;
+/// Most held IHAVEs (`also.rs`; 64 B each ⇒ 64 KiB). Over it the oldest is released as an
+/// ordinary IHAVE (today's cost, never a lost repair): reached only above ~5 posts/s sustained
+/// for the whole hold.
+pub const ALSO_HOLD_CAP: usize = 1_024;
 /// First GRAFT after an IHAVE for a missing message (spec §1.5: 1.5 s on 20–150 ms links).
 pub const GRAFT_TIMEOUT_1_MS: u64 = 1_500;
 /// Retry GRAFT to the next announcer (≈ 1 RTT on slow links).

@@ -82,11 +82,11 @@ pub(crate) fn put_msg(out: &mut Vec<u8>, msg: &Msg) {
             put_bool(out, *ok);
             put_peers(out, alternatives);
         }
-        Msg::Gossip(g) => {
-            put_array_len(out, 3);
-            put_uint(out, u64::from(g.round));
-            put_uint(out, u64::from(u8::from(g.kind)));
-            put_bin(out, g.body.as_slice());
+        Msg::Gossip(g) => put_gossip(out, g),
+        Msg::GossipAlso(g, also) => {
+            put_array_len(out, 2);
+            put_gossip(out, g);
+            put_node_ids(out, also);
         }
         Msg::IHave(ids) => {
             put_array_len(out, ids.len());
@@ -250,6 +250,13 @@ fn put_peers(out: &mut Vec<u8>, peers: &[PeerRef]) {
     }
 }
 
+fn put_gossip(out: &mut Vec<u8>, g: &Gossip) {
+    put_array_len(out, 3);
+    put_uint(out, u64::from(g.round));
+    put_uint(out, u64::from(u8::from(g.kind)));
+    put_bin(out, g.body.as_slice());
+}
+
 fn put_node_ids(out: &mut Vec<u8>, ids: &[NodeId]) {
     put_array_len(out, ids.len());
     for id in ids {
@@ -271,6 +278,7 @@ fn wire_name(msg: &Msg) -> &'static str {
         Msg::Pong(_) => "Q",
         Msg::Gossip(_) => "G",
         Msg::IHave(_) => "I",
+        Msg::GossipAlso(..) => "GA",
         // Every other variant is written under its own name (what `Msg::name` returns).
         other => other.name(),
     }
@@ -353,11 +361,10 @@ pub(crate) fn read_msg(r: &mut Reader<'_>) -> R<Msg> {
             r.fields(2)?;
             Msg::AttachAck { ok: r.bool()?, alternatives: read_list(r, read_peer)? }
         }
-        b"G" => {
-            r.fields(3)?;
-            let round = r.uint()?;
-            let kind = read_gossip_kind(r)?;
-            Msg::Gossip(Gossip { id: MsgId::UNSET, round, kind, body: read_body(r)? })
+        b"G" => Msg::Gossip(read_gossip(r)?),
+        b"GA" => {
+            r.fields(2)?;
+            Msg::GossipAlso(read_gossip(r)?, read_node_ids(r)?)
         }
         b"I" => Msg::IHave(read_list(r, |r| {
             r.fields(2)?;
@@ -557,6 +564,13 @@ fn read_reason(r: &mut Reader<'_>) -> R<UndeliverableReason> {
     let at = r.at();
     let name = read_unit_name(r)?;
     REASONS.iter().find(|(_, n)| n.as_bytes() == name).map(|(x, _)| *x).ok_or(Reader::invalid(at, "an unknown reason"))
+}
+
+fn read_gossip(r: &mut Reader<'_>) -> R<Gossip> {
+    r.fields(3)?;
+    let round = r.uint()?;
+    let kind = read_gossip_kind(r)?;
+    Ok(Gossip { id: MsgId::UNSET, round, kind, body: read_body(r)? })
 }
 
 fn read_gossip_kind(r: &mut Reader<'_>) -> R<GossipKind> {

@@ -79,6 +79,9 @@ pub const FEATURE_TREES: u8 = 8;
 /// Bit 4: it understands [`Msg::DirIds`] and [`Msg::DirWant`] (two-step directory
 /// anti-entropy); a `DirDigest` from such a peer is answered with ids, not whole buckets.
 pub const FEATURE_DIR_IDS: u8 = 16;
+/// Bit 5: it understands [`Msg::GossipAlso`] (an eager copy that names the other peers its
+/// sender pushed it to; issue 11, docs/overlay.md §4 "Eager copies that name their twins").
+pub const FEATURE_ALSO: u8 = 32;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -484,6 +487,13 @@ pub enum Msg {
     /// The ids from the last [`Msg::DirIds`] the sender lacks (or holds older) and will take;
     /// answered with [`Msg::DirRecords`], never more records than that `DirIds` offered.
     DirWant(Vec<NodeId>),
+    // --- issue 11 (packets per post). Sent only to peers whose `Hello` announced
+    // [`FEATURE_ALSO`]. ---
+    /// An eager copy (as [`Msg::Gossip`]) and the other peers its sender pushed the same
+    /// message to in the same wake (at most `ALSO_MAX_NAMED` are read): the receiver does not
+    /// announce it lazily to those while the sender's link stays up (overlay `also.rs`).
+    #[cfg_attr(test, serde(rename = "GA"))]
+    GossipAlso(Gossip, Vec<NodeId>),
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -626,6 +636,8 @@ impl Msg {
             Msg::TopicFetch { .. } => "TopicFetch",
             Msg::DirIds(_) => "DirIds",
             Msg::DirWant(_) => "DirWant",
+            Msg::GossipAlso(g, _) if g.kind == GossipKind::Event => "GossipAlso(event)",
+            Msg::GossipAlso(..) => "GossipAlso(record)",
         }
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).
@@ -648,7 +660,7 @@ impl Msg {
     }
     /// True for messages that carry application payload (counted as payload bytes, not control).
     pub fn is_payload(&self) -> bool {
-        matches!(self, Msg::Gossip(g) if g.kind == GossipKind::Event)
+        matches!(self, Msg::Gossip(g) | Msg::GossipAlso(g, _) if g.kind == GossipKind::Event)
             || matches!(self, Msg::Routed(_) | Msg::TopicPost { .. })
     }
 }

@@ -154,6 +154,16 @@ fn samples() -> Vec<Msg> {
         Msg::Ping(u32::MAX),
         Msg::Pong(0),
         Msg::Auth(Sig([0; 64])),
+        // Appended with FEATURE_ALSO (issue 11, packets per post): an eager copy that names the
+        // other peers its sender pushed it to in the same wake.
+        Msg::GossipAlso(
+            Gossip { id: MsgId::UNSET, round: 1, kind: GossipKind::Event, body: Body::from_slice(&[1, 2, 3]) },
+            vec![NodeId(0x0102_0304_0506_0708)],
+        ),
+        Msg::GossipAlso(
+            Gossip { id: MsgId::UNSET, round: 0, kind: GossipKind::Event, body: Body::from_slice(&[]) },
+            vec![],
+        ),
     ]
 }
 

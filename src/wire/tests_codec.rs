@@ -100,7 +100,7 @@ impl Rng {
         }
     }
     fn msg(&mut self) -> Msg {
-        match self.below(41) {
+        match self.below(42) {
             0 => Msg::Hello(Box::new(Hello { record: self.record(), nonce: self.int() })),
             1 => Msg::Auth(Sig(self.bytes())),
             2 => Msg::Ping(self.u32()),
@@ -182,6 +182,15 @@ impl Rng {
             37 => Msg::TopicFetch { topic: self.node(), id: MsgId(self.bytes()) },
             38 => Msg::DirIds((0..self.len()).map(|_| (self.node(), self.int())).collect()),
             39 => Msg::DirWant((0..self.len()).map(|_| self.node()).collect()),
+            40 => Msg::GossipAlso(
+                Gossip {
+                    id: MsgId::UNSET,
+                    round: self.u16(),
+                    kind: if self.bool() { GossipKind::Event } else { GossipKind::Record },
+                    body: self.body(),
+                },
+                (0..self.len()).map(|_| self.node()).collect(),
+            ),
             _ => Msg::Hello(Box::new(Hello { record: self.record(), nonce: self.int() })),
         }
     }
@@ -254,7 +263,7 @@ fn random_messages_encode_to_the_serde_bytes_and_decode_back() {
             assert_eq!(encode_record(rec), rmp_serde::to_vec(rec).expect("encodes"));
         }
     }
-    assert_eq!(seen.len(), 41, "every variant (and both gossip kinds) generated: {seen:?}");
+    assert_eq!(seen.len(), 43, "every variant (and both gossip kinds of both gossip frames) generated: {seen:?}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! and counted; a link is usable only once the peer's datagram arrived; gaps are counted.
 
 use super::*;
-use crate::wire::{Body, Gossip, MsgId};
+use crate::wire::{Body, Gossip, MsgId, NodeId};
 
 fn addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 9], 7000))
@@ -103,7 +103,12 @@ fn only_eager_events_and_ihaves_travel_by_datagram() {
     let mut two = gossip_frame(1);
     two.extend_from_slice(&ihave);
     assert_eq!(decode_frames(&two).map(|m| m.len()), Ok(2));
-    for other in [Msg::Prune, Msg::Join, Msg::Ping(1), Msg::DirRecords(vec![])] {
+    // An eager copy naming its twins (FEATURE_ALSO) travels like a plain one; a record does not.
+    let g = |kind| Gossip { id: MsgId::UNSET, round: 1, kind, body: Body::from_slice(b"x") };
+    let also = wire::encode_frame(&Msg::GossipAlso(g(wire::GossipKind::Event), vec![NodeId(3)])).expect("encodes");
+    assert_eq!(decode_frames(&also).map(|m| m.len()), Ok(1));
+    let record = Msg::GossipAlso(g(wire::GossipKind::Record), vec![NodeId(3)]);
+    for other in [Msg::Prune, Msg::Join, Msg::Ping(1), Msg::DirRecords(vec![]), record] {
         let f = wire::encode_frame(&other).expect("encodes");
         assert_eq!(decode_frames(&f).map(|_| ()), Err(DatagramError::NotAllowed), "{}", other.name());
     }

@@ -366,7 +366,9 @@ impl Sim {
     }
 
     fn meter(&mut self, from: usize, to: usize, msg: &Msg) {
-        if let Msg::Gossip(Gossip { kind: GossipKind::Event, .. }) = msg {
+        if let Msg::Gossip(Gossip { kind: GossipKind::Event, .. })
+        | Msg::GossipAlso(Gossip { kind: GossipKind::Event, .. }, _) = msg
+        {
             self.event_gossip_frames += 1;
             self.nodes[to].traffic.event_frames_in += 1;
         }
