@@ -36,8 +36,18 @@ fn mix(x: u64) -> u64 {
 
 fn run(nodes: usize, directory: DirectoryMode, seed: u64) -> Figures {
     let cores = nodes * 3 / 10;
-    let mut sim =
-        Sim::new(SimConfig { seed, cores, leaves: nodes - cores, check_every: 13, directory, ..SimConfig::default() });
+    let mut sim = Sim::new(SimConfig {
+        seed,
+        cores,
+        leaves: nodes - cores,
+        check_every: 13,
+        directory,
+        // The directory under test, with broadcast delivery pinned: with `auto` (since the
+        // auto levels landed) seed 1 acked 996 of 1,000 (NoRoute / UnknownSource); not traced
+        // yet (docs/scaling.md "Not built yet").
+        delivery: nostrp2p::wire::DeliveryMode::Broadcast,
+        ..SimConfig::default()
+    });
     settle(&mut sim);
     // Ring rounds (stabilise + fingers) and record stores; the broadcast run gets the same time.
     sim.run_for(40 * 60_000);
