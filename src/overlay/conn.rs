@@ -438,6 +438,12 @@ impl Overlay {
         match spare {
             Some(s) => {
                 self.by_node.insert(node, s);
+                // Lookups we sent on the closed link are lost with it even though the node is
+                // still connected (traced in `tests/sim_ring.rs` with `auto` delivery: a peer
+                // trimmed its link while dialling us again for a unicast; our lookup, sent the
+                // same moment, waited out its timeout on the dead link and the unicast parked
+                // on it failed). Route them again over the link that took over.
+                self.ring_link_lost(node);
             }
             None => {
                 self.by_node.remove(&node);

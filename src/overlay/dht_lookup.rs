@@ -242,6 +242,14 @@ impl Overlay {
             self.stats.ring_dropped += 1;
             return false;
         }
+        // A later attempt of a unicast already waiting here replaces the earlier copy, so a
+        // failed lookup reports it once (on the newest route), not once per attempt: the origin
+        // counts every report as one failed attempt and gave up after its last attempt had
+        // already got through (traced in `tests/sim_ring.rs`).
+        if let Parked::Routed { r, .. } = &p {
+            let same = |q: &Parked| matches!(q, Parked::Routed { r: o, .. } if o.src == r.src && o.msg_id == r.msg_id);
+            d.parked.retain(|(_, q)| !same(q));
+        }
         d.parked.push((key, p));
         self.ring_lookup(key, Back::Unicast);
         true

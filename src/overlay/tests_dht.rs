@@ -5,7 +5,7 @@ use super::params::*;
 use super::sim::FakeCrypto;
 use super::tests::{drain, t};
 use super::*;
-use crate::wire::{FindNode, Found, Hello, FEATURE_INTEREST, FEATURE_RING};
+use crate::wire::{FindNode, Found, Hello, Routed, FEATURE_INTEREST, FEATURE_RING};
 
 pub(super) fn owner(seed: u8) -> Key32 {
     let mut k = [0u8; 32];
@@ -304,6 +304,56 @@ fn a_lookup_whose_link_closes_before_the_answer_is_sent_again_at_once() {
     host.handle_input(Input::Closed { conn }, t(160));
     let out = drain(&mut host);
     assert!(out.iter().all(|o| !matches!(o, Output::Dial { addr: a, .. } if *a == addr)), "retried once only");
+}
+
+#[test]
+fn a_lookup_whose_link_closes_while_another_link_to_the_same_node_is_up_is_sent_again_on_it() {
+    // Traced in tests/sim_ring.rs (seed 1, `auto` delivery): a peer trimmed its link to us
+    // while dialling us again for a unicast; our `FindNode` went out on the old link the same
+    // moment and was lost with it. The new link took over as the node's link, so the lookup
+    // was not routed again, waited out its timeout, and the unicasts parked on it failed.
+    let (mut host, mut peers) = ring_host(&[20, 30]);
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let first = sends(&drain(&mut host)).into_iter().find(|(_, m)| matches!(m, Msg::FindNode(_)));
+    assert_eq!(first.map(|(c, _)| c), Some(ConnId(20)), "the lookup went to 20");
+    connect(&mut host, &mut peers[0], ConnId(40), RING);
+    drain(&mut host);
+    host.handle_input(Input::Closed { conn: ConnId(20) }, t(150));
+    let again: Vec<ConnId> = sends(&drain(&mut host))
+        .into_iter()
+        .filter_map(|(c, m)| matches!(m, Msg::FindNode(f) if f.key == id(25)).then_some(c))
+        .collect();
+    assert_eq!(again, vec![ConnId(40)], "sent again at once on the link that took over");
+}
+
+#[test]
+fn a_unicasts_attempts_parked_on_one_failed_lookup_are_reported_once() {
+    // Traced in tests/sim_ring.rs (seed 1, `auto` delivery): two attempts of one unicast
+    // waited at the destination for the source's record; the lookup failed and each was
+    // reported. The origin counts every report as a failed attempt, so the two reports spent
+    // its last attempt while that attempt was on its way and about to succeed.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let routed = |attempt: u8| Routed {
+        src: id(25),
+        dst: id(10),
+        msg_id: 9,
+        ttl: 1,
+        hops: 2,
+        attempt,
+        payload: Body::from_slice(b"hi"),
+        sig: crate::wire::Sig([0; 64]),
+    };
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Routed(routed(0)) }, t(100));
+    let first = sends(&drain(&mut host));
+    assert!(first.iter().any(|(_, m)| matches!(m, Msg::FindNode(f) if f.key == id(25))), "looked up: {first:?}");
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Routed(routed(1)) }, t(5_000));
+    drain(&mut host);
+    host.handle_timeout(t(100 + RING_LOOKUP_TIMEOUT_MS + 2 * TICK_CORE_MS));
+    let reports: Vec<ConnId> = sends(&drain(&mut host))
+        .into_iter()
+        .filter_map(|(c, m)| matches!(m, Msg::Undeliverable { msg_id: 9, .. }).then_some(c))
+        .collect();
+    assert_eq!(reports, vec![ConnId(20)], "one report, on the newest attempt's route");
 }
 
 /// A validly signed leaf record of node `seed`, attached to the core `home`.
