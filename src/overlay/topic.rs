@@ -13,7 +13,9 @@
 //!   broke tells its children `depth: None` (detached) and they wait for it to rejoin.
 //! * **Soft state.** Children re-send their topics every `TOPIC_REFRESH_MS` in one batch per
 //!   parent; a child not heard for `TOPIC_CHILD_TTL_MS` is forgotten, and a node whose last
-//!   child and own interest are gone unsubscribes. `Unsubscribe` on unfollow.
+//!   child and own interest are gone unsubscribes. `Unsubscribe` on unfollow. A parent acks a
+//!   periodic refresh only if its newest id or depth changed since its last ack to that child,
+//!   or that ack is `TOPIC_QUIET_ACK_MAX_MS` old (a re-sent subscription is always acked).
 //! * **Posts.** The author's home routes the post toward the root (`routed: true`, hop by hop);
 //!   the first tree member on the way floods it over the tree's edges (parent and children, not
 //!   back where it came from), so it never has to climb to the root first. Each member keeps the
@@ -44,8 +46,8 @@ use sha2::{Digest, Sha256};
 
 use super::params::{
     TOPIC_ACK_TIMEOUT_MS, TOPIC_BATCH, TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH,
-    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_PUSH_UP_MS, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS,
-    TOPIC_SUBS_PER_PEER,
+    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_PUSH_UP_MS, TOPIC_QUIET_ACK_MAX_MS, TOPIC_RECENT,
+    TOPIC_REFRESH_MIN_GAP_MS, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS, TOPIC_SUBS_PER_PEER,
 };
 use super::ring::{dist, Hop, RingTable};
 use super::types::Instant;
@@ -67,7 +69,23 @@ pub use super::topic_msg::{PostVerdict, TopicMsg, TopicOut, TopicStats};
 #[derive(Debug, Clone)]
 struct Child {
     node: NodeId,
+    /// Last `Subscribe` from it plus `TOPIC_CHILD_TTL_MS`.
     expires: Instant,
+    /// Our last ack to it: the 4-byte prefix of the newest id it announced, and when.
+    acked: Option<Acked>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Acked {
+    newest: Option<[u8; 4]>,
+    at: Instant,
+}
+
+/// Bounds the memory figure of `TOPIC_CHILDREN` and `TOPIC_CAP` (params.rs).
+const _: () = assert!(std::mem::size_of::<Child>() <= 32);
+
+fn prefix(id: &MsgId) -> [u8; 4] {
+    [id.0[0], id.0[1], id.0[2], id.0[3]]
 }
 
 #[derive(Debug, Clone, Default)]
@@ -163,7 +181,7 @@ impl TopicTable {
             .map(|(k, _)| *k)
             .collect();
         for topic in stale {
-            self.set_depth(topic, None);
+            self.set_depth(topic, None, now);
             self.join(ring, topic, now);
         }
     }
@@ -253,7 +271,7 @@ impl TopicTable {
             Hop::Local => {
                 t.parent = None;
                 self.waiting.remove(&topic);
-                self.set_depth(topic, Some(0));
+                self.set_depth(topic, Some(0), now);
             }
             Hop::Owner(n) | Hop::Forward(n) => {
                 t.parent = Some(n);
@@ -267,17 +285,27 @@ impl TopicTable {
     }
 
     /// Set our depth; on a change tell every child at once (a detached path is `None`).
-    fn set_depth(&mut self, topic: NodeId, depth: Option<u8>) {
+    fn set_depth(&mut self, topic: NodeId, depth: Option<u8>, now: Instant) {
         let Some(t) = self.topics.get_mut(&topic) else { return };
         if t.depth == depth {
             return;
         }
         t.depth = depth;
-        let recent: Vec<MsgId> = t.recent.iter().copied().collect();
         let kids: Vec<NodeId> = t.children.iter().map(|c| c.node).collect();
         for k in kids {
-            self.send(k, TopicMsg::Ack { topic, depth, recent: recent.clone() });
+            self.ack_child(topic, k, now);
         }
+    }
+
+    /// Send `child` our depth and recent ids for `topic`, and remember what it was told.
+    fn ack_child(&mut self, topic: NodeId, child: NodeId, now: Instant) {
+        let Some(t) = self.topics.get_mut(&topic) else { return };
+        let newest = t.recent.front().map(prefix);
+        let (depth, recent) = (t.depth, t.recent.iter().copied().collect());
+        if let Some(c) = t.children.iter_mut().find(|c| c.node == child) {
+            c.acked = Some(Acked { newest, at: now });
+        }
+        self.send(child, TopicMsg::Ack { topic, depth, recent });
     }
 
     fn drop_child(&mut self, topic: NodeId, node: NodeId) {
@@ -332,7 +360,7 @@ impl TopicTable {
                 };
                 t.parent = None;
                 self.waiting.insert(topic, now);
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.wait_from(now);
             }
         }
@@ -347,15 +375,25 @@ impl TopicTable {
         if let Some(t) = self.topics.get_mut(&topic).filter(|t| t.parent == Some(from)) {
             t.parent = None;
             self.waiting.insert(topic, now);
-            self.set_depth(topic, None);
+            self.set_depth(topic, None, now);
             self.wait_from(now);
         }
         if let Some(t) = self.topics.get_mut(&topic) {
             if let Some(c) = t.children.iter_mut().find(|c| c.node == from) {
+                // A periodic refresh is acked only if the child was not told our newest id
+                // lately (`TOPIC_QUIET_ACK_MAX_MS`); a re-sent subscription (the child is
+                // still waiting for an ack) always is.
+                let heard = Instant(c.expires.0.saturating_sub(TOPIC_CHILD_TTL_MS));
+                let periodic = now.since(heard) >= TOPIC_REFRESH_MIN_GAP_MS;
+                let newest = t.recent.front().map(prefix);
+                let told = c.acked.is_some_and(|a| a.newest == newest && now.since(a.at) < TOPIC_QUIET_ACK_MAX_MS);
                 c.expires = expires;
-                let (depth, recent) = (t.depth, t.recent.iter().copied().collect());
-                if depth.is_some() {
-                    self.send(from, TopicMsg::Ack { topic, depth, recent });
+                if t.depth.is_some() {
+                    if periodic && told {
+                        self.stats.acks_saved += 1;
+                    } else {
+                        self.ack_child(topic, from, now);
+                    }
                 }
                 return;
             }
@@ -398,10 +436,10 @@ impl TopicTable {
         }
         *self.per_peer.entry(from).or_insert(0) += 1;
         let Some(t) = self.topics.get_mut(&topic) else { return };
-        t.children.push(Child { node: from, expires });
-        let (depth, recent, idle) = (t.depth, t.recent.iter().copied().collect(), t.parent.is_none());
-        if depth.is_some() {
-            self.send(from, TopicMsg::Ack { topic, depth, recent });
+        t.children.push(Child { node: from, expires, acked: None });
+        let (attached, idle) = (t.depth.is_some(), t.parent.is_none());
+        if attached {
+            self.ack_child(topic, from, now);
         } else if idle {
             self.join(ring, topic, now);
         }
@@ -423,7 +461,7 @@ impl TopicTable {
         match depth {
             None => {
                 self.waiting.entry(topic).or_insert(now);
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.wait_from(now);
                 return;
             }
@@ -433,7 +471,7 @@ impl TopicTable {
             }
             Some(d) if d.saturating_add(1) >= TOPIC_MAX_DEPTH => {
                 self.stats.loops_cut += 1;
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 if let Some(t) = self.topics.get_mut(&topic) {
                     t.parent = None;
                 }
@@ -445,7 +483,7 @@ impl TopicTable {
                     self.waiting.remove(&topic);
                     t.redirects = 0;
                 }
-                self.set_depth(topic, Some(d + 1));
+                self.set_depth(topic, Some(d + 1), now);
             }
         }
         let Some(t) = self.topics.get_mut(&topic) else { return };
@@ -504,7 +542,7 @@ impl TopicTable {
         for topic in affected {
             self.drop_child(topic, peer);
             if self.topics.get(&topic).is_some_and(|t| t.parent == Some(peer)) {
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.join(ring, topic, now);
             }
             self.gc(topic);
@@ -574,7 +612,7 @@ impl TopicTable {
             let mut earliest: Option<Instant> = None;
             for (topic, since) in waiting {
                 if now.since(since) >= TOPIC_ACK_TIMEOUT_MS {
-                    self.set_depth(topic, None);
+                    self.set_depth(topic, None, now);
                     self.join(ring, topic, now);
                 } else {
                     let at = since.plus_ms(TOPIC_ACK_TIMEOUT_MS);
