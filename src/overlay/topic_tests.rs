@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::*;
-use crate::overlay::params::{TOPIC_CAP, TOPIC_CHILDREN, TOPIC_MAX_DEPTH, TOPIC_SUBS_PER_PEER};
+use crate::overlay::params::{TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH, TOPIC_SUBS_PER_PEER};
 use crate::overlay::ring::{RingPeer, RingTable};
 use crate::overlay::SplitMix64;
 
