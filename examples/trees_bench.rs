@@ -48,6 +48,10 @@ fn main() {
             "tree control per core once joined: {:.2} KB/min; redirects {}, false roots {}, loops cut {}",
             r.idle_control_kb_min, r.redirected, r.false_roots, r.loops_cut
         );
+        println!(
+            "tree control per core over the refresh period after the posts: {:.2} KB/min; refreshes not acked {}",
+            r.control_after_posts_kb_min, r.acks_saved
+        );
         println!("wall {:.1} s", wall.elapsed().as_secs_f64());
     }
 }

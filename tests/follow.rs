@@ -8,7 +8,8 @@
 //!
 //! The second test runs four core servers in `--delivery follow` (per-author trees among cores,
 //! docs/scaling.md "Per-author trees"): a core whose owner follows an author gets the author's
-//! post over the tree, a core whose owner does not never stores it, and an unfollow stops it.
+//! post over the tree, a core whose owner does not never stores it, a quote repost reaches the
+//! quoted author's core, and an unfollow stops it.
 //! The third restarts a follow-mode core and checks it catches up on what it missed by asking
 //! its followee's tree (`/status` counts the events from the tree and the author's server).
 
@@ -155,6 +156,20 @@ fn follow_mode_cores_get_their_followees_posts_over_the_trees_and_nothing_else()
     wait_until("A's post at B, X's post at C", &all, || has(&b, &p1) && has(&c, &x1));
     assert!(!has(&c, &p1) && !has(&d, &p1), "a core whose owner does not follow A stored A's post");
     assert!(!has(&b, &x1) && !has(&d, &x1), "a core whose owner does not follow X stored X's post");
+
+    // X quotes a post of D's owner, who follows nobody: the quote reaches D's core like a
+    // reply (docs/scaling.md "Delivery": `quoted_author`), X's followers (C) over the tree as
+    // before, and no other core.
+    let quoted = "ab".repeat(32);
+    let tags = vec![
+        vec!["e".to_string(), quoted, String::new(), "mention".to_string()],
+        vec!["p".to_string(), hex_d.clone()],
+        vec!["q".to_string()],
+    ];
+    let quote = signed_at(SECRET_L, now(), KIND_POST, tags, "X quotes D");
+    publish(&a, &quote);
+    wait_until("X's quote of D at D and at C", &all, || has(&d, &quote) && has(&c, &quote));
+    assert!(!has(&b, &quote), "a core whose owner neither follows X nor was quoted stored the quote");
 
     // B's owner unfollows A (a newer follow list: X and C instead).
     publish(&b, &follows_of(SECRET_B, t0 + 1, &[&hex_x, HEX_C]));

@@ -17,6 +17,11 @@
 //! Receiving: a broadcast is kept only if it is broadcast-class by these same rules (a reply
 //! that arrives by broadcast is neither stored nor re-served); an event that arrives by unicast
 //! (directly or as sealed mail) is kept only if this node's owner is one of its recipients.
+//!
+//! Follower multicast (issue 10, docs/scaling.md "Delivery"): a broadcast no longer reaches
+//! every node, so a repost or quote repost would reach the reposted author only if they follow
+//! the reposter. Its author's node therefore also sends it to the node of its
+//! [`quoted_author`] (one per event), like a reply; that node keeps it ([`accepts_unicast`]).
 
 use crate::event::{Event, KIND_FOLLOW_LIST, KIND_POST, KIND_PROFILE, KIND_REACTION, KIND_REPOST};
 use crate::hex;
@@ -116,10 +121,40 @@ pub fn is_broadcast_class(ev: &Event) -> bool {
 }
 
 /// True if a node whose owner is `owner` keeps `ev` received by unicast or sealed mail: the
-/// owner is one of the event's recipients (the original stored anything, spec §5.1).
+/// owner is one of the event's recipients (the original stored anything, spec §5.1), or the
+/// author a repost or quote repost names ([`quoted_author`]).
 pub fn accepts_unicast(ev: &Event, owner: &PublicKey) -> bool {
     match classify(ev) {
         Route::Unicast(to) => to.contains(owner),
-        Route::Broadcast | Route::Local => false,
+        Route::Broadcast => quoted_author(ev).as_ref() == Some(owner),
+        Route::Local => false,
     }
+}
+
+/// The author whose event `ev` reposts or quotes (kind 6, kind 16, or a kind 1 with a `q`
+/// tag), to whose node the reposter's node also sends it under follower multicast: the first
+/// `q` tag's pubkey field if it is a key (NIP-18: `["q", id, relay, pubkey]`), else the first
+/// `p` tag (the original's client writes `[["e",id,"","mention"],["p",author],["q"]]` for a
+/// quote and `[["e",id,""],["p",author]]` for a repost, and NIP-18 asks reposts for that `p`
+/// tag). `None` if that is not a key, or is the reposter (a self-quote reaches its followers).
+///
+/// **One per event**, as a like tells only its first `p` tag: both clients name one quoted
+/// event, and a spammer listing many keys buys one unicast, not one per key. The key is the
+/// reposter's claim (nothing proves that author wrote the quoted event), so a repost naming
+/// someone is exactly as strong as a mention of them, which anyone can send already.
+pub fn quoted_author(ev: &Event) -> Option<PublicKey> {
+    let quote = match ev.kind {
+        KIND_REPOST | KIND_GENERIC_REPOST => true,
+        KIND_POST => ev.has_tag("q"),
+        _ => false,
+    };
+    if !quote {
+        return None;
+    }
+    let in_q = ev.tags.iter().find(|t| t.first().map(String::as_str) == Some("q")).and_then(|t| t.get(3));
+    let key = match in_q.and_then(|v| parse_key(v)) {
+        Some(k) => Some(k),
+        None => ev.tag_values("p").next().and_then(parse_key),
+    };
+    key.filter(|k| *k != ev.pubkey)
 }

@@ -64,6 +64,13 @@ pub trait Context {
     fn catchup_plan(&self) -> CatchupPlan {
         CatchupPlan::Peers
     }
+    /// True if broadcasts may not reach every node (`--delivery follow` or `auto`: follower
+    /// multicast is on, or may be somewhere in the network), so a repost or quote repost
+    /// published here also goes to the quoted author's node (`classify::quoted_author`). The
+    /// default: false (everyone gets every broadcast).
+    fn follower_multicast(&self) -> bool {
+        false
+    }
     /// Where `author`'s delivery tree reaches this node (follow mode). The default: unknown.
     fn tree_source(&self, author: &PublicKey) -> TreeSource {
         let _ = author;

@@ -47,6 +47,12 @@ impl app::Context for Ctx<'_> {
         }
     }
 
+    fn follower_multicast(&self) -> bool {
+        // `auto` too: a node cannot tell whether the quoted author's node (or its home) has
+        // switched; in a small network the copy is one duplicate unicast per repost.
+        self.0.delivery() != crate::wire::DeliveryMode::Broadcast
+    }
+
     fn tree_source(&self, author: &PublicKey) -> app::TreeSource {
         match self.0.tree_source(&crate::wire::Key32(author.0)) {
             Some(Some(parent)) => app::TreeSource::Parent(parent),

@@ -428,11 +428,11 @@ const _: () = assert!(INTEREST_SEND_INTERVAL_MS >= INTEREST_UPDATE_INTERVAL_MS);
 
 // ---- per-author delivery trees among cores (topic.rs; docs/scaling.md "Per-author trees") ----
 /// Children a core keeps per topic; a full node pushes a newcomer down to one of its children
-/// (SplitStream). 16 × ≈ 24 B per child entry. Also the most eager copies a core uploads per
+/// (SplitStream). 16 × 32 B per child entry. Also the most eager copies a core uploads per
 /// post it relays: 16 × ≈ 500 B = 8 KB per post.
 pub const TOPIC_CHILDREN: usize = 16;
 /// Topics a core holds state for (its own and its leaves' followees, and those it relays).
-/// ≈ 600 B each worst case (16 children, 4 recent ids, map entry) ⇒ ≈ 19 MiB at the cap; a
+/// ≈ 750 B each worst case (16 children, 4 recent ids, map entry) ⇒ ≈ 24 MiB at the cap; a
 /// realistic core (a few thousand topics, 1–3 children each) holds ≈ 1 MiB.
 pub const TOPIC_CAP: usize = 32_768;
 /// Child entries one peer may hold at a core, over all topics (a subscriber flood from one
@@ -442,10 +442,22 @@ pub const TOPIC_SUBS_PER_PEER: usize = 8_192;
 /// batch is ignored and counted.
 pub const TOPIC_BATCH: usize = 1_024;
 /// Soft state: a subscriber re-sends its topics to each parent this often (one batched frame
-/// per parent: ≈ 9 B per topic per period, plus the parent's ≈ 140 B ack per topic).
+/// per parent: ≈ 9 B per topic per period; the parent acks it only when it has news, see
+/// `TOPIC_QUIET_ACK_MAX_MS`).
 pub const TOPIC_REFRESH_MS: u64 = 5 * 60_000;
 /// A child not refreshed for this long is forgotten (three missed refreshes).
 pub const TOPIC_CHILD_TTL_MS: u64 = 3 * TOPIC_REFRESH_MS;
+/// A parent answers a child's periodic refresh with an ack only if its newest post id (or its
+/// depth) changed since its last ack to that child, or that ack is this old: in steady state
+/// the acks, ≈ 90 % of idle tree control, go away (docs/scaling.md "Per-author trees"). A
+/// post the parent lacks and a child holds then goes up with the author's next post or within
+/// this period, instead of within one refresh. 16 B per child entry (the id's 4-byte prefix
+/// and the instant).
+pub const TOPIC_QUIET_ACK_MAX_MS: u64 = 6 * TOPIC_REFRESH_MS;
+/// A `Subscribe` from a child arriving sooner than this after its previous one is not a
+/// periodic refresh (a child still waiting for its first ack re-sends after
+/// `TOPIC_ACK_TIMEOUT_MS`): it is always acked.
+pub const TOPIC_REFRESH_MIN_GAP_MS: u64 = TOPIC_REFRESH_MS / 2;
 /// A subscription not acknowledged this long is sent again along the ring (the chain up to the
 /// root is ≈ 7 hops × ≤ 300 ms at 100k nodes).
 pub const TOPIC_ACK_TIMEOUT_MS: u64 = 10_000;
@@ -469,6 +481,7 @@ pub const TOPIC_PUSH_UP_MS: u64 = 10_000;
 /// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
 pub const TOPIC_OUTBOX_CAP: usize = 65_536;
 const _: () = assert!(TOPIC_SUBS_PER_PEER < TOPIC_CAP && TOPIC_CHILD_TTL_MS > TOPIC_REFRESH_MS);
+const _: () = assert!(TOPIC_REFRESH_MIN_GAP_MS > TOPIC_ACK_TIMEOUT_MS && TOPIC_QUIET_ACK_MAX_MS > TOPIC_REFRESH_MS);
 /// With `--directory broadcast` the trees' ring is rebuilt from the directory's live cores this
 /// often, and on the next tick whenever the directory's size changed (`RingTable::converged`,
 /// O(cores): ≈ 1 ms at 20,000 records; ≈ 2 KB of table).

@@ -1,7 +1,8 @@
 //! Per-author delivery trees among core nodes (issue 10; docs/scaling.md "Per-author trees"):
 //! Scribe over the ring of `ring.rs`, with SplitStream's push-down when a node is full. Pure and
-//! sans-IO: the caller passes the ring table and the time in, and drains [`TopicOut`]s. Not wired
-//! into nodes yet (the ring is not on the wire; the simulator drives it: `examples/topic_bench.rs`).
+//! sans-IO: the caller passes the ring table and the time in, and drains [`TopicOut`]s. Run in
+//! nodes by `trees.rs`, at scale by `sim/trees.rs` (`examples/trees_bench.rs`). The parent's side
+//! of a subscription (taking children, push-down, acking refreshes) is in `topic_parent.rs`.
 //!
 //! * **Topic.** One per author: its key on the ring is [`topic_of`] (a hash of the author's
 //!   key, so popular authors' roots spread over the cores); its **root** is the key's ring owner.
@@ -13,7 +14,9 @@
 //!   broke tells its children `depth: None` (detached) and they wait for it to rejoin.
 //! * **Soft state.** Children re-send their topics every `TOPIC_REFRESH_MS` in one batch per
 //!   parent; a child not heard for `TOPIC_CHILD_TTL_MS` is forgotten, and a node whose last
-//!   child and own interest are gone unsubscribes. `Unsubscribe` on unfollow.
+//!   child and own interest are gone unsubscribes. `Unsubscribe` on unfollow. A parent acks a
+//!   periodic refresh only if its newest id or depth changed since its last ack to that child,
+//!   or that ack is `TOPIC_QUIET_ACK_MAX_MS` old (a re-sent subscription is always acked).
 //! * **Posts.** The author's home routes the post toward the root (`routed: true`, hop by hop);
 //!   the first tree member on the way floods it over the tree's edges (parent and children, not
 //!   back where it came from), so it never has to climb to the root first. Each member keeps the
@@ -43,9 +46,8 @@ use std::collections::{BTreeMap, VecDeque};
 use sha2::{Digest, Sha256};
 
 use super::params::{
-    TOPIC_ACK_TIMEOUT_MS, TOPIC_BATCH, TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH,
-    TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP, TOPIC_PUSH_UP_MS, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS,
-    TOPIC_SUBS_PER_PEER,
+    TOPIC_ACK_TIMEOUT_MS, TOPIC_BATCH, TOPIC_CAP, TOPIC_MAX_DEPTH, TOPIC_MAX_REDIRECTS, TOPIC_OUTBOX_CAP,
+    TOPIC_PUSH_UP_MS, TOPIC_RECENT, TOPIC_REFRESH_MS, TOPIC_RETRY_SCANS,
 };
 use super::ring::{dist, Hop, RingTable};
 use super::types::Instant;
@@ -67,7 +69,23 @@ pub use super::topic_msg::{PostVerdict, TopicMsg, TopicOut, TopicStats};
 #[derive(Debug, Clone)]
 struct Child {
     node: NodeId,
+    /// Last `Subscribe` from it plus `TOPIC_CHILD_TTL_MS`.
     expires: Instant,
+    /// Our last ack to it: the 4-byte prefix of the newest id it announced, and when.
+    acked: Option<Acked>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Acked {
+    newest: Option<[u8; 4]>,
+    at: Instant,
+}
+
+/// Bounds the memory figure of `TOPIC_CHILDREN` and `TOPIC_CAP` (params.rs).
+const _: () = assert!(std::mem::size_of::<Child>() <= 32);
+
+fn prefix(id: &MsgId) -> [u8; 4] {
+    [id.0[0], id.0[1], id.0[2], id.0[3]]
 }
 
 #[derive(Debug, Clone, Default)]
@@ -163,7 +181,7 @@ impl TopicTable {
             .map(|(k, _)| *k)
             .collect();
         for topic in stale {
-            self.set_depth(topic, None);
+            self.set_depth(topic, None, now);
             self.join(ring, topic, now);
         }
     }
@@ -253,7 +271,7 @@ impl TopicTable {
             Hop::Local => {
                 t.parent = None;
                 self.waiting.remove(&topic);
-                self.set_depth(topic, Some(0));
+                self.set_depth(topic, Some(0), now);
             }
             Hop::Owner(n) | Hop::Forward(n) => {
                 t.parent = Some(n);
@@ -267,30 +285,15 @@ impl TopicTable {
     }
 
     /// Set our depth; on a change tell every child at once (a detached path is `None`).
-    fn set_depth(&mut self, topic: NodeId, depth: Option<u8>) {
+    fn set_depth(&mut self, topic: NodeId, depth: Option<u8>, now: Instant) {
         let Some(t) = self.topics.get_mut(&topic) else { return };
         if t.depth == depth {
             return;
         }
         t.depth = depth;
-        let recent: Vec<MsgId> = t.recent.iter().copied().collect();
         let kids: Vec<NodeId> = t.children.iter().map(|c| c.node).collect();
         for k in kids {
-            self.send(k, TopicMsg::Ack { topic, depth, recent: recent.clone() });
-        }
-    }
-
-    fn drop_child(&mut self, topic: NodeId, node: NodeId) {
-        let Some(t) = self.topics.get_mut(&topic) else { return };
-        let before = t.children.len();
-        t.children.retain(|c| c.node != node);
-        if t.children.len() != before {
-            if let Some(n) = self.per_peer.get_mut(&node) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.per_peer.remove(&node);
-                }
-            }
+            self.ack_child(topic, k, now);
         }
     }
 
@@ -332,78 +335,9 @@ impl TopicTable {
                 };
                 t.parent = None;
                 self.waiting.insert(topic, now);
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.wait_from(now);
             }
-        }
-    }
-
-    fn subscribe(&mut self, ring: &RingTable, from: NodeId, topic: NodeId, now: Instant) {
-        if from == self.me {
-            return;
-        }
-        let expires = now.plus_ms(TOPIC_CHILD_TTL_MS);
-        // Our parent subscribing to us has lost its path: it is our parent no longer.
-        if let Some(t) = self.topics.get_mut(&topic).filter(|t| t.parent == Some(from)) {
-            t.parent = None;
-            self.waiting.insert(topic, now);
-            self.set_depth(topic, None);
-            self.wait_from(now);
-        }
-        if let Some(t) = self.topics.get_mut(&topic) {
-            if let Some(c) = t.children.iter_mut().find(|c| c.node == from) {
-                c.expires = expires;
-                let (depth, recent) = (t.depth, t.recent.iter().copied().collect());
-                if depth.is_some() {
-                    self.send(from, TopicMsg::Ack { topic, depth, recent });
-                }
-                return;
-            }
-        }
-        let root = ring.next_hop(topic) == Hop::Local;
-        let attached = self.topics.get(&topic).is_some_and(|t| t.depth.is_some());
-        let on_path = dist(from.0, topic.0) > dist(self.me.0, topic.0);
-        if !(root || attached || on_path) {
-            self.stats.refused_not_on_path += 1;
-            self.send(from, TopicMsg::Refused { topic });
-            return;
-        }
-        if let Some(t) = self.topics.get(&topic) {
-            if t.children.len() >= TOPIC_CHILDREN {
-                // SplitStream push-down: to one of our children, spread by the subscriber's id,
-                // preferring children nearer the key than the subscriber (they take it as a
-                // routing step even while they are still joining, and distance keeps shrinking).
-                let nearer: Vec<NodeId> =
-                    t.children.iter().map(|c| c.node).filter(|c| dist(c.0, topic.0) < dist(from.0, topic.0)).collect();
-                let pool: Vec<NodeId> =
-                    if nearer.is_empty() { t.children.iter().map(|c| c.node).collect() } else { nearer };
-                let to = pool[(from.0 % pool.len() as u64) as usize];
-                self.stats.redirected += 1;
-                self.send(from, TopicMsg::Redirect { topic, to });
-                return;
-            }
-        }
-        if self.entries_of(from) >= TOPIC_SUBS_PER_PEER {
-            self.stats.refused_peer_cap += 1;
-            self.send(from, TopicMsg::Refused { topic });
-            return;
-        }
-        if !self.topics.contains_key(&topic) {
-            if self.topics.len() >= TOPIC_CAP {
-                self.stats.refused_topic_cap += 1;
-                self.send(from, TopicMsg::Refused { topic });
-                return;
-            }
-            self.topics.insert(topic, Topic::default());
-        }
-        *self.per_peer.entry(from).or_insert(0) += 1;
-        let Some(t) = self.topics.get_mut(&topic) else { return };
-        t.children.push(Child { node: from, expires });
-        let (depth, recent, idle) = (t.depth, t.recent.iter().copied().collect(), t.parent.is_none());
-        if depth.is_some() {
-            self.send(from, TopicMsg::Ack { topic, depth, recent });
-        } else if idle {
-            self.join(ring, topic, now);
         }
     }
 
@@ -423,7 +357,7 @@ impl TopicTable {
         match depth {
             None => {
                 self.waiting.entry(topic).or_insert(now);
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.wait_from(now);
                 return;
             }
@@ -433,7 +367,7 @@ impl TopicTable {
             }
             Some(d) if d.saturating_add(1) >= TOPIC_MAX_DEPTH => {
                 self.stats.loops_cut += 1;
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 if let Some(t) = self.topics.get_mut(&topic) {
                     t.parent = None;
                 }
@@ -445,7 +379,7 @@ impl TopicTable {
                     self.waiting.remove(&topic);
                     t.redirects = 0;
                 }
-                self.set_depth(topic, Some(d + 1));
+                self.set_depth(topic, Some(d + 1), now);
             }
         }
         let Some(t) = self.topics.get_mut(&topic) else { return };
@@ -504,7 +438,7 @@ impl TopicTable {
         for topic in affected {
             self.drop_child(topic, peer);
             if self.topics.get(&topic).is_some_and(|t| t.parent == Some(peer)) {
-                self.set_depth(topic, None);
+                self.set_depth(topic, None, now);
                 self.join(ring, topic, now);
             }
             self.gc(topic);
@@ -574,7 +508,7 @@ impl TopicTable {
             let mut earliest: Option<Instant> = None;
             for (topic, since) in waiting {
                 if now.since(since) >= TOPIC_ACK_TIMEOUT_MS {
-                    self.set_depth(topic, None);
+                    self.set_depth(topic, None, now);
                     self.join(ring, topic, now);
                 } else {
                     let at = since.plus_ms(TOPIC_ACK_TIMEOUT_MS);
@@ -613,6 +547,9 @@ impl TopicTable {
         }
     }
 }
+
+#[path = "topic_parent.rs"]
+mod parent;
 
 #[cfg(test)]
 #[path = "topic_tests.rs"]

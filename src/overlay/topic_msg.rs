@@ -125,4 +125,7 @@ pub struct TopicStats {
     pub outbox_dropped: u64,
     /// Posts passed up to a parent whose ack did not list them.
     pub pushed_up: u64,
+    /// Periodic refreshes not acked: the child was told our newest id lately
+    /// (`TOPIC_QUIET_ACK_MAX_MS`).
+    pub acks_saved: u64,
 }

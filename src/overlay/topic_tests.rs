@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::*;
-use crate::overlay::params::{TOPIC_CAP, TOPIC_CHILDREN, TOPIC_MAX_DEPTH, TOPIC_SUBS_PER_PEER};
+use crate::overlay::params::{TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_MAX_DEPTH, TOPIC_SUBS_PER_PEER};
 use crate::overlay::ring::{RingPeer, RingTable};
 use crate::overlay::SplitMix64;
 
@@ -441,4 +441,41 @@ fn a_relay_that_starts_wanting_the_topic_delivers_the_posts_it_only_passed_on() 
     net.want(relay, topic);
     net.run(T0);
     assert!(!net.has(relay, MsgId([2; 32])));
+}
+
+#[test]
+fn a_periodic_refresh_is_acked_only_when_the_parents_newest_id_changed_or_after_a_while() {
+    use crate::overlay::params::{TOPIC_QUIET_ACK_MAX_MS, TOPIC_REFRESH_MS};
+    let mut net = Net::new(8, 21);
+    let topic = NodeId(0x5555_0000_0000_0000);
+    let root = owner(&net, topic);
+    let child = net.ids().into_iter().find(|n| *n != root).expect("two cores");
+    // `child` subscribes to the root at `at` (ms); the acks the root sends it back.
+    let subscribe = |net: &mut Net, at: u64| -> usize {
+        let ring = &net.rings[&root];
+        let t = net.tables.get_mut(&root).expect("root");
+        t.handle_msg(ring, child, TopicMsg::Subscribe { topics: vec![topic] }, Instant(at));
+        std::iter::from_fn(|| t.poll_output())
+            .filter(|o| matches!(o, TopicOut::Send { to, msg: TopicMsg::Ack { .. } } if *to == child))
+            .count()
+    };
+    assert_eq!(subscribe(&mut net, 0), 1, "a new child is acked");
+    assert_eq!(subscribe(&mut net, 10_000), 1, "a re-sent subscription (the ack was lost) is acked");
+    let mut at = 10_000 + TOPIC_REFRESH_MS;
+    assert_eq!(subscribe(&mut net, at), 0, "a refresh with nothing new is not acked");
+    // A post on the root: the next refresh carries its id (the child may have missed it).
+    let ring = &net.rings[&root];
+    let t = net.tables.get_mut(&root).expect("root");
+    assert_eq!(t.handle_post(ring, None, topic, MsgId([7; 32]), false), PostVerdict::Fresh);
+    while t.poll_output().is_some() {}
+    at += TOPIC_REFRESH_MS;
+    assert_eq!(subscribe(&mut net, at), 1, "the refresh after a new post is acked");
+    let last_ack = at;
+    let mut acks = 0;
+    while at < last_ack + TOPIC_QUIET_ACK_MAX_MS {
+        at += TOPIC_REFRESH_MS;
+        acks += subscribe(&mut net, at);
+    }
+    assert_eq!(acks, 1, "one ack per `TOPIC_QUIET_ACK_MAX_MS` even when nothing changes");
+    assert_eq!(net.tables[&root].stats.acks_saved, 1 + (TOPIC_QUIET_ACK_MAX_MS / TOPIC_REFRESH_MS - 1));
 }

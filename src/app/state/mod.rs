@@ -13,7 +13,7 @@ mod snapshot;
 use log::{debug, info, warn};
 
 use super::answer::{answer_author, answer_fetch, answer_sync, answers, FetchTable};
-use super::classify::{accepts_unicast, classify, is_broadcast_class, Route};
+use super::classify::{accepts_unicast, classify, is_broadcast_class, quoted_author, Route};
 use super::limit::AnswerLimiter;
 use super::mailbox::{Deposited, Mailbox};
 use super::msg::{self, AppMsg, Bytes, FetchTarget};
@@ -283,7 +283,20 @@ impl App {
 
     fn on_published(&mut self, ev: VerifiedEvent, now: UnixTime, ctx: &dyn Context) {
         match classify(&ev) {
-            Route::Broadcast => self.emit(Output::Broadcast(ev)),
+            Route::Broadcast => {
+                // Under follower multicast a repost reaches the reposter's followers only:
+                // the reposted author's node gets it like a reply (resend queue, sealed mail
+                // when offline), once.
+                let quoted = quoted_author(&ev).map(|k| k.node_id()).filter(|n| *n != ctx.me());
+                if let Some(node) = quoted.filter(|_| ctx.follower_multicast()) {
+                    if let Some((d, id)) = self.resend.insert((node, ev.id), now) {
+                        self.stats.resend_dropped += 1;
+                        warn!("app: resend queue full; dropped {id} for node {d}");
+                    }
+                    self.outbox_dirty = true;
+                }
+                self.emit(Output::Broadcast(ev));
+            }
             Route::Unicast(to) => {
                 let me = ctx.me();
                 let mut nodes: Vec<NodeId> = Vec::new();

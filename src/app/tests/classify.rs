@@ -1,7 +1,7 @@
 //! The §5.1 table row by row with the original's fixtures, and the receiving rules.
 
 use super::*;
-use crate::app::classify::{accepts_unicast, classify, is_broadcast_class, Route};
+use crate::app::classify::{accepts_unicast, classify, is_broadcast_class, quoted_author, Route};
 
 #[test]
 fn e1_post_is_broadcast() {
@@ -139,4 +139,30 @@ fn kinds_the_network_does_not_carry_stay_local() {
     for kind in [2, 4, 8, 13, 14, 30023, 30078, 1984] {
         assert_eq!(classify(&signed(&a, 1, kind, &[], "")), Route::Local, "kind {kind}");
     }
+}
+
+#[test]
+fn a_repost_or_quote_names_one_quoted_author_whom_a_unicast_copy_may_reach() {
+    // The original's client: repost E6 and quote E7 `p`-tag the quoted author (A).
+    assert_eq!(quoted_author(&fixture("E6")), Some(pk_a()));
+    assert_eq!(quoted_author(&fixture("E7")), Some(pk_a()));
+    assert!(accepts_unicast(&fixture("E7"), &pk_a()) && accepts_unicast(&fixture("E6"), &pk_a()));
+    assert!(!accepts_unicast(&fixture("E7"), &pk_b()), "only the quoted author keeps a unicast quote");
+    assert_eq!(quoted_author(&fixture("E1")), None, "a plain post quotes nobody");
+    assert_eq!(quoted_author(&fixture("E2")), None, "a reply is unicast by its own rule");
+    let b = user(B_SECRET);
+    let (a, c) = (pk_a().to_hex(), pk_c().to_hex());
+    // NIP-18's `q` tag carries the pubkey: it wins over the `p` tags.
+    let nip18 = signed(&b, 1_717_000_000, 1, &[&["p", &c], &["q", "00", "", &a]], "quoting");
+    assert_eq!(quoted_author(&nip18), Some(pk_a()));
+    // A spammer listing many keys buys one copy: the first `p` tag only.
+    let many = signed(&b, 1_717_000_000, 1, &[&["q"], &["p", &c], &["p", &a], &["p", &c]], "spam");
+    assert_eq!(quoted_author(&many), Some(pk_c()));
+    assert!(!accepts_unicast(&many, &pk_a()), "a later p tag of a quote is not a recipient");
+    let generic = signed(&b, 1_717_000_000, 16, &[&["e", "00"], &["p", &c], &["k", "1"]], "");
+    assert_eq!(quoted_author(&generic), Some(pk_c()));
+    let own = signed(&b, 1_717_000_000, 6, &[&["e", "00"], &["p", &pk_b().to_hex()]], "");
+    assert_eq!(quoted_author(&own), None, "a self-repost reaches its followers only");
+    let bad = signed(&b, 1_717_000_000, 6, &[&["e", "00"], &["p", "zz"], &["p", &a]], "");
+    assert_eq!(quoted_author(&bad), None, "a malformed first p tag names nobody");
 }

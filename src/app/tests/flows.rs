@@ -50,6 +50,39 @@ fn every_kind_reaches_exactly_the_nodes_of_the_table() {
 }
 
 #[test]
+fn under_follower_multicast_a_repost_or_quote_reaches_the_quoted_author_like_a_reply() {
+    // Broadcasts reach nobody here (follow mode, nobody follows the reposters): B's repost
+    // (E6) and C's quote repost (E7) of A's post still reach A's node, and nobody else's.
+    let mut net = abc();
+    net.dir.follow = true;
+    net.publish(&pk_b(), verified("E6"));
+    net.publish(&pk_c(), verified("E7"));
+    net.publish(&pk_a(), verified("E1"));
+    assert_eq!(holders(&net, &fixture("E6")), vec![pk_a(), pk_b()]);
+    assert_eq!(holders(&net, &fixture("E7")), vec![pk_a(), pk_c()]);
+    assert_eq!(holders(&net, &fixture("E1")), vec![pk_a()], "a plain post is not unicast");
+    assert!(net.node(&pk_b()).app.resend().is_empty() && net.node(&pk_c()).app.resend().is_empty());
+    // With every broadcast reaching everyone, no extra copy is sent.
+    let mut net = abc();
+    net.publish(&pk_b(), verified("E6"));
+    assert!(net.node(&pk_a()).received.is_empty(), "a unicast copy under broadcast delivery");
+    assert_eq!(holders(&net, &fixture("E6")), vec![pk_a(), pk_b(), pk_c()]);
+}
+
+#[test]
+fn an_offline_quoted_author_gets_the_quote_from_its_support_servers() {
+    let mut net = abcde();
+    net.dir.follow = true;
+    net.set_online(&pk_a(), false);
+    net.publish(&pk_c(), verified("E7"));
+    assert!(!net.node(&pk_a()).store.has(&fixture("E7").id));
+    net.set_online(&pk_c(), false);
+    net.set_online(&pk_a(), true);
+    net.input(pk_a().node_id(), Input::Joined);
+    assert!(net.node(&pk_a()).store.has(&fixture("E7").id), "A got the quote while C is offline");
+}
+
+#[test]
 fn a_reply_arriving_by_broadcast_is_not_kept() {
     let mut net = abc();
     net.input(pk_c().node_id(), Input::Broadcast(verified("E2")));

@@ -64,6 +64,9 @@ use crate::testkit::FakeStore;
 #[derive(Clone, Default)]
 struct Dir {
     nodes: BTreeMap<NodeId, (PublicKey, bool)>,
+    /// Follower multicast with nobody following anybody: broadcasts reach no other node, and
+    /// the contexts say so (`Context::follower_multicast`).
+    follow: bool,
 }
 
 /// A [`Context`] seen from one node.
@@ -88,12 +91,15 @@ impl Context for Ctx<'_> {
     fn neighbours(&self) -> Vec<NodeId> {
         self.dir.nodes.iter().filter(|(n, (_, up))| **n != self.me && *up).map(|(n, _)| *n).collect()
     }
+    fn follower_multicast(&self) -> bool {
+        self.dir.follow
+    }
 }
 
 /// A ring context with just ids (keys are irrelevant for ring tests).
 fn ring_dir(ids: &[u64]) -> Dir {
     let key = node_secret(9).public_key();
-    Dir { nodes: ids.iter().map(|i| (NodeId(*i), (key, true))).collect() }
+    Dir { nodes: ids.iter().map(|i| (NodeId(*i), (key, true))).collect(), follow: false }
 }
 
 /// One node of the in-process network.
@@ -205,7 +211,8 @@ impl Net {
                 }
             }
             Output::Broadcast(ev) => {
-                let targets: Vec<NodeId> = self.nodes.keys().copied().filter(|n| *n != from && self.up(*n)).collect();
+                let targets: Vec<NodeId> =
+                    self.nodes.keys().copied().filter(|n| *n != from && self.up(*n) && !self.dir.follow).collect();
                 for t in targets {
                     self.input_no_run(t, Input::Broadcast(ev.clone()));
                 }

@@ -89,6 +89,11 @@ pub struct TreeReport {
     pub broadcast_core_upload_mb_day: f64,
     /// Tree control traffic per core once joined (refreshes and acks), sent + received, KB/min.
     pub idle_control_kb_min: f64,
+    /// The same over the refresh period right after the posts (a parent acks a refresh only
+    /// when its newest id changed since its last ack to that child, `TOPIC_QUIET_ACK_MAX_MS`).
+    pub control_after_posts_kb_min: f64,
+    /// Refreshes not acked (`TopicStats::acks_saved`), all cores, whole run.
+    pub acks_saved: u64,
     /// Leaf MB/day, mean and max over leaves (followees × posts/day × `LEAF_BYTES_PER_POST`).
     pub leaf_mb_day_mean: f64,
     /// See `leaf_mb_day_mean`.
@@ -415,6 +420,11 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
             w.arrival.iter().enumerate().filter(|(c, t)| t.is_some() && !w.tables[*c].wants(topic)).count() as u64;
         bcast_slowest = bcast_slowest.max(broadcast_flood(&w.ids, &adj, home, &homes, &node_ids, start + lat) - start);
     }
+    let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
+    let t0 = w.now;
+    w.run_until(t0 + TOPIC_REFRESH_MS);
+    let after = (w.sent.iter().sum::<u64>() - s0 + w.recv.iter().sum::<u64>() - r0) as f64;
+    rep.control_after_posts_kb_min = after / cores as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
     delays.sort_unstable();
     rep.slowest_ms = delays.last().copied().unwrap_or(0);
     rep.p99_ms = percentile(&delays, 0.99);
@@ -452,6 +462,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         rep.false_roots += t.stats.false_root;
         rep.loops_cut += t.stats.loops_cut;
         rep.redirected += t.stats.redirected;
+        rep.acks_saved += t.stats.acks_saved;
     }
     rep
 }
