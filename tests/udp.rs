@@ -149,6 +149,32 @@ fn a_lost_last_datagram_rides_on_a_later_tcp_frame() {
     assert_eq!(dropped_datagrams(&b), 0, "no honest datagram dropped");
 }
 
+/// On a quiet clean link the tail rides on the idle Ping (or its Pong) about
+/// `PING_IDLE_CORE_MS` after the post: no probe datagram at all. Slow (≈ 31 s): run with
+/// `cargo test --test udp -- --ignored`.
+#[test]
+#[ignore]
+fn a_quiet_links_tail_rides_on_the_idle_ping() {
+    let dirs: Vec<TempDir> = (0..2).map(|i| TempDir::new(&format!("udpping-{i}"))).collect();
+    let a = start_node(&user(0).public_key().to_hex(), &dirs[0], None);
+    let b = start_node(&user(1).public_key().to_hex(), &dirs[1], Some(overlay_addr(&a)));
+    let nodes = [&a, &b];
+    wait_converged(&nodes, 2);
+    wait_until("the link to work both ways", &nodes, || {
+        nodes.iter().all(|n| transport(n, "datagram_links") >= 1 && transport(n, "datagrams_received") >= 1)
+    });
+    let p = post(0, "quiet".into());
+    publish(&a, &p);
+    wait_until("the post to reach B", &nodes, || has(&b, &p));
+    let sent = std::time::Instant::now();
+    wait_until("A's tail to ride or be probed", &nodes, || {
+        transport(&a, "datagram_tail_rides") + transport(&a, "datagram_tail_probes") >= 1
+    });
+    eprintln!("tail settled {:?} after the post", sent.elapsed());
+    assert_eq!(transport(&a, "datagram_tail_probes"), 0, "no probe datagram");
+    assert_eq!(transport(&a, "datagram_tail_rides"), 1, "the tail rode on a TCP frame");
+}
+
 #[test]
 fn forged_replayed_and_garbage_datagrams_are_dropped_and_counted_never_a_ban() {
     let (_dirs, a, b) = pair("udp-hostile");
