@@ -466,18 +466,25 @@ impl Links {
 
     /// A frame is about to go to `conn`'s peer by TCP: if a tail is armed on a link that rides
     /// and the last datagram left at least [`TAIL_RIDE_MS`] ago, the sequence number to send
-    /// with it (`Msg::LinkSent`, in the same write, so in the same segment); the tail probe is
-    /// then disarmed. `None`: nothing to add.
-    pub fn tail_ride(&mut self, conn: ConnId) -> Option<u32> {
-        let now = self.now;
-        let link = self.by_conn.get_mut(&conn)?;
-        if !link.rides || link.tail_at.is_none() || now < link.last_sealed.plus_ms(TAIL_RIDE_MS) {
+    /// with it (`Msg::LinkSent`, in the same write, so in the same segment). `None`: nothing to
+    /// add. The tail stays armed until [`Links::rode`] says the frame was queued.
+    pub fn tail_ride(&self, conn: ConnId) -> Option<u32> {
+        let link = self.by_conn.get(&conn)?;
+        if !link.rides || link.tail_at.is_none() || self.now < link.last_sealed.plus_ms(TAIL_RIDE_MS) {
             return None;
         }
-        let seq = link.peer.as_ref()?.next_seq.checked_sub(1)?;
-        link.tail_at = None;
-        self.stats.tail_rides += 1;
-        Some(seq)
+        link.peer.as_ref()?.next_seq.checked_sub(1)
+    }
+
+    /// The `LinkSent` of [`Links::tail_ride`] was queued on the TCP stream (which delivers it
+    /// while the connection lives): the tail probe is disarmed. Not called when the send queue
+    /// had no room for it, so the probe still comes.
+    pub fn rode(&mut self, conn: ConnId) {
+        if let Some(link) = self.by_conn.get_mut(&conn) {
+            if link.tail_at.take().is_some() {
+                self.stats.tail_rides += 1;
+            }
+        }
     }
 
     /// The peer on `conn` says (`Msg::LinkSent`) that `seq` is the last datagram it sealed for

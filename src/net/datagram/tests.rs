@@ -318,6 +318,7 @@ fn a_lost_last_datagram_rides_on_a_tcp_frame_sent_anyway_and_is_resent() {
     // The idle Ping (or the Pong answering the peer's) leaves by TCP 30 s later: the tail rides.
     b.tick(t0.plus_ms(400 + 30_000));
     let seq = b.tail_ride(ConnId(2)).expect("the tail rides on the Ping");
+    b.rode(ConnId(2));
     assert_eq!(b.tail_ride(ConnId(2)), None, "once per tail");
     let seqs = a.on_sent(ConnId(1), seq).expect("the last datagram never came");
     assert_eq!(b.resend(ConnId(2), &seqs), vec![gossip_frame(2)], "the lost post comes by TCP");
@@ -334,6 +335,9 @@ fn a_lost_last_datagram_rides_on_a_tcp_frame_sent_anyway_and_is_resent() {
     b.advance(t0.plus_ms(60_000 + TAIL_RIDE_MS));
     let seq = b.tail_ride(ConnId(2)).expect("rides");
     assert_eq!(a.on_sent(ConnId(1), seq), None, "everything arrived");
+    // A `LinkSent` that found no room in the send queue (not `rode`) leaves the probe armed.
+    let probes = b.tick(t0.plus_ms(60_000 + TAIL_PROBE_MS));
+    assert_eq!(probes.len(), 1, "the tail was not taken: the (lossy link's) probe still comes");
 }
 
 /// Bounded repair without a TCP frame to ride on (the peer keeps the link busy the other way,

@@ -95,8 +95,10 @@ impl OverlayRuntime<'_> {
     /// (`datagram::TAIL_QUIET_MS`).
     pub(super) fn ride_tail(&mut self, conn: ConnId) {
         if let Some(seq) = self.dg.links.tail_ride(conn) {
-            log::debug!("datagram link {conn:?}: tail {seq} rides on a TCP frame");
-            let _ = self.net.send(conn, &Msg::LinkSent(seq));
+            if self.net.send(conn, &Msg::LinkSent(seq)) != super::SendOutcome::Full {
+                log::debug!("datagram link {conn:?}: tail {seq} rides on a TCP frame");
+                self.dg.links.rode(conn);
+            }
         }
     }
 
