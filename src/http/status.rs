@@ -109,6 +109,7 @@ fn transport(t: &crate::http::TransportInfo) -> Value {
         "datagram_fallbacks": t.datagrams.fallbacks,
         "datagram_retries": t.datagrams.retries,
         "datagram_tail_probes": t.datagrams.tail_probes,
+        "datagram_tail_rides": t.datagrams.tail_rides,
         "datagrams_by_kind": datagram_kinds(&t.datagrams),
         "datagram_send_failed": t.datagram_send_failed,
     })

@@ -63,8 +63,32 @@ pub const FALLBACK_RETRY_MAX_MS: u64 = 16 * 60_000;
 /// last datagram before a quiet spell is never seen missing (in a 2-node network nothing else
 /// repairs it). Cost: one 52 B packet (24 B + IPv4/UDP headers) per burst of posts per link,
 /// none while posts keep coming faster than this; none after a datagram of IHAVEs only
-/// ([`Links::seal_ihaves`]).
+/// ([`Links::seal_ihaves`]). This wait applies to a lossy link ([`LOSSY_MEMORY_MS`]) and to a
+/// peer of an older build; any other link waits [`TAIL_QUIET_MS`] for a TCP frame to carry
+/// the tail instead.
 pub const TAIL_PROBE_MS: u64 = 1_000;
+/// On a link whose peer reads `Msg::LinkSent` and that lost nothing lately, the tail rides on
+/// the next TCP frame to that peer at least [`TAIL_RIDE_MS`] after the last datagram (on a
+/// quiet link: the idle `Ping` of the dialling side, `PING_IDLE_CORE_MS` after the last
+/// traffic and checked every `TICK_CORE_MS`, or the `Pong` answering the peer's), for 12 B
+/// (the `LinkSent` frame) in a segment sent anyway; only if no such frame went within this long is the probe
+/// datagram sent. So a lost last datagram is asked for within this bound (+ one round trip),
+/// and on a quiet clean link the tail costs no packet.
+pub const TAIL_QUIET_MS: u64 = 35_000;
+/// A tail rides on a TCP frame only this long after the link's last datagram: an earlier
+/// frame could overtake a datagram still in flight, and the receiver would ask for it (a
+/// needless resend, counted toward the fallback).
+pub const TAIL_RIDE_MS: u64 = 1_000;
+/// A link whose peer asked for a datagram again (a loss) within this long gets the quick tail
+/// probe ([`TAIL_PROBE_MS`]) again: where loss was seen, a repair within a second is worth a
+/// packet per burst.
+pub const LOSSY_MEMORY_MS: u64 = 10 * 60_000;
+
+// The idle Ping (or its Pong) comes before the probe would: with 2 s for the round trip and a
+// late wake.
+const _: () =
+    assert!(TAIL_QUIET_MS >= crate::overlay::params::PING_IDLE_CORE_MS + crate::overlay::params::TICK_CORE_MS + 2_000);
+const _: () = assert!(TAIL_RIDE_MS <= TAIL_PROBE_MS && TAIL_PROBE_MS < TAIL_QUIET_MS);
 
 const _: () = assert!(FALLBACK_RETRY_MS <= FALLBACK_RETRY_MAX_MS);
 
@@ -112,8 +136,10 @@ pub struct DatagramStats {
     pub fallbacks: u64,
     /// Fallen-back links that tried datagrams again ([`FALLBACK_RETRY_MS`]).
     pub retries: u64,
-    /// Empty datagrams sent after a link's last payload ([`TAIL_PROBE_MS`]).
+    /// Empty datagrams sent after a link's last payload ([`TAIL_PROBE_MS`], [`TAIL_QUIET_MS`]).
     pub tail_probes: u64,
+    /// Tails that rode on a TCP frame sent anyway (`Msg::LinkSent`) instead of a probe.
+    pub tail_rides: u64,
     /// Empty datagrams sent to prove a path (a link's first probe and re-probes; not the tail
     /// probes): with `tail_probes`, every datagram without frames.
     pub path_probes: u64,
@@ -210,8 +236,14 @@ struct Link {
     /// Fallbacks of this link so far (doubles the next retry's wait).
     fallbacks: u32,
     /// When the tail probe is due: set by a payload datagram, cleared by any later datagram
-    /// but one of IHAVEs only.
+    /// but one of IHAVEs only, and by a TCP frame that carried the tail ([`Links::tail_ride`]).
     tail_at: Option<Instant>,
+    /// When the last datagram of any kind was sealed (a tail rides only [`TAIL_RIDE_MS`] later).
+    last_sealed: Instant,
+    /// The peer reads `Msg::LinkSent` ([`Links::ride_tails`]).
+    rides: bool,
+    /// Until when the link counts as lossy ([`LOSSY_MEMORY_MS`] after the peer's last ask).
+    lossy_until: Option<Instant>,
     /// Where the last one came from (see [`Links::learn`]): it can arrive before the peer's
     /// offer (UDP overtakes the TCP stream), and then it is the address the offer goes to.
     from: Option<SocketAddr>,
@@ -318,6 +350,9 @@ impl Links {
                 fallen_back: None,
                 fallbacks: 0,
                 tail_at: None,
+                last_sealed: Instant(0),
+                rides: false,
+                lossy_until: None,
             },
         );
         true
@@ -377,8 +412,11 @@ impl Links {
         let d = seal(peer.token, &peer.key, seq, frames);
         let addr = peer.addr;
         link.tail_at = None;
+        link.last_sealed = self.now;
         if !frames.is_empty() {
-            link.tail_at = Some(self.now.plus_ms(TAIL_PROBE_MS));
+            let lossy = link.lossy_until.is_some_and(|t| t > self.now);
+            let wait = if link.rides && !lossy { TAIL_QUIET_MS } else { TAIL_PROBE_MS };
+            link.tail_at = Some(self.now.plus_ms(wait));
             link.payloads += 1;
             if link.ring.len() == RESEND_RING {
                 link.ring.pop_front();
@@ -418,6 +456,54 @@ impl Links {
         sealed
     }
 
+    /// The peer on `conn` reads `Msg::LinkSent` (it announced `FEATURE_LINK_SENT`): our tails
+    /// may ride on TCP frames to it ([`TAIL_QUIET_MS`]).
+    pub fn ride_tails(&mut self, conn: ConnId) {
+        if let Some(link) = self.by_conn.get_mut(&conn) {
+            link.rides = true;
+        }
+    }
+
+    /// A frame is about to go to `conn`'s peer by TCP: if a tail is armed on a link that rides
+    /// and the last datagram left at least [`TAIL_RIDE_MS`] ago, the sequence number to send
+    /// with it (`Msg::LinkSent`, in the same write, so in the same segment). `None`: nothing to
+    /// add. The tail stays armed until [`Links::rode`] says the frame was queued.
+    pub fn tail_ride(&self, conn: ConnId) -> Option<u32> {
+        let link = self.by_conn.get(&conn)?;
+        if !link.rides || link.tail_at.is_none() || self.now < link.last_sealed.plus_ms(TAIL_RIDE_MS) {
+            return None;
+        }
+        link.peer.as_ref()?.next_seq.checked_sub(1)
+    }
+
+    /// The `LinkSent` of [`Links::tail_ride`] was queued on the TCP stream (which delivers it
+    /// while the connection lives): the tail probe is disarmed. Not called when the send queue
+    /// had no room for it, so the probe still comes.
+    pub fn rode(&mut self, conn: ConnId) {
+        if let Some(link) = self.by_conn.get_mut(&conn) {
+            if link.tail_at.take().is_some() {
+                self.stats.tail_rides += 1;
+            }
+        }
+    }
+
+    /// The peer on `conn` says (`Msg::LinkSent`) that `seq` is the last datagram it sealed for
+    /// us: those after the highest we got never came. Returns them to ask for (the newest
+    /// [`MAX_RESEND_ASK`], as for a gap) and takes `seq` as received (its frames come by TCP,
+    /// so a later datagram does not ask for them again). `None` if nothing is missing or no
+    /// datagram of the peer ever arrived (its payloads go by datagram only after that).
+    pub fn on_sent(&mut self, conn: ConnId, seq: u32) -> Option<Vec<u32>> {
+        let link = self.by_conn.get_mut(&conn)?;
+        let before = link.window.highest;
+        if before == 0 || seq <= before {
+            return None;
+        }
+        link.window.record(seq);
+        self.stats.lost += u64::from(seq - before);
+        let first = (before + 1).max(seq.saturating_sub(MAX_RESEND_ASK as u32 - 1));
+        Some((first..=seq).collect())
+    }
+
     /// After [`Links::open`]: the sequence numbers a gap before that datagram skipped, to ask
     /// its peer for by `Msg::LinkResend` (at most [`MAX_RESEND_ASK`]).
     pub fn take_asks(&mut self) -> Option<(ConnId, Vec<u32>)> {
@@ -450,6 +536,9 @@ impl Links {
         }
         link.asked += out.len() as u64;
         self.stats.resent += out.len() as u64;
+        if !out.is_empty() {
+            link.lossy_until = Some(self.now.plus_ms(LOSSY_MEMORY_MS));
+        }
         if link.fallen_back.is_none()
             && link.asked >= FALLBACK_MIN_LOST
             && link.asked * FALLBACK_LOSS_DIV > link.payloads

@@ -132,11 +132,13 @@ fn hand_back(msg: &Msg) -> bool {
 /// Outcome of [`Net::send`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Queued, or dropped and counted (no connection, no room, cannot encode).
+    /// Queued, or dropped and counted (no connection, cannot encode).
     Ok,
     /// An eager `Gossip` push or an `IHave` found no room: hand it back to the overlay
     /// (`Input::Shed`).
     Shed,
+    /// Another frame found no room: dropped and counted (`dropped_full`).
+    Full,
 }
 
 /// The transport: writer handles by connection, and the inbox the tasks report to.
@@ -359,7 +361,7 @@ impl<'a> Net<'a> {
         }
         self.stats.dropped_full += 1;
         log::debug!("send queue of {conn:?} full: {} dropped", msg.name());
-        SendOutcome::Ok
+        SendOutcome::Full
     }
 
     /// Close a connection: its writer flushes what is queued, then shuts the socket down,

@@ -311,6 +311,7 @@ impl<'a> OverlayRuntime<'a> {
                 return self.on_link(conn, port, token, key.0);
             }
             NetEvent::Frame(conn, crate::wire::Msg::LinkResend(seqs)) => return self.on_link_resend(conn, &seqs),
+            NetEvent::Frame(conn, crate::wire::Msg::LinkSent(seq)) => return self.on_link_sent(conn, seq),
             NetEvent::Frame(conn, msg) => {
                 if let Some(b) = boot {
                     b.on_frame(conn);
@@ -383,6 +384,7 @@ impl<'a> OverlayRuntime<'a> {
                 if self.try_datagram(conn, &msg) {
                     return;
                 }
+                self.ride_tail(conn);
                 if self.net.send(conn, &msg) == SendOutcome::Shed {
                     self.overlay.handle_input(Input::Shed { conn, msg }, self.clock);
                 }

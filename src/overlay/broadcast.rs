@@ -156,6 +156,7 @@ impl Overlay {
         }
         for n in lazy {
             if !self.hold_if_named(n, g.id, g.round, from) {
+                log::debug!("IHAVE of {:?} {} (from {from:?}) queued for {n}", g.kind, g.id);
                 self.queue_ihave(n, g.id, g.round);
             }
         }

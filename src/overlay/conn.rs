@@ -225,6 +225,7 @@ impl Overlay {
             | crate::wire::FEATURE_TREES
             | crate::wire::FEATURE_DIR_IDS
             | crate::wire::FEATURE_ALSO
+            | crate::wire::FEATURE_LINK_SENT
             | ring;
         let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
@@ -569,7 +570,7 @@ impl Overlay {
         match msg {
             Msg::Hello(_) | Msg::Auth(_) => self.fail_handshake(conn),
             // The transport's (`net::datagram`); one that reaches the overlay is ignored.
-            Msg::Link { .. } | Msg::LinkResend(_) => {}
+            Msg::Link { .. } | Msg::LinkResend(_) | Msg::LinkSent(_) => {}
             Msg::Ping(n) => self.send(conn, Msg::Pong(n)),
             Msg::Pong(_) => {}
             Msg::ReachCheck(addr) => self.on_reach_check(conn, from, addr),

@@ -42,7 +42,7 @@ pub(crate) fn put_msg(out: &mut Vec<u8>, msg: &Msg) {
             put_uint(out, h.nonce);
         }
         Msg::Auth(sig) => put_bin(out, &sig.0),
-        Msg::Ping(n) | Msg::Pong(n) => put_uint(out, u64::from(*n)),
+        Msg::Ping(n) | Msg::Pong(n) | Msg::LinkSent(n) => put_uint(out, u64::from(*n)),
         Msg::Link { port, token, key } => {
             put_array_len(out, 3);
             put_uint(out, u64::from(*port));
@@ -340,6 +340,7 @@ pub(crate) fn read_msg(r: &mut Reader<'_>) -> R<Msg> {
             Msg::Link { port: r.uint()?, token: r.uint()?, key: Key32(r.bin_array()?) }
         }
         b"LinkResend" => Msg::LinkResend(read_list(r, |r| r.uint())?),
+        b"LinkSent" => Msg::LinkSent(r.uint()?),
         b"ReachCheck" => Msg::ReachCheck(read_addr(r)?),
         b"ReachResult" => {
             r.fields(2)?;

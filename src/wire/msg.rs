@@ -82,6 +82,9 @@ pub const FEATURE_DIR_IDS: u8 = 16;
 /// Bit 5: it understands [`Msg::GossipAlso`] (an eager copy that names the other peers its
 /// sender pushed it to; issue 11, docs/overlay.md §4 "Eager copies that name their twins").
 pub const FEATURE_ALSO: u8 = 32;
+/// Bit 6: it understands [`Msg::LinkSent`] (the last datagram sequence number, riding on a TCP
+/// frame that is sent anyway instead of a tail probe datagram; issue 11, `net::datagram`).
+pub const FEATURE_LINK_SENT: u8 = 64;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -494,6 +497,13 @@ pub enum Msg {
     /// announce it lazily to those while the sender's link stays up (overlay `also.rs`).
     #[cfg_attr(test, serde(rename = "GA"))]
     GossipAlso(Gossip, Vec<NodeId>),
+    // --- issue 11 (tail loss without a packet of its own). Sent only to peers whose `Hello`
+    // announced [`FEATURE_LINK_SENT`]. ---
+    /// The highest datagram sequence number the sender sealed on this connection's link: it
+    /// rides on a TCP frame sent anyway (the idle `Ping`, its `Pong`), and a receiver that never
+    /// got the datagrams up to it asks for them (`LinkResend`) as for any gap. Handled by the
+    /// transport, never by the overlay.
+    LinkSent(u32),
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -601,6 +611,7 @@ impl Msg {
             Msg::Pong(_) => "Pong",
             Msg::Link { .. } => "Link",
             Msg::LinkResend(_) => "LinkResend",
+            Msg::LinkSent(_) => "LinkSent",
             Msg::ReachCheck(_) => "ReachCheck",
             Msg::ReachResult { .. } => "ReachResult",
             Msg::Join => "Join",

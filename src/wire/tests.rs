@@ -164,6 +164,10 @@ fn samples() -> Vec<Msg> {
             Gossip { id: MsgId::UNSET, round: 0, kind: GossipKind::Event, body: Body::from_slice(&[]) },
             vec![],
         ),
+        // Appended with FEATURE_LINK_SENT (issue 11, tail loss): the last datagram sequence
+        // number, riding on a TCP frame sent anyway.
+        Msg::LinkSent(7),
+        Msg::LinkSent(u32::MAX),
     ]
 }
 

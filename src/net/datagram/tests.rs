@@ -297,6 +297,96 @@ fn a_lost_last_datagram_is_revealed_by_the_tail_probe_and_resent() {
     assert_eq!(b.stats().tail_probes, 1);
 }
 
+/// Tail loss on a clean link to a peer that reads `Msg::LinkSent`: no probe datagram of its
+/// own; the tail rides on a TCP frame sent anyway (the idle Ping or its Pong), the receiver
+/// sees what never came and asks for it, and it is resent. Before this, the link sent an empty
+/// datagram `TAIL_PROBE_MS` after every burst (one packet per burst per link).
+#[test]
+fn a_lost_last_datagram_rides_on_a_tcp_frame_sent_anyway_and_is_resent() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    b.ride_tails(ConnId(2));
+    let t0 = Instant(10_000);
+    b.tick(t0);
+    let (_, first) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    b.tick(t0.plus_ms(400));
+    let (_, _lost) = b.seal_for(ConnId(2), &gossip_frame(2), false).expect("usable");
+    a.open(&first).expect("first arrives");
+    assert_eq!(b.tail_ride(ConnId(2)), None, "a frame right after the datagram could overtake it");
+    assert!(b.tick(t0.plus_ms(400 + TAIL_PROBE_MS)).is_empty(), "no probe datagram on a clean link");
+    assert_eq!(b.poll_timeout(), Some(t0.plus_ms(400 + TAIL_QUIET_MS)), "the probe waits for the bound");
+    // The idle Ping (or the Pong answering the peer's) leaves by TCP 30 s later: the tail rides.
+    b.tick(t0.plus_ms(400 + 30_000));
+    let seq = b.tail_ride(ConnId(2)).expect("the tail rides on the Ping");
+    b.rode(ConnId(2));
+    assert_eq!(b.tail_ride(ConnId(2)), None, "once per tail");
+    let seqs = a.on_sent(ConnId(1), seq).expect("the last datagram never came");
+    assert_eq!(b.resend(ConnId(2), &seqs), vec![gossip_frame(2)], "the lost post comes by TCP");
+    assert!(b.tick(t0.plus_ms(60_000)).is_empty(), "no probe after the ride");
+    assert_eq!(b.poll_timeout(), None);
+    assert_eq!((b.stats().tail_probes, b.stats().tail_rides), (0, 1));
+    assert_eq!(a.stats().lost, 1);
+    // A later datagram does not ask for it again (it was taken as received).
+    let (_, next) = b.seal_for(ConnId(2), &gossip_frame(3), false).expect("usable");
+    a.open(&next).expect("arrives");
+    assert!(a.take_asks().is_none(), "nothing missing any more");
+    // Nothing lost: the same ride asks for nothing (a TCP frame before the lossy link's quick
+    // probe: it rides there too).
+    b.advance(t0.plus_ms(60_000 + TAIL_RIDE_MS));
+    let seq = b.tail_ride(ConnId(2)).expect("rides");
+    assert_eq!(a.on_sent(ConnId(1), seq), None, "everything arrived");
+    // A `LinkSent` that found no room in the send queue (not `rode`) leaves the probe armed.
+    let probes = b.tick(t0.plus_ms(60_000 + TAIL_PROBE_MS));
+    assert_eq!(probes.len(), 1, "the tail was not taken: the (lossy link's) probe still comes");
+}
+
+/// Bounded repair without a TCP frame to ride on (the peer keeps the link busy the other way,
+/// so no idle Ping): the probe datagram comes `TAIL_QUIET_MS` after the last payload. And where
+/// loss was seen, the quick probe (`TAIL_PROBE_MS`) is back for `LOSSY_MEMORY_MS`.
+#[test]
+fn a_tail_is_probed_within_the_quiet_bound_and_quickly_on_a_lossy_link() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    b.ride_tails(ConnId(2));
+    let t0 = Instant(10_000);
+    b.tick(t0);
+    let (_, _lost) = b.seal_for(ConnId(2), &gossip_frame(1), false).expect("usable");
+    assert!(b.tick(t0.plus_ms(TAIL_QUIET_MS - 1)).is_empty(), "not yet");
+    let probes = b.tick(t0.plus_ms(TAIL_QUIET_MS));
+    assert_eq!(probes.len(), 1, "the probe at the bound");
+    a.open(&probes[0].1).expect("authenticated probe");
+    let (_, seqs) = a.take_asks().expect("the probe shows the gap");
+    assert_eq!(b.resend(ConnId(2), &seqs), vec![gossip_frame(1)]);
+    // The link lost a datagram: its next tail gets the quick probe.
+    let t1 = t0.plus_ms(TAIL_QUIET_MS + 1_000);
+    b.tick(t1);
+    let (_, _lost) = b.seal_for(ConnId(2), &gossip_frame(2), false).expect("usable");
+    assert_eq!(b.tick(t1.plus_ms(TAIL_PROBE_MS)).len(), 1, "quick probe on a lossy link");
+    // Long after the loss, the link is clean again.
+    let t2 = t1.plus_ms(LOSSY_MEMORY_MS + 1_000);
+    b.tick(t2);
+    let (_, _) = b.seal_for(ConnId(2), &gossip_frame(3), false).expect("usable");
+    assert!(b.tick(t2.plus_ms(TAIL_PROBE_MS)).is_empty(), "clean again: no quick probe");
+    assert_eq!(b.stats().tail_probes, 2);
+}
+
+/// `LinkSent` is the peer's word about its own link: it can make us ask at most
+/// `MAX_RESEND_ASK` numbers per frame (one TCP frame for one), once per number, and nothing
+/// before its first datagram arrived or for numbers we already have.
+#[test]
+fn a_link_sent_asks_a_bounded_number_once() {
+    let (mut a, mut b, probe_to_b, probe_to_a) = pair();
+    assert_eq!(a.on_sent(ConnId(1), 5), None, "no datagram of the peer yet");
+    up(&mut a, &mut b, &probe_to_b, &probe_to_a);
+    assert_eq!(a.on_sent(ConnId(1), 1), None, "its probe (seq 1) arrived");
+    assert_eq!(a.on_sent(ConnId(9), 5), None, "unknown connection");
+    let asked = a.on_sent(ConnId(1), u32::MAX).expect("asks");
+    assert_eq!(asked.len(), MAX_RESEND_ASK);
+    assert_eq!(asked.last(), Some(&u32::MAX), "the newest");
+    assert_eq!(a.on_sent(ConnId(1), u32::MAX), None, "once");
+    assert_eq!(b.tail_ride(ConnId(2)), None, "nothing armed, and b does not ride by default");
+}
+
 fn ihave_frame(n: u8) -> Vec<u8> {
     wire::encode_frame(&Msg::IHave(vec![(MsgId([n; 32]), 2)])).expect("encodes")
 }

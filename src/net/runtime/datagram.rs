@@ -81,6 +81,27 @@ impl OverlayRuntime<'_> {
         }
     }
 
+    /// The peer's last datagram sequence number (`Msg::LinkSent`, riding on its idle Ping or
+    /// Pong): if datagrams before it never came, ask for them by TCP as for a gap.
+    pub(super) fn on_link_sent(&mut self, conn: ConnId, seq: u32) {
+        if let Some(seqs) = self.dg.links.on_sent(conn, seq) {
+            log::debug!("datagram link {conn:?}: the peer's last {} datagram(s) never came: asking by TCP", seqs.len());
+            let _ = self.net.send(conn, &Msg::LinkResend(seqs));
+        }
+    }
+
+    /// A frame is about to leave for `conn` by TCP: an armed tail goes with it (`Msg::LinkSent`
+    /// queued first, so the writer puts both in one segment) instead of a probe datagram later
+    /// (`datagram::TAIL_QUIET_MS`).
+    pub(super) fn ride_tail(&mut self, conn: ConnId) {
+        if let Some(seq) = self.dg.links.tail_ride(conn) {
+            if self.net.send(conn, &Msg::LinkSent(seq)) != super::SendOutcome::Full {
+                log::debug!("datagram link {conn:?}: tail {seq} rides on a TCP frame");
+                self.dg.links.rode(conn);
+            }
+        }
+    }
+
     /// `msg` for `conn` leaves by datagram if it may and the link works; `false`: send by TCP.
     pub(super) fn try_datagram(&mut self, conn: ConnId, msg: &Msg) -> bool {
         datagram::allowed(msg) && self.dg.links.usable(conn) && self.queue_datagram(conn, msg)
@@ -103,6 +124,9 @@ impl OverlayRuntime<'_> {
         let (Ok(t), Ok(key)) = (random_bytes::<8>(), random_bytes::<32>()) else { return };
         let token = u64::from_be_bytes(t);
         if self.dg.links.offer(conn, token, key) {
+            if self.overlay.up_peer_features(conn) & crate::wire::FEATURE_LINK_SENT != 0 {
+                self.dg.links.ride_tails(conn);
+            }
             let _ = self.net.send(conn, &Msg::Link { port, token, key: Key32(key) });
             if let Some((to, probe)) = self.dg.links.early_probe(conn) {
                 self.net.send_datagram(to, &probe);
