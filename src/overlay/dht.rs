@@ -87,8 +87,9 @@ impl DirectoryMode {
 /// Where a lookup's answer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Back {
-    /// Back to the hop it came from, under that hop's id.
-    Hop { node: NodeId, id: u64 },
+    /// Back to the hop it came from, under that hop's id, on the link it came in on while
+    /// that link is up (see `deliver_found`).
+    Hop { node: NodeId, id: u64, conn: ConnId },
     /// Ours: unicasts wait for the record.
     Unicast,
     /// Ours: store this record (our own, or an attached leaf's) at the holders found.

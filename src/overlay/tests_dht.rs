@@ -5,7 +5,7 @@ use super::params::*;
 use super::sim::FakeCrypto;
 use super::tests::{drain, t};
 use super::*;
-use crate::wire::{FindNode, Found, Hello, FEATURE_INTEREST, FEATURE_RING};
+use crate::wire::{FindNode, Found, Hello, Routed, Sig, FEATURE_INTEREST, FEATURE_RING};
 
 pub(super) fn owner(seed: u8) -> Key32 {
     let mut k = [0u8; 32];
@@ -304,6 +304,70 @@ fn a_lookup_whose_link_closes_before_the_answer_is_sent_again_at_once() {
     host.handle_input(Input::Closed { conn }, t(160));
     let out = drain(&mut host);
     assert!(out.iter().all(|o| !matches!(o, Output::Dial { addr: a, .. } if *a == addr)), "retried once only");
+}
+
+#[test]
+fn a_lookup_is_answered_on_the_link_it_came_in_on() {
+    // Traced in tests/sim_ring.rs seed 4 (held-only handoff): two links joined a relay and the
+    // asker; the asker sent its `FindNode` on the one it counts as main, the relay answered on
+    // the other (its own main), and the asker closed that one as an idle spare while the
+    // answer was on it. The lookup timed out and the unicast attempt waiting on it was lost.
+    let (mut host, mut peers) = ring_host(&[20, 30]);
+    connect(&mut host, &mut peers[0], ConnId(40), RING);
+    // 20 is the next hop for key 15, so a lookup from 20 is answered here at once.
+    for (at, conn) in [(100, ConnId(20)), (110, ConnId(40))] {
+        let find = Msg::FindNode(FindNode { id: at, key: id(15), hops: 1 });
+        host.handle_input(Input::Frame { conn, msg: find }, t(at));
+        let answers: Vec<ConnId> =
+            sends(&drain(&mut host)).into_iter().filter(|(_, m)| matches!(m, Msg::Found(_))).map(|(c, _)| c).collect();
+        assert_eq!(answers, vec![conn], "answered once, on the lookup's own link");
+    }
+}
+
+#[test]
+fn a_unicast_attempt_after_a_lost_lookup_asks_again() {
+    // Traced in tests/sim_ring.rs seed 4: a unicast's lookup got no answer; its next attempt
+    // came `UNICAST_TIMEOUT_MS` later, exactly when the lookup timed out but before the
+    // once-a-second sweep removed it, so it waited on that dead lookup and sent nothing.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let finds = |out: &[Output]| -> usize {
+        sends(out).into_iter().filter(|(_, m)| matches!(m, Msg::FindNode(f) if f.key == id(25))).count()
+    };
+    host.handle_input(Input::Unicast { dst: id(25), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    assert_eq!(finds(&drain(&mut host)), 1, "the first attempt looks the destination up");
+    host.handle_timeout(t(100 + UNICAST_TIMEOUT_MS));
+    let out = drain(&mut host);
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { .. })), "attempts are left");
+    assert_eq!(finds(&out), 1, "the next attempt asks again");
+}
+
+#[test]
+fn attempts_of_one_unicast_that_fail_together_are_reported_once() {
+    // Traced in tests/sim_ring.rs seed 1: two attempts of one unicast waited here on the
+    // lookup of their source's key; it timed out and each got an `Undeliverable`. Reports name
+    // the message, not the attempt, so the origin counted both against its current attempt
+    // and gave up just before that attempt's ack came.
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    for (attempt, at) in [(0u8, 100), (1, 200)] {
+        let r = Routed {
+            src: id(25),
+            dst: host.me,
+            msg_id: 7,
+            ttl: 2,
+            hops: 1,
+            attempt,
+            payload: Body::from_slice(b"hi"),
+            sig: Sig([0; 64]),
+        };
+        host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Routed(r) }, t(at));
+    }
+    drain(&mut host);
+    let mut reports = 0;
+    for s in 1..=RING_LOOKUP_TIMEOUT_MS / 1000 + 3 {
+        host.handle_timeout(t(100 + s * 1000));
+        reports += sends(&drain(&mut host)).into_iter().filter(|(_, m)| matches!(m, Msg::Undeliverable { .. })).count();
+    }
+    assert_eq!(reports, 1, "one report for the unicast");
 }
 
 /// A validly signed leaf record of node `seed`, attached to the core `home`.
