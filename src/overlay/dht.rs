@@ -31,8 +31,8 @@
 //! * **Unicast.** A destination not in the directory starts a lookup; the unicast waits for
 //!   it (its own timeout still runs) and the found record is kept `LOOKUP_CACHE_MS`.
 //! * **Handoff.** When the table changes (a core enters, or leaves after a failed dial), each
-//!   record goes to the cores that hold it now by our table and did not before, and to no one
-//!   else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
+//!   record this node holds goes to the cores that hold it now by our table and did not
+//!   before, and to no one else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
 //!   and not in use as a lookup result. Held records survive a restart (`dht_persist.rs`).
 //!
 //! Parts: this file (state, frame dispatch, table upkeep), `dht_lookup.rs` (lookups and the
@@ -87,8 +87,9 @@ impl DirectoryMode {
 /// Where a lookup's answer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Back {
-    /// Back to the hop it came from, under that hop's id.
-    Hop { node: NodeId, id: u64 },
+    /// Back to the hop it came from, under that hop's id, on the link it came in on while
+    /// that link is up (see `deliver_found`).
+    Hop { node: NodeId, id: u64, conn: ConnId },
     /// Ours: unicasts wait for the record.
     Unicast,
     /// Ours: store this record (our own, or an attached leaf's) at the holders found.

@@ -13,8 +13,15 @@ use crate::wire::{ConnId, FindNode, Found, Msg, NodeId, PeerRef, Role, Routed, U
 impl Overlay {
     /// Start a lookup of `key` from here.
     pub(super) fn ring_lookup(&mut self, key: NodeId, back: Back) {
+        let now = self.now;
         let Some(d) = self.dht.as_mut() else { return };
-        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast) {
+        // A unicast lookup of the same key already under way takes this one's place, unless it
+        // has timed out and only waits for the next sweep (`ring_tick`, once a second): traced
+        // in `tests/sim_ring.rs` seed 4, a unicast's next attempt (`UNICAST_TIMEOUT_MS` after
+        // the last, the same as `RING_LOOKUP_TIMEOUT_MS`) found its last attempt's lost lookup
+        // not yet swept, sent none, and the attempt was spent waiting for nothing.
+        let live = |p: &Pending| now.since(p.at) < RING_LOOKUP_TIMEOUT_MS;
+        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast && live(p)) {
             return;
         }
         d.stats.lookups += 1;
@@ -55,7 +62,15 @@ impl Overlay {
         // sending again. Traced in `tests/sim_ring.rs`: a core relaying for many origins sent
         // 139 lookups for 16 keys to one owner in one second, past its `RING_FIND_PER_S`
         // budget there; the dropped ones timed out and their unicasts failed.
-        let lead = d.pending.iter().find(|(_, p)| p.key == f.key && p.to == next && p.lead.is_none()).map(|(k, _)| *k);
+        // (Not onto one that timed out and waits for its sweep: its answer is not coming.)
+        let now = self.now;
+        let lead = d
+            .pending
+            .iter()
+            .find(|(_, p)| {
+                p.key == f.key && p.to == next && p.lead.is_none() && now.since(p.at) < RING_LOOKUP_TIMEOUT_MS
+            })
+            .map(|(k, _)| *k);
         d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried, lead });
         if matches!(back, Back::Hop { .. }) {
             d.stats.forwarded += 1;
@@ -93,7 +108,7 @@ impl Overlay {
             self.stats.ring_dropped += 1;
             return;
         }
-        self.route_find(f.clone(), Back::Hop { node: from, id: f.id });
+        self.route_find(f.clone(), Back::Hop { node: from, id: f.id, conn });
     }
 
     pub(in crate::overlay) fn on_found(&mut self, conn: ConnId, from: NodeId, f: Found) {
@@ -137,9 +152,18 @@ impl Overlay {
     /// Hand an answer on: back to the hop it came from, or to our own purpose.
     pub(super) fn deliver_found(&mut self, back: Back, mut f: Found) {
         match back {
-            Back::Hop { node, id } => {
+            Back::Hop { node, id, conn } => {
                 f.id = id;
-                if !self.send_node(node, Msg::Found(f)) {
+                // On the link the lookup came in on, not on whichever link to that node is our
+                // main one: with two links between a pair, each end may count a different one
+                // as main and close the other as a spare (`SPARE_IDLE_MS`). Traced in
+                // `tests/sim_ring.rs` seed 4: a relay answered on its main link to the asker,
+                // the asker closed that link as an idle spare while the answer was on it, and
+                // the lookup (and the unicast attempt waiting for it) timed out.
+                let on_arrival = self.conns.get(&conn).is_some_and(|c| c.is_up() && c.peer == Some(node));
+                if on_arrival {
+                    self.send(conn, Msg::Found(f));
+                } else if !self.send_node(node, Msg::Found(f)) {
                     if let Some(d) = self.dht.as_mut() {
                         d.stats.found_unsent += 1;
                     }

@@ -74,17 +74,21 @@ impl Overlay {
         self.ring_lookup(node, Back::Store);
     }
 
-    /// Every record this node has, with its holders by the current table (taken before a
-    /// table change, for `handoff_changed`). Handing off only the records it holds itself (and
-    /// its leaves') was tried: stores made at join on tables still filling then missed the
-    /// holders of the converged ring (`tests/sim_ring.rs` seed 5: 961, then 998 of 1,000).
+    /// The records this node holds (its own among them), with their holders by the current
+    /// table (taken before a table change, for `handoff_changed`). Records it only caches
+    /// (lookup results, connected peers) are not its to hand off: their holders' own tables
+    /// decide. Handing off every record whose holder set changed was 19,795 `Store` frames in
+    /// 10 idle minutes at 10k nodes (15 KB/min per core, half the idle control traffic). The
+    /// misses this first cost in `tests/sim_ring.rs` were records that reached their holders
+    /// only by such handoffs; they now reach them first-hand (`on_store` passes a first-hand
+    /// store on; a record answered here is stored at the others: `deliver_found`).
     pub(in crate::overlay) fn holder_sets(&self) -> Vec<(NodeId, Vec<NodeId>)> {
         let Some(d) = self.dht.as_ref() else { return Vec::new() };
-        self.dir.iter().map(|(key, _)| (*key, d.table.holders(*key))).collect()
+        self.dir.iter().map(|(key, _)| (*key, d.table.holders(*key))).filter(|(_, hs)| hs.contains(&self.me)).collect()
     }
 
-    /// The table changed: each record goes to the cores that hold it now by our table and did
-    /// not before, and to nobody else. At 10k nodes, re-sending every record to all its
+    /// The table changed: each record we held goes to the cores that hold it now by our table
+    /// and did not before, and to nobody else. At 10k nodes, re-sending every record to all its
     /// holders whenever a core left the table was 204,000 `Store` frames (65 MB) in 10 idle
     /// minutes; at 1k this cut `Store` from 0.85 to ≈ 0.1 KB/min per core.
     pub(in crate::overlay) fn handoff_changed(&mut self, before: Vec<(NodeId, Vec<NodeId>)>) {
