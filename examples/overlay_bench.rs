@@ -35,6 +35,68 @@ fn peak_rss() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Current resident set of this process (VmRSS), bytes.
+fn rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Progress lines while a long run goes (a partial run still tells how far it got): one every
+/// `BENCH_PROGRESS_S` simulated seconds (default 60), with the events, wall time and memory.
+struct Progress {
+    wall: WallClock,
+    every_ms: u64,
+    next_ms: u64,
+    steps0: u64,
+    at0: WallClock,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let every_s = std::env::var("BENCH_PROGRESS_S").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
+        Progress {
+            wall: WallClock::now(),
+            every_ms: every_s.max(1) * 1_000,
+            next_ms: 0,
+            steps0: 0,
+            at0: WallClock::now(),
+        }
+    }
+
+    /// Print a line if `sim` passed the next progress point (or if `force`).
+    fn tick(&mut self, sim: &Sim, phase: &str, force: bool) {
+        if !force && sim.now.0 < self.next_ms {
+            return;
+        }
+        self.next_ms = (sim.now.0 / self.every_ms + 1) * self.every_ms;
+        let dt = self.at0.elapsed().as_secs_f64();
+        let rate = (sim.steps - self.steps0) as f64 / dt.max(1e-3);
+        self.steps0 = sim.steps;
+        self.at0 = WallClock::now();
+        println!(
+            "progress: {phase}, simulated {:.0} s, {} events ({rate:.0}/s since the last line), wall {:.0} s, heap {:.2} GB, RSS {:.2} GB",
+            sim.now.0 as f64 / 1e3,
+            sim.steps,
+            self.wall.elapsed().as_secs_f64(),
+            live() as f64 / 1e9,
+            rss() as f64 / 1e9
+        );
+    }
+
+    /// Run `ms` simulated, printing progress lines on the way.
+    fn run_for(&mut self, sim: &mut Sim, ms: u64, phase: &str) {
+        let end = sim.now.plus_ms(ms);
+        while sim.now < end {
+            let step = self.every_ms.min(end.since(sim.now));
+            sim.run_for(step);
+            self.tick(sim, phase, false);
+        }
+    }
+}
+
 /// Start a new peak (heap counter and, where the kernel allows, VmHWM).
 fn reset_peak() {
     counting_alloc::reset_peak();
@@ -232,8 +294,19 @@ fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
     );
 }
 
+/// Nodes join one every 20 ms (50 a second), at least over 10 s; `BENCH_JOIN_S` sets the
+/// window instead (the 100k run: 500 s, 200 a second, so ≈ 0.02 joins per core per second while
+/// the leaves join, against 0.05 at 10k nodes over the default window).
+fn join_window_ms(nodes: usize) -> u64 {
+    match std::env::var("BENCH_JOIN_S").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(s) => s.max(1) * 1_000,
+        None => (nodes as u64 * 20).max(10_000),
+    }
+}
+
 fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) -> Figures {
     let wall = WallClock::now();
+    let mut progress = Progress::new();
     reset_peak();
     let heap0 = live();
     let label = directory.as_str().to_string();
@@ -246,21 +319,26 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         cores,
         leaves: nodes - cores,
         latency_ms: (20, 150),
-        join_window_ms: (nodes as u64 * 20).max(10_000),
+        join_window_ms: join_window_ms(nodes),
         meter: false,
         check_every: 1_009,
         directory,
         ..SimConfig::default()
     };
+    let window_s = cfg.join_window_ms / 1_000;
     let mut sim = Sim::new(cfg);
     let built = live() - heap0;
     println!(
-        "built: heap {:.1} KB per node (wall {:.0} s)",
+        "built: heap {:.1} KB per node (wall {:.0} s); nodes join over {window_s} simulated s",
         built as f64 / nodes as f64 / 1e3,
         wall.elapsed().as_secs_f64()
     );
-    let settled = sim.run_until_cond(5_000, 3_600_000, |s| s.settled());
-    sim.run_for(120_000);
+    let settled = sim.run_until_cond(5_000, 3_600_000, |s| {
+        progress.tick(s, "join", false);
+        s.settled()
+    });
+    progress.tick(&sim, "join: settled", true);
+    progress.run_for(&mut sim, 120_000, "join: settled + 2 min");
     let roles = sim.alive().iter().filter(|i| sim.nodes[**i].overlay.role() == Role::Core).count();
     println!(
         "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf, heap {:.1} KB per node, peak heap {:.2} GB (wall {:.0} s)",
@@ -287,7 +365,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     );
     let types0 = sim.msg_counts.clone();
     let ring0 = ring_counts(&sim);
-    sim.run_for(idle_min * 60_000);
+    progress.run_for(&mut sim, idle_min * 60_000, "idle");
     if directory == DirectoryMode::Ring {
         let ring1 = ring_counts(&sim);
         let per = |i: usize| (ring1[i] - ring0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
@@ -370,7 +448,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         sim.run_for(100); // 10 posts/s network-wide
         let _ = k;
     }
-    sim.run_for(60_000);
+    progress.tick(&sim, "posts published", true);
+    progress.run_for(&mut sim, 60_000, "posts: 1 min after");
     let elapsed_min = sim.now.since(t0) as f64 / 60_000.0;
     let (p1, c1, _, _) = totals(&sim, None);
     let mut times = Vec::new();
@@ -455,8 +534,10 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         sim.unicast(a, b, 1_000_000 + k);
         sim.run_for(10);
     }
+    progress.tick(&sim, "unicasts sent", true);
     sim.run_until_cond(1_000, 60_000, |s| pairs.iter().all(|(a, _, id)| s.nodes[*a].unicast_done.contains_key(id)));
     sim.run_for(1_000);
+    progress.tick(&sim, "unicasts done", true);
     let mut ok = 0;
     let mut hops = [0u64; 5];
     for (a, b, id) in &pairs {
