@@ -44,6 +44,30 @@ pub struct RingPeer {
     pub prefix: u64,
 }
 
+/// A key's holders ([`RingTable::holder_set`]), nearest the key first: at most
+/// `RING_REPLICAS`, held inline (no allocation: callers take one per held record on every
+/// table change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holders {
+    ids: [NodeId; RING_REPLICAS],
+    len: usize,
+}
+
+impl Holders {
+    /// The holders, nearest the key first.
+    pub fn as_slice(&self) -> &[NodeId] {
+        &self.ids[..self.len]
+    }
+    /// True if `node` is one of them.
+    pub fn contains(&self, node: &NodeId) -> bool {
+        self.as_slice().contains(node)
+    }
+    /// The holders, nearest the key first.
+    pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.as_slice().iter().copied()
+    }
+}
+
 /// Where a lookup for a key goes from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hop {
@@ -292,8 +316,17 @@ impl RingTable {
     /// `RING_REPLICAS` at or after the key with pairwise distinct prefixes, then (if there
     /// are not enough prefixes) the nearest others. This node counts as a candidate.
     pub fn holders(&self, key: NodeId) -> Vec<NodeId> {
-        let (out, n) = self.holder_peers(key);
-        out[..n].iter().map(|p| p.node).collect()
+        self.holder_set(key).as_slice().to_vec()
+    }
+
+    /// [`RingTable::holders`] without allocating.
+    pub fn holder_set(&self, key: NodeId) -> Holders {
+        let (out, len) = self.holder_peers(key);
+        let mut ids = [self.me.node; RING_REPLICAS];
+        for (id, p) in ids.iter_mut().zip(&out[..len]) {
+            *id = p.node;
+        }
+        Holders { ids, len }
     }
 
     /// True if this node should hold `key`'s record.
