@@ -1,9 +1,13 @@
 //! Overlay benchmark on the deterministic simulator (spec overlay.md §2.13).
 //!
 //! `cargo run --release --features sim --example overlay_bench [-- NODES [CORE_PERCENT [SEED]]]
-//! [--directory broadcast|ring|both]` (default 10,000 nodes, 10 % core, seed 1, broadcast; `both`
-//! runs the ring directory and then the broadcast one in the same process and prints them side
-//! by side). Prints delivery ratio, delivery time p50/p99,
+//! [--directory broadcast|ring|both] [--delivery broadcast|auto|follow]` (default 10,000 nodes,
+//! 10 % core, seed 1, broadcast; `both` runs the ring directory and then the broadcast one in the
+//! same process and prints them side by side). Delivery is pinned to `broadcast` unless
+//! `--delivery` says otherwise: the delivery figure counts every node receiving every post,
+//! which is what broadcast promises; under `auto` past 2,000 nodes posts go on the per-author
+//! trees to followers only, and nobody here follows anybody (the trees' figures come from
+//! `trees_bench`). Prints delivery ratio, delivery time p50/p99,
 //! duplicates per message (RMR), bytes per post per node, control bytes per node per minute (core
 //! and leaf), unicast success and hops; then the 3-node comparison with the original NostrP2P
 //! (bytes per post, idle traffic). All times are simulated; the wall-clock time only says how
@@ -19,7 +23,7 @@ use std::time::Instant as WallClock;
 use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_REPLICAS};
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
-use nostrp2p::wire::Role;
+use nostrp2p::wire::{DeliveryMode, Role};
 
 #[path = "../tests/common/counting_alloc.rs"]
 mod counting_alloc;
@@ -33,6 +37,68 @@ fn peak_rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Current resident set of this process (VmRSS), bytes.
+fn rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Progress lines while a long run goes (a partial run still tells how far it got): one every
+/// `BENCH_PROGRESS_S` simulated seconds (default 60), with the events, wall time and memory.
+struct Progress {
+    wall: WallClock,
+    every_ms: u64,
+    next_ms: u64,
+    steps0: u64,
+    at0: WallClock,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let every_s = std::env::var("BENCH_PROGRESS_S").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
+        Progress {
+            wall: WallClock::now(),
+            every_ms: every_s.max(1) * 1_000,
+            next_ms: 0,
+            steps0: 0,
+            at0: WallClock::now(),
+        }
+    }
+
+    /// Print a line if `sim` passed the next progress point (or if `force`).
+    fn tick(&mut self, sim: &Sim, phase: &str, force: bool) {
+        if !force && sim.now.0 < self.next_ms {
+            return;
+        }
+        self.next_ms = (sim.now.0 / self.every_ms + 1) * self.every_ms;
+        let dt = self.at0.elapsed().as_secs_f64();
+        let rate = (sim.steps - self.steps0) as f64 / dt.max(1e-3);
+        self.steps0 = sim.steps;
+        self.at0 = WallClock::now();
+        println!(
+            "progress: {phase}, simulated {:.0} s, {} events ({rate:.0}/s since the last line), wall {:.0} s, heap {:.2} GB, RSS {:.2} GB",
+            sim.now.0 as f64 / 1e3,
+            sim.steps,
+            self.wall.elapsed().as_secs_f64(),
+            live() as f64 / 1e9,
+            rss() as f64 / 1e9
+        );
+    }
+
+    /// Run `ms` simulated, printing progress lines on the way.
+    fn run_for(&mut self, sim: &mut Sim, ms: u64, phase: &str) {
+        let end = sim.now.plus_ms(ms);
+        while sim.now < end {
+            let step = self.every_ms.min(end.since(sim.now));
+            sim.run_for(step);
+            self.tick(sim, phase, false);
+        }
+    }
 }
 
 /// Start a new peak (heap counter and, where the kernel allows, VmHWM).
@@ -107,6 +173,19 @@ fn main() {
         directory = args.get(k + 1).cloned().unwrap_or_default();
         args.drain(k..(k + 2).min(args.len()));
     }
+    let mut delivery = DeliveryMode::Broadcast;
+    if let Some(k) = args.iter().position(|a| a == "--delivery") {
+        delivery = match args.get(k + 1).map(String::as_str) {
+            Some("broadcast") => DeliveryMode::Broadcast,
+            Some("auto") => DeliveryMode::Auto,
+            Some("follow") => DeliveryMode::Follow,
+            other => {
+                eprintln!("--delivery takes broadcast, auto or follow, not {other:?}");
+                std::process::exit(2);
+            }
+        };
+        args.drain(k..(k + 2).min(args.len()));
+    }
     let modes: Vec<DirectoryMode> = match directory.as_str() {
         "broadcast" => vec![DirectoryMode::Broadcast],
         "ring" => vec![DirectoryMode::Ring],
@@ -123,13 +202,13 @@ fn main() {
     if let Ok(rates) = std::env::var("BENCH_LOAD") {
         let secs = std::env::var("BENCH_LOAD_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
         for rate in rates.split(',').filter_map(|r| r.trim().parse().ok()) {
-            load(nodes, cores, seed, rate, secs);
+            load(nodes, cores, seed, rate, secs, delivery);
         }
         return;
     }
     let mut all = Vec::new();
     for mode in modes {
-        all.push(big_network(nodes, cores, seed, mode));
+        all.push(big_network(nodes, cores, seed, mode, delivery));
     }
     side_by_side(nodes, cores, &all);
     if std::env::var_os("BENCH_SKIP_3").is_none() {
@@ -183,7 +262,7 @@ fn anti_entropy(sim: &Sim) -> [u64; 5] {
 }
 
 /// Throughput: `rate` posts/s network-wide for `secs` simulated seconds.
-fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
+fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64, delivery: DeliveryMode) {
     let wall = WallClock::now();
     let cfg = SimConfig {
         seed,
@@ -191,6 +270,7 @@ fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
         leaves: nodes - cores,
         join_window_ms: 60_000,
         check_every: 1_009,
+        delivery,
         ..SimConfig::default()
     };
     let mut sim = Sim::new(cfg);
@@ -232,13 +312,24 @@ fn load(nodes: usize, cores: usize, seed: u64, rate: u64, secs: u64) {
     );
 }
 
-fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) -> Figures {
+/// Nodes join one every 20 ms (50 a second), at least over 10 s; `BENCH_JOIN_S` sets the
+/// window instead (the 100k run: 500 s, 200 a second, so ≈ 0.02 joins per core per second while
+/// the leaves join, against 0.05 at 10k nodes over the default window).
+fn join_window_ms(nodes: usize) -> u64 {
+    match std::env::var("BENCH_JOIN_S").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(s) => s.max(1) * 1_000,
+        None => (nodes as u64 * 20).max(10_000),
+    }
+}
+
+fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, delivery: DeliveryMode) -> Figures {
     let wall = WallClock::now();
+    let mut progress = Progress::new();
     reset_peak();
     let heap0 = live();
     let label = directory.as_str().to_string();
     println!(
-        "== {nodes} nodes ({cores} core, {} leaf), links 20-150 ms one way, seed {seed}, {label} directory ==",
+        "== {nodes} nodes ({cores} core, {} leaf), links 20-150 ms one way, seed {seed}, {label} directory, {delivery:?} delivery ==",
         nodes - cores
     );
     let cfg = SimConfig {
@@ -246,21 +337,27 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         cores,
         leaves: nodes - cores,
         latency_ms: (20, 150),
-        join_window_ms: (nodes as u64 * 20).max(10_000),
+        join_window_ms: join_window_ms(nodes),
         meter: false,
         check_every: 1_009,
         directory,
+        delivery,
         ..SimConfig::default()
     };
+    let window_s = cfg.join_window_ms / 1_000;
     let mut sim = Sim::new(cfg);
     let built = live() - heap0;
     println!(
-        "built: heap {:.1} KB per node (wall {:.0} s)",
+        "built: heap {:.1} KB per node (wall {:.0} s); nodes join over {window_s} simulated s",
         built as f64 / nodes as f64 / 1e3,
         wall.elapsed().as_secs_f64()
     );
-    let settled = sim.run_until_cond(5_000, 3_600_000, |s| s.settled());
-    sim.run_for(120_000);
+    let settled = sim.run_until_cond(5_000, 3_600_000, |s| {
+        progress.tick(s, "join", false);
+        s.settled()
+    });
+    progress.tick(&sim, "join: settled", true);
+    progress.run_for(&mut sim, 120_000, "join: settled + 2 min");
     let roles = sim.alive().iter().filter(|i| sim.nodes[**i].overlay.role() == Role::Core).count();
     println!(
         "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf, heap {:.1} KB per node, peak heap {:.2} GB (wall {:.0} s)",
@@ -287,7 +384,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
     );
     let types0 = sim.msg_counts.clone();
     let ring0 = ring_counts(&sim);
-    sim.run_for(idle_min * 60_000);
+    progress.run_for(&mut sim, idle_min * 60_000, "idle");
     if directory == DirectoryMode::Ring {
         let ring1 = ring_counts(&sim);
         let per = |i: usize| (ring1[i] - ring0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
@@ -370,7 +467,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         sim.run_for(100); // 10 posts/s network-wide
         let _ = k;
     }
-    sim.run_for(60_000);
+    progress.tick(&sim, "posts published", true);
+    progress.run_for(&mut sim, 60_000, "posts: 1 min after");
     let elapsed_min = sim.now.since(t0) as f64 / 60_000.0;
     let (p1, c1, _, _) = totals(&sim, None);
     let mut times = Vec::new();
@@ -455,8 +553,10 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode) 
         sim.unicast(a, b, 1_000_000 + k);
         sim.run_for(10);
     }
+    progress.tick(&sim, "unicasts sent", true);
     sim.run_until_cond(1_000, 60_000, |s| pairs.iter().all(|(a, _, id)| s.nodes[*a].unicast_done.contains_key(id)));
     sim.run_for(1_000);
+    progress.tick(&sim, "unicasts done", true);
     let mut ok = 0;
     let mut hops = [0u64; 5];
     for (a, b, id) in &pairs {

@@ -273,9 +273,14 @@ impl Overlay {
         let (Some(addr), true) = (c.peer_addr, c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) else {
             return;
         };
+        let peer = RingPeer { node, prefix: addr.prefix() };
+        // Most connections change nothing: skip taking every record's holder set then.
+        if !self.dht.as_ref().is_some_and(|d| d.table.would_change(peer)) {
+            return;
+        }
         let before = self.holder_sets();
         let Some(d) = self.dht.as_mut() else { return };
-        let changed = d.table.offer(RingPeer { node, prefix: addr.prefix() }).unwrap_or(false);
+        let changed = d.table.offer(peer).unwrap_or(false);
         if changed {
             d.addrs.insert(node, addr);
             self.ring_prune_addrs();

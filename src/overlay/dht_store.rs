@@ -8,6 +8,7 @@ use super::Back;
 use crate::overlay::dir_admit::Refused;
 use crate::overlay::directory::Merge;
 use crate::overlay::params::*;
+use crate::overlay::ring::Holders;
 use crate::overlay::Overlay;
 use crate::wire::{Body, ConnId, Msg, NodeId};
 
@@ -54,7 +55,7 @@ impl Overlay {
                     d.stats.stores_kept += 1;
                     let first_hand = sender.is_some_and(|s| s == rec.node || rec.homes.contains(&s));
                     if first_hand {
-                        for h in d.table.holders(rec.node) {
+                        for h in d.table.holder_set(rec.node).iter() {
                             if h != self.me && Some(h) != sender && h != rec.node {
                                 pass_on.entry(h).or_default().push(body.clone());
                             }
@@ -82,21 +83,25 @@ impl Overlay {
     /// misses this first cost in `tests/sim_ring.rs` were records that reached their holders
     /// only by such handoffs; they now reach them first-hand (`on_store` passes a first-hand
     /// store on; a record answered here is stored at the others: `deliver_found`).
-    pub(in crate::overlay) fn holder_sets(&self) -> Vec<(NodeId, Vec<NodeId>)> {
+    pub(in crate::overlay) fn holder_sets(&self) -> Vec<(NodeId, Holders)> {
         let Some(d) = self.dht.as_ref() else { return Vec::new() };
-        self.dir.iter().map(|(key, _)| (*key, d.table.holders(*key))).filter(|(_, hs)| hs.contains(&self.me)).collect()
+        self.dir
+            .iter()
+            .map(|(key, _)| (*key, d.table.holder_set(*key)))
+            .filter(|(_, hs)| hs.contains(&self.me))
+            .collect()
     }
 
     /// The table changed: each record we held goes to the cores that hold it now by our table
     /// and did not before, and to nobody else. At 10k nodes, re-sending every record to all its
     /// holders whenever a core left the table was 204,000 `Store` frames (65 MB) in 10 idle
     /// minutes; at 1k this cut `Store` from 0.85 to ≈ 0.1 KB/min per core.
-    pub(in crate::overlay) fn handoff_changed(&mut self, before: Vec<(NodeId, Vec<NodeId>)>) {
+    pub(in crate::overlay) fn handoff_changed(&mut self, before: Vec<(NodeId, Holders)>) {
         let Some(d) = self.dht.as_ref() else { return };
         let mut per: BTreeMap<NodeId, Vec<Body>> = BTreeMap::new();
         for (key, old) in before {
             let Some(e) = self.dir.get(key) else { continue };
-            for h in d.table.holders(key) {
+            for h in d.table.holder_set(key).iter() {
                 if h != self.me && h != key && !old.contains(&h) {
                     per.entry(h).or_default().push(e.body.clone());
                 }

@@ -289,10 +289,18 @@ fn cores_joining_through_one_bootstrap_converge_by_stabilising() {
     }
 }
 
+/// `known` as first written (sorted from this node per call, before the `by_id` index).
+fn known_reference(t: &RingTable) -> Vec<RingPeer> {
+    let mut all = t.entries(0);
+    all.sort_by_key(|p| dist(t.me.node.0, p.node.0));
+    all.dedup_by_key(|p| p.node);
+    all
+}
+
 /// `holders` as first written (known() sorted from this node, then re-sorted from the key):
 /// the faster version must give exactly the same answer.
 fn holders_reference(t: &RingTable, key: NodeId) -> Vec<NodeId> {
-    let mut cands = t.known();
+    let mut cands = known_reference(t);
     cands.push(t.me);
     cands.sort_by_key(|p| dist(key.0, p.node.0));
     let mut out: Vec<RingPeer> = Vec::new();
@@ -339,5 +347,49 @@ fn holders_match_the_reference_over_partial_tables_with_shared_prefixes() {
         let n = k.len();
         k.dedup_by_key(|p| p.node);
         assert_eq!(k.len(), n, "known lists each core once");
+    }
+}
+
+/// The `by_id` index must follow every change of the table: after each offer (new cores,
+/// moved prefixes) and removal, `holders`, `stores`, `known` and `next_hop` answer exactly as
+/// the sort-per-call versions do on the same lists. (Fails with the `reindex` after `offer` or
+/// in `remove` left out.)
+#[test]
+fn the_index_follows_every_change_of_the_table() {
+    let mut rng = SplitMix64::new(12);
+    for round in 0..100 {
+        let me = peer(rng.next_u64(), rng.below(4));
+        let mut t = RingTable::new(me);
+        let mut ids: Vec<u64> = Vec::new();
+        for step in 0..80 {
+            match rng.below(5) {
+                0 if !ids.is_empty() => {
+                    let gone = ids.swap_remove(rng.below(ids.len() as u64) as usize);
+                    let _ = t.remove(NodeId(gone));
+                }
+                1 if !ids.is_empty() => {
+                    let moved = ids[rng.below(ids.len() as u64) as usize];
+                    let _ = t.offer(peer(moved, 100 + rng.below(3)));
+                }
+                _ => {
+                    let id = rng.next_u64();
+                    ids.push(id);
+                    let _ = t.offer(peer(id, rng.below(6)));
+                }
+            }
+            let mut fresh = t.clone();
+            fresh.reindex();
+            assert_eq!(t.by_id, fresh.by_id, "round {round} step {step}");
+            assert_eq!(t.known(), known_reference(&t), "round {round} step {step}");
+            for _ in 0..10 {
+                let key = match ids.len() {
+                    0 => NodeId(rng.next_u64()),
+                    n => NodeId(ids[rng.below(n as u64) as usize].wrapping_add(rng.below(3))),
+                };
+                let want = holders_reference(&t, key);
+                assert_eq!(t.holders(key), want, "round {round} step {step} key {key}");
+                assert_eq!(t.stores(key), want.contains(&me.node), "round {round} step {step} key {key}");
+            }
+        }
     }
 }
