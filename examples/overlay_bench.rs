@@ -559,15 +559,24 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     progress.tick(&sim, "unicasts done", true);
     let mut ok = 0;
     let mut hops = [0u64; 5];
+    // Why the others failed, by reason and the two ends' roles (where tracing one starts).
+    let mut failed: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for (a, b, id) in &pairs {
-        let acked = sim.nodes[*a].unicast_done.get(id).and_then(|r| r.ok());
+        let done = sim.nodes[*a].unicast_done.get(id);
         let src = sim.nodes[*a].overlay.node_id();
-        if let Some(h) = acked {
-            if sim.nodes[*b].unicasts_in.contains(&(src, *id)) {
+        let roles = format!("{:?}->{:?}", sim.nodes[*a].overlay.role(), sim.nodes[*b].overlay.role());
+        match done {
+            Some(Ok(h)) if sim.nodes[*b].unicasts_in.contains(&(src, *id)) => {
                 ok += 1;
-                hops[(h as usize).min(4)] += 1;
+                hops[(*h as usize).min(4)] += 1;
             }
+            Some(Ok(_)) => *failed.entry(format!("acked, not delivered {roles}")).or_default() += 1,
+            Some(Err(r)) => *failed.entry(format!("{r:?} {roles}")).or_default() += 1,
+            None => *failed.entry(format!("pending {roles}")).or_default() += 1,
         }
+    }
+    if !failed.is_empty() {
+        println!("unicast failures: {failed:?}");
     }
     let mean_hops = (1..5).map(|h| h as u64 * hops[h]).sum::<u64>() as f64 / ok.max(1) as f64;
     println!(
