@@ -115,6 +115,14 @@ struct Pending {
     lead: Option<u64>,
 }
 
+impl Pending {
+    /// Still awaiting its answer: not yet past `RING_LOOKUP_TIMEOUT_MS` (a timed-out one only
+    /// waits for the sweep in `ring_tick`).
+    fn live(&self, now: super::Instant) -> bool {
+        now.since(self.at) < RING_LOOKUP_TIMEOUT_MS
+    }
+}
+
 /// A unicast frame waiting for a lookup (`RING_PARKED_CAP`).
 #[derive(Debug, Clone)]
 pub(super) enum Parked {
@@ -338,7 +346,7 @@ impl Overlay {
         }
         let now = self.now;
         let Some(d) = self.dht.as_mut() else { return };
-        d.pending.retain(|_, p| now.since(p.at) < RING_LOOKUP_TIMEOUT_MS);
+        d.pending.retain(|_, p| p.live(now));
         let waiting: Vec<NodeId> = d.parked.iter().map(|(k, _)| *k).collect();
         let lost: Vec<NodeId> = waiting
             .into_iter()

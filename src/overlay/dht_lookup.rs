@@ -20,8 +20,7 @@ impl Overlay {
         // in `tests/sim_ring.rs` seed 4, a unicast's next attempt (`UNICAST_TIMEOUT_MS` after
         // the last, the same as `RING_LOOKUP_TIMEOUT_MS`) found its last attempt's lost lookup
         // not yet swept, sent none, and the attempt was spent waiting for nothing.
-        let live = |p: &Pending| now.since(p.at) < RING_LOOKUP_TIMEOUT_MS;
-        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast && live(p)) {
+        if back == Back::Unicast && d.pending.values().any(|p| p.key == key && p.back == Back::Unicast && p.live(now)) {
             return;
         }
         d.stats.lookups += 1;
@@ -67,9 +66,7 @@ impl Overlay {
         let lead = d
             .pending
             .iter()
-            .find(|(_, p)| {
-                p.key == f.key && p.to == next && p.lead.is_none() && now.since(p.at) < RING_LOOKUP_TIMEOUT_MS
-            })
+            .find(|(_, p)| p.key == f.key && p.to == next && p.lead.is_none() && p.live(now))
             .map(|(k, _)| *k);
         d.pending.insert(id, Pending { key: f.key, back, to: next, at: self.now, hops: f.hops, retried, lead });
         if matches!(back, Back::Hop { .. }) {
