@@ -571,7 +571,11 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
                 hops[(*h as usize).min(4)] += 1;
             }
             Some(Ok(_)) => *failed.entry(format!("acked, not delivered {roles}")).or_default() += 1,
-            Some(Err(r)) => *failed.entry(format!("{r:?} {roles}")).or_default() += 1,
+            Some(Err(r)) => {
+                *failed.entry(format!("{r:?} {roles}")).or_default() += 1;
+                let key = if format!("{r:?}") == "UnknownSource" { *a } else { *b };
+                unicast_diag(&sim, *a, *b, key, &format!("{r:?}"));
+            }
             None => *failed.entry(format!("pending {roles}")).or_default() += 1,
         }
     }
@@ -739,6 +743,55 @@ fn three_nodes(seed: u64) {
 }
 
 /// Debug aid: components of the eager graph among core nodes, leaves without an eager home.
+/// Where the record of `key` (the node whose record a failed unicast from `a` to `b` missed) is:
+/// its ideal holders (the first `RING_REPLICAS` cores at or after it), what each holds, and
+/// every core holding any copy. Printed for each failed unicast (where tracing one starts).
+fn unicast_diag(sim: &Sim, a: usize, b: usize, key: usize, reason: &str) {
+    let id = |i: usize| sim.nodes[i].overlay.node_id();
+    let k = id(key);
+    let unix = sim.node_now(key).wall.0;
+    let own = sim.nodes[key].overlay.directory().get(k).map(|e| (e.seq, e.homes.clone()));
+    println!(
+        "  failed #{a} -> #{b} ({reason}): key #{key} {k} {:?}, homes now {:?}, own record (seq, homes) {own:?}",
+        sim.nodes[key].overlay.role(),
+        sim.nodes[key].overlay.homes()
+    );
+    let mut cores: Vec<(u64, usize)> = (0..sim.nodes.len())
+        .filter(|&i| sim.nodes[i].overlay.role() == Role::Core)
+        .map(|i| (id(i).0.wrapping_sub(k.0), i))
+        .collect();
+    cores.sort_unstable();
+    for &(_, c) in cores.iter().take(RING_REPLICAS + 2) {
+        let e = sim.nodes[c].overlay.directory().get(k);
+        let stores = sim.nodes[c].overlay.dht().is_some_and(|d| d.table().stores(k));
+        println!(
+            "    next core #{c} {}: stores by its table {stores}, holds seq {:?} live {:?}",
+            id(c),
+            e.map(|e| e.seq),
+            e.map(|e| e.is_live(unix))
+        );
+        if std::env::var("BENCH_DIAG_STATS").is_ok() {
+            println!(
+                "      {:?}\n      {:?}",
+                sim.nodes[c].overlay.dht().map(|d| *d.stats()),
+                sim.nodes[c].overlay.stats()
+            );
+        }
+    }
+    let homes = sim.nodes[key].overlay.homes().to_vec();
+    let holding: Vec<String> = (0..sim.nodes.len())
+        .filter(|&i| i != key)
+        .filter_map(|i| {
+            let e = sim.nodes[i].overlay.directory().get(k)?;
+            let stores = sim.nodes[i].overlay.dht().is_some_and(|d| d.table().stores(k));
+            let home = if homes.contains(&id(i)) { " home" } else { "" };
+            let dht = sim.nodes[i].overlay.dht().map(|d| *d.stats());
+            Some(format!("#{i} {}{home} seq {} stores {stores} {dht:?}", id(i), e.seq))
+        })
+        .collect();
+    println!("    every node holding a copy:\n      {}", holding.join("\n      "));
+}
+
 fn diag(sim: &Sim) {
     use std::collections::BTreeMap;
     let idx: BTreeMap<_, usize> = sim.nodes.iter().enumerate().map(|(i, n)| (n.overlay.node_id(), i)).collect();
