@@ -44,6 +44,8 @@ mod tests_dht_persist;
 #[cfg(test)]
 mod tests_dir;
 #[cfg(test)]
+mod tests_dir_auto;
+#[cfg(test)]
 mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
