@@ -398,7 +398,17 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
             *at.entry(n.overlay.dir_level().as_str()).or_insert(0) += 1;
         }
-        println!("directory auto, cores per level after idle: {at:?}");
+        let mut est: Vec<u64> =
+            sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.overlay.dir_estimate()).collect();
+        est.sort_unstable();
+        let q = |f: usize| est.get(est.len().saturating_sub(1) * f / 100).copied().unwrap_or(0);
+        println!(
+            "directory auto, cores per level after idle: {at:?}; their estimates min {} / p10 {} / median {} / max {} ({nodes} nodes)",
+            q(0),
+            q(10),
+            q(50),
+            q(100)
+        );
     }
     if directory != DirectoryMode::Broadcast {
         let ring1 = ring_counts(&sim);
