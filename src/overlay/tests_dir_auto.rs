@@ -1,11 +1,12 @@
 //! Hand-fed tests of `--directory auto` on a node (`dir_switch.rs`): a core that switched the
-//! ring on after a link's handshake is taken into the table by its first ring frame.
+//! ring on after a link's handshake is taken into the table by its first ring frame; a core
+//! whose active peers all run the ring runs it too.
 
 use super::dir_auto::DirLevel;
 use super::tests::{drain, t};
 use super::tests_dht::{connect, core_in};
 use super::*;
-use crate::wire::FEATURE_INTEREST;
+use crate::wire::{FEATURE_INTEREST, FEATURE_RING};
 
 #[test]
 fn a_ring_frame_announces_a_peer_that_switched_the_ring_on_after_the_handshake() {
@@ -42,4 +43,32 @@ fn a_pinned_ring_core_still_drops_ring_frames_from_a_peer_that_did_not_announce_
     host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Neighbours { ask: true, peers: vec![] } }, t(10));
     assert_eq!(host.stats().ring_dropped, 1);
     assert!(host.dht().is_some_and(|d| !d.table().known().iter().any(|p| p.node == peer.node_id())));
+}
+
+/// An `auto` core at `T` = 1,000 whose active view is `peers` cores, `ring` of which announce
+/// the ring; returns its level after a housekeeping tick.
+fn level_with_ring_peers(peers: u8, ring: u8) -> DirLevel {
+    let mut host = core_in(1, DirectoryMode::Auto);
+    host.lower_dir_threshold(1_000);
+    for i in 0..peers {
+        let mut p = core_in(10 + i, DirectoryMode::Auto);
+        let features = if i < ring { FEATURE_INTEREST | FEATURE_RING } else { FEATURE_INTEREST };
+        let conn = ConnId(20 + u64::from(i));
+        connect(&mut host, &mut p, conn, features);
+        host.handle_input(Input::Frame { conn, msg: Msg::Join }, t(10));
+    }
+    assert_eq!(host.active_view().len(), peers as usize);
+    host.handle_timeout(t(2_000));
+    host.dir_level()
+}
+
+#[test]
+fn a_core_whose_active_peers_all_run_the_ring_runs_it_whatever_its_directory_says() {
+    // A handful of records (far below T): the directory alone keeps the core at `broadcast`
+    // unless every one of at least `DIR_AUTO_RING_PEERS` active peers runs the ring (a core
+    // starting in a network that went ring-only sees few records broadcast).
+    assert_eq!(level_with_ring_peers(3, 3), DirLevel::Both);
+    assert_eq!(level_with_ring_peers(3, 2), DirLevel::Broadcast);
+    assert_eq!(level_with_ring_peers(2, 2), DirLevel::Broadcast);
+    assert_eq!(level_with_ring_peers(4, 4), DirLevel::Both);
 }
