@@ -20,6 +20,7 @@
 
 use std::time::Instant as WallClock;
 
+use nostrp2p::overlay::dir_auto::DirLevel;
 use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_REPLICAS};
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
@@ -190,8 +191,9 @@ fn main() {
         "broadcast" => vec![DirectoryMode::Broadcast],
         "ring" => vec![DirectoryMode::Ring],
         "both" => vec![DirectoryMode::Ring, DirectoryMode::Broadcast],
+        "auto" => vec![DirectoryMode::Auto],
         other => {
-            eprintln!("--directory takes broadcast, ring or both, not {other:?}");
+            eprintln!("--directory takes broadcast, ring, auto or both, not {other:?}");
             std::process::exit(2);
         }
     };
@@ -346,6 +348,12 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     };
     let window_s = cfg.join_window_ms / 1_000;
     let mut sim = Sim::new(cfg);
+    // `--directory auto`'s threshold lowered (as `NOSTRP2P_DIR_MIN_NODES` does for a server).
+    if let Some(t) = std::env::var("BENCH_DIR_MIN_NODES").ok().and_then(|v| v.parse::<u64>().ok()) {
+        for n in sim.nodes.iter_mut() {
+            n.overlay.lower_dir_threshold(t);
+        }
+    }
     let built = live() - heap0;
     println!(
         "built: heap {:.1} KB per node (wall {:.0} s); nodes join over {window_s} simulated s",
@@ -385,7 +393,24 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     let types0 = sim.msg_counts.clone();
     let ring0 = ring_counts(&sim);
     progress.run_for(&mut sim, idle_min * 60_000, "idle");
-    if directory == DirectoryMode::Ring {
+    if directory == DirectoryMode::Auto {
+        let mut at = std::collections::BTreeMap::new();
+        for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
+            *at.entry(n.overlay.dir_level().as_str()).or_insert(0) += 1;
+        }
+        let mut est: Vec<u64> =
+            sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.overlay.dir_estimate()).collect();
+        est.sort_unstable();
+        let q = |f: usize| est.get(est.len().saturating_sub(1) * f / 100).copied().unwrap_or(0);
+        println!(
+            "directory auto, cores per level after idle: {at:?}; their estimates min {} / p10 {} / median {} / max {} ({nodes} nodes)",
+            q(0),
+            q(10),
+            q(50),
+            q(100)
+        );
+    }
+    if directory != DirectoryMode::Broadcast {
         let ring1 = ring_counts(&sim);
         let per = |i: usize| (ring1[i] - ring0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
         println!(
@@ -611,13 +636,21 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         }
     }
     let hops = if found > 0 { hops_sum as f64 / found as f64 } else { (roles.max(2) as f64).log2() / 2.0 };
+    let broadcast_kb = nodes as f64 * BROADCAST_BYTES_PER_RECORD / refresh_min / 1e3;
+    let ring_kb = {
+        let per_refresh =
+            hops * (avg("FindNode", 60.0) + avg("Found", 80.0)) + RING_REPLICAS as f64 * avg("Store", 420.0);
+        nodes as f64 * per_refresh * 2.0 / roles.max(1) as f64 / refresh_min / 1e3
+    };
+    // `auto`: by the levels the cores stand at (mixed or `Both`: both kinds of refresh).
+    let levels: Vec<DirLevel> =
+        sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.overlay.dir_level()).collect();
     let refresh_kb = match directory {
-        DirectoryMode::Broadcast => nodes as f64 * BROADCAST_BYTES_PER_RECORD / refresh_min / 1e3,
-        DirectoryMode::Ring => {
-            let per_refresh =
-                hops * (avg("FindNode", 60.0) + avg("Found", 80.0)) + RING_REPLICAS as f64 * avg("Store", 420.0);
-            nodes as f64 * per_refresh * 2.0 / roles.max(1) as f64 / refresh_min / 1e3
-        }
+        DirectoryMode::Broadcast => broadcast_kb,
+        DirectoryMode::Ring => ring_kb,
+        DirectoryMode::Auto if levels.iter().all(|l| *l == DirLevel::Broadcast) => broadcast_kb,
+        DirectoryMode::Auto if levels.iter().all(|l| *l == DirLevel::Ring) => ring_kb,
+        DirectoryMode::Auto => broadcast_kb + ring_kb,
     };
     if found > 0 {
         println!("ring lookups: {found} answered, mean {hops:.2} hops");

@@ -61,7 +61,8 @@ pub struct ServerConfig {
     pub accept_any_author: bool,
     /// `--delivery`: which broadcasts this node's server receives (docs/scaling.md "Delivery").
     pub delivery: DeliveryMode,
-    /// `--directory`: broadcast (every core holds every record) or ring (docs/scaling.md).
+    /// `--directory`: broadcast (every core holds every record), ring, or auto (broadcast in a
+    /// small network, the ring from `RING_ON_NODES`; docs/scaling.md).
     pub directory: crate::overlay::DirectoryMode,
 }
 
@@ -130,10 +131,12 @@ Options:
                                 and those addressed to you (follow), or broadcast until the
                                 network has about 1,000 nodes, then follow, with a public
                                 sample for those who follow nobody yet (auto; see README)
-      --directory <broadcast|ring>  how node records are found [default: broadcast]: every
-                                core holds every record (broadcast), or each record is held by
-                                3 cores on an id ring and looked up (ring; experimental, every
-                                node of one network should use the same setting; see README)
+      --directory <broadcast|ring|auto>  how node records are found [default: auto]: every
+                                core holds every record (broadcast), each record is held by
+                                3 cores on an id ring and looked up (ring; every node of one
+                                network should then use it), or broadcast until the network has
+                                about 2,000 nodes, both until about 12,000, then ring (auto;
+                                see README)
   -h, --help                    this help
 ";
 
@@ -198,7 +201,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
     let mut store_mib = DEFAULT_STORE_MIB;
     let mut accept_any_author = false;
     let mut delivery = DeliveryMode::Auto;
-    let mut directory = crate::overlay::DirectoryMode::Broadcast;
+    let mut directory = crate::overlay::DirectoryMode::Auto;
     while let Some(arg) = p.next()? {
         match arg {
             Short('p') | Long("public-key") => {
@@ -244,7 +247,7 @@ fn parse_server(mut p: lexopt::Parser) -> Result<Command, CliError> {
             Long("directory") => {
                 let v = string(p.value()?, "--directory")?;
                 directory = crate::overlay::DirectoryMode::from_name(&v)
-                    .ok_or_else(|| CliError(format!("--directory {v:?}: expected broadcast or ring")))?;
+                    .ok_or_else(|| CliError(format!("--directory {v:?}: expected broadcast, ring or auto")))?;
             }
             Short('h') | Long("help") => return Ok(Command::Help(SERVER_HELP)),
             other => return Err(CliError(format!("{} (see `nostrp2p server --help`)", other.unexpected()))),
@@ -346,6 +349,17 @@ mod tests {
         assert_eq!(c.boot_peer, None);
         assert_eq!(c.store_mib, DEFAULT_STORE_MIB);
         assert_eq!(c.delivery, DeliveryMode::Auto);
+        assert_eq!(c.directory, crate::overlay::DirectoryMode::Auto);
+    }
+
+    #[test]
+    fn directory_takes_three_words() {
+        use crate::overlay::DirectoryMode;
+        for m in [DirectoryMode::Broadcast, DirectoryMode::Ring, DirectoryMode::Auto] {
+            assert_eq!(server(&format!("server -p {NPUB_A} --directory {}", m.as_str())).directory, m);
+        }
+        let e = run(&format!("server -p {NPUB_A} --directory dht")).expect_err("bad mode").0;
+        assert!(e.contains("broadcast, ring or auto"), "{e}");
     }
 
     #[test]

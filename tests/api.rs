@@ -256,6 +256,33 @@ fn status_reports_version_owner_and_store() {
     let text = r.text();
     assert!(text.contains(NPUB_A) && text.contains(HEX_A), "{text}");
     assert_eq!(v["store"]["events"], 1, "{text}");
+    // `--directory auto` by default: broadcast in a network this small.
+    let d = &v["network"]["directory"];
+    assert_eq!((d["setting"].as_str(), d["active"].as_str()), (Some("auto"), Some("broadcast")), "{text}");
+    assert!(d["estimated_nodes"].is_u64(), "{text}");
+}
+
+#[test]
+fn status_shows_the_ring_directory_switched_on_by_a_lowered_threshold() {
+    // `NOSTRP2P_DIR_MIN_NODES=1`: a lone core's own record reaches the threshold.
+    let dir = TempDir::new("api-status-dir");
+    let mut opts = NodeOpts::new(NPUB_A, dir.path());
+    opts.env.push(("NOSTRP2P_DIR_MIN_NODES".into(), "1".into()));
+    let node = Node::start(opts);
+    let mut c = node.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = c.get("/status");
+        let v: serde_json::Value = serde_json::from_slice(&r.decoded_body()).expect("status JSON");
+        let d = &v["network"]["directory"];
+        if d["active"] == "both" {
+            assert_eq!(d["setting"], "auto");
+            assert!(d["estimated_nodes"].as_u64().is_some_and(|n| n >= 1), "{d}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never switched: {d}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]

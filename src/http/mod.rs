@@ -99,8 +99,13 @@ pub struct NetworkInfo {
     /// What it resolves to now (a core node in `auto` by its directory size; a leaf in
     /// `auto` lets its homes decide and shows `auto`).
     pub delivery_active: &'static str,
-    /// `--directory`: `broadcast` or `ring`.
+    /// `--directory` as configured: `broadcast`, `ring` or `auto`.
     pub directory: &'static str,
+    /// What it resolves to now: `broadcast`, `both` (`auto` running the ring beside the
+    /// broadcast directory) or `ring` (records on the ring only).
+    pub directory_active: &'static str,
+    /// `auto` on a core: the network size its level was last set from.
+    pub directory_estimate: Option<u64>,
     /// Ring directory: cores in this node's ring table.
     pub ring_known: u64,
     /// Ring directory: lookups this node started, and those answered with the record.

@@ -28,7 +28,7 @@ pub(crate) fn render(cfg: &HttpConfig, info: &NodeInfo, stats: StoreStats, now: 
             "role": n.role,
             "nodes_known": n.nodes_known,
             "delivery": { "setting": n.delivery, "active": n.delivery_active, "following": n.following, "leaves_filtering": n.leaves_filtering, "leaf_followees": n.leaf_followees, "topics": n.topics, "topics_attached": n.tree_parents, "topics_wanted": n.topics_wanted, "catchup_from_tree": n.catchup_from_tree, "catchup_from_author": n.catchup_from_author },
-            "directory": { "setting": n.directory, "ring_known": n.ring_known, "ring_lookups": n.ring_lookups, "ring_found": n.ring_found },
+            "directory": { "setting": n.directory, "active": n.directory_active, "estimated_nodes": n.directory_estimate, "ring_known": n.ring_known, "ring_lookups": n.ring_lookups, "ring_found": n.ring_found },
             "resend_waiting": n.resend_waiting,
             "mailbox_envelopes": n.mailbox_envelopes,
             "mail_opened": n.mail_opened,

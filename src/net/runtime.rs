@@ -181,6 +181,10 @@ impl<'a> OverlayRuntime<'a> {
         if let Some(n) = std::env::var("NOSTRP2P_AUTO_MIN_NODES").ok().and_then(|v| v.parse::<u64>().ok()) {
             overlay.lower_auto_threshold(n);
         }
+        // The same for `--directory auto`'s threshold (`RING_ON_NODES`).
+        if let Some(n) = std::env::var("NOSTRP2P_DIR_MIN_NODES").ok().and_then(|v| v.parse::<u64>().ok()) {
+            overlay.lower_dir_threshold(n);
+        }
         state::restore_ring(&mut overlay, data_dir);
         let mut net = Net::new(ex);
         net.listen(listener);

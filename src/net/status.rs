@@ -50,7 +50,11 @@ pub(super) fn network_info(
         nodes_known: overlay.directory_len() as u64,
         delivery: overlay.delivery().as_str(),
         delivery_active: overlay.delivery_active().as_str(),
-        directory: if overlay.dht().is_some() { "ring" } else { "broadcast" },
+        directory: overlay.directory_mode().as_str(),
+        directory_active: overlay.dir_level().as_str(),
+        directory_estimate: (overlay.directory_mode() == crate::overlay::DirectoryMode::Auto
+            && overlay.role() == crate::wire::Role::Core)
+            .then(|| overlay.dir_estimate()),
         ring_known: overlay.dht().map_or(0, |d| d.table().known().len() as u64),
         ring_lookups: overlay.dht().map_or(0, |d| d.stats().lookups),
         ring_found: overlay.dht().map_or(0, |d| d.stats().found),

@@ -68,8 +68,12 @@ impl Overlay {
             let unix = self.unix_now();
             self.dir.merge(&rec, body.clone(), authorised, unix);
             if self.ring_on() {
-                // Ring directory: stored at the holders of our id, not broadcast.
-                return self.ring_publish(self.me);
+                // Ring directory: stored at the holders of our id, and (`auto` at `Both`)
+                // broadcast as well.
+                self.ring_publish(self.me);
+                if self.records_ring_only() {
+                    return;
+                }
             }
         }
         let g = Gossip { id, round: 0, kind: GossipKind::Record, body };
@@ -524,16 +528,18 @@ impl Overlay {
             }
             Merge::Full => self.stats_mut().dir_full += 1,
             Merge::Stale => {}
-            Merge::New | Merge::Updated if self.ring_on() => {
-                // Ring directory: records are not broadcast; an attached leaf's record is
-                // stored at its holders by this home.
-                self.missing.remove(&g.id);
-                if self.leaves.contains(&from) && from == rec.node {
-                    self.ring_publish(rec.node);
-                }
-            }
             Merge::New | Merge::Updated => {
                 self.missing.remove(&g.id);
+                // Ring directory: an attached leaf's record is stored at its holders by this
+                // home, and not broadcast once records go to the ring only; pinned `ring`
+                // relays no broadcast record (`dir_switch.rs`).
+                let own_leaf = self.leaves.contains(&from) && from == rec.node;
+                if self.ring_on() && own_leaf {
+                    self.ring_publish(rec.node);
+                }
+                if !self.relays_records() || (own_leaf && self.records_ring_only()) {
+                    return;
+                }
                 self.cache.insert(g.clone(), Some(from), self.now);
                 self.push(g, Some(from), None);
             }

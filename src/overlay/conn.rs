@@ -219,7 +219,7 @@ impl Overlay {
     }
 
     fn start_hello(&mut self, conn: ConnId) {
-        let ring = if self.dht.is_some() { crate::wire::FEATURE_RING } else { 0 };
+        let ring = if self.ring_runs() { crate::wire::FEATURE_RING } else { 0 };
         let features = crate::wire::FEATURE_INTEREST
             | crate::wire::FEATURE_DATAGRAM
             | crate::wire::FEATURE_TREES

@@ -68,6 +68,9 @@ pub enum DirectoryMode {
     Broadcast,
     /// Records held by `RING_REPLICAS` cores on the id ring, found by routed lookups.
     Ring,
+    /// Broadcast in a small network, the ring beside it from `RING_ON_NODES`, the ring only
+    /// from `RING_ONLY_FACTOR` × that (`dir_auto.rs`).
+    Auto,
 }
 
 impl DirectoryMode {
@@ -76,11 +79,12 @@ impl DirectoryMode {
         match self {
             DirectoryMode::Broadcast => "broadcast",
             DirectoryMode::Ring => "ring",
+            DirectoryMode::Auto => "auto",
         }
     }
     /// The mode named `name`.
     pub fn from_name(name: &str) -> Option<DirectoryMode> {
-        [DirectoryMode::Broadcast, DirectoryMode::Ring].into_iter().find(|m| m.as_str() == name)
+        [DirectoryMode::Broadcast, DirectoryMode::Ring, DirectoryMode::Auto].into_iter().find(|m| m.as_str() == name)
     }
 }
 
@@ -244,9 +248,10 @@ impl Dht {
 }
 
 impl Overlay {
-    /// True if this node runs the ring directory and is a core node.
+    /// True if this node runs the ring directory now (`--directory ring`, or `auto` from
+    /// `Both`: `dir_switch.rs`) and is a core node.
     pub(super) fn ring_on(&self) -> bool {
-        self.dht.is_some() && self.role == Role::Core && self.reach_deadline.is_none()
+        self.ring_runs() && self.role == Role::Core && self.reach_deadline.is_none()
     }
 
     /// True if a lookup waits on `node` here: ours went to it, or its answer goes back to it.
@@ -262,9 +267,19 @@ impl Overlay {
     /// A ring frame from an authenticated peer.
     pub(super) fn on_ring_frame(&mut self, conn: ConnId, from: NodeId, msg: Msg) {
         let announced = self.conns.get(&conn).is_some_and(|c| c.features & FEATURE_RING != 0);
-        if !announced || !ring_frame_fits(&msg) || !self.ring_on() {
+        // A core of `--directory auto` that switched the ring on after this link's handshake
+        // did not announce it then: its first ring frame, to a node that runs the ring too,
+        // announces it (a peer of a build without the ring never sends one).
+        let late = !announced && self.cfg.directory == DirectoryMode::Auto && self.ring_on();
+        if !(announced || late) || !ring_frame_fits(&msg) || !self.ring_on() {
             self.stats.ring_dropped += 1;
             return;
+        }
+        if late {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.features |= FEATURE_RING;
+            }
+            self.ring_peer_up(from);
         }
         match msg {
             Msg::FindNode(f) => self.on_find_node(conn, from, f),

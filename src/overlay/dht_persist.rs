@@ -163,14 +163,14 @@ impl Overlay {
     }
 
     /// Take the records of a ring record file back (at start, before any peer): each is
-    /// verified again (see the module doc). With the ring off, nothing is taken.
+    /// verified again (see the module doc). With `--directory broadcast`, nothing is taken.
     ///
     /// # Errors
     /// [`RingFileError`] if the file is damaged: nothing is taken from it.
     pub fn ring_restore(&mut self, bytes: &[u8]) -> Result<Restored, RingFileError> {
         let bodies = decode_ring_file(bytes)?;
         let mut r = Restored::default();
-        if self.dht.is_none() {
+        if self.cfg.directory == super::DirectoryMode::Broadcast {
             r.dropped = bodies.len();
             return Ok(r);
         }

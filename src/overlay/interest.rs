@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::caches::Bucket;
+use super::dir_auto::DirLevel;
 use super::params::*;
 use super::sample::{estimate_cores_ring, estimate_nodes_ring, AutoLevel};
 use super::{Instant, Overlay};
@@ -148,6 +149,14 @@ impl Overlay {
     /// The estimated network size: with the broadcast directory its size (every core holds
     /// every node's record); with the ring, the successor spacing scaled by the records held.
     pub(super) fn estimate_nodes(&self) -> u64 {
+        if self.cfg.directory == super::DirectoryMode::Auto {
+            // One estimate for both switches: `--directory auto`'s once the ring runs (the
+            // directory drains at its `Ring` level), the directory's size below.
+            return match self.dir_level() {
+                DirLevel::Broadcast => self.dir.len() as u64,
+                _ => self.dir_auto.estimate.max(self.dir.len() as u64),
+            };
+        }
         match self.dht.as_ref() {
             None => self.dir.len() as u64,
             Some(d) => {
@@ -165,7 +174,7 @@ impl Overlay {
         if self.role != Role::Core || self.cfg.delivery != DeliveryMode::Auto {
             return;
         }
-        if self.dht.is_some() && !self.auto.due(self.now) {
+        if self.ring_runs() && !self.auto.due(self.now) {
             return;
         }
         let est = self.estimate_nodes();

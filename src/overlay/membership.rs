@@ -202,7 +202,7 @@ impl Overlay {
         self.passive.retain(|p| p.node != node);
         self.lazy.remove(&node);
         self.eager.insert(node);
-        if !self.ring_on() {
+        if !self.records_ring_only() {
             // The broadcast directory's anti-entropy (the ring keeps records at their holders).
             self.send_dir_digest(node);
         }

@@ -20,6 +20,8 @@ pub mod crypto;
 pub mod dht;
 pub mod dht_persist;
 mod dir_admit;
+pub mod dir_auto;
+mod dir_switch;
 mod dir_sync;
 pub mod directory;
 mod interest;
@@ -41,6 +43,8 @@ mod tests_dht;
 mod tests_dht_persist;
 #[cfg(test)]
 mod tests_dir;
+#[cfg(test)]
+mod tests_dir_auto;
 #[cfg(test)]
 mod tests_dir_sync;
 #[cfg(test)]
@@ -102,7 +106,7 @@ pub struct Config {
     pub seed: u64,
     /// `--delivery`: broadcast, follow or auto (docs/scaling.md "Delivery").
     pub delivery: DeliveryMode,
-    /// `--directory`: broadcast or ring (docs/scaling.md "Directory").
+    /// `--directory`: broadcast, ring or auto (docs/scaling.md "Directory").
     pub directory: DirectoryMode,
 }
 
@@ -440,12 +444,15 @@ pub struct Overlay {
     trees: Option<Box<trees::Trees>>,
     /// `--delivery auto`'s level and the estimated network size (`sample.rs`).
     auto: sample::AutoSwitch,
+    /// `--directory auto`'s level and estimate (`dir_auto.rs`).
+    dir_auto: dir_auto::DirSwitch,
     /// Set only around `push_leaves_only`: `push` then skips every core peer.
     leaves_only: bool,
     /// Set only around `push_cores_only`: `push` then skips every leaf.
     cores_only: bool,
     dir: Directory,
-    /// The ring directory's state (`--directory ring`), boxed: ≈ 2 KB that broadcast nodes skip.
+    /// The ring directory's state (`--directory ring`, or `auto` once it reached `Both`),
+    /// boxed: ≈ 2 KB that broadcast nodes skip.
     dht: Option<Box<dht::Dht>>,
     authors: caches::AuthorLimiter,
     prefixes: caches::KeyedLimiter<admission::Prefix>,
@@ -529,9 +536,11 @@ impl Overlay {
             interest: interest::Interests::default(),
             trees: None,
             auto: sample::AutoSwitch::new(),
+            dir_auto: dir_auto::DirSwitch::new(),
             leaves_only: false,
             cores_only: false,
             dir: Directory::new(DIR_CAP),
+            // `auto` creates it when it first reaches `Both` (`dir_switch.rs`).
             dht: (cfg.directory == DirectoryMode::Ring)
                 .then(|| Box::new(dht::Dht::new(me, cfg.listen.map_or(0, |a| a.prefix()), now))),
             authors: caches::AuthorLimiter::new(AUTHOR_CAP, AUTHOR_PER_MIN, AUTHOR_BURST),
@@ -772,10 +781,11 @@ impl Overlay {
             let unix = self.unix_now();
             self.dir.expire(unix);
         }
+        self.dir_tick();
         self.ring_tick();
         self.auto_tick();
         self.trees_tick();
-        if self.ring_on() {
+        if self.records_ring_only() {
             self.ring_forget();
         }
         let debounced = self.record_dirty.is_some_and(|t| self.now.since(t) >= RECORD_DEBOUNCE_MS);

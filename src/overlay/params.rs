@@ -398,6 +398,21 @@ pub const AUTO_DOWN_NUM: u64 = 3;
 /// held records: O(records × successors)).
 pub const AUTO_ESTIMATE_MS: u64 = 30_000;
 
+/// `T` of `--directory auto` (`dir_auto.rs`): a core also runs the ring directory from T
+/// estimated nodes. Below it nothing changes from `--directory broadcast`, whose record
+/// refreshes cost a core ≈ 1.4 KB/min per 1,000 nodes (≈ 2.8 at 2,000), while the ring's own
+/// upkeep is ≈ 15–19 KB/min per core at 1k–100k nodes (docs/scaling.md "Directory").
+pub const RING_ON_NODES: u64 = 2_000;
+/// A core in `--directory auto` stops broadcasting its own and its leaves' records from this
+/// many times `RING_ON_NODES` (12,000 by default, under `DIR_CAP`): 6 × ¾ = 4.5 > 4, so a
+/// ring-only core and a core not yet running the ring need estimates more than 4× apart
+/// (checked at compile time in `dir_auto.rs`).
+pub const RING_ONLY_FACTOR: u64 = 6;
+const _: () = assert!(RING_ON_NODES * RING_ONLY_FACTOR < DIR_CAP as u64);
+/// A core in `--directory auto` whose active view holds at least this many cores, all running
+/// the ring, runs it too whatever its directory's size (`dir_switch.rs`).
+pub const DIR_AUTO_RING_PEERS: usize = 3;
+
 /// Post ids a tree-running core remembers as taken from a tree and not relayed on the core
 /// Plumtree (32 B each ⇒ 8 KB): covers the seconds between a tree copy and a Plumtree copy.
 pub const TREE_TOOK_CAP: usize = 256;

@@ -130,7 +130,7 @@ impl Overlay {
     /// The estimate without the ring's walk over held records (a `follow` core, which keeps
     /// no `auto` state): the directory size, or the ring's core count.
     fn estimate_nodes_cheap(&self) -> u64 {
-        match self.dht.as_ref() {
+        match self.dht.as_ref().filter(|_| self.trees_on_dht()) {
             None => self.dir.len() as u64,
             Some(d) => super::sample::estimate_cores_ring(d.table()),
         }
@@ -204,9 +204,17 @@ impl Overlay {
         true
     }
 
+    /// True if the trees route on the ring directory's table: with `--directory ring`, or
+    /// `auto` once records go to the ring only. Below that (`auto` at `Broadcast` or `Both`)
+    /// every core still holds the broadcast directory, so the trees keep the ring built from
+    /// it, the one every core not yet running the ring routes on too.
+    pub(super) fn trees_on_dht(&self) -> bool {
+        self.dht.is_some() && self.records_ring_only()
+    }
+
     /// Rebuild the broadcast directory's ring if due (or `force`).
     fn rebuild_ring(&mut self, force: bool) {
-        if self.dht.is_some() {
+        if self.trees_on_dht() {
             return;
         }
         let now = self.now;
@@ -281,8 +289,9 @@ impl Overlay {
             desired.insert(sample_topic());
         }
         let now = self.now;
+        let on_dht = self.trees_on_dht();
         let Some(t) = self.trees.as_mut() else { return };
-        let ring = match self.dht.as_ref() {
+        let ring = match self.dht.as_ref().filter(|_| on_dht) {
             Some(d) => d.table(),
             None => &t.ring,
         };
@@ -341,7 +350,7 @@ impl Overlay {
             }
             return;
         }
-        let addr = match self.dht.as_ref() {
+        let addr = match self.dht.as_ref().filter(|_| self.trees_on_dht()) {
             Some(d) => d.addr_of(to),
             None => self.dir.get(to).and_then(|e| e.addr),
         };
@@ -377,8 +386,9 @@ impl Overlay {
     /// of rejoin along the ring.
     pub(super) fn tree_node_down(&mut self, node: NodeId) {
         let now = self.now;
+        let on_dht = self.trees_on_dht();
         let Some(t) = self.trees.as_mut() else { return };
-        let ring = match self.dht.as_ref() {
+        let ring = match self.dht.as_ref().filter(|_| on_dht) {
             Some(d) => d.table(),
             None => &t.ring,
         };
@@ -404,8 +414,9 @@ impl Overlay {
             _ => return,
         };
         let now = self.now;
+        let on_dht = self.trees_on_dht();
         let Some(t) = self.trees.as_mut() else { return };
-        let ring = match self.dht.as_ref() {
+        let ring = match self.dht.as_ref().filter(|_| on_dht) {
             Some(d) => d.table(),
             None => &t.ring,
         };

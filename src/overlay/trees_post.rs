@@ -87,8 +87,9 @@ impl Overlay {
         // Published here or by a leaf of ours (not a Plumtree copy from another core).
         let entry = from.is_none_or(|f| self.leaves.contains(&f));
         let now = self.now;
+        let on_dht = self.trees_on_dht();
         let Some(t) = self.trees.as_mut() else { return true };
-        let ring = match self.dht.as_ref() {
+        let ring = match self.dht.as_ref().filter(|_| on_dht) {
             Some(d) => d.table(),
             None => &t.ring,
         };

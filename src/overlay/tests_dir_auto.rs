@@ -1,0 +1,74 @@
+//! Hand-fed tests of `--directory auto` on a node (`dir_switch.rs`): a core that switched the
+//! ring on after a link's handshake is taken into the table by its first ring frame; a core
+//! whose active peers all run the ring runs it too.
+
+use super::dir_auto::DirLevel;
+use super::tests::{drain, t};
+use super::tests_dht::{connect, core_in};
+use super::*;
+use crate::wire::{FEATURE_INTEREST, FEATURE_RING};
+
+#[test]
+fn a_ring_frame_announces_a_peer_that_switched_the_ring_on_after_the_handshake() {
+    let mut host = core_in(1, DirectoryMode::Auto);
+    let mut peer = core_in(2, DirectoryMode::Auto);
+    // Both below the ring at the handshake: neither announced it.
+    connect(&mut host, &mut peer, ConnId(20), FEATURE_INTEREST);
+    assert_eq!(host.dir_level(), DirLevel::Broadcast);
+    let ask = || Msg::Neighbours { ask: true, peers: vec![] };
+    // While the host does not run the ring, a ring frame is dropped, as before.
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: ask() }, t(10));
+    assert_eq!(host.stats().ring_dropped, 1);
+    assert!(drain(&mut host).iter().all(|o| !matches!(o, Output::Send { msg, .. } if msg.is_ring())));
+    // The host's estimate reaches its (lowered) threshold: it runs the ring.
+    host.lower_dir_threshold(1);
+    host.handle_timeout(t(2_000));
+    assert_eq!(host.dir_level(), DirLevel::Both, "estimate {}", host.dir_estimate());
+    drain(&mut host);
+    // The peer switched too and sends its first ring frame on the old link: taken, answered,
+    // and the peer enters the table.
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: ask() }, t(2_010));
+    assert_eq!(host.stats().ring_dropped, 1, "not dropped");
+    let out = drain(&mut host);
+    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: Msg::Neighbours { ask: false, .. }, .. })), "answered");
+    let known = host.dht().map(|d| d.table().known().iter().map(|p| p.node).collect::<Vec<_>>()).unwrap_or_default();
+    assert!(known.contains(&peer.node_id()), "in the table: {known:?}");
+}
+
+#[test]
+fn a_pinned_ring_core_still_drops_ring_frames_from_a_peer_that_did_not_announce_it() {
+    let mut host = core_in(1, DirectoryMode::Ring);
+    let mut peer = core_in(2, DirectoryMode::Auto);
+    connect(&mut host, &mut peer, ConnId(20), FEATURE_INTEREST);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Neighbours { ask: true, peers: vec![] } }, t(10));
+    assert_eq!(host.stats().ring_dropped, 1);
+    assert!(host.dht().is_some_and(|d| !d.table().known().iter().any(|p| p.node == peer.node_id())));
+}
+
+/// An `auto` core at `T` = 1,000 whose active view is `peers` cores, `ring` of which announce
+/// the ring; returns its level after a housekeeping tick.
+fn level_with_ring_peers(peers: u8, ring: u8) -> DirLevel {
+    let mut host = core_in(1, DirectoryMode::Auto);
+    host.lower_dir_threshold(1_000);
+    for i in 0..peers {
+        let mut p = core_in(10 + i, DirectoryMode::Auto);
+        let features = if i < ring { FEATURE_INTEREST | FEATURE_RING } else { FEATURE_INTEREST };
+        let conn = ConnId(20 + u64::from(i));
+        connect(&mut host, &mut p, conn, features);
+        host.handle_input(Input::Frame { conn, msg: Msg::Join }, t(10));
+    }
+    assert_eq!(host.active_view().len(), peers as usize);
+    host.handle_timeout(t(2_000));
+    host.dir_level()
+}
+
+#[test]
+fn a_core_whose_active_peers_all_run_the_ring_runs_it_whatever_its_directory_says() {
+    // A handful of records (far below T): the directory alone keeps the core at `broadcast`
+    // unless every one of at least `DIR_AUTO_RING_PEERS` active peers runs the ring (a core
+    // starting in a network that went ring-only sees few records broadcast).
+    assert_eq!(level_with_ring_peers(3, 3), DirLevel::Both);
+    assert_eq!(level_with_ring_peers(3, 2), DirLevel::Broadcast);
+    assert_eq!(level_with_ring_peers(2, 2), DirLevel::Broadcast);
+    assert_eq!(level_with_ring_peers(4, 4), DirLevel::Both);
+}
