@@ -438,7 +438,11 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     }
     w.run_until(120_000);
     let topics: Vec<usize> = w.tables.iter().map(|t| t.len()).collect();
-    log(&format!("joined: {join_subs} home subscriptions, {} queued events left", w.queue.len()));
+    let topics_mean = topics.iter().sum::<usize>() as f64 / cores as f64;
+    log(&format!(
+        "joined: {join_subs} home subscriptions, {} queued events left; topics per core: mean {topics_mean:.0}",
+        w.queue.len()
+    ));
 
     // Idle: one full refresh period, bytes counted.
     let (sent0, recv0) = (w.sent.clone(), w.recv.clone());
@@ -449,6 +453,7 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     let idle_control_kb_min = idle / cores as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
     let idle_max = (0..cores).map(|c| w.sent[c] - sent0[c] + w.recv[c] - recv0[c]).max().unwrap_or(0);
     let idle_kb_min_max = idle_max as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
+    log(&format!("tree control per core once joined: {idle_control_kb_min:.2} KB/min (busiest {idle_kb_min_max:.2})"));
 
     // Posts: the 5 most followed authors, then uniform ones; each after the last settled.
     let mut post_authors: Vec<usize> = perm.iter().take(5.min(cfg.posts)).copied().collect();
@@ -511,6 +516,18 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
         relays +=
             w.arrival.iter().enumerate().filter(|(c, t)| t.is_some() && !w.tables[*c].wants(topic)).count() as u64;
         bcast_slowest = bcast_slowest.max(broadcast_flood(&w.ids, &adj, home, &homes, &node_ids, start + lat) - start);
+        if (p + 1) % 10 == 0 {
+            // Progress, so a run stopped early still says something.
+            log(&format!(
+                "post {}: delivered {} of {}, slowest {} ms; leaves got {} of {} due",
+                p + 1,
+                rep.follower_deliveries_done,
+                rep.follower_deliveries_due,
+                delays.iter().max().copied().unwrap_or(0),
+                leaf_got.iter().map(|x| u64::from(*x)).sum::<u64>(),
+                leaf_due.iter().map(|x| u64::from(*x)).sum::<u64>()
+            ));
+        }
     }
     let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
     let t0 = w.now;
@@ -523,7 +540,7 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     rep.broadcast_slowest_ms = bcast_slowest;
     rep.followers_per_post = fol_sum as f64 / post_authors.len().max(1) as f64;
     rep.relays_per_post = relays as f64 / post_authors.len().max(1) as f64;
-    rep.topics_mean = topics.iter().sum::<usize>() as f64 / cores as f64;
+    rep.topics_mean = topics_mean;
     rep.topics_max = topics.iter().copied().max().unwrap_or(0);
     rep.depth_max = followers
         .iter()
