@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED]]]]`
 //! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1; 10 % core). Issue 10's figures at
-//! 100k nodes: `trees_bench 100000 200` (≈ 10 GB of heap; docs/scaling.md "Per-author trees").
+//! 100k nodes: `trees_bench 100000 200 50` (≈ 8–11 GB of heap on the 10k trend; hours of CPU share on
+//! a loaded 2-core machine; docs/scaling.md "Per-author trees").
 
 use std::time::Instant as WallClock;
 
