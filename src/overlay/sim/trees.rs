@@ -20,6 +20,10 @@ use crate::overlay::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTabl
 use crate::overlay::{Instant, SplitMix64};
 use crate::wire::{frame_len, Gossip, GossipKind, Key32, Msg, MsgId, NodeId};
 
+mod model;
+
+use model::{broadcast_flood, latency, random_graph, Zipf};
+
 /// Bytes of a post's event as sim_follow uses (400 B body).
 pub const POST_BODY_BYTES: usize = 400;
 /// Extra bytes of a tree copy over a Gossip frame: topic key (9 B) + routed flag (1 B).
@@ -103,6 +107,8 @@ pub struct TreeReport {
     pub acks_saved: u64,
     /// Leaf MB/day, mean and max over leaves (followees × posts/day × `LEAF_BYTES_PER_POST`).
     pub leaf_mb_day_mean: f64,
+    /// See `leaf_mb_day_mean`.
+    pub leaf_mb_day_max: f64,
     /// Leaf MB/day from the run: for each leaf, the posts it received in the run over the posts
     /// its followees published there (its delivery ratio; 1 if none of them posted), times
     /// followees × `POSTS_PER_DAY` × `LEAF_BYTES_PER_POST`, plus `LEAF_IDLE_BYTES_PER_MIN` for
@@ -113,8 +119,6 @@ pub struct TreeReport {
     /// Followees per leaf, mean (the graph draws `2 × followees` Zipf picks and keeps the
     /// distinct ones, so popular picks repeat and a leaf may follow fewer).
     pub leaf_followees_mean: f64,
-    /// See `leaf_mb_day_mean`.
-    pub leaf_mb_day_max: f64,
     /// Leaf MB/day under broadcast (every post of every node).
     pub broadcast_leaf_mb_day: f64,
     /// Counters summed over cores.
@@ -200,13 +204,6 @@ struct World {
     arrival: Vec<Option<u64>>,
     post_frame: usize,
     timer_at: Vec<Option<u64>>,
-}
-
-/// One-way latency of a link, 20–150 ms, fixed per unordered pair.
-fn latency(a: u64, b: u64) -> u64 {
-    let (x, y) = if a < b { (a, b) } else { (b, a) };
-    let mut r = SplitMix64::new(x ^ y.rotate_left(17));
-    20 + r.below(131)
 }
 
 fn msg_bytes(m: &TopicMsg) -> usize {
@@ -302,29 +299,6 @@ impl World {
         if self.queue.capacity() > QUEUE_KEEP && self.queue.len() < self.queue.capacity() / 4 {
             self.queue.shrink_to(QUEUE_KEEP.max(2 * self.queue.len()));
         }
-    }
-}
-
-/// Zipf(1) sampler over `n` ranks by inverse CDF.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize) -> Zipf {
-        let mut acc = 0.0;
-        let cdf = (1..=n)
-            .map(|k| {
-                acc += 1.0 / k as f64;
-                acc
-            })
-            .collect::<Vec<_>>();
-        let total = acc;
-        Zipf { cdf: cdf.into_iter().map(|c| c / total).collect() }
-    }
-    fn sample(&self, rng: &mut SplitMix64) -> usize {
-        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
     }
 }
 
@@ -595,58 +569,4 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
         ];
     }
     rep
-}
-
-/// A random graph of the cores, each linking to `ACTIVE_VIEW` / 2 (rounded up) random others
-/// both ways: HyParView's active views, ≈ `ACTIVE_VIEW` links per core.
-fn random_graph(c: usize, rng: &mut SplitMix64) -> Vec<Vec<u32>> {
-    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); c];
-    for i in 0..c {
-        for _ in 0..ACTIVE_VIEW.div_ceil(2) {
-            let j = rng.below(c as u64) as usize;
-            if j != i {
-                adj[i].push(j as u32);
-                adj[j].push(i as u32);
-            }
-        }
-    }
-    adj
-}
-
-/// Slowest arrival (absolute ms) of a flood from `origin` over `adj`, then to every leaf
-/// through its nearer home: the first-arrival tree, the best broadcast can do.
-fn broadcast_flood(
-    ids: &[NodeId],
-    adj: &[Vec<u32>],
-    origin: usize,
-    homes: &[[usize; 2]],
-    node_ids: &[u64],
-    start: u64,
-) -> u64 {
-    let c = ids.len();
-    let mut best: Vec<u64> = vec![u64::MAX; c];
-    let mut heap = BinaryHeap::new();
-    best[origin] = start;
-    heap.push(Reverse((start, origin)));
-    while let Some(Reverse((t, i))) = heap.pop() {
-        if t > best[i] {
-            continue;
-        }
-        for &j in &adj[i] {
-            let j = j as usize;
-            let tj = t + latency(ids[i].0, ids[j].0);
-            if tj < best[j] {
-                best[j] = tj;
-                heap.push(Reverse((tj, j)));
-            }
-        }
-    }
-    let core_max = best.iter().copied().filter(|t| *t != u64::MAX).max().unwrap_or(start);
-    let leaf_max = (c..homes.len())
-        .map(|l| {
-            homes[l].iter().map(|h| best[*h].saturating_add(latency(ids[*h].0, node_ids[l]))).min().unwrap_or(start)
-        })
-        .max()
-        .unwrap_or(start);
-    core_max.max(leaf_max)
 }
