@@ -3,11 +3,18 @@
 //! leaf bytes, idle tree control traffic and topics per core.
 //!
 //! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED]]]]`
-//! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1; 10 % core).
+//! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1; 10 % core). Issue 10's figures at
+//! 100k nodes: `trees_bench 100000 200 50` (≈ 8–11 GB of heap on the 10k trend; hours of CPU share on
+//! a loaded 2-core machine; docs/scaling.md "Per-author trees").
 
 use std::time::Instant as WallClock;
 
-use nostrp2p::overlay::sim::trees::{run, TreeConfig};
+use nostrp2p::overlay::sim::trees::{run_measured, TreeConfig};
+
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+
+use counting_alloc::{live, peak, reset_peak};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +28,12 @@ fn main() {
     for nodes in sizes {
         let wall = WallClock::now();
         let cfg = TreeConfig { nodes, core_pct: 10, followees, posts, seed };
-        let r = run(&cfg, &mut |l| eprintln!("  [{:.1}s] {l}", wall.elapsed().as_secs_f64()));
+        reset_peak();
+        let mut log = |l: &str| {
+            let (s, gb, top) = (wall.elapsed().as_secs_f64(), 1e-9 * live() as f64, 1e-9 * peak() as f64);
+            eprintln!("  [{s:.1}s, heap {gb:.2} GB, peak {top:.2}] {l}");
+        };
+        let r = run_measured(&cfg, &mut log, Some(&live));
         let pct = 100.0 * r.follower_deliveries_done as f64 / r.follower_deliveries_due.max(1) as f64;
         println!("== {nodes} nodes ({} cores), {followees} followees each (Zipf), {posts} posts ==", r.cores);
         println!(
@@ -45,13 +57,20 @@ fn main() {
             r.leaf_mb_day_mean, r.leaf_mb_day_max, r.broadcast_leaf_mb_day
         );
         println!(
-            "tree control per core once joined: {:.2} KB/min; redirects {}, false roots {}, loops cut {}",
-            r.idle_control_kb_min, r.redirected, r.false_roots, r.loops_cut
+            "leaf MB/day from the run ({:.1} followees on average × 10 posts/day × 662 B per received post × the \
+             leaf's delivery ratio in the run, + 23 KB idle): mean {:.2}, max {:.2} (goal ≤ 5) | broadcast {:.1}",
+            r.leaf_followees_mean, r.leaf_mb_day_run_mean, r.leaf_mb_day_run_max, r.broadcast_leaf_mb_day
+        );
+        println!(
+            "tree control per core once joined: {:.2} KB/min (busiest core {:.2}); redirects {}, false roots {}, loops cut {}",
+            r.idle_control_kb_min, r.idle_control_kb_min_max, r.redirected, r.false_roots, r.loops_cut
         );
         println!(
             "tree control per core over the refresh period after the posts: {:.2} KB/min; refreshes not acked {}",
             r.control_after_posts_kb_min, r.acks_saved
         );
+        let parts: Vec<String> = r.heap.iter().map(|(k, b)| format!("{k} {:.1}", *b as f64 / 1e6)).collect();
+        println!("heap MB at the end: {}; peak {:.1}", parts.join(", "), peak() as f64 / 1e6);
         println!("wall {:.1} s", wall.elapsed().as_secs_f64());
     }
 }

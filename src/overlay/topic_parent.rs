@@ -17,8 +17,8 @@ impl TopicTable {
     /// Send `child` our depth and recent ids for `topic`, and remember what it was told.
     pub(super) fn ack_child(&mut self, topic: NodeId, child: NodeId, now: Instant) {
         let Some(t) = self.topics.get_mut(&topic) else { return };
-        let newest = t.recent.front().map(prefix);
-        let (depth, recent) = (t.depth, t.recent.iter().copied().collect());
+        let newest = t.recent.first().map(prefix);
+        let (depth, recent) = (t.depth, t.recent.to_vec());
         if let Some(c) = t.children.iter_mut().find(|c| c.node == child) {
             c.acked = Some(Acked { newest, at: now });
         }
@@ -60,7 +60,7 @@ impl TopicTable {
                 // still waiting for an ack) always is.
                 let heard = Instant(c.expires.0.saturating_sub(TOPIC_CHILD_TTL_MS));
                 let periodic = now.since(heard) >= TOPIC_REFRESH_MIN_GAP_MS;
-                let newest = t.recent.front().map(prefix);
+                let newest = t.recent.first().map(prefix);
                 let told = c.acked.is_some_and(|a| a.newest == newest && now.since(a.at) < TOPIC_QUIET_ACK_MAX_MS);
                 c.expires = expires;
                 if t.depth.is_some() {
@@ -111,6 +111,9 @@ impl TopicTable {
         }
         *self.per_peer.entry(from).or_insert(0) += 1;
         let Some(t) = self.topics.get_mut(&topic) else { return };
+        if t.children.len() == t.children.capacity() {
+            t.children.reserve_exact(1); // see `Topic::children`
+        }
         t.children.push(Child { node: from, expires, acked: None });
         let (attached, idle) = (t.depth.is_some(), t.parent.is_none());
         if attached {

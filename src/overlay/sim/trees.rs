@@ -20,6 +20,10 @@ use crate::overlay::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTabl
 use crate::overlay::{Instant, SplitMix64};
 use crate::wire::{frame_len, Gossip, GossipKind, Key32, Msg, MsgId, NodeId};
 
+mod model;
+
+use model::{broadcast_flood, latency, random_graph, Zipf};
+
 /// Bytes of a post's event as sim_follow uses (400 B body).
 pub const POST_BODY_BYTES: usize = 400;
 /// Extra bytes of a tree copy over a Gossip frame: topic key (9 B) + routed flag (1 B).
@@ -33,8 +37,13 @@ pub const ACK_ID_BYTES: usize = 34;
 /// A leaf's bytes per post it receives under follow delivery (eager payload frame and its
 /// share of IHAVEs), measured by `tests/sim_follow.rs`: 662 B.
 pub const LEAF_BYTES_PER_POST: f64 = 662.0;
+/// A follow leaf's idle bytes received per minute (keepalives, acks), measured by
+/// `tests/sim_follow.rs`: 16 B/min, 23 KB a day.
+pub const LEAF_IDLE_BYTES_PER_MIN: f64 = 16.0;
 /// Simulated time a post is given to reach its followers (a later arrival counts as missed).
 pub const POST_WINDOW_MS: u64 = 10_000;
+/// Queue capacity kept after a burst of events has drained (× 32 B).
+const QUEUE_KEEP: usize = 1 << 16;
 /// Posts per author per day (issue 10's figure).
 pub const POSTS_PER_DAY: f64 = 10.0;
 
@@ -89,6 +98,8 @@ pub struct TreeReport {
     pub broadcast_core_upload_mb_day: f64,
     /// Tree control traffic per core once joined (refreshes and acks), sent + received, KB/min.
     pub idle_control_kb_min: f64,
+    /// The busiest core's, KB/min.
+    pub idle_control_kb_min_max: f64,
     /// The same over the refresh period right after the posts (a parent acks a refresh only
     /// when its newest id changed since its last ack to that child, `TOPIC_QUIET_ACK_MAX_MS`).
     pub control_after_posts_kb_min: f64,
@@ -98,6 +109,16 @@ pub struct TreeReport {
     pub leaf_mb_day_mean: f64,
     /// See `leaf_mb_day_mean`.
     pub leaf_mb_day_max: f64,
+    /// Leaf MB/day from the run: for each leaf, the posts it received in the run over the posts
+    /// its followees published there (its delivery ratio; 1 if none of them posted), times
+    /// followees × `POSTS_PER_DAY` × `LEAF_BYTES_PER_POST`, plus `LEAF_IDLE_BYTES_PER_MIN` for
+    /// a day; mean and max over leaves.
+    pub leaf_mb_day_run_mean: f64,
+    /// See `leaf_mb_day_run_mean`.
+    pub leaf_mb_day_run_max: f64,
+    /// Followees per leaf, mean (the graph draws `2 × followees` Zipf picks and keeps the
+    /// distinct ones, so popular picks repeat and a leaf may follow fewer).
+    pub leaf_followees_mean: f64,
     /// Leaf MB/day under broadcast (every post of every node).
     pub broadcast_leaf_mb_day: f64,
     /// Counters summed over cores.
@@ -106,12 +127,31 @@ pub struct TreeReport {
     pub loops_cut: u64,
     /// Redirects, summed.
     pub redirected: u64,
+    /// Heap bytes each component held at the end of the run, if a live-heap counter was
+    /// passed to [`run_measured`] (filled by dropping the components one by one).
+    pub heap: Vec<(&'static str, u64)>,
 }
 
+/// An event in flight. Kept small: at 100k nodes every parent acks every child's refresh in
+/// the same second once per `TOPIC_QUIET_ACK_MAX_MS`, tens of millions of events at once, so
+/// the two common messages without a list (a one-topic `Subscribe`, an `Ack` announcing no
+/// ids) travel inline and only the others are boxed.
 enum What {
-    Msg(TopicMsg),
+    Msg(Box<TopicMsg>),
+    Subscribe1(NodeId),
+    Ack0 { topic: NodeId, depth: Option<u8> },
     Post { topic: NodeId, post: u32, routed: bool },
     Timer,
+}
+
+impl What {
+    fn from_msg(msg: TopicMsg) -> What {
+        match msg {
+            TopicMsg::Subscribe { topics } if topics.len() == 1 => What::Subscribe1(topics[0]),
+            TopicMsg::Ack { topic, depth, recent } if recent.is_empty() => What::Ack0 { topic, depth },
+            m => What::Msg(Box::new(m)),
+        }
+    }
 }
 
 struct Ev {
@@ -120,13 +160,40 @@ struct Ev {
     what: What,
 }
 
+/// Bits of [`Scheduled::key`] below the time: the sequence number (FIFO among equal times).
+const SEQ_BITS: u32 = 38;
+
+/// A queued event, ordered by (time, sequence): `key` is `at << SEQ_BITS | seq`.
+struct Scheduled {
+    key: u64,
+    ev: Ev,
+}
+
+const _: () = assert!(std::mem::size_of::<Scheduled>() <= 32);
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
 struct World {
     ids: Vec<NodeId>,
     index: HashMap<NodeId, u32>,
     rings: Vec<RingTable>,
     tables: Vec<TopicTable>,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    evs: HashMap<u64, Ev>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
     seq: u64,
     now: u64,
     sent: Vec<u64>,
@@ -137,13 +204,6 @@ struct World {
     arrival: Vec<Option<u64>>,
     post_frame: usize,
     timer_at: Vec<Option<u64>>,
-}
-
-/// One-way latency of a link, 20–150 ms, fixed per unordered pair.
-fn latency(a: u64, b: u64) -> u64 {
-    let (x, y) = if a < b { (a, b) } else { (b, a) };
-    let mut r = SplitMix64::new(x ^ y.rotate_left(17));
-    20 + r.below(131)
 }
 
 fn msg_bytes(m: &TopicMsg) -> usize {
@@ -159,8 +219,8 @@ fn msg_bytes(m: &TopicMsg) -> usize {
 impl World {
     fn schedule(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse((at, self.seq)));
-        self.evs.insert(self.seq, ev);
+        assert!(at < 1 << (64 - SEQ_BITS) && self.seq < 1 << SEQ_BITS, "simulated time or events overflow the key");
+        self.queue.push(Reverse(Scheduled { key: at << SEQ_BITS | self.seq, ev }));
     }
     fn arm(&mut self, i: u32) {
         let at = self.tables[i as usize].poll_timeout().0;
@@ -174,7 +234,7 @@ impl World {
             let (to, what, bytes) = match o {
                 TopicOut::Send { to, msg } => {
                     let b = msg_bytes(&msg);
-                    (to, What::Msg(msg), b)
+                    (to, What::from_msg(msg), b)
                 }
                 TopicOut::Post { to, topic, id, routed } => {
                     let mut n = [0u8; 4];
@@ -199,12 +259,9 @@ impl World {
         self.arm(i);
     }
     fn run_until(&mut self, end: u64) {
-        while let Some(Reverse((at, seq))) = self.queue.peek().copied() {
-            if at > end {
-                break;
-            }
-            self.queue.pop();
-            let Some(ev) = self.evs.remove(&seq) else { continue };
+        while self.queue.peek().is_some_and(|Reverse(s)| s.key >> SEQ_BITS <= end) {
+            let Some(Reverse(Scheduled { key, ev })) = self.queue.pop() else { break };
+            let at = key >> SEQ_BITS;
             self.now = at;
             let (to, now) = (ev.to as usize, Instant(at));
             match ev.what {
@@ -215,7 +272,15 @@ impl World {
                     self.timer_at[to] = None;
                     self.tables[to].handle_timeout(&self.rings[to], now);
                 }
-                What::Msg(m) => self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], m, now),
+                What::Msg(m) => self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], *m, now),
+                What::Subscribe1(topic) => {
+                    let m = TopicMsg::Subscribe { topics: vec![topic] };
+                    self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], m, now);
+                }
+                What::Ack0 { topic, depth } => {
+                    let m = TopicMsg::Ack { topic, depth, recent: Vec::new() };
+                    self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], m, now);
+                }
                 What::Post { topic, post, routed } => {
                     let mut id = [0u8; 32];
                     id[..4].copy_from_slice(&post.to_le_bytes());
@@ -230,29 +295,10 @@ impl World {
             self.drain(ev.to);
         }
         self.now = self.now.max(end);
-    }
-}
-
-/// Zipf(1) sampler over `n` ranks by inverse CDF.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize) -> Zipf {
-        let mut acc = 0.0;
-        let cdf = (1..=n)
-            .map(|k| {
-                acc += 1.0 / k as f64;
-                acc
-            })
-            .collect::<Vec<_>>();
-        let total = acc;
-        Zipf { cdf: cdf.into_iter().map(|c| c / total).collect() }
-    }
-    fn sample(&self, rng: &mut SplitMix64) -> usize {
-        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
+        // Give back the room of a burst (the heap never shrinks by itself).
+        if self.queue.capacity() > QUEUE_KEEP && self.queue.len() < self.queue.capacity() / 4 {
+            self.queue.shrink_to(QUEUE_KEEP.max(2 * self.queue.len()));
+        }
     }
 }
 
@@ -262,6 +308,19 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// Run the scenario; `log` gets progress lines (the bench prints them).
 pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
+    run_measured(cfg, log, None)
+}
+
+/// Drops `value` and returns how many bytes `live` says that freed.
+fn freed<T>(live: &dyn Fn() -> usize, value: T) -> u64 {
+    let before = live();
+    drop(value);
+    before.saturating_sub(live()) as u64
+}
+
+/// [`run`], and with `live` (the caller's live-heap counter, e.g. a counting global
+/// allocator) the heap each component holds at the end, in [`TreeReport::heap`].
+pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&dyn Fn() -> usize>) -> TreeReport {
     let mut rng = SplitMix64::new(cfg.seed);
     let n = cfg.nodes;
     let cores = (n * cfg.core_pct / 100).max(2);
@@ -321,7 +380,6 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         rings,
         tables,
         queue: BinaryHeap::new(),
-        evs: HashMap::new(),
         seq: 0,
         now: 0,
         sent: vec![0; cores],
@@ -354,14 +412,22 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
     }
     w.run_until(120_000);
     let topics: Vec<usize> = w.tables.iter().map(|t| t.len()).collect();
-    log(&format!("joined: {join_subs} home subscriptions, {} queued events left", w.queue.len()));
+    let topics_mean = topics.iter().sum::<usize>() as f64 / cores as f64;
+    log(&format!(
+        "joined: {join_subs} home subscriptions, {} queued events left; topics per core: mean {topics_mean:.0}",
+        w.queue.len()
+    ));
 
     // Idle: one full refresh period, bytes counted.
+    let (sent0, recv0) = (w.sent.clone(), w.recv.clone());
     let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
     let t0 = w.now;
     w.run_until(t0 + TOPIC_REFRESH_MS);
     let idle = (w.sent.iter().sum::<u64>() - s0 + w.recv.iter().sum::<u64>() - r0) as f64;
     let idle_control_kb_min = idle / cores as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
+    let idle_max = (0..cores).map(|c| w.sent[c] - sent0[c] + w.recv[c] - recv0[c]).max().unwrap_or(0);
+    let idle_kb_min_max = idle_max as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
+    log(&format!("tree control per core once joined: {idle_control_kb_min:.2} KB/min (busiest {idle_kb_min_max:.2})"));
 
     // Posts: the 5 most followed authors, then uniform ones; each after the last settled.
     let mut post_authors: Vec<usize> = perm.iter().take(5.min(cfg.posts)).copied().collect();
@@ -369,6 +435,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         post_authors.push(rng.below(n as u64) as usize);
     }
     let mut delays: Vec<u64> = Vec::new();
+    let (mut leaf_due, mut leaf_got) = (vec![0u32; n - cores], vec![0u32; n - cores]);
     let mut rep = TreeReport { cores, ..TreeReport::default() };
     let (mut relays, mut fol_sum) = (0u64, 0u64);
     // Upload is measured over the uniform authors only (every node posts 10/day; the popular
@@ -399,6 +466,9 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         for &f in &followers[a] {
             let f = f as usize;
             rep.follower_deliveries_due += 1;
+            if f >= cores {
+                leaf_due[f - cores] += 1;
+            }
             let got = if f < cores {
                 w.arrival[core_of(f)].map(|t| t - start)
             } else {
@@ -413,12 +483,25 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
                 if f >= cores {
                     // The home's push to its leaf (payload and IHAVE share, as measured).
                     w.post_sent[homes[f][0]] += LEAF_BYTES_PER_POST as u64;
+                    leaf_got[f - cores] += 1;
                 }
             }
         }
         relays +=
             w.arrival.iter().enumerate().filter(|(c, t)| t.is_some() && !w.tables[*c].wants(topic)).count() as u64;
         bcast_slowest = bcast_slowest.max(broadcast_flood(&w.ids, &adj, home, &homes, &node_ids, start + lat) - start);
+        if (p + 1) % 10 == 0 {
+            // Progress, so a run stopped early still says something.
+            log(&format!(
+                "post {}: delivered {} of {}, slowest {} ms; leaves got {} of {} due",
+                p + 1,
+                rep.follower_deliveries_done,
+                rep.follower_deliveries_due,
+                delays.iter().max().copied().unwrap_or(0),
+                leaf_got.iter().map(|x| u64::from(*x)).sum::<u64>(),
+                leaf_due.iter().map(|x| u64::from(*x)).sum::<u64>()
+            ));
+        }
     }
     let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
     let t0 = w.now;
@@ -431,7 +514,7 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
     rep.broadcast_slowest_ms = bcast_slowest;
     rep.followers_per_post = fol_sum as f64 / post_authors.len().max(1) as f64;
     rep.relays_per_post = relays as f64 / post_authors.len().max(1) as f64;
-    rep.topics_mean = topics.iter().sum::<usize>() as f64 / cores as f64;
+    rep.topics_mean = topics_mean;
     rep.topics_max = topics.iter().copied().max().unwrap_or(0);
     rep.depth_max = followers
         .iter()
@@ -456,67 +539,34 @@ pub fn run(cfg: &TreeConfig, log: &mut dyn FnMut(&str)) -> TreeReport {
         (cores..n).map(|l| follow_count[l] as f64 * POSTS_PER_DAY * LEAF_BYTES_PER_POST / 1e6).collect();
     rep.leaf_mb_day_mean = leaf_mb.iter().sum::<f64>() / leaf_mb.len().max(1) as f64;
     rep.leaf_mb_day_max = leaf_mb.iter().copied().fold(0.0, f64::max);
+    let idle_mb = LEAF_IDLE_BYTES_PER_MIN * 1_440.0 / 1e6;
+    let leaf_run: Vec<f64> = leaf_mb
+        .iter()
+        .zip(leaf_due.iter().zip(&leaf_got))
+        .map(|(mb, (due, got))| if *due == 0 { *mb } else { *mb * f64::from(*got) / f64::from(*due) } + idle_mb)
+        .collect();
+    rep.leaf_mb_day_run_mean = leaf_run.iter().sum::<f64>() / leaf_run.len().max(1) as f64;
+    rep.leaf_mb_day_run_max = leaf_run.iter().copied().fold(0.0, f64::max);
+    rep.leaf_followees_mean = follow_count[cores..].iter().sum::<usize>() as f64 / (n - cores).max(1) as f64;
     rep.broadcast_leaf_mb_day = n as f64 * POSTS_PER_DAY * 565.0 / 1e6;
     rep.idle_control_kb_min = idle_control_kb_min;
+    rep.idle_control_kb_min_max = idle_kb_min_max;
     for t in &w.tables {
         rep.false_roots += t.stats.false_root;
         rep.loops_cut += t.stats.loops_cut;
         rep.redirected += t.stats.redirected;
         rep.acks_saved += t.stats.acks_saved;
     }
+    if let Some(live) = live {
+        let World { rings, tables, queue, index, .. } = w;
+        rep.heap = vec![
+            ("topic tables", freed(live, tables)),
+            ("ring tables", freed(live, rings)),
+            ("event queue", freed(live, queue)),
+            ("id index", freed(live, index)),
+            ("follow graph", freed(live, (followers, follow_count))),
+            ("delays", freed(live, delays)),
+        ];
+    }
     rep
-}
-
-/// A random graph of the cores, each linking to `ACTIVE_VIEW` / 2 (rounded up) random others
-/// both ways: HyParView's active views, ≈ `ACTIVE_VIEW` links per core.
-fn random_graph(c: usize, rng: &mut SplitMix64) -> Vec<Vec<u32>> {
-    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); c];
-    for i in 0..c {
-        for _ in 0..ACTIVE_VIEW.div_ceil(2) {
-            let j = rng.below(c as u64) as usize;
-            if j != i {
-                adj[i].push(j as u32);
-                adj[j].push(i as u32);
-            }
-        }
-    }
-    adj
-}
-
-/// Slowest arrival (absolute ms) of a flood from `origin` over `adj`, then to every leaf
-/// through its nearer home: the first-arrival tree, the best broadcast can do.
-fn broadcast_flood(
-    ids: &[NodeId],
-    adj: &[Vec<u32>],
-    origin: usize,
-    homes: &[[usize; 2]],
-    node_ids: &[u64],
-    start: u64,
-) -> u64 {
-    let c = ids.len();
-    let mut best: Vec<u64> = vec![u64::MAX; c];
-    let mut heap = BinaryHeap::new();
-    best[origin] = start;
-    heap.push(Reverse((start, origin)));
-    while let Some(Reverse((t, i))) = heap.pop() {
-        if t > best[i] {
-            continue;
-        }
-        for &j in &adj[i] {
-            let j = j as usize;
-            let tj = t + latency(ids[i].0, ids[j].0);
-            if tj < best[j] {
-                best[j] = tj;
-                heap.push(Reverse((tj, j)));
-            }
-        }
-    }
-    let core_max = best.iter().copied().filter(|t| *t != u64::MAX).max().unwrap_or(start);
-    let leaf_max = (c..homes.len())
-        .map(|l| {
-            homes[l].iter().map(|h| best[*h].saturating_add(latency(ids[*h].0, node_ids[l]))).min().unwrap_or(start)
-        })
-        .max()
-        .unwrap_or(start);
-    core_max.max(leaf_max)
 }
