@@ -117,6 +117,9 @@ struct Pending {
     /// Not sent: it waits for the answer to this earlier lookup of the same key to the same
     /// hop (coalesced, see `route_find_again`).
     lead: Option<u64>,
+    /// Of our unicast lookups: 0 when routed, i when asked of the i-th holder of the last
+    /// answer directly because the holders before it answered without the record (`ask_next_holder`).
+    alt: u8,
 }
 
 impl Pending {
@@ -182,6 +185,8 @@ pub struct DhtStats {
     pub dials_verify: u64,
     /// Holders dialled to store a record at them.
     pub dials_store: u64,
+    /// Unicast lookups answered without the record, asked again of the next holder directly.
+    pub asked_next_holder: u64,
 }
 
 /// The ring directory's state (≈ 2 KB table + addresses + pending lookups).

@@ -175,10 +175,13 @@ fn a_lookup_answered_with_invented_holders_enters_nothing_and_dials_at_most_the_
     assert_eq!(table.len(), 2, "no invented holder entered the table");
     let dials = out.iter().filter(|o| matches!(o, Output::Dial { .. })).count();
     assert!(dials <= RING_REPLICAS, "{dials} dials");
-    assert!(
-        out.iter().any(|o| matches!(o, Output::UnicastDone { msg_id: 1, result: Err(_), .. })),
-        "no record found: the unicast fails now instead of looping"
-    );
+    // No record: the next holder of the answer is asked directly (its dial is one of the
+    // verifying dials above, which its handshake must pass), one at a time, and with every
+    // holder asked the unicast fails (`a_lookup_answered_without_the_record_asks_the_next_holders_directly`).
+    let dialled: Vec<Addr> =
+        out.iter().filter_map(|o| if let Output::Dial { addr, .. } = o { Some(*addr) } else { None }).collect();
+    assert_eq!(dialled, vec![invented[1].addr], "the next holder, asked once its handshake passes: {out:?}");
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { msg_id: 1, .. })), "still waiting");
 }
 
 #[test]
@@ -724,4 +727,83 @@ fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
         .collect();
     v.sort();
     v
+}
+
+#[test]
+fn a_lookup_answered_without_the_record_asks_the_next_holders_directly() {
+    // Traced at 1k simulated nodes (overlay_bench seeds 2 and 3 with a store retry): a leaf's
+    // record was held by its second and third holders but not its first, every lookup ended
+    // at the first, and unicasts from and to the leaf failed as `Unknown`. Host 10 with 20, 30,
+    // 40 (ids are the seeds): leaf 15's holders are 20, 30, 40.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut host);
+    host.handle_input(Input::Unicast { dst: id(15), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let ask = finds_of(&drain(&mut host), id(15));
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "routed to the first holder");
+    let holders: Vec<PeerRef> =
+        [20, 30, 40].into_iter().map(|s| PeerRef { node: id(s), addr: Addr::v4([10, 0, s, 1], 7000) }).collect();
+    let empty = |find: u64| Found { id: find, key: id(15), hops: 1, record: None, holders: holders.clone() };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(empty(ask[0].1)) }, t(150));
+    let out = drain(&mut host);
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { .. })), "not failed yet: {out:?}");
+    let second = finds_of(&out, id(15));
+    assert_eq!(second.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(21)], "asked of the second holder");
+    // The second lacks it too: the third is asked; the third has it: the unicast goes on.
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Found(empty(second[0].1)) }, t(200));
+    let third = finds_of(&drain(&mut host), id(15));
+    assert_eq!(third.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(22)], "then of the third");
+    let record = Some(leaf_record_body(15, id(20)));
+    let found = Found { id: third[0].1, key: id(15), hops: 1, record, holders: holders.clone() };
+    host.handle_input(Input::Frame { conn: ConnId(22), msg: Msg::Found(found) }, t(250));
+    assert!(host.dir.get(id(15)).is_some(), "the record was taken");
+    host.handle_timeout(t(260));
+    let out = drain(&mut host);
+    assert!(out.iter().all(|o| !matches!(o, Output::UnicastDone { result: Err(_), .. })), "not failed: {out:?}");
+
+    // With no holder left to ask, the unicast fails at once (no loop).
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut host);
+    host.handle_input(Input::Unicast { dst: id(15), msg_id: 1, payload: Body::from_slice(b"hi") }, t(100));
+    let mut find = finds_of(&drain(&mut host), id(15));
+    for (at, conn) in [(150, 20), (200, 21), (250, 22)] {
+        host.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Found(empty(find[0].1)) }, t(at));
+        let out = drain(&mut host);
+        find = finds_of(&out, id(15));
+        if conn == 22 {
+            assert!(find.is_empty(), "no fourth ask");
+            assert!(
+                out.iter().any(|o| matches!(o, Output::UnicastDone { result: Err(UndeliverableReason::Unknown), .. })),
+                "failed as unknown: {out:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_holder_with_the_record_answers_a_lookup_itself() {
+    // Host 10 with 20, 30, 40: leaf 35's holders are 40, 10, 20, so the host is its second.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    host.handle_input(Input::Frame { conn: ConnId(22), msg: Msg::Store(vec![leaf_record_body(35, id(40))]) }, t(50));
+    assert!(host.dir.get(id(35)).is_some(), "held");
+    drain(&mut host);
+    let ask = FindNode { id: 9, key: id(35), hops: 1 };
+    // Asked by 20 (the host would route it on to 30, the known core closest before 35).
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(ask) }, t(60));
+    let out = sends(&drain(&mut host));
+    assert!(
+        out.iter().any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Found(f) if f.id == 9 && f.record.is_some())),
+        "answered from its own copy: {out:?}"
+    );
+    assert!(out.iter().all(|(_, m)| !matches!(m, Msg::FindNode(_))), "not routed on to the first holder: {out:?}");
+}
+
+/// The lookups of `key` in `out`, as (connection, lookup id).
+fn finds_of(out: &[Output], key: NodeId) -> Vec<(ConnId, u64)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(c, m)| match m {
+            Msg::FindNode(f) if f.key == key => Some((c, f.id)),
+            _ => None,
+        })
+        .collect()
 }
