@@ -201,6 +201,9 @@ pub struct Dht {
     finger_turn: usize,
     parked: Vec<(NodeId, Parked)>,
     next_readback: super::Instant,
+    /// Leaves' records stored here and not yet found at their first holder: (key, when to
+    /// look again, the wait after that) (≤ `RING_CONFIRM_CAP`, see `RING_CONFIRM_MS`).
+    confirm: Vec<(NodeId, super::Instant, u64)>,
     /// Per neighbour: a digest of the lists last sent it and the rounds since they were sent
     /// in full (≤ `RING_NEIGHBOURS_MAX` entries, ≈ 40 B each; see `ring_lists_for`).
     lists_sent: BTreeMap<NodeId, (u64, u32)>,
@@ -224,6 +227,7 @@ impl Dht {
             parked: Vec::new(),
             // The first check comes once the table has had a few rounds to fill.
             next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
+            confirm: Vec::new(),
             lists_sent: BTreeMap::new(),
             lists_now: (0, now),
             saved: None,
@@ -380,6 +384,7 @@ impl Overlay {
                 self.ring_lookup(leaf, Back::Store);
             }
         }
+        self.ring_confirm_due();
         for k in lost {
             // Its lookup timed out: the frames waiting for it fail.
             if let Some(d) = self.dht.as_mut() {

@@ -274,6 +274,7 @@ impl Overlay {
                 // stale handshake record for good (≈ 2 `Store`s per such record per read-back).
                 if f.hops > 0 && held.is_some_and(|r| r.seq >= seq) {
                     // Read-back check passed: the owner core holds the current record.
+                    self.ring_confirmed(f.key);
                     self.ring_consider(&f.holders);
                     return;
                 }

@@ -807,3 +807,57 @@ fn finds_of(out: &[Output], key: NodeId) -> Vec<(ConnId, u64)> {
         })
         .collect()
 }
+
+/// Host 10 (ring peers 20, 30, 40) with leaf 15 attached on connection 60; the leaf's first
+/// holder is core 20, so its home's lookups go out (node ids are the seeds).
+fn home_with_leaf() -> (Overlay, NodeId) {
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    let mut cfg = core_in(15, DirectoryMode::Ring).cfg.clone();
+    cfg.role = RoleChoice::Leaf;
+    cfg.listen = None;
+    let mut leaf = Overlay::new(cfg, Box::new(FakeCrypto::new([15; 32])), t(0));
+    super::tests_interest::connect(&mut host, &mut leaf, ConnId(60), RING, true);
+    (host, leaf.node_id())
+}
+
+/// Runs `host` second by second over `from..to` ms: the lookups of `key` sent, with their times.
+fn finds_over(host: &mut Overlay, key: NodeId, from: u64, to: u64) -> Vec<(u64, (ConnId, u64))> {
+    let mut asked = Vec::new();
+    for at in (from..to).step_by(1_000) {
+        host.handle_timeout(t(at));
+        asked.extend(finds_of(&drain(host), key).into_iter().map(|f| (at, f)));
+    }
+    asked
+}
+
+#[test]
+fn a_leafs_record_is_checked_again_until_a_read_back_finds_it() {
+    // Traced at 30k simulated nodes (overlay_bench seed 1): a home's store lookup for a leaf
+    // that had just attached got no answer, and the leaf's record was at no holder until the
+    // periodic read-back 30 min later; unicasts from and to the leaf failed meanwhile.
+    // (The periodic read-back comes first at `RING_FIRST_READBACK_MS`: the test stays before.)
+    let (mut host, leaf) = home_with_leaf();
+    // The attach's store lookup went out (drained by `connect`); its answer never comes.
+    let times: Vec<u64> =
+        finds_over(&mut host, leaf, 1_000, RING_FIRST_READBACK_MS - 1_000).iter().map(|(at, _)| *at).collect();
+    assert!(
+        times.first().is_some_and(|t| (RING_CONFIRM_MS..RING_CONFIRM_MS + 3_000).contains(t)),
+        "looked up again {RING_CONFIRM_MS} ms after the store: {times:?}"
+    );
+    assert_eq!(times.len(), 2, "then after twice the wait, not more often: {times:?}");
+
+    // Answered with the current record from its first holder: checked, no more lookups.
+    let (mut host, leaf) = home_with_leaf();
+    let asked = finds_over(&mut host, leaf, 1_000, RING_CONFIRM_MS + 3_000);
+    let (at, (conn, find)) = *asked.first().expect("looked up again");
+    let record = host.dir.get(leaf).map(|e| e.body.clone());
+    assert!(record.is_some(), "the home holds its leaf's record");
+    let found = Found { id: find, key: leaf, hops: 1, record, holders: vec![] };
+    host.handle_input(Input::Frame { conn, msg: Msg::Found(found) }, t(at + 100));
+    drain(&mut host);
+    // Past when the next check would have been due (3 × `RING_CONFIRM_MS` after the store),
+    // while the first holder is still connected (its link goes idle later).
+    let again = finds_over(&mut host, leaf, at + 1_000, 4 * RING_CONFIRM_MS);
+    assert!(host.connected_nodes().contains(&id(20)), "the first holder is still connected");
+    assert!(again.is_empty(), "checked: not looked up again before the periodic read-back: {again:?}");
+}
