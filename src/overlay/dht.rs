@@ -18,7 +18,9 @@
 //!   within its new-id budget (`dir_admit.rs`, the issue-8 rules). The owner's lookup of its
 //!   own id doubles as the read-back check: a refresh always re-stores.
 //! * **Lookups.** `FindNode` is routed greedily hop by hop (each hop strictly closer to the key
-//!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk); every
+//!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk). A
+//!   hop whose best next hop is not connected sends the lookup to a connected ring core making
+//!   at least half that progress instead, if there is one (`ring_shortcut`: fewer dials). Every
 //!   hop remembers where a lookup came from (`RING_PENDING_CAP`, `RING_LOOKUP_TIMEOUT_MS`) and
 //!   the answer goes back the same way, so a forged origin cannot aim answers at a victim.
 //!   A lookup of a key already on its way to the same hop is not sent again: it takes that
