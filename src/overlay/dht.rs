@@ -18,7 +18,9 @@
 //!   within its new-id budget (`dir_admit.rs`, the issue-8 rules). The owner's lookup of its
 //!   own id doubles as the read-back check: a refresh always re-stores.
 //! * **Lookups.** `FindNode` is routed greedily hop by hop (each hop strictly closer to the key
-//!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk); every
+//!   clockwise, so no table can make it loop; `RING_LOOKUP_MAX_HOPS` cuts a hostile walk). A
+//!   hop whose best next hop is not connected sends the lookup to a connected ring core making
+//!   at least half that progress instead, if there is one (`ring_shortcut`: fewer dials). Every
 //!   hop remembers where a lookup came from (`RING_PENDING_CAP`, `RING_LOOKUP_TIMEOUT_MS`) and
 //!   the answer goes back the same way, so a forged origin cannot aim answers at a victim.
 //!   A lookup of a key already on its way to the same hop is not sent again: it takes that
@@ -117,6 +119,9 @@ struct Pending {
     /// Not sent: it waits for the answer to this earlier lookup of the same key to the same
     /// hop (coalesced, see `route_find_again`).
     lead: Option<u64>,
+    /// Of our unicast lookups: 0 when routed, i when asked of the i-th holder of the last
+    /// answer directly because the holders before it answered without the record (`ask_next_holder`).
+    alt: u8,
 }
 
 impl Pending {
@@ -182,6 +187,8 @@ pub struct DhtStats {
     pub dials_verify: u64,
     /// Holders dialled to store a record at them.
     pub dials_store: u64,
+    /// Unicast lookups answered without the record, asked again of the next holder directly.
+    pub asked_next_holder: u64,
 }
 
 /// The ring directory's state (≈ 2 KB table + addresses + pending lookups).
@@ -196,6 +203,9 @@ pub struct Dht {
     finger_turn: usize,
     parked: Vec<(NodeId, Parked)>,
     next_readback: super::Instant,
+    /// Leaves' records stored here and not yet found at their first holder: (key, when to
+    /// look again, the wait after that) (≤ `RING_CONFIRM_CAP`, see `RING_CONFIRM_MS`).
+    confirm: Vec<(NodeId, super::Instant, u64)>,
     /// Per neighbour: a digest of the lists last sent it and the rounds since they were sent
     /// in full (≤ `RING_NEIGHBOURS_MAX` entries, ≈ 40 B each; see `ring_lists_for`).
     lists_sent: BTreeMap<NodeId, (u64, u32)>,
@@ -219,6 +229,7 @@ impl Dht {
             parked: Vec::new(),
             // The first check comes once the table has had a few rounds to fill.
             next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
+            confirm: Vec::new(),
             lists_sent: BTreeMap::new(),
             lists_now: (0, now),
             saved: None,
@@ -375,6 +386,7 @@ impl Overlay {
                 self.ring_lookup(leaf, Back::Store);
             }
         }
+        self.ring_confirm_due();
         for k in lost {
             // Its lookup timed out: the frames waiting for it fail.
             if let Some(d) = self.dht.as_mut() {

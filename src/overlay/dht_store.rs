@@ -70,9 +70,48 @@ impl Overlay {
         }
     }
 
-    /// Our record (core) is due: store it at its holders instead of broadcasting it.
+    /// A record is due at its holders (ours, or an attached leaf's): store it there instead of
+    /// broadcasting it. A leaf's is checked again until a read-back finds it (`RING_CONFIRM_MS`).
     pub(in crate::overlay) fn ring_publish(&mut self, node: NodeId) {
         self.ring_lookup(node, Back::Store);
+        let now = self.now;
+        let Some(d) = self.dht.as_mut() else { return };
+        if node != self.me && !d.confirm.iter().any(|(k, _, _)| *k == node) && d.confirm.len() < RING_CONFIRM_CAP {
+            d.confirm.push((node, now.plus_ms(RING_CONFIRM_MS), 2 * RING_CONFIRM_MS));
+        }
+    }
+
+    /// A read-back found `key`'s current record at its first holder: no more checks before the
+    /// periodic one.
+    pub(in crate::overlay) fn ring_confirmed(&mut self, key: NodeId) {
+        if let Some(d) = self.dht.as_mut() {
+            d.confirm.retain(|(k, _, _)| *k != key);
+        }
+    }
+
+    /// The leaves' records whose check is due are looked up again (each store lookup stores
+    /// the record where the answer lacks it); a leaf no longer attached is dropped, and so is
+    /// a record whose next wait would reach `RING_READBACK_MS`.
+    pub(in crate::overlay) fn ring_confirm_due(&mut self) {
+        let now = self.now;
+        let leaves = &self.leaves;
+        let Some(d) = self.dht.as_mut() else { return };
+        let mut due = Vec::new();
+        d.confirm.retain_mut(|(key, at, wait)| {
+            if !leaves.contains(key) {
+                return false;
+            }
+            if now < *at {
+                return true;
+            }
+            due.push(*key);
+            *at = now.plus_ms(*wait);
+            *wait *= 2;
+            *wait <= RING_READBACK_MS
+        });
+        for key in due {
+            self.ring_lookup(key, Back::Store);
+        }
     }
 
     /// The records this node holds (its own among them), with their holders by the current

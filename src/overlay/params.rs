@@ -342,6 +342,15 @@ pub const RING_PARKED_CAP: usize = 64;
 pub const RING_READBACK_MS: u64 = 30 * 60_000;
 /// The first read-back check after start (the table has had a few rounds to fill by then).
 pub const RING_FIRST_READBACK_MS: u64 = 5 * RING_ROUND_MS;
+/// A leaf's record stored by its home is checked again this long after the store, then after
+/// twice as long each time, until a read-back finds it at its first holder or the wait reaches
+/// `RING_READBACK_MS` (the periodic check takes over). Traced at 30k simulated nodes: a home's
+/// store lookup for a leaf that had just attached got no answer (joins still under way), and
+/// the leaf's record was at no holder until the next read-back, 30 min later; unicasts from and
+/// to the leaf failed meanwhile (`Unknown` / `UnknownSource`).
+pub const RING_CONFIRM_MS: u64 = RING_ROUND_MS;
+/// Records awaiting that check at one home: its leaves (a leaf no longer attached is dropped).
+pub const RING_CONFIRM_CAP: usize = LEAF_SLOTS;
 /// Held ring records written to the data dir's `ring-records.bin` (`dht_persist.rs`): a core
 /// holds ≈ 3 × records / cores (136 mean, 259 max at 10k in the simulator), so this is ten
 /// times the largest seen; more are left out of the file (they come back by handoff).
