@@ -98,10 +98,19 @@ pub fn next_level(cur: AutoLevel, est: u64, t: u64) -> AutoLevel {
 }
 
 /// Core count from the ring table's spacing: the successors' and predecessors' gaps together
-/// (16 gaps: the successor list alone, 8 gaps, is often 2× off). 1 if alone.
+/// (16 gaps: the successor list alone, 8 gaps, is often 2× off). 1 if alone. When the two
+/// lists share a core they wrap around a small ring, which the table then knows whole: its
+/// size is the count (the spacing of two adjacent list ends said ≈ 2⁶⁴, and `--directory
+/// auto` went ring-only on a table of two cores).
 pub fn estimate_cores_ring(t: &RingTable) -> u64 {
     let me = t.me().0;
+    let mut distinct: Vec<u64> = t.successors().iter().chain(t.predecessors()).map(|p| p.node.0).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
     let gaps = t.successors().len() + t.predecessors().len();
+    if distinct.len() < gaps {
+        return distinct.len() as u64 + 1;
+    }
     let from = t.predecessors().last().map_or(me, |p| p.node.0);
     let to = t.successors().last().map_or(me, |p| p.node.0);
     let span = dist(from, to);
@@ -352,6 +361,21 @@ mod tests {
         assert!(within >= 85 && worst_nodes < 4.0, "node estimates: {within}% within 2x, worst {worst_nodes:.2}x");
         // Alone, or holding nothing: the core count.
         assert_eq!(estimate_nodes_ring(7, 0, RING_REPLICAS), 7);
+    }
+
+    #[test]
+    fn a_small_ring_known_whole_is_counted_not_extrapolated() {
+        // Lists that wrap around (a core in both) know the ring whole: 2 and 12 cores, not
+        // 2⁶⁴ / the gap between two adjacent list ends.
+        for n in [3u64, 13] {
+            let all: Vec<RingPeer> = (0..n).map(|i| RingPeer { node: NodeId(i << 40), prefix: i }).collect();
+            let t = RingTable::converged(all[0], &all);
+            assert_eq!(estimate_cores_ring(&t), n, "{n} cores");
+        }
+        // 17 cores or more: the lists no longer meet, the spacing is the estimate (even spacing: exact).
+        let all: Vec<RingPeer> = (0..64u64).map(|i| RingPeer { node: NodeId(i << 58), prefix: i }).collect();
+        let t = RingTable::converged(all[0], &all);
+        assert_eq!(estimate_cores_ring(&t), 64);
     }
 
     #[test]

@@ -72,3 +72,31 @@ fn a_core_whose_active_peers_all_run_the_ring_runs_it_whatever_its_directory_say
     assert_eq!(level_with_ring_peers(2, 2), DirLevel::Broadcast);
     assert_eq!(level_with_ring_peers(4, 4), DirLevel::Both);
 }
+
+#[test]
+fn a_ring_only_core_does_not_ask_its_neighbours_for_their_directory() {
+    // Traced at 10k simulated nodes (603 cores at `both`, 397 at `ring`): a ring-only core's
+    // digest to a `both` neighbour brought back the records it had dropped as neither held nor
+    // used, every round: 66 KB/min of `DirIds` and 17 of `DirRecords` per core.
+    let digests = |host: &mut Overlay, peers: u8, level: DirLevel| -> usize {
+        host.lower_dir_threshold(1);
+        for i in 0..peers {
+            let mut p = core_in(10 + i, DirectoryMode::Auto);
+            connect(host, &mut p, ConnId(20 + u64::from(i)), FEATURE_INTEREST | FEATURE_RING);
+        }
+        host.handle_timeout(t(2_000));
+        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
+        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
+        drain(host);
+        // A new core peer joins the active view.
+        let mut p = core_in(99, DirectoryMode::Auto);
+        connect(host, &mut p, ConnId(90), FEATURE_INTEREST | FEATURE_RING);
+        host.handle_input(Input::Frame { conn: ConnId(90), msg: Msg::Join }, t(70_000));
+        assert!(host.active_view().contains(&p.node_id()), "joined the active view");
+        drain(host).iter().filter(|o| matches!(o, Output::Send { msg: Msg::DirDigest(_), .. })).count()
+    };
+    let mut both = core_in(1, DirectoryMode::Auto);
+    assert_eq!(digests(&mut both, 2, DirLevel::Both), 1, "a core at `both` asks, as before");
+    let mut ring = core_in(1, DirectoryMode::Auto);
+    assert_eq!(digests(&mut ring, 8, DirLevel::Ring), 0, "a ring-only core does not");
+}
