@@ -180,31 +180,23 @@ impl Overlay {
                 _ => return self.ban_conn(conn),
             }
         }
-        if p.back == Back::Unicast
+        // No record: our unicast lookup asks the next holder, and the unicasts waiting for this
+        // key (and our coalesced lookups) wait for that answer instead of this one.
+        let asked = p.back == Back::Unicast
             && f.record.is_none()
             && self.dir.get(f.key).is_none()
-            && self.ask_next_holder(&p, &f)
-        {
-            // Asked the next holder: the unicasts waiting for this key (and the coalesced
-            // lookups of ours) wait for that answer; others' lookups take this one.
-            let Some(d) = self.dht.as_mut() else { return };
-            let followers: Vec<u64> =
-                d.pending.iter().filter(|(_, q)| q.lead == Some(f.id) && q.key == f.key).map(|(k, _)| *k).collect();
-            let backs: Vec<Back> = followers.iter().filter_map(|k| d.pending.remove(k)).map(|q| q.back).collect();
-            for back in backs.into_iter().filter(|b| *b != Back::Unicast) {
-                self.deliver_found(back, f.clone());
-            }
-            return;
-        }
+            && self.ask_next_holder(&p, &f);
         // The lookups that waited for this one take the same answer.
         let Some(d) = self.dht.as_mut() else { return };
         let followers: Vec<u64> =
             d.pending.iter().filter(|(_, q)| q.lead == Some(f.id) && q.key == f.key).map(|(k, _)| *k).collect();
         let backs: Vec<Back> = followers.iter().filter_map(|k| d.pending.remove(k)).map(|q| q.back).collect();
-        for back in backs {
+        for back in backs.into_iter().filter(|b| !(asked && *b == Back::Unicast)) {
             self.deliver_found(back, f.clone());
         }
-        self.deliver_found(p.back, f);
+        if !asked {
+            self.deliver_found(p.back, f);
+        }
     }
 
     /// Our unicast lookup `p` was answered without the record by `f`'s first holder (or by the
