@@ -12,7 +12,7 @@
 //!   records and relies on the ring (it still relays others' broadcast records while anyone
 //!   sends them, bounded by `DIR_CAP` as always).
 //!
-//! Each level is left downwards only below 3/4 of its entry size (`next_dir_level`).
+//! Each level is left downwards only below 3/4 of its entry size (`sample::next_level`).
 //!
 //! **Why nobody becomes invisible.** A `Broadcast` core finds only records that are
 //! broadcast; only a `Ring` core withholds its records from the broadcast. A core at `Ring`
@@ -30,8 +30,8 @@
 //!
 //! Must not: read a clock.
 
-use super::params::{AUTO_DOWN_NUM, RING_ONLY_FACTOR, RING_ON_NODES};
-use super::types::Instant;
+use super::params::{AUTO_DOWN_NUM, RING_ONLY_FACTOR};
+use super::sample::{SizeLevel, Switch};
 
 // The argument above: a `Ring` core's lowest estimate (¾ × factor × T) is at least 4 × the
 // highest estimate of a `Broadcast` core (T).
@@ -57,8 +57,12 @@ impl DirLevel {
             DirLevel::Ring => "ring",
         }
     }
+}
 
-    /// The estimated size at which this level is entered, for threshold `t`.
+impl SizeLevel for DirLevel {
+    const BOTTOM: DirLevel = DirLevel::Broadcast;
+    const TOP: DirLevel = DirLevel::Ring;
+
     fn entry(self, t: u64) -> u64 {
         match self {
             DirLevel::Broadcast => 0,
@@ -82,19 +86,6 @@ impl DirLevel {
     }
 }
 
-/// The level after `cur` for an estimated size `est` and threshold `t`: up while `est` reaches
-/// the next level's entry size, down while it is under 3/4 of the current one's.
-pub fn next_dir_level(cur: DirLevel, est: u64, t: u64) -> DirLevel {
-    let mut l = cur;
-    while l != DirLevel::Ring && est >= l.up().entry(t) {
-        l = l.up();
-    }
-    while l != DirLevel::Broadcast && est.saturating_mul(4) < l.entry(t).saturating_mul(AUTO_DOWN_NUM) {
-        l = l.down();
-    }
-    l
-}
-
 /// The estimate a core at `level` goes by (see the module doc): the directory's size
 /// `dir_len` at `Broadcast`, the larger of it and the ring's estimate above.
 pub fn dir_estimate(level: DirLevel, dir_len: u64, ring_estimate: u64) -> u64 {
@@ -104,48 +95,14 @@ pub fn dir_estimate(level: DirLevel, dir_len: u64, ring_estimate: u64) -> u64 {
     }
 }
 
-/// A core's `--directory auto` state.
-#[derive(Debug, Clone, Copy)]
-pub struct DirSwitch {
-    /// Where the core stands now.
-    pub level: DirLevel,
-    /// The estimate last computed (0 before the first).
-    pub estimate: u64,
-    /// `T`: `RING_ON_NODES`, or lower for a test.
-    pub min_nodes: u64,
-    /// When the estimate was last computed.
-    pub at: Option<Instant>,
-}
-
-impl DirSwitch {
-    /// At `Broadcast`, threshold `RING_ON_NODES`.
-    pub fn new() -> DirSwitch {
-        DirSwitch { level: DirLevel::Broadcast, estimate: 0, min_nodes: RING_ON_NODES, at: None }
-    }
-
-    /// True if a new estimate is due at `now` (the ring's estimate walks the held records).
-    pub fn due(&self, now: Instant) -> bool {
-        self.at.is_none_or(|t| now.since(t) >= super::params::AUTO_ESTIMATE_MS)
-    }
-
-    /// Take a new estimate; returns the level before, if it changed.
-    pub fn update(&mut self, estimate: u64, now: Instant) -> Option<DirLevel> {
-        self.at = Some(now);
-        self.estimate = estimate;
-        let before = self.level;
-        self.level = next_dir_level(before, estimate, self.min_nodes);
-        (self.level != before).then_some(before)
-    }
-}
-
-impl Default for DirSwitch {
-    fn default() -> DirSwitch {
-        DirSwitch::new()
-    }
-}
+/// A core's `--directory auto` state (threshold `RING_ON_NODES` unless a test lowers it).
+pub type DirSwitch = Switch<DirLevel>;
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::RING_ON_NODES;
+    use super::super::sample::next_level;
+    use super::super::types::Instant;
     use super::*;
     use DirLevel::*;
 
@@ -156,21 +113,21 @@ mod tests {
         let mut l = Broadcast;
         let mut seen = Vec::new();
         for est in [0, t - 1, t, only - 1, only] {
-            l = next_dir_level(l, est, t);
+            l = next_level(l, est, t);
             seen.push(l);
         }
         assert_eq!(seen, vec![Broadcast, Broadcast, Both, Both, Ring]);
         // Just under the entry size keeps the level; under 3/4 of it leaves it.
-        assert_eq!(next_dir_level(Ring, only * 3 / 4, t), Ring);
-        assert_eq!(next_dir_level(Ring, only * 3 / 4 - 1, t), Both);
-        assert_eq!(next_dir_level(Both, t * 3 / 4, t), Both);
-        assert_eq!(next_dir_level(Both, t * 3 / 4 - 1, t), Broadcast);
+        assert_eq!(next_level(Ring, only * 3 / 4, t), Ring);
+        assert_eq!(next_level(Ring, only * 3 / 4 - 1, t), Both);
+        assert_eq!(next_level(Both, t * 3 / 4, t), Both);
+        assert_eq!(next_level(Both, t * 3 / 4 - 1, t), Broadcast);
         // A jump goes straight through, both ways.
-        assert_eq!(next_dir_level(Broadcast, 1_000_000, t), Ring);
-        assert_eq!(next_dir_level(Ring, 10, t), Broadcast);
+        assert_eq!(next_level(Broadcast, 1_000_000, t), Ring);
+        assert_eq!(next_level(Ring, 10, t), Broadcast);
         // The default threshold.
-        assert_eq!(next_dir_level(Broadcast, RING_ON_NODES - 1, RING_ON_NODES), Broadcast);
-        assert_eq!(next_dir_level(Broadcast, RING_ON_NODES, RING_ON_NODES), Both);
+        assert_eq!(next_level(Broadcast, RING_ON_NODES - 1, RING_ON_NODES), Broadcast);
+        assert_eq!(next_level(Broadcast, RING_ON_NODES, RING_ON_NODES), Both);
     }
 
     #[test]
@@ -184,8 +141,8 @@ mod tests {
                     // Any history: each core reached its level climbing or falling.
                     for start_a in [Broadcast, Ring] {
                         for start_b in [Broadcast, Ring] {
-                            let la = next_dir_level(start_a, a, t);
-                            let lb = next_dir_level(start_b, b, t);
+                            let la = next_level(start_a, a, t);
+                            let lb = next_level(start_b, b, t);
                             let split = (la == Ring && lb == Broadcast) || (lb == Ring && la == Broadcast);
                             assert!(!split, "t={t}: {a} at {la:?}, {b} at {lb:?}");
                         }
@@ -201,13 +158,12 @@ mod tests {
         // estimate keeps the level.
         let t = 100;
         let ring_est = t * RING_ONLY_FACTOR;
-        assert_eq!(next_dir_level(Ring, dir_estimate(Ring, 12, ring_est), t), Ring);
+        assert_eq!(next_level(Ring, dir_estimate(Ring, 12, ring_est), t), Ring);
         // Right after the ring comes on, its table is empty (estimate 1): the directory holds.
-        assert_eq!(next_dir_level(Both, dir_estimate(Both, t, 1), t), Both);
+        assert_eq!(next_level(Both, dir_estimate(Both, t, 1), t), Both);
         // Below the ring, only the directory counts (there is no table).
         assert_eq!(dir_estimate(Broadcast, 50, 10_000), 50);
-        let mut s = DirSwitch::new();
-        s.min_nodes = t;
+        let mut s = DirSwitch::new(t);
         assert_eq!(s.update(t, Instant(0)), Some(Broadcast));
         assert_eq!(s.level, Both);
         assert_eq!(s.update(t, Instant(1)), None);

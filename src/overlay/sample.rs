@@ -56,8 +56,12 @@ impl AutoLevel {
             AutoLevel::Trees => "trees",
         }
     }
+}
 
-    /// The estimated size at which this level is entered, for threshold `t`.
+impl SizeLevel for AutoLevel {
+    const BOTTOM: AutoLevel = AutoLevel::Broadcast;
+    const TOP: AutoLevel = AutoLevel::Trees;
+
     fn entry(self, t: u64) -> u64 {
         match self {
             AutoLevel::Broadcast => 0,
@@ -84,14 +88,29 @@ impl AutoLevel {
     }
 }
 
+/// The levels of an `auto` setting that steps by the estimated network size (`--delivery auto`:
+/// `AutoLevel`; `--directory auto`: `dir_auto::DirLevel`), bottom to top.
+pub trait SizeLevel: Copy + Eq {
+    /// The level of a small network.
+    const BOTTOM: Self;
+    /// The last level.
+    const TOP: Self;
+    /// The estimated size at which this level is entered, for threshold `t`.
+    fn entry(self, t: u64) -> u64;
+    /// The next level up (`TOP` stays).
+    fn up(self) -> Self;
+    /// The next level down (`BOTTOM` stays).
+    fn down(self) -> Self;
+}
+
 /// The level after `cur` for an estimated size `est` and threshold `t`: up while `est` reaches
 /// the next level's entry size, down while it is under 3/4 of the current one's.
-pub fn next_level(cur: AutoLevel, est: u64, t: u64) -> AutoLevel {
+pub fn next_level<L: SizeLevel>(cur: L, est: u64, t: u64) -> L {
     let mut l = cur;
-    while l != AutoLevel::Trees && est >= l.up().entry(t) {
+    while l != L::TOP && est >= l.up().entry(t) {
         l = l.up();
     }
-    while l != AutoLevel::Broadcast && est.saturating_mul(4) < l.entry(t).saturating_mul(AUTO_DOWN_NUM) {
+    while l != L::BOTTOM && est.saturating_mul(4) < l.entry(t).saturating_mul(AUTO_DOWN_NUM) {
         l = l.down();
     }
     l
@@ -173,28 +192,24 @@ pub fn sample_accepts(id: &MsgId, bits: u32) -> bool {
     in_sample(id, bits.saturating_sub(SAMPLE_SLACK_BITS))
 }
 
-/// A core's `auto` state: the level, the estimate it was last set from, and the threshold.
+/// A core's state in an `auto` setting (`--delivery auto`, `--directory auto`): the level, the
+/// estimate it was last set from, and the threshold.
 #[derive(Debug, Clone, Copy)]
-pub struct AutoSwitch {
+pub struct Switch<L> {
     /// Where the core stands now.
-    pub level: AutoLevel,
+    pub level: L,
     /// The estimated network size last computed (0 before the first).
     pub estimate: u64,
-    /// `T`: `AUTO_FOLLOW_MIN_NODES`, or lower for a test.
+    /// `T`: the setting's default threshold, or lower for a test.
     pub min_nodes: u64,
     /// When the estimate was last computed.
     pub at: Option<Instant>,
 }
 
-impl AutoSwitch {
-    /// At `Broadcast`, threshold `AUTO_FOLLOW_MIN_NODES`.
-    pub fn new() -> AutoSwitch {
-        AutoSwitch {
-            level: AutoLevel::Broadcast,
-            estimate: 0,
-            min_nodes: super::params::AUTO_FOLLOW_MIN_NODES as u64,
-            at: None,
-        }
+impl<L: SizeLevel> Switch<L> {
+    /// At the bottom level, threshold `min_nodes`.
+    pub fn new(min_nodes: u64) -> Switch<L> {
+        Switch { level: L::BOTTOM, estimate: 0, min_nodes, at: None }
     }
 
     /// True if a new estimate is due at `now`.
@@ -203,7 +218,7 @@ impl AutoSwitch {
     }
 
     /// Take a new estimate; returns the level before, if it changed.
-    pub fn update(&mut self, estimate: u64, now: Instant) -> Option<AutoLevel> {
+    pub fn update(&mut self, estimate: u64, now: Instant) -> Option<L> {
         self.at = Some(now);
         self.estimate = estimate;
         let before = self.level;
@@ -212,11 +227,8 @@ impl AutoSwitch {
     }
 }
 
-impl Default for AutoSwitch {
-    fn default() -> AutoSwitch {
-        AutoSwitch::new()
-    }
-}
+/// `--delivery auto`'s switch.
+pub type AutoSwitch = Switch<AutoLevel>;
 
 /// Why a sample post was not put on (or passed along) the sample tree here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +377,7 @@ mod tests {
 
     #[test]
     fn a_small_ring_known_whole_is_counted_not_extrapolated() {
-        // Lists that wrap around (a core in both) know the ring whole: 2 and 12 cores, not
+        // Lists that wrap around (a core in both) know the ring whole: 3 and 13 cores, not
         // 2⁶⁴ / the gap between two adjacent list ends.
         for n in [3u64, 13] {
             let all: Vec<RingPeer> = (0..n).map(|i| RingPeer { node: NodeId(i << 40), prefix: i }).collect();
