@@ -265,6 +265,14 @@ impl Overlay {
         self.ring_runs() && self.role == Role::Core && self.reach_deadline.is_none()
     }
 
+    /// The network size by the ring (`sample.rs`): the core count from the table's spacing,
+    /// scaled by the records this core holds. None without the ring's state.
+    pub(super) fn ring_estimate_nodes(&self) -> Option<u64> {
+        let t = self.dht.as_ref()?.table();
+        let held = self.dir.iter().filter(|(n, _)| t.stores(**n)).count();
+        Some(super::sample::estimate_nodes_ring(super::sample::estimate_cores_ring(t), held, RING_REPLICAS))
+    }
+
     /// True if a lookup waits on `node` here: ours went to it, or its answer goes back to it.
     /// Such a link is not trimmed as idle (traced in `tests/sim_ring.rs`: trimmed links lost
     /// lookups and answers, and unicasts waiting on them failed). Bounded: lookups end within

@@ -7,8 +7,7 @@
 //! only ≈ 2 KB).
 
 use super::dir_auto::{dir_estimate, DirLevel};
-use super::params::{DIR_AUTO_RING_PEERS, RING_REPLICAS};
-use super::sample::{estimate_cores_ring, estimate_nodes_ring};
+use super::params::DIR_AUTO_RING_PEERS;
 use super::{DirectoryMode, Overlay};
 use crate::wire::{Role, FEATURE_RING};
 
@@ -88,14 +87,7 @@ impl Overlay {
         if level >= DirLevel::Both && !self.dir_auto.due(self.now) {
             return;
         }
-        let ring_est = match self.dht.as_ref().filter(|_| level >= DirLevel::Both) {
-            Some(d) => {
-                let t = d.table();
-                let held = self.dir.iter().filter(|(n, _)| t.stores(**n)).count();
-                estimate_nodes_ring(estimate_cores_ring(t), held, RING_REPLICAS)
-            }
-            None => 0,
-        };
+        let ring_est = if level >= DirLevel::Both { self.ring_estimate_nodes().unwrap_or(0) } else { 0 };
         let mut est = dir_estimate(level, self.dir.len() as u64, ring_est);
         let (ring, active) = self.ring_peers();
         if active >= DIR_AUTO_RING_PEERS && ring == active {

@@ -18,9 +18,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::caches::Bucket;
-use super::dir_auto::DirLevel;
+use super::dir_auto::dir_estimate;
 use super::params::*;
-use super::sample::{estimate_cores_ring, estimate_nodes_ring, AutoLevel};
+use super::sample::AutoLevel;
 use super::{Instant, Overlay};
 use crate::wire::{
     Body, ConnId, DeliveryMode, Gossip, GossipKind, Interest, Key32, Msg, NodeId, Role, FEATURE_INTEREST,
@@ -152,19 +152,9 @@ impl Overlay {
         if self.cfg.directory == super::DirectoryMode::Auto {
             // One estimate for both switches: `--directory auto`'s once the ring runs (the
             // directory drains at its `Ring` level), the directory's size below.
-            return match self.dir_level() {
-                DirLevel::Broadcast => self.dir.len() as u64,
-                _ => self.dir_auto.estimate.max(self.dir.len() as u64),
-            };
+            return dir_estimate(self.dir_level(), self.dir.len() as u64, self.dir_auto.estimate);
         }
-        match self.dht.as_ref() {
-            None => self.dir.len() as u64,
-            Some(d) => {
-                let t = d.table();
-                let held = self.dir.iter().filter(|(n, _)| t.stores(**n)).count();
-                estimate_nodes_ring(estimate_cores_ring(t), held, RING_REPLICAS)
-            }
-        }
+        self.ring_estimate_nodes().unwrap_or(self.dir.len() as u64)
     }
 
     /// Housekeeping: a core in `auto` re-estimates the network size (the directory's size at
