@@ -150,6 +150,11 @@ impl Overlay {
             return;
         }
         self.pending_neighbor.insert(peer.node, self.now.plus_ms(NEIGHBOR_TIMEOUT_MS));
+        if high {
+            self.stats.memb.neighbor_high += 1;
+        } else {
+            self.stats.memb.neighbor_low += 1;
+        }
         if !self.send_node(peer.node, Msg::Neighbor { high })
             && self.dial(peer.addr, Purpose::Neighbor { high }).is_none()
         {
@@ -175,8 +180,13 @@ impl Overlay {
                 self.join_retries_left = 0;
             }
             self.add_active(from);
-        } else if let Some(p) = self.peer_ref(from) {
-            self.add_passive(p);
+        } else {
+            if !ok {
+                self.stats.memb.neighbor_refused += 1;
+            }
+            if let Some(p) = self.peer_ref(from) {
+                self.add_passive(p);
+            }
         }
     }
 
@@ -189,6 +199,7 @@ impl Overlay {
             let candidates: Vec<NodeId> = self.active.clone();
             if let Some(i) = self.rng.pick(candidates.len()) {
                 let evicted = candidates[i];
+                self.stats.memb.active_evicted += 1;
                 self.send_node(evicted, Msg::Disconnect { alive: true });
                 let r = self.peer_ref(evicted);
                 self.remove_active(evicted);
@@ -313,6 +324,7 @@ impl Overlay {
             if self.active.len() >= ACTIVE_VIEW && self.rng.below(ACTIVE_REFRESH_ONE_IN) == 0 {
                 let sample = self.dir.sample_cores(1, |n| self.rng.below(n as u64) as usize);
                 if let Some(p) = sample.into_iter().find(|p| p.node != self.me && !self.active.contains(&p.node)) {
+                    self.stats.memb.refreshes += 1;
                     self.request_neighbor(p, true);
                 }
             }

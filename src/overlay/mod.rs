@@ -336,6 +336,37 @@ pub struct Stats {
     pub tree_late_uncached: u64,
     /// Stored posts of a leaf's newly followed authors pushed to it (`Input::LeafBackfill`).
     pub leaf_backfilled: u64,
+    /// Membership's connection costs (`membership.rs`), counted to find where an idle core's
+    /// handshakes come from (`overlay_bench`'s idle breakdown).
+    pub memb: MembStats,
+}
+
+/// Why a core opened connections and changed its active view (monotonic counters).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MembStats {
+    /// Connections accepted (each costs a handshake: two `Hello`s, two `Auth`s).
+    pub accepted: u64,
+    /// Dials to ask a passive peer to become a neighbour (`Purpose::Neighbor`).
+    pub dials_neighbor: u64,
+    /// On-demand dials (`Purpose::Direct`): ring, unicast and tree frames to a node without a
+    /// link.
+    pub dials_direct: u64,
+    /// Other dials (bootstrap, home, dial-back probe).
+    pub dials_other: u64,
+    /// `Neighbor` requests sent at low priority (refills of a view one short) ...
+    pub neighbor_low: u64,
+    /// ... and at high priority (empty view, active-view refresh, a walk's end).
+    pub neighbor_high: u64,
+    /// `NeighborReply { ok: false }` received.
+    pub neighbor_refused: u64,
+    /// Introductions to another core one short taken (`FwdJoin` from a non-neighbour).
+    pub introduced: u64,
+    /// Active neighbours dropped to make room for a new one.
+    pub active_evicted: u64,
+    /// Active-view refreshes started (`ACTIVE_REFRESH_ONE_IN`).
+    pub refreshes: u64,
+    /// Idle on-demand links closed (`ONDEMAND_IDLE_MS`) or trimmed (`ONDEMAND_CAP`).
+    pub ondemand_closed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
