@@ -50,6 +50,8 @@ mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
+mod tests_membership;
+#[cfg(test)]
 mod tests_trees;
 #[cfg(test)]
 mod tests_unicast;
