@@ -443,6 +443,9 @@ pub struct Overlay {
     active: Vec<NodeId>,
     passive: Vec<PeerRef>,
     pending_neighbor: BTreeMap<NodeId, Instant>,
+    /// The last core refused a low-priority `Neighbor` here (it is one short), and when: the
+    /// next one refused is introduced to it (`membership.rs` `introduce_short`). One slot.
+    short_hint: Option<(PeerRef, Instant)>,
     /// `Join`s still to re-send to our bootstrap contacts (0 once one accepted us, see
     /// `membership.rs` `retry_join`), and when the next may go.
     join_retries_left: u8,
@@ -547,6 +550,7 @@ impl Overlay {
             active: Vec::new(),
             passive: Vec::new(),
             pending_neighbor: BTreeMap::new(),
+            short_hint: None,
             join_retries_left: JOIN_RETRIES,
             next_join_retry: now,
             leaves: Vec::new(),

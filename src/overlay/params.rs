@@ -26,6 +26,9 @@ pub const SHUFFLE_INTERVAL_MS: u64 = 60_000;
 /// Each shuffle period a core with a full active view replaces one link with a random directory
 /// core with probability 1/this (heals partitions; costs one link change per 4 min per core).
 pub const ACTIVE_REFRESH_ONE_IN: u64 = 4;
+/// A full core that refused a low-priority `Neighbor` introduces its sender to the next core it
+/// refuses within this long (`membership.rs` `introduce_short`; one slot, ≈ 50 B).
+pub const SHORT_HINT_MS: u64 = 10_000;
 /// A Neighbor request unanswered this long is given up (WAN/phones; iroh's 500 ms is LAN-tuned).
 pub const NEIGHBOR_TIMEOUT_MS: u64 = 5_000;
 /// A core whose `Join` its bootstrap contact refused (the contact was still checking its own

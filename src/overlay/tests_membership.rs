@@ -59,3 +59,58 @@ fn a_shuffle_reply_goes_over_a_link_instead_of_dialling_the_walks_origin() {
     let out = drain(&mut o);
     assert!(matches!(sent_on(&out, 40).0.as_slice(), [Msg::ShuffleReply(_)]), "{out:?}");
 }
+
+#[test]
+fn a_full_core_introduces_the_cores_one_short_it_refuses_to_each_other() {
+    let mut o = with_active(ACTIVE_VIEW as u64);
+    let y = link(&mut o, 20);
+    link(&mut o, 21);
+    link(&mut o, 22);
+    link(&mut o, 23);
+    let ask = |o: &mut Overlay, conn: u64, at: u64| {
+        o.handle_input(Input::Frame { conn: ConnId(conn), msg: Msg::Neighbor { high: false } }, t(at));
+        drain(o)
+    };
+    // The first is refused and remembered.
+    let out = ask(&mut o, 20, 1_000);
+    assert!(matches!(sent_on(&out, 20).0.as_slice(), [Msg::NeighborReply { ok: false }]), "{out:?}");
+    // The second is introduced to it (before the refusal, so it asks it next), and refused.
+    let out = ask(&mut o, 21, 2_000);
+    let (msgs, dialled) = sent_on(&out, 21);
+    assert!(!dialled);
+    match msgs.as_slice() {
+        [Msg::FwdJoin { peer, ttl: 0 }, Msg::NeighborReply { ok: false }] => {
+            assert_eq!(*peer, PeerRef { node: y, addr: addr(20) })
+        }
+        other => panic!("expected an introduction to core 20, then the refusal: {other:?}"),
+    }
+    // One introduction per remembered core; and a remembered core goes stale.
+    let out = ask(&mut o, 22, 3_000);
+    assert!(matches!(sent_on(&out, 22).0.as_slice(), [Msg::NeighborReply { ok: false }]), "{out:?}");
+    let out = ask(&mut o, 23, 3_000 + SHORT_HINT_MS);
+    assert!(matches!(sent_on(&out, 23).0.as_slice(), [Msg::NeighborReply { ok: false }]), "{out:?}");
+    assert_eq!(o.active_view().len(), ACTIVE_VIEW);
+}
+
+#[test]
+fn an_introduced_core_is_asked_at_low_priority_and_only_by_a_core_one_short() {
+    let introduce = |o: &mut Overlay| {
+        let y = PeerRef { node: node(30).node_id(), addr: addr(30) };
+        o.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FwdJoin { peer: y, ttl: 0 } }, t(1_000));
+        drain(o)
+    };
+    // One short: core 20 (connected, not a neighbour) introduces core 30 (linked too).
+    let mut o = with_active(ACTIVE_VIEW as u64 - 1);
+    link(&mut o, 20);
+    link(&mut o, 30);
+    let out = introduce(&mut o);
+    // Low priority: were core 30 full by now, it refuses and nobody is evicted for us.
+    assert!(matches!(sent_on(&out, 30).0.as_slice(), [Msg::Neighbor { high: false }]), "{out:?}");
+    assert_eq!(o.stats().memb.introduced, 1);
+    // A full core ignores an introduction.
+    let mut o = with_active(ACTIVE_VIEW as u64);
+    link(&mut o, 20);
+    link(&mut o, 30);
+    let out = introduce(&mut o);
+    assert!(sent_on(&out, 30).0.is_empty() && !sent_on(&out, 30).1, "{out:?}");
+}
