@@ -477,6 +477,7 @@ impl Overlay {
             }
             Purpose::Neighbor { .. } => {
                 if let Some(addr) = remote {
+                    self.shuffle_unsettled();
                     self.passive.retain(|p| p.addr != addr);
                     let failed: Vec<_> =
                         self.pending_neighbor.keys().copied().filter(|n| !self.by_node.contains_key(n)).collect();

@@ -350,7 +350,8 @@ impl Overlay {
             self.ensure_bootstrap_redial();
         }
         if now >= self.next_shuffle {
-            self.next_shuffle = now.plus_ms(SHUFFLE_INTERVAL_MS);
+            let calm = now >= self.shuffle_fast_until;
+            self.next_shuffle = now.plus_ms(if calm { SHUFFLE_CALM_INTERVAL_MS } else { SHUFFLE_INTERVAL_MS });
             // Active-view refresh: now and then link to a random core from the directory, even
             // with a full view. HyParView alone never replaces healthy links, so two halves of a
             // healed partition would stay apart; this merges them within minutes.
@@ -367,6 +368,13 @@ impl Overlay {
                 self.send_node(targets[i], Msg::Shuffle { origin, peers, ttl: SHUFFLE_TTL });
             }
         }
+    }
+
+    /// Back to shuffling every `SHUFFLE_INTERVAL_MS` for `SHUFFLE_CALM_AFTER_MS`: a neighbour
+    /// was lost or a passive entry was dead, so passive views are worth refreshing.
+    pub(super) fn shuffle_unsettled(&mut self) {
+        self.shuffle_fast_until = self.now.plus_ms(SHUFFLE_CALM_AFTER_MS);
+        self.next_shuffle = self.next_shuffle.min(self.now.plus_ms(SHUFFLE_INTERVAL_MS));
     }
 
     /// True if our connection to `node` is one we dialled to a configured bootstrap peer.
@@ -539,6 +547,8 @@ impl Overlay {
             self.maintain_leaf();
         }
         if was_active && self.role == Role::Core {
+            // Lost without a `Disconnect`: the neighbourhood is changing, shuffle at the fast pace.
+            self.shuffle_unsettled();
             self.maintain_core();
         }
         if purpose == Purpose::Bootstrap && self.active.is_empty() && self.homes.is_empty() {

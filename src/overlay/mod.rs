@@ -456,6 +456,10 @@ pub struct Overlay {
     pending_homes: Vec<NodeId>,
     candidates: Vec<PeerRef>,
     next_shuffle: Instant,
+    /// Shuffles every `SHUFFLE_INTERVAL_MS` until then (a start, a lost neighbour or a dead
+    /// passive entry moves it to `SHUFFLE_CALM_AFTER_MS` from then), every
+    /// `SHUFFLE_CALM_INTERVAL_MS` after (`membership.rs` `maintain_core`).
+    shuffle_fast_until: Instant,
     redials: Vec<Redial>,
     eager: BTreeSet<NodeId>,
     lazy: BTreeSet<NodeId>,
@@ -558,6 +562,7 @@ impl Overlay {
             pending_homes: Vec::new(),
             candidates: Vec::new(),
             next_shuffle: now.plus_ms(SHUFFLE_INTERVAL_MS),
+            shuffle_fast_until: now.plus_ms(SHUFFLE_CALM_AFTER_MS),
             redials: Vec::new(),
             eager: BTreeSet::new(),
             lazy: BTreeSet::new(),

@@ -114,3 +114,32 @@ fn an_introduced_core_is_asked_at_low_priority_and_only_by_a_core_one_short() {
     let out = introduce(&mut o);
     assert!(sent_on(&out, 30).0.is_empty() && !sent_on(&out, 30).1, "{out:?}");
 }
+
+#[test]
+fn a_calm_core_shuffles_less_often_and_a_lost_neighbour_brings_the_fast_pace_back() {
+    let mut o = with_active(3);
+    // Shuffles sent in (from, to], one housekeeping tick a second.
+    let shuffles = |o: &mut Overlay, from: u64, to: u64| {
+        let mut n = 0;
+        for s in (from / 1_000 + 1)..=(to / 1_000) {
+            o.handle_timeout(t(s * 1_000));
+            n += drain(o).iter().filter(|x| matches!(x, Output::Send { msg: Msg::Shuffle { .. }, .. })).count();
+            // Keep the links alive (pongs for its pings, nothing else).
+            for c in 10..13 {
+                o.handle_input(Input::Frame { conn: ConnId(c), msg: Msg::Pong(0) }, t(s * 1_000));
+            }
+            drain(o);
+        }
+        n
+    };
+    let start = SHUFFLE_CALM_AFTER_MS;
+    assert_eq!(shuffles(&mut o, 0, start), (start / SHUFFLE_INTERVAL_MS) as usize, "fast after the start");
+    // Nine calm minutes: three shuffles (nine at the fast pace).
+    let calm = 9 * 60_000;
+    assert_eq!(shuffles(&mut o, start, start + calm), 3, "one per calm interval");
+    // A neighbour's link breaks (no Disconnect): the next shuffle comes within a fast period.
+    let at = start + calm + 1_000;
+    o.handle_input(Input::Closed { conn: ConnId(12) }, t(at));
+    drain(&mut o);
+    assert_eq!(shuffles(&mut o, at, at + SHUFFLE_INTERVAL_MS), 1);
+}
