@@ -392,6 +392,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     );
     let types0 = sim.msg_counts.clone();
     let ring0 = ring_counts(&sim);
+    let memb0 = memb_counts(&sim);
     progress.run_for(&mut sim, idle_min * 60_000, "idle");
     if directory == DirectoryMode::Auto {
         let mut at = std::collections::BTreeMap::new();
@@ -418,6 +419,13 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
             per(0), per(1), per(2), per(3), per(4), per(5), per(6)
         );
     }
+    let memb1 = memb_counts(&sim);
+    let per = |i: usize| (memb1[i] - memb0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
+    println!(
+        "membership, idle, per core per minute: accepted {:.2}; dials neighbour {:.2}, on-demand {:.2}, other {:.2}; \
+         Neighbor asked low {:.2} / high {:.2} (refreshes {:.2}), refused {:.2}, introductions taken {:.2}; active evicted {:.2}; idle on-demand links closed {:.2}",
+        per(0), per(1), per(2), per(3), per(4), per(5), per(8), per(6), per(10), per(7), per(9)
+    );
     // Where the idle bytes go, by frame type (all nodes; each frame counted once here, at
     // both of its ends in the per-node rates, hence the × 2 per core).
     let mut idle_types: Vec<(u64, &str, u64)> = sim
@@ -867,6 +875,31 @@ fn diag(sim: &Sim) {
         }
     }
     println!("diag: core-core eager edges symmetric {} one-sided {one}, core components {}, leaves without eager home {no_eager_leaf}", both / 2, comps.len());
+}
+
+/// Membership counters (`Stats::memb`) summed over the cores, in the order printed.
+fn memb_counts(sim: &Sim) -> [u64; 11] {
+    let mut c = [0u64; 11];
+    for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
+        let m = n.overlay.stats().memb;
+        let v = [
+            m.accepted,
+            m.dials_neighbor,
+            m.dials_direct,
+            m.dials_other,
+            m.neighbor_low,
+            m.neighbor_high,
+            m.neighbor_refused,
+            m.active_evicted,
+            m.refreshes,
+            m.ondemand_closed,
+            m.introduced,
+        ];
+        for (a, b) in c.iter_mut().zip(v) {
+            *a += b;
+        }
+    }
+    c
 }
 
 /// Ring counters summed over all nodes: lookups (finger, store, unicast), dials (send,

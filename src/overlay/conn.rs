@@ -137,6 +137,12 @@ impl Overlay {
             return None;
         }
         self.next_conn += 1;
+        let m = &mut self.stats.memb;
+        match purpose {
+            Purpose::Neighbor { .. } => m.dials_neighbor += 1,
+            Purpose::Direct => m.dials_direct += 1,
+            _ => m.dials_other += 1,
+        }
         let id = ConnId(ConnId::OUTBOUND_BIT | self.next_conn);
         self.conns.insert(id, Conn::new(true, Some(addr), purpose, self.now));
         self.emit(super::Output::Dial { conn: id, addr });
@@ -206,6 +212,7 @@ impl Overlay {
             return;
         }
         self.conns.insert(conn, Conn::new(false, Some(remote), Purpose::Inbound, self.now));
+        self.stats.memb.accepted += 1;
         self.start_hello(conn);
     }
 
@@ -470,6 +477,7 @@ impl Overlay {
             }
             Purpose::Neighbor { .. } => {
                 if let Some(addr) = remote {
+                    self.shuffle_unsettled();
                     self.passive.retain(|p| p.addr != addr);
                     let failed: Vec<_> =
                         self.pending_neighbor.keys().copied().filter(|n| !self.by_node.contains_key(n)).collect();
@@ -648,8 +656,10 @@ impl Overlay {
             self.send(id, Msg::Ping(n));
         }
         for id in to_close {
-            if self.conns.get(&id).is_some_and(|c| c.is_up()) {
-                self.stats.dead_links += 1;
+            match self.conns.get(&id) {
+                Some(c) if c.is_up() && now.since(c.last_rx) > DEAD_MS => self.stats.dead_links += 1,
+                Some(c) if c.is_up() => self.stats.memb.ondemand_closed += 1,
+                _ => {}
             }
             self.drop_conn(id);
         }
@@ -669,6 +679,7 @@ impl Overlay {
         spare.sort();
         let excess = spare.len() + 1 - ONDEMAND_CAP;
         for (_, id) in spare.into_iter().take(excess) {
+            self.stats.memb.ondemand_closed += 1;
             self.drop_conn(id);
         }
     }

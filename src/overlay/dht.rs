@@ -409,7 +409,7 @@ impl Overlay {
         d.next_round = now.plus_ms(RING_ROUND_MS);
         let targets = d.table.stabilise_targets();
         for t in targets {
-            let peers = self.ring_lists_for(t, false);
+            let peers = self.ring_lists_for(t, false, true);
             self.ring_send(t, Msg::Neighbours { ask: true, peers });
         }
         let Some(d) = self.dht.as_mut() else { return };
@@ -445,7 +445,11 @@ impl Overlay {
     /// a core's idle control traffic. Sent empty as soon as they stop changing, they cost
     /// `tests/sim_ring.rs` unicasts (seeds 7, 8: 998, 996 of 1,000): tables still filling had
     /// fewer chances to hear of their neighbourhood.
-    fn ring_lists_for(&mut self, to: NodeId, full: bool) -> Vec<PeerRef> {
+    ///
+    /// `round`: this is our round's ask, which counts towards the periodic full copy; an
+    /// answer does not (it did: between two cores that are each other's nearest neighbour, a
+    /// full copy went every 2.5 rounds each way instead of every 5).
+    fn ring_lists_for(&mut self, to: NodeId, full: bool, round: bool) -> Vec<PeerRef> {
         let lists = self.ring_lists();
         let now = self.now;
         let Some(d) = self.dht.as_mut() else { return lists };
@@ -459,8 +463,8 @@ impl Overlay {
         }
         let settling = now.since(d.lists_now.1) < RING_LISTS_SETTLE_MS;
         match d.lists_sent.get_mut(&to) {
-            Some((h, n)) if *h == digest && *n + 1 < RING_LISTS_RESEND_ROUNDS && !full && !settling => {
-                *n += 1;
+            Some((h, n)) if *h == digest && *n + u32::from(round) < RING_LISTS_RESEND_ROUNDS && !full && !settling => {
+                *n += u32::from(round);
                 return Vec::new();
             }
             _ => {}
@@ -489,7 +493,7 @@ impl Overlay {
 
     fn on_neighbours(&mut self, from: NodeId, ask: bool, peers: Vec<PeerRef>) {
         if ask {
-            let peers = self.ring_lists_for(from, !peers.is_empty());
+            let peers = self.ring_lists_for(from, !peers.is_empty(), false);
             self.send_node(from, Msg::Neighbours { ask: false, peers });
         }
         self.ring_consider(&peers);

@@ -50,6 +50,8 @@ mod tests_dir_sync;
 #[cfg(test)]
 mod tests_interest;
 #[cfg(test)]
+mod tests_membership;
+#[cfg(test)]
 mod tests_trees;
 #[cfg(test)]
 mod tests_unicast;
@@ -336,6 +338,37 @@ pub struct Stats {
     pub tree_late_uncached: u64,
     /// Stored posts of a leaf's newly followed authors pushed to it (`Input::LeafBackfill`).
     pub leaf_backfilled: u64,
+    /// Membership's connection costs (`membership.rs`), counted to find where an idle core's
+    /// handshakes come from (`overlay_bench`'s idle breakdown).
+    pub memb: MembStats,
+}
+
+/// Why a core opened connections and changed its active view (monotonic counters).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MembStats {
+    /// Connections accepted (each costs a handshake: two `Hello`s, two `Auth`s).
+    pub accepted: u64,
+    /// Dials to ask a passive peer to become a neighbour (`Purpose::Neighbor`).
+    pub dials_neighbor: u64,
+    /// On-demand dials (`Purpose::Direct`): ring, unicast and tree frames to a node without a
+    /// link.
+    pub dials_direct: u64,
+    /// Other dials (bootstrap, home, dial-back probe).
+    pub dials_other: u64,
+    /// `Neighbor` requests sent at low priority (refills of a view one short) ...
+    pub neighbor_low: u64,
+    /// ... and at high priority (empty view, active-view refresh, a walk's end).
+    pub neighbor_high: u64,
+    /// `NeighborReply { ok: false }` received.
+    pub neighbor_refused: u64,
+    /// Introductions to another core one short taken (`FwdJoin` from a non-neighbour).
+    pub introduced: u64,
+    /// Active neighbours dropped to make room for a new one.
+    pub active_evicted: u64,
+    /// Active-view refreshes started (`ACTIVE_REFRESH_ONE_IN`).
+    pub refreshes: u64,
+    /// Idle on-demand links closed (`ONDEMAND_IDLE_MS`) or trimmed (`ONDEMAND_CAP`).
+    pub ondemand_closed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -410,6 +443,9 @@ pub struct Overlay {
     active: Vec<NodeId>,
     passive: Vec<PeerRef>,
     pending_neighbor: BTreeMap<NodeId, Instant>,
+    /// The last core refused a low-priority `Neighbor` here (it is one short), and when: the
+    /// next one refused is introduced to it (`membership.rs` `introduce_short`). One slot.
+    short_hint: Option<(PeerRef, Instant)>,
     /// `Join`s still to re-send to our bootstrap contacts (0 once one accepted us, see
     /// `membership.rs` `retry_join`), and when the next may go.
     join_retries_left: u8,
@@ -420,6 +456,10 @@ pub struct Overlay {
     pending_homes: Vec<NodeId>,
     candidates: Vec<PeerRef>,
     next_shuffle: Instant,
+    /// Shuffles every `SHUFFLE_INTERVAL_MS` until then (a start, a lost neighbour or a dead
+    /// passive entry moves it to `SHUFFLE_CALM_AFTER_MS` from then), every
+    /// `SHUFFLE_CALM_INTERVAL_MS` after (`membership.rs` `maintain_core`).
+    shuffle_fast_until: Instant,
     redials: Vec<Redial>,
     eager: BTreeSet<NodeId>,
     lazy: BTreeSet<NodeId>,
@@ -514,6 +554,7 @@ impl Overlay {
             active: Vec::new(),
             passive: Vec::new(),
             pending_neighbor: BTreeMap::new(),
+            short_hint: None,
             join_retries_left: JOIN_RETRIES,
             next_join_retry: now,
             leaves: Vec::new(),
@@ -521,6 +562,7 @@ impl Overlay {
             pending_homes: Vec::new(),
             candidates: Vec::new(),
             next_shuffle: now.plus_ms(SHUFFLE_INTERVAL_MS),
+            shuffle_fast_until: now.plus_ms(SHUFFLE_CALM_AFTER_MS),
             redials: Vec::new(),
             eager: BTreeSet::new(),
             lazy: BTreeSet::new(),

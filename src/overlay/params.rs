@@ -23,9 +23,20 @@ pub const SHUFFLE_ACTIVE: usize = 3;
 pub const SHUFFLE_PASSIVE: usize = 4;
 /// Shuffle period (iroh: 60 s).
 pub const SHUFFLE_INTERVAL_MS: u64 = 60_000;
+/// Shuffle period of a calm core: nothing failed around it for `SHUFFLE_CALM_AFTER_MS`. At idle
+/// the walks were the largest part of a core's control traffic (`Shuffle` 3.8 of 14 KB/min at
+/// 10k); passive views matter when a neighbour is lost, and a loss (or a dead passive entry)
+/// brings the fast period back at once.
+pub const SHUFFLE_CALM_INTERVAL_MS: u64 = 3 * SHUFFLE_INTERVAL_MS;
+/// A core shuffles every `SHUFFLE_INTERVAL_MS` for this long after it started, lost an active
+/// neighbour without a `Disconnect`, or failed to dial a passive peer.
+pub const SHUFFLE_CALM_AFTER_MS: u64 = 5 * 60_000;
 /// Each shuffle period a core with a full active view replaces one link with a random directory
 /// core with probability 1/this (heals partitions; costs one link change per 4 min per core).
 pub const ACTIVE_REFRESH_ONE_IN: u64 = 4;
+/// A full core that refused a low-priority `Neighbor` introduces its sender to the next core it
+/// refuses within this long (`membership.rs` `introduce_short`; one slot, ≈ 50 B).
+pub const SHORT_HINT_MS: u64 = 10_000;
 /// A Neighbor request unanswered this long is given up (WAN/phones; iroh's 500 ms is LAN-tuned).
 pub const NEIGHBOR_TIMEOUT_MS: u64 = 5_000;
 /// A core whose `Join` its bootstrap contact refused (the contact was still checking its own

@@ -5,7 +5,7 @@ use super::sim::FakeCrypto;
 use super::*;
 use crate::wire::{Hello, Sig};
 
-fn node(seed: u64) -> Overlay {
+pub(super) fn node(seed: u64) -> Overlay {
     node_with(seed, vec![])
 }
 

@@ -594,6 +594,43 @@ fn unchanged_neighbour_lists_are_sent_in_full_only_every_few_rounds_once_settled
 }
 
 #[test]
+fn answers_to_a_neighbours_asks_do_not_bring_the_periodic_full_copy_forward() {
+    // Two cores that are each other's nearest neighbour ask each other every round. Our
+    // answers counted towards our periodic full copy, so the lists went in full every 2.5
+    // rounds instead of every `RING_LISTS_RESEND_ROUNDS` (10k: `Neighbours` 2.1 KB/min per
+    // core, mostly full lists).
+    let (mut host, _peers) = ring_host(&[20, 30]);
+    let settle = (RING_LISTS_SETTLE_MS / RING_ROUND_MS) as usize;
+    let n = RING_LISTS_RESEND_ROUNDS as usize;
+    // Per round, the sizes of our lists to core 20: our ask, then our answer to its ask.
+    let mut sizes: Vec<Vec<usize>> = Vec::new();
+    let to_20 = |out: &[Output]| -> Vec<usize> {
+        sends(out)
+            .into_iter()
+            .filter_map(|(c, m)| match m {
+                Msg::Neighbours { peers, .. } if c == ConnId(20) => Some(peers.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    for r in 0..(settle + 2 * n) as u64 {
+        let at = 100_000 + r * RING_ROUND_MS;
+        host.now = Instant(at);
+        host.ring_tick();
+        let mut round = to_20(&drain(&mut host));
+        // The neighbour's own round: an empty ask (its lists did not change).
+        let ask = Msg::Neighbours { ask: true, peers: vec![] };
+        host.handle_input(Input::Frame { conn: ConnId(20), msg: ask }, t(at + 1));
+        round.extend(to_20(&drain(&mut host)));
+        assert_eq!(round.len(), 2, "an ask and an answer per round");
+        sizes.push(round);
+    }
+    assert!(sizes[..settle].iter().all(|r| r.iter().all(|s| *s > 0)), "in full while settling: {sizes:?}");
+    let full: usize = sizes[settle..].iter().map(|r| r.iter().filter(|s| **s > 0).count()).sum();
+    assert_eq!(full, 2, "then in full once every {n} rounds: {sizes:?}");
+}
+
+#[test]
 fn a_core_leaving_the_table_hands_off_only_records_whose_holders_changed() {
     // Idle control at 10k: a core unreachable once made every other core re-send every
     // record it had (held or only cached) to all of its holders (204,000 `Store` frames,
