@@ -610,7 +610,9 @@ impl Overlay {
             | Msg::TopicRedirect { .. }
             | Msg::TopicRefused(_)
             | Msg::TopicPost { .. }
-            | Msg::TopicFetch { .. } => self.on_tree_frame(conn, from, msg),
+            | Msg::TopicFetch { .. }
+            | Msg::TopicDigest { .. }
+            | Msg::TopicResync(_) => self.on_tree_frame(conn, from, msg),
         }
     }
 
