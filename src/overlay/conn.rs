@@ -223,6 +223,7 @@ impl Overlay {
         let features = crate::wire::FEATURE_INTEREST
             | crate::wire::FEATURE_DATAGRAM
             | crate::wire::FEATURE_TREES
+            | crate::wire::FEATURE_TREE_DIGEST
             | crate::wire::FEATURE_DIR_IDS
             | crate::wire::FEATURE_ALSO
             | crate::wire::FEATURE_LINK_SENT
