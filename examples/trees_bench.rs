@@ -2,8 +2,10 @@
 //! side with broadcast in the same run: delivery to followers, slowest delivery, core upload,
 //! leaf bytes, idle tree control traffic and topics per core.
 //!
-//! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED]]]]`
-//! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1; 10 % core). Issue 10's figures at
+//! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED [digest|list]]]]]`
+//! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1, refresh by digest; 10 % core;
+//! `list`: every refresh is the whole `Subscribe` list, as between builds without
+//! `FEATURE_TREE_DIGEST`: do not run it at 100k, its quiet acks come all at once). Issue 10's figures at
 //! 100k nodes: `trees_bench 100000 200 50` (≈ 8–11 GB of heap on the 10k trend; hours of CPU share on
 //! a loaded 2-core machine; docs/scaling.md "Per-author trees").
 
@@ -25,9 +27,10 @@ fn main() {
     let followees = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
     let posts = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let digest = args.get(4).is_none_or(|s| s != "list");
     for nodes in sizes {
         let wall = WallClock::now();
-        let cfg = TreeConfig { nodes, core_pct: 10, followees, posts, seed };
+        let cfg = TreeConfig { nodes, core_pct: 10, followees, posts, seed, digest };
         reset_peak();
         let mut log = |l: &str| {
             let (s, gb, top) = (wall.elapsed().as_secs_f64(), 1e-9 * live() as f64, 1e-9 * peak() as f64);
@@ -35,7 +38,8 @@ fn main() {
         };
         let r = run_measured(&cfg, &mut log, Some(&live));
         let pct = 100.0 * r.follower_deliveries_done as f64 / r.follower_deliveries_due.max(1) as f64;
-        println!("== {nodes} nodes ({} cores), {followees} followees each (Zipf), {posts} posts ==", r.cores);
+        let how = if digest { "refresh by digest" } else { "refresh by list" };
+        println!("== {nodes} nodes ({} cores), {followees} followees each (Zipf), {posts} posts, {how} ==", r.cores);
         println!(
             "topics per core: mean {:.0}, max {}; deepest follower home: depth {}",
             r.topics_mean, r.topics_max, r.depth_max
@@ -68,6 +72,19 @@ fn main() {
         println!(
             "tree control per core over the refresh period after the posts: {:.2} KB/min; refreshes not acked {}",
             r.control_after_posts_kb_min, r.acks_saved
+        );
+        let [sub, ack, dig, res, other] = r.idle_steady_bytes.map(|b| b as f64 / 1e6);
+        println!(
+            "steady tree control per core over {} min (quiet acks included): {:.2} KB/min (busiest core {:.2}); \
+             MB sent by kind: subscribe {sub:.2}, ack {ack:.2}, digest {dig:.2}, resync {res:.3}, other {other:.3}",
+            nostrp2p::overlay::sim::trees::IDLE_STEADY_MS / 60_000,
+            r.idle_steady_kb_min,
+            r.idle_steady_kb_min_max
+        );
+        let [m, mm, ra, rn, rd, na, ca] = r.digest_stats;
+        println!(
+            "digests: matched {m}, mismatched {mm}; resyncs asked {ra}, answered {rn}, entries dropped {rd}; \
+             acks for news {na}, for checks {ca}"
         );
         let parts: Vec<String> = r.heap.iter().map(|(k, b)| format!("{k} {:.1}", *b as f64 / 1e6)).collect();
         println!("heap MB at the end: {}; peak {:.1}", parts.join(", "), peak() as f64 / 1e6);

@@ -183,3 +183,47 @@ fn describe(sim: &Sim) -> String {
     }
     s
 }
+
+/// The refresh by digest between nodes (`FEATURE_TREE_DIGEST`, real frames through the codec):
+/// past several child TTLs with nothing happening, every home stays attached on digests
+/// alone (no list, no resync after the first periods), and a post then still reaches every
+/// follower.
+#[test]
+fn trees_stay_up_on_refresh_digests_alone_and_still_deliver() {
+    use nostrp2p::overlay::params::{TOPIC_CHILD_TTL_MS, TOPIC_REFRESH_MS};
+    let mut sim = sim(20, 40);
+    let leaves = leaves_of(&sim);
+    let author = 5usize;
+    let key: Key32 = sim.nodes[author].owner();
+    let followers: Vec<usize> = leaves.iter().copied().step_by(2).collect();
+    for &l in &followers {
+        sim.input(l, Input::SetInterest(vec![key]));
+    }
+    let index: BTreeMap<NodeId, usize> = sim.nodes.iter().enumerate().map(|(i, n)| (n.overlay.node_id(), i)).collect();
+    let attached = |s: &Sim| {
+        followers.iter().all(|l| {
+            s.nodes[*l].overlay.homes().iter().all(|h| {
+                let o = &s.nodes[index[h]].overlay;
+                o.tree_topics().is_some() && o.tree_parents() == o.tree_topics()
+            })
+        })
+    };
+    assert!(sim.run_until_cond(1_000, 120_000, attached), "homes did not attach: {}", describe(&sim));
+    let digests = |s: &Sim| -> (u64, u64) {
+        s.nodes
+            .iter()
+            .filter_map(|n| n.overlay.tree_stats())
+            .fold((0, 0), |(m, r), st| (m + st.digests_matched, r + st.resyncs_asked))
+    };
+    sim.run_for(2 * TOPIC_REFRESH_MS);
+    let (matched0, resyncs0) = digests(&sim);
+    assert!(matched0 > 0, "no digest matched: {}", describe(&sim));
+    sim.run_for(2 * TOPIC_CHILD_TTL_MS);
+    let (matched, resyncs) = digests(&sim);
+    assert!(matched > matched0, "digests stopped");
+    assert_eq!(resyncs, resyncs0, "a resync with nothing changing");
+    assert!(attached(&sim), "a home fell off its tree on digests: {}", describe(&sim));
+    let id = sim.publish(author, 300);
+    let ok = sim.run_until_cond(500, 30_000, |s| followers.iter().all(|l| s.nodes[*l].delivered.contains_key(&id)));
+    assert!(ok, "a follower missed the post after the quiet hour: {}", describe(&sim));
+}

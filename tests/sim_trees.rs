@@ -9,7 +9,7 @@ use nostrp2p::overlay::sim::trees::{run, TreeConfig};
 #[test]
 fn every_follower_gets_every_post_over_per_author_trees_at_1000_nodes() {
     for seed in [1u64, 2] {
-        let cfg = TreeConfig { nodes: 1_000, core_pct: 10, followees: 30, posts: 60, seed };
+        let cfg = TreeConfig { nodes: 1_000, core_pct: 10, followees: 30, posts: 60, seed, digest: true };
         let r = run(&cfg, &mut |l| eprintln!("{l}"));
         eprintln!("{r:?}");
         assert!(r.follower_deliveries_due > 1_000, "seed {seed}: the graph has followers");

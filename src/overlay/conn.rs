@@ -230,6 +230,7 @@ impl Overlay {
         let features = crate::wire::FEATURE_INTEREST
             | crate::wire::FEATURE_DATAGRAM
             | crate::wire::FEATURE_TREES
+            | crate::wire::FEATURE_TREE_DIGEST
             | crate::wire::FEATURE_DIR_IDS
             | crate::wire::FEATURE_ALSO
             | crate::wire::FEATURE_LINK_SENT
@@ -618,7 +619,9 @@ impl Overlay {
             | Msg::TopicRedirect { .. }
             | Msg::TopicRefused(_)
             | Msg::TopicPost { .. }
-            | Msg::TopicFetch { .. } => self.on_tree_frame(conn, from, msg),
+            | Msg::TopicFetch { .. }
+            | Msg::TopicDigest { .. }
+            | Msg::TopicResync(_) => self.on_tree_frame(conn, from, msg),
         }
     }
 

@@ -476,14 +476,16 @@ pub const TOPIC_SUBS_PER_PEER: usize = 8_192;
 /// Topics in one `Subscribe`/`Unsubscribe` batch (8 B each ⇒ ≤ 8 KB frame); the rest of a longer
 /// batch is ignored and counted.
 pub const TOPIC_BATCH: usize = 1_024;
-/// Soft state: a subscriber re-sends its topics to each parent this often (one batched frame
-/// per parent: ≈ 9 B per topic per period; the parent acks it only when it has news, see
-/// `TOPIC_QUIET_ACK_MAX_MS`).
+/// Soft state: a subscriber refreshes its subscriptions with each parent this often: one
+/// digest frame per parent (≈ 26 B, whatever the topics; `topic_digest.rs`) if the parent
+/// announced `FEATURE_TREE_DIGEST`, else the whole list in one batched frame (≈ 9 B per topic
+/// per period; acked only when the parent has news, see `TOPIC_QUIET_ACK_MAX_MS`).
 pub const TOPIC_REFRESH_MS: u64 = 5 * 60_000;
 /// A child not refreshed for this long is forgotten (three missed refreshes).
 pub const TOPIC_CHILD_TTL_MS: u64 = 3 * TOPIC_REFRESH_MS;
-/// A parent answers a child's periodic refresh with an ack only if its newest post id (or its
-/// depth) changed since its last ack to that child, or that ack is this old: in steady state
+/// A parent answers a child's periodic list refresh (a child without digests) with an ack only
+/// if its newest post id (or its depth) changed since its last ack to that child, or that ack
+/// is this old: in steady state
 /// the acks, ≈ 90 % of idle tree control, go away (docs/scaling.md "Per-author trees"). A
 /// post the parent lacks and a child holds then goes up with the author's next post or within
 /// this period, instead of within one refresh. 16 B per child entry (the id's 4-byte prefix
@@ -515,8 +517,24 @@ pub const TOPIC_PUSH_UP_MS: u64 = 10_000;
 /// Outputs waiting to be drained; past it the oldest control output is dropped and counted (a
 /// refresh repairs the state). ≈ 64 B each ⇒ ≈ 4 MiB.
 pub const TOPIC_OUTBOX_CAP: usize = 65_536;
+/// A parent asks a child whose refresh digest did not match to re-send its list
+/// (`TopicResync`) at most this often: a peer that mismatches on purpose sends its whole list
+/// at most twice per `TOPIC_REFRESH_MS`, what a peer without digests sends anyway, and gets
+/// no renewal from the digests in between (one `Option<Instant>` per child peer).
+pub const TOPIC_RESYNC_GAP_MS: u64 = TOPIC_REFRESH_MS / 2;
+/// Peers holding no child entry here that we asked to resync, remembered for
+/// `TOPIC_RESYNC_GAP_MS` so they are not asked again at once (a parent that forgot its
+/// children asks each of them once); past this many (≈ 48 B each ⇒ 48 KB) such a peer is not
+/// asked and its next digest tries again.
+pub const TOPIC_RESYNC_PEERS: usize = 1_024;
+/// A topic with a new post is remembered for this many of our refresh periods (at least one
+/// whole period; ≤ `TOPIC_CAP` entries of ≈ 40 B): each child's next refresh digest, due
+/// within one `TOPIC_REFRESH_MS`, is answered with an ack for it if the child was not told its
+/// newest id (the repair of a copy lost on the way down).
+pub const TOPIC_NEWS_KEEP_REFRESHES: u32 = 2;
 const _: () = assert!(TOPIC_SUBS_PER_PEER < TOPIC_CAP && TOPIC_CHILD_TTL_MS > TOPIC_REFRESH_MS);
 const _: () = assert!(TOPIC_REFRESH_MIN_GAP_MS > TOPIC_ACK_TIMEOUT_MS && TOPIC_QUIET_ACK_MAX_MS > TOPIC_REFRESH_MS);
+const _: () = assert!(TOPIC_NEWS_KEEP_REFRESHES >= 2 && TOPIC_RESYNC_GAP_MS > TOPIC_ACK_TIMEOUT_MS);
 /// With `--directory broadcast` the trees' ring is rebuilt from the directory's live cores this
 /// often, and on the next tick whenever the directory's size changed (`RingTable::converged`,
 /// O(cores): ≈ 1 ms at 20,000 records; ≈ 2 KB of table).

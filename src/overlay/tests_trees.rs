@@ -10,7 +10,7 @@ use super::tests::{drain, t};
 use super::tests_interest::{self, node, owner};
 use super::topic::topic_of;
 use super::*;
-use crate::wire::{DeliveryMode, FEATURE_INTEREST, FEATURE_TREES};
+use crate::wire::{DeliveryMode, FEATURE_INTEREST, FEATURE_TREES, FEATURE_TREE_DIGEST};
 
 /// A core in `delivery` mode (the follower-multicast tests' node maker).
 fn core(seed: u8, delivery: DeliveryMode) -> Overlay {
@@ -44,6 +44,24 @@ fn tree_frames_from_a_peer_that_did_not_announce_them_are_dropped() {
     home.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Subscribe(vec![NodeId(9)]) }, t(11));
     let outs = drain(&mut home);
     assert!(sent(&outs, ConnId(21)).iter().any(|m| m.is_tree()), "a peer that announced them is answered");
+    assert_eq!(home.stats().tree_dropped, 1);
+}
+
+#[test]
+fn digest_frames_from_a_peer_that_did_not_announce_them_are_dropped() {
+    let mut home = core(1, DeliveryMode::Follow);
+    let (mut old, mut new) = (core(2, DeliveryMode::Follow), core(3, DeliveryMode::Follow));
+    connect(&mut home, &mut old, ConnId(20), FEATURE_INTEREST | FEATURE_TREES);
+    connect(&mut home, &mut new, ConnId(21), FEATURE_INTEREST | FEATURE_TREES | FEATURE_TREE_DIGEST);
+    let digest = Msg::TopicDigest { count: 3, hash: 1, relisted: false, check: vec![] };
+    home.handle_input(Input::Frame { conn: ConnId(20), msg: digest.clone() }, t(10));
+    assert!(sent(&drain(&mut home), ConnId(20)).is_empty(), "no answer without the digest bit");
+    assert_eq!(home.stats().tree_dropped, 1);
+    assert!(home.tree_stats().is_none_or(|st| st.digests_mismatched == 0), "not even looked at");
+    // From a peer that announced it: we hold nothing for it, so it is asked for its list.
+    home.handle_input(Input::Frame { conn: ConnId(21), msg: digest }, t(11));
+    let outs = drain(&mut home);
+    assert!(sent(&outs, ConnId(21)).iter().any(|m| matches!(m, Msg::TopicResync(0))), "answered");
     assert_eq!(home.stats().tree_dropped, 1);
 }
 

@@ -12,11 +12,13 @@
 //!   is not in the tree yet, joins the same way. A parent tells each child its depth (`Ack`; the
 //!   root is depth 0) and, when its depth changes, tells its children at once; a node whose path
 //!   broke tells its children `depth: None` (detached) and they wait for it to rejoin.
-//! * **Soft state.** Children re-send their topics every `TOPIC_REFRESH_MS` in one batch per
-//!   parent; a child not heard for `TOPIC_CHILD_TTL_MS` is forgotten, and a node whose last
-//!   child and own interest are gone unsubscribes. `Unsubscribe` on unfollow. A parent acks a
-//!   periodic refresh only if its newest id or depth changed since its last ack to that child,
-//!   or that ack is `TOPIC_QUIET_ACK_MAX_MS` old (a re-sent subscription is always acked).
+//! * **Soft state.** Children refresh every `TOPIC_REFRESH_MS`, once per parent: by digest to
+//!   a parent that speaks it (`topic_digest.rs`: one frame per link, every entry renewed on a
+//!   match, the whole list only after a mismatch), else the whole list in one batch. A child
+//!   not heard for `TOPIC_CHILD_TTL_MS` is forgotten, and a node whose last child and own
+//!   interest are gone unsubscribes. `Unsubscribe` on unfollow. A parent acks a periodic list
+//!   refresh only if its newest id or depth changed since its last ack to that child, or that
+//!   ack is `TOPIC_QUIET_ACK_MAX_MS` old (a re-sent subscription is always acked).
 //! * **Posts.** The author's home routes the post toward the root (`routed: true`, hop by hop);
 //!   the first tree member on the way floods it over the tree's edges (parent and children, not
 //!   back where it came from), so it never has to climb to the root first. Each member keeps the
@@ -41,7 +43,7 @@
 //!
 //! Must not: read a clock or RNG, or hold anything unbounded.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use sha2::{Digest, Sha256};
 
@@ -108,10 +110,29 @@ struct Topic {
     recent: Vec<MsgId>,
     /// Last time we passed our parent posts its ack did not list (≤ once per `TOPIC_PUSH_UP_MS`).
     pushed_up: Option<Instant>,
+    /// A post went to our parent since our last refresh digest to it: the digest asks the
+    /// parent to confirm it has our newest id (`topic_digest.rs`).
+    sent_up: bool,
 }
 
 /// Held per topic (`TOPIC_CAP` of them at most); 8 B more is 0.3 GB in the 100k simulator.
 const _: () = assert!(std::mem::size_of::<Topic>() <= 88);
+
+/// What a parent holds for one peer that is its child in some trees (`topic_digest.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PeerSubs {
+    /// Child entries over all topics (≤ `TOPIC_SUBS_PER_PEER`).
+    entries: u32,
+    /// Wrapping sum of `topic_mix` over those topics: with `entries`, the digest a child's
+    /// refresh is compared with, kept up to date as entries come and go.
+    sum: u64,
+    /// The last matching digest: every entry lives `TOPIC_CHILD_TTL_MS` past it.
+    renewed: Option<Instant>,
+    /// The last `Resync` we sent it (≤ one per `TOPIC_RESYNC_GAP_MS`).
+    asked: Option<Instant>,
+    /// Asked, and its `relisted` digest has not come yet.
+    awaiting: bool,
+}
 
 /// One core's trees. Memory: ≤ `TOPIC_CAP` topics (≈ 600 B each worst case, see `params`) and
 /// `TOPIC_OUTBOX_CAP` outputs.
@@ -119,8 +140,17 @@ const _: () = assert!(std::mem::size_of::<Topic>() <= 88);
 pub struct TopicTable {
     me: NodeId,
     topics: BTreeMap<NodeId, Topic>,
-    /// Child entries per peer over all topics (≤ `TOPIC_SUBS_PER_PEER` each).
-    per_peer: BTreeMap<NodeId, usize>,
+    /// Per peer with child entries here (≤ `TOPIC_SUBS_PER_PEER` each), plus at most
+    /// `TOPIC_RESYNC_PEERS` entry-less peers asked to resync lately.
+    per_peer: BTreeMap<NodeId, PeerSubs>,
+    /// Topics with a new post in the last `TOPIC_NEWS_KEEP_REFRESHES` refresh periods (the
+    /// value: `refreshes` then; a subset of `topics`): a matching digest is answered with an
+    /// ack for those the child was not told about.
+    posted: BTreeMap<NodeId, u32>,
+    /// Refresh periods run so far (wrapping; ages `posted`).
+    refreshes: u32,
+    /// Parents sent a refresh digest since the last refresh: each may ask one `Resync`.
+    digest_sent: BTreeSet<NodeId>,
     out: VecDeque<TopicOut>,
     next_refresh: Instant,
     /// Topics waiting since when (subscription unanswered, refused, or parent detached): a
@@ -147,6 +177,9 @@ impl TopicTable {
             me,
             topics: BTreeMap::new(),
             per_peer: BTreeMap::new(),
+            posted: BTreeMap::new(),
+            refreshes: 0,
+            digest_sent: BTreeSet::new(),
             out: VecDeque::new(),
             next_refresh: now.plus_ms(TOPIC_REFRESH_MS),
             waiting: BTreeMap::new(),
@@ -195,8 +228,8 @@ impl TopicTable {
         }
     }
     /// Every node that is our parent or child in some tree.
-    pub fn neighbours(&self) -> std::collections::BTreeSet<NodeId> {
-        let mut out: std::collections::BTreeSet<NodeId> = self.per_peer.keys().copied().collect();
+    pub fn neighbours(&self) -> BTreeSet<NodeId> {
+        let mut out: BTreeSet<NodeId> = self.per_peer.iter().filter(|(_, p)| p.entries > 0).map(|(n, _)| *n).collect();
         out.extend(self.topics.values().filter_map(|t| t.parent));
         out
     }
@@ -211,7 +244,7 @@ impl TopicTable {
     }
     /// Child entries `peer` holds here.
     pub fn entries_of(&self, peer: NodeId) -> usize {
-        self.per_peer.get(&peer).copied().unwrap_or(0)
+        self.per_peer.get(&peer).map_or(0, |p| p.entries as usize)
     }
 
     /// Next output to carry out.
@@ -343,6 +376,10 @@ impl TopicTable {
             }
             TopicMsg::Ack { topic, depth, recent } => self.ack(ring, from, topic, depth, recent, now),
             TopicMsg::Redirect { topic, to } => self.redirect(from, topic, to, now),
+            TopicMsg::Digest { count, hash, relisted, check } => {
+                self.handle_digest(from, count, hash, relisted, check, now)
+            }
+            TopicMsg::Resync { .. } => self.handle_resync(from),
             TopicMsg::Refused { topic } => {
                 let Some(t) = self.topics.get_mut(&topic).filter(|t| t.parent == Some(from)) else {
                     self.stats.stray_control += 1;
@@ -409,6 +446,7 @@ impl TopicTable {
             if due { t.recent.iter().copied().filter(|id| !recent.contains(id)).collect() } else { Vec::new() };
         if !lacking.is_empty() {
             t.pushed_up = Some(now);
+            t.sent_up = true;
             self.stats.pushed_up += lacking.len() as u64;
         }
         for id in missing {
@@ -485,6 +523,9 @@ impl TopicTable {
             };
         };
         if t.recent.contains(&id) {
+            if let Some(f) = from {
+                self.mark_told(topic, f, &id);
+            }
             return PostVerdict::Duplicate;
         }
         if let Some(f) = from.filter(|_| !routed) {
@@ -495,8 +536,14 @@ impl TopicTable {
         }
         t.recent.truncate(TOPIC_RECENT - 1);
         t.recent.insert(0, id);
+        if t.parent.is_some_and(|p| Some(p) != from) {
+            t.sent_up = true;
+        }
         let targets: Vec<NodeId> =
             t.parent.iter().copied().chain(t.children.iter().map(|c| c.node)).filter(|n| Some(*n) != from).collect();
+        if !t.children.is_empty() {
+            self.posted.insert(topic, self.refreshes);
+        }
         // Not joined to the tree right now (and not its root): pass it on toward the root too,
         // so a waiting member does not swallow it.
         let detached = t.parent.is_none() && t.depth != Some(0);
@@ -510,13 +557,17 @@ impl TopicTable {
                 }
             }
         }
+        if let Some(f) = from {
+            // A child that sent us our newest post need not be told of it.
+            self.mark_told(topic, f, &id);
+        }
         PostVerdict::Fresh
     }
 
-    /// Timers: refresh every `TOPIC_REFRESH_MS` (one `Subscribe` batch per parent, children
-    /// past their TTL forgotten) and retry subscriptions waiting past `TOPIC_ACK_TIMEOUT_MS`.
-    /// Harmless if called early.
-    pub fn handle_timeout(&mut self, ring: &RingTable, now: Instant) {
+    /// Timers: refresh every `TOPIC_REFRESH_MS` (to each parent one `Subscribe` batch, or one
+    /// digest if `speaks_digest(parent)`; children past their TTL forgotten) and retry
+    /// subscriptions waiting past `TOPIC_ACK_TIMEOUT_MS`. Harmless if called early.
+    pub fn handle_timeout(&mut self, ring: &RingTable, now: Instant, speaks_digest: &dyn Fn(NodeId) -> bool) {
         if self.next_check.is_some_and(|c| c <= now) {
             self.next_check = None;
             let waiting: Vec<(NodeId, Instant)> = self.waiting.iter().map(|(k, w)| (*k, *w)).collect();
@@ -540,32 +591,22 @@ impl TopicTable {
             return;
         }
         self.next_refresh = now.plus_ms(TOPIC_REFRESH_MS);
-        let expired: Vec<(NodeId, NodeId)> = self
-            .topics
-            .iter()
-            .flat_map(|(k, t)| t.children.iter().filter(|c| c.expires <= now).map(|c| (*k, c.node)))
-            .collect();
-        for (topic, child) in expired {
-            self.drop_child(topic, child);
-            self.gc(topic);
-        }
-        let mut batches: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
-        for (k, t) in &self.topics {
-            if let Some(p) = t.parent {
-                batches.entry(p).or_default().push(*k);
-            }
-        }
-        for (p, topics) in batches {
-            for chunk in topics.chunks(TOPIC_BATCH) {
-                self.send(p, TopicMsg::Subscribe { topics: chunk.to_vec() });
-            }
-        }
+        self.refresh(now, speaks_digest);
     }
 }
 
 #[path = "topic_parent.rs"]
 mod parent;
 
+#[path = "topic_digest.rs"]
+mod digest;
+
+pub use digest::{topic_digest, topic_mix};
+
 #[cfg(test)]
 #[path = "topic_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "topic_digest_tests.rs"]
+mod digest_tests;

@@ -39,6 +39,25 @@ pub enum TopicMsg {
         /// Topic key.
         topic: NodeId,
     },
+    /// Child → parent, the periodic refresh to a parent that speaks digests: the topics the
+    /// sender has there as a count and [`topic_digest`](super::topic::topic_digest) sum,
+    /// instead of the list (`topic_digest.rs`).
+    Digest {
+        /// Topics the sender has with the receiver.
+        count: u32,
+        /// Wrapping sum of `topic_mix` over them.
+        hash: u64,
+        /// The sender has just re-sent its whole list (answering a `Resync`).
+        relisted: bool,
+        /// Topics the sender passed a post up on since its last digest, with the
+        /// little-endian first 4 bytes of its newest id (≤ `TOPIC_BATCH` are read).
+        check: Vec<(NodeId, u32)>,
+    },
+    /// Parent → child: the digest did not match; re-send the list and a `relisted` digest.
+    Resync {
+        /// Entries the parent holds for the child.
+        held: u32,
+    },
 }
 
 /// What the caller does next.
@@ -128,4 +147,20 @@ pub struct TopicStats {
     /// Periodic refreshes not acked: the child was told our newest id lately
     /// (`TOPIC_QUIET_ACK_MAX_MS`).
     pub acks_saved: u64,
+    /// Refresh digests that matched (every entry of that child renewed at once).
+    pub digests_matched: u64,
+    /// Refresh digests that did not match the entries held for their sender.
+    pub digests_mismatched: u64,
+    /// `Resync`s sent (a mismatch, at most once per `TOPIC_RESYNC_GAP_MS` per child).
+    pub resyncs_asked: u64,
+    /// Mismatches not answered with a `Resync` (asked lately, or too many entry-less peers).
+    pub resyncs_limited: u64,
+    /// `Resync`s answered with the whole list (child side).
+    pub resyncs_answered: u64,
+    /// Child entries dropped because the child's re-sent list no longer named them.
+    pub relist_dropped: u64,
+    /// Acks sent on a matching digest: a post arrived since the child was last told.
+    pub news_acks: u64,
+    /// Acks sent for a digest's check item whose newest id differs from ours.
+    pub check_acks: u64,
 }

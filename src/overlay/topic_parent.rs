@@ -4,7 +4,7 @@
 //! `topic.rs` to keep that file to the subscriber's side, posts and timers; it shares
 //! `TopicTable`'s private state as a child module.
 
-use super::{prefix, Acked, Child, Topic, TopicMsg, TopicTable};
+use super::{prefix, topic_mix, Acked, Child, Topic, TopicMsg, TopicTable};
 use crate::overlay::params::{
     TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPIC_QUIET_ACK_MAX_MS, TOPIC_REFRESH_MIN_GAP_MS,
     TOPIC_SUBS_PER_PEER,
@@ -30,9 +30,10 @@ impl TopicTable {
         let before = t.children.len();
         t.children.retain(|c| c.node != node);
         if t.children.len() != before {
-            if let Some(n) = self.per_peer.get_mut(&node) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
+            if let Some(p) = self.per_peer.get_mut(&node) {
+                p.entries = p.entries.saturating_sub(1);
+                p.sum = p.sum.wrapping_sub(topic_mix(topic));
+                if p.entries == 0 && p.asked.is_none() {
                     self.per_peer.remove(&node);
                 }
             }
@@ -109,7 +110,9 @@ impl TopicTable {
             }
             self.topics.insert(topic, Topic::default());
         }
-        *self.per_peer.entry(from).or_insert(0) += 1;
+        let p = self.per_peer.entry(from).or_default();
+        p.entries += 1;
+        p.sum = p.sum.wrapping_add(topic_mix(topic));
         let Some(t) = self.topics.get_mut(&topic) else { return };
         if t.children.len() == t.children.capacity() {
             t.children.reserve_exact(1); // see `Topic::children`

@@ -9,21 +9,21 @@ use crate::overlay::params::{TOPIC_CAP, TOPIC_CHILDREN, TOPIC_CHILD_TTL_MS, TOPI
 use crate::overlay::ring::{RingPeer, RingTable};
 use crate::overlay::SplitMix64;
 
-const T0: Instant = Instant(0);
+pub(super) const T0: Instant = Instant(0);
 
 /// Cores with converged tables and a topic table each; messages delivered in order, instantly.
-struct Net {
-    rings: BTreeMap<NodeId, RingTable>,
-    tables: BTreeMap<NodeId, TopicTable>,
-    queue: VecDeque<(NodeId, TopicOut)>,
+pub(super) struct Net {
+    pub(super) rings: BTreeMap<NodeId, RingTable>,
+    pub(super) tables: BTreeMap<NodeId, TopicTable>,
+    pub(super) queue: VecDeque<(NodeId, TopicOut)>,
     /// Fresh deliveries per node: (topic, id).
-    got: BTreeMap<NodeId, BTreeSet<MsgId>>,
+    pub(super) got: BTreeMap<NodeId, BTreeSet<MsgId>>,
     /// Control messages carried.
-    carried: usize,
+    pub(super) carried: usize,
 }
 
 impl Net {
-    fn new(cores: usize, seed: u64) -> Net {
+    pub(super) fn new(cores: usize, seed: u64) -> Net {
         let mut rng = SplitMix64::new(seed);
         let mut all: Vec<RingPeer> =
             (0..cores).map(|_| RingPeer { node: NodeId(rng.next_u64()), prefix: rng.next_u64() >> 40 }).collect();
@@ -32,22 +32,22 @@ impl Net {
         let tables = all.iter().map(|p| (p.node, TopicTable::new(p.node, T0))).collect();
         Net { rings, tables, queue: VecDeque::new(), got: BTreeMap::new(), carried: 0 }
     }
-    fn ids(&self) -> Vec<NodeId> {
+    pub(super) fn ids(&self) -> Vec<NodeId> {
         self.rings.keys().copied().collect()
     }
-    fn drain(&mut self, node: NodeId) {
+    pub(super) fn drain(&mut self, node: NodeId) {
         if let Some(t) = self.tables.get_mut(&node) {
             while let Some(o) = t.poll_output() {
                 self.queue.push_back((node, o));
             }
         }
     }
-    fn want(&mut self, node: NodeId, topic: NodeId) {
+    pub(super) fn want(&mut self, node: NodeId, topic: NodeId) {
         let ring = &self.rings[&node];
         assert!(self.tables.get_mut(&node).map(|t| t.want(ring, topic, T0)).unwrap_or(false));
         self.drain(node);
     }
-    fn run(&mut self, now: Instant) {
+    pub(super) fn run(&mut self, now: Instant) {
         let mut steps = 0;
         while let Some((from, o)) = self.queue.pop_front() {
             steps += 1;
@@ -77,13 +77,13 @@ impl Net {
             self.drain(to);
         }
     }
-    fn publish(&mut self, at: NodeId, topic: NodeId, id: MsgId) -> PostVerdict {
+    pub(super) fn publish(&mut self, at: NodeId, topic: NodeId, id: MsgId) -> PostVerdict {
         let v = self.tables.get_mut(&at).map(|t| t.handle_post(&self.rings[&at], None, topic, id, false));
         self.drain(at);
         self.run(T0);
         v.unwrap_or(PostVerdict::Stray)
     }
-    fn has(&self, node: NodeId, id: MsgId) -> bool {
+    pub(super) fn has(&self, node: NodeId, id: MsgId) -> bool {
         self.got.get(&node).is_some_and(|s| s.contains(&id))
     }
     /// True if every parent pointer chain of `topic` ends at a root without repeating.
@@ -101,7 +101,7 @@ impl Net {
     }
 }
 
-fn owner(net: &Net, key: NodeId) -> NodeId {
+pub(super) fn owner(net: &Net, key: NodeId) -> NodeId {
     let ids = net.ids();
     ids[ids.partition_point(|n| n.0 < key.0) % ids.len()]
 }
@@ -166,7 +166,7 @@ fn unwant_prunes_the_branch_and_refresh_expires_silent_children() {
     let later = Instant(TOPIC_CHILD_TTL_MS + TOPIC_REFRESH_MS);
     for n in net.ids() {
         if let (Some(t), Some(r)) = (net.tables.get_mut(&n), net.rings.get(&n)) {
-            t.handle_timeout(r, later);
+            t.handle_timeout(r, later, &|_| false);
         }
         net.drain(n);
     }

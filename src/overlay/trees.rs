@@ -24,9 +24,13 @@
 //!   handled as before and also put on its tree, so mixed networks do not split. The post path
 //!   is in `trees_post.rs`.
 //!
-//! Must not: send a tree frame to a peer that did not announce `FEATURE_TREES` (an older build
-//! drops the link on an unknown variant), or act on one from such a peer; hold anything
-//! unbounded (the table has its caps; `down` is capped).
+//! * **Refresh.** By digest (`topic_digest.rs`) to a connected parent that announced
+//!   `FEATURE_TREE_DIGEST`, else the whole list.
+//!
+//! Must not: send a tree frame to a peer that did not announce `FEATURE_TREES`, or a digest
+//! frame to one that did not announce `FEATURE_TREE_DIGEST` (an older build drops the link on
+//! an unknown variant), or act on one from such a peer; hold anything unbounded (the table has
+//! its caps; `down` is capped).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,7 +39,7 @@ use super::ring::{RingPeer, RingTable};
 use super::sample::{sample_bits, sample_topic, AutoLevel, SampleGate, SampleStats};
 use super::topic::{topic_of, TopicMsg, TopicOut, TopicTable};
 use super::{ConnId, Instant, Overlay};
-use crate::wire::{DeliveryMode, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES};
+use crate::wire::{DeliveryMode, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, FEATURE_TREE_DIGEST};
 
 /// A node's tree state (cores in follow mode only; boxed in `Overlay`).
 #[derive(Debug)]
@@ -78,6 +82,8 @@ fn to_msg(m: TopicMsg) -> Msg {
         TopicMsg::Ack { topic, depth, recent } => Msg::TopicAck { topic, depth, recent },
         TopicMsg::Redirect { topic, to } => Msg::TopicRedirect { topic, to },
         TopicMsg::Refused { topic } => Msg::TopicRefused(topic),
+        TopicMsg::Digest { count, hash, relisted, check } => Msg::TopicDigest { count, hash, relisted, check },
+        TopicMsg::Resync { held } => Msg::TopicResync(held),
     }
 }
 
@@ -305,7 +311,13 @@ impl Overlay {
                 t.wanted.insert(topic);
             }
         }
-        t.table.handle_timeout(ring, now);
+        // A parent refreshed by digest must have announced it on the link it is on now; one
+        // not connected gets the list (the safe form; the link is dialled for it).
+        let (by_node, conns) = (&self.by_node, &self.conns);
+        let speaks_digest = |n: NodeId| {
+            by_node.get(&n).and_then(|c| conns.get(c)).is_some_and(|c| c.features & FEATURE_TREE_DIGEST != 0)
+        };
+        t.table.handle_timeout(ring, now, &speaks_digest);
         t.neighbours = t.table.neighbours();
         self.drain_trees();
     }
@@ -341,6 +353,13 @@ impl Overlay {
     /// the address the ring knows (queued frames are dropped at the handshake if it does not
     /// speak them, `tree_filter_queue`).
     fn tree_send(&mut self, to: NodeId, msg: Msg) {
+        let digest = matches!(msg, Msg::TopicDigest { .. } | Msg::TopicResync(_));
+        if digest && !self.peer_speaks(to, FEATURE_TREE_DIGEST) {
+            // Only ever meant for a connected peer that announced it (a link that changed
+            // under us): an older build would drop the link on the unknown frame.
+            self.stats.tree_dropped += 1;
+            return;
+        }
         if self.by_node.contains_key(&to) {
             if self.peer_speaks(to, FEATURE_TREES) {
                 self.send_node(to, msg);
@@ -398,7 +417,9 @@ impl Overlay {
 
     /// A tree frame from an authenticated peer.
     pub(super) fn on_tree_frame(&mut self, conn: ConnId, from: NodeId, msg: Msg) {
-        let announced = self.conns.get(&conn).is_some_and(|c| c.features & FEATURE_TREES != 0);
+        let features = self.conns.get(&conn).map_or(0, |c| c.features);
+        let digest = matches!(msg, Msg::TopicDigest { .. } | Msg::TopicResync(_));
+        let announced = features & FEATURE_TREES != 0 && (!digest || features & FEATURE_TREE_DIGEST != 0);
         if !announced || !self.ensure_trees() {
             self.stats.tree_dropped += 1;
             return;
@@ -409,6 +430,8 @@ impl Overlay {
             Msg::TopicAck { topic, depth, recent } => TopicMsg::Ack { topic, depth, recent },
             Msg::TopicRedirect { topic, to } => TopicMsg::Redirect { topic, to },
             Msg::TopicRefused(topic) => TopicMsg::Refused { topic },
+            Msg::TopicDigest { count, hash, relisted, check } => TopicMsg::Digest { count, hash, relisted, check },
+            Msg::TopicResync(held) => TopicMsg::Resync { held },
             Msg::TopicPost { topic, routed, body } => return self.on_topic_post(conn, from, topic, routed, body),
             Msg::TopicFetch { topic, id } => return self.on_topic_fetch(from, topic, id),
             _ => return,

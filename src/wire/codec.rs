@@ -196,6 +196,19 @@ pub(crate) fn put_msg(out: &mut Vec<u8>, msg: &Msg) {
             put_uint(out, topic.0);
             put_bin(out, &id.0);
         }
+        Msg::TopicDigest { count, hash, relisted, check } => {
+            put_array_len(out, 4);
+            put_uint(out, u64::from(*count));
+            put_uint(out, *hash);
+            put_bool(out, *relisted);
+            put_array_len(out, check.len());
+            for (topic, newest) in check {
+                put_array_len(out, 2);
+                put_uint(out, topic.0);
+                put_uint(out, u64::from(*newest));
+            }
+        }
+        Msg::TopicResync(n) => put_uint(out, u64::from(*n)),
         Msg::DirIds(pairs) => {
             put_array_len(out, pairs.len());
             for (node, seq) in pairs {
@@ -279,6 +292,8 @@ fn wire_name(msg: &Msg) -> &'static str {
         Msg::Gossip(_) => "G",
         Msg::IHave(_) => "I",
         Msg::GossipAlso(..) => "GA",
+        Msg::TopicDigest { .. } => "TD",
+        Msg::TopicResync(_) => "TR",
         // Every other variant is written under its own name (what `Msg::name` returns).
         other => other.name(),
     }
@@ -463,6 +478,16 @@ pub(crate) fn read_msg(r: &mut Reader<'_>) -> R<Msg> {
             Ok((NodeId(r.uint()?), r.uint()?))
         })?),
         b"DirWant" => Msg::DirWant(read_node_ids(r)?),
+        b"TD" => {
+            r.fields(4)?;
+            let (count, hash, relisted) = (r.uint()?, r.uint()?, r.bool()?);
+            let check = read_list(r, |r| {
+                r.fields(2)?;
+                Ok((NodeId(r.uint()?), r.uint()?))
+            })?;
+            Msg::TopicDigest { count, hash, relisted, check }
+        }
+        b"TR" => Msg::TopicResync(r.uint()?),
         _ => return Err(Reader::invalid(name_at, "an unknown message name")),
     })
 }

@@ -85,6 +85,11 @@ pub const FEATURE_ALSO: u8 = 32;
 /// Bit 6: it understands [`Msg::LinkSent`] (the last datagram sequence number, riding on a TCP
 /// frame that is sent anyway instead of a tail probe datagram; issue 11, `net::datagram`).
 pub const FEATURE_LINK_SENT: u8 = 64;
+/// Bit 7 (the last free one): it refreshes its tree subscriptions by digest and understands
+/// [`Msg::TopicDigest`] and [`Msg::TopicResync`]: a child sends each parent one digest of the
+/// topics it has there per refresh period instead of the whole `Subscribe` list, and the
+/// parent renews them all on a match (docs/scaling.md "Per-author trees", "Refresh by digest").
+pub const FEATURE_TREE_DIGEST: u8 = 128;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -504,6 +509,32 @@ pub enum Msg {
     /// got the datagrams up to it asks for them (`LinkResend`) as for any gap. Handled by the
     /// transport, never by the overlay.
     LinkSent(u32),
+    // --- issue 10 (tree control per link, not per topic). Sent only to peers whose `Hello`
+    // announced [`FEATURE_TREE_DIGEST`] (and [`FEATURE_TREES`]); the sender is the connection.
+    // ---
+    /// Child → parent, once per refresh period: the topics the sender has with the receiver as
+    /// parent, as a count and the wrapping sum of a 64-bit mix of each key (`topic_digest`),
+    /// instead of the whole `Subscribe` list. A match renews every entry; a mismatch is
+    /// answered with [`Msg::TopicResync`]. `relisted`: the sender has just re-sent the whole
+    /// list (answering a resync), so entries it did not list may go. `check`: topics the
+    /// sender passed a post up on since its last digest, with the first 4 bytes of its newest
+    /// id; the parent acks those whose newest differs (at most `TOPIC_BATCH` are read).
+    #[cfg_attr(test, serde(rename = "TD"))]
+    TopicDigest {
+        /// Topics the sender has with the receiver (a claim: compared, never allocated for).
+        count: u32,
+        /// Wrapping sum of `topic_mix(key)` over those topics.
+        hash: u64,
+        /// The sender re-sent its whole list just before this digest.
+        relisted: bool,
+        /// (topic, little-endian first 4 bytes of the sender's newest id on it).
+        check: Vec<(NodeId, u32)>,
+    },
+    /// Parent → child: the child's digest did not match the entries held here (`u32`: how many
+    /// the parent holds for it); the child re-sends its list (`Subscribe`) and a `relisted`
+    /// digest. Sent at most once per `TOPIC_RESYNC_GAP_MS` per child.
+    #[cfg_attr(test, serde(rename = "TR"))]
+    TopicResync(u32),
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -649,6 +680,8 @@ impl Msg {
             Msg::DirWant(_) => "DirWant",
             Msg::GossipAlso(g, _) if g.kind == GossipKind::Event => "GossipAlso(event)",
             Msg::GossipAlso(..) => "GossipAlso(record)",
+            Msg::TopicDigest { .. } => "TopicDigest",
+            Msg::TopicResync(_) => "TopicResync",
         }
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).
@@ -667,6 +700,8 @@ impl Msg {
                 | Msg::TopicRefused(_)
                 | Msg::TopicPost { .. }
                 | Msg::TopicFetch { .. }
+                | Msg::TopicDigest { .. }
+                | Msg::TopicResync(_)
         )
     }
     /// True for messages that carry application payload (counted as payload bytes, not control).

@@ -168,6 +168,18 @@ fn samples() -> Vec<Msg> {
         // number, riding on a TCP frame sent anyway.
         Msg::LinkSent(7),
         Msg::LinkSent(u32::MAX),
+        // Appended with FEATURE_TREE_DIGEST (issue 10, tree control per link): a child's
+        // refresh as a digest of its topics with the receiver, and the parent's request to
+        // re-send the list when it does not match.
+        Msg::TopicDigest {
+            count: 3,
+            hash: 0x0102_0304_0506_0708,
+            relisted: false,
+            check: vec![(NodeId(5), 0xdead_beef), (NodeId(u64::MAX), 0)],
+        },
+        Msg::TopicDigest { count: u32::MAX, hash: u64::MAX, relisted: true, check: vec![] },
+        Msg::TopicResync(0),
+        Msg::TopicResync(u32::MAX),
     ]
 }
 
@@ -461,6 +473,27 @@ fn tree_lists_announcing_more_than_they_carry_fail_without_allocating() {
     ack.extend_from_slice(b"TopicAck");
     ack.extend_from_slice(&[0x93, 0x05, 0x02, 0xdd, 0xff, 0xff, 0xff, 0xff]);
     assert!(matches!(decode_body(&ack), Err(DecodeError::Malformed(_))));
+    // A TopicDigest whose check list claims 2^32 - 1 pairs, and one claiming a huge count:
+    // the list fails on the missing bytes; the count is a number, compared, never allocated for.
+    let mut td = vec![PROTOCOL_VERSION, 0x81, 0xa2];
+    td.extend_from_slice(b"TD");
+    td.extend_from_slice(&[0x94, 0x01, 0x02, 0xc2, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x92, 0x05, 0x06]);
+    assert!(matches!(decode_body(&td), Err(DecodeError::Malformed(_))));
+    let huge = Msg::TopicDigest { count: u32::MAX, hash: 0, relisted: false, check: vec![] };
+    assert_eq!(decode_frame(&encode_frame(&huge).expect("encodes")).expect("decodes").0, huge);
+    // A count wider than 32 bits is refused, not truncated.
+    let mut wide = vec![PROTOCOL_VERSION, 0x81, 0xa2];
+    wide.extend_from_slice(b"TD");
+    wide.extend_from_slice(&[0x94, 0xcf, 1, 0, 0, 0, 0, 0, 0, 0, 0x02, 0xc2, 0x90]);
+    assert!(matches!(decode_body(&wide), Err(DecodeError::Malformed(_))));
+    // The largest digest a node sends (`TOPIC_BATCH` checks) fits a frame with room to spare.
+    let digest = Msg::TopicDigest {
+        count: u32::MAX,
+        hash: u64::MAX,
+        relisted: true,
+        check: vec![(NodeId(u64::MAX), u32::MAX); crate::overlay::params::TOPIC_BATCH],
+    };
+    assert!(frame_len(&digest) < MAX_FRAME_BYTES / 8, "{}", frame_len(&digest));
     // A post body announcing 4 GiB.
     let mut post = vec![PROTOCOL_VERSION, 0x81, 0xa9];
     post.extend_from_slice(b"TopicPost");
@@ -476,7 +509,15 @@ fn tree_frames_are_tree_frames_and_posts_are_payload() {
     for msg in samples() {
         let tree = matches!(
             msg.name(),
-            "Subscribe" | "Unsubscribe" | "TopicAck" | "TopicRedirect" | "TopicRefused" | "TopicPost" | "TopicFetch"
+            "Subscribe"
+                | "Unsubscribe"
+                | "TopicAck"
+                | "TopicRedirect"
+                | "TopicRefused"
+                | "TopicPost"
+                | "TopicFetch"
+                | "TopicDigest"
+                | "TopicResync"
         );
         assert_eq!(msg.is_tree(), tree, "{msg:?}");
         assert!(!(msg.is_tree() && msg.is_ring()));

@@ -100,7 +100,7 @@ impl Rng {
         }
     }
     fn msg(&mut self) -> Msg {
-        match self.below(43) {
+        match self.below(45) {
             0 => Msg::Hello(Box::new(Hello { record: self.record(), nonce: self.int() })),
             1 => Msg::Auth(Sig(self.bytes())),
             2 => Msg::Ping(self.u32()),
@@ -192,6 +192,13 @@ impl Rng {
                 (0..self.len()).map(|_| self.node()).collect(),
             ),
             41 => Msg::LinkSent(self.u32()),
+            42 => Msg::TopicDigest {
+                count: self.u32(),
+                hash: self.int(),
+                relisted: self.bool(),
+                check: (0..self.len()).map(|_| (self.node(), self.u32())).collect(),
+            },
+            43 => Msg::TopicResync(self.u32()),
             _ => Msg::Hello(Box::new(Hello { record: self.record(), nonce: self.int() })),
         }
     }
@@ -264,7 +271,7 @@ fn random_messages_encode_to_the_serde_bytes_and_decode_back() {
             assert_eq!(encode_record(rec), rmp_serde::to_vec(rec).expect("encodes"));
         }
     }
-    assert_eq!(seen.len(), 44, "every variant (and both gossip kinds of both gossip frames) generated: {seen:?}");
+    assert_eq!(seen.len(), 46, "every variant (and both gossip kinds of both gossip frames) generated: {seen:?}");
 }
 
 #[test]

@@ -8,13 +8,13 @@
 //! its homes subscribe for its followees, and it gets a post from the first of its homes to have
 //! it (+ that link's latency). Broadcast is modelled as the first-arrival flood over a random
 //! graph of `ACTIVE_VIEW` links per core (what Plumtree's eager tree converges to). Control
-//! frames are not on the wire yet: their sizes are estimates from today's frames of the same
-//! shape (consts below). Links are 20–150 ms one way, fixed per pair; no loss.
+//! frame sizes are estimates from the wire frames of the same shape (consts below; the digest
+//! frames at their largest encoding). Links are 20–150 ms one way, fixed per pair; no loss.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::overlay::params::{ACTIVE_VIEW, TOPIC_REFRESH_MS};
+use crate::overlay::params::{ACTIVE_VIEW, TOPIC_QUIET_ACK_MAX_MS, TOPIC_REFRESH_MS};
 use crate::overlay::ring::{RingPeer, RingTable};
 use crate::overlay::topic::{topic_of, PostVerdict, TopicMsg, TopicOut, TopicTable};
 use crate::overlay::{Instant, SplitMix64};
@@ -34,6 +34,16 @@ pub const CONTROL_FRAME_BASE: usize = 8;
 pub const TOPIC_KEY_BYTES: usize = 9;
 /// Per id announced in an `Ack` (32 B + tag).
 pub const ACK_ID_BYTES: usize = 34;
+/// A `TopicDigest` frame without check items, at its largest (`u32::MAX` count, a 9-byte
+/// hash: the golden vector's 26 B).
+pub const DIGEST_FRAME_BYTES: usize = 26;
+/// Per check item of a `TopicDigest` (a 2-array of a 9-byte key and a 5-byte prefix).
+pub const DIGEST_CHECK_BYTES: usize = 15;
+/// A `TopicResync` frame at its largest (golden vector).
+pub const RESYNC_FRAME_BYTES: usize = 14;
+/// The steady idle window: long enough that a parent without digests sends its quiet acks
+/// (`TOPIC_QUIET_ACK_MAX_MS` after the join acks) inside it.
+pub const IDLE_STEADY_MS: u64 = TOPIC_QUIET_ACK_MAX_MS + TOPIC_REFRESH_MS;
 /// A leaf's bytes per post it receives under follow delivery (eager payload frame and its
 /// share of IHAVEs), measured by `tests/sim_follow.rs`: 662 B.
 pub const LEAF_BYTES_PER_POST: f64 = 662.0;
@@ -60,6 +70,9 @@ pub struct TreeConfig {
     pub posts: usize,
     /// RNG seed.
     pub seed: u64,
+    /// Cores refresh by digest (`FEATURE_TREE_DIGEST`); false: every refresh is the whole
+    /// `Subscribe` list, as between peers of builds without it.
+    pub digest: bool,
 }
 
 /// What one run measured.
@@ -105,6 +118,17 @@ pub struct TreeReport {
     pub control_after_posts_kb_min: f64,
     /// Refreshes not acked (`TopicStats::acks_saved`), all cores, whole run.
     pub acks_saved: u64,
+    /// Tree control per core over `IDLE_STEADY_MS` from the end of the joins (the quiet acks of
+    /// the list refresh fall inside it), sent + received, KB/min; and the busiest core's.
+    pub idle_steady_kb_min: f64,
+    /// See `idle_steady_kb_min`.
+    pub idle_steady_kb_min_max: f64,
+    /// Bytes sent over that window by frame kind, all cores: `Subscribe` (and `Unsubscribe`),
+    /// `Ack`, `Digest`, `Resync`, the rest (`Redirect`, `Refused`).
+    pub idle_steady_bytes: [u64; 5],
+    /// The digest counters summed over cores, whole run: matched, mismatched, resyncs asked,
+    /// resyncs answered, entries dropped after a relist, news acks, check acks.
+    pub digest_stats: [u64; 7],
     /// Leaf MB/day, mean and max over leaves (followees × posts/day × `LEAF_BYTES_PER_POST`).
     pub leaf_mb_day_mean: f64,
     /// See `leaf_mb_day_mean`.
@@ -204,6 +228,9 @@ struct World {
     arrival: Vec<Option<u64>>,
     post_frame: usize,
     timer_at: Vec<Option<u64>>,
+    digest: bool,
+    /// Control bytes sent by frame kind (see `TreeReport::idle_steady_bytes`).
+    kind_bytes: [u64; 5],
 }
 
 fn msg_bytes(m: &TopicMsg) -> usize {
@@ -213,7 +240,21 @@ fn msg_bytes(m: &TopicMsg) -> usize {
             TopicMsg::Ack { recent, .. } => TOPIC_KEY_BYTES + 2 + recent.len() * ACK_ID_BYTES,
             TopicMsg::Redirect { .. } => 2 * TOPIC_KEY_BYTES,
             TopicMsg::Refused { .. } => TOPIC_KEY_BYTES,
+            TopicMsg::Digest { check, .. } => {
+                DIGEST_FRAME_BYTES - CONTROL_FRAME_BASE + check.len() * DIGEST_CHECK_BYTES
+            }
+            TopicMsg::Resync { .. } => RESYNC_FRAME_BYTES - CONTROL_FRAME_BASE,
         }
+}
+
+fn msg_kind(m: &TopicMsg) -> usize {
+    match m {
+        TopicMsg::Subscribe { .. } | TopicMsg::Unsubscribe { .. } => 0,
+        TopicMsg::Ack { .. } => 1,
+        TopicMsg::Digest { .. } => 2,
+        TopicMsg::Resync { .. } => 3,
+        TopicMsg::Redirect { .. } | TopicMsg::Refused { .. } => 4,
+    }
 }
 
 impl World {
@@ -234,6 +275,7 @@ impl World {
             let (to, what, bytes) = match o {
                 TopicOut::Send { to, msg } => {
                     let b = msg_bytes(&msg);
+                    self.kind_bytes[msg_kind(&msg)] += b as u64;
                     (to, What::from_msg(msg), b)
                 }
                 TopicOut::Post { to, topic, id, routed } => {
@@ -270,7 +312,8 @@ impl World {
                         continue;
                     }
                     self.timer_at[to] = None;
-                    self.tables[to].handle_timeout(&self.rings[to], now);
+                    let digest = self.digest;
+                    self.tables[to].handle_timeout(&self.rings[to], now, &|_| digest);
                 }
                 What::Msg(m) => self.tables[to].handle_msg(&self.rings[to], self.ids[ev.from as usize], *m, now),
                 What::Subscribe1(topic) => {
@@ -388,6 +431,8 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
         arrival: vec![None; cores],
         post_frame,
         timer_at: vec![None; cores],
+        digest: cfg.digest,
+        kind_bytes: [0; 5],
     };
     log(&format!("{n} nodes, {cores} cores: graph built"));
 
@@ -419,7 +464,7 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     ));
 
     // Idle: one full refresh period, bytes counted.
-    let (sent0, recv0) = (w.sent.clone(), w.recv.clone());
+    let (sent0, recv0, kinds0) = (w.sent.clone(), w.recv.clone(), w.kind_bytes);
     let (s0, r0): (u64, u64) = (w.sent.iter().sum(), w.recv.iter().sum());
     let t0 = w.now;
     w.run_until(t0 + TOPIC_REFRESH_MS);
@@ -428,6 +473,20 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     let idle_max = (0..cores).map(|c| w.sent[c] - sent0[c] + w.recv[c] - recv0[c]).max().unwrap_or(0);
     let idle_kb_min_max = idle_max as f64 / 1_000.0 / (TOPIC_REFRESH_MS as f64 / 60_000.0);
     log(&format!("tree control per core once joined: {idle_control_kb_min:.2} KB/min (busiest {idle_kb_min_max:.2})"));
+    // The rest of the steady window, quiet acks included.
+    w.run_until(t0 + IDLE_STEADY_MS);
+    let steady: Vec<u64> = (0..cores).map(|c| w.sent[c] - sent0[c] + w.recv[c] - recv0[c]).collect();
+    let per_min = |b: u64| b as f64 / 1_000.0 / (IDLE_STEADY_MS as f64 / 60_000.0);
+    let idle_steady_kb_min = per_min(steady.iter().sum::<u64>()) / cores as f64;
+    let idle_steady_kb_min_max = per_min(steady.iter().copied().max().unwrap_or(0));
+    let mut idle_steady_bytes = [0u64; 5];
+    for (k, b) in idle_steady_bytes.iter_mut().enumerate() {
+        *b = w.kind_bytes[k] - kinds0[k];
+    }
+    log(&format!(
+        "steady tree control per core over {} min: {idle_steady_kb_min:.2} KB/min (busiest {idle_steady_kb_min_max:.2})",
+        IDLE_STEADY_MS / 60_000
+    ));
 
     // Posts: the 5 most followed authors, then uniform ones; each after the last settled.
     let mut post_authors: Vec<usize> = perm.iter().take(5.min(cfg.posts)).copied().collect();
@@ -550,12 +609,28 @@ pub fn run_measured(cfg: &TreeConfig, log: &mut dyn FnMut(&str), live: Option<&d
     rep.leaf_followees_mean = follow_count[cores..].iter().sum::<usize>() as f64 / (n - cores).max(1) as f64;
     rep.broadcast_leaf_mb_day = n as f64 * POSTS_PER_DAY * 565.0 / 1e6;
     rep.idle_control_kb_min = idle_control_kb_min;
+    rep.idle_steady_kb_min = idle_steady_kb_min;
+    rep.idle_steady_kb_min_max = idle_steady_kb_min_max;
+    rep.idle_steady_bytes = idle_steady_bytes;
     rep.idle_control_kb_min_max = idle_kb_min_max;
     for t in &w.tables {
         rep.false_roots += t.stats.false_root;
         rep.loops_cut += t.stats.loops_cut;
         rep.redirected += t.stats.redirected;
         rep.acks_saved += t.stats.acks_saved;
+        let s = &t.stats;
+        let d = [
+            s.digests_matched,
+            s.digests_mismatched,
+            s.resyncs_asked,
+            s.resyncs_answered,
+            s.relist_dropped,
+            s.news_acks,
+            s.check_acks,
+        ];
+        for (a, b) in rep.digest_stats.iter_mut().zip(d) {
+            *a += b;
+        }
     }
     if let Some(live) = live {
         let World { rings, tables, queue, index, .. } = w;
