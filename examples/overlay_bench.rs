@@ -417,6 +417,11 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
             "ring, idle, per core per minute: lookups finger {:.2}, store/read-back {:.2}, unicast {:.2}; dials for a frame {:.2}, to verify a claim {:.2}, to store {:.2}; records sent to holders {:.2}",
             per(0), per(1), per(2), per(3), per(4), per(5), per(6)
         );
+        let sy = sync_counts(&sim);
+        println!(
+            "ring co-holder sync, whole run so far: fingerprints sent {}, equal {}, answered with a list {}, dropped {}; records stored at a co-holder that lacked them {}",
+            sy[0], sy[1], sy[2], sy[3], sy[4]
+        );
     }
     // Where the idle bytes go, by frame type (all nodes; each frame counted once here, at
     // both of its ends in the per-node rates, hence the × 2 per core).
@@ -867,6 +872,22 @@ fn diag(sim: &Sim) {
         }
     }
     println!("diag: core-core eager edges symmetric {} one-sided {one}, core components {}, leaves without eager home {no_eager_leaf}", both / 2, comps.len());
+}
+
+/// Co-holder sync counters summed over all nodes (`dht_sync.rs`): fingerprints sent, equal,
+/// answered, dropped; records pushed.
+fn sync_counts(sim: &Sim) -> [u64; 5] {
+    let mut c = [0u64; 5];
+    for n in &sim.nodes {
+        if let Some(d) = n.overlay.dht() {
+            let s = d.stats();
+            for (a, b) in c.iter_mut().zip([s.sync_sent, s.sync_equal, s.sync_answered, s.sync_dropped, s.sync_pushed])
+            {
+                *a += b;
+            }
+        }
+    }
+    c
 }
 
 /// Ring counters summed over all nodes: lookups (finger, store, unicast), dials (send,

@@ -226,6 +226,7 @@ impl Overlay {
             | crate::wire::FEATURE_DIR_IDS
             | crate::wire::FEATURE_ALSO
             | crate::wire::FEATURE_LINK_SENT
+            | crate::wire::FEATURE_RING_SYNC
             | ring;
         let nonce = Hello::tag_nonce(self.rng.next_u64(), features);
         let record = self.record.clone();
@@ -601,9 +602,12 @@ impl Overlay {
                 self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
             }
             Msg::Interest(i) => self.on_interest(conn, from, i),
-            Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => {
-                self.on_ring_frame(conn, from, msg)
-            }
+            Msg::FindNode(_)
+            | Msg::Found(_)
+            | Msg::Store(_)
+            | Msg::Neighbours { .. }
+            | Msg::RingSync { .. }
+            | Msg::RingHave { .. } => self.on_ring_frame(conn, from, msg),
             Msg::Subscribe(_)
             | Msg::Unsubscribe(_)
             | Msg::TopicAck { .. }

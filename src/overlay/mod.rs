@@ -42,6 +42,8 @@ mod tests_dht;
 #[cfg(test)]
 mod tests_dht_persist;
 #[cfg(test)]
+mod tests_dht_sync;
+#[cfg(test)]
 mod tests_dir;
 #[cfg(test)]
 mod tests_dir_auto;

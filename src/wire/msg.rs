@@ -85,6 +85,9 @@ pub const FEATURE_ALSO: u8 = 32;
 /// Bit 6: it understands [`Msg::LinkSent`] (the last datagram sequence number, riding on a TCP
 /// frame that is sent anyway instead of a tail probe datagram; issue 11, `net::datagram`).
 pub const FEATURE_LINK_SENT: u8 = 64;
+/// Bit 7: it understands [`Msg::RingSync`] and [`Msg::RingHave`] (ring co-holders reconciling
+/// what they hold by ranges, issue 10; `overlay::dht_sync`). The last free bit.
+pub const FEATURE_RING_SYNC: u8 = 128;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -504,6 +507,31 @@ pub enum Msg {
     /// got the datagrams up to it asks for them (`LinkResend`) as for any gap. Handled by the
     /// transport, never by the overlay.
     LinkSent(u32),
+    // --- ring co-holder reconciliation (issue 10, "reconciliation by ranges"). Sent only to
+    // ring peers whose `Hello` announced [`FEATURE_RING_SYNC`]; the sender is the connection. ---
+    /// "Of the records both of us hold by my ring table, with keys in the clockwise arc
+    /// (`lo`, `hi`] (`lo == hi`: the whole ring), I hold `count`, whose fingerprint is `fp`."
+    RingSync {
+        /// Arc start (exclusive).
+        lo: NodeId,
+        /// Arc end (inclusive).
+        hi: NodeId,
+        /// Records in the arc.
+        count: u32,
+        /// Sum of the records' (id, seq) hashes (`overlay::dht_sync::fingerprint`).
+        fp: u64,
+    },
+    /// Answer to a [`Msg::RingSync`] whose fingerprint differed: (id, seq) of the sender's
+    /// records in (`lo`, `hi`] both hold, clockwise from `lo`, at most `RING_SYNC_IDS_MAX`; when
+    /// the list was cut there, `hi` is its last key (the asker goes on from it).
+    RingHave {
+        /// Arc start (exclusive), as asked.
+        lo: NodeId,
+        /// Arc end (inclusive): as asked, or the last listed key.
+        hi: NodeId,
+        /// (node id, record seq), clockwise from `lo`.
+        ids: Vec<(NodeId, u64)>,
+    },
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -647,13 +675,23 @@ impl Msg {
             Msg::TopicFetch { .. } => "TopicFetch",
             Msg::DirIds(_) => "DirIds",
             Msg::DirWant(_) => "DirWant",
+            Msg::RingSync { .. } => "RingSync",
+            Msg::RingHave { .. } => "RingHave",
             Msg::GossipAlso(g, _) if g.kind == GossipKind::Event => "GossipAlso(event)",
             Msg::GossipAlso(..) => "GossipAlso(record)",
         }
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).
     pub fn is_ring(&self) -> bool {
-        matches!(self, Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. })
+        matches!(
+            self,
+            Msg::FindNode(_)
+                | Msg::Found(_)
+                | Msg::Store(_)
+                | Msg::Neighbours { .. }
+                | Msg::RingSync { .. }
+                | Msg::RingHave { .. }
+        )
     }
     /// True for the per-author trees' frames (sent only to peers that announced
     /// [`FEATURE_TREES`]).

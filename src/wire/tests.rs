@@ -168,6 +168,11 @@ fn samples() -> Vec<Msg> {
         // number, riding on a TCP frame sent anyway.
         Msg::LinkSent(7),
         Msg::LinkSent(u32::MAX),
+        // Appended with FEATURE_RING_SYNC (issue 10, co-holders reconciling by ranges).
+        Msg::RingSync { lo: NodeId(5), hi: NodeId(5), count: 3, fp: 0x0102_0304_0506_0708 },
+        Msg::RingSync { lo: NodeId(u64::MAX), hi: NodeId(0), count: u32::MAX, fp: u64::MAX },
+        Msg::RingHave { lo: NodeId(1), hi: NodeId(9), ids: vec![(NodeId(2), 7), (NodeId(9), u64::MAX)] },
+        Msg::RingHave { lo: NodeId(0), hi: NodeId(0), ids: vec![] },
     ]
 }
 
