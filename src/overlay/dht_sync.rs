@@ -20,9 +20,10 @@
 //!
 //! Hostile inputs. The sender is the connection. A `RingHave` counts only as the answer to
 //! our outstanding `RingSync` to that peer, for that arc; all it decides is which of *our*
-//! held records we store at the peer, once per arc we asked about. `RingSync`s are answered at
+//! held records we store at the peer, once per arc we asked about. `RingSync`s are taken at
 //! most `RING_SYNC_ANSWERS_PER_ROUND` per peer per round; more are counted and dropped (never a
-//! ban: an honest peer whose table differs from ours sends one a period).
+//! ban: an honest peer sends one a period, and one per arc of a cut list); the budget is taken
+//! before our side is computed (that walks the directory).
 //!
 //! Must not: hold anything unbounded, ban anyone, or take a record from a `RingHave`.
 
@@ -125,18 +126,21 @@ impl Overlay {
 
     /// A co-holder's count and fingerprint: nothing if ours agree, else our list of the arc.
     pub(super) fn on_ring_sync(&mut self, from: NodeId, lo: NodeId, hi: NodeId, count: u32, fp: u64) {
+        // Budget first: computing our side walks the directory (20,000 records in a
+        // broadcast-sized one), so a flood must not get that far.
+        let Some(d) = self.dht.as_mut() else { return };
+        let taken = d.sync_answered.entry(from).or_insert(0);
+        if *taken >= RING_SYNC_ANSWERS_PER_ROUND {
+            d.stats.sync_dropped += 1;
+            return;
+        }
+        *taken += 1;
         let mine = self.shared_held(from, lo, hi);
         let Some(d) = self.dht.as_mut() else { return };
         if fingerprint(&mine) == (count, fp) {
             d.stats.sync_equal += 1;
             return;
         }
-        let answered = d.sync_answered.entry(from).or_insert(0);
-        if *answered >= RING_SYNC_ANSWERS_PER_ROUND {
-            d.stats.sync_dropped += 1;
-            return;
-        }
-        *answered += 1;
         d.stats.sync_answered += 1;
         let (ids, hi) = if mine.len() > RING_SYNC_IDS_MAX {
             let ids = mine[..RING_SYNC_IDS_MAX].to_vec();

@@ -373,8 +373,8 @@ pub const RING_SYNC_IDS_MAX: usize = 256;
 /// Arcs one sync may go through per period (`RING_SYNC_IDS_MAX` records each): a core holds
 /// ≈ 3 × nodes / cores records, ≈ 30 at 10 % cores, so one arc is the rule.
 pub const RING_SYNC_STEPS: u8 = 8;
-/// `RingSync`s answered per peer per `RING_ROUND_MS`; more are counted and dropped (never a
-/// ban): a peer cannot make us list our records more often than this.
+/// `RingSync`s taken per peer per `RING_ROUND_MS` (matching or answered); more are counted and
+/// dropped unread (never a ban): a peer cannot make us walk our records more often than this.
 pub const RING_SYNC_ANSWERS_PER_ROUND: u8 = RING_SYNC_STEPS;
 /// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
 /// forwarding for many origins sends a few per second; a flood is dropped, never banned).
