@@ -418,6 +418,11 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
             "ring, idle, per core per minute: lookups finger {:.2}, store/read-back {:.2}, unicast {:.2}; dials for a frame {:.2}, to verify a claim {:.2}, to store {:.2}; records sent to holders {:.2}",
             per(0), per(1), per(2), per(3), per(4), per(5), per(6)
         );
+        let sy = sync_counts(&sim);
+        println!(
+            "ring co-holder sync, whole run so far: fingerprints sent {}, equal {}, answered with a list {}, dropped {}; records stored at a co-holder that lacked them {}",
+            sy[0], sy[1], sy[2], sy[3], sy[4]
+        );
     }
     let memb1 = memb_counts(&sim);
     let per = |i: usize| (memb1[i] - memb0[i]) as f64 / n_core.max(1) as f64 / idle_min as f64;
@@ -897,6 +902,22 @@ fn memb_counts(sim: &Sim) -> [u64; 11] {
         ];
         for (a, b) in c.iter_mut().zip(v) {
             *a += b;
+        }
+    }
+    c
+}
+
+/// Co-holder sync counters summed over all nodes (`dht_sync.rs`): fingerprints sent, equal,
+/// answered, dropped; records pushed.
+fn sync_counts(sim: &Sim) -> [u64; 5] {
+    let mut c = [0u64; 5];
+    for n in &sim.nodes {
+        if let Some(d) = n.overlay.dht() {
+            let s = d.stats();
+            for (a, b) in c.iter_mut().zip([s.sync_sent, s.sync_equal, s.sync_answered, s.sync_dropped, s.sync_pushed])
+            {
+                *a += b;
+            }
         }
     }
     c

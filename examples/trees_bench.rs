@@ -5,7 +5,7 @@
 //! `cargo run --release --features sim --example trees_bench [-- NODES,NODES,... [FOLLOWEES [POSTS [SEED [digest|list]]]]]`
 //! (default 1000,10000 nodes, 30 followees, 200 posts, seed 1, refresh by digest; 10 % core;
 //! `list`: every refresh is the whole `Subscribe` list, as between builds without
-//! `FEATURE_TREE_DIGEST`: do not run it at 100k, its quiet acks come all at once). Issue 10's figures at
+//! `FEATURE_DIGESTS`: do not run it at 100k, its quiet acks come all at once). Issue 10's figures at
 //! 100k nodes: `trees_bench 100000 200 50` (≈ 8–11 GB of heap on the 10k trend; hours of CPU share on
 //! a loaded 2-core machine; docs/scaling.md "Per-author trees").
 

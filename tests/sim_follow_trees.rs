@@ -184,7 +184,7 @@ fn describe(sim: &Sim) -> String {
     s
 }
 
-/// The refresh by digest between nodes (`FEATURE_TREE_DIGEST`, real frames through the codec):
+/// The refresh by digest between nodes (`FEATURE_DIGESTS`, real frames through the codec):
 /// past several child TTLs with nothing happening, every home stays attached on digests
 /// alone (no list, no resync after the first periods), and a post then still reaches every
 /// follower.

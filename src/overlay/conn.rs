@@ -230,7 +230,7 @@ impl Overlay {
         let features = crate::wire::FEATURE_INTEREST
             | crate::wire::FEATURE_DATAGRAM
             | crate::wire::FEATURE_TREES
-            | crate::wire::FEATURE_TREE_DIGEST
+            | crate::wire::FEATURE_DIGESTS
             | crate::wire::FEATURE_DIR_IDS
             | crate::wire::FEATURE_ALSO
             | crate::wire::FEATURE_LINK_SENT
@@ -610,9 +610,12 @@ impl Overlay {
                 self.on_undeliverable(from, super::unicast::Undeliverable { src, dst, msg_id, reason, of, sig })
             }
             Msg::Interest(i) => self.on_interest(conn, from, i),
-            Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. } => {
-                self.on_ring_frame(conn, from, msg)
-            }
+            Msg::FindNode(_)
+            | Msg::Found(_)
+            | Msg::Store(_)
+            | Msg::Neighbours { .. }
+            | Msg::RingSync { .. }
+            | Msg::RingHave { .. } => self.on_ring_frame(conn, from, msg),
             Msg::Subscribe(_)
             | Msg::Unsubscribe(_)
             | Msg::TopicAck { .. }

@@ -162,6 +162,7 @@ impl Overlay {
 
     /// Forget records this node neither holds nor uses: not a holder, not connected, and
     /// not looked up within `LOOKUP_CACHE_MS` (the directory doubles as the lookup cache).
+    /// Once per ring round (`ring_tick`).
     pub(in crate::overlay) fn ring_forget(&mut self) {
         let Some(d) = self.dht.as_ref() else { return };
         let unix = self.unix_now();
@@ -169,10 +170,11 @@ impl Overlay {
             .dir
             .iter()
             .filter(|(k, e)| {
+                // The holder check last: it is the one that costs.
                 **k != self.me
+                    && unix.saturating_sub(e.refreshed) * 1000 >= LOOKUP_CACHE_MS
                     && !self.by_node.contains_key(k)
                     && !d.table.stores(**k)
-                    && unix.saturating_sub(e.refreshed) * 1000 >= LOOKUP_CACHE_MS
             })
             .map(|(k, _)| *k)
             .collect();

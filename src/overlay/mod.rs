@@ -42,6 +42,8 @@ mod tests_dht;
 #[cfg(test)]
 mod tests_dht_persist;
 #[cfg(test)]
+mod tests_dht_sync;
+#[cfg(test)]
 mod tests_dir;
 #[cfg(test)]
 mod tests_dir_auto;
@@ -827,9 +829,6 @@ impl Overlay {
         self.ring_tick();
         self.auto_tick();
         self.trees_tick();
-        if self.records_ring_only() {
-            self.ring_forget();
-        }
         let debounced = self.record_dirty.is_some_and(|t| self.now.since(t) >= RECORD_DEBOUNCE_MS);
         if debounced || self.now.since(self.record_published) >= RECORD_REFRESH_MS {
             self.publish_record();

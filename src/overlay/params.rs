@@ -371,6 +371,22 @@ pub const RING_PERSIST_CAP: usize = 4_096;
 pub const RING_FILE_RECORD_MAX_BYTES: usize = 2_048;
 /// Largest ring record file read back at start (≈ 8.2 MiB, read once into memory).
 pub const RING_FILE_MAX_BYTES: usize = 44 + RING_PERSIST_CAP * (4 + RING_FILE_RECORD_MAX_BYTES);
+/// Each ring core compares what it holds with each connected co-holder this often
+/// (`dht_sync.rs`: one `RingSync` of ≈ 40 B per co-holder when nothing differs).
+pub const RING_SYNC_MS: u64 = 5 * RING_ROUND_MS;
+/// Co-holders a core syncs with per period (the cores its held records share; with distinct
+/// prefixes they are its next `RING_REPLICAS - 1` successors and predecessors, a few more
+/// where neighbours share a prefix).
+pub const RING_SYNC_PEERS_MAX: usize = 4 * RING_REPLICAS;
+/// (id, seq) pairs in one `RingHave` (17 B each ≈ 4.4 KB): a longer arc is cut there and the
+/// asker goes on from the last key listed.
+pub const RING_SYNC_IDS_MAX: usize = 256;
+/// Arcs one sync may go through per period (`RING_SYNC_IDS_MAX` records each): a core holds
+/// ≈ 3 × nodes / cores records, ≈ 30 at 10 % cores, so one arc is the rule.
+pub const RING_SYNC_STEPS: u8 = 8;
+/// `RingSync`s taken per peer per `RING_ROUND_MS` (matching or answered); more are counted and
+/// dropped unread (never a ban): a peer cannot make us walk our records more often than this.
+pub const RING_SYNC_ANSWERS_PER_ROUND: u8 = RING_SYNC_STEPS;
 /// Lookups one peer may hand us per second after a burst of `RING_FIND_BURST` (a core
 /// forwarding for many origins sends a few per second; a flood is dropped, never banned).
 pub const RING_FIND_PER_S: u64 = 20;
@@ -478,7 +494,7 @@ pub const TOPIC_SUBS_PER_PEER: usize = 8_192;
 pub const TOPIC_BATCH: usize = 1_024;
 /// Soft state: a subscriber refreshes its subscriptions with each parent this often: one
 /// digest frame per parent (≈ 26 B, whatever the topics; `topic_digest.rs`) if the parent
-/// announced `FEATURE_TREE_DIGEST`, else the whole list in one batched frame (≈ 9 B per topic
+/// announced `FEATURE_DIGESTS`, else the whole list in one batched frame (≈ 9 B per topic
 /// per period; acked only when the parent has news, see `TOPIC_QUIET_ACK_MAX_MS`).
 pub const TOPIC_REFRESH_MS: u64 = 5 * 60_000;
 /// A child not refreshed for this long is forgotten (three missed refreshes).

@@ -106,21 +106,26 @@ fn oversized_ring_lists_are_refused_whole() {
     }
 }
 
-const RING: u8 = FEATURE_INTEREST | FEATURE_RING;
+pub(super) const RING: u8 = FEATURE_INTEREST | FEATURE_RING;
 
 /// Node ids of the test owners (`owner(seed)` puts the seed in the last byte: the id is the
 /// low 64 bits, so node `seed` sits at `seed` on the ring).
-fn id(seed: u8) -> NodeId {
+pub(super) fn id(seed: u8) -> NodeId {
     NodeId::of_pubkey(&owner(seed).0)
 }
 
 /// A ring host (seed 10) with ring peers connected on connections 20, 21, … (in order).
 fn ring_host(peers: &[u8]) -> (Overlay, Vec<Overlay>) {
+    ring_host_with(peers, RING)
+}
+
+/// `ring_host` whose peers announce `features`.
+pub(super) fn ring_host_with(peers: &[u8], features: u8) -> (Overlay, Vec<Overlay>) {
     let mut host = core_in(10, DirectoryMode::Ring);
     let mut out = Vec::new();
     for (i, s) in peers.iter().enumerate() {
         let mut p = core_in(*s, DirectoryMode::Ring);
-        connect(&mut host, &mut p, ConnId(20 + i as u64), RING);
+        connect(&mut host, &mut p, ConnId(20 + i as u64), features);
         out.push(p);
     }
     (host, out)
@@ -130,7 +135,7 @@ fn record_body(o: &Overlay) -> Body {
     Body::from_slice(&rmp_serde::to_vec(&o.record).expect("encodes"))
 }
 
-fn sends(out: &[Output]) -> Vec<(ConnId, Msg)> {
+pub(super) fn sends(out: &[Output]) -> Vec<(ConnId, Msg)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send { conn, msg } => Some((*conn, msg.clone())),
@@ -424,7 +429,7 @@ fn attempts_of_one_unicast_that_fail_together_are_reported_once() {
 }
 
 /// A validly signed leaf record of node `seed`, attached to the core `home`.
-fn leaf_record_body(seed: u8, home: NodeId) -> Body {
+pub(super) fn leaf_record_body(seed: u8, home: NodeId) -> Body {
     let mut o = core_in(seed, DirectoryMode::Ring);
     let mut rec = o.record.clone();
     rec.role = Role::Leaf;
@@ -750,7 +755,7 @@ fn a_record_whose_lookup_is_answered_here_is_stored_at_the_other_holders() {
 }
 
 /// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
-fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
+pub(super) fn stored(out: &[Output]) -> Vec<(ConnId, NodeId)> {
     let mut v: Vec<(ConnId, NodeId)> = sends(out)
         .into_iter()
         .filter_map(|(c, m)| match m {

@@ -10,7 +10,7 @@ use super::tests::{drain, t};
 use super::tests_interest::{self, node, owner};
 use super::topic::topic_of;
 use super::*;
-use crate::wire::{DeliveryMode, FEATURE_INTEREST, FEATURE_TREES, FEATURE_TREE_DIGEST};
+use crate::wire::{DeliveryMode, FEATURE_DIGESTS, FEATURE_INTEREST, FEATURE_TREES};
 
 /// A core in `delivery` mode (the follower-multicast tests' node maker).
 fn core(seed: u8, delivery: DeliveryMode) -> Overlay {
@@ -52,7 +52,7 @@ fn digest_frames_from_a_peer_that_did_not_announce_them_are_dropped() {
     let mut home = core(1, DeliveryMode::Follow);
     let (mut old, mut new) = (core(2, DeliveryMode::Follow), core(3, DeliveryMode::Follow));
     connect(&mut home, &mut old, ConnId(20), FEATURE_INTEREST | FEATURE_TREES);
-    connect(&mut home, &mut new, ConnId(21), FEATURE_INTEREST | FEATURE_TREES | FEATURE_TREE_DIGEST);
+    connect(&mut home, &mut new, ConnId(21), FEATURE_INTEREST | FEATURE_TREES | FEATURE_DIGESTS);
     let digest = Msg::TopicDigest { count: 3, hash: 1, relisted: false, check: vec![] };
     home.handle_input(Input::Frame { conn: ConnId(20), msg: digest.clone() }, t(10));
     assert!(sent(&drain(&mut home), ConnId(20)).is_empty(), "no answer without the digest bit");

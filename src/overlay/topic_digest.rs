@@ -1,6 +1,6 @@
 //! Tree refresh by digest (issue 10; docs/scaling.md "Per-author trees", "Refresh by digest"):
 //! soft state that costs per parent–child link, not per topic, between peers that announced
-//! `FEATURE_TREE_DIGEST`. Split out of `topic.rs`; shares `TopicTable`'s private state as a
+//! `FEATURE_DIGESTS`. Split out of `topic.rs`; shares `TopicTable`'s private state as a
 //! child module.
 //!
 //! * **Child.** Every `TOPIC_REFRESH_MS` it sends each such parent one `Digest`: how many

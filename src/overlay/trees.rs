@@ -25,10 +25,10 @@
 //!   is in `trees_post.rs`.
 //!
 //! * **Refresh.** By digest (`topic_digest.rs`) to a connected parent that announced
-//!   `FEATURE_TREE_DIGEST`, else the whole list.
+//!   `FEATURE_DIGESTS`, else the whole list.
 //!
 //! Must not: send a tree frame to a peer that did not announce `FEATURE_TREES`, or a digest
-//! frame to one that did not announce `FEATURE_TREE_DIGEST` (an older build drops the link on
+//! frame to one that did not announce `FEATURE_DIGESTS` (an older build drops the link on
 //! an unknown variant), or act on one from such a peer; hold anything unbounded (the table has
 //! its caps; `down` is capped).
 
@@ -39,7 +39,7 @@ use super::ring::{RingPeer, RingTable};
 use super::sample::{sample_bits, sample_topic, AutoLevel, SampleGate, SampleStats};
 use super::topic::{topic_of, TopicMsg, TopicOut, TopicTable};
 use super::{ConnId, Instant, Overlay};
-use crate::wire::{DeliveryMode, Key32, Msg, MsgId, NodeId, Role, FEATURE_TREES, FEATURE_TREE_DIGEST};
+use crate::wire::{DeliveryMode, Key32, Msg, MsgId, NodeId, Role, FEATURE_DIGESTS, FEATURE_TREES};
 
 /// A node's tree state (cores in follow mode only; boxed in `Overlay`).
 #[derive(Debug)]
@@ -314,9 +314,8 @@ impl Overlay {
         // A parent refreshed by digest must have announced it on the link it is on now; one
         // not connected gets the list (the safe form; the link is dialled for it).
         let (by_node, conns) = (&self.by_node, &self.conns);
-        let speaks_digest = |n: NodeId| {
-            by_node.get(&n).and_then(|c| conns.get(c)).is_some_and(|c| c.features & FEATURE_TREE_DIGEST != 0)
-        };
+        let speaks_digest =
+            |n: NodeId| by_node.get(&n).and_then(|c| conns.get(c)).is_some_and(|c| c.features & FEATURE_DIGESTS != 0);
         t.table.handle_timeout(ring, now, &speaks_digest);
         t.neighbours = t.table.neighbours();
         self.drain_trees();
@@ -354,7 +353,7 @@ impl Overlay {
     /// speak them, `tree_filter_queue`).
     fn tree_send(&mut self, to: NodeId, msg: Msg) {
         let digest = matches!(msg, Msg::TopicDigest { .. } | Msg::TopicResync(_));
-        if digest && !self.peer_speaks(to, FEATURE_TREE_DIGEST) {
+        if digest && !self.peer_speaks(to, FEATURE_DIGESTS) {
             // Only ever meant for a connected peer that announced it (a link that changed
             // under us): an older build would drop the link on the unknown frame.
             self.stats.tree_dropped += 1;
@@ -419,7 +418,7 @@ impl Overlay {
     pub(super) fn on_tree_frame(&mut self, conn: ConnId, from: NodeId, msg: Msg) {
         let features = self.conns.get(&conn).map_or(0, |c| c.features);
         let digest = matches!(msg, Msg::TopicDigest { .. } | Msg::TopicResync(_));
-        let announced = features & FEATURE_TREES != 0 && (!digest || features & FEATURE_TREE_DIGEST != 0);
+        let announced = features & FEATURE_TREES != 0 && (!digest || features & FEATURE_DIGESTS != 0);
         if !announced || !self.ensure_trees() {
             self.stats.tree_dropped += 1;
             return;

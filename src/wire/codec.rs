@@ -209,14 +209,29 @@ pub(crate) fn put_msg(out: &mut Vec<u8>, msg: &Msg) {
             }
         }
         Msg::TopicResync(n) => put_uint(out, u64::from(*n)),
-        Msg::DirIds(pairs) => {
-            put_array_len(out, pairs.len());
-            for (node, seq) in pairs {
-                put_array_len(out, 2);
-                put_uint(out, node.0);
-                put_uint(out, *seq);
-            }
+        Msg::DirIds(pairs) => put_id_seqs(out, pairs),
+        Msg::RingSync { lo, hi, count, fp } => {
+            put_array_len(out, 4);
+            put_uint(out, lo.0);
+            put_uint(out, hi.0);
+            put_uint(out, u64::from(*count));
+            put_uint(out, *fp);
         }
+        Msg::RingHave { lo, hi, ids } => {
+            put_array_len(out, 3);
+            put_uint(out, lo.0);
+            put_uint(out, hi.0);
+            put_id_seqs(out, ids);
+        }
+    }
+}
+
+fn put_id_seqs(out: &mut Vec<u8>, pairs: &[(NodeId, u64)]) {
+    put_array_len(out, pairs.len());
+    for (node, seq) in pairs {
+        put_array_len(out, 2);
+        put_uint(out, node.0);
+        put_uint(out, *seq);
     }
 }
 
@@ -473,10 +488,7 @@ pub(crate) fn read_msg(r: &mut Reader<'_>) -> R<Msg> {
             r.fields(2)?;
             Msg::TopicFetch { topic: NodeId(r.uint()?), id: MsgId(r.bin_array()?) }
         }
-        b"DirIds" => Msg::DirIds(read_list(r, |r| {
-            r.fields(2)?;
-            Ok((NodeId(r.uint()?), r.uint()?))
-        })?),
+        b"DirIds" => Msg::DirIds(read_id_seqs(r)?),
         b"DirWant" => Msg::DirWant(read_node_ids(r)?),
         b"TD" => {
             r.fields(4)?;
@@ -488,6 +500,14 @@ pub(crate) fn read_msg(r: &mut Reader<'_>) -> R<Msg> {
             Msg::TopicDigest { count, hash, relisted, check }
         }
         b"TR" => Msg::TopicResync(r.uint()?),
+        b"RingSync" => {
+            r.fields(4)?;
+            Msg::RingSync { lo: NodeId(r.uint()?), hi: NodeId(r.uint()?), count: r.uint()?, fp: r.uint()? }
+        }
+        b"RingHave" => {
+            r.fields(3)?;
+            Msg::RingHave { lo: NodeId(r.uint()?), hi: NodeId(r.uint()?), ids: read_id_seqs(r)? }
+        }
         _ => return Err(Reader::invalid(name_at, "an unknown message name")),
     })
 }
@@ -528,6 +548,13 @@ fn read_list<'a, T>(r: &mut Reader<'a>, item: impl Fn(&mut Reader<'a>) -> R<T>) 
         out.push(item(r)?);
     }
     Ok(out)
+}
+
+fn read_id_seqs(r: &mut Reader<'_>) -> R<Vec<(NodeId, u64)>> {
+    read_list(r, |r| {
+        r.fields(2)?;
+        Ok((NodeId(r.uint()?), r.uint()?))
+    })
 }
 
 fn read_node_ids(r: &mut Reader<'_>) -> R<Vec<NodeId>> {

@@ -17,8 +17,8 @@ pub use crate::msgpack::ReadError;
 
 pub use msg::{
     DeliveryMode, FindNode, Found, Gossip, GossipKind, Hello, Interest, Msg, NodeRecord, Routed, UndeliverableReason,
-    FEATURE_ALSO, FEATURE_DATAGRAM, FEATURE_DIR_IDS, FEATURE_INTEREST, FEATURE_LINK_SENT, FEATURE_RING, FEATURE_TREES,
-    FEATURE_TREE_DIGEST,
+    FEATURE_ALSO, FEATURE_DATAGRAM, FEATURE_DIGESTS, FEATURE_DIR_IDS, FEATURE_INTEREST, FEATURE_LINK_SENT,
+    FEATURE_RING, FEATURE_TREES,
 };
 pub use types::{Addr, Body, ConnId, Key32, MsgId, NodeId, PeerRef, Role, Sig};
 

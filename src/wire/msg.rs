@@ -85,11 +85,13 @@ pub const FEATURE_ALSO: u8 = 32;
 /// Bit 6: it understands [`Msg::LinkSent`] (the last datagram sequence number, riding on a TCP
 /// frame that is sent anyway instead of a tail probe datagram; issue 11, `net::datagram`).
 pub const FEATURE_LINK_SENT: u8 = 64;
-/// Bit 7 (the last free one): it refreshes its tree subscriptions by digest and understands
-/// [`Msg::TopicDigest`] and [`Msg::TopicResync`]: a child sends each parent one digest of the
-/// topics it has there per refresh period instead of the whole `Subscribe` list, and the
-/// parent renews them all on a match (docs/scaling.md "Per-author trees", "Refresh by digest").
-pub const FEATURE_TREE_DIGEST: u8 = 128;
+/// Bit 7 (the last free one): it understands issue 10's reconciliation-by-digest frames:
+/// [`Msg::TopicDigest`] and [`Msg::TopicResync`] (it refreshes its tree subscriptions by
+/// digest: a child sends each parent one digest of the topics it has there per refresh period
+/// instead of the whole `Subscribe` list, and the parent renews them all on a match;
+/// docs/scaling.md "Per-author trees", "Refresh by digest"), and [`Msg::RingSync`] and
+/// [`Msg::RingHave`] (ring co-holders comparing what they hold by ranges, `overlay::dht_sync`).
+pub const FEATURE_DIGESTS: u8 = 128;
 
 /// Marker in the top 16 bits of a nonce that carries capability bits ("np").
 const FEATURE_MAGIC: u64 = 0x6E70;
@@ -510,7 +512,7 @@ pub enum Msg {
     /// transport, never by the overlay.
     LinkSent(u32),
     // --- issue 10 (tree control per link, not per topic). Sent only to peers whose `Hello`
-    // announced [`FEATURE_TREE_DIGEST`] (and [`FEATURE_TREES`]); the sender is the connection.
+    // announced [`FEATURE_DIGESTS`] (and [`FEATURE_TREES`]); the sender is the connection.
     // ---
     /// Child → parent, once per refresh period: the topics the sender has with the receiver as
     /// parent, as a count and the wrapping sum of a 64-bit mix of each key (`topic_digest`),
@@ -535,6 +537,31 @@ pub enum Msg {
     /// digest. Sent at most once per `TOPIC_RESYNC_GAP_MS` per child.
     #[cfg_attr(test, serde(rename = "TR"))]
     TopicResync(u32),
+    // --- ring co-holder reconciliation (issue 10, "reconciliation by ranges"). Sent only to
+    // ring peers whose `Hello` announced [`FEATURE_DIGESTS`]; the sender is the connection. ---
+    /// "Of the records both of us hold by my ring table, with keys in the clockwise arc
+    /// (`lo`, `hi`] (`lo == hi`: the whole ring), I hold `count`, whose fingerprint is `fp`."
+    RingSync {
+        /// Arc start (exclusive).
+        lo: NodeId,
+        /// Arc end (inclusive).
+        hi: NodeId,
+        /// Records in the arc.
+        count: u32,
+        /// Sum of the records' (id, seq) hashes (`overlay::dht_sync::fingerprint`).
+        fp: u64,
+    },
+    /// Answer to a [`Msg::RingSync`] whose fingerprint differed: (id, seq) of the sender's
+    /// records in (`lo`, `hi`] both hold, clockwise from `lo`, at most `RING_SYNC_IDS_MAX`; when
+    /// the list was cut there, `hi` is its last key (the asker goes on from it).
+    RingHave {
+        /// Arc start (exclusive), as asked.
+        lo: NodeId,
+        /// Arc end (inclusive): as asked, or the last listed key.
+        hi: NodeId,
+        /// (node id, record seq), clockwise from `lo`.
+        ids: Vec<(NodeId, u64)>,
+    },
 }
 
 /// A routed ring lookup (see [`Msg::FindNode`]).
@@ -678,6 +705,8 @@ impl Msg {
             Msg::TopicFetch { .. } => "TopicFetch",
             Msg::DirIds(_) => "DirIds",
             Msg::DirWant(_) => "DirWant",
+            Msg::RingSync { .. } => "RingSync",
+            Msg::RingHave { .. } => "RingHave",
             Msg::GossipAlso(g, _) if g.kind == GossipKind::Event => "GossipAlso(event)",
             Msg::GossipAlso(..) => "GossipAlso(record)",
             Msg::TopicDigest { .. } => "TopicDigest",
@@ -686,7 +715,15 @@ impl Msg {
     }
     /// True for the ring directory's frames (sent only to peers that announced [`FEATURE_RING`]).
     pub fn is_ring(&self) -> bool {
-        matches!(self, Msg::FindNode(_) | Msg::Found(_) | Msg::Store(_) | Msg::Neighbours { .. })
+        matches!(
+            self,
+            Msg::FindNode(_)
+                | Msg::Found(_)
+                | Msg::Store(_)
+                | Msg::Neighbours { .. }
+                | Msg::RingSync { .. }
+                | Msg::RingHave { .. }
+        )
     }
     /// True for the per-author trees' frames (sent only to peers that announced
     /// [`FEATURE_TREES`]).

@@ -168,7 +168,7 @@ fn samples() -> Vec<Msg> {
         // number, riding on a TCP frame sent anyway.
         Msg::LinkSent(7),
         Msg::LinkSent(u32::MAX),
-        // Appended with FEATURE_TREE_DIGEST (issue 10, tree control per link): a child's
+        // Appended with FEATURE_DIGESTS (issue 10, tree control per link): a child's
         // refresh as a digest of its topics with the receiver, and the parent's request to
         // re-send the list when it does not match.
         Msg::TopicDigest {
@@ -180,6 +180,11 @@ fn samples() -> Vec<Msg> {
         Msg::TopicDigest { count: u32::MAX, hash: u64::MAX, relisted: true, check: vec![] },
         Msg::TopicResync(0),
         Msg::TopicResync(u32::MAX),
+        // Appended with FEATURE_DIGESTS (issue 10, co-holders reconciling by ranges).
+        Msg::RingSync { lo: NodeId(5), hi: NodeId(5), count: 3, fp: 0x0102_0304_0506_0708 },
+        Msg::RingSync { lo: NodeId(u64::MAX), hi: NodeId(0), count: u32::MAX, fp: u64::MAX },
+        Msg::RingHave { lo: NodeId(1), hi: NodeId(9), ids: vec![(NodeId(2), 7), (NodeId(9), u64::MAX)] },
+        Msg::RingHave { lo: NodeId(0), hi: NodeId(0), ids: vec![] },
     ]
 }
 

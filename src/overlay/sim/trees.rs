@@ -70,7 +70,7 @@ pub struct TreeConfig {
     pub posts: usize,
     /// RNG seed.
     pub seed: u64,
-    /// Cores refresh by digest (`FEATURE_TREE_DIGEST`); false: every refresh is the whole
+    /// Cores refresh by digest (`FEATURE_DIGESTS`); false: every refresh is the whole
     /// `Subscribe` list, as between peers of builds without it.
     pub digest: bool,
 }
