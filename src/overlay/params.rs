@@ -133,6 +133,8 @@ pub const SEEN_MS: u64 = 60 * 60_000;
 pub const DIR_CAP: usize = 20_000;
 /// Buckets of the anti-entropy digest (256 × u32 ≈ 1.3 KB per digest frame).
 pub const DIR_BUCKETS: usize = 256;
+/// `Directory::expire` walks the records at most this often (seconds).
+pub const DIR_EXPIRE_EVERY_S: u64 = 60;
 /// Records per `DirRecords` frame (≈ 300–600 B each ⇒ ≤ 120 KiB frame).
 pub const DIR_RECORDS_PER_FRAME: usize = 200;
 /// A connection's `DirDigest` is answered at most once per this interval (a link sends one when
