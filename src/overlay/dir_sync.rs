@@ -44,6 +44,15 @@ impl Overlay {
         if self.role != Role::Core || self.leaves.contains(&from) {
             return;
         }
+        if self.records_ring_only() {
+            // Not a directory to copy from: it forgets what it neither holds nor uses, so
+            // every bucket differs from a `both` neighbour's and each answer listed up to
+            // `DIR_IDS_PER_ANSWER` ids (≈ 70 KB) the asker already had (10k nodes, seed 1,
+            // after the fix above: `DirIds` 65 + `DirRecords` 15 KB/min per core). A `both`
+            // core finds what it lacks on the ring.
+            self.stats_mut().rate_dropped += 1;
+            return;
+        }
         // One ~1.3 KB digest can ask for the whole directory (up to `DIR_CAP` records): answer
         // each connection at most once per `DIR_ANSWER_INTERVAL_MS` (a link sends one on start).
         let now = self.now;

@@ -6,7 +6,7 @@ use super::dir_auto::DirLevel;
 use super::tests::{drain, t};
 use super::tests_dht::{connect, core_in};
 use super::*;
-use crate::wire::{FEATURE_INTEREST, FEATURE_RING};
+use crate::wire::{FEATURE_DIR_IDS, FEATURE_INTEREST, FEATURE_RING};
 
 #[test]
 fn a_ring_frame_announces_a_peer_that_switched_the_ring_on_after_the_handshake() {
@@ -99,4 +99,30 @@ fn a_ring_only_core_does_not_ask_its_neighbours_for_their_directory() {
     assert_eq!(digests(&mut both, 2, DirLevel::Both), 1, "a core at `both` asks, as before");
     let mut ring = core_in(1, DirectoryMode::Auto);
     assert_eq!(digests(&mut ring, 8, DirLevel::Ring), 0, "a ring-only core does not");
+}
+
+#[test]
+fn a_ring_only_core_does_not_answer_a_neighbours_digest() {
+    // The other half of the test above, traced at 10k nodes after it: a `both` neighbour's
+    // digest differed from a ring-only core's in every bucket (it forgets records it neither
+    // holds nor uses), and each answer listed up to `DIR_IDS_PER_ANSWER` ids the asker had:
+    // `DirIds` 65 + `DirRecords` 15 KB/min per core of 115.
+    let answers = |peers: u8, level: DirLevel| -> usize {
+        let mut host = core_in(1, DirectoryMode::Auto);
+        host.lower_dir_threshold(1);
+        for i in 0..peers {
+            let mut p = core_in(10 + i, DirectoryMode::Auto);
+            connect(&mut host, &mut p, ConnId(20 + u64::from(i)), FEATURE_INTEREST | FEATURE_RING | FEATURE_DIR_IDS);
+        }
+        host.handle_timeout(t(2_000));
+        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
+        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
+        drain(&mut host);
+        // A digest of an empty directory: every bucket with a record of ours differs.
+        let digest = Msg::DirDigest(vec![0; DIR_BUCKETS]);
+        host.handle_input(Input::Frame { conn: ConnId(20), msg: digest }, t(70_000));
+        drain(&mut host).iter().filter(|o| matches!(o, Output::Send { msg: Msg::DirIds(_), .. })).count()
+    };
+    assert_eq!(answers(2, DirLevel::Both), 1, "a core at `both` answers, as before");
+    assert_eq!(answers(8, DirLevel::Ring), 0, "a ring-only core does not");
 }
