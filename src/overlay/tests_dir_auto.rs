@@ -6,7 +6,7 @@ use super::dir_auto::DirLevel;
 use super::tests::{drain, t};
 use super::tests_dht::{connect, core_in};
 use super::*;
-use crate::wire::{FEATURE_DIR_IDS, FEATURE_INTEREST, FEATURE_RING};
+use crate::wire::{FEATURE_DIGESTS, FEATURE_DIR_IDS, FEATURE_INTEREST, FEATURE_RING};
 
 #[test]
 fn a_ring_frame_announces_a_peer_that_switched_the_ring_on_after_the_handshake() {
@@ -125,4 +125,38 @@ fn a_ring_only_core_does_not_answer_a_neighbours_digest() {
     };
     assert_eq!(answers(2, DirLevel::Both), 1, "a core at `both` answers, as before");
     assert_eq!(answers(8, DirLevel::Ring), 0, "a ring-only core does not");
+}
+
+#[test]
+fn a_core_at_both_neither_sends_nor_answers_co_holder_fingerprints() {
+    // Traced at 10k nodes: `both` cores keep everyone's records and synced them with
+    // ring-only co-holders, pushing 175,797 records in 10 idle minutes (`Store` 48.7 KB/min
+    // per core), refused again and again. Only ring-only cores sync.
+    let syncs_and_answers = |peers: u8, level: DirLevel| -> (usize, u64) {
+        let mut host = core_in(1, DirectoryMode::Auto);
+        host.lower_dir_threshold(1);
+        for i in 0..peers {
+            let mut p = core_in(10 + i, DirectoryMode::Auto);
+            let f = FEATURE_INTEREST | FEATURE_RING | FEATURE_DIGESTS;
+            connect(&mut host, &mut p, ConnId(20 + u64::from(i)), f);
+        }
+        host.handle_timeout(t(2_000));
+        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
+        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
+        drain(&mut host);
+        let sync = Msg::RingSync { lo: host.node_id(), hi: host.node_id(), count: 99, fp: 1 };
+        host.handle_input(Input::Frame { conn: ConnId(20), msg: sync }, t(70_000));
+        let mut out = drain(&mut host);
+        host.now = Instant(70_000 + RING_SYNC_MS + RING_ROUND_MS);
+        host.ring_tick();
+        out.extend(drain(&mut host));
+        let sent = out
+            .iter()
+            .filter(|o| matches!(o, Output::Send { msg: Msg::RingSync { .. } | Msg::RingHave { .. }, .. }))
+            .count();
+        (sent, host.dht().map_or(0, |d| d.stats().sync_dropped))
+    };
+    assert_eq!(syncs_and_answers(2, DirLevel::Both), (0, 1), "`both`: nothing sent, the fingerprint dropped");
+    let (sent, dropped) = syncs_and_answers(8, DirLevel::Ring);
+    assert!(sent > 0 && dropped == 0, "ring-only: answered and synced ({sent} sent, {dropped} dropped)");
 }
