@@ -37,7 +37,7 @@
 //!   before, and to no one else (`dht_store.rs`). A record this node no longer holds is forgotten once handed off
 //!   and not in use as a lookup result. Held records survive a restart (`dht_persist.rs`).
 //!
-//! * **Co-holders reconcile.** Every `RING_SYNC_MS` a core compares the records it shares
+//! * **Co-holders reconcile.** Every `RING_SYNC_MS` a ring-only core compares the records it shares
 //!   with each connected co-holder by count and fingerprint, and lists them only when they
 //!   differ (`dht_sync.rs`).
 //!
@@ -232,7 +232,7 @@ pub struct Dht {
     /// Digest of the held records last snapshotted (`dht_persist.rs`).
     pub(super) saved: Option<[u8; 32]>,
     /// Co-holder reconciliation (`dht_sync.rs`): the next period, our syncs awaiting an answer
-    /// (≤ `RING_SYNC_PEERS_MAX`), and the `RingSync`s answered per peer this round (only
+    /// (≤ `RING_SYNC_PEERS_MAX`), and the `RingSync`s taken per peer this round (only
     /// connected peers send them: ≤ `MAX_CONNS`).
     next_sync: super::Instant,
     sync_out: BTreeMap<NodeId, sync::SyncOut>,
