@@ -1,7 +1,7 @@
 //! Simulator scenarios (spec §2.13): delivery at 1,000 nodes with leaves, partitions and heal,
 //! churn, a flooding peer, an invalid-signature peer, unicast through homes. Every wait is a
 //! bounded condition on *simulated* time; nothing here measures wall-clock time.
-//! Replay one seed with `SIM_SEED=n`; print a node's inputs/outputs with `SIM_TRACE=index`.
+//! Replay one seed with `SIM_SEED=n`; print nodes' inputs/outputs with `SIM_TRACE=i,j,..` (from `SIM_TRACE_FROM_MS`).
 
 use nostrp2p::overlay::sim::{fake_event, Sim, SimConfig};
 use nostrp2p::wire::Role;

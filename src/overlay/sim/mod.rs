@@ -206,8 +206,11 @@ pub struct Sim {
     links: HashMap<(usize, ConnId), End>,
     by_addr: BTreeMap<Addr, usize>,
     counter: u64,
-    /// Node whose inputs and outputs are printed (from `$SIM_TRACE`), for debugging.
-    trace: Option<usize>,
+    /// Nodes whose inputs and outputs are printed, for debugging: `$SIM_TRACE` is a
+    /// comma-separated list of node indices, `$SIM_TRACE_FROM_MS` the simulated time the
+    /// printing starts (default 0), so a long run can trace only its last phase.
+    trace: Vec<usize>,
+    trace_from: Instant,
 }
 
 /// Unix time of simulated `Instant(0)`.
@@ -241,7 +244,10 @@ impl Sim {
             links: HashMap::new(),
             by_addr: BTreeMap::new(),
             counter: 0,
-            trace: std::env::var("SIM_TRACE").ok().and_then(|v| v.parse().ok()),
+            trace: std::env::var("SIM_TRACE")
+                .map(|v| v.split(',').filter_map(|i| i.trim().parse().ok()).collect())
+                .unwrap_or_default(),
+            trace_from: Instant(std::env::var("SIM_TRACE_FROM_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)),
             rng: SplitMix64::new(cfg.seed ^ 0x5EED),
             cfg: cfg.clone(),
         };
@@ -295,6 +301,10 @@ impl Sim {
         self.push(at, node, What::Timeout);
     }
 
+    fn traced(&self, node: usize) -> bool {
+        self.now >= self.trace_from && self.trace.contains(&node)
+    }
+
     /// Process one event; false if the queue is empty.
     pub fn step(&mut self) -> bool {
         let Some(Reverse(ev)) = self.queue.pop() else { return false };
@@ -304,7 +314,7 @@ impl Sim {
         if !self.nodes[i].alive {
             return true;
         }
-        if self.trace == Some(i) {
+        if self.traced(i) {
             eprintln!("{:>8} #{i} <- {:?}", self.now.0, ev.what);
         }
         match ev.what {
@@ -398,7 +408,7 @@ impl Sim {
     }
 
     fn route(&mut self, from: usize, out: Output) {
-        if self.trace == Some(from) {
+        if self.traced(from) {
             eprintln!("{:>8} #{from} -> {:?}", self.now.0, out);
         }
         match out {
