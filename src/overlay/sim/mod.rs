@@ -305,6 +305,14 @@ impl Sim {
         self.now >= self.trace_from && self.trace.contains(&node)
     }
 
+    /// "#peer " for a traced line about `node`'s connection `conn`, if the link is open.
+    fn trace_peer(&self, node: usize, conn: Option<ConnId>) -> String {
+        match conn.and_then(|c| self.links.get(&(node, c))) {
+            Some(end) => format!("#{} ", end.node),
+            None => String::new(),
+        }
+    }
+
     /// Process one event; false if the queue is empty.
     pub fn step(&mut self) -> bool {
         let Some(Reverse(ev)) = self.queue.pop() else { return false };
@@ -315,7 +323,17 @@ impl Sim {
             return true;
         }
         if self.traced(i) {
-            eprintln!("{:>8} #{i} <- {:?}", self.now.0, ev.what);
+            let conn = match &ev.what {
+                What::Input(input) => match **input {
+                    Input::Accepted { conn, .. }
+                    | Input::Connected { conn, .. }
+                    | Input::Closed { conn, .. }
+                    | Input::Frame { conn, .. } => Some(conn),
+                    _ => None,
+                },
+                What::Timeout => None,
+            };
+            eprintln!("{:>8} #{i} <- {}{:?}", self.now.0, self.trace_peer(i, conn), ev.what);
         }
         match ev.what {
             What::Input(input) => {
@@ -409,7 +427,11 @@ impl Sim {
 
     fn route(&mut self, from: usize, out: Output) {
         if self.traced(from) {
-            eprintln!("{:>8} #{from} -> {:?}", self.now.0, out);
+            let conn = match out {
+                Output::Send { conn, .. } => Some(conn),
+                _ => None,
+            };
+            eprintln!("{:>8} #{from} -> {}{:?}", self.now.0, self.trace_peer(from, conn), out);
         }
         match out {
             Output::Send { conn, msg } => {
