@@ -119,6 +119,20 @@ const RECORD_HEAP_BYTES: f64 = 401.0;
 /// ~50 B of map keys).
 const POST_BYTES: usize = 220;
 
+/// How many cores stand at each `--directory auto` level.
+fn levels(sim: &Sim) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut at = std::collections::BTreeMap::new();
+    for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
+        *at.entry(n.overlay.dir_level().as_str()).or_insert(0) += 1;
+    }
+    at
+}
+
+/// `--directory auto`: the levels count as settled after this many minutes without a change.
+const AUTO_QUIET_MIN: u32 = 5;
+/// `--directory auto`: at most this many minutes of settling before the idle window.
+const AUTO_SETTLE_MAX_MIN: u64 = 60;
+
 /// Post size for the big-network phase (`BENCH_POST_BYTES`, default [`POST_BYTES`]).
 fn post_bytes() -> usize {
     std::env::var("BENCH_POST_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(POST_BYTES)
@@ -365,7 +379,38 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         s.settled()
     });
     progress.tick(&sim, "join: settled", true);
-    progress.run_for(&mut sim, 120_000, "join: settled + 2 min");
+    // `BENCH_SETTLE_MIN` (default 2): minutes run after the join settled, before the idle
+    // window is metered (`auto`'s levels keep moving for a while after the overlay settled).
+    let settle_min = std::env::var("BENCH_SETTLE_MIN").ok().and_then(|v| v.parse().ok()).unwrap_or(2u64);
+    progress.run_for(&mut sim, settle_min * 60_000, &format!("join: settled + {settle_min} min"));
+    let level_changes = |sim: &Sim| -> u64 { sim.nodes.iter().map(|n| n.overlay.dir_level_changes()).sum() };
+    if directory == DirectoryMode::Auto {
+        // `auto`'s levels move on their estimates for a while after the overlay settled; each
+        // move hands records over. That is a one-off of a growing network, not idle upkeep:
+        // run until no core changed level for `AUTO_QUIET_MIN` minutes and print its cost,
+        // then meter the idle window.
+        sim.set_meter(true);
+        let (_, c0, _, n_core) = totals(&sim, Some(Role::Core));
+        let (start, changes0) = (sim.now, level_changes(&sim));
+        let (mut last, mut quiet) = (changes0, 0);
+        while quiet < std::env::var("BENCH_QUIET").ok().and_then(|v| v.parse().ok()).unwrap_or(AUTO_QUIET_MIN)
+            && sim.now.since(start) < AUTO_SETTLE_MAX_MIN * 60_000
+        {
+            progress.run_for(&mut sim, 60_000, "directory auto: levels settling");
+            let now = level_changes(&sim);
+            (quiet, last) = if now == last { (quiet + 1, last) } else { (0, now) };
+            println!("  levels {:?}, {} changes so far", levels(&sim), now - changes0);
+        }
+        let (_, c1, _, _) = totals(&sim, Some(Role::Core));
+        let mins = sim.now.since(start) as f64 / 60_000.0;
+        println!(
+            "directory auto: {} level changes after the join; {} ({:.0} min, cap {AUTO_SETTLE_MAX_MIN}); cores' control traffic meanwhile {:.1} KB/min per core",
+            last - changes0,
+            if quiet >= AUTO_QUIET_MIN { format!("no change for the last {AUTO_QUIET_MIN} min") } else { "still changing".into() },
+            mins,
+            (c1 - c0) as f64 / 1e3 / n_core.max(1) as f64 / mins.max(1.0)
+        );
+    }
     let roles = sim.alive().iter().filter(|i| sim.nodes[**i].overlay.role() == Role::Core).count();
     println!(
         "joined: settled={settled} at t={:.0} s, {roles} core / {} leaf, heap {:.1} KB per node, peak heap {:.2} GB (wall {:.0} s)",
@@ -393,18 +438,17 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     let types0 = sim.msg_counts.clone();
     let ring0 = ring_counts(&sim);
     let memb0 = memb_counts(&sim);
+    let changes0 = level_changes(&sim);
     progress.run_for(&mut sim, idle_min * 60_000, "idle");
     if directory == DirectoryMode::Auto {
-        let mut at = std::collections::BTreeMap::new();
-        for n in sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core) {
-            *at.entry(n.overlay.dir_level().as_str()).or_insert(0) += 1;
-        }
+        let at = levels(&sim);
         let mut est: Vec<u64> =
             sim.nodes.iter().filter(|n| n.overlay.role() == Role::Core).map(|n| n.overlay.dir_estimate()).collect();
         est.sort_unstable();
         let q = |f: usize| est.get(est.len().saturating_sub(1) * f / 100).copied().unwrap_or(0);
         println!(
-            "directory auto, cores per level after idle: {at:?}; their estimates min {} / p10 {} / median {} / max {} ({nodes} nodes)",
+            "directory auto, cores per level after idle: {at:?}; level changes during idle {}; their estimates min {} / p10 {} / median {} / max {} ({nodes} nodes)",
+            level_changes(&sim) - changes0,
             q(0),
             q(10),
             q(50),

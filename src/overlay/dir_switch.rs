@@ -34,6 +34,11 @@ impl Overlay {
         self.dir_auto.estimate
     }
 
+    /// How many times `--directory auto` changed this core's level (0 when pinned).
+    pub fn dir_level_changes(&self) -> u64 {
+        self.dir_auto.changes
+    }
+
     /// True if this node runs the ring machinery now (announces it, keeps a table): pinned
     /// `ring`, or `auto` from `Both`.
     pub(super) fn ring_runs(&self) -> bool {
