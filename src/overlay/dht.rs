@@ -297,7 +297,7 @@ impl Overlay {
     pub(super) fn ring_estimate_nodes(&self) -> Option<u64> {
         let t = self.dht.as_ref()?.table();
         let held = self.dir.iter().filter(|(n, _)| t.stores(**n)).count();
-        Some(super::sample::estimate_nodes_ring(super::sample::estimate_cores_ring(t), held, RING_REPLICAS))
+        Some(super::sample::estimate_nodes_ring(t, held, RING_REPLICAS))
     }
 
     /// True if a lookup waits on `node` here: ours went to it, or its answer goes back to it.

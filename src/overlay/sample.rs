@@ -123,13 +123,10 @@ pub fn next_level<L: SizeLevel>(cur: L, est: u64, t: u64) -> L {
 /// auto` went ring-only on a table of two cores).
 pub fn estimate_cores_ring(t: &RingTable) -> u64 {
     let me = t.me().0;
-    let mut distinct: Vec<u64> = t.successors().iter().chain(t.predecessors()).map(|p| p.node.0).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let gaps = t.successors().len() + t.predecessors().len();
-    if distinct.len() < gaps {
-        return distinct.len() as u64 + 1;
+    if let Some(whole) = ring_known_whole(t) {
+        return whole;
     }
+    let gaps = t.successors().len() + t.predecessors().len();
     let from = t.predecessors().last().map_or(me, |p| p.node.0);
     let to = t.successors().last().map_or(me, |p| p.node.0);
     let span = dist(from, to);
@@ -139,13 +136,45 @@ pub fn estimate_cores_ring(t: &RingTable) -> u64 {
     (gaps as u128 * (1u128 << 64) / span as u128).min(u64::MAX as u128) as u64
 }
 
-/// Network size from the ring directory: the core count from the spacing
-/// (`estimate_cores_ring`), scaled by the records this core holds as one of `replicas`
-/// holders (leaves' records included): a core holds ≈ `replicas` × N / cores records, so
-/// N ≈ cores × held / replicas.
-pub fn estimate_nodes_ring(cores: u64, held: usize, replicas: usize) -> u64 {
-    let scaled = (cores as u128 * held as u128 / replicas.max(1) as u128).min(u64::MAX as u128) as u64;
-    cores.max(scaled)
+/// The ring's size if the table knows it whole: its successor and predecessor lists share a
+/// core (they wrap around a small ring).
+fn ring_known_whole(t: &RingTable) -> Option<u64> {
+    let mut distinct: Vec<u64> = t.successors().iter().chain(t.predecessors()).map(|p| p.node.0).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let gaps = t.successors().len() + t.predecessors().len();
+    (distinct.len() < gaps).then_some(distinct.len() as u64 + 1)
+}
+
+/// Network size from the ring directory, from the records this core holds as one of
+/// `replicas` holders (leaves' records included). It holds the keys between its
+/// `replicas`-th predecessor and itself, so N ≈ held × 2⁶⁴ / that arc: the arc is measured,
+/// only the count is random (≈ 1/√held off: 16 % at the 40 records a core holds at 10k and
+/// 100k nodes with 10 % cores). An arc under a third of its expected length (replicas ×
+/// the mean gap by `estimate_cores_ring`) counts as that third: a very short arc holds a
+/// handful of records and would be several times off upwards.
+///
+/// The first version scaled held × cores / replicas by the spacing of 16 neighbours, which
+/// left the arc's own spread in (its length is a sum of `replicas` gaps, ±50 %): at 1,000
+/// nodes a quarter of the cores estimated under ⅔ of the truth and `--directory auto` moved
+/// them down again after they had gone ring-only; at 10,000 one was 9× under. Compared on
+/// 1,000 cores: within 1.5× of 10,000 nodes 56 % → 94 %, worst 0.11–3.3× → 0.33–2.0×.
+///
+/// A table whose lists wrap (a ring known whole, `estimate_cores_ring`) or too short to name
+/// that predecessor counts cores × held / replicas (every core holds everything on a ring of
+/// `replicas` or fewer). Never under the core count.
+pub fn estimate_nodes_ring(t: &RingTable, held: usize, replicas: usize) -> u64 {
+    let cores = estimate_cores_ring(t);
+    let replicas = replicas.max(1);
+    let arc = t.predecessors().get(replicas - 1).map(|p| dist(p.node.0, t.me().0));
+    let scaled = match arc {
+        Some(arc) if ring_known_whole(t).is_none() => {
+            let third_of_expected = (replicas as u128 * (1u128 << 64) / cores.max(1) as u128 / 3).max(1);
+            held as u128 * (1u128 << 64) / (arc as u128).max(third_of_expected)
+        }
+        _ => cores as u128 * held as u128 / (replicas as u64).clamp(1, cores.max(1)) as u128,
+    };
+    cores.max(scaled.min(u64::MAX as u128) as u64)
 }
 
 /// The sample topic's ring key: the low 64 bits of SHA-256("nostrp2p/sample"), the same
@@ -204,12 +233,14 @@ pub struct Switch<L> {
     pub min_nodes: u64,
     /// When the estimate was last computed.
     pub at: Option<Instant>,
+    /// Level changes so far (a figure for the simulator bench: a flapping estimate shows here).
+    pub changes: u64,
 }
 
 impl<L: SizeLevel> Switch<L> {
     /// At the bottom level, threshold `min_nodes`.
     pub fn new(min_nodes: u64) -> Switch<L> {
-        Switch { level: L::BOTTOM, estimate: 0, min_nodes, at: None }
+        Switch { level: L::BOTTOM, estimate: 0, min_nodes, at: None, changes: 0 }
     }
 
     /// True if a new estimate is due at `now`.
@@ -223,6 +254,7 @@ impl<L: SizeLevel> Switch<L> {
         self.estimate = estimate;
         let before = self.level;
         self.level = next_level(before, estimate, self.min_nodes);
+        self.changes += u64::from(self.level != before);
         (self.level != before).then_some(before)
     }
 }
@@ -333,8 +365,8 @@ mod tests {
 
     #[test]
     fn the_ring_estimate_is_mostly_within_a_factor_two_of_the_network() {
-        // 1,000 cores with random ids, 3,000 nodes in all: each core's estimate from its
-        // converged successor list and the records it would hold.
+        // 1,000 cores with random ids, 3,000 and 10,000 nodes in all: each core's estimate
+        // from its converged table and the records it would hold.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
             x ^= x << 13;
@@ -343,36 +375,55 @@ mod tests {
             x
         };
         let cores: Vec<RingPeer> = (0..1_000).map(|i| RingPeer { node: NodeId(next()), prefix: i }).collect();
-        let leaves: Vec<NodeId> = (0..2_000).map(|_| NodeId(next())).collect();
+        let leaves: Vec<NodeId> = (0..9_000).map(|_| NodeId(next())).collect();
         let mut sorted = cores.clone();
         sorted.sort_by_key(|p| p.node.0);
         let off = |est: u64, truth: f64| if est as f64 > truth { est as f64 / truth } else { truth / est as f64 };
-        let (mut worst_cores, mut worst_nodes, mut cores_within, mut within) = (1f64, 1f64, 0, 0);
+        let (mut worst_cores, mut cores_within) = (1f64, 0);
         let sampled: Vec<RingPeer> = cores.iter().step_by(10).copied().collect();
-        for me in &sampled {
-            let t = RingTable::converged(*me, &sorted);
-            let held = cores.iter().map(|p| p.node).chain(leaves.iter().copied()).filter(|n| t.stores(*n)).count();
-            let c = estimate_cores_ring(&t);
-            worst_cores = worst_cores.max(off(c, 1_000.0));
-            cores_within += usize::from(off(c, 1_000.0) < 2.0);
-            let r = off(estimate_nodes_ring(c, held, RING_REPLICAS), 3_000.0);
-            worst_nodes = worst_nodes.max(r);
-            within += usize::from(r < 2.0);
+        for (n_leaves, within_2x, within_1_5x, worst_max) in [(2_000usize, 90, 60, 3.0), (9_000, 100, 90, 2.5)] {
+            let truth = (1_000 + n_leaves) as f64;
+            let (mut worst, mut w2, mut w15, mut old_w15) = (1f64, 0, 0, 0);
+            for me in &sampled {
+                let t = RingTable::converged(*me, &sorted);
+                let held = cores
+                    .iter()
+                    .map(|p| p.node)
+                    .chain(leaves[..n_leaves].iter().copied())
+                    .filter(|n| t.stores(*n))
+                    .count();
+                let c = estimate_cores_ring(&t);
+                if n_leaves == 2_000 {
+                    worst_cores = worst_cores.max(off(c, 1_000.0));
+                    cores_within += usize::from(off(c, 1_000.0) < 2.0);
+                }
+                let r = off(estimate_nodes_ring(&t, held, RING_REPLICAS), truth);
+                worst = worst.max(r);
+                w2 += usize::from(r < 2.0);
+                w15 += usize::from(r < 1.5);
+                // The first version: held × cores (from 16 gaps) / replicas.
+                old_w15 += usize::from(off(c * held as u64 / RING_REPLICAS as u64, truth) < 1.5);
+            }
+            eprintln!(
+                "ring estimate of {truth} nodes, 100 of 1,000 cores: within 2x {w2}%, within 1.5x {w15}% \
+                 (spacing × held: {old_w15}%), worst {worst:.2}x"
+            );
+            // The level boundaries are 4× apart (`next_level`), their hysteresis ¾: the node
+            // estimate is within 1.5× for most cores (≈ 12 held records at 3,000 nodes, 40 at
+            // 10,000 — as at 100k with 10 % cores), and tighter than the spacing's.
+            assert!(
+                w2 >= within_2x && w15 >= within_1_5x && worst < worst_max && w15 > old_w15,
+                "{truth} nodes: {w2}% within 2x, {w15}% within 1.5x (was {old_w15}%), worst {worst:.2}x"
+            );
         }
-        eprintln!(
-            "ring estimate, 100 of 1,000 cores: cores within 2x {cores_within}%, worst {worst_cores:.2}x; \
-             nodes (3,000) within 2x {within}%, worst {worst_nodes:.2}x"
-        );
-        // The level boundaries are 4× apart (`next_level`): a core estimate is within 2× for
-        // nearly every core and never 4× off; the node estimate (noisier: ≈ 9 held records
-        // here, ≈ 30 at 100k nodes with 10 % cores) likewise for most cores.
+        eprintln!("core estimates: within 2x {cores_within}%, worst {worst_cores:.2}x");
         assert!(
             cores_within >= 95 && worst_cores < 3.0,
             "core estimates: {cores_within}% within 2x, worst {worst_cores:.2}x"
         );
-        assert!(within >= 85 && worst_nodes < 4.0, "node estimates: {within}% within 2x, worst {worst_nodes:.2}x");
-        // Alone, or holding nothing: the core count.
-        assert_eq!(estimate_nodes_ring(7, 0, RING_REPLICAS), 7);
+        // Holding nothing: the core count.
+        let t = RingTable::converged(sampled[0], &sorted);
+        assert_eq!(estimate_nodes_ring(&t, 0, RING_REPLICAS), estimate_cores_ring(&t));
     }
 
     #[test]
