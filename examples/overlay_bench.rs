@@ -622,6 +622,9 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     if std::env::var("BENCH_DIAG").is_ok() {
         diag(&sim);
     }
+    if directory != DirectoryMode::Broadcast {
+        ring_audit(&sim);
+    }
     // --- unicast ---
     let trials = 1_000u64;
     let mut pairs = Vec::new();
@@ -830,6 +833,62 @@ fn three_nodes(seed: u64) {
     );
     let counts: Vec<String> = sim.msg_counts.iter().map(|(k, (n, b))| format!("{k}={n}/{b}B")).collect();
     println!("frames by type: {}", counts.join(" "));
+}
+
+/// The ring as a whole, against the truth the simulator knows: how many of each node's
+/// `RING_REPLICAS` true holders (the first cores at or after its id) hold its current record,
+/// and how many cores' tables miss their true first successor or predecessor. Printed before
+/// the unicasts (a unicast to a node whose record no holder has fails).
+fn ring_audit(sim: &Sim) {
+    let id = |i: usize| sim.nodes[i].overlay.node_id();
+    let alive = sim.alive();
+    let mut cores: Vec<(u64, usize)> = alive
+        .iter()
+        .filter(|&&i| sim.nodes[i].overlay.role() == Role::Core && sim.nodes[i].overlay.dht().is_some())
+        .map(|&i| (id(i).0, i))
+        .collect();
+    cores.sort_unstable();
+    if cores.len() <= RING_REPLICAS {
+        return;
+    }
+    let n = cores.len();
+    let mut at = [0usize; RING_REPLICAS + 1];
+    let mut missing_first = 0;
+    let mut worst: Vec<usize> = Vec::new();
+    for &i in &alive {
+        let k = id(i);
+        let seq = sim.nodes[i].overlay.own_record().seq;
+        if seq == 0 {
+            continue;
+        }
+        let start = cores.partition_point(|(c, _)| *c < k.0);
+        let mut held = 0;
+        for j in 0..RING_REPLICAS {
+            let c = cores[(start + j) % n].1;
+            let has = c == i || sim.nodes[c].overlay.directory().get(k).is_some_and(|e| e.seq >= seq);
+            held += usize::from(has);
+            if j == 0 && !has {
+                missing_first += 1;
+            }
+        }
+        at[held] += 1;
+        if held <= 1 && worst.len() < 10 {
+            worst.push(i);
+        }
+    }
+    let (mut succ_wrong, mut pred_wrong) = (0, 0);
+    for (x, &(_, c)) in cores.iter().enumerate() {
+        let Some(t) = sim.nodes[c].overlay.dht().map(|d| d.table()) else { continue };
+        let true_succ = cores[(x + 1) % n].0;
+        let true_pred = cores[(x + n - 1) % n].0;
+        succ_wrong += usize::from(t.successors().first().is_none_or(|p| p.node.0 != true_succ));
+        pred_wrong += usize::from(t.predecessors().first().is_none_or(|p| p.node.0 != true_pred));
+    }
+    println!(
+        "ring audit: nodes whose current record is at 0..={RING_REPLICAS} of its true holders: {at:?}; missing at the first holder {missing_first}; \
+         cores whose table's first successor / predecessor is wrong: {succ_wrong} / {pred_wrong} of {n}{}",
+        if worst.is_empty() { String::new() } else { format!("; at <= 1 holder: {worst:?}") }
+    );
 }
 
 /// Debug aid: components of the eager graph among core nodes, leaves without an eager home.

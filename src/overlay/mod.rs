@@ -671,6 +671,10 @@ impl Overlay {
     pub fn homes(&self) -> &[NodeId] {
         &self.homes
     }
+    /// This node's own record as last signed (the simulator bench's ring audit).
+    pub fn own_record(&self) -> &crate::wire::NodeRecord {
+        &self.record
+    }
     /// Plumtree eager and lazy peers (debugging, tests).
     pub fn tree_peers(&self) -> (Vec<NodeId>, Vec<NodeId>) {
         (self.eager.iter().copied().collect(), self.lazy.iter().copied().collect())
