@@ -180,8 +180,19 @@ impl Overlay {
             let sig = self.crypto.sign(&Routed::ack_hash(&hash));
             let ack = Msg::RoutedAck { src: self.me, dst: r.src, msg_id: r.msg_id, hops: r.hops, of: MsgId(hash), sig };
             self.emit(Output::Deliver(Delivery::Unicast { src: r.src, msg_id: r.msg_id, payload: r.payload }));
-            // The ack is a new message from here (not a relay): route it as an origin would.
-            self.route_control(r.src, ack, None);
+            // A leaf acks through the home that handed it over: that home checked the origin's
+            // signature, so it holds the origin's record and a route back; another home may
+            // have to look it up (traced at 100k nodes: unicasts delivered up to three times
+            // failed, every ack sent through the leaf's first home, whose lookup failed).
+            let via =
+                from.filter(|h| self.role == Role::Leaf && self.homes.contains(h) && self.by_node.contains_key(h));
+            match via {
+                Some(home) => {
+                    self.send_node(home, ack);
+                }
+                // The ack is a new message from here (not a relay): route it as an origin would.
+                None => self.route_control(r.src, ack, None),
+            }
             return Ok(self.me);
         }
         if r.ttl == 0 {
