@@ -23,14 +23,18 @@
 //! `Ring` cores each find it. The compile-time check below keeps the constants so.
 //!
 //! **Which estimate.** `Broadcast`: the directory's size (every core holds every record,
-//! exact below `DIR_CAP`). `Both` and `Ring`: the larger of the directory's size and the
-//! ring's estimate (`estimate_nodes_ring`): at `Ring` the directory drains as records expire
-//! and must not pull the estimate down, and the ring's estimate alone right after the ring
-//! comes on (a table still filling) would drop the core back at once.
+//! exact below `DIR_CAP`). `Ring`: the larger of the directory's size and the ring's
+//! estimate (`estimate_nodes_ring`): the directory drains there as records expire and must
+//! not pull the estimate down. `Both`: the directory's size, unless the ring's estimate is
+//! more than `DIR_AUTO_RING_OVERRULES_PCT` of it (nodes went ring-only and withhold their
+//! records from the broadcast); the ring's estimate alone right after the ring comes on (a
+//! table still filling) would drop the core back at once, and its noise (±16 %) alone took
+//! a fifth of a 10k network's cores ring-only, so a growing network crosses `6T` on the
+//! directory's count, every core within an estimate or two of the others.
 //!
 //! Must not: read a clock.
 
-use super::params::{AUTO_DOWN_NUM, RING_ONLY_FACTOR};
+use super::params::{AUTO_DOWN_NUM, DIR_AUTO_RING_OVERRULES_PCT, RING_ONLY_FACTOR};
 use super::sample::{SizeLevel, Switch};
 
 // The argument above: a `Ring` core's lowest estimate (¾ × factor × T) is at least 4 × the
@@ -87,10 +91,14 @@ impl SizeLevel for DirLevel {
 }
 
 /// The estimate a core at `level` goes by (see the module doc): the directory's size
-/// `dir_len` at `Broadcast`, the larger of it and the ring's estimate above.
+/// `dir_len` at `Broadcast`; at `Both` the same unless the ring's estimate exceeds it by
+/// more than `DIR_AUTO_RING_OVERRULES_PCT` (then the ring's); at `Ring` the larger of the two.
 pub fn dir_estimate(level: DirLevel, dir_len: u64, ring_estimate: u64) -> u64 {
     match level {
         DirLevel::Broadcast => dir_len,
+        DirLevel::Both if ring_estimate.saturating_mul(100) <= dir_len.saturating_mul(DIR_AUTO_RING_OVERRULES_PCT) => {
+            dir_len
+        }
         _ => dir_len.max(ring_estimate),
     }
 }
@@ -163,6 +171,19 @@ mod tests {
         assert_eq!(next_level(Both, dir_estimate(Both, t, 1), t), Both);
         // Below the ring, only the directory counts (there is no table).
         assert_eq!(dir_estimate(Broadcast, 50, 10_000), 50);
+        // At `Both` the broadcast directory's exact count holds against the ring's noise: a
+        // 10k network whose ring estimate says 13,000 on this core does not take it
+        // ring-only (T = 2,000: ring-only from 12,000).
+        let t2 = 2_000;
+        assert_eq!(dir_estimate(Both, 10_000, 13_000), 10_000);
+        assert_eq!(next_level(Both, dir_estimate(Both, 10_000, 13_000), t2), Both);
+        assert_eq!(dir_estimate(Both, 10_000, 15_000), 10_000);
+        // The ring overrules a directory it finds far smaller (nodes withhold their records
+        // from the broadcast: a core restarted into a ring-only network).
+        assert_eq!(dir_estimate(Both, 900, 100_000), 100_000);
+        assert_eq!(next_level(Both, dir_estimate(Both, 900, 100_000), t2), Ring);
+        // At `Ring` the larger, as before (the directory drains there).
+        assert_eq!(dir_estimate(Ring, 10_000, 13_000), 13_000);
         let mut s = DirSwitch::new(t);
         assert_eq!(s.update(t, Instant(0)), Some(Broadcast));
         assert_eq!(s.level, Both);

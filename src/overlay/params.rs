@@ -447,6 +447,14 @@ pub const RING_ON_NODES: u64 = 2_000;
 /// (checked at compile time in `dir_auto.rs`).
 pub const RING_ONLY_FACTOR: u64 = 6;
 const _: () = assert!(RING_ON_NODES * RING_ONLY_FACTOR < DIR_CAP as u64);
+/// A core in `--directory auto` at `Both` goes by its broadcast directory's size (an exact
+/// count of the nodes that still broadcast, below `DIR_CAP`) unless the ring's estimate
+/// (±16 % at 40 held records) is more than this many percent of it: then the directory
+/// undercounts, since nodes went ring-only and withhold their records from the broadcast
+/// (a core that restarts into a ring-only network). With the larger of the two, the ring's
+/// noise took 20 % of the cores of a 10k network ring-only (`overlay_bench`), whose records
+/// the other cores' directories then held unevenly (directory anti-entropy 15.7 KB/min).
+pub const DIR_AUTO_RING_OVERRULES_PCT: u64 = 150;
 /// A core in `--directory auto` whose active view holds at least this many cores, all running
 /// the ring, runs it too whatever its directory's size (`dir_switch.rs`).
 pub const DIR_AUTO_RING_PEERS: usize = 3;
