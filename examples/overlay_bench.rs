@@ -13,6 +13,13 @@
 //! (bytes per post, idle traffic). All times are simulated; the wall-clock time only says how
 //! long the simulation took.
 //!
+//! With `--directory auto` the idle window starts once no core changed level for
+//! `BENCH_QUIET` minutes (default 5, at most 60 minutes of settling); the switch-over's level
+//! changes and traffic print on their own line. `BENCH_SETTLE_MIN` (default 2) sets the
+//! minutes run after the join settled, `BENCH_DIR_MIN_NODES` lowers `auto`'s threshold T.
+//! With the ring on, a ring audit prints before the unicasts (each node's record at how many
+//! of its true holders; tables whose first successor/predecessor is wrong).
+//!
 //! `BENCH_LOAD=200,400 cargo run --release --features sim --example overlay_bench -- 1000` runs
 //! only the throughput phase instead (issue 8 item 5): for each rate, a fresh network of NODES
 //! takes that many posts per second from random senders for `BENCH_LOAD_SECS` (default 10)
