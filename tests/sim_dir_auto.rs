@@ -10,6 +10,7 @@
 //! with `Ring`.
 
 use nostrp2p::overlay::dir_auto::DirLevel;
+use nostrp2p::overlay::params::DIR_RING_ONLY_HOLD_MS;
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
 use nostrp2p::wire::{DeliveryMode, Role};
@@ -169,7 +170,8 @@ fn both_and_ring_only_cores_at_once_ack_every_unicast() {
     let mut sim = sim(5, DirectoryMode::Auto, t);
     let at = |s: &Sim, l: DirLevel| cores(s).iter().filter(|c| s.nodes[**c].overlay.dir_level() == l).count();
     let mixed = |s: &Sim| at(s, DirLevel::Both) >= CORES / 4 && at(s, DirLevel::Ring) >= CORES / 4;
-    assert!(sim.run_until_cond(1_000, 120_000, mixed), "levels: {}", levels(&sim));
+    // Ring-only only after the estimate has held there for `DIR_RING_ONLY_HOLD_MS`.
+    assert!(sim.run_until_cond(1_000, 120_000 + DIR_RING_ONLY_HOLD_MS, mixed), "levels: {}", levels(&sim));
     sim.run_for(10 * 60_000);
     assert_eq!(at(&sim, DirLevel::Broadcast), 0, "levels: {}", levels(&sim));
     let (sent, acked) = unicasts(&mut sim, 5, 300, 10_000);
@@ -194,7 +196,7 @@ fn a_ring_only_network_stops_broadcasting_records_and_unicasts_still_succeed() {
         let mut sim = sim(seed, directory, |_| 1);
         if directory == DirectoryMode::Auto {
             let all_ring = |s: &Sim| cores(s).iter().all(|c| s.nodes[*c].overlay.dir_level() == DirLevel::Ring);
-            assert!(sim.run_until_cond(1_000, 120_000, all_ring), "levels: {}", levels(&sim));
+            assert!(sim.run_until_cond(1_000, 120_000 + DIR_RING_ONLY_HOLD_MS, all_ring), "levels: {}", levels(&sim));
         }
         sim.run_for(10 * 60_000);
         let before = record_frames(&sim);

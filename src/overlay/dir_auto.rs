@@ -34,7 +34,7 @@
 //!
 //! Must not: read a clock.
 
-use super::params::{AUTO_DOWN_NUM, DIR_AUTO_RING_OVERRULES_PCT, RING_ONLY_FACTOR};
+use super::params::{AUTO_DOWN_NUM, DIR_AUTO_RING_OVERRULES_PCT, DIR_RING_ONLY_HOLD_MS, RING_ONLY_FACTOR};
 use super::sample::{SizeLevel, Switch};
 
 // The argument above: a `Ring` core's lowest estimate (¾ × factor × T) is at least 4 × the
@@ -72,6 +72,13 @@ impl SizeLevel for DirLevel {
             DirLevel::Broadcast => 0,
             DirLevel::Both => t,
             DirLevel::Ring => t.saturating_mul(RING_ONLY_FACTOR),
+        }
+    }
+
+    fn climb_hold_ms(self) -> u64 {
+        match self {
+            DirLevel::Ring => DIR_RING_ONLY_HOLD_MS,
+            _ => 0,
         }
     }
 
@@ -189,5 +196,35 @@ mod tests {
         assert_eq!(s.level, Both);
         assert_eq!(s.update(t, Instant(1)), None);
         assert!(!s.due(Instant(1)) && s.due(Instant(1 + super::super::params::AUTO_ESTIMATE_MS)));
+    }
+
+    #[test]
+    fn a_core_goes_ring_only_only_once_its_estimate_has_held() {
+        // While a core joins, its directory is still filling and the ring's estimate can
+        // overrule it for a few minutes: that alone must not take it ring-only for good.
+        let t = 2_000;
+        let only = t * RING_ONLY_FACTOR;
+        let hold = DIR_RING_ONLY_HOLD_MS;
+        let mut s = DirSwitch::new(t);
+        // A jump from the bottom goes to `both` at once, not further.
+        assert_eq!(s.update(only * 10, Instant(0)), Some(Broadcast));
+        assert_eq!(s.level, Both);
+        assert_eq!(s.update(only, Instant(hold - 1)), None);
+        assert_eq!(s.level, Both);
+        // Held long enough (every estimate since at least `only`): ring-only.
+        assert_eq!(s.update(only, Instant(hold)), Some(Both));
+        assert_eq!(s.level, Ring);
+        // An estimate under `only` (even inside the hysteresis band) restarts the wait.
+        let mut s = DirSwitch::new(t);
+        s.update(t, Instant(0));
+        s.update(only, Instant(1_000));
+        s.update(only - 1, Instant(1_000 + hold / 2));
+        assert_eq!(s.update(only, Instant(1_000 + hold)), None, "the wait restarted at the dip");
+        assert_eq!(s.level, Both);
+        assert_eq!(s.update(only, Instant(1_000 + hold + hold)), Some(Both));
+        assert_eq!(s.level, Ring);
+        // Falling is at once, as before.
+        assert_eq!(s.update(only * 3 / 4 - 1, Instant(1_000 + 3 * hold)), Some(Ring));
+        assert_eq!(s.level, Both);
     }
 }

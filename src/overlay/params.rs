@@ -455,6 +455,12 @@ const _: () = assert!(RING_ON_NODES * RING_ONLY_FACTOR < DIR_CAP as u64);
 /// noise took 20 % of the cores of a 10k network ring-only (`overlay_bench`), whose records
 /// the other cores' directories then held unevenly (directory anti-entropy 15.7 KB/min).
 pub const DIR_AUTO_RING_OVERRULES_PCT: u64 = 150;
+/// A core in `--directory auto` goes ring-only only once its estimate has stayed at or above
+/// `RING_ONLY_FACTOR` × T this long (it goes to `both` at once): while a core joins, its
+/// broadcast directory is still filling and the ring's estimate overrules it for a few
+/// minutes; cores that went ring-only then stayed so (6 % of a 10k network, `overlay_bench`).
+/// `both` is the safe level (it broadcasts and stores), so waiting costs nothing but upkeep.
+pub const DIR_RING_ONLY_HOLD_MS: u64 = 10 * 60_000;
 /// A core in `--directory auto` whose active view holds at least this many cores, all running
 /// the ring, runs it too whatever its directory's size (`dir_switch.rs`).
 pub const DIR_AUTO_RING_PEERS: usize = 3;

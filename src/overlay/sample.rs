@@ -97,6 +97,11 @@ pub trait SizeLevel: Copy + Eq {
     const TOP: Self;
     /// The estimated size at which this level is entered, for threshold `t`.
     fn entry(self, t: u64) -> u64;
+    /// How long the estimate must stay at or above this level's entry size before a core
+    /// climbs into it (0: at once).
+    fn climb_hold_ms(self) -> u64 {
+        0
+    }
     /// The next level up (`TOP` stays).
     fn up(self) -> Self;
     /// The next level down (`BOTTOM` stays).
@@ -235,12 +240,15 @@ pub struct Switch<L> {
     pub at: Option<Instant>,
     /// Level changes so far (a figure for the simulator bench: a flapping estimate shows here).
     pub changes: u64,
+    /// Since when the estimate has reached the entry of a level above that holds its climb
+    /// (`SizeLevel::climb_hold_ms`); `None` while it has not.
+    pub reached_at: Option<Instant>,
 }
 
 impl<L: SizeLevel> Switch<L> {
     /// At the bottom level, threshold `min_nodes`.
     pub fn new(min_nodes: u64) -> Switch<L> {
-        Switch { level: L::BOTTOM, estimate: 0, min_nodes, at: None, changes: 0 }
+        Switch { level: L::BOTTOM, estimate: 0, min_nodes, at: None, changes: 0, reached_at: None }
     }
 
     /// True if a new estimate is due at `now`.
@@ -253,7 +261,28 @@ impl<L: SizeLevel> Switch<L> {
         self.at = Some(now);
         self.estimate = estimate;
         let before = self.level;
-        self.level = next_level(before, estimate, self.min_nodes);
+        let target = next_level(before, estimate, self.min_nodes);
+        let t = self.min_nodes;
+        if target.entry(t) > before.entry(t) {
+            // Climbing: one level at a time; a level that holds its climb is entered only once
+            // every estimate since `reached_at` has reached it.
+            let mut l = before;
+            while l != target {
+                let up = l.up();
+                let hold = up.climb_hold_ms();
+                if hold > 0 && now.since(*self.reached_at.get_or_insert(now)) < hold {
+                    break;
+                }
+                l = up;
+            }
+            if l == target {
+                self.reached_at = None;
+            }
+            self.level = l;
+        } else {
+            self.reached_at = None;
+            self.level = target;
+        }
         self.changes += u64::from(self.level != before);
         (self.level != before).then_some(before)
     }
