@@ -888,8 +888,22 @@ fn ring_audit(sim: &Sim) {
         let Some(t) = sim.nodes[c].overlay.dht().map(|d| d.table()) else { continue };
         let true_succ = cores[(x + 1) % n].0;
         let true_pred = cores[(x + n - 1) % n].0;
-        succ_wrong += usize::from(t.successors().first().is_none_or(|p| p.node.0 != true_succ));
+        let wrong_succ = t.successors().first().is_none_or(|p| p.node.0 != true_succ);
+        succ_wrong += usize::from(wrong_succ);
         pred_wrong += usize::from(t.predecessors().first().is_none_or(|p| p.node.0 != true_pred));
+        if wrong_succ && std::env::var_os("BENCH_AUDIT").is_some() && succ_wrong <= 10 {
+            let ts = cores[(x + 1) % n].1;
+            let back = sim.nodes[ts].overlay.dht().map(|d| d.table());
+            println!(
+                "  core #{c}: first successor {:?}, true #{ts} {:?} (known here {}, connected {}); #{ts}'s first predecessor {:?} (knows #{c}: {})",
+                t.successors().first().map(|p| p.node),
+                id(ts),
+                t.known().iter().any(|p| p.node == id(ts)),
+                sim.nodes[c].overlay.connected_nodes().contains(&id(ts)),
+                back.and_then(|b| b.predecessors().first().map(|p| p.node)),
+                back.is_some_and(|b| b.known().iter().any(|p| p.node == id(c)))
+            );
+        }
     }
     println!(
         "ring audit: nodes whose current record is at 0..={RING_REPLICAS} of its true holders: {at:?}; missing at the first holder {missing_first}; \
