@@ -14,7 +14,8 @@
 //! long the simulation took.
 //!
 //! With `--directory auto` the idle window starts once no core changed level for
-//! `BENCH_QUIET` minutes (default 5, at most 60 minutes of settling); the switch-over's level
+//! `BENCH_QUIET` minutes (default 12: longer than a core's 10-minute wait before it goes
+//! ring-only; at most 60 minutes of settling); the switch-over's level
 //! changes and traffic print on their own line. `BENCH_SETTLE_MIN` (default 2) sets the
 //! minutes run after the join settled, `BENCH_DIR_MIN_NODES` lowers `auto`'s threshold T.
 //! With the ring on, a ring audit prints before the unicasts (each node's record at how many
@@ -135,8 +136,9 @@ fn levels(sim: &Sim) -> std::collections::BTreeMap<&'static str, usize> {
     at
 }
 
-/// `--directory auto`: the levels count as settled after this many minutes without a change.
-const AUTO_QUIET_MIN: u32 = 5;
+/// `--directory auto`: the levels count as settled after this many minutes without a change
+/// (longer than `DIR_RING_ONLY_HOLD_MS`: a core waits that long before it goes ring-only).
+const AUTO_QUIET_MIN: u32 = (nostrp2p::overlay::params::DIR_RING_ONLY_HOLD_MS / 60_000) as u32 + 2;
 /// `--directory auto`: at most this many minutes of settling before the idle window.
 const AUTO_SETTLE_MAX_MIN: u64 = 60;
 
