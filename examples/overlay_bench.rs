@@ -127,6 +127,24 @@ const RECORD_HEAP_BYTES: f64 = 401.0;
 /// ~50 B of map keys).
 const POST_BYTES: usize = 220;
 
+/// What keeps `Sim::settled` false: cores still checking their reachability, cores with an
+/// empty active view, leaves without a home (the first few of each).
+fn unsettled(sim: &Sim) -> String {
+    let (mut deciding, mut lonely, mut homeless) = (Vec::new(), Vec::new(), Vec::new());
+    for i in sim.alive() {
+        let o = &sim.nodes[i].overlay;
+        if o.is_deciding() {
+            deciding.push(i);
+        } else if o.role() == Role::Core && o.active_view().is_empty() {
+            lonely.push(i);
+        } else if o.role() == Role::Leaf && o.homes().is_empty() {
+            homeless.push(i);
+        }
+    }
+    let first = |v: &[usize]| format!("{} {:?}", v.len(), &v[..v.len().min(8)]);
+    format!("deciding {}, cores without peers {}, leaves without a home {}", first(&deciding), first(&lonely), first(&homeless))
+}
+
 /// How many cores stand at each `--directory auto` level.
 fn levels(sim: &Sim) -> std::collections::BTreeMap<&'static str, usize> {
     let mut at = std::collections::BTreeMap::new();
@@ -383,8 +401,14 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         built as f64 / nodes as f64 / 1e3,
         wall.elapsed().as_secs_f64()
     );
+    let mut last_unsettled = 0u64;
     let settled = sim.run_until_cond(5_000, 3_600_000, |s| {
         progress.tick(s, "join", false);
+        // Past the join window, say once a simulated minute what keeps it from settling.
+        if s.now.0 > window_s * 1_000 + 60_000 && s.now.0 / 60_000 > last_unsettled {
+            last_unsettled = s.now.0 / 60_000;
+            println!("  not settled: {}", unsettled(s));
+        }
         s.settled()
     });
     progress.tick(&sim, "join: settled", true);
