@@ -142,7 +142,12 @@ fn unsettled(sim: &Sim) -> String {
         }
     }
     let first = |v: &[usize]| format!("{} {:?}", v.len(), &v[..v.len().min(8)]);
-    format!("deciding {}, cores without peers {}, leaves without a home {}", first(&deciding), first(&lonely), first(&homeless))
+    format!(
+        "deciding {}, cores without peers {}, leaves without a home {}",
+        first(&deciding),
+        first(&lonely),
+        first(&homeless)
+    )
 }
 
 /// How many cores stand at each `--directory auto` level.
