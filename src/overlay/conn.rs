@@ -131,9 +131,11 @@ impl Conn {
 }
 
 impl Overlay {
-    /// Dial `addr` for `purpose`; returns the new connection id (None if at `MAX_CONNS`).
+    /// Dial `addr` for `purpose`; returns the new connection id (None if at `MAX_CONNS`; a
+    /// reachability probe may use `PROBE_RESERVE_CONNS` more).
     pub(super) fn dial(&mut self, addr: Addr, purpose: Purpose) -> Option<ConnId> {
-        if self.conns.len() >= MAX_CONNS {
+        let cap = if matches!(purpose, Purpose::Probe { .. }) { MAX_CONNS + PROBE_RESERVE_CONNS } else { MAX_CONNS };
+        if self.conns.len() >= cap {
             return None;
         }
         self.next_conn += 1;

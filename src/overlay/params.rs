@@ -210,6 +210,11 @@ pub const LEAF_ROUTES_CAP: usize = 1_024;
 // ---- connections, liveness ----
 /// Most connections (active 5 + leaves 64 + on-demand 16 + handshakes/probes).
 pub const MAX_CONNS: usize = 128;
+/// Slots beyond `MAX_CONNS` that only reachability probes (dial-backs) may take: a probe
+/// lives a handshake long, and a prober whose slots were full answered "unreachable" without
+/// dialling (at 100k simulated nodes a reachable newcomer became a leaf, and the nodes
+/// bootstrapping through it never joined).
+pub const PROBE_RESERVE_CONNS: usize = 4;
 /// On-demand connections (unicast targets, shuffle replies) kept beyond the views.
 pub const ONDEMAND_CAP: usize = 16;
 /// An on-demand connection idle this long is closed.

@@ -324,3 +324,30 @@ fn a_refused_join_is_retried_until_accepted_and_no_more_than_the_bound() {
     }
     assert_eq!(later, 0, "accepted: no more Joins");
 }
+
+#[test]
+fn a_reach_check_is_dialled_back_even_with_every_connection_slot_taken() {
+    // At 100k simulated nodes a popular early core, its `MAX_CONNS` slots full, answered a
+    // newcomer's reach check "unreachable" without dialling: the newcomer, reachable, became a
+    // leaf, and the nodes bootstrapping through it never joined (the run never settled). A
+    // probe is short-lived: it has `PROBE_RESERVE_CONNS` slots of its own.
+    let mut o = node(1);
+    let peer = node(2);
+    handshake(&mut o, &peer, [2; 32], 5, Addr::v4([10, 0, 0, 9], 1234), true);
+    let mut k = 0u8;
+    while o.conns.len() < MAX_CONNS {
+        k = k.wrapping_add(1);
+        o.handle_input(
+            Input::Accepted { conn: ConnId(1_000 + o.conns.len() as u64), remote: Addr::v4([10, 7, k, 1], 7000) },
+            t(10),
+        );
+    }
+    drain(&mut o);
+    o.handle_input(Input::Frame { conn: ConnId(5), msg: Msg::ReachCheck(Addr::v4([10, 0, 0, 9], 7000)) }, t(20));
+    let out = drain(&mut o);
+    assert!(
+        out.iter().any(|x| matches!(x, Output::Dial { addr, .. } if *addr == Addr::v4([10, 0, 0, 9], 7000))),
+        "dialled back: {out:?}"
+    );
+    assert!(!out.iter().any(|x| matches!(x, Output::Send { msg: Msg::ReachResult { ok: false, .. }, .. })));
+}
