@@ -349,9 +349,9 @@ impl Overlay {
     /// IP; only the port is the claim's). A core's first links may come up while it still
     /// checks its own reachability (its `Hello` names no address yet) and stay up for good:
     /// found by `overlay_bench`'s ring audit, 1–4 of 100 cores at 1k nodes and 512 of 10,000 at
-    /// 100k lacked their true first successor while connected to it. (Dialling the claimed
-    /// address instead filled a popular core's connections at 100k within 40 s; newcomers
-    /// bootstrapping through it never joined.)
+    /// 100k lacked their true first successor while connected to it. (Not by dialling the
+    /// claimed address: the link already shows the IP, and a dial per claim takes a slot of
+    /// the claimed core's `MAX_CONNS`.)
     fn ring_peer_up_at(&mut self, node: NodeId, claimed: Option<Addr>) {
         let links = || self.conns.values().filter(|c| c.is_up() && c.peer == Some(node));
         if !links().any(|c| c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) {

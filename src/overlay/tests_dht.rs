@@ -985,8 +985,8 @@ fn a_core_connected_before_its_address_was_known_enters_the_table_when_claimed()
     // A neighbour names it at an address on another network than its link comes from: no.
     host.handle_input(Input::Frame { conn: ConnId(20), msg: claim(Addr::v4([10, 77, 0, 1], 7000)) }, t(10));
     assert!(!known(&host), "a claimed address the link does not show is not taken");
-    // At its own IP (the link shows it; the port is the claim's): in, without a dial (dials to
-    // every connected core lacking an address filled a popular core's links at 100k nodes).
+    // At its own IP (the link shows it; the port is the claim's): in, without a dial (a dial
+    // per claim would take a slot of the claimed core's `MAX_CONNS`).
     host.handle_input(Input::Frame { conn: ConnId(20), msg: claim(addr30) }, t(11));
     let out = drain(&mut host);
     assert!(known(&host), "connected, claimed at the IP its link comes from: in the table");
