@@ -194,6 +194,31 @@ fn interest_from_a_core_peer_is_dropped_and_a_leafs_is_forgotten_on_close() {
     assert_eq!(home.interest_sizes().1, 0);
 }
 
+/// `leaf`'s dial `conn` to `home` (key seed `home_seed`, announcing `home_features`) comes up
+/// and completes the handshake from `at` ms on; returns the leaf's `Hello` nonce.
+pub(super) fn leaf_handshake(
+    leaf: &mut Overlay,
+    conn: ConnId,
+    home: &Overlay,
+    home_seed: u8,
+    home_features: u8,
+    at: u64,
+) -> u64 {
+    leaf.handle_input(Input::Connected { conn }, t(at));
+    let nonce = drain(leaf)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
+            _ => None,
+        })
+        .expect("hello");
+    let hello = Hello { record: home.record.clone(), nonce: Hello::tag_nonce(9, home_features) };
+    leaf.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at + 1));
+    let sig = FakeCrypto::new([home_seed; 32]).sign(&Hello::auth_hash(nonce, home.node_id()));
+    leaf.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(at + 2));
+    nonce
+}
+
 /// A leaf in follow mode attached to `home_features`-announcing home 1; returns it and the
 /// connection id, with every output so far drained.
 fn attached_leaf(home_features: u8) -> (Overlay, ConnId, Vec<Msg>) {
@@ -208,19 +233,8 @@ fn attached_leaf(home_features: u8) -> (Overlay, ConnId, Vec<Msg>) {
             _ => None,
         })
         .expect("the leaf dials its bootstrap");
-    leaf.handle_input(Input::Connected { conn }, t(1));
-    let nonce = drain(&mut leaf)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("hello");
+    let nonce = leaf_handshake(&mut leaf, conn, &home, 1, home_features, 1);
     assert_ne!(Hello::features(nonce) & FEATURE_INTEREST, 0, "a new build announces it");
-    let hello = Hello { record: home.record.clone(), nonce: Hello::tag_nonce(9, home_features) };
-    leaf.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
-    let sig = FakeCrypto::new([1; 32]).sign(&Hello::auth_hash(nonce, home.node_id()));
-    leaf.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(3));
     leaf.handle_input(Input::Frame { conn, msg: Msg::AttachAck { ok: true, alternatives: vec![] } }, t(4));
     assert_eq!(leaf.homes(), &[home.node_id()]);
     let sent = drain(&mut leaf)

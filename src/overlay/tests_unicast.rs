@@ -6,7 +6,7 @@ use super::tests::{drain, handshake_with, node_with, t};
 use super::*;
 use std::collections::BTreeMap;
 
-use crate::wire::{DeliveryMode, Hello, Routed};
+use crate::wire::{DeliveryMode, Routed};
 
 const MSG: u64 = 42;
 
@@ -126,18 +126,7 @@ fn a_leaf_acks_through_the_home_that_delivered() {
     let mut by_home = Vec::new();
     for (home, seed) in [(&a, 1u8), (&b, 2u8)] {
         let conn = conns[&Addr::v4([10, 0, 0, seed], 7000)];
-        leaf.handle_input(Input::Connected { conn }, t(2_000));
-        let nonce = drain(&mut leaf)
-            .into_iter()
-            .find_map(|o| match o {
-                Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-                _ => None,
-            })
-            .expect("hello");
-        let hello = Hello { record: home.record.clone(), nonce: Hello::tag_nonce(9, 0) };
-        leaf.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2_001));
-        let sig = FakeCrypto::new([seed; 32]).sign(&Hello::auth_hash(nonce, home.node_id()));
-        leaf.handle_input(Input::Frame { conn, msg: Msg::Auth(sig) }, t(2_002));
+        super::tests_interest::leaf_handshake(&mut leaf, conn, home, seed, 0, 2_000);
         leaf.handle_input(Input::Frame { conn, msg: Msg::AttachAck { ok: true, alternatives: vec![] } }, t(2_003));
         by_home.push(conn);
     }
