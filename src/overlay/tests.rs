@@ -137,16 +137,21 @@ pub(super) fn handshake_with(o: &mut Overlay, peer: &Overlay, peer_key: [u8; 32]
     handshake(o, peer, peer_key, conn, remote, true);
 }
 
-/// `peer`'s side of the handshake after `o` said hello on `conn`: its `Hello` at `at`.
-/// Returns the nonce `o` asked it to sign and o's outputs.
-pub(super) fn answer_hello(o: &mut Overlay, peer: &Overlay, conn: ConnId, at: u64) -> (u64, Vec<Output>) {
-    let nonce = drain(o)
+/// Drain `o`'s outputs; the nonce of the `Hello` it sent (every handshake's first step).
+pub(super) fn hello_nonce(o: &mut Overlay) -> u64 {
+    drain(o)
         .into_iter()
         .find_map(|out| match out {
             Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
             _ => None,
         })
-        .expect("o says hello");
+        .expect("says hello")
+}
+
+/// `peer`'s side of the handshake after `o` said hello on `conn`: its `Hello` at `at`.
+/// Returns the nonce `o` asked it to sign and o's outputs.
+pub(super) fn answer_hello(o: &mut Overlay, peer: &Overlay, conn: ConnId, at: u64) -> (u64, Vec<Output>) {
+    let nonce = hello_nonce(o);
     let hello = Hello { record: peer.record.clone(), nonce: 7 };
     o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at));
     (nonce, drain(o))

@@ -3,7 +3,7 @@
 
 use super::params::*;
 use super::sim::FakeCrypto;
-use super::tests::{drain, t};
+use super::tests::{drain, hello_nonce, t};
 use super::*;
 use crate::wire::{FindNode, Found, Hello, Routed, Sig, FEATURE_INTEREST, FEATURE_RING};
 
@@ -42,13 +42,7 @@ pub(super) fn connect(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, feat
 pub(super) fn connect_out(host: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8) -> Vec<Output> {
     let remote = peer.cfg.listen.map_or(Addr::v4([10, 9, 9, 9], 1), |a| Addr { port: 40000, ..a });
     host.handle_input(Input::Accepted { conn, remote }, t(1));
-    let nonce = drain(host)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("host says hello");
+    let nonce = hello_nonce(host);
     let hello = Hello { record: peer.record.clone(), nonce: Hello::tag_nonce(5, features) };
     host.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
     let sig = peer.crypto.sign(&Hello::auth_hash(nonce, peer.me));

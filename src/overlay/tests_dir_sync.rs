@@ -4,7 +4,7 @@
 //! records than the `DirIds` offered; unasked `DirIds` are ignored.
 
 use super::directory::Directory;
-use super::tests::{drain, node_with as node, send_auth, t};
+use super::tests::{drain, hello_nonce, node_with as node, send_auth, t};
 use super::tests_dir::{fabricated, send_records};
 use super::*;
 use crate::wire::{Hello, FEATURE_DIR_IDS, MAX_FRAME_BYTES};
@@ -13,13 +13,7 @@ use crate::wire::{Hello, FEATURE_DIR_IDS, MAX_FRAME_BYTES};
 fn connect(o: &mut Overlay, peer: &Overlay, key: [u8; 32], conn: u64, remote: Addr, features: u8, at: u64) {
     let conn = ConnId(conn);
     o.handle_input(Input::Accepted { conn, remote }, t(at));
-    let nonce = drain(o)
-        .into_iter()
-        .find_map(|out| match out {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("o says hello");
+    let nonce = hello_nonce(o);
     let hello = Hello { record: peer.record.clone(), nonce: Hello::tag_nonce(7, features) };
     o.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at + 1));
     drain(o);

@@ -4,7 +4,7 @@
 
 use super::params::*;
 use super::sim::{fake_event_at, FakeCrypto};
-use super::tests::{drain, t};
+use super::tests::{drain, hello_nonce, t};
 use super::*;
 use crate::wire::{DeliveryMode, Gossip, GossipKind, Hello, Interest, FEATURE_INTEREST};
 
@@ -33,13 +33,7 @@ pub(super) fn node(seed: u8, role: RoleChoice, bootstrap: Vec<Addr>, delivery: D
 /// `features`), and attaches as a leaf if `attach`.
 pub(super) fn connect(home: &mut Overlay, peer: &mut Overlay, conn: ConnId, features: u8, attach: bool) {
     home.handle_input(Input::Accepted { conn, remote: Addr::v4([10, 9, conn.0 as u8, 1], 1) }, t(1));
-    let nonce = drain(home)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("home says hello");
+    let nonce = hello_nonce(home);
     let hello = Hello { record: peer.record.clone(), nonce: Hello::tag_nonce(5, features) };
     home.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(2));
     let sig = peer.crypto.sign(&Hello::auth_hash(nonce, peer.me));
@@ -205,13 +199,7 @@ pub(super) fn leaf_handshake(
     at: u64,
 ) -> u64 {
     leaf.handle_input(Input::Connected { conn }, t(at));
-    let nonce = drain(leaf)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { msg: Msg::Hello(h), .. } => Some(h.nonce),
-            _ => None,
-        })
-        .expect("hello");
+    let nonce = hello_nonce(leaf);
     let hello = Hello { record: home.record.clone(), nonce: Hello::tag_nonce(9, home_features) };
     leaf.handle_input(Input::Frame { conn, msg: Msg::Hello(Box::new(hello)) }, t(at + 1));
     let sig = FakeCrypto::new([home_seed; 32]).sign(&Hello::auth_hash(nonce, home.node_id()));
