@@ -62,14 +62,26 @@ fn level_with_ring_peers(peers: u8, ring: u8) -> DirLevel {
     host.dir_level()
 }
 
-/// A core whose estimate has reached ring-only waits `DIR_RING_ONLY_HOLD_MS` before it goes
-/// there (`dir_auto.rs` tests the wait): these tests skip it, with links to peers that would
-/// otherwise have to answer for 10 simulated minutes.
-fn hold_passed(host: &mut Overlay) {
+/// Core 1 in `--directory auto` (T = 1) with `peers` core peers announcing `features`, its
+/// estimate taken twice: at `level` (asserted). A core whose estimate has reached ring-only
+/// waits `DIR_RING_ONLY_HOLD_MS` before it goes there (`dir_auto.rs` tests the wait): skipped
+/// here, with links to peers that would otherwise have to answer for 10 simulated minutes.
+fn auto_host(peers: u8, features: u8, level: DirLevel) -> Overlay {
+    let mut host = core_in(1, DirectoryMode::Auto);
+    host.lower_dir_threshold(1);
+    for i in 0..peers {
+        let mut p = core_in(10 + i, DirectoryMode::Auto);
+        connect(&mut host, &mut p, ConnId(20 + u64::from(i)), features);
+    }
+    host.handle_timeout(t(2_000));
+    host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
     if host.dir_auto.reached_at.is_some() {
         host.dir_auto.level = DirLevel::Ring;
         host.dir_auto.reached_at = None;
     }
+    assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
+    drain(&mut host);
+    host
 }
 
 #[test]
@@ -88,28 +100,17 @@ fn a_ring_only_core_does_not_ask_its_neighbours_for_their_directory() {
     // Traced at 10k simulated nodes (603 cores at `both`, 397 at `ring`): a ring-only core's
     // digest to a `both` neighbour brought back the records it had dropped as neither held nor
     // used, every round: 66 KB/min of `DirIds` and 17 of `DirRecords` per core.
-    let digests = |host: &mut Overlay, peers: u8, level: DirLevel| -> usize {
-        host.lower_dir_threshold(1);
-        for i in 0..peers {
-            let mut p = core_in(10 + i, DirectoryMode::Auto);
-            connect(host, &mut p, ConnId(20 + u64::from(i)), FEATURE_INTEREST | FEATURE_RING);
-        }
-        host.handle_timeout(t(2_000));
-        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
-        hold_passed(host);
-        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
-        drain(host);
+    let digests = |peers: u8, level: DirLevel| -> usize {
+        let mut host = auto_host(peers, FEATURE_INTEREST | FEATURE_RING, level);
         // A new core peer joins the active view.
         let mut p = core_in(99, DirectoryMode::Auto);
-        connect(host, &mut p, ConnId(90), FEATURE_INTEREST | FEATURE_RING);
+        connect(&mut host, &mut p, ConnId(90), FEATURE_INTEREST | FEATURE_RING);
         host.handle_input(Input::Frame { conn: ConnId(90), msg: Msg::Join }, t(70_000));
         assert!(host.active_view().contains(&p.node_id()), "joined the active view");
-        drain(host).iter().filter(|o| matches!(o, Output::Send { msg: Msg::DirDigest(_), .. })).count()
+        drain(&mut host).iter().filter(|o| matches!(o, Output::Send { msg: Msg::DirDigest(_), .. })).count()
     };
-    let mut both = core_in(1, DirectoryMode::Auto);
-    assert_eq!(digests(&mut both, 2, DirLevel::Both), 1, "a core at `both` asks, as before");
-    let mut ring = core_in(1, DirectoryMode::Auto);
-    assert_eq!(digests(&mut ring, 8, DirLevel::Ring), 0, "a ring-only core does not");
+    assert_eq!(digests(2, DirLevel::Both), 1, "a core at `both` asks, as before");
+    assert_eq!(digests(8, DirLevel::Ring), 0, "a ring-only core does not");
 }
 
 #[test]
@@ -119,17 +120,7 @@ fn a_ring_only_core_does_not_answer_a_neighbours_digest() {
     // holds nor uses), and each answer listed up to `DIR_IDS_PER_ANSWER` ids the asker had:
     // `DirIds` 65 + `DirRecords` 15 KB/min per core of 115.
     let answers = |peers: u8, level: DirLevel| -> usize {
-        let mut host = core_in(1, DirectoryMode::Auto);
-        host.lower_dir_threshold(1);
-        for i in 0..peers {
-            let mut p = core_in(10 + i, DirectoryMode::Auto);
-            connect(&mut host, &mut p, ConnId(20 + u64::from(i)), FEATURE_INTEREST | FEATURE_RING | FEATURE_DIR_IDS);
-        }
-        host.handle_timeout(t(2_000));
-        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
-        hold_passed(&mut host);
-        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
-        drain(&mut host);
+        let mut host = auto_host(peers, FEATURE_INTEREST | FEATURE_RING | FEATURE_DIR_IDS, level);
         // A digest of an empty directory: every bucket with a record of ours differs.
         let digest = Msg::DirDigest(vec![0; DIR_BUCKETS]);
         host.handle_input(Input::Frame { conn: ConnId(20), msg: digest }, t(70_000));
@@ -145,18 +136,7 @@ fn a_core_at_both_neither_sends_nor_answers_co_holder_fingerprints() {
     // ring-only co-holders, pushing 175,797 records in 10 idle minutes (`Store` 48.7 KB/min
     // per core), refused again and again. Only ring-only cores sync.
     let syncs_and_answers = |peers: u8, level: DirLevel| -> (usize, u64) {
-        let mut host = core_in(1, DirectoryMode::Auto);
-        host.lower_dir_threshold(1);
-        for i in 0..peers {
-            let mut p = core_in(10 + i, DirectoryMode::Auto);
-            let f = FEATURE_INTEREST | FEATURE_RING | FEATURE_DIGESTS;
-            connect(&mut host, &mut p, ConnId(20 + u64::from(i)), f);
-        }
-        host.handle_timeout(t(2_000));
-        host.handle_timeout(t(2_000 + AUTO_ESTIMATE_MS + 1_000));
-        hold_passed(&mut host);
-        assert_eq!(host.dir_level(), level, "estimate {}", host.dir_estimate());
-        drain(&mut host);
+        let mut host = auto_host(peers, FEATURE_INTEREST | FEATURE_RING | FEATURE_DIGESTS, level);
         let sync = Msg::RingSync { lo: host.node_id(), hi: host.node_id(), count: 99, fp: 1 };
         host.handle_input(Input::Frame { conn: ConnId(20), msg: sync }, t(70_000));
         let mut out = drain(&mut host);
