@@ -127,10 +127,12 @@ pub fn next_level<L: SizeLevel>(cur: L, est: u64, t: u64) -> L {
 /// size is the count (the spacing of two adjacent list ends said ≈ 2⁶⁴, and `--directory
 /// auto` went ring-only on a table of two cores).
 pub fn estimate_cores_ring(t: &RingTable) -> u64 {
+    ring_known_whole(t).unwrap_or_else(|| cores_by_spacing(t))
+}
+
+/// `estimate_cores_ring` of a table whose lists do not wrap: gaps × 2⁶⁴ / their span.
+fn cores_by_spacing(t: &RingTable) -> u64 {
     let me = t.me().0;
-    if let Some(whole) = ring_known_whole(t) {
-        return whole;
-    }
     let gaps = t.successors().len() + t.predecessors().len();
     let from = t.predecessors().last().map_or(me, |p| p.node.0);
     let to = t.successors().last().map_or(me, |p| p.node.0);
@@ -169,11 +171,12 @@ fn ring_known_whole(t: &RingTable) -> Option<u64> {
 /// that predecessor counts cores × held / replicas (every core holds everything on a ring of
 /// `replicas` or fewer). Never under the core count.
 pub fn estimate_nodes_ring(t: &RingTable, held: usize, replicas: usize) -> u64 {
-    let cores = estimate_cores_ring(t);
+    let whole = ring_known_whole(t);
+    let cores = whole.unwrap_or_else(|| cores_by_spacing(t));
     let replicas = replicas.max(1);
     let arc = t.predecessors().get(replicas - 1).map(|p| dist(p.node.0, t.me().0));
     let scaled = match arc {
-        Some(arc) if ring_known_whole(t).is_none() => {
+        Some(arc) if whole.is_none() => {
             let third_of_expected = (replicas as u128 * (1u128 << 64) / cores.max(1) as u128 / 3).max(1);
             held as u128 * (1u128 << 64) / (arc as u128).max(third_of_expected)
         }
