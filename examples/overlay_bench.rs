@@ -431,9 +431,8 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         let (_, c0, _, n_core) = totals(&sim, Some(Role::Core));
         let (start, changes0) = (sim.now, level_changes(&sim));
         let (mut last, mut quiet) = (changes0, 0);
-        while quiet < std::env::var("BENCH_QUIET").ok().and_then(|v| v.parse().ok()).unwrap_or(AUTO_QUIET_MIN)
-            && sim.now.since(start) < AUTO_SETTLE_MAX_MIN * 60_000
-        {
+        let quiet_min = std::env::var("BENCH_QUIET").ok().and_then(|v| v.parse().ok()).unwrap_or(AUTO_QUIET_MIN);
+        while quiet < quiet_min && sim.now.since(start) < AUTO_SETTLE_MAX_MIN * 60_000 {
             progress.run_for(&mut sim, 60_000, "directory auto: levels settling");
             let now = level_changes(&sim);
             (quiet, last) = if now == last { (quiet + 1, last) } else { (0, now) };
@@ -444,7 +443,7 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
         println!(
             "directory auto: {} level changes after the join; {} ({:.0} min, cap {AUTO_SETTLE_MAX_MIN}); cores' control traffic meanwhile {:.1} KB/min per core",
             last - changes0,
-            if quiet >= AUTO_QUIET_MIN { format!("no change for the last {AUTO_QUIET_MIN} min") } else { "still changing".into() },
+            if quiet >= quiet_min { format!("no change for the last {quiet_min} min") } else { "still changing".into() },
             mins,
             (c1 - c0) as f64 / 1e3 / n_core.max(1) as f64 / mins.max(1.0)
         );
