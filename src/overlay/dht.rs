@@ -221,6 +221,9 @@ pub struct Dht {
     finger_turn: usize,
     parked: Vec<(NodeId, Parked)>,
     next_readback: super::Instant,
+    /// A lookup of our own id has been answered by the ring (not by our own table): until
+    /// then one is sent whenever none is under way (`ring_tick`; Chord's join).
+    joined: bool,
     /// Leaves' records stored here and not yet found at their first holder: (key, when to
     /// look again, the wait after that) (≤ `RING_CONFIRM_CAP`, see `RING_CONFIRM_MS`).
     confirm: Vec<(NodeId, super::Instant, u64)>,
@@ -253,6 +256,7 @@ impl Dht {
             parked: Vec::new(),
             // The first check comes once the table has had a few rounds to fill.
             next_readback: now.plus_ms(RING_FIRST_READBACK_MS),
+            joined: false,
             confirm: Vec::new(),
             lists_sent: BTreeMap::new(),
             lists_now: (0, now),
@@ -443,6 +447,15 @@ impl Overlay {
             .into_iter()
             .filter(|k| !d.pending.values().any(|p| p.key == *k && p.back == Back::Unicast))
             .collect();
+        // The join: until the ring has answered a lookup of our own id (which names our true
+        // neighbours), one goes out through a connected ring core whenever none is under way
+        // (at most one per `RING_LOOKUP_TIMEOUT_MS`; none while no ring core is connected).
+        let me = self.me;
+        let joining = !d.joined && !d.pending.values().any(|p| p.key == me && p.live(now));
+        if joining && self.ring_cores_connected(None).next().is_some() {
+            self.ring_lookup(me, Back::Store);
+        }
+        let Some(d) = self.dht.as_mut() else { return };
         if now >= d.next_readback {
             d.next_readback = now.plus_ms(RING_READBACK_MS);
             // The read-back check, for our record and those of the leaves we are home to.

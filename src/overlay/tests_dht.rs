@@ -744,14 +744,16 @@ fn a_failed_attempt_does_not_forget_a_record_this_core_holds() {
 fn a_record_whose_lookup_is_answered_here_is_stored_at_the_other_holders() {
     // Traced in tests/sim_ring.rs seed 7: a home that was its leaf's first holder answered its
     // own store lookup from its own copy, took that as the read-back check passing, and never
-    // stored the record at the other holders (one kept the leaf's stale handshake record). A
-    // core is always the first holder of its own id: its record went nowhere either. Host 10
-    // with 20, 30, 40: its own id's holders are 10, 20, 30.
+    // stored the record at the other holders (one kept the leaf's stale handshake record).
+    // Host 10 with 20, 30, 40: leaf 5's holders are 10, 20, 30 (a core's own id is looked up
+    // through the ring instead: `a_cores_own_lookup_asks_the_ring_and_learns_its_true_neighbours`).
     let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(5, id(10))]) }, t(50));
     drain(&mut host);
-    host.publish_record();
+    host.ring_publish(id(5));
     let out = drain(&mut host);
-    assert_eq!(stored(&out), vec![(ConnId(20), id(10)), (ConnId(21), id(10))], "to the two other holders");
+    assert!(finds_of(&out, id(5)).is_empty(), "answered here");
+    assert_eq!(stored(&out), vec![(ConnId(20), id(5)), (ConnId(21), id(5))], "to the two other holders");
     // Answered by another core that has the current record: the check passes, nothing is sent.
     let (mut far, _peers) = ring_host(&[20, 30, 40]);
     far.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Store(vec![leaf_record_body(25, id(10))]) }, t(50));
@@ -769,6 +771,67 @@ fn a_record_whose_lookup_is_answered_here_is_stored_at_the_other_holders() {
     let found = Found { id: ask.1.id, key: id(25), hops: 1, record, holders };
     far.handle_input(Input::Frame { conn: ask.0, msg: Msg::Found(found) }, t(60));
     assert!(stored(&drain(&mut far)).is_empty(), "read-back passed at another holder");
+}
+
+#[test]
+fn a_cores_own_lookup_asks_the_ring_and_learns_its_true_neighbours() {
+    // Traced in overlay_bench at 100k nodes: 518 of 10,000 cores were missing from their true
+    // neighbours' tables for good. Each had joined knowing only far-off cores; a core is the
+    // first holder of its own id by its own table, so its own lookup ended there at once,
+    // stored its record at far-off cores and never asked the ring. Host 10 knows only 60 and
+    // 70; its true successors are 15, 20, 30, which it has never heard of.
+    let (mut host, _peers) = ring_host(&[60, 70]);
+    drain(&mut host);
+    host.publish_record();
+    let out = drain(&mut host);
+    let ask = finds_of(&out, id(10));
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 60: {out:?}");
+    assert!(stored(&out).is_empty(), "not stored before the ring answers: {out:?}");
+    // The core whose arc holds 10 answers (three hops on) without our record: it is stored at
+    // the holders named, and the unknown ones are dialled (verified, then they enter the table).
+    let holders: Vec<PeerRef> =
+        [15, 20, 30].into_iter().map(|s| PeerRef { node: id(s), addr: Addr::v4([10, 0, s, 1], 7000) }).collect();
+    let found = Found { id: ask[0].1, key: id(10), hops: 3, record: None, holders };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(found) }, t(100));
+    let out = drain(&mut host);
+    let dialled: Vec<u8> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Dial { addr, .. } => [15u8, 20, 30].into_iter().find(|s| Addr::v4([10, 0, *s, 1], 7000) == *addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dialled, vec![15, 20, 30], "{out:?}");
+    // Answered by our first successor with the current record: the check passed, no store.
+    let (mut host, _peers) = ring_host(&[20, 30, 40]);
+    drain(&mut host);
+    host.publish_record();
+    let ask = finds_of(&drain(&mut host), id(10));
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 20");
+    let record = host.dir.get(id(10)).map(|e| e.body.clone());
+    let found = Found { id: ask[0].1, key: id(10), hops: 1, record, holders: vec![] };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(found) }, t(100));
+    assert!(stored(&drain(&mut host)).is_empty(), "read-back passed at 20");
+}
+
+#[test]
+fn a_new_core_looks_its_own_id_up_through_the_ring_until_it_answers() {
+    // The join (see above): it is not left to the first read-back, five minutes on, nor
+    // repeated once answered (the read-back then asks the ring as `publish_record` does
+    // above). Host 10 with ring cores 60 and 70 connected.
+    let (mut host, _peers) = ring_host(&[60, 70]);
+    drain(&mut host);
+    let asked = finds_over(&mut host, id(10), 1_000, 31_000);
+    let times: Vec<u64> = asked.iter().map(|(at, _)| *at).collect();
+    assert!(times.first().is_some_and(|at| *at <= 2_000), "at once: {times:?}");
+    let most = 30_000 / RING_LOOKUP_TIMEOUT_MS as usize + 1;
+    assert!((2..=most).contains(&times.len()), "again while unanswered, once per timeout: {times:?}");
+    let (at, (conn, find)) = *asked.last().expect("asked");
+    let found = Found { id: find, key: id(10), hops: 2, record: None, holders: vec![] };
+    host.handle_input(Input::Frame { conn, msg: Msg::Found(found) }, t(at + 100));
+    drain(&mut host);
+    let again = finds_over(&mut host, id(10), at + 1_000, RING_FIRST_READBACK_MS - 1_000);
+    assert!(again.is_empty(), "answered: not asked again before the read-back: {again:?}");
 }
 
 /// The records in `Store` frames of `out`, as (connection, node of the record), sorted.
