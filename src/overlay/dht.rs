@@ -348,12 +348,12 @@ impl Overlay {
     }
 
     /// `ring_peer_up`, with the address a neighbour list or a lookup claims for it. The
-    /// address is the one its `Hello` advertised on any link to it, else the one we dialled it
-    /// at, else the claimed one if a link from it comes from that IP (the connection shows the
+    /// address is our links' (`link_addr`: advertised on any link, else where we dialled it),
+    /// else the claimed one if a link from it comes from that IP (the connection shows the
     /// IP; only the port is the claim's). A core's first links may come up while it still
     /// checks its own reachability (its `Hello` names no address yet) and stay up for good:
-    /// found by `overlay_bench`'s ring audit, 1–4 of 100 cores at 1k nodes and 512 of 10,000 at
-    /// 100k lacked their true first successor while connected to it. (Not by dialling the
+    /// found by `overlay_bench`'s ring audit, 1–4 of 100 cores at 1k nodes lacked their true
+    /// first successor while connected to it. (Not by dialling the
     /// claimed address: the link already shows the IP, and a dial per claim takes a slot of
     /// the claimed core's `MAX_CONNS`.)
     fn ring_peer_up_at(&mut self, node: NodeId, claimed: Option<Addr>) {
@@ -361,14 +361,12 @@ impl Overlay {
         if !links().any(|c| c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) {
             return;
         }
-        let advertised = links().find_map(|c| c.peer_addr.filter(|a| !a.is_unspecified()));
-        let dialled = || links().find(|c| c.outbound).and_then(|c| c.remote);
         let seen = || {
             claimed.filter(|a| {
                 !a.is_unspecified() && links().any(|c| !c.outbound && c.remote.is_some_and(|r| r.ip == a.ip))
             })
         };
-        let Some(addr) = advertised.or_else(dialled).or_else(seen) else { return };
+        let Some(addr) = self.link_addr(node).or_else(seen) else { return };
         let peer = RingPeer { node, prefix: addr.prefix() };
         // Most connections change nothing: skip taking every record's holder set then.
         if !self.dht.as_ref().is_some_and(|d| d.table.would_change(peer)) {

@@ -19,17 +19,20 @@ impl Overlay {
 
     /// The address of a connected (or known) core node.
     pub(super) fn peer_ref(&self, node: NodeId) -> Option<PeerRef> {
-        let conn = self.by_node.get(&node).and_then(|c| self.conns.get(c));
-        let from_conn = conn.and_then(|c| c.peer_addr);
-        // An outbound connection's dialled address works too (a contact whose Hello predates
-        // its own reachability result advertises no address yet).
-        let dialled = conn.filter(|c| c.outbound && c.peer_role == Role::Core).and_then(|c| c.remote);
-        let usable = |a: &Addr| !a.is_unspecified();
-        let addr = from_conn
-            .filter(usable)
-            .or_else(|| self.dir.get(node).and_then(|e| e.addr).filter(usable))
-            .or(dialled.filter(usable))?;
+        let signed = || self.dir.get(node).and_then(|e| e.addr).filter(|a| !a.is_unspecified());
+        let addr = self.link_addr(node).or_else(signed)?;
         Some(PeerRef { node, addr })
+    }
+
+    /// Where `node` can be reached, by our links to it: the address it advertised on any of
+    /// them, else where we dialled it when it is a core (a contact whose `Hello` predates its
+    /// own reachability result advertises no address yet).
+    pub(super) fn link_addr(&self, node: NodeId) -> Option<Addr> {
+        let links = || self.conns.values().filter(|c| c.is_up() && c.peer == Some(node));
+        let usable = |a: &Addr| !a.is_unspecified();
+        links()
+            .find_map(|c| c.peer_addr.filter(usable))
+            .or_else(|| links().find(|c| c.outbound && c.peer_role == Role::Core).and_then(|c| c.remote).filter(usable))
     }
 
     pub(super) fn on_bootstrap_up(&mut self, conn: ConnId, node: NodeId) {
