@@ -29,7 +29,8 @@
 use std::time::Instant as WallClock;
 
 use nostrp2p::overlay::dir_auto::DirLevel;
-use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_REPLICAS};
+use nostrp2p::overlay::params::{RECORD_REFRESH_MS, RING_LOOKUP_MAX_HOPS, RING_REPLICAS};
+use nostrp2p::overlay::ring::Hop;
 use nostrp2p::overlay::sim::{Sim, SimConfig};
 use nostrp2p::overlay::DirectoryMode;
 use nostrp2p::wire::{DeliveryMode, Role};
@@ -977,6 +978,44 @@ fn unicast_diag(sim: &Sim, a: usize, b: usize, key: usize, reason: &str) {
                 sim.nodes[c].overlay.stats()
             );
         }
+    }
+    // The route a lookup of `key` takes from the origin (or its homes) by today's tables
+    // (greedy `next_hop` only: the live walk may shortcut through connected cores).
+    let index: std::collections::HashMap<_, usize> = (0..sim.nodes.len()).map(|i| (id(i), i)).collect();
+    let starts = match sim.nodes[a].overlay.role() {
+        Role::Leaf => sim.nodes[a].overlay.homes().iter().filter_map(|h| index.get(h).copied()).collect(),
+        _ => vec![a],
+    };
+    for s in starts {
+        let mut walk = vec![format!("#{s}")];
+        let mut at = s;
+        for _ in 0..RING_LOOKUP_MAX_HOPS {
+            let Some(t) = sim.nodes[at].overlay.dht().map(|d| d.table()) else {
+                walk.push("(no table)".into());
+                break;
+            };
+            let (step, next) = match t.next_hop(k) {
+                Hop::Local => ("local", None),
+                Hop::Owner(n) => ("owner", Some(n)),
+                Hop::Forward(n) => ("forward", Some(n)),
+            };
+            let Some(n) = next else {
+                walk.push(format!("{step} (holds {})", sim.nodes[at].overlay.directory().get(k).is_some()));
+                break;
+            };
+            let conn = sim.nodes[at].overlay.connected_nodes().contains(&n);
+            let Some(&i) = index.get(&n) else {
+                walk.push(format!("{step} {n} (no such node)"));
+                break;
+            };
+            walk.push(format!("{step}{} #{i}", if conn { "" } else { " (dial)" }));
+            if step == "owner" {
+                walk.push(format!("(holds {})", sim.nodes[i].overlay.directory().get(k).is_some()));
+                break;
+            }
+            at = i;
+        }
+        println!("    route by tables: {}", walk.join(" -> "));
     }
     let homes = sim.nodes[key].overlay.homes().to_vec();
     let holding: Vec<String> = (0..sim.nodes.len())

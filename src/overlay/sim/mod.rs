@@ -209,8 +209,11 @@ pub struct Sim {
     /// Nodes whose inputs and outputs are printed, for debugging: `$SIM_TRACE` is a
     /// comma-separated list of node indices, `$SIM_TRACE_FROM_MS` the simulated time the
     /// printing starts (default 0), so a long run can trace only its last phase.
+    /// `$SIM_TRACE_MATCH` traces every node but prints only lines containing that text (a
+    /// lookup's key, say: where one is lost along a route of unknown cores).
     trace: Vec<usize>,
     trace_from: Instant,
+    trace_match: Option<String>,
 }
 
 /// Unix time of simulated `Instant(0)`.
@@ -248,6 +251,7 @@ impl Sim {
                 .map(|v| v.split(',').filter_map(|i| i.trim().parse().ok()).collect())
                 .unwrap_or_default(),
             trace_from: Instant(std::env::var("SIM_TRACE_FROM_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)),
+            trace_match: std::env::var("SIM_TRACE_MATCH").ok().filter(|m| !m.is_empty()),
             rng: SplitMix64::new(cfg.seed ^ 0x5EED),
             cfg: cfg.clone(),
         };
@@ -302,7 +306,14 @@ impl Sim {
     }
 
     fn traced(&self, node: usize) -> bool {
-        self.now >= self.trace_from && self.trace.contains(&node)
+        self.now >= self.trace_from && (self.trace_match.is_some() || self.trace.contains(&node))
+    }
+
+    /// Print a traced line (only if it contains `$SIM_TRACE_MATCH`, when that is set).
+    fn trace_line(&self, line: String) {
+        if self.trace_match.as_ref().is_none_or(|m| line.contains(m.as_str())) {
+            eprintln!("{line}");
+        }
     }
 
     /// "#peer " for a traced line about `node`'s connection `conn`, if the link is open.
@@ -333,7 +344,7 @@ impl Sim {
                 },
                 What::Timeout => None,
             };
-            eprintln!("{:>8} #{i} <- {}{:?}", self.now.0, self.trace_peer(i, conn), ev.what);
+            self.trace_line(format!("{:>8} #{i} <- {}{:?}", self.now.0, self.trace_peer(i, conn), ev.what));
         }
         match ev.what {
             What::Input(input) => {
@@ -431,7 +442,7 @@ impl Sim {
                 Output::Send { conn, .. } => Some(conn),
                 _ => None,
             };
-            eprintln!("{:>8} #{from} -> {}{:?}", self.now.0, self.trace_peer(from, conn), out);
+            self.trace_line(format!("{:>8} #{from} -> {}{:?}", self.now.0, self.trace_peer(from, conn), out));
         }
         match out {
             Output::Send { conn, msg } => {
