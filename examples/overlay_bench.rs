@@ -395,6 +395,13 @@ fn big_network(nodes: usize, cores: usize, seed: u64, directory: DirectoryMode, 
     };
     let window_s = cfg.join_window_ms / 1_000;
     let mut sim = Sim::new(cfg);
+    // Tracing aid: the node ids of some indices (the trace names nodes by index), then stop.
+    if let Ok(list) = std::env::var("BENCH_IDS") {
+        for i in list.split(',').filter_map(|i| i.trim().parse::<usize>().ok()).filter(|i| *i < sim.nodes.len()) {
+            println!("#{i} {}", sim.nodes[i].overlay.node_id());
+        }
+        std::process::exit(0);
+    }
     // `--directory auto`'s threshold lowered (as `NOSTRP2P_DIR_MIN_NODES` does for a server).
     if let Some(t) = std::env::var("BENCH_DIR_MIN_NODES").ok().and_then(|v| v.parse::<u64>().ok()) {
         for n in sim.nodes.iter_mut() {

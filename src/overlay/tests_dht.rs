@@ -815,6 +815,36 @@ fn a_cores_own_lookup_asks_the_ring_and_learns_its_true_neighbours() {
 }
 
 #[test]
+fn a_cores_own_lookup_come_back_to_it_asks_the_core_that_handed_it_back_for_its_lists() {
+    // Traced in overlay_bench at 100k nodes: a core whose table skipped ≈ 100 cores after it
+    // sent its own lookup to its (wrong) first successor; the walk went round the ring to a
+    // core just before it, which took it for the owner and handed the lookup back; it answered
+    // from its own table and stayed outside the ring. Host 10 knows 5, 60 and 70; its lookup
+    // goes to 60 and comes back from 5.
+    let (mut host, _peers) = ring_host(&[5, 60, 70]);
+    drain(&mut host);
+    host.publish_record();
+    let ask = finds_of(&drain(&mut host), id(10));
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(21)], "asked of 60");
+    let back = FindNode { id: 77, key: id(10), hops: 6 };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(back) }, t(100));
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Found(f) if f.id == 77)), "answered: {out:?}");
+    assert!(
+        out.iter()
+            .any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Neighbours { ask: true, peers } if !peers.is_empty())),
+        "5's lists asked for: {out:?}"
+    );
+    // Someone else's lookup of our id (a unicast's, say) is only answered.
+    let (mut host, _peers) = ring_host(&[5, 60, 70]);
+    drain(&mut host);
+    let other = FindNode { id: 78, key: id(10), hops: 6 };
+    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(other) }, t(100));
+    let out = sends(&drain(&mut host));
+    assert!(out.iter().all(|(_, m)| !matches!(m, Msg::Neighbours { .. })), "{out:?}");
+}
+
+#[test]
 fn a_new_core_looks_its_own_id_up_through_the_ring_until_it_answers() {
     // The join (see above): it is not left to the first read-back, five minutes on, nor
     // repeated once answered (the read-back then asks the ring as `publish_record` does
