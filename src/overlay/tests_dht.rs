@@ -785,14 +785,14 @@ fn a_cores_own_lookup_asks_the_ring_and_learns_its_true_neighbours() {
     host.publish_record();
     let out = drain(&mut host);
     let ask = finds_of(&out, id(10));
-    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 60: {out:?}");
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(21)], "asked of 70: {out:?}");
     assert!(stored(&out).is_empty(), "not stored before the ring answers: {out:?}");
     // The core whose arc holds 10 answers (three hops on) without our record: it is stored at
     // the holders named, and the unknown ones are dialled (verified, then they enter the table).
     let holders: Vec<PeerRef> =
         [15, 20, 30].into_iter().map(|s| PeerRef { node: id(s), addr: Addr::v4([10, 0, s, 1], 7000) }).collect();
     let found = Found { id: ask[0].1, key: id(10), hops: 3, record: None, holders };
-    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(found) }, t(100));
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::Found(found) }, t(100));
     let out = drain(&mut host);
     let dialled: Vec<u8> = out
         .iter()
@@ -802,15 +802,15 @@ fn a_cores_own_lookup_asks_the_ring_and_learns_its_true_neighbours() {
         })
         .collect();
     assert_eq!(dialled, vec![15, 20, 30], "{out:?}");
-    // Answered by our first successor with the current record: the check passed, no store.
+    // Answered with the current record (by a holder further on): the check passed, no store.
     let (mut host, _peers) = ring_host(&[20, 30, 40]);
     drain(&mut host);
     host.publish_record();
     let ask = finds_of(&drain(&mut host), id(10));
-    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 20");
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(22)], "asked of 40, the core before");
     let record = host.dir.get(id(10)).map(|e| e.body.clone());
-    let found = Found { id: ask[0].1, key: id(10), hops: 1, record, holders: vec![] };
-    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::Found(found) }, t(100));
+    let found = Found { id: ask[0].1, key: id(10), hops: 2, record, holders: vec![] };
+    host.handle_input(Input::Frame { conn: ConnId(22), msg: Msg::Found(found) }, t(100));
     assert!(stored(&drain(&mut host)).is_empty(), "read-back passed at 20");
 }
 
@@ -820,12 +820,12 @@ fn a_cores_own_lookup_come_back_to_it_asks_the_core_that_handed_it_back_for_its_
     // sent its own lookup to its (wrong) first successor; the walk went round the ring to a
     // core just before it, which took it for the owner and handed the lookup back; it answered
     // from its own table and stayed outside the ring. Host 10 knows 5, 60 and 70; its lookup
-    // goes to 60 and comes back from 5.
+    // goes to 5 (the core before it) and, in this test, comes back from 60.
     let (mut host, _peers) = ring_host(&[5, 60, 70]);
     drain(&mut host);
     host.publish_record();
     let ask = finds_of(&drain(&mut host), id(10));
-    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(21)], "asked of 60");
+    assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 5");
     let back = FindNode { id: 77, key: id(10), hops: 6 };
     host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(back) }, t(100));
     let out = sends(&drain(&mut host));
@@ -839,7 +839,7 @@ fn a_cores_own_lookup_come_back_to_it_asks_the_core_that_handed_it_back_for_its_
     let (mut host, _peers) = ring_host(&[5, 60, 70]);
     drain(&mut host);
     let other = FindNode { id: 78, key: id(10), hops: 6 };
-    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(other) }, t(100));
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(other) }, t(100));
     let out = sends(&drain(&mut host));
     assert!(out.iter().all(|(_, m)| !matches!(m, Msg::Neighbours { .. })), "{out:?}");
 }
