@@ -267,6 +267,12 @@ impl Dht {
             stats: DhtStats::default(),
         }
     }
+    /// A store lookup of our own id (the join, a read-back, a publish) is awaiting its answer.
+    fn own_lookup_live(&self, now: super::Instant) -> bool {
+        let me = self.table.me();
+        self.pending.values().any(|p| p.key == me && p.back == Back::Store && p.live(now))
+    }
+
     /// The ring table.
     pub fn table(&self) -> &RingTable {
         &self.table
@@ -353,9 +359,9 @@ impl Overlay {
     /// IP; only the port is the claim's). A core's first links may come up while it still
     /// checks its own reachability (its `Hello` names no address yet) and stay up for good:
     /// found by `overlay_bench`'s ring audit, 1–4 of 100 cores at 1k nodes lacked their true
-    /// first successor while connected to it. (Not by dialling the
-    /// claimed address: the link already shows the IP, and a dial per claim takes a slot of
-    /// the claimed core's `MAX_CONNS`.)
+    /// first successor while connected to it. (Not by dialling the claimed address: the link
+    /// already shows the IP, and a dial per claim takes a slot of the claimed core's
+    /// `MAX_CONNS`.)
     fn ring_peer_up_at(&mut self, node: NodeId, claimed: Option<Addr>) {
         let links = || self.conns.values().filter(|c| c.is_up() && c.peer == Some(node));
         if !links().any(|c| c.features & FEATURE_RING != 0 && c.peer_role == Role::Core) {
@@ -448,10 +454,9 @@ impl Overlay {
         // The join: until the ring has answered a lookup of our own id (which names our true
         // neighbours), one goes out through a connected ring core whenever none is under way
         // (at most one per `RING_LOOKUP_TIMEOUT_MS`; none while no ring core is connected).
-        let me = self.me;
-        let joining = !d.joined && !d.pending.values().any(|p| p.key == me && p.live(now));
+        let joining = !d.joined && !d.own_lookup_live(now);
         if joining && self.ring_cores_connected(None).next().is_some() {
-            self.ring_lookup(me, Back::Store);
+            self.ring_lookup(self.me, Back::Store);
         }
         let Some(d) = self.dht.as_mut() else { return };
         if now >= d.next_readback {

@@ -177,7 +177,8 @@ impl Overlay {
             self.stats.ring_dropped += 1;
             return;
         }
-        let own = f.key == self.me;
+        // Checked before the lookup is answered (which may end our own lookup's wait).
+        let back = f.key == self.me && self.dht.as_ref().is_some_and(|d| d.own_lookup_live(now));
         self.route_find(f.clone(), Back::Hop { node: from, id: f.id, conn });
         // Our own lookup of our id has come back to us: `from` takes us for its successor, so
         // its lists name the cores after us as it knows them; our table, which sent the lookup
@@ -186,9 +187,6 @@ impl Overlay {
         // to its (wrong) successor; the walk came round to a core just before it, which handed
         // it back; the core answered from its own table and stayed outside the ring, and a
         // unicast's lookup through it went round the ring for good.
-        let back = self.dht.as_ref().is_some_and(|d| {
-            own && d.pending.values().any(|p| p.key == self.me && p.back == Back::Store && p.live(now))
-        });
         if back {
             let peers = self.ring_lists_for(from, true, false);
             self.send_node(from, Msg::Neighbours { ask: true, peers });

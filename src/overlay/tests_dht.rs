@@ -827,13 +827,13 @@ fn a_cores_own_lookup_come_back_to_it_asks_the_core_that_handed_it_back_for_its_
     let ask = finds_of(&drain(&mut host), id(10));
     assert_eq!(ask.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![ConnId(20)], "asked of 5");
     let back = FindNode { id: 77, key: id(10), hops: 6 };
-    host.handle_input(Input::Frame { conn: ConnId(20), msg: Msg::FindNode(back) }, t(100));
+    host.handle_input(Input::Frame { conn: ConnId(21), msg: Msg::FindNode(back) }, t(100));
     let out = sends(&drain(&mut host));
-    assert!(out.iter().any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Found(f) if f.id == 77)), "answered: {out:?}");
+    assert!(out.iter().any(|(c, m)| *c == ConnId(21) && matches!(m, Msg::Found(f) if f.id == 77)), "answered: {out:?}");
     assert!(
         out.iter()
-            .any(|(c, m)| *c == ConnId(20) && matches!(m, Msg::Neighbours { ask: true, peers } if !peers.is_empty())),
-        "5's lists asked for: {out:?}"
+            .any(|(c, m)| *c == ConnId(21) && matches!(m, Msg::Neighbours { ask: true, peers } if !peers.is_empty())),
+        "60's lists asked for: {out:?}"
     );
     // Someone else's lookup of our id (a unicast's, say) is only answered.
     let (mut host, _peers) = ring_host(&[5, 60, 70]);
